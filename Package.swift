@@ -1,0 +1,34 @@
+// swift-tools-version: 6.1
+// efthf — EFT fits on published HistFactory statistical models.
+import PackageDescription
+
+let package = Package(
+    name: "efthf",
+    platforms: [.macOS(.v13)],
+    products: [
+        // The one library EFT global fits link against; it re-exports the concept modules.
+        .library(name: "EFTHF", targets: ["EFTHF"]),
+        .executable(name: "efthf", targets: ["EFTHFCLI"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
+    ],
+    targets: [
+        // JSON values with exact number provenance, JSON Pointer/Patch, Python-compatible dumps.
+        .target(name: "EFTJSON"),
+        // The HistFactory model of pyhf 0.7.6: workspace spec, validation, likelihood and gradient.
+        .target(
+            name: "HistFactory",
+            dependencies: ["EFTJSON", .product(name: "Crypto", package: "swift-crypto")]
+        ),
+        .target(name: "EFTHF", dependencies: ["EFTJSON", "HistFactory"]),
+        .executableTarget(
+            name: "EFTHFCLI",
+            dependencies: ["EFTHF", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+        .testTarget(name: "EFTJSONTests", dependencies: ["EFTJSON"]),
+        .testTarget(name: "HistFactoryTests", dependencies: ["HistFactory", "EFTJSON"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,3 @@
+// The efthf library: one import for EFT global fits.
+@_exported import EFTJSON
+@_exported import HistFactory

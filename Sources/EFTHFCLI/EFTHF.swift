@@ -1,0 +1,48 @@
+import ArgumentParser
+import EFTHF
+import Foundation
+
+@main
+struct EFTHFCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "efthf",
+        abstract: "EFT fits on published HistFactory statistical models.",
+        version: efthfVersion,
+        subcommands: [Eval.self]
+    )
+}
+
+let efthfVersion = "0.1.0"
+
+/// Options that pick a workspace, a patch and a measurement.
+struct ModelOptions: ParsableArguments {
+    @Argument(help: "A pyhf JSON workspace (schema 1.0.0).")
+    var workspace: String
+
+    @Option(help: ArgumentHelp("A patch to apply first: a PatchSet file with the patch name (FILE:NAME), or a plain JSON Patch file.", valueName: "file[:name]"))
+    var patch: String?
+
+    @Option(help: "The measurement to use (default: the first in the workspace).")
+    var measurement: String?
+
+    func loadWorkspace() throws -> Workspace {
+        var ws = try Workspace(contentsOf: workspace)
+        if let patch {
+            var file = patch
+            var name: String? = nil
+            if !FileManager.default.fileExists(atPath: patch), let colon = patch.lastIndex(of: ":") {
+                file = String(patch[..<colon])
+                name = String(patch[patch.index(after: colon)...])
+            }
+            ws = try ws.applying(patchFile: file, name: name)
+        }
+        return ws
+    }
+}
+
+/// Prints one clear line for a user error and exits non-zero.
+func fail(_ error: Error) -> Never {
+    let message = (error as? CustomStringConvertible)?.description ?? "\(error)"
+    FileHandle.standardError.write(Data("efthf: error: \(message)\n".utf8))
+    exit(1)
+}

@@ -1,0 +1,147 @@
+/// How ``JSON/serialized(_:)`` lays out text.
+public enum JSONStyle: Sendable {
+    /// No blank space at all.
+    case compact
+    /// Two-space indentation, keys in their stored order.
+    case pretty
+    /// Python's `json.dumps(obj, sort_keys=True, ensure_ascii=False)`: `", "` and `": "`
+    /// separators, sorted keys, floats as Python's `repr`. pyhf's digests hash exactly this text.
+    case pythonSortedKeys
+}
+
+extension JSON {
+    /// The value as JSON text. Non-finite numbers come out as `NaN`/`Infinity`, as Python writes them.
+    public func serialized(_ style: JSONStyle = .compact) -> String {
+        var out = ""
+        out.reserveCapacity(256)
+        write(into: &out, style: style, indent: 0)
+        return out
+    }
+
+    private func write(into out: inout String, style: JSONStyle, indent: Int) {
+        switch self {
+        case .null: out += "null"
+        case .bool(let b): out += b ? "true" : "false"
+        case .integer(let i): out += String(i)
+        case .number(let d): out += JSON.pythonRepr(d)
+        case .string(let s): JSON.writeString(s, into: &out)
+        case .array(let elements):
+            if elements.isEmpty {
+                out += "[]"
+                return
+            }
+            out += "["
+            for (k, element) in elements.enumerated() {
+                if k > 0 { out += style == .pythonSortedKeys ? ", " : "," }
+                if style == .pretty { newline(&out, indent + 1) }
+                element.write(into: &out, style: style, indent: indent + 1)
+            }
+            if style == .pretty { newline(&out, indent) }
+            out += "]"
+        case .object(let object):
+            if object.count == 0 {
+                out += "{}"
+                return
+            }
+            out += "{"
+            var order = Array(0..<object.count)
+            if style == .pythonSortedKeys {
+                // Python sorts str keys by code point; Swift's String < compares scalars in the same order.
+                order.sort { object.keys[$0].unicodeScalars.lexicographicallyPrecedes(object.keys[$1].unicodeScalars) }
+            }
+            for (n, k) in order.enumerated() {
+                if n > 0 { out += style == .pythonSortedKeys ? ", " : "," }
+                if style == .pretty { newline(&out, indent + 1) }
+                JSON.writeString(object.keys[k], into: &out)
+                out += style == .compact ? ":" : ": "
+                object.values[k].write(into: &out, style: style, indent: indent + 1)
+            }
+            if style == .pretty { newline(&out, indent) }
+            out += "}"
+        }
+    }
+
+    private func newline(_ out: inout String, _ level: Int) {
+        out += "\n"
+        out += String(repeating: "  ", count: level)
+    }
+
+    /// Escapes as Python's `json` with `ensure_ascii=False` does.
+    static func writeString(_ s: String, into out: inout String) {
+        out += "\""
+        for scalar in s.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case "\u{08}": out += "\\b"
+            case "\u{0C}": out += "\\f"
+            default:
+                if scalar.value < 0x20 {
+                    let hex = String(scalar.value, radix: 16)
+                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+                } else {
+                    out.unicodeScalars.append(scalar)
+                }
+            }
+        }
+        out += "\""
+    }
+
+    /// Python's `repr(float)`: the shortest digits that round-trip, fixed notation for decimal
+    /// exponents in [-4, 16), otherwise `d.ddde±XX`.
+    ///
+    /// Swift's `description` already yields the shortest round-trip digits (SwiftDtoa); only the
+    /// layout differs, so the digits are taken from it and laid out again.
+    public static func pythonRepr(_ value: Double) -> String {
+        if value.isNaN { return "NaN" }
+        if value.isInfinite { return value < 0 ? "-Infinity" : "Infinity" }
+        if value == 0 { return value.sign == .minus ? "-0.0" : "0.0" }
+        var text = Substring(value.description)
+        var sign = ""
+        if text.first == "-" {
+            sign = "-"
+            text = text.dropFirst()
+        }
+        var exponent = 0
+        if let e = text.firstIndex(where: { $0 == "e" || $0 == "E" }) {
+            exponent = Int(text[text.index(after: e)...])!
+            text = text[..<e]
+        }
+        // text is now "digits[.digits]"; decimalPoint = number of digits before the point.
+        var digits = ""
+        var pointPosition = 0
+        if let dot = text.firstIndex(of: ".") {
+            digits = String(text[..<dot]) + String(text[text.index(after: dot)...])
+            pointPosition = text.distance(from: text.startIndex, to: dot)
+        } else {
+            digits = String(text)
+            pointPosition = digits.count
+        }
+        // Normalise: strip leading zeros (adjusting the point) and trailing zeros.
+        while digits.first == "0" && digits.count > 1 {
+            digits.removeFirst()
+            pointPosition -= 1
+        }
+        while digits.last == "0" && digits.count > 1 { digits.removeLast() }
+        let decimalExponent = pointPosition + exponent - 1  // exponent of the leading digit
+        if decimalExponent >= -4 && decimalExponent < 16 {
+            let intDigits = decimalExponent + 1
+            if intDigits <= 0 {
+                return sign + "0." + String(repeating: "0", count: -intDigits) + digits
+            } else if intDigits >= digits.count {
+                return sign + digits + String(repeating: "0", count: intDigits - digits.count) + ".0"
+            } else {
+                let i = digits.index(digits.startIndex, offsetBy: intDigits)
+                return sign + digits[..<i] + "." + digits[i...]
+            }
+        }
+        var mantissa = String(digits.first!)
+        if digits.count > 1 { mantissa += "." + digits.dropFirst() }
+        let expSign = decimalExponent < 0 ? "-" : "+"
+        let expDigits = String(abs(decimalExponent))
+        return sign + mantissa + "e" + expSign + (expDigits.count < 2 ? "0" : "") + expDigits
+    }
+}

@@ -1,0 +1,322 @@
+import EFTJSON
+import Foundation
+
+/// What one modifier requires of its parameter set (pyhf's `required_parset`). A name used by
+/// several modifier types must require the same of it (`reduce_paramsets_requirements`).
+struct ParameterRequirement: Equatable {
+    /// pyhf distinguishes a property the modifier does not support ("undefined") from one it
+    /// supports but leaves to the measurement configuration (lumi's `None`).
+    enum Field<T: Equatable>: Equatable {
+        case undefined
+        case unset
+        case value(T)
+    }
+
+    enum SetType: Equatable { case unconstrained, normal, poisson }
+
+    var type: SetType
+    var count: Int
+    var isScalar: Bool
+    var inits: Field<[Double]>
+    var bounds: Field<[ClosedRange<Double>]>
+    var auxdata: Field<[Double]>
+    var factors: Field<[Double]>
+    var sigmas: Field<[Double]>
+    var fixed: [Bool]
+
+    static func scalarNormal() -> ParameterRequirement {
+        ParameterRequirement(type: .normal, count: 1, isScalar: true, inits: .value([0]), bounds: .value([-5...5]),
+                             auxdata: .value([0]), factors: .undefined, sigmas: .undefined, fixed: [false])
+    }
+}
+
+extension HistFactoryModel {
+    init(channels specChannels: [Channel], measurement: Measurement, interpolation: InterpolationSettings) throws(HistFactoryError) {
+        func pyOrder(_ a: String, _ b: String) -> Bool { a.unicodeScalars.lexicographicallyPrecedes(b.unicodeScalars) }
+        let channelSpecs = specChannels.sorted { pyOrder($0.name, $1.name) }
+        let channelNames = channelSpecs.map(\.name)
+        let binCounts = channelSpecs.map(\.binCount)
+        var channelOffsets = [Int]()
+        var offset = 0
+        for n in binCounts {
+            channelOffsets.append(offset)
+            offset += n
+        }
+        let totalBins = offset
+        let sampleNames = Array(Set(channelSpecs.flatMap { $0.samples.map(\.name) })).sorted(by: pyOrder)
+
+        // Per (channel, sample): the modifiers by (type, name); a repeated pair keeps the last one,
+        // as pyhf's `moddict` does.
+        struct Key: Hashable { let kind: Modifier.Kind; let name: String }
+        var lookup: [[String: (sample: Sample, mods: [Key: Modifier])]] = []
+        var pairs = Set<Key>()
+        for channel in channelSpecs {
+            var bySample: [String: (sample: Sample, mods: [Key: Modifier])] = [:]
+            for sample in channel.samples {
+                var mods: [Key: Modifier] = [:]
+                for m in sample.modifiers {
+                    mods[Key(kind: m.kind, name: m.name)] = m
+                    pairs.insert(Key(kind: m.kind, name: m.name))
+                }
+                bySample[sample.name] = (sample, mods)
+            }
+            lookup.append(bySample)
+        }
+        // pyhf sorts (name, type) tuples.
+        let sortedPairs = pairs.sorted { $0.name != $1.name ? pyOrder($0.name, $1.name) : pyOrder($0.kind.rawValue, $1.kind.rawValue) }
+
+        // 1. Requirements per type, in first-appearance order walking sorted channels × samples × modifiers.
+        var requirementsByKind: [Modifier.Kind: [(String, ParameterRequirement)]] = [:]
+        var shapesysSeen = Set<String>()
+        for (c, channel) in channelSpecs.enumerated() {
+            for sampleName in sampleNames {
+                guard let (sample, mods) = lookup[c][sampleName] else { continue }
+                for key in sortedPairs {
+                    guard let mod = mods[key] else { continue }
+                    let requirement: ParameterRequirement
+                    switch key.kind {
+                    case .histosys, .normsys:
+                        requirement = .scalarNormal()
+                    case .lumi:
+                        requirement = ParameterRequirement(type: .normal, count: 1, isScalar: true, inits: .unset, bounds: .unset,
+                                                           auxdata: .unset, factors: .undefined, sigmas: .unset, fixed: [false])
+                    case .normfactor:
+                        requirement = ParameterRequirement(type: .unconstrained, count: 1, isScalar: true, inits: .value([1]), bounds: .value([0...10]),
+                                                           auxdata: .undefined, factors: .undefined, sigmas: .undefined, fixed: [false])
+                    case .shapefactor:
+                        let n = sample.data.count
+                        requirement = ParameterRequirement(type: .unconstrained, count: n, isScalar: false, inits: .value(Array(repeating: 1, count: n)),
+                                                           bounds: .value(Array(repeating: 0...10, count: n)), auxdata: .undefined, factors: .undefined,
+                                                           sigmas: .undefined, fixed: [false])
+                    case .shapesys:
+                        if shapesysSeen.contains(key.name) {
+                            throw HistFactoryError(.invalidModel, "shapesys \"\(key.name)\" is used by more than one sample or channel (here sample \"\(sampleName)\" in channel \"\(channel.name)\"); shapesys parameters cannot be shared")
+                        }
+                        shapesysSeen.insert(key.name)
+                        guard case .uncertainties(let delta) = mod.payload else { preconditionFailure() }
+                        // τ_b = (ν⁰_b/δ_b)² for bins with ν⁰ > 0 and δ > 0; other bins are frozen at γ = 1 with τ = 1.
+                        let valid = zip(sample.data, delta).map { $0 > 0 && $1 > 0 }
+                        let tau = (0..<delta.count).map { valid[$0] ? sample.data[$0] * sample.data[$0] / (delta[$0] * delta[$0]) : 1.0 }
+                        requirement = ParameterRequirement(type: .poisson, count: tau.count, isScalar: false, inits: .value(Array(repeating: 1, count: tau.count)),
+                                                           bounds: .value(Array(repeating: 1e-10...10, count: tau.count)), auxdata: .value(tau),
+                                                           factors: .value(tau), sigmas: .undefined, fixed: valid.map { !$0 })
+                    case .staterror:
+                        continue  // computed over all samples below
+                    }
+                    if !(requirementsByKind[key.kind]?.contains { $0.0 == key.name } ?? false) {
+                        requirementsByKind[key.kind, default: []].append((key.name, requirement))
+                    }
+                }
+            }
+        }
+
+        // 2. staterror: one set per name; σ_b = √(Σ_s δ_sb²) / Σ_s ν⁰_sb over the samples carrying it.
+        var staterrorMasks: [String: [Bool]] = [:]
+        for key in sortedPairs where key.kind == .staterror {
+            var mask: [Bool]? = nil
+            var nominalSum = [Double](repeating: 0, count: totalBins)
+            var uncertainties: [[Double]] = []
+            for sampleName in sampleNames {
+                var sampleMask = [Bool](repeating: false, count: totalBins)
+                var sampleNominal = [Double](repeating: 0, count: totalBins)
+                var delta = [Double](repeating: 0, count: totalBins)
+                for (c, _) in channelSpecs.enumerated() {
+                    guard let (sample, mods) = lookup[c][sampleName] else { continue }
+                    for b in 0..<binCounts[c] { sampleNominal[channelOffsets[c] + b] = sample.data[b] }
+                    if let mod = mods[key], case .uncertainties(let d) = mod.payload {
+                        for b in 0..<binCounts[c] {
+                            sampleMask[channelOffsets[c] + b] = true
+                            delta[channelOffsets[c] + b] = d[b]
+                        }
+                    }
+                }
+                guard sampleMask.contains(true) else { continue }
+                if let mask, mask != sampleMask {
+                    throw HistFactoryError(.invalidModel, "staterror \"\(key.name)\" is carried by sample \"\(sampleName)\" in a different set of channels than by the other samples; pyhf requires the same channels for every sample that carries it")
+                }
+                mask = sampleMask
+                for b in 0..<totalBins { nominalSum[b] += sampleNominal[b] }
+                uncertainties.append(delta)
+            }
+            guard let mask else { continue }
+            var sigmas: [Double] = []
+            for b in 0..<totalBins where mask[b] {
+                var relative = 0.0
+                if nominalSum[b] > 0 {
+                    for delta in uncertainties {
+                        let r = delta[b] / nominalSum[b]
+                        relative += r * r
+                    }
+                }
+                sigmas.append(relative.squareRoot())
+            }
+            // pyhf freezes bins with σ = 0 and sets σ = 1 there so that the constraint stays finite.
+            let fixed = sigmas.map { $0 == 0 }
+            sigmas = sigmas.map { $0 == 0 ? 1 : $0 }
+            staterrorMasks[key.name] = mask
+            requirementsByKind[.staterror, default: []].append((key.name, ParameterRequirement(
+                type: .normal, count: sigmas.count, isScalar: false, inits: .value(Array(repeating: 1, count: sigmas.count)),
+                bounds: .value(Array(repeating: 1e-10...10, count: sigmas.count)), auxdata: .value(Array(repeating: 1, count: sigmas.count)),
+                factors: .undefined, sigmas: .value(sigmas), fixed: fixed)))
+        }
+
+        // 3. One set per name, in type order then first appearance; requirements must agree.
+        var orderedNames: [String] = []
+        var requirementLists: [String: [ParameterRequirement]] = [:]
+        var kindsByName: [String: [Modifier.Kind]] = [:]
+        for kind in Modifier.Kind.allCases {
+            for (name, requirement) in requirementsByKind[kind] ?? [] {
+                if requirementLists[name] == nil { orderedNames.append(name) }
+                requirementLists[name, default: []].append(requirement)
+                kindsByName[name, default: []].append(kind)
+            }
+        }
+        guard !orderedNames.isEmpty else {
+            throw HistFactoryError(.invalidModel, "the model has no parameters (no modifiers on any sample)")
+        }
+        let userConfigs = Dictionary(uniqueKeysWithValues: measurement.parameters.map { ($0.name, $0) })
+        var sets: [ParameterSet] = []
+        var auxiliary: [Double] = []
+        var normal: [NormalConstraint] = []
+        var poisson: [PoissonConstraint] = []
+        var nextOffset = 0
+        for name in orderedNames {
+            let list = requirementLists[name]!
+            let kinds = kindsByName[name]!
+            if let other = list.dropFirst().first(where: { $0 != list[0] }) {
+                _ = other
+                throw HistFactoryError(.invalidNameReuse, "the name \"\(name)\" is used by \(kinds.map(\.rawValue).joined(separator: " and ")) modifiers that need different parameters; use distinct modifier names")
+            }
+            let set = try Self.parameterSet(name: name, requirement: list[0], config: userConfigs[name], kinds: kinds, offset: nextOffset)
+            if case .normal(let sigmas) = set.constraint {
+                for i in 0..<set.count {
+                    normal.append(NormalConstraint(parameter: set.offset + i, auxIndex: auxiliary.count + i, sigma: sigmas[i],
+                                                   logNormalization: -Foundation.log(sigmas[i]) - 0.5 * Foundation.log(2 * Double.pi)))
+                }
+            } else if case .poisson(let factors) = set.constraint {
+                for i in 0..<set.count {
+                    poisson.append(PoissonConstraint(parameter: set.offset + i, auxIndex: auxiliary.count + i, factor: factors[i]))
+                }
+            }
+            auxiliary += set.auxdata
+            sets.append(set)
+            nextOffset += set.count
+        }
+
+        // 4. The parameter of interest.
+        var poi: Int? = nil
+        if !measurement.poi.isEmpty {
+            guard let set = sets.first(where: { $0.name == measurement.poi }) else {
+                throw HistFactoryError(.invalidModel, "the POI \"\(measurement.poi)\" of measurement \"\(measurement.name)\" is not a parameter of the model")
+            }
+            guard set.isScalar else {
+                throw HistFactoryError(.invalidModel, "the POI \"\(measurement.poi)\" has \(set.count) parameters; a POI must be scalar")
+            }
+            poi = set.offset
+        }
+
+        // 5. Compile every (channel, sample) for evaluation.
+        let setByName = Dictionary(uniqueKeysWithValues: sets.map { ($0.name, $0) })
+        var compiled: [CompiledSample] = []
+        for (c, _) in channelSpecs.enumerated() {
+            for sampleName in sampleNames {
+                guard let (sample, mods) = lookup[c][sampleName] else { continue }
+                var scalars: [ScalarTerm] = []
+                var histos: [HistoTerm] = []
+                var binTerms: [BinTerm] = []
+                for key in sortedPairs {
+                    guard let mod = mods[key], let set = setByName[key.name] else { continue }
+                    switch (key.kind, mod.payload) {
+                    case (.normfactor, _), (.lumi, _):
+                        scalars.append(ScalarTerm(parameter: set.offset, interpolation: nil))
+                    case (.normsys, .factors(let hi, let lo)):
+                        scalars.append(ScalarTerm(parameter: set.offset, interpolation: FactorInterpolation(code: interpolation.normsys, up: hi, down: lo)))
+                    case (.histosys, .templates(let hi, let lo)):
+                        histos.append(HistoTerm(parameter: set.offset, code: interpolation.histosys,
+                                                up: zip(hi, sample.data).map { $0 - $1 }, down: zip(sample.data, lo).map { $0 - $1 }))
+                    case (.shapesys, _):
+                        binTerms.append(BinTerm(parameters: Array(set.indices)))
+                    case (.staterror, _):
+                        // The set's parameters run over the masked global bins in order.
+                        let mask = staterrorMasks[key.name]!
+                        let before = mask[..<channelOffsets[c]].filter { $0 }.count
+                        binTerms.append(BinTerm(parameters: (0..<binCounts[c]).map { set.offset + before + $0 }))
+                    case (.shapefactor, _):
+                        // pyhf indexes shapefactor parameters by the bin's position within its channel;
+                        // a bin beyond the set's size reads parameter 0 of the model (pyhf's dummy index).
+                        binTerms.append(BinTerm(parameters: (0..<binCounts[c]).map { $0 < set.count ? set.offset + $0 : 0 }))
+                    default:
+                        preconditionFailure("modifier payload does not match its type")
+                    }
+                }
+                compiled.append(CompiledSample(binStart: channelOffsets[c], binCount: binCounts[c], nominal: sample.data,
+                                               scalars: scalars, histos: histos, binTerms: binTerms))
+            }
+        }
+
+        self.channels = channelNames
+        self.channelBinCounts = binCounts
+        self.samples = sampleNames
+        self.parameterSets = sets
+        self.parameterCount = nextOffset
+        self.poiIndex = poi
+        self.measurementName = measurement.name
+        self.interpolation = interpolation
+        self.auxiliaryData = auxiliary
+        self.entries = compiled
+        self.normalConstraints = normal
+        self.poissonConstraints = poisson
+    }
+
+    /// Applies the measurement's configuration of a set to the modifiers' requirement.
+    private static func parameterSet(name: String, requirement r: ParameterRequirement, config: ParameterConfig?,
+                                     kinds: [Modifier.Kind], offset: Int) throws(HistFactoryError) -> ParameterSet {
+        func resolve<T>(_ field: ParameterRequirement.Field<[T]>, _ user: [T]?, _ key: String) throws(HistFactoryError) -> [T]? {
+            switch field {
+            case .undefined:
+                if user != nil {
+                    throw HistFactoryError(.invalidModel, "parameter \"\(name)\" (\(kinds[0].rawValue)) does not use \"\(key)\"; remove it from the measurement configuration")
+                }
+                return nil
+            case .unset, .value:
+                guard let user else {
+                    if case .value(let v) = field { return v }
+                    return nil
+                }
+                guard user.count == r.count else {
+                    throw HistFactoryError(.invalidModel, "parameter \"\(name)\" has \(r.count) components but its \"\(key)\" configuration gives \(user.count) values")
+                }
+                return user
+            }
+        }
+        let inits = try resolve(r.inits, config?.inits, "inits")
+        let bounds = try resolve(r.bounds, config?.bounds, "bounds")
+        let auxdata = try resolve(r.auxdata, config?.auxdata, "auxdata")
+        let factors = try resolve(r.factors, config?.factors, "factors")
+        let sigmas = try resolve(r.sigmas, config?.sigmas, "sigmas")
+        guard let inits, let bounds else {
+            throw HistFactoryError(.invalidModel, "parameter \"\(name)\" needs a measurement configuration with \"inits\", \"bounds\", \"auxdata\" (and usually \"sigmas\"); lumi takes them only from there")
+        }
+        let fixed = config?.fixed.map { Array(repeating: $0, count: r.count) } ?? (r.fixed.count == r.count ? r.fixed : Array(repeating: r.fixed[0], count: r.count))
+        let constraint: ParameterSet.Constraint
+        switch r.type {
+        case .unconstrained:
+            constraint = .unconstrained
+        case .normal:
+            guard auxdata != nil else {
+                throw HistFactoryError(.invalidModel, "parameter \"\(name)\" needs \"auxdata\" in the measurement configuration")
+            }
+            constraint = .normal(sigmas: sigmas ?? Array(repeating: 1, count: r.count))
+        case .poisson:
+            guard let factors, let auxdata, factors.allSatisfy({ $0 > 0 }), auxdata.allSatisfy({ $0 >= 0 }) else {
+                throw HistFactoryError(.invalidValue, "parameter \"\(name)\": Poisson constraint factors must be positive and auxdata non-negative")
+            }
+            constraint = .poisson(factors: factors)
+        }
+        for (i, value) in inits.enumerated() where !value.isFinite {
+            throw HistFactoryError(.invalidValue, "parameter \"\(name)\" init \(i) is not finite")
+        }
+        return ParameterSet(name: name, offset: offset, count: r.count, isScalar: r.isScalar, inits: inits, bounds: bounds, fixed: fixed,
+                            constraint: constraint, auxdata: r.type == .unconstrained ? [] : auxdata ?? [], modifierKinds: kinds)
+    }
+}
