@@ -22,13 +22,22 @@ let package = Package(
             name: "HistFactory",
             dependencies: ["EFTJSON", .product(name: "Crypto", package: "swift-crypto")]
         ),
-        .target(name: "EFTHF", dependencies: ["EFTJSON", "HistFactory"]),
+        // Polynomial morphing in Wilson coefficients: term sets, evaluation with gradient,
+        // benchmark-point inversion, STXS parametrisations. Pure maths, no HistFactory dependency.
+        .target(name: "Morphing", dependencies: ["EFTJSON"]),
+        // NLopt (Debian libnlopt-dev) behind its own shim; only Inference imports it.
+        .systemLibrary(name: "CNLopt", pkgConfig: "nlopt", providers: [.apt(["libnlopt-dev"])]),
+        // Fits, uncertainties, profile scans, test statistics, CLs, toys.
+        .target(name: "Inference", dependencies: ["HistFactory", "CNLopt"]),
+        .target(name: "EFTHF", dependencies: ["EFTJSON", "HistFactory", "Morphing", "Inference"]),
         .executableTarget(
             name: "EFTHFCLI",
             dependencies: ["EFTHF", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .testTarget(name: "EFTJSONTests", dependencies: ["EFTJSON"]),
         .testTarget(name: "HistFactoryTests", dependencies: ["HistFactory", "EFTJSON"]),
+        .testTarget(name: "MorphingTests", dependencies: ["Morphing", "EFTJSON"]),
+        .testTarget(name: "InferenceTests", dependencies: ["Inference", "HistFactory"]),
     ],
     swiftLanguageModes: [.v6]
 )

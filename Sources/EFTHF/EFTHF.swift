@@ -1,3 +1,5 @@
 // The efthf library: one import for EFT global fits.
 @_exported import EFTJSON
 @_exported import HistFactory
+@_exported import Inference
+@_exported import Morphing
