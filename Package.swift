@@ -34,10 +34,12 @@ let package = Package(
             name: "EFTHFCLI",
             dependencies: ["EFTHF", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
+        .executableTarget(name: "HistFactoryBenchmark", dependencies: ["HistFactory", "EFTJSON"], path: "Benchmarks/HistFactory"),
         .testTarget(name: "EFTJSONTests", dependencies: ["EFTJSON"]),
         .testTarget(name: "HistFactoryTests", dependencies: ["HistFactory", "EFTJSON"]),
         .testTarget(name: "MorphingTests", dependencies: ["Morphing", "EFTJSON"]),
         .testTarget(name: "InferenceTests", dependencies: ["Inference", "HistFactory"]),
+        .executableTarget(name: "InferenceBenchmark", dependencies: ["Inference", "HistFactory"], path: "Benchmarks/inference", exclude: ["bench_pyhf.py"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -12,13 +12,20 @@ cases a further stage (fit or hypotest). The first stage that raises is recorded
 `exception` (qualified class name) and `message` (str(e)); if no stage raises the case goes to
 "accepted" with pyhf's par_order, expected data and logpdf at the inits and at a "probe" point
 (every free parameter at init + 0.5). Each entry has the full spec, so a Swift
-test can feed it to efthf and check that it is rejected (message texts are pyhf's, for information).
+test can feed it to efthf and check that it is rejected (message texts are pyhf's, for information;
+the script re-executes itself with PYTHONHASHSEED=0 because some messages print a set's members).
 """
 import copy
 import json
 import os
 import sys
 import traceback
+
+# Some pyhf messages list the members of a Python set (e.g. InvalidNameReuse's paramset types), whose
+# order depends on string hashing: re-exec with a fixed PYTHONHASHSEED so the output is reproducible.
+if os.environ.get("PYTHONHASHSEED") != "0":
+    os.environ["PYTHONHASHSEED"] = "0"
+    os.execv(sys.executable, [sys.executable] + sys.argv)
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))

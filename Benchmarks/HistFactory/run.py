@@ -1,0 +1,73 @@
+"""HistFactory core: efthf against pyhf 0.7.6 (numpy backend) in one run.
+
+    python3 -m pip install pyhf==0.7.6
+    swift build -c release --product HistFactoryBenchmark
+    python3 Benchmarks/HistFactory/run.py [--repeat N]
+
+Times (medians) on workspace 07 (218 parameters): pyhf's `Model.logpdf` alone against efthf's
+log-likelihood *with* its gradient; on workspace 06 (1Lbb, 1.2 MB workspace + 14 MB patch set): reading both files, verifying the
+patch set's digest, applying the patch and building the model. Checks that both give the same log-likelihood before printing the ratios.
+"""
+import json, os, statistics, subprocess, sys, time
+
+import pyhf
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
+REF = os.path.abspath(os.path.join(ROOT, "..", "shared", "reference", "workspaces"))
+BIN = os.path.join(ROOT, ".build", "release", "HistFactoryBenchmark")
+REPEAT = int(sys.argv[sys.argv.index("--repeat") + 1]) if "--repeat" in sys.argv else 5
+
+CASES = {
+    "07": ("07_atlas_susy2018_16_ewkinos_SR2l/BkgOnly.json", "07_atlas_susy2018_16_ewkinos_SR2l/patchset_SYNTHETIC.json", "synthetic_signal"),
+    "06": ("06_atlas_susy2019_08_1Lbb/BkgOnly.json", "06_atlas_susy2019_08_1Lbb/patchset.json", "C1N2_Wh_hbb_700_150"),
+}
+
+
+def pyhf_case(ws_file, patch_file, patch_name):
+    times = []
+    for _ in range(REPEAT):
+        t0 = time.perf_counter()
+        ws = pyhf.Workspace(json.load(open(os.path.join(REF, ws_file))))
+        ps = pyhf.PatchSet(json.load(open(os.path.join(REF, patch_file))))
+        ws = ps.apply(ws, patch_name)
+        model = ws.model()
+        times.append(time.perf_counter() - t0)
+    build = statistics.median(times)
+    data = ws.data(model)
+    init = pyhf.tensorlib.astensor(model.config.suggested_init())
+    value = float(model.logpdf(init, data)[0])
+    n = 20
+    samples = []
+    for _ in range(7):
+        t0 = time.perf_counter()
+        for _ in range(n):
+            model.logpdf(init, data)
+        samples.append((time.perf_counter() - t0) / n)
+    return {"build": build, "logpdf": statistics.median(samples), "value": value}
+
+
+def efthf_case(ws_file, patch_file, patch_name):
+    out = subprocess.run([BIN, os.path.join(REF, ws_file), os.path.join(REF, patch_file) + ":" + patch_name, "--repeat", str(REPEAT)],
+                         check=True, capture_output=True, text=True).stdout
+    return json.loads(out)
+
+
+def main():
+    if not os.path.exists(BIN):
+        sys.exit(f"build the benchmark first: swift build -c release --product HistFactoryBenchmark ({BIN} missing)")
+    pyhf.set_backend("numpy")
+    print(f"pyhf {pyhf.__version__} (numpy backend) vs efthf, medians; machine: {os.cpu_count()} cores")
+    for key, case in CASES.items():
+        p = pyhf_case(*case)
+        e = efthf_case(*case)
+        rel = abs(p["value"] - e["logpdf_at_init"]) / abs(p["value"])
+        assert rel < 1e-9, f"log-likelihoods differ on {key}: pyhf {p['value']} efthf {e['logpdf_at_init']}"
+        print(f"workspace {key}: {e['parameters']} parameters, {e['bins']} bins; log L agrees to {rel:.1e} relative")
+        print(f"  build (read workspace + patch set, verify digest, patch, build model): pyhf {p['build']*1e3:9.2f} ms   efthf {e['build_seconds_median']*1e3:9.3f} ms   ratio {p['build']/e['build_seconds_median']:8.1f}x")
+        print(f"  pyhf logpdf alone {p['logpdf']*1e6:9.1f} us   efthf logpdf+gradient {e['logpdf_grad_seconds_median']*1e6:8.2f} us   ratio {p['logpdf']/e['logpdf_grad_seconds_median']:8.1f}x"
+              f"   (efthf logpdf alone {e['logpdf_seconds_median']*1e6:.2f} us)")
+
+
+if __name__ == "__main__":
+    main()

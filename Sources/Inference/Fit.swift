@@ -1,0 +1,221 @@
+import Foundation
+import HistFactory
+
+extension HistFactoryModel {
+    /// The maximum-likelihood fit: minimises 2NLL(θ) = −2 log L(θ | data) over the free parameters
+    /// within their bounds (pyhf's `mle.fit`, objective `twice_nll`).
+    ///
+    /// Fixed parameters are taken out of the vector the minimiser sees. The minimiser is
+    /// ``BoundedQuasiNewton`` on the analytic gradient; when it fails, the fit retries with a fresh
+    /// curvature estimate, then with NLopt's LD_LBFGS, then from the suggested inits, and reports
+    /// `.failed` with every reason only if all of them fail. It does not throw for a failed fit;
+    /// check `status`.
+    ///
+    /// - Throws: ``InferenceError`` with code `.invalidOptions` for options that do not fit the model.
+    /// - Complexity: O(iterations × (gradient cost + n²)); uncertainties add 2n gradient evaluations.
+    public func fit(_ data: ModelData, options: FitOptions = FitOptions()) throws(InferenceError) -> FitResult {
+        let problem = try FitProblem(model: self, data: data, options: options)
+        guard let multiStart = options.multiStart else {
+            return problem.run(from: problem.start, warmStart: nil)
+        }
+        return try problem.runMultiStart(multiStart)
+    }
+
+    /// The fit with `name` held at `value` (pyhf's `fixed_poi_fit` when `name` is the POI).
+    public func fit(_ data: ModelData, fixing name: String, at value: Double, options: FitOptions = FitOptions()) throws(InferenceError) -> FitResult {
+        var options = options
+        options.fixedValues[name] = value
+        return try fit(data, options: options)
+    }
+}
+
+/// A fit set up for the minimiser: start, bounds and the free-parameter map.
+struct FitProblem: Sendable {
+    let model: HistFactoryModel
+    let data: ModelData
+    let options: FitOptions
+    /// Full-length start vector (fixed parameters at their values).
+    let start: [Double]
+    let lower: [Double]
+    let upper: [Double]
+    let fixed: [Bool]
+    /// Model indices of the parameters the minimiser sees.
+    let freeIndices: [Int]
+
+    init(model: HistFactoryModel, data: ModelData, options: FitOptions) throws(InferenceError) {
+        let n = model.parameterCount
+        var start = options.initialValues ?? model.suggestedInits
+        let bounds = options.bounds ?? model.suggestedBounds
+        var fixed = options.fixed ?? model.suggestedFixed
+        guard start.count == n, bounds.count == n, fixed.count == n else {
+            throw InferenceError(.invalidOptions, "the model has \(n) parameters; got \(start.count) initial values, \(bounds.count) bounds, \(fixed.count) fixed flags")
+        }
+        for (name, value) in options.fixedValues {
+            let i: Int
+            do { i = try model.parameterIndex(named: name) } catch { throw InferenceError(.invalidOptions, error.message) }
+            guard value.isFinite else { throw InferenceError(.invalidOptions, "the fixed value of \(name) is \(value)") }
+            start[i] = value
+            fixed[i] = true
+        }
+        let names = model.parameterNames
+        for i in 0..<n where !fixed[i] && !bounds[i].contains(start[i]) {
+            throw InferenceError(.invalidOptions, "the initial value \(start[i]) of \(names[i]) is outside its bounds \(bounds[i])")
+        }
+        self.model = model
+        self.data = data
+        self.options = options
+        self.start = start
+        self.lower = bounds.map(\.lowerBound)
+        self.upper = bounds.map(\.upperBound)
+        self.fixed = fixed
+        self.freeIndices = (0..<n).filter { !fixed[$0] }
+    }
+
+    /// The same problem with some parameters additionally fixed (or moved) to `values`.
+    func fixing(_ values: [Int: Double]) -> FitProblem {
+        var start = self.start, fixed = self.fixed
+        for (i, v) in values {
+            start[i] = v
+            fixed[i] = true
+        }
+        return FitProblem(model: model, data: data, options: options, start: start, lower: lower, upper: upper, fixed: fixed)
+    }
+
+    /// The same problem on other data.
+    func with(data: ModelData) -> FitProblem {
+        FitProblem(model: model, data: data, options: options, start: start, lower: lower, upper: upper, fixed: fixed)
+    }
+
+    private init(model: HistFactoryModel, data: ModelData, options: FitOptions, start: [Double], lower: [Double], upper: [Double], fixed: [Bool]) {
+        self.model = model
+        self.data = data
+        self.options = options
+        self.start = start
+        self.lower = lower
+        self.upper = upper
+        self.fixed = fixed
+        self.freeIndices = (0..<start.count).filter { !fixed[$0] }
+    }
+
+    /// 2NLL and its gradient over the free parameters, the others taken from `full`.
+    func withObjective<R>(_ body: (_ objective: ([Double], inout [Double]) -> Double, _ evaluations: () -> Int) -> R) -> R {
+        var full = start
+        var gradient = [Double](repeating: 0, count: model.parameterCount)
+        var count = 0
+        let free = freeIndices
+        let model = model, data = data
+        return body({ x, g in
+            count += 1
+            for (k, i) in free.enumerated() { full[i] = x[k] }
+            let logL = model.logLikelihoodAndGradient(full, data: data, gradient: &gradient)
+            for (k, i) in free.enumerated() { g[k] = -2 * gradient[i] }
+            return -2 * logL
+        }, { count })
+    }
+
+    func twiceNLL(_ full: [Double]) -> Double { -2 * model.logLikelihood(full, data: data) }
+
+    /// One fit (no multi-start) from `from`, with retries.
+    func run(from initial: [Double], warmStart: WarmStart?) -> FitResult {
+        let free = freeIndices
+        var startFull = initial
+        for i in 0..<start.count where fixed[i] { startFull[i] = start[i] }
+        var inverseHessian: [Double]? = nil
+        if let warm = warmStart, let conditioned = warm.conditioned(on: startFull, freeIndices: free) {
+            startFull = conditioned.start
+            for i in 0..<start.count where fixed[i] { startFull[i] = start[i] }
+            inverseHessian = conditioned.inverseHessian
+        }
+        let lo = free.map { lower[$0] }, hi = free.map { upper[$0] }
+        var minimizer = BoundedQuasiNewton()
+        minimizer.edmTolerance = options.edmTolerance
+        minimizer.maxIterations = options.maxIterations
+        var reasons: [String] = []
+        var calls = 0
+        var best: BoundedQuasiNewton.Outcome? = nil
+        func consider(_ outcome: BoundedQuasiNewton.Outcome, _ label: String) {
+            calls += outcome.evaluations
+            if let failure = outcome.failure { reasons.append("\(label): \(failure)") }
+            guard let current = best else { best = outcome; return }
+            let ok = outcome.failure == nil, currentOK = current.failure == nil
+            // A converged outcome beats a failed one; otherwise the lower 2NLL wins.
+            if ok != currentOK ? ok : outcome.value < current.value { best = outcome }
+        }
+        withObjective { objective, _ in
+            let x0 = free.map { startFull[$0] }
+            consider(minimizer.minimize(start: x0, lower: lo, upper: hi, inverseHessian: inverseHessian, objective: objective), "BFGS")
+            if best!.failure == nil { return }
+            // Retry 1: a fresh diagonal curvature estimate from the best point, a stricter line search.
+            var strict = minimizer
+            strict.armijo = 1e-6
+            strict.maxIterations = 4 * minimizer.maxIterations
+            let from = best!.value.isFinite ? best!.x : x0
+            consider(strict.minimize(start: from, lower: lo, upper: hi, objective: objective), "BFGS restarted")
+            if best!.failure == nil { return }
+            // Retry 2: an independent algorithm, NLopt LD_LBFGS, checked by BFGS from its answer.
+            let nlopt = minimizeWithNLopt(start: best!.value.isFinite ? best!.x : x0, lower: lo, upper: hi, maxEvaluations: 100 * minimizer.maxIterations, objective: objective)
+            calls += nlopt.evaluations
+            if let error = nlopt.error { reasons.append("NLopt LD_LBFGS: \(error)") }
+            if nlopt.value.isFinite {
+                consider(strict.minimize(start: nlopt.x, lower: lo, upper: hi, objective: objective), "BFGS after NLopt")
+                if best!.failure == nil { return }
+            }
+            // Retry 3: the suggested inits.
+            let inits = model.suggestedInits
+            let x1 = free.map { min(max(inits[$0], lower[$0]), upper[$0]) }
+            if x1 != x0 {
+                consider(strict.minimize(start: x1, lower: lo, upper: hi, objective: objective), "BFGS from the suggested inits")
+            }
+        }
+        let outcome = best!
+        var values = startFull
+        for (k, i) in free.enumerated() { values[i] = outcome.x[k] }
+        let names = model.parameterNames
+        var status: FitStatus
+        if outcome.failure != nil {
+            status = .failed(reason: reasons.joined(separator: "; "))
+        } else {
+            let atBound = free.filter { i in
+                let tolerance = 1e-10 * max(1, abs(values[i]))
+                return values[i] - lower[i] <= tolerance || upper[i] - values[i] <= tolerance
+            }
+            status = atBound.isEmpty ? .converged : .convergedAtBound(parameters: atBound.map { names[$0] })
+        }
+        var minimum = outcome.value
+        var warm = outcome.inverseHessian.isEmpty ? nil : WarmStart(indices: free, inverseHessian: outcome.inverseHessian, values: values)
+        var covariance: [Double]? = nil
+        if options.computeUncertainties, status.isConverged {
+            let hessian = self.hessian(at: values, inverseHessianHint: outcome.inverseHessian)
+            calls += 2 * free.count
+            if let inverse = choleskyInverse(hessian, free.count) {
+                // One Newton step with the accurate Hessian polishes the minimum (kept only if 2NLL drops).
+                if case .converged = status {
+                    var polished = values
+                    for (a, i) in free.enumerated() {
+                        var step = 0.0
+                        for b in 0..<free.count { step -= inverse[a * free.count + b] * outcome.gradient[b] }
+                        polished[i] = min(max(values[i] + step, lower[i]), upper[i])
+                    }
+                    let f = twiceNLL(polished)
+                    calls += 1
+                    if f.isFinite && f < minimum {
+                        values = polished
+                        minimum = f
+                    }
+                }
+                let n = values.count
+                var v = [Double](repeating: 0, count: n * n)
+                for (a, i) in free.enumerated() {
+                    for (b, j) in free.enumerated() { v[i * n + j] = 2 * inverse[a * free.count + b] }
+                }
+                covariance = v
+                warm = WarmStart(indices: free, inverseHessian: inverse, values: values)
+            } else {
+                status = .failed(reason: "the Hessian of 2NLL at the minimum is not positive definite")
+            }
+        }
+        return FitResult(
+            parameterNames: names, values: values, twiceNLL: minimum, status: status, edm: outcome.edm, fixed: fixed,
+            functionCalls: calls, covarianceStorage: covariance, localMinima: [], degeneracyTolerance: 0, warmStart: warm)
+    }
+}

@@ -1,0 +1,152 @@
+import Foundation
+import HistFactory
+
+/// How a fit ended.
+public enum FitStatus: Sendable, Equatable, CustomStringConvertible {
+    /// EDM below tolerance with every free parameter inside its bounds.
+    case converged
+    /// EDM (over the parameters not held by a bound) below tolerance, with these free parameters
+    /// on a bound: the minimum is on the boundary of the allowed region (for instance μ̂ = 0 of
+    /// q̃μ). Uncertainties of those parameters are one-sided and should be read with care.
+    case convergedAtBound(parameters: [String])
+    /// Every strategy (BFGS, BFGS restarted, NLopt LD_LBFGS, restart from the suggested inits)
+    /// failed; the reason of each.
+    case failed(reason: String)
+
+    public var isConverged: Bool {
+        if case .failed = self { return false }
+        return true
+    }
+
+    public var description: String {
+        switch self {
+        case .converged: "converged"
+        case .convergedAtBound(let names): "converged with \(names.joined(separator: ", ")) at a bound"
+        case .failed(let reason): "failed: \(reason)"
+        }
+    }
+}
+
+/// A local minimum found by a multi-start fit.
+public struct LocalMinimum: Sendable, Equatable {
+    /// All parameters, in model order.
+    public let values: [Double]
+    public let twiceNLL: Double
+}
+
+/// The result of a maximum-likelihood fit: best-fit values, 2NLL at the minimum, status and,
+/// when asked for, the covariance from the Hessian.
+///
+/// Uncertainties follow Minuit's HESSE with errordef 1 on 2NLL:
+/// ```
+/// V = 2 · [∂²(2NLL)/∂θ_i∂θ_j]⁻¹   (free parameters; zero rows and columns for fixed ones)
+/// σ_i = √V_ii,  ρ_ij = V_ij / (σ_i σ_j)
+/// ```
+public struct FitResult: Sendable {
+    public let parameterNames: [String]
+    public let values: [Double]
+    /// −2 log L at the minimum, with every constant term (pyhf's `twice_nll`).
+    public let twiceNLL: Double
+    public let status: FitStatus
+    /// The estimated distance to the minimum at the end, in units of 2NLL.
+    public let edm: Double
+    /// The parameters that were held constant.
+    public let fixed: [Bool]
+    /// Objective-and-gradient evaluations, summed over retries, starts and the Hessian.
+    public let functionCalls: Int
+    /// Row-major n×n covariance (n = parameter count), when uncertainties were computed.
+    let covarianceStorage: [Double]?
+    /// Distinct local minima of a multi-start fit, lowest first (empty without multi-start).
+    public let localMinima: [LocalMinimum]
+    /// The 2NLL window within which distinct minima count as degenerate.
+    let degeneracyTolerance: Double
+    /// The fit's final curvature estimate, reused to start related fits.
+    let warmStart: WarmStart?
+
+    /// σ_i = √V_ii (0 for fixed parameters), when uncertainties were computed.
+    public var uncertainties: [Double]? {
+        covarianceStorage.map { v in (0..<values.count).map { max(v[$0 * values.count + $0], 0).squareRoot() } }
+    }
+
+    /// The covariance matrix V (n×n, model order), when uncertainties were computed.
+    public var covariance: [[Double]]? {
+        let n = values.count
+        return covarianceStorage.map { v in (0..<n).map { i in Array(v[(i * n)..<((i + 1) * n)]) } }
+    }
+
+    /// The correlation matrix ρ_ij (zero rows for fixed parameters; 1 on their diagonal is not
+    /// claimed: pyhf's Minuit reports 0 there as well).
+    public var correlations: [[Double]]? {
+        let n = values.count
+        return covarianceStorage.map { v in
+            (0..<n).map { i in
+                (0..<n).map { j in
+                    let d = (v[i * n + i] * v[j * n + j]).squareRoot()
+                    return d > 0 ? v[i * n + j] / d : 0
+                }
+            }
+        }
+    }
+
+    /// Local minima other than the best one within the degeneracy tolerance in 2NLL (the best
+    /// one first when there are any). Empty when the minimum is unique or multi-start was off.
+    public var degenerateMinima: [LocalMinimum] {
+        let close = localMinima.filter { $0.twiceNLL - twiceNLL <= degeneracyTolerance }
+        return close.count > 1 ? close : []
+    }
+
+    /// The best-fit value of `name` (a scalar set's name or `name[i]`).
+    public func value(of name: String) throws(InferenceError) -> Double {
+        guard let i = parameterNames.firstIndex(of: name) else {
+            throw InferenceError(.invalidOptions, "the fit has no parameter \"\(name)\"")
+        }
+        return values[i]
+    }
+}
+
+/// The inverse-Hessian estimate of 2NLL over a set of free parameters, at a minimum.
+struct WarmStart: Sendable {
+    /// Model indices of the free parameters, ascending.
+    let indices: [Int]
+    /// Row-major inverse Hessian over `indices`.
+    let inverseHessian: [Double]
+    /// The full parameter vector at the minimum.
+    let values: [Double]
+
+    /// The start point and curvature for a fit whose free set is `newIndices` and whose other
+    /// parameters are at `target`: parameters newly fixed are conditioned on, one at a time,
+    /// as for a Gaussian with covariance H:
+    /// ```
+    /// x_j ← x_j + H_jp / H_pp · (v_p − x_p),   H_jk ← H_jk − H_jp H_pk / H_pp
+    /// ```
+    /// nil when the new free set is not a subset of this one.
+    func conditioned(on target: [Double], freeIndices newIndices: [Int]) -> (start: [Double], inverseHessian: [Double])? {
+        var position = [Int: Int]()
+        for (k, i) in indices.enumerated() { position[i] = k }
+        guard newIndices.allSatisfy({ position[$0] != nil }) else { return nil }
+        let keep = Set(newIndices)
+        var H = inverseHessian
+        let m = indices.count
+        var x = values
+        for (kp, p) in indices.enumerated() where !keep.contains(p) {
+            let hpp = H[kp * m + kp]
+            let delta = target[p] - x[p]
+            x[p] = target[p]
+            guard hpp > 0 else { continue }
+            for (kj, j) in indices.enumerated() where keep.contains(j) {
+                x[j] += H[kj * m + kp] / hpp * delta
+            }
+            for kj in 0..<m {
+                let hjp = H[kj * m + kp]
+                guard hjp != 0 else { continue }
+                for kk in 0..<m { H[kj * m + kk] -= hjp * H[kp * m + kk] / hpp }
+            }
+        }
+        let k = newIndices.count
+        var reduced = [Double](repeating: 0, count: k * k)
+        let map = newIndices.map { position[$0]! }
+        for a in 0..<k { for b in 0..<k { reduced[a * k + b] = H[map[a] * m + map[b]] } }
+        for (i, v) in target.enumerated() where !keep.contains(i) { x[i] = v }
+        return (x, reduced)
+    }
+}

@@ -1,1 +1,0 @@
-// Placeholder until the inference module lands; replaced by its first real file.

@@ -1,0 +1,232 @@
+import Foundation
+import HistFactory
+
+/// Standard Δ(2NLL) thresholds of profile-likelihood intervals and contours (Wilks' theorem:
+/// Δ(2NLL) is asymptotically χ² with as many degrees of freedom as scanned parameters).
+public enum DeltaTwiceNLL {
+    /// 68.27 % (1σ) for one parameter: χ²₁ quantile 1.
+    public static let oneSigma1D = 1.0
+    /// 95 % for one parameter: χ²₁ quantile 3.8415.
+    public static let cl95In1D = 3.841458820694124
+    /// 68.27 % for two parameters: χ²₂ quantile −2 ln(1 − 0.6827) = 2.2958.
+    public static let oneSigma2D = 2.295748928898636
+    /// 95 % for two parameters: χ²₂ quantile −2 ln 0.05 = 5.9915.
+    public static let cl95In2D = 5.991464547107979
+}
+
+/// A MINOS-like profile-likelihood interval of one parameter: where
+/// `2NLL(θ_p, θ̂̂) − 2NLL(θ̂) = level`, found by root finding on the profile.
+public struct ProfileInterval: Sendable, Equatable {
+    public let parameter: String
+    public let bestFit: Double
+    public let level: Double
+    /// nil when the profile stays below `level` down to the lower bound.
+    public let lower: Double?
+    /// nil when the profile stays below `level` up to the upper bound.
+    public let upper: Double?
+}
+
+/// A 1D profile-likelihood scan: the conditional fit at each value of one parameter.
+public struct ProfileScan: Sendable {
+    public let parameter: String
+    public let values: [Double]
+    /// 2NLL of the fit with the parameter held at each value.
+    public let twiceNLL: [Double]
+    public let statuses: [FitStatus]
+    public let bestFit: FitResult
+
+    /// The minimum of 2NLL over the unconditional fit and the scan.
+    public var minimumTwiceNLL: Double { min(bestFit.twiceNLL, twiceNLL.min() ?? .infinity) }
+
+    /// Δ(2NLL) relative to ``minimumTwiceNLL``.
+    public var deltaTwiceNLL: [Double] { twiceNLL.map { $0 - minimumTwiceNLL } }
+
+    /// The ranges where Δ(2NLL) ≤ `level`, crossings by linear interpolation between grid points
+    /// (several ranges when the profile has several minima). A range touching the end of the grid
+    /// is open there: its true end is beyond the scan.
+    public func intervals(level: Double = DeltaTwiceNLL.oneSigma1D) -> [ClosedRange<Double>] {
+        crossings(values, deltaTwiceNLL, level: level)
+    }
+}
+
+/// A 2D profile-likelihood scan on a grid; `twiceNLL[i][j]` is at (xValues[i], yValues[j]).
+public struct ProfileScan2D: Sendable {
+    public let parameters: [String]
+    public let xValues: [Double]
+    public let yValues: [Double]
+    public let twiceNLL: [[Double]]
+    public let bestFit: FitResult
+
+    public var minimumTwiceNLL: Double { min(bestFit.twiceNLL, twiceNLL.joined().min() ?? .infinity) }
+
+    /// The line segments of the contour Δ(2NLL) = `level` (marching squares with linear
+    /// interpolation along cell edges), e.g. at ``DeltaTwiceNLL/oneSigma2D`` and ``DeltaTwiceNLL/cl95In2D``.
+    public func contour(level: Double) -> [ContourSegment] {
+        let reference = minimumTwiceNLL
+        var segments: [ContourSegment] = []
+        for i in 0..<(xValues.count - 1) {
+            for j in 0..<(yValues.count - 1) {
+                // Corners counter-clockwise: (i,j), (i+1,j), (i+1,j+1), (i,j+1).
+                let corners = [(i, j), (i + 1, j), (i + 1, j + 1), (i, j + 1)]
+                let f = corners.map { twiceNLL[$0.0][$0.1] - reference - level }
+                var points: [SIMD2<Double>] = []
+                for e in 0..<4 {
+                    let (a, b) = (e, (e + 1) % 4)
+                    guard (f[a] < 0) != (f[b] < 0) else { continue }
+                    let t = f[a] / (f[a] - f[b])
+                    let pa = SIMD2(xValues[corners[a].0], yValues[corners[a].1])
+                    let pb = SIMD2(xValues[corners[b].0], yValues[corners[b].1])
+                    points.append(pa + t * (pb - pa))
+                }
+                if points.count == 2 {
+                    segments.append(ContourSegment(start: points[0], end: points[1]))
+                } else if points.count == 4 {
+                    // Saddle cell: pair the crossings by the sign at the centre.
+                    let centre = f.reduce(0, +) / 4
+                    if (centre < 0) == (f[0] < 0) {
+                        segments.append(ContourSegment(start: points[0], end: points[3]))
+                        segments.append(ContourSegment(start: points[1], end: points[2]))
+                    } else {
+                        segments.append(ContourSegment(start: points[0], end: points[1]))
+                        segments.append(ContourSegment(start: points[2], end: points[3]))
+                    }
+                }
+            }
+        }
+        return segments
+    }
+}
+
+/// One straight piece of a contour line, in (x, y) parameter coordinates.
+public struct ContourSegment: Sendable, Equatable {
+    public let start: SIMD2<Double>
+    public let end: SIMD2<Double>
+}
+
+extension HistFactoryModel {
+    /// The profile-likelihood interval of `name` at Δ(2NLL) = `level` (MINOS-like): on each side of
+    /// the best fit, Brent's method on `2NLL(θ_p, θ̂̂(θ_p)) − 2NLL_min − level`, bracketed from the
+    /// Hessian estimate θ̂_p ± σ√level. Each evaluation is a conditional fit warm-started by
+    /// linear response from the best fit.
+    ///
+    /// - Parameter bestFit: the unconditional fit, if already done (with the same options).
+    /// - Throws: ``InferenceError`` when a fit fails or `name` is unknown or fixed.
+    public func profileInterval(
+        _ name: String, data: ModelData, level: Double = DeltaTwiceNLL.oneSigma1D,
+        options: FitOptions = FitOptions(), bestFit: FitResult? = nil
+    ) throws(InferenceError) -> ProfileInterval {
+        let problem = try FitProblem(model: self, data: data, options: options)
+        let p = try index(of: name, in: problem)
+        let best: FitResult
+        if let bestFit { best = bestFit } else { best = try converged(problem.run(from: problem.start, warmStart: nil), "the unconditional fit") }
+        let sigma = estimatedSigma(best, p)
+        let target = best.twiceNLL + level
+        let bestValue = best.values[p]
+        func side(_ up: Bool) throws(InferenceError) -> Double? {
+            let limits = up ? bestValue...problem.upper[p] : problem.lower[p]...bestValue
+            guard limits.lowerBound < limits.upperBound else { return nil }
+            do {
+                return try bracketAndSolve({ t in
+                    let fit = problem.fixing([p: t]).run(from: best.values, warmStart: best.warmStart)
+                    guard fit.status.isConverged else { throw InferenceError(.failedMinimization, "the fit at \(name) = \(t): \(fit.status)") }
+                    return fit.twiceNLL - target
+                }, increasing: up, guess: bestValue + (up ? 1 : -1) * sigma * level.squareRoot(), step: 0.5 * sigma,
+                limits: limits, xTolerance: 1e-6 * sigma)
+            } catch let error as InferenceError {
+                throw error
+            } catch {
+                throw InferenceError(.failedMinimization, "\(error)")
+            }
+        }
+        let results = try [false, true].map { up throws(InferenceError) in try side(up) }
+        return ProfileInterval(parameter: name, bestFit: bestValue, level: level, lower: results[0], upper: results[1])
+    }
+
+    /// The profile likelihood along `name` at each of `values`: conditional fits, the grid split
+    /// into one contiguous run per core, each fit warm-started from its neighbour.
+    ///
+    /// - Complexity: one conditional fit per value, about values.count / cores fits of wall time.
+    public func profileScan(
+        _ name: String, values: [Double], data: ModelData, options: FitOptions = FitOptions()
+    ) throws(InferenceError) -> ProfileScan {
+        let problem = try FitProblem(model: self, data: data, options: options)
+        let p = try index(of: name, in: problem)
+        let best = try converged(problem.run(from: problem.start, warmStart: nil), "the unconditional fit")
+        let fits = scanLine(problem, best: best, points: values.map { [p: $0] })
+        return ProfileScan(parameter: name, values: values, twiceNLL: fits.map(\.twiceNLL), statuses: fits.map(\.status), bestFit: best)
+    }
+
+    /// The profile likelihood on the grid `xValues × yValues` of two parameters, rows in parallel.
+    public func profileScan(
+        _ x: String, values xValues: [Double], _ y: String, values yValues: [Double], data: ModelData,
+        options: FitOptions = FitOptions()
+    ) throws(InferenceError) -> ProfileScan2D {
+        let problem = try FitProblem(model: self, data: data, options: options)
+        let px = try index(of: x, in: problem), py = try index(of: y, in: problem)
+        let best = try converged(problem.run(from: problem.start, warmStart: nil), "the unconditional fit")
+        let rows = parallelMap(xValues.count) { i in
+            var previous = best
+            return yValues.map { v -> Double in
+                let fit = problem.fixing([px: xValues[i], py: v]).run(from: previous.values, warmStart: previous.warmStart)
+                if fit.status.isConverged { previous = fit }
+                return fit.status.isConverged ? fit.twiceNLL : .nan
+            }
+        }
+        return ProfileScan2D(parameters: [x, y], xValues: xValues, yValues: yValues, twiceNLL: rows, bestFit: best)
+    }
+
+    func index(of name: String, in problem: FitProblem) throws(InferenceError) -> Int {
+        let p: Int
+        do { p = try parameterIndex(named: name) } catch { throw InferenceError(.invalidOptions, error.message) }
+        guard !problem.fixed[p] else { throw InferenceError(.invalidOptions, "\(name) is fixed; it cannot be profiled") }
+        return p
+    }
+
+    /// The fits at `points` (parameter index → value), in contiguous chunks, one per core.
+    func scanLine(_ problem: FitProblem, best: FitResult, points: [[Int: Double]]) -> [FitResult] {
+        let chunks = min(points.count, inferenceConcurrency)
+        guard chunks > 0 else { return [] }
+        let perChunk = (points.count + chunks - 1) / chunks
+        return parallelMap(chunks) { c in
+            var previous = best
+            return points[min(c * perChunk, points.count)..<min((c + 1) * perChunk, points.count)].map { fixedValues in
+                let fit = problem.fixing(fixedValues).run(from: previous.values, warmStart: previous.warmStart)
+                if fit.status.isConverged { previous = fit }
+                return fit
+            }
+        }.flatMap { $0 }
+    }
+}
+
+/// The parameter's σ from the covariance if known, else from the minimiser's curvature estimate.
+func estimatedSigma(_ fit: FitResult, _ p: Int) -> Double {
+    if let u = fit.uncertainties, u[p] > 0 { return u[p] }
+    if let warm = fit.warmStart, let k = warm.indices.firstIndex(of: p) {
+        let h = warm.inverseHessian[k * warm.indices.count + k]
+        if h > 0 { return (2 * h).squareRoot() }
+    }
+    return 1
+}
+
+func converged(_ fit: FitResult, _ what: String) throws(InferenceError) -> FitResult {
+    guard fit.status.isConverged else { throw InferenceError(.failedMinimization, "\(what): \(fit.status)") }
+    return fit
+}
+
+/// Ranges of x where y ≤ level, with linear interpolation at the crossings.
+func crossings(_ x: [Double], _ y: [Double], level: Double) -> [ClosedRange<Double>] {
+    var ranges: [ClosedRange<Double>] = []
+    var start: Double? = nil
+    for i in x.indices {
+        let inside = y[i] <= level
+        if inside, start == nil {
+            start = i == 0 ? x[0] : x[i - 1] + (level - y[i - 1]) / (y[i] - y[i - 1]) * (x[i] - x[i - 1])
+        } else if !inside, let s = start {
+            let end = x[i - 1] + (level - y[i - 1]) / (y[i] - y[i - 1]) * (x[i] - x[i - 1])
+            ranges.append(s...end)
+            start = nil
+        }
+    }
+    if let s = start { ranges.append(s...x[x.count - 1]) }
+    return ranges
+}

@@ -1,0 +1,93 @@
+extension PolynomialTemplates {
+    /// The yields `ν_b(c) = Σ_t m_t(c) C_tb` of all bins and, optionally, their Jacobian
+    ///
+    /// ```
+    /// ∂ν_b/∂c_i = Σ_t (∂m_t/∂c_i)(c) C_tb,    jacobian[i·B + b]
+    /// ```
+    ///
+    /// (coefficient-major: row `i` holds the derivative of every bin with respect to `c_i`).
+    /// The monomial values and their derivatives are computed once per call, then combined with
+    /// the templates; scratch space is a stack allocation.
+    ///
+    /// - Parameters:
+    ///   - coefficients: `c`, in the order of ``coefficientNames``.
+    ///   - yields: `B` doubles, overwritten.
+    ///   - jacobian: `coefficientCount·B` doubles, overwritten; `nil` skips the derivative.
+    /// - Complexity: O(F + S + D·B) for the yields, plus O(C·B + S_f + D_f·B) for the Jacobian, where
+    ///   `F` is the number of monomial factors, `D` the number of dense terms, `S` the number of stored
+    ///   sparse entries, and `D_f`, `S_f` the same counted once per factor. Reads `8(T+F)` bytes of
+    ///   scratch and `8·storedCoefficientCount` bytes of templates per call.
+    public func evaluate(
+        at coefficients: UnsafeBufferPointer<Double>,
+        yields: UnsafeMutableBufferPointer<Double>,
+        jacobian: UnsafeMutableBufferPointer<Double>? = nil
+    ) {
+        let kernel = _kernel
+        precondition(coefficients.count == kernel.coefficientCount, "\(coefficients.count) coefficients, expected \(kernel.coefficientCount)")
+        precondition(yields.count == kernel.binCount, "yield buffer of \(yields.count), expected \(kernel.binCount)")
+        precondition(jacobian.map { $0.count == kernel.coefficientCount * kernel.binCount } ?? true, "Jacobian buffer of wrong size")
+        guard kernel.binCount > 0 else { return }
+        // Sizes were checked above; the kernel's indices were range-checked when `self` was built.
+        withUnsafeTemporaryAllocation(of: Double.self, capacity: max(kernel.scratchCount, 1)) { scratch in
+            let m = scratch.baseAddress!, d = m + kernel.termCount
+            // With no coefficients only the SM term exists and `c` is never read.
+            kernel.monomialValues(coefficients.baseAddress ?? UnsafePointer(m), m, d)
+            kernel.combine(m, d, yields.baseAddress!, jacobian?.baseAddress)
+        }
+    }
+
+    /// Adds the vector–Jacobian product to `gradient`:
+    ///
+    /// ```
+    /// g_i += Σ_b w_b ∂ν_b/∂c_i = Σ_t (Σ_b w_b C_tb) (∂m_t/∂c_i)(c)
+    /// ```
+    ///
+    /// With `w_b = ∂(−ln L)/∂ν_b` this is the Wilson-coefficient part of the likelihood gradient,
+    /// without forming the `C×B` Jacobian.
+    ///
+    /// - Complexity: O(F + S + D·B).
+    public func accumulateVectorJacobianProduct(
+        at coefficients: UnsafeBufferPointer<Double>,
+        cotangent: UnsafeBufferPointer<Double>,
+        into gradient: UnsafeMutableBufferPointer<Double>
+    ) {
+        let kernel = _kernel
+        precondition(coefficients.count == kernel.coefficientCount, "\(coefficients.count) coefficients, expected \(kernel.coefficientCount)")
+        precondition(cotangent.count == kernel.binCount, "cotangent of \(cotangent.count), expected \(kernel.binCount)")
+        precondition(gradient.count == kernel.coefficientCount, "gradient of \(gradient.count), expected \(kernel.coefficientCount)")
+        guard kernel.binCount > 0, kernel.coefficientCount > 0 else { return }
+        // Sizes checked above, as in `evaluate`.
+        withUnsafeTemporaryAllocation(of: Double.self, capacity: max(kernel.scratchCount, 1)) { scratch in
+            let m = scratch.baseAddress!, d = m + kernel.termCount
+            kernel.monomialValues(coefficients.baseAddress!, m, d)
+            kernel.pullback(d, cotangent.baseAddress!, gradient.baseAddress!)
+        }
+    }
+
+    /// The yields at `c` (allocating convenience of ``evaluate(at:yields:jacobian:)``).
+    public func yields(at coefficients: [Double]) -> [Double] {
+        var y = [Double](repeating: 0, count: binCount)
+        coefficients.withUnsafeBufferPointer { c in
+            y.withUnsafeMutableBufferPointer { evaluate(at: c, yields: $0) }
+        }
+        return y
+    }
+
+    /// The yields and the coefficient-major Jacobian `jacobian[i·B + b] = ∂ν_b/∂c_i` at `c`.
+    public func yieldsAndJacobian(at coefficients: [Double]) -> (yields: [Double], jacobian: [Double]) {
+        var y = [Double](repeating: 0, count: binCount)
+        var j = [Double](repeating: 0, count: binCount * coefficientCount)
+        coefficients.withUnsafeBufferPointer { c in
+            y.withUnsafeMutableBufferPointer { yb in
+                j.withUnsafeMutableBufferPointer { evaluate(at: c, yields: yb, jacobian: $0) }
+            }
+        }
+        return (y, j)
+    }
+
+    /// The monomial values `m_t(c)`, in term order.
+    public func monomialValues(at coefficients: [Double]) -> [Double] {
+        precondition(coefficients.count == coefficientCount, "\(coefficients.count) coefficients, expected \(coefficientCount)")
+        return monomials.map { $0.value(at: coefficients) }
+    }
+}

@@ -1,0 +1,172 @@
+/// The flattened term structure of a ``PolynomialTemplates`` in raw memory, for the hot loops.
+///
+/// `@unchecked Sendable` is sound because every buffer is written once, in `init`, and only read
+/// afterwards; the class owns its buffers and frees them in `deinit`. Raw pointers instead of arrays
+/// keep bounds checks and `withUnsafeBufferPointer` nesting out of loops that run ~10⁸ times per fit;
+/// the index arrays they hold were range-checked when the templates were built.
+internal final class _EvaluationKernel: @unchecked Sendable {
+    let termCount: Int
+    let factorCount: Int
+    let binCount: Int
+    let coefficientCount: Int
+    let factorOffsets: UnsafeMutablePointer<Int>
+    let factorCoefficients: UnsafeMutablePointer<Int>
+    let factorPowers: UnsafeMutablePointer<Int>
+    let denseCount: Int
+    let denseTerms: UnsafeMutablePointer<Int>
+    let denseValues: UnsafeMutablePointer<Double>
+    let sparseCount: Int
+    let sparseTerms: UnsafeMutablePointer<Int>
+    let sparseOffsets: UnsafeMutablePointer<Int>
+    let sparseBins: UnsafeMutablePointer<Int>
+    let sparseValues: UnsafeMutablePointer<Double>
+
+    /// Scratch doubles an evaluation needs: the monomial values and one derivative per factor.
+    var scratchCount: Int { termCount + factorCount }
+
+    init(
+        binCount: Int, coefficientCount: Int,
+        factorOffsets: [Int], factorCoefficients: [Int], factorPowers: [Int],
+        denseTerms: [Int], denseValues: [Double],
+        sparseTerms: [Int], sparseOffsets: [Int], sparseBins: [Int], sparseValues: [Double]
+    ) {
+        termCount = factorOffsets.count - 1
+        factorCount = factorCoefficients.count
+        self.binCount = binCount
+        self.coefficientCount = coefficientCount
+        self.factorOffsets = Self.copy(factorOffsets)
+        self.factorCoefficients = Self.copy(factorCoefficients)
+        self.factorPowers = Self.copy(factorPowers)
+        denseCount = denseTerms.count
+        self.denseTerms = Self.copy(denseTerms)
+        self.denseValues = Self.copy(denseValues)
+        sparseCount = sparseTerms.count
+        self.sparseTerms = Self.copy(sparseTerms)
+        self.sparseOffsets = Self.copy(sparseOffsets)
+        self.sparseBins = Self.copy(sparseBins)
+        self.sparseValues = Self.copy(sparseValues)
+    }
+
+    deinit {
+        factorOffsets.deallocate()
+        factorCoefficients.deallocate()
+        factorPowers.deallocate()
+        denseTerms.deallocate()
+        denseValues.deallocate()
+        sparseTerms.deallocate()
+        sparseOffsets.deallocate()
+        sparseBins.deallocate()
+        sparseValues.deallocate()
+    }
+
+    private static func copy<T>(_ array: [T]) -> UnsafeMutablePointer<T> {
+        let pointer = UnsafeMutablePointer<T>.allocate(capacity: max(array.count, 1))
+        _ = UnsafeMutableBufferPointer(start: pointer, count: array.count).initialize(from: array)
+        return pointer
+    }
+
+    /// `(x^p, p x^{p-1})` for `p ≥ 1`.
+    @inline(__always)
+    private static func powerAndDerivative(_ x: Double, _ p: Int) -> (Double, Double) {
+        switch p {
+        case 1: return (x, 1)
+        case 2: return (x * x, 2 * x)
+        default:
+            let lower = integerPower(x, p - 1)
+            return (lower * x, Double(p) * lower)
+        }
+    }
+
+    /// `m[t] = m_t(c)` and `d[f] = ∂m_t/∂c_i` for each factor `f = (i, p)` of term `t`.
+    ///
+    /// The derivative is the product of the other factors times `p c_i^{p-1}`, never `m_t·p/c_i`,
+    /// so it is exact at `c_i = 0`.
+    @inline(__always)
+    func monomialValues(_ c: UnsafePointer<Double>, _ m: UnsafeMutablePointer<Double>, _ d: UnsafeMutablePointer<Double>) {
+        for t in 0 ..< termCount {
+            let lo = factorOffsets[t], hi = factorOffsets[t + 1]
+            switch hi - lo {
+            case 0:
+                m[t] = 1
+            case 1:
+                let (a, da) = Self.powerAndDerivative(c[factorCoefficients[lo]], factorPowers[lo])
+                m[t] = a
+                d[lo] = da
+            case 2:
+                let (a, da) = Self.powerAndDerivative(c[factorCoefficients[lo]], factorPowers[lo])
+                let (b, db) = Self.powerAndDerivative(c[factorCoefficients[lo + 1]], factorPowers[lo + 1])
+                m[t] = a * b
+                d[lo] = da * b
+                d[lo + 1] = a * db
+            default:
+                var product = 1.0
+                for f in lo ..< hi {
+                    product *= integerPower(c[factorCoefficients[f]], factorPowers[f])
+                    var partial = 1.0
+                    for g in lo ..< hi {
+                        partial *= g == f
+                            ? Self.powerAndDerivative(c[factorCoefficients[g]], factorPowers[g]).1
+                            : integerPower(c[factorCoefficients[g]], factorPowers[g])
+                    }
+                    d[f] = partial
+                }
+                m[t] = product
+            }
+        }
+    }
+
+    /// `y_b = Σ_t m_t C_tb` and, if `jacobian` is given, `J[i·B + b] = Σ_t (∂m_t/∂c_i) C_tb`.
+    @inline(__always)
+    func combine(_ m: UnsafePointer<Double>, _ d: UnsafePointer<Double>, _ y: UnsafeMutablePointer<Double>, _ jacobian: UnsafeMutablePointer<Double>?) {
+        let B = binCount
+        y.update(repeating: 0, count: B)
+        for j in 0 ..< denseCount {
+            let w = m[denseTerms[j]]
+            let column = denseValues + j * B
+            for b in 0 ..< B { y[b] += w * column[b] }
+        }
+        for j in 0 ..< sparseCount {
+            let w = m[sparseTerms[j]]
+            for k in sparseOffsets[j] ..< sparseOffsets[j + 1] { y[sparseBins[k]] += w * sparseValues[k] }
+        }
+        guard let jacobian else { return }
+        jacobian.update(repeating: 0, count: coefficientCount * B)
+        for j in 0 ..< denseCount {
+            let t = denseTerms[j]
+            let column = denseValues + j * B
+            for f in factorOffsets[t] ..< factorOffsets[t + 1] {
+                let w = d[f]
+                let row = jacobian + factorCoefficients[f] * B
+                for b in 0 ..< B { row[b] += w * column[b] }
+            }
+        }
+        for j in 0 ..< sparseCount {
+            let t = sparseTerms[j]
+            let lo = sparseOffsets[j], hi = sparseOffsets[j + 1]
+            for f in factorOffsets[t] ..< factorOffsets[t + 1] {
+                let w = d[f]
+                let row = jacobian + factorCoefficients[f] * B
+                for k in lo ..< hi { row[sparseBins[k]] += w * sparseValues[k] }
+            }
+        }
+    }
+
+    /// `g_i += Σ_t (Σ_b w_b C_tb) ∂m_t/∂c_i`.
+    @inline(__always)
+    func pullback(_ d: UnsafePointer<Double>, _ w: UnsafePointer<Double>, _ g: UnsafeMutablePointer<Double>) {
+        let B = binCount
+        for j in 0 ..< denseCount {
+            let t = denseTerms[j]
+            let column = denseValues + j * B
+            var s = 0.0
+            for b in 0 ..< B { s += w[b] * column[b] }
+            for f in factorOffsets[t] ..< factorOffsets[t + 1] { g[factorCoefficients[f]] += s * d[f] }
+        }
+        for j in 0 ..< sparseCount {
+            let t = sparseTerms[j]
+            var s = 0.0
+            for k in sparseOffsets[j] ..< sparseOffsets[j + 1] { s += w[sparseBins[k]] * sparseValues[k] }
+            for f in factorOffsets[t] ..< factorOffsets[t + 1] { g[factorCoefficients[f]] += s * d[f] }
+        }
+    }
+}

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Installs what efthf needs on a Debian machine with Swift 6 (run as root; idempotent):
+# HDF5 and NLopt from Debian, rsvg-convert for rendering plots in tests, and pyhf for the
+# cross-checks that compare against it.
+set -euo pipefail
+need=()
+for pkg in libhdf5-dev libnlopt-dev librsvg2-bin pkg-config; do
+    dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
+done
+if [ ${#need[@]} -gt 0 ]; then
+    echo "efthf setup: installing ${need[*]} with apt" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+if ! command -v swift >/dev/null 2>&1; then
+    echo "efthf setup: no 'swift' on PATH; install the Swift 6 toolchain first (swift.org)" >&2
+    exit 1
+fi

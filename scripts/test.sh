@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# The README's test command: set up, build, run every test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+swift build --build-tests
+swift test --skip-build 2>&1 | tee .build/test-output.txt
