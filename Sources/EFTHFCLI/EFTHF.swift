@@ -42,7 +42,7 @@ struct ModelOptions: ParsableArguments {
 
 /// Prints one clear line for a user error and exits non-zero.
 func fail(_ error: Error) -> Never {
-    let message = (error as? CustomStringConvertible)?.description ?? "\(error)"
+    let message = String(describing: error)
     FileHandle.standardError.write(Data("efthf: error: \(message)\n".utf8))
     exit(1)
 }

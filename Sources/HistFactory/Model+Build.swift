@@ -263,7 +263,7 @@ extension HistFactoryModel {
         self.measurementName = measurement.name
         self.interpolation = interpolation
         self.auxiliaryData = auxiliary
-        self.entries = compiled
+        self.flat = FlatModel(compiled)
         self.normalConstraints = normal
         self.poissonConstraints = poisson
     }

@@ -30,7 +30,7 @@ public struct HistFactoryModel: Sendable {
     /// Nominal auxiliary data, concatenated over constrained sets in parameter order.
     public let auxiliaryData: [Double]
 
-    var entries: [CompiledSample]
+    let flat: FlatModel
     let normalConstraints: [NormalConstraint]
     let poissonConstraints: [PoissonConstraint]
 
@@ -76,17 +76,17 @@ public struct HistFactoryModel: Sendable {
         measurement: String? = nil,
         interpolation: InterpolationSettings = .pyhfDefault
     ) throws(HistFactoryError) {
-        let m = try workspace.measurement(named: measurement)
+        let m: Measurement
         do {
+            m = try workspace.measurement(named: measurement)
             try self.init(channels: workspace.channels, measurement: m, interpolation: interpolation)
         } catch let error {
+            var e = workspace.file.map { error.inFile($0) } ?? error
             // Attribute measurement-level errors to the measurement's JSON path.
-            if error.path == nil, let k = workspace.measurements.firstIndex(where: { $0.name == m.name }) {
-                var e = error
+            if e.path == nil, let k = workspace.measurements.firstIndex(where: { $0.name == (measurement ?? workspace.measurements[0].name) }) {
                 e.path = JSONPointer(tokens: ["measurements", String(k), "config"])
-                throw e
             }
-            throw error
+            throw e
         }
     }
 

@@ -13,6 +13,8 @@ public struct Workspace: Sendable, Equatable {
     public let observations: [Observation]
     public let measurements: [Measurement]
     public let version: String
+    /// The file it was read from, for error messages.
+    public let file: String?
 
     /// Validates `json` as a workspace. `file` only labels errors.
     public init(json: JSON, file: String? = nil) throws(HistFactoryError) {
@@ -28,6 +30,7 @@ public struct Workspace: Sendable, Equatable {
             observations = try reader.observations(root["observations"]!, at: JSONPointer(tokens: ["observations"]), channels: channels)
             measurements = try reader.measurements(root["measurements"]!, at: JSONPointer(tokens: ["measurements"]))
             self.json = json
+            self.file = file
         } catch {
             throw file.map { error.inFile($0) } ?? error
         }

@@ -27,12 +27,52 @@ extension PolynomialTemplates {
         precondition(yields.count == kernel.binCount, "yield buffer of \(yields.count), expected \(kernel.binCount)")
         precondition(jacobian.map { $0.count == kernel.coefficientCount * kernel.binCount } ?? true, "Jacobian buffer of wrong size")
         guard kernel.binCount > 0 else { return }
-        // Sizes were checked above; the kernel's indices were range-checked when `self` was built.
-        withUnsafeTemporaryAllocation(of: Double.self, capacity: max(kernel.scratchCount, 1)) { scratch in
-            let m = scratch.baseAddress!, d = m + kernel.termCount
+        withScratch { m, d in
             // With no coefficients only the SM term exists and `c` is never read.
             kernel.monomialValues(coefficients.baseAddress ?? UnsafePointer(m), m, d)
             kernel.combine(m, d, yields.baseAddress!, jacobian?.baseAddress)
+        }
+    }
+
+    /// ``evaluate(at:yields:jacobian:)`` with caller-provided scratch space of at least
+    /// ``scratchCapacity`` doubles, for callers that keep one buffer per thread.
+    public func evaluate(
+        at coefficients: UnsafeBufferPointer<Double>,
+        yields: UnsafeMutableBufferPointer<Double>,
+        jacobian: UnsafeMutableBufferPointer<Double>?,
+        scratch: UnsafeMutableBufferPointer<Double>
+    ) {
+        let kernel = _kernel
+        precondition(coefficients.count == kernel.coefficientCount, "\(coefficients.count) coefficients, expected \(kernel.coefficientCount)")
+        precondition(yields.count == kernel.binCount, "yield buffer of \(yields.count), expected \(kernel.binCount)")
+        precondition(jacobian.map { $0.count == kernel.coefficientCount * kernel.binCount } ?? true, "Jacobian buffer of wrong size")
+        precondition(scratch.count >= scratchCapacity, "scratch of \(scratch.count), needs \(scratchCapacity)")
+        guard kernel.binCount > 0 else { return }
+        let m = scratch.baseAddress!, d = m + kernel.termCount
+        kernel.monomialValues(coefficients.baseAddress ?? UnsafePointer(m), m, d)
+        kernel.combine(m, d, yields.baseAddress!, jacobian?.baseAddress)
+    }
+
+    /// The scratch doubles one evaluation needs: one per term and one per monomial factor.
+    public var scratchCapacity: Int { max(_kernel.scratchCount, 1) }
+
+    /// Runs `body` with scratch for the monomial values `m` (T doubles) and derivatives `d` (F doubles).
+    ///
+    /// Up to 1 KiB comes from the stack. Above that `withUnsafeTemporaryAllocation` asks the runtime
+    /// whether the stack has room, which on Linux reads the thread's stack bounds with
+    /// `pthread_getattr_np` (for the main thread, by parsing `/proc/self/maps`: microseconds), so a
+    /// plain heap allocation (tens of nanoseconds) is cheaper there.
+    @inline(__always)
+    internal func withScratch(_ body: (UnsafeMutablePointer<Double>, UnsafeMutablePointer<Double>) -> Void) {
+        let kernel = _kernel, count = scratchCapacity
+        if count <= 128 {
+            withUnsafeTemporaryAllocation(of: Double.self, capacity: 128) { scratch in
+                body(scratch.baseAddress!, scratch.baseAddress! + kernel.termCount)
+            }
+        } else {
+            let scratch = UnsafeMutablePointer<Double>.allocate(capacity: count)
+            defer { scratch.deallocate() }
+            body(scratch, scratch + kernel.termCount)
         }
     }
 
@@ -56,9 +96,7 @@ extension PolynomialTemplates {
         precondition(cotangent.count == kernel.binCount, "cotangent of \(cotangent.count), expected \(kernel.binCount)")
         precondition(gradient.count == kernel.coefficientCount, "gradient of \(gradient.count), expected \(kernel.coefficientCount)")
         guard kernel.binCount > 0, kernel.coefficientCount > 0 else { return }
-        // Sizes checked above, as in `evaluate`.
-        withUnsafeTemporaryAllocation(of: Double.self, capacity: max(kernel.scratchCount, 1)) { scratch in
-            let m = scratch.baseAddress!, d = m + kernel.termCount
+        withScratch { m, d in
             kernel.monomialValues(coefficients.baseAddress!, m, d)
             kernel.pullback(d, cotangent.baseAddress!, gradient.baseAddress!)
         }

@@ -116,37 +116,88 @@ internal final class _EvaluationKernel: @unchecked Sendable {
     }
 
     /// `y_b = Σ_t m_t C_tb` and, if `jacobian` is given, `J[i·B + b] = Σ_t (∂m_t/∂c_i) C_tb`.
+    ///
+    /// One pass over each template feeds the yields and the Jacobian rows of the term's factors, so
+    /// every stored coefficient is loaded once per call.
     @inline(__always)
     func combine(_ m: UnsafePointer<Double>, _ d: UnsafePointer<Double>, _ y: UnsafeMutablePointer<Double>, _ jacobian: UnsafeMutablePointer<Double>?) {
         let B = binCount
         y.update(repeating: 0, count: B)
-        for j in 0 ..< denseCount {
-            let w = m[denseTerms[j]]
-            let column = denseValues + j * B
-            for b in 0 ..< B { y[b] += w * column[b] }
+        guard let jacobian else {
+            for j in 0 ..< denseCount {
+                let w = m[denseTerms[j]]
+                let column = denseValues + j * B
+                for b in 0 ..< B { y[b] += w * column[b] }
+            }
+            for j in 0 ..< sparseCount {
+                let w = m[sparseTerms[j]]
+                for k in sparseOffsets[j] ..< sparseOffsets[j + 1] { y[sparseBins[k]] += w * sparseValues[k] }
+            }
+            return
         }
-        for j in 0 ..< sparseCount {
-            let w = m[sparseTerms[j]]
-            for k in sparseOffsets[j] ..< sparseOffsets[j + 1] { y[sparseBins[k]] += w * sparseValues[k] }
-        }
-        guard let jacobian else { return }
         jacobian.update(repeating: 0, count: coefficientCount * B)
         for j in 0 ..< denseCount {
             let t = denseTerms[j]
+            let w = m[t]
             let column = denseValues + j * B
-            for f in factorOffsets[t] ..< factorOffsets[t + 1] {
-                let w = d[f]
-                let row = jacobian + factorCoefficients[f] * B
-                for b in 0 ..< B { row[b] += w * column[b] }
+            let lo = factorOffsets[t]
+            switch factorOffsets[t + 1] - lo {
+            case 0:
+                for b in 0 ..< B { y[b] += w * column[b] }
+            case 1:
+                let w0 = d[lo], row0 = jacobian + factorCoefficients[lo] * B
+                for b in 0 ..< B {
+                    let x = column[b]
+                    y[b] += w * x
+                    row0[b] += w0 * x
+                }
+            case 2:
+                let w0 = d[lo], row0 = jacobian + factorCoefficients[lo] * B
+                let w1 = d[lo + 1], row1 = jacobian + factorCoefficients[lo + 1] * B
+                for b in 0 ..< B {
+                    let x = column[b]
+                    y[b] += w * x
+                    row0[b] += w0 * x
+                    row1[b] += w1 * x
+                }
+            default:
+                for b in 0 ..< B { y[b] += w * column[b] }
+                for f in lo ..< factorOffsets[t + 1] {
+                    let wf = d[f], row = jacobian + factorCoefficients[f] * B
+                    for b in 0 ..< B { row[b] += wf * column[b] }
+                }
             }
         }
         for j in 0 ..< sparseCount {
             let t = sparseTerms[j]
-            let lo = sparseOffsets[j], hi = sparseOffsets[j + 1]
-            for f in factorOffsets[t] ..< factorOffsets[t + 1] {
-                let w = d[f]
-                let row = jacobian + factorCoefficients[f] * B
-                for k in lo ..< hi { row[sparseBins[k]] += w * sparseValues[k] }
+            let w = m[t]
+            let lo = factorOffsets[t]
+            let first = sparseOffsets[j], last = sparseOffsets[j + 1]
+            switch factorOffsets[t + 1] - lo {
+            case 0:
+                for k in first ..< last { y[sparseBins[k]] += w * sparseValues[k] }
+            case 1:
+                let w0 = d[lo], row0 = jacobian + factorCoefficients[lo] * B
+                for k in first ..< last {
+                    let b = sparseBins[k], x = sparseValues[k]
+                    y[b] += w * x
+                    row0[b] += w0 * x
+                }
+            case 2:
+                let w0 = d[lo], row0 = jacobian + factorCoefficients[lo] * B
+                let w1 = d[lo + 1], row1 = jacobian + factorCoefficients[lo + 1] * B
+                for k in first ..< last {
+                    let b = sparseBins[k], x = sparseValues[k]
+                    y[b] += w * x
+                    row0[b] += w0 * x
+                    row1[b] += w1 * x
+                }
+            default:
+                for k in first ..< last { y[sparseBins[k]] += w * sparseValues[k] }
+                for f in lo ..< factorOffsets[t + 1] {
+                    let wf = d[f], row = jacobian + factorCoefficients[f] * B
+                    for k in first ..< last { row[sparseBins[k]] += wf * sparseValues[k] }
+                }
             }
         }
     }

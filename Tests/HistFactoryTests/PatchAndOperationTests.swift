@@ -1,0 +1,91 @@
+import EFTJSON
+import Foundation
+import HistFactory
+import Testing
+
+@Suite struct PatchAndOperationTests {
+    static let workspaces = ReferencePaths.shared + "/workspaces"
+
+    /// pyhf's digest of the 1Lbb workspace (Python's json.dumps with sort_keys) equals the
+    /// patch set's, which pyhf itself verifies.
+    @Test func digestsMatchPythonJSONDumps() throws {
+        try #require(ReferencePaths.sharedAvailable, "../shared/reference is absent")
+        let ws = try Workspace(contentsOf: Self.workspaces + "/06_atlas_susy2019_08_1Lbb/BkgOnly.json")
+        #expect(try PatchSet.digest(ws.json) == "2563672e1a165384faf49f1431e921d88c9c07ec10f150d5045576564f98f820")
+        let set = try PatchSet(contentsOf: Self.workspaces + "/06_atlas_susy2019_08_1Lbb/patchset.json")
+        #expect(set.patches.count == 125)
+        try set.verify(ws)
+        let byValues = try set.patch(values: [.integer(700), .integer(150)])
+        #expect(byValues.name == "C1N2_Wh_hbb_700_150")
+        let patched = try set.apply(byValues, to: ws)
+        #expect(try HistFactoryModel(workspace: patched).parameterCount == 126)
+    }
+
+    @Test func aPatchSetRefusesAnotherWorkspace() throws {
+        try #require(ReferencePaths.sharedAvailable, "../shared/reference is absent")
+        let ws = try Workspace(contentsOf: Self.workspaces + "/03_atlas_susy2018_14_comb/BkgOnly.json")
+        let set = try PatchSet(contentsOf: Self.workspaces + "/06_atlas_susy2019_08_1Lbb/patchset.json")
+        #expect(throws: HistFactoryError.self) { try set.apply(set.patches[0], to: ws) }
+        #expect(throws: HistFactoryError.self) { try set.patch(named: "no_such_patch") }
+    }
+
+    @Test func pruneRemovesChannelsObservationsAndParameterConfigs() throws {
+        try #require(ReferencePaths.sharedAvailable, "../shared/reference is absent")
+        let ws = try Workspace(contentsOf: Self.workspaces + "/01_pyhf_example/example_bkgonly.json")
+        let pruned = try ws.pruned(modifiers: ["syst2"], measurements: ["GammaExample"])
+        #expect(pruned.measurements.map(\.name) == ["GaussExample", "LogNormExample", "ConstExample"])
+        let model = try HistFactoryModel(workspace: pruned)
+        #expect(model.parameterSet(named: "syst2") == nil)
+        #expect(throws: HistFactoryError.self) { try ws.pruned(channels: ["nope"]) }
+        let big = try Workspace(contentsOf: Self.workspaces + "/05_atlas_susy2018_31_sbottom_RegionA/BkgOnly.json")
+        let fewer = try big.pruned(channels: ["VRtt_meff"])
+        #expect(fewer.channels.count == big.channels.count - 1)
+        #expect(fewer.observations.count == big.observations.count - 1)
+    }
+
+    @Test func renameKeepsTheLikelihood() throws {
+        try #require(ReferencePaths.sharedAvailable, "../shared/reference is absent")
+        var ws = try Workspace(contentsOf: Self.workspaces + "/01_pyhf_example/example_bkgonly.json")
+        ws = try ws.applying(patchFile: Self.workspaces + "/01_pyhf_example/example_patchset.json", name: "patch_channel1_signal_syst1")
+        let renamed = try ws.renamed(modifiers: ["SigXsecOverSM": "mu", "syst1": "alpha_1"], samples: ["signal": "sig"], channels: ["channel1": "SR"])
+        let a = try HistFactoryModel(workspace: ws)
+        let b = try HistFactoryModel(workspace: renamed)
+        #expect(b.poiName == "mu")
+        #expect(b.channels == ["SR"])
+        let la = a.logLikelihood(a.suggestedInits, data: try a.observedData(from: ws))
+        let lb = b.logLikelihood(b.suggestedInits, data: try b.observedData(from: renamed))
+        #expect(relativeDifference(la, lb) < 1e-14)
+    }
+
+    /// Two independent analyses combined: log L is the sum of the two.
+    @Test func combineAddsIndependentLikelihoods() throws {
+        try #require(ReferencePaths.sharedAvailable, "../shared/reference is absent")
+        let left = try Workspace(contentsOf: Self.workspaces + "/03_atlas_susy2018_14_comb/BkgOnly.json")
+        let renames = Dictionary(uniqueKeysWithValues: left.channels.map { ($0.name, $0.name + "_copy") })
+        let modifierRenames = Dictionary(uniqueKeysWithValues: Set(left.channels.flatMap { $0.samples.flatMap { $0.modifiers.map(\.name) } }).map { ($0, $0 + "_copy") })
+        let right = try left.renamed(modifiers: modifierRenames, channels: renames)
+        #expect(throws: HistFactoryError.self) { try Workspace.combine(left, right, join: .none) }  // same measurement name
+        let combined = try Workspace.combine(left, right, join: .outer)
+        #expect(combined.channels.count == 2 * left.channels.count)
+        func logL(_ ws: Workspace) throws -> Double {
+            let m = try HistFactoryModel(workspace: ws.pruned(measurements: []), measurement: nil)
+            return m.logLikelihood(m.suggestedInits, data: try m.observedData(from: ws))
+        }
+        // The measurement's POI (mu_SIG) is absent from the background-only model: use no POI.
+        let noPOI = { (ws: Workspace) throws -> Workspace in
+            let measurements = ws.json["measurements"]!.arrayValue!.map { m -> JSON in
+                var o = m.objectValue!
+                var c = o["config"]!.objectValue!
+                c["poi"] = ""
+                o["config"] = .object(c)
+                return .object(o)
+            }
+            var root = ws.json.objectValue!
+            root["measurements"] = .array(measurements)
+            return try Workspace(json: .object(root))
+        }
+        let total = try logL(noPOI(combined))
+        let parts = try logL(noPOI(left)) + logL(noPOI(right))
+        #expect(relativeDifference(total, parts) < 1e-12)
+    }
+}
