@@ -20,7 +20,7 @@ let package = Package(
         // The HistFactory model of pyhf 0.7.6: workspace spec, validation, likelihood and gradient.
         .target(
             name: "HistFactory",
-            dependencies: ["EFTJSON", .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: ["EFTJSON", "Morphing", .product(name: "Crypto", package: "swift-crypto")]
         ),
         // Polynomial morphing in Wilson coefficients: term sets, evaluation with gradient,
         // benchmark-point inversion, STXS parametrisations. Pure maths, no HistFactory dependency.
@@ -35,6 +35,7 @@ let package = Package(
             dependencies: ["EFTHF", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .executableTarget(name: "HistFactoryBenchmark", dependencies: ["HistFactory", "EFTJSON"], path: "Benchmarks/HistFactory"),
+        .executableTarget(name: "MorphingBenchmark", dependencies: ["Morphing"], path: "Benchmarks/Morphing"),
         .testTarget(name: "EFTJSONTests", dependencies: ["EFTJSON"]),
         .testTarget(name: "HistFactoryTests", dependencies: ["HistFactory", "EFTJSON"]),
         .testTarget(name: "MorphingTests", dependencies: ["Morphing", "EFTJSON"]),

@@ -114,8 +114,8 @@ extension HistFactoryModel {
     /// return_expected_set=True)`): five fits (free and conditional on the data, the Asimov fit,
     /// free and conditional on the Asimov data), plus μ = 0 fits for q̃μ when μ̂ < 0.
     ///
-    /// Worked example (pyhf's simple model, μ = 1, q̃μ): CLs = 0.05251497, expected
-    /// [0.00260626, 0.01382005, 0.06445319, 0.23525641, 0.57303617].
+    /// Worked example (pyhf's simple model, μ = 1, q̃μ, tight fits): CLs = 0.05251552, expected
+    /// [0.0026064, 0.01382064, 0.06445515, 0.2352609, 0.57304165].
     ///
     /// - Parameter testStatistic: `.qMuTilde` (pyhf's default "qtilde") or `.qMu`.
     public func hypotest(

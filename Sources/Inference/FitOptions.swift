@@ -24,7 +24,7 @@ public struct FitOptions: Sendable {
 
     public init(
         initialValues: [Double]? = nil, bounds: [ClosedRange<Double>]? = nil, fixed: [Bool]? = nil,
-        fixedValues: [String: Double] = [:], edmTolerance: Double = 1e-10, maxIterations: Int = 20_000,
+        fixedValues: [String: Double] = [:], edmTolerance: Double = 1e-12, maxIterations: Int = 20_000,
         computeUncertainties: Bool = false, multiStart: MultiStart? = nil
     ) {
         self.initialValues = initialValues

@@ -56,6 +56,11 @@ public struct FitResult: Sendable {
     public let functionCalls: Int
     /// Row-major n×n covariance (n = parameter count), when uncertainties were computed.
     let covarianceStorage: [Double]?
+    /// The errors Minuit's HESSE would report for this minimum with every parameter bounded as
+    /// here (pyhf's `minuit_optimizer` uncertainties), when uncertainties were computed. They
+    /// differ from ``uncertainties`` through Minuit's sine transformation of bounded parameters
+    /// (see `FitProblem.minuitUncertainties`); ``uncertainties`` are the plain Hessian ones.
+    public let minuitUncertainties: [Double]?
     /// Distinct local minima of a multi-start fit, lowest first (empty without multi-start).
     public let localMinima: [LocalMinimum]
     /// The 2NLL window within which distinct minima count as degenerate.
@@ -74,8 +79,8 @@ public struct FitResult: Sendable {
         return covarianceStorage.map { v in (0..<n).map { i in Array(v[(i * n)..<((i + 1) * n)]) } }
     }
 
-    /// The correlation matrix ρ_ij (zero rows for fixed parameters; 1 on their diagonal is not
-    /// claimed: pyhf's Minuit reports 0 there as well).
+    /// The correlation matrix ρ_ij; rows and columns of fixed parameters are zero, diagonal
+    /// included, as pyhf's Minuit reports them.
     public var correlations: [[Double]]? {
         let n = values.count
         return covarianceStorage.map { v in

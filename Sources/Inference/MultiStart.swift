@@ -45,7 +45,7 @@ extension FitProblem {
         return FitResult(
             parameterNames: final.parameterNames, values: final.values, twiceNLL: final.twiceNLL, status: final.status,
             edm: final.edm, fixed: final.fixed, functionCalls: calls + (final.functionCalls == best.functionCalls ? 0 : final.functionCalls),
-            covarianceStorage: final.covarianceStorage,
+            covarianceStorage: final.covarianceStorage, minuitUncertainties: final.minuitUncertainties,
             localMinima: distinct.map { LocalMinimum(values: $0.values, twiceNLL: $0.twiceNLL) },
             degeneracyTolerance: multiStart.degeneracyTolerance, warmStart: final.warmStart)
     }

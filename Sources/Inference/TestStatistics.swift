@@ -20,7 +20,8 @@ import HistFactory
 /// the bound at 0 both agree.
 ///
 /// Worked example (pyhf's simple model: signal [12, 11], background [50, 52] ± [3, 7], data
-/// [51, 48]): q̃μ(1) = 3.93824492 and on the Asimov data q̃μ,A(1) = 3.41891934.
+/// [51, 48]): q̃μ(1) = 3.93824492 and on the Asimov data q̃μ,A(1) = 3.41886916 (pyhf with tight
+/// fits; its default SLSQP tolerance gives 3.41891934).
 public enum TestStatistic: String, Sendable, CaseIterable {
     case q0
     case qMu

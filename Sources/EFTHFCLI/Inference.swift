@@ -1,0 +1,179 @@
+import ArgumentParser
+import EFTHF
+import Foundation
+
+/// A loaded model with its observed data.
+struct LoadedModel {
+    let workspace: Workspace
+    let model: HistFactoryModel
+    let data: ModelData
+
+    init(_ options: ModelOptions) throws {
+        workspace = try options.loadWorkspace()
+        model = try HistFactoryModel(workspace: workspace, measurement: options.measurement)
+        data = try model.observedData(from: workspace)
+    }
+}
+
+/// Runs `body`, turning library errors into one line on stderr and exit status 1.
+func reportingErrors(_ body: () throws -> Void) throws {
+    do {
+        try body()
+    } catch let error as HistFactoryError {
+        fail(error)
+    } catch let error as InferenceError {
+        fail(error)
+    }
+}
+
+func formatted(_ x: Double, _ digits: Int = 6) -> String {
+    x.isFinite ? String(format: "%.\(digits)g", x) : "\(x)"
+}
+
+extension EFTHFCommand {
+    struct Fit: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Maximum-likelihood fit: best-fit values, Hessian uncertainties, fit status.")
+
+        @OptionGroup var model: ModelOptions
+
+        @Option(help: ArgumentHelp("Fix parameters at values, e.g. mu_SIG=0,alpha_JES=0.5.", valueName: "name=value,..."))
+        var fix: String?
+
+        @Flag(help: "Print the result as JSON.")
+        var json = false
+
+        func run() throws {
+            try reportingErrors {
+                let loaded = try LoadedModel(model)
+                var options = FitOptions(computeUncertainties: true)
+                if let fix {
+                    var point = loaded.model.suggestedInits
+                    var fixed = loaded.model.suggestedFixed
+                    for item in fix.split(separator: ",") {
+                        let name = String(item.split(separator: "=").first ?? "")
+                        try ParameterAssignment.apply(text: String(item), to: &point, model: loaded.model)
+                        if let set = loaded.model.parameterSet(named: name) {
+                            for i in set.indices { fixed[i] = true }
+                        } else {
+                            fixed[try loaded.model.parameterIndex(named: name)] = true
+                        }
+                    }
+                    options.initialValues = point
+                    options.fixed = fixed
+                }
+                let result = try loaded.model.fit(loaded.data, options: options)
+                if json {
+                    print(FitReport.json(result, model: loaded.model).serialized(.pretty))
+                } else {
+                    print(FitReport.table(result))
+                }
+                if !result.status.isConverged { throw ExitCode(2) }
+            }
+        }
+    }
+
+    struct Hypotest: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Asymptotic CLs test of one POI value (q̃μ by default), with the expected band.")
+
+        @OptionGroup var model: ModelOptions
+
+        @Option(help: "The POI value to test.")
+        var poiValue: Double = 1
+
+        @Option(help: ArgumentHelp("Test statistic: qtilde or q.", valueName: "qtilde|q"))
+        var testStat: String = "qtilde"
+
+        @Flag(help: "Print the result as JSON.")
+        var json = false
+
+        func run() throws {
+            guard let statistic: TestStatistic = ["qtilde": .qMuTilde, "q": .qMu][testStat] else {
+                throw ValidationError("--test-stat must be qtilde or q, not \(testStat)")
+            }
+            try reportingErrors {
+                let loaded = try LoadedModel(model)
+                let r = try loaded.model.hypotest(poiValue: poiValue, data: loaded.data, testStatistic: statistic)
+                if json {
+                    let out: JSON = [
+                        "poi": .string(loaded.model.poiName ?? ""), "poi_value": .number(poiValue), "test_statistic": .string(testStat),
+                        "q": .number(r.q), "q_asimov": .number(r.qAsimov), "mu_hat": .number(r.muHat),
+                        "cls_obs": .number(r.clsObserved), "clsb_obs": .number(r.clsbObserved), "clb_obs": .number(r.clbObserved),
+                        "cls_exp": .numbers(r.clsExpected),
+                    ]
+                    print(out.serialized(.pretty))
+                } else {
+                    print("POI \(loaded.model.poiName ?? "?") = \(formatted(poiValue)), test statistic \(testStat)")
+                    print("  q = \(formatted(r.q)), q_A = \(formatted(r.qAsimov)), mu_hat = \(formatted(r.muHat))")
+                    print("  CLs observed  \(formatted(r.clsObserved))   (CLs+b \(formatted(r.clsbObserved)), CLb \(formatted(r.clbObserved)))")
+                    print("  CLs expected  " + zip(["-2σ", "-1σ", "median", "+1σ", "+2σ"], r.clsExpected).map { "\($0) \(formatted($1))" }.joined(separator: "   "))
+                }
+            }
+        }
+    }
+
+    struct Limit: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Asymptotic CLs upper limit on the POI, observed and expected band.")
+
+        @OptionGroup var model: ModelOptions
+
+        @Option(help: "CLs level (0.05 for 95% CL).")
+        var level: Double = 0.05
+
+        @Flag(help: "Print the result as JSON.")
+        var json = false
+
+        func run() throws {
+            try reportingErrors {
+                let loaded = try LoadedModel(model)
+                let r = try loaded.model.upperLimit(data: loaded.data, level: level)
+                if json {
+                    let out: JSON = ["poi": .string(loaded.model.poiName ?? ""), "level": .number(level), "observed": .number(r.observed), "expected": .numbers(r.expected)]
+                    print(out.serialized(.pretty))
+                } else {
+                    print("Upper limit on \(loaded.model.poiName ?? "?") at CLs = \(formatted(level)) (\(formatted(100 * (1 - level), 3))% CL)")
+                    print("  observed  \(formatted(r.observed))")
+                    print("  expected  " + zip(["-2σ", "-1σ", "median", "+1σ", "+2σ"], r.expected).map { "\($0) \(formatted($1))" }.joined(separator: "   "))
+                }
+            }
+        }
+    }
+}
+
+/// Fit results as a table for people or as JSON.
+enum FitReport {
+    static func table(_ r: FitResult) -> String {
+        var lines = ["status: \(r.status)    2NLL = \(formatted(r.twiceNLL, 12))    EDM = \(formatted(r.edm, 3))    calls = \(r.functionCalls)"]
+        let width = max(9, r.parameterNames.map(\.count).max() ?? 0)
+        lines.append("parameter".padding(toLength: width, withPad: " ", startingAt: 0) + "        value     uncertainty")
+        for (i, name) in r.parameterNames.enumerated() {
+            let error = r.fixed[i] ? "fixed" : r.uncertainties.map { formatted($0[i], 4) } ?? "n/a"
+            lines.append(name.padding(toLength: width, withPad: " ", startingAt: 0) + String(format: " %12.6g", r.values[i]) + "   ± " + error)
+        }
+        if !r.degenerateMinima.isEmpty {
+            lines.append("degenerate minima: \(r.degenerateMinima.count) other minima within tolerance of the best 2NLL")
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    static func json(_ r: FitResult, model: HistFactoryModel) -> JSON {
+        var out = JSONObject()
+        out["status"] = .string(r.status.description)
+        out["converged"] = .bool(r.status.isConverged)
+        out["twice_nll"] = .number(r.twiceNLL)
+        out["edm"] = .number(r.edm)
+        out["function_calls"] = .integer(Int64(r.functionCalls))
+        out["parameters"] = .object(JSONObject(r.parameterNames.enumerated().map { i, name in
+            var p = JSONObject()
+            p["value"] = .number(r.values[i])
+            p["fixed"] = .bool(r.fixed[i])
+            if let u = r.uncertainties, !r.fixed[i] { p["uncertainty"] = .number(u[i]) }
+            return (name, .object(p))
+        }))
+        if let c = r.correlations { out["correlations"] = .array(c.map { .numbers($0) }) }
+        out["degenerate_minima"] = .integer(Int64(r.degenerateMinima.count))
+        return .object(out)
+    }
+}

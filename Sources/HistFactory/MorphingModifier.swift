@@ -1,0 +1,190 @@
+import EFTJSON
+import Morphing
+
+/// efthf's `morphing` modifier (Specs/eft-extension.md): a sample's nominal yield as a polynomial
+/// in named Wilson coefficients c,
+///
+/// ```
+/// absolute:  ν⁰_b(c) = Σ_t T_tb m_t(c)
+/// relative:  ν⁰_b(c) = n_b · (1 + Σ_t R_tb m_t(c))      (STXS form μ_b(c) = 1 + A·c + cᵀBc)
+/// ```
+///
+/// with m_t the monomials of the terms (SM, linear, quadratic, cross, any order), given directly
+/// as term templates or as templates at benchmark points that are converted by solving the
+/// morphing system (Cranmer et al., ATL-PHYS-PUB-2015-047; ROOT's RooLagrangianMorphFunc).
+public struct MorphingModifier: Sendable, Equatable {
+    public enum Form: String, Sendable, CaseIterable {
+        case absolute, relative
+    }
+
+    /// What evaluation does when a morphed yield is negative (interference makes it common).
+    public enum NegativeYieldPolicy: String, Sendable, CaseIterable {
+        /// The likelihood is not evaluated; the error names the bins and the point.
+        case error
+        /// A smooth floor: ν ↦ ε·exp((ν − ε)/ε) below ε (value and slope continuous).
+        case clip
+        /// No protection; the sample's yield may be negative if the bin total stays positive.
+        case allow
+    }
+
+    /// The Wilson coefficients, in the order of the polynomial's variables.
+    public let coefficients: [String]
+    public let form: Form
+    /// The term templates (for `relative`, the R_tb of the non-constant terms), truncation applied.
+    public let templates: MorphingTemplates
+    public let truncation: Truncation?
+    public let negativeYields: NegativeYieldPolicy
+    /// For the benchmark-point form: the morphing matrix's condition number.
+    public let conditionNumber: Double?
+    /// The JSON it was read from (equality and re-export).
+    public let source: JSON
+
+    public static func == (a: MorphingModifier, b: MorphingModifier) -> Bool { a.source == b.source }
+}
+
+/// The workspace versions efthf reads: pyhf's and efthf's extension of it.
+public enum WorkspaceVersion {
+    public static let pyhf = "1.0.0"
+    /// pyhf 1.0.0 plus efthf extension 1 (SemVer build metadata).
+    public static let efthfExtended = "1.0.0+efthf.1"
+}
+
+extension SpecReader {
+    func morphing(_ data: JSON, at p: JSONPointer, name: String, sampleData: [Double]) throws(HistFactoryError) -> MorphingModifier {
+        let o = try object(data, at: p, required: ["coefficients", "form"], optional: ["terms", "benchmarks", "truncation", "negative_yields"])
+        let coefficientList = try array(o["coefficients"]!, at: p.appending("coefficients"), nonEmpty: true)
+        var coefficients: [String] = []
+        for (i, c) in coefficientList.enumerated() {
+            let s = try string(c, at: p.appending("coefficients").appending(i))
+            if coefficients.contains(s) { throw HistFactoryError(.schema, "coefficient \"\(s)\" listed twice", path: p.appending("coefficients").appending(i)) }
+            coefficients.append(s)
+        }
+        let formName = try string(o["form"]!, at: p.appending("form"))
+        guard let form = MorphingModifier.Form(rawValue: formName) else {
+            throw HistFactoryError(.schema, "form must be \"absolute\" or \"relative\", found \"\(formName)\"", path: p.appending("form"))
+        }
+        var policy = MorphingModifier.NegativeYieldPolicy.error
+        if let v = o["negative_yields"] {
+            let s = try string(v, at: p.appending("negative_yields"))
+            guard let parsed = MorphingModifier.NegativeYieldPolicy(rawValue: s) else {
+                throw HistFactoryError(.schema, "negative_yields must be error, clip or allow, found \"\(s)\"", path: p.appending("negative_yields"))
+            }
+            policy = parsed
+        }
+        let bins = sampleData.count
+        func monomial(_ json: JSON, at mp: JSONPointer) throws(HistFactoryError) -> Monomial {
+            let powers = try object(json, at: mp, required: [], optional: coefficients)
+            var exponents = [Int: Int]()
+            for (coef, value) in powers.pairs {
+                guard case .integer(let power) = value, power >= 1, power <= 16 else {
+                    throw HistFactoryError(.schema, "a power must be an integer from 1 to 16, found \(value.serialized())", path: mp.appending(coef))
+                }
+                exponents[coefficients.firstIndex(of: coef)!] = Int(power)
+            }
+            return Monomial(powers: exponents)
+        }
+        func perBin(_ json: JSON, at bp: JSONPointer, uncertainty: Bool) throws(HistFactoryError) -> [Double] {
+            let values = try numbers(json, at: bp)
+            guard values.count == bins else {
+                throw HistFactoryError(.invalidModel, "morphing \"\(name)\" has \(values.count) values but the sample has \(bins) bins", path: bp)
+            }
+            if uncertainty { try nonNegative(values, at: bp) }
+            return values
+        }
+
+        var templates: MorphingTemplates
+        var conditionNumber: Double? = nil
+        switch (o["terms"], o["benchmarks"]) {
+        case (let terms?, nil):
+            let tp = p.appending("terms")
+            var monomials: [Monomial] = []
+            var yields: [[Double]] = []
+            var uncertainties: [[Double]] = []
+            for (k, term) in try array(terms, at: tp, nonEmpty: true).enumerated() {
+                let ep = tp.appending(k)
+                let t = try object(term, at: ep, required: ["powers", "data"], optional: ["uncertainty"])
+                let m = try monomial(t["powers"]!, at: ep.appending("powers"))
+                if monomials.contains(m) { throw HistFactoryError(.schema, "the term \(m.description(names: coefficients)) appears twice", path: ep.appending("powers")) }
+                if form == .relative && m == .one {
+                    throw HistFactoryError(.schema, "the relative form has no constant term (its 1 is implicit)", path: ep.appending("powers"))
+                }
+                monomials.append(m)
+                yields.append(try perBin(t["data"]!, at: ep.appending("data"), uncertainty: false))
+                if let u = t["uncertainty"] { uncertainties.append(try perBin(u, at: ep.appending("uncertainty"), uncertainty: true)) }
+            }
+            if !uncertainties.isEmpty && uncertainties.count != monomials.count {
+                throw HistFactoryError(.schema, "give an uncertainty for every term or for none", path: tp)
+            }
+            do {
+                let polynomial = try PolynomialTemplates(coefficientNames: coefficients, binCount: bins, monomials: monomials, templates: yields)
+                let variance = uncertainties.isEmpty ? nil : try MonteCarloVariance.independentTerms(coefficientNames: coefficients, termMonomials: monomials, uncertainties: uncertainties)
+                templates = try MorphingTemplates(yields: polynomial, monteCarloVariance: variance)
+            } catch {
+                throw HistFactoryError(.invalidModel, "morphing \"\(name)\": \(error)", path: tp)
+            }
+        case (nil, let benchmarks?):
+            let bp = p.appending("benchmarks")
+            guard form == .absolute else { throw HistFactoryError(.schema, "benchmark points need the absolute form", path: bp) }
+            let b = try object(benchmarks, at: bp, required: ["monomials", "points"], optional: [])
+            var monomials: [Monomial] = []
+            for (k, m) in try array(b["monomials"]!, at: bp.appending("monomials"), nonEmpty: true).enumerated() {
+                monomials.append(try monomial(m, at: bp.appending("monomials").appending(k)))
+            }
+            var points: [[Double]] = []
+            var yields: [[Double]] = []
+            var uncertainties: [[Double]] = []
+            for (k, point) in try array(b["points"]!, at: bp.appending("points"), nonEmpty: true).enumerated() {
+                let pp = bp.appending("points").appending(k)
+                let pt = try object(point, at: pp, required: ["values", "data"], optional: ["uncertainty"])
+                let values = try object(pt["values"]!, at: pp.appending("values"), required: [], optional: coefficients)
+                var c = [Double](repeating: 0, count: coefficients.count)
+                for (name, v) in values.pairs { c[coefficients.firstIndex(of: name)!] = try number(v, at: pp.appending("values").appending(name)) }
+                points.append(c)
+                yields.append(try perBin(pt["data"]!, at: pp.appending("data"), uncertainty: false))
+                if let u = pt["uncertainty"] { uncertainties.append(try perBin(u, at: pp.appending("uncertainty"), uncertainty: true)) }
+            }
+            if !uncertainties.isEmpty && uncertainties.count != points.count {
+                throw HistFactoryError(.schema, "give an uncertainty for every benchmark point or for none", path: bp.appending("points"))
+            }
+            do {
+                let morphing = try BenchmarkMorphing(coefficientNames: coefficients, monomials: monomials, benchmarks: points)
+                conditionNumber = morphing.conditionNumber
+                templates = try morphing.coefficientTemplates(benchmarkYields: yields, benchmarkUncertainties: uncertainties.isEmpty ? nil : uncertainties)
+            } catch {
+                throw HistFactoryError(.invalidModel, "morphing \"\(name)\": \(error)", path: bp)
+            }
+        default:
+            throw HistFactoryError(.schema, "give exactly one of \"terms\" and \"benchmarks\"", path: p)
+        }
+
+        var truncation: Truncation? = nil
+        if let t = o["truncation"] {
+            let tp = p.appending("truncation")
+            switch t {
+            case .string("linear"): truncation = .linear
+            case .string("quadratic"): truncation = .quadratic
+            case .object:
+                let to = try object(t, at: tp, required: ["terms"], optional: [])
+                var keep = Set<Monomial>()
+                for (k, m) in try array(to["terms"]!, at: tp.appending("terms"), nonEmpty: true).enumerated() {
+                    keep.insert(try monomial(m, at: tp.appending("terms").appending(k)))
+                }
+                truncation = .only(keep)
+            default:
+                throw HistFactoryError(.schema, "truncation must be \"linear\", \"quadratic\" or {\"terms\": [...]}", path: tp)
+            }
+            templates = templates.truncated(truncation!)
+        }
+
+        if form == .absolute {
+            // The sample's own data must be the morphed yield at c = 0 (the SM), so that the
+            // workspace is self-consistent and standard modifiers see the right nominal.
+            let sm = templates.yields.yields(at: Array(repeating: 0, count: coefficients.count))
+            for b in 0..<bins where abs(sm[b] - sampleData[b]) > 1e-9 * max(1, abs(sampleData[b])) {
+                throw HistFactoryError(.invalidModel, "the sample's data (\(JSON.pythonRepr(sampleData[b])) in bin \(b)) differs from the morphed SM yield \(JSON.pythonRepr(sm[b]))", path: p)
+            }
+        }
+        return MorphingModifier(coefficients: coefficients, form: form, templates: templates, truncation: truncation,
+                                negativeYields: policy, conditionNumber: conditionNumber, source: data)
+    }
+}
