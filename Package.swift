@@ -41,6 +41,10 @@ let package = Package(
         .testTarget(name: "MorphingTests", dependencies: ["Morphing", "EFTJSON"]),
         .testTarget(name: "InferenceTests", dependencies: ["Inference", "HistFactory"]),
         .executableTarget(name: "InferenceBenchmark", dependencies: ["Inference", "HistFactory"], path: "Benchmarks/inference", exclude: ["bench_pyhf.py"]),
+        .systemLibrary(name: "CHDF5", pkgConfig: "hdf5", providers: [.apt(["libhdf5-dev"])]),
+        .target(name: "EventDatabase", dependencies: ["CHDF5", "Morphing", "EFTJSON"]),
+        .testTarget(name: "EventDatabaseTests", dependencies: ["EventDatabase", "Morphing"]),
+        .executableTarget(name: "EventDatabaseBenchmark", dependencies: ["EventDatabase"], path: "Benchmarks/EventDatabase"),
     ],
     swiftLanguageModes: [.v6]
 )

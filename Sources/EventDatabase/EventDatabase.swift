@@ -1,0 +1,240 @@
+import Morphing
+
+/// A sample of simulated events that can be reweighted to any point in Wilson-coefficient space:
+/// the "tiny database" of on-the-fly reweighting (K. Cranmer, seed 003; the fully differential
+/// coefficients `A_j^{i,k}` of ATLAS-CONF-2023-052).
+///
+/// Event `e` carries a basis coefficient `a_et` per monomial `m_t`, so that its weight at `c` is
+///
+/// ```
+/// w_e(c) = Σ_t a_et m_t(c)
+/// ```
+///
+/// exactly (for a dimension-six amplitude squared the monomials up to degree 2 suffice). Binning the
+/// events by an observable at any `c` gives the template at `c` with efficiency and acceptance
+/// following the events. Storage is column-major, one contiguous `[Double]` per monomial and per
+/// observable, as in the HDF5 file (Specs/event-database.md): a pass over the events streams each
+/// column once.
+///
+/// The value is immutable; construction validates lengths, finiteness and names.
+public struct EventDatabase: Sendable {
+    /// Where the events come from and what their weights mean; written as root attributes.
+    public struct Provenance: Sendable, Hashable {
+        /// The generator chain, e.g. `MadGraph5_aMC@NLO 3.5.1 + Pythia 8.309 + Delphes 3.5`.
+        public var generator: String
+        /// The EFT basis and model, e.g. `SMEFTsim 3.0 topU3l, Warsaw basis`.
+        public var eftBasis: String
+        /// The new-physics scale `Λ` in GeV to which the Wilson coefficients are normalised.
+        public var lambda: Double
+        /// What the weights are normalised to, in words, e.g. `Σ_e w_e(c) = σ(c)·L for L = 140 fb⁻¹: expected events`.
+        public var normalisation: String
+        /// The unit of the weights and basis coefficients, e.g. `events` or `fb`.
+        public var weightUnit: String
+
+        public init(generator: String, eftBasis: String, lambda: Double, normalisation: String, weightUnit: String) {
+            self.generator = generator
+            self.eftBasis = eftBasis
+            self.lambda = lambda
+            self.normalisation = normalisation
+            self.weightUnit = weightUnit
+        }
+    }
+
+    /// A per-event observable: `values[e]` in `unit`.
+    public struct Observable: Sendable {
+        public let name: String
+        /// E.g. `GeV`, `rad`, or empty for a dimensionless quantity.
+        public let unit: String
+        public let values: [Double]
+
+        public init(name: String, unit: String, values: [Double]) {
+            self.name = name
+            self.unit = unit
+            self.values = values
+        }
+    }
+
+    /// A systematic that rescales event weights: at `θ = ±1` event `e` weighs `factor_e · w_e(c)`.
+    public struct WeightVariation: Sendable {
+        public let name: String
+        /// Dimensionless per-event factors at `θ = +1` and `θ = −1`.
+        public let up: [Double]
+        public let down: [Double]
+
+        public init(name: String, up: [Double], down: [Double]) {
+            self.name = name
+            self.up = up
+            self.down = down
+        }
+    }
+
+    /// A systematic that moves an observable: at `θ = ±1` event `e` has `x_e + Δ^±_e`.
+    ///
+    /// Between and beyond `±1` the shift is linear in `θ` on each side:
+    ///
+    /// ```
+    /// x_e(θ) = x_e + θ Δ⁺_e  (θ ≥ 0),     x_e(θ) = x_e − θ Δ⁻_e  (θ < 0)
+    /// ```
+    ///
+    /// (`Δ⁻` is the displacement at `θ = −1`, so a symmetric scale variation has `Δ⁻ = −Δ⁺`).
+    public struct ObservableShift: Sendable {
+        /// The nuisance parameter's name; one systematic may shift several observables.
+        public let name: String
+        public let observable: String
+        /// Displacements `Δ⁺_e`, `Δ⁻_e` in the observable's unit.
+        public let up: [Double]
+        public let down: [Double]
+
+        public init(name: String, observable: String, up: [Double], down: [Double]) {
+            self.name = name
+            self.observable = observable
+            self.up = up
+            self.down = down
+        }
+    }
+
+    public let provenance: Provenance
+    /// The Wilson coefficient names; monomial exponents and coefficient vectors use this order.
+    public let coefficientNames: [String]
+    /// The monomials `m_t`, distinct, one per column of ``basisCoefficients``.
+    public let monomials: [Monomial]
+    /// `basisCoefficients[t][e] = a_et`, in ``Provenance/weightUnit``.
+    public let basisCoefficients: [[Double]]
+    /// The point `c_ref` at which ``nominalWeights`` are given (usually the SM, all zero).
+    public let referencePoint: [Double]
+    /// `w_e(c_ref)`: the event weights at the reference point.
+    public let nominalWeights: [Double]
+    public let observables: [Observable]
+    public let weightVariations: [WeightVariation]
+    public let observableShifts: [ObservableShift]
+    /// The number of events with a negative nominal weight (NLO generators produce them; they are allowed).
+    public let negativeWeightEventCount: Int
+
+    /// The number of events `N`.
+    public var eventCount: Int { nominalWeights.count }
+
+    /// The number of monomials `T`.
+    public var termCount: Int { monomials.count }
+
+    /// - Parameters:
+    ///   - basisCoefficients: `a_et`, one array of `N` values per monomial.
+    ///   - nominalWeights: `w_e(c_ref)`; `nil` computes them from the basis coefficients.
+    /// - Throws: ``EventDatabaseError`` when lengths disagree, a value is NaN or infinite, names repeat,
+    ///   a monomial refers to an unnamed coefficient, a shift names an unknown observable, or a given
+    ///   nominal weight differs from `Σ_t a_et m_t(c_ref)` by more than `10⁻⁶ Σ_t |a_et m_t(c_ref)|`.
+    /// - Complexity: O(N·T) for the validation.
+    public init(
+        provenance: Provenance, coefficientNames: [String], monomials: [Monomial], basisCoefficients: [[Double]],
+        referencePoint: [Double]? = nil, nominalWeights: [Double]? = nil, observables: [Observable],
+        weightVariations: [WeightVariation] = [], observableShifts: [ObservableShift] = []
+    ) throws(EventDatabaseError) {
+        try Self.checkUnique(coefficientNames, what: "Wilson coefficient", dataset: "/wilson_coefficients")
+        try Self.checkUnique(observables.map(\.name), what: "observable", dataset: "/observables")
+        try Self.checkUnique(weightVariations.map(\.name), what: "weight variation", dataset: "/systematics/weights")
+        for shift in observableShifts { try Self.checkUnique([shift.name], what: "observable shift", dataset: "/systematics/shifts") }
+        try Self.checkUnique(observableShifts.map { "\($0.name) of \($0.observable)" }, what: "observable shift", dataset: "/systematics/shifts")
+        guard !monomials.isEmpty else { throw EventDatabaseError(.names, "no monomials: at least the SM term is needed", dataset: "/monomials") }
+        guard Set(monomials).count == monomials.count else {
+            throw EventDatabaseError(.names, "repeated monomial in \(monomials.map { Self.name(of: $0, coefficientNames: coefficientNames) })", dataset: "/monomials")
+        }
+        for m in monomials where m.largestCoefficientIndex >= coefficientNames.count {
+            throw EventDatabaseError(.names, "monomial \(m) refers to coefficient \(m.largestCoefficientIndex), but only \(coefficientNames.count) are named", dataset: "/monomials")
+        }
+        guard basisCoefficients.count == monomials.count else {
+            throw EventDatabaseError(.shape, "\(basisCoefficients.count) coefficient columns for \(monomials.count) monomials", dataset: "/coefficients")
+        }
+        guard provenance.lambda.isFinite && provenance.lambda > 0 else {
+            throw EventDatabaseError(.invalidValue, "Λ = \(provenance.lambda) GeV must be finite and positive", dataset: "/")
+        }
+        let reference = referencePoint ?? [Double](repeating: 0, count: coefficientNames.count)
+        guard reference.count == coefficientNames.count, reference.allSatisfy(\.isFinite) else {
+            throw EventDatabaseError(.invalidValue, "reference point \(reference) must have \(coefficientNames.count) finite coordinates", dataset: "/weights/nominal")
+        }
+        let N = nominalWeights?.count ?? basisCoefficients.first?.count ?? observables.first?.values.count ?? 0
+        for (t, column) in basisCoefficients.enumerated() {
+            try Self.checkColumn(column, count: N, dataset: "/coefficients/" + Self.name(of: monomials[t], coefficientNames: coefficientNames))
+        }
+        for observable in observables {
+            try Self.checkColumn(observable.values, count: N, dataset: "/observables/" + observable.name)
+        }
+        for variation in weightVariations {
+            try Self.checkColumn(variation.up, count: N, dataset: "/systematics/weights/\(variation.name)/up")
+            try Self.checkColumn(variation.down, count: N, dataset: "/systematics/weights/\(variation.name)/down")
+        }
+        let observableNames = Set(observables.map(\.name))
+        for shift in observableShifts {
+            let base = "/systematics/shifts/\(shift.name)/\(shift.observable)"
+            guard observableNames.contains(shift.observable) else {
+                throw EventDatabaseError(.names, "shifts unknown observable \(shift.observable); observables are \(observables.map(\.name))", dataset: base)
+            }
+            try Self.checkColumn(shift.up, count: N, dataset: base + "/up")
+            try Self.checkColumn(shift.down, count: N, dataset: base + "/down")
+        }
+
+        let m = monomials.map { $0.value(at: reference) }
+        var weights = [Double](repeating: 0, count: N)
+        var scale = [Double](repeating: 0, count: N)
+        for (t, column) in basisCoefficients.enumerated() where m[t] != 0 {
+            for e in 0 ..< N {
+                weights[e] += column[e] * m[t]
+                scale[e] += abs(column[e] * m[t])
+            }
+        }
+        if let nominalWeights {
+            try Self.checkColumn(nominalWeights, count: N, dataset: "/weights/nominal")
+            for e in 0 ..< N where abs(nominalWeights[e] - weights[e]) > 1e-6 * scale[e] {
+                throw EventDatabaseError(
+                    .invalidValue,
+                    "event \(e): nominal weight \(nominalWeights[e]) differs from Σ_t a_et m_t(c_ref) = \(weights[e]) at the reference point \(reference)",
+                    dataset: "/weights/nominal")
+            }
+            weights = nominalWeights
+        }
+
+        self.provenance = provenance
+        self.coefficientNames = coefficientNames
+        self.monomials = monomials
+        self.basisCoefficients = basisCoefficients
+        self.referencePoint = reference
+        self.nominalWeights = weights
+        self.observables = observables
+        self.weightVariations = weightVariations
+        self.observableShifts = observableShifts
+        negativeWeightEventCount = weights.reduce(0) { $0 + ($1 < 0 ? 1 : 0) }
+    }
+
+    private static func checkUnique(_ names: [String], what: String, dataset: String) throws(EventDatabaseError) {
+        var seen = Set<String>()
+        for name in names {
+            guard !name.isEmpty, !name.contains("/") else { throw EventDatabaseError(.names, "invalid \(what) name \"\(name)\"", dataset: dataset) }
+            guard seen.insert(name).inserted else { throw EventDatabaseError(.names, "repeated \(what) name \(name)", dataset: dataset) }
+        }
+    }
+
+    internal static func checkColumn(_ column: [Double], count: Int, dataset: String, file: String? = nil) throws(EventDatabaseError) {
+        guard column.count == count else {
+            throw EventDatabaseError(.shape, "\(column.count) entries, expected one per event (\(count))", file: file, dataset: dataset)
+        }
+        if let e = column.firstIndex(where: { !$0.isFinite }) {
+            throw EventDatabaseError(.invalidValue, "event \(e) has the non-finite value \(column[e])", file: file, dataset: dataset)
+        }
+    }
+
+    /// The index of the observable called `name`.
+    public func observableIndex(_ name: String) throws(EventDatabaseError) -> Int {
+        guard let i = observables.firstIndex(where: { $0.name == name }) else {
+            throw EventDatabaseError(.names, "unknown observable \(name); the database has \(observables.map(\.name))", dataset: "/observables/\(name)")
+        }
+        return i
+    }
+
+    /// `w_e(c) = Σ_t a_et m_t(c)` of event `e`.
+    ///
+    /// - Complexity: O(T); for whole passes use ``EventReweightingKernel`` or ``projection(binning:selection:)``.
+    public func weight(ofEvent e: Int, at coefficients: [Double]) -> Double {
+        precondition(coefficients.count == coefficientNames.count, "\(coefficients.count) coefficients, expected \(coefficientNames.count)")
+        var w = 0.0
+        for t in 0 ..< termCount { w += basisCoefficients[t][e] * monomials[t].value(at: coefficients) }
+        return w
+    }
+}
