@@ -102,6 +102,15 @@ extension HistFactoryModel {
                                                            factors: .value(tau), sigmas: .undefined, fixed: valid.map { !$0 })
                     case .staterror:
                         continue  // computed over all samples below
+                    case .morphing:
+                        // Each Wilson coefficient is an unconstrained scalar, init 0, bounds [-10, 10].
+                        guard case .morphing(let morph) = mod.payload else { preconditionFailure() }
+                        for coefficient in morph.coefficients where !(requirementsByKind[.morphing]?.contains { $0.0 == coefficient } ?? false) {
+                            requirementsByKind[.morphing, default: []].append((coefficient, ParameterRequirement(
+                                type: .unconstrained, count: 1, isScalar: true, inits: .value([0]), bounds: .value([-10...10]),
+                                auxdata: .undefined, factors: .undefined, sigmas: .undefined, fixed: [false])))
+                        }
+                        continue
                     }
                     if !(requirementsByKind[key.kind]?.contains { $0.0 == key.name } ?? false) {
                         requirementsByKind[key.kind, default: []].append((key.name, requirement))
@@ -112,6 +121,8 @@ extension HistFactoryModel {
 
         // 2. staterror: one set per name; σ_b = √(Σ_s δ_sb²) / Σ_s ν⁰_sb over the samples carrying it.
         var staterrorMasks: [String: [Bool]] = [:]
+        // Per name and global bin: Σ_s ν⁰_sb and Σ_s δ_sb² over the samples carrying it (for §8.2's dynamic σ).
+        var staterrorSums: [String: (nominal: [Double], deltaSquared: [Double])] = [:]
         for key in sortedPairs where key.kind == .staterror {
             var mask: [Bool]? = nil
             var nominalSum = [Double](repeating: 0, count: totalBins)
@@ -154,6 +165,7 @@ extension HistFactoryModel {
             let fixed = sigmas.map { $0 == 0 }
             sigmas = sigmas.map { $0 == 0 ? 1 : $0 }
             staterrorMasks[key.name] = mask
+            staterrorSums[key.name] = (nominalSum, (0..<totalBins).map { b in uncertainties.reduce(0) { $0 + $1[b] * $1[b] } })
             requirementsByKind[.staterror, default: []].append((key.name, ParameterRequirement(
                 type: .normal, count: sigmas.count, isScalar: false, inits: .value(Array(repeating: 1, count: sigmas.count)),
                 bounds: .value(Array(repeating: 1e-10...10, count: sigmas.count)), auxdata: .value(Array(repeating: 1, count: sigmas.count)),
@@ -191,7 +203,7 @@ extension HistFactoryModel {
             if case .normal(let sigmas) = set.constraint {
                 for i in 0..<set.count {
                     normal.append(NormalConstraint(parameter: set.offset + i, auxIndex: auxiliary.count + i, sigma: sigmas[i],
-                                                   logNormalization: -Foundation.log(sigmas[i]) - 0.5 * Foundation.log(2 * Double.pi)))
+                                                   logNormalization: -Foundation.log(sigmas[i]) - 0.5 * Foundation.log(2 * Double.pi), dynamicIndex: -1))
                 }
             } else if case .poisson(let factors) = set.constraint {
                 for i in 0..<set.count {
@@ -201,6 +213,10 @@ extension HistFactoryModel {
             auxiliary += set.auxdata
             sets.append(set)
             nextOffset += set.count
+        }
+
+        for key in sortedPairs where key.kind == .morphing && requirementLists[key.name] != nil {
+            throw HistFactoryError(.invalidNameReuse, "the morphing modifier \"\(key.name)\" has the name of a parameter; give it a name of its own")
         }
 
         // 4. The parameter of interest.
@@ -224,8 +240,15 @@ extension HistFactoryModel {
                 var scalars: [ScalarTerm] = []
                 var histos: [HistoTerm] = []
                 var binTerms: [BinTerm] = []
+                var morph: CompiledMorph? = nil
                 for key in sortedPairs {
-                    guard let mod = mods[key], let set = setByName[key.name] else { continue }
+                    guard let mod = mods[key] else { continue }
+                    if case .morphing(let m) = mod.payload {
+                        morph = CompiledMorph(templates: m.templates.yields, variance: m.templates.monteCarloVariance, coefficientParameters: m.coefficients.map { setByName[$0]!.offset },
+                                              relative: m.form == .relative, policy: m.negativeYields, modifier: key.name)
+                        continue
+                    }
+                    guard let set = setByName[key.name] else { continue }
                     switch (key.kind, mod.payload) {
                     case (.normfactor, _), (.lumi, _):
                         scalars.append(ScalarTerm(parameter: set.offset, interpolation: nil))
@@ -250,9 +273,50 @@ extension HistFactoryModel {
                     }
                 }
                 compiled.append(CompiledSample(binStart: channelOffsets[c], binCount: binCounts[c], nominal: sample.data,
-                                               scalars: scalars, histos: histos, binTerms: binTerms))
+                                               scalars: scalars, histos: histos, binTerms: binTerms, morph: morph))
             }
         }
+
+        // 6. Staterror widths that follow the morphed yields (Specs/eft-extension.md §8.2): for every
+        // morphed sample with MC uncertainties that carries a staterror, its δ² and ν⁰ leave the
+        // static sums and come back at the current point.
+        var dynamic: [DynamicStaterror] = []
+        var morphCounter = 0
+        var entryCounter = 0
+        var contributions: [Int: [(morph: Int, bin: Int, delta: Double)]] = [:]  // by parameter index
+        var removed: [Int: (variance: Double, nominal: Double)] = [:]
+        for (c, _) in channelSpecs.enumerated() {
+            for sampleName in sampleNames {
+                guard let (sample, mods) = lookup[c][sampleName] else { continue }
+                defer { entryCounter += 1 }
+                guard compiled[entryCounter].morph != nil else { continue }
+                defer { morphCounter += 1 }
+                guard let morphModifier = mods.values.first(where: { $0.kind == .morphing }), case .morphing(let m) = morphModifier.payload,
+                      m.templates.monteCarloVariance != nil else { continue }
+                for (key, mod) in mods where key.kind == .staterror {
+                    guard case .uncertainties(let delta) = mod.payload, let set = setByName[key.name],
+                          userConfigs[key.name]?.sigmas == nil, let mask = staterrorMasks[key.name] else { continue }
+                    let before = mask[..<channelOffsets[c]].filter { $0 }.count
+                    for b in 0..<binCounts[c] where !set.fixed[before + b] {
+                        let parameter = set.offset + before + b
+                        contributions[parameter, default: []].append((morphCounter, b, delta[b]))
+                        let previous = removed[parameter] ?? (0, 0)
+                        removed[parameter] = (previous.variance + delta[b] * delta[b], previous.nominal + sample.data[b])
+                    }
+                }
+            }
+        }
+        for (k, constraint) in normal.enumerated() {
+            guard let parts = contributions[constraint.parameter],
+                  let set = sets.first(where: { $0.indices.contains(constraint.parameter) }), let sums = staterrorSums[set.name],
+                  let mask = staterrorMasks[set.name] else { continue }
+            let global = mask.indices.filter { mask[$0] }[constraint.parameter - set.offset]
+            let gone = removed[constraint.parameter]!
+            dynamic.append(DynamicStaterror(parameter: constraint.parameter, constraint: k,
+                                            staticVariance: max(0, sums.deltaSquared[global] - gone.variance),
+                                            staticNominal: sums.nominal[global] - gone.nominal, contributions: parts))
+        }
+        for (d, item) in dynamic.enumerated() { normal[item.constraint].dynamicIndex = d }
 
         self.channels = channelNames
         self.channelBinCounts = binCounts
@@ -265,6 +329,7 @@ extension HistFactoryModel {
         self.auxiliaryData = auxiliary
         self.flat = FlatModel(compiled)
         self.normalConstraints = normal
+        self.dynamicStaterrors = dynamic
         self.poissonConstraints = poisson
     }
 

@@ -1,161 +1,58 @@
+import EFTJSON
 import Foundation
 
-/// The model's terms in flat arrays (structure of arrays), so that evaluation runs over
-/// contiguous memory without reference counting. Built once from the `CompiledSample`s.
+/// The model's terms, laid out for evaluation (see `LikelihoodKernel`): built once from the
+/// `CompiledSample`s and shared, read-only, by every evaluation (and thread).
 struct FlatModel: Sendable {
-    // Per entry (a sample in a channel).
-    var entryBinStart: [Int] = []
-    var entryBinCount: [Int] = []
-    /// Offset of the entry's first bin in the per-entry-bin arrays (`nominal`, scratch).
-    var entryLocalOffset: [Int] = []
-    var entryScalarRange: [Range<Int>] = []
-    var entryHistoRange: [Range<Int>] = []
-    var entryBinTermRange: [Range<Int>] = []
-    var nominal: [Double] = []
-
-    // Scalar terms: parameter, mode (0: the parameter itself, 1: code4, 2: code1) and
-    // `scalarStride` coefficients each: a₁…a₆ of code4, 2a₂ 3a₃ 4a₄ 5a₅ 6a₆, ln δ₊, ln δ₋.
-    var scalarParameter: [Int] = []
-    var scalarMode: [UInt8] = []
-    var scalarCoefficients: [Double] = []
-
-    // Histosys terms: parameter, code (0: code0, 2: code2, 4: code4p) and, per bin of the
-    // entry, (Δ₊, Δ₋) at `histoData[2·(histoOffset + j)]`.
-    var histoParameter: [Int] = []
-    var histoCode: [UInt8] = []
-    var histoOffset: [Int] = []
-    var histoData: [Double] = []
-
-    // Per-bin terms: the parameter of bin j at `binTermParameters[binTermOffset + j]`.
-    var binTermOffset: [Int] = []
-    var binTermParameters: [Int] = []
-
-    var localBinCount: Int { nominal.count }
-    var entryCount: Int { entryBinStart.count }
+    let kernel: LikelihoodKernel
+    /// The samples with a morphing modifier, with where their bins sit in the kernel.
+    let morphs: [MorphEntry]
 
     init(_ entries: [CompiledSample]) {
-        for entry in entries {
-            entryBinStart.append(entry.binStart)
-            entryBinCount.append(entry.binCount)
-            entryLocalOffset.append(nominal.count)
-            nominal += entry.nominal
-            let s0 = scalarParameter.count
-            for term in entry.scalars {
-                scalarParameter.append(term.parameter)
-                if let f = term.interpolation {
-                    scalarMode.append(f.code == .code4 ? 1 : 2)
-                    scalarCoefficients += [f.a.0, f.a.1, f.a.2, f.a.3, f.a.4, f.a.5,
-                                           2 * f.a.1, 3 * f.a.2, 4 * f.a.3, 5 * f.a.4, 6 * f.a.5, f.logUp, f.logDown]
-                } else {
-                    scalarMode.append(0)
-                    scalarCoefficients += Array(repeating: 0, count: scalarStride)
-                }
+        kernel = LikelihoodKernel(entries)
+        var morphs: [MorphEntry] = []
+        var local = 0
+        for (e, entry) in entries.enumerated() {
+            if let morph = entry.morph {
+                morphs.append(MorphEntry(entry: e, localStart: local, binStart: entry.binStart, morph: morph, nominal: entry.nominal))
             }
-            entryScalarRange.append(s0..<scalarParameter.count)
-            let h0 = histoParameter.count
-            for h in entry.histos {
-                histoParameter.append(h.parameter)
-                histoCode.append(h.code == .code0 ? 0 : h.code == .code2 ? 2 : 4)
-                histoOffset.append(histoData.count / 2)
-                for j in 0..<entry.binCount { histoData += [h.up[j], h.down[j]] }
-            }
-            entryHistoRange.append(h0..<histoParameter.count)
-            let g0 = binTermOffset.count
-            for g in entry.binTerms {
-                binTermOffset.append(binTermParameters.count)
-                binTermParameters += g.parameters
-            }
-            entryBinTermRange.append(g0..<binTermOffset.count)
+            local += entry.binCount
         }
-        // One unused element each, so that no term array is empty and every base address exists.
-        scalarParameter.append(0)
-        scalarMode.append(0)
-        scalarCoefficients += Array(repeating: 0, count: scalarStride)
-        histoParameter.append(0)
-        histoCode.append(0)
-        histoOffset.append(0)
-        histoData += [0, 0]
-        binTermOffset.append(0)
-        binTermParameters.append(0)
+        self.morphs = morphs
     }
 }
 
-/// Raw pointers to a `FlatModel`'s arrays for the duration of one evaluation.
-///
-/// Unsafe because the hot loops index thousands of small terms per call: bounds checks and
-/// retain/release would cost more than the arithmetic. Sound because every index comes from
-/// `FlatModel.init`, which builds the ranges and offsets from the same arrays.
-private struct FlatPointers {
-    let binStart, binCount, localOffset: UnsafePointer<Int>
-    let scalarRange, histoRange, binTermRange: UnsafePointer<Range<Int>>
-    let nominal: UnsafePointer<Double>
-    let scalarParameter: UnsafePointer<Int>
-    let scalarMode: UnsafePointer<UInt8>
-    let scalarCoefficients: UnsafePointer<Double>
-    let histoParameter: UnsafePointer<Int>
-    let histoCode: UnsafePointer<UInt8>
-    let histoOffset: UnsafePointer<Int>
-    let histoData: UnsafePointer<Double>
-    let binTermOffset: UnsafePointer<Int>
-    let binTermParameters: UnsafePointer<Int>
-}
+/// A morphing modifier of one sample in one channel, placed in the kernel's bin layout.
+struct MorphEntry: Sendable {
+    let entry: Int
+    let localStart: Int
+    let binStart: Int
+    let morph: CompiledMorph
+    /// The sample's `data`: ν⁰(0) for the absolute form, the multiplied yield for the relative one.
+    let nominal: [Double]
 
-extension FlatModel {
-    fileprivate func withPointers<R>(_ body: (FlatPointers) -> R) -> R {
-        // Nested withUnsafeBufferPointer keeps every array alive and pinned during `body`; none is
-        // empty (see init), so every base address exists.
-        entryBinStart.withUnsafeBufferPointer { a in
-        entryBinCount.withUnsafeBufferPointer { b in
-        entryLocalOffset.withUnsafeBufferPointer { c in
-        entryScalarRange.withUnsafeBufferPointer { d in
-        entryHistoRange.withUnsafeBufferPointer { e in
-        entryBinTermRange.withUnsafeBufferPointer { f in
-        nominal.withUnsafeBufferPointer { g in
-        scalarParameter.withUnsafeBufferPointer { h in
-        scalarMode.withUnsafeBufferPointer { i in
-        scalarCoefficients.withUnsafeBufferPointer { j in
-        histoParameter.withUnsafeBufferPointer { k in
-        histoCode.withUnsafeBufferPointer { l in
-        histoOffset.withUnsafeBufferPointer { m in
-        histoData.withUnsafeBufferPointer { n in
-        binTermOffset.withUnsafeBufferPointer { o in
-        binTermParameters.withUnsafeBufferPointer { p in
-            body(FlatPointers(
-                binStart: a.baseAddress!, binCount: b.baseAddress!, localOffset: c.baseAddress!,
-                scalarRange: d.baseAddress!, histoRange: e.baseAddress!, binTermRange: f.baseAddress!,
-                nominal: g.baseAddress!, scalarParameter: h.baseAddress!, scalarMode: i.baseAddress!,
-                scalarCoefficients: j.baseAddress!, histoParameter: k.baseAddress!, histoCode: l.baseAddress!,
-                histoOffset: m.baseAddress!, histoData: n.baseAddress!, binTermOffset: o.baseAddress!,
-                binTermParameters: p.baseAddress!))
-        }}}}}}}}}}}}}}}}
+    var binCount: Int { nominal.count }
+
+    /// The clip floor's scale ε_b = max(1e−6·|data_b|, 1e−9) (Specs/eft-extension.md §9).
+    func epsilon(_ b: Int) -> Double { max(1e-6 * abs(nominal[b]), 1e-9) }
+
+    func coefficients(_ pars: UnsafePointer<Double>) -> [Double] {
+        morph.coefficientParameters.map { pars[$0] }
     }
 }
 
-private let scalarStride = 13
+/// Why a point is outside an extended model's domain (Specs/eft-extension.md §9.3).
+public struct EvaluationProblem: Sendable, CustomStringConvertible {
+    public let kind: String
+    /// (channel bin index in the model's main bins, sample or modifier, value).
+    public let bins: [(bin: Int, where: String, value: Double)]
+    public let coefficients: [(String, Double)]
 
-/// A scalar factor f and, when `derivative`, df/dα (else 0); see `FactorInterpolation.valueAndDerivative`.
-@inline(__always)
-private func scalarFactor(_ mode: UInt8, _ c: UnsafePointer<Double>, _ alpha: Double, derivative: Bool) -> (Double, Double) {
-    if mode == 0 { return (alpha, 1) }
-    if mode == 1 && alpha > -1 && alpha < 1 {
-        let x = alpha
-        let v = 1 + x * (c[0] + x * (c[1] + x * (c[2] + x * (c[3] + x * (c[4] + x * c[5])))))
-        guard derivative else { return (v, 0) }
-        let d = c[0] + x * (c[6] + x * (c[7] + x * (c[8] + x * (c[9] + x * c[10]))))
-        return (v, d)
+    public var description: String {
+        let list = bins.prefix(10).map { "\($0.where) bin \($0.bin): \(JSON.pythonRepr($0.value))" }.joined(separator: "; ")
+        let point = coefficients.map { "\($0.0)=\(JSON.pythonRepr($0.1))" }.joined(separator: ", ")
+        return "\(kind) at \(point.isEmpty ? "this point" : point): \(list)\(bins.count > 10 ? "; …" : "")"
     }
-    // code1 everywhere, code4 for |α| ≥ 1: δ₊^α (α > 0) or δ₋^(−α), written as exp(α ln δ).
-    if alpha > 0 {
-        let v = Foundation.exp(alpha * c[11])
-        return (v, v * c[11])
-    }
-    let v = Foundation.exp(-alpha * c[12])
-    return (v, -v * c[12])
-}
-
-@inline(__always)
-private func histoDelta(_ code: UInt8, _ alpha: Double, _ up: Double, _ down: Double) -> (Double, Double) {
-    additiveInterpolation(code == 0 ? .code0 : code == 2 ? .code2 : .code4p, alpha: alpha, up: up, down: down)
 }
 
 extension HistFactoryModel {
@@ -164,10 +61,15 @@ extension HistFactoryModel {
     /// - Complexity: O(number of modifier terms × bins).
     public func expectedMainData(_ parameters: [Double]) -> [Double] {
         precondition(parameters.count == parameterCount, "expected \(parameterCount) parameters, got \(parameters.count)")
-        var nu = [Double](repeating: 0, count: mainBinCount)
-        var scratch = EvaluationScratch(flat, wantGradient: false)
-        forwardPass(parameters, &nu, &scratch, wantGradient: false)
-        return nu
+        let bins = mainBinCount
+        return withScratch(bins) { s in
+            parameters.withUnsafeBufferPointer { pars in
+                // Sound: `pars` holds parameterCount values, and every parameter index in the kernel is below that.
+                _ = prepareMorphing(pars.baseAddress!, s)
+                flat.kernel.forward(pars.baseAddress!, s, mainBins: bins, wantGradient: false)
+            }
+            return Array(UnsafeBufferPointer(start: s.nu, count: bins))
+        }
     }
 
     /// The expected auxiliary data: θ for Gaussian constraints, γτ for Poisson ones.
@@ -194,173 +96,257 @@ extension HistFactoryModel {
         evaluate(parameters, data: data, gradient: &gradient, wantGradient: true)
     }
 
-    /// ν_b and, per entry bin, what the gradient pass needs.
-    private func forwardPass(_ parameters: [Double], _ nu: inout [Double], _ scratch: inout EvaluationScratch, wantGradient: Bool) {
-        precondition(parameters.count == parameterCount, "expected \(parameterCount) parameters, got \(parameters.count)")
-        let entryCount = flat.entryBinStart.count
-        flat.withPointers { f in
-            parameters.withUnsafeBufferPointer { parsBuffer in
-            nu.withUnsafeMutableBufferPointer { nuBuffer in
-            scratch.products.withUnsafeMutableBufferPointer { products in
-            scratch.base.withUnsafeMutableBufferPointer { baseBuffer in
-            scratch.binFactor.withUnsafeMutableBufferPointer { factorBuffer in
-            scratch.scalarValue.withUnsafeMutableBufferPointer { sv in
-            scratch.scalarDerivative.withUnsafeMutableBufferPointer { sd in
-                let pars = parsBuffer.baseAddress!
-                let nuP = nuBuffer.baseAddress!
-                for e in 0..<entryCount {
-                    var product = 1.0
-                    for t in f.scalarRange[e] {
-                        let (v, d) = scalarFactor(f.scalarMode[t], f.scalarCoefficients + scalarStride * t, pars[f.scalarParameter[t]], derivative: wantGradient)
-                        product *= v
-                        if wantGradient {
-                            sv[t] = v
-                            sd[t] = d
-                        }
-                    }
-                    products[e] = product
-                    let n = f.binCount[e]
-                    let local = f.localOffset[e]
-                    let start = f.binStart[e]
-                    let histos = f.histoRange[e]
-                    let binTerms = f.binTermRange[e]
-                    for j in 0..<n {
-                        var base = f.nominal[local + j]
-                        for h in histos {
-                            let k = 2 * (f.histoOffset[h] + j)
-                            base += histoDelta(f.histoCode[h], pars[f.histoParameter[h]], f.histoData[k], f.histoData[k + 1]).0
-                        }
-                        var factor = 1.0
-                        for g in binTerms { factor *= pars[f.binTermParameters[f.binTermOffset[g] + j]] }
-                        if wantGradient {
-                            baseBuffer[local + j] = base
-                            factorBuffer[local + j] = factor
-                        }
-                        nuP[start + j] += product * factor * base
-                    }
-                }
-            }}}}}}}
+    /// Runs `body` with one evaluation's scratch space: a single temporary allocation per call,
+    /// so that concurrent evaluations of one model share nothing mutable.
+    private func withScratch<R>(_ mainBins: Int, _ body: (KernelScratch) -> R) -> R {
+        let kernel = flat.kernel
+        return withUnsafeTemporaryAllocation(of: Double.self, capacity: KernelScratch.count(kernel, mainBins: mainBins)) { memory in
+            // Sound: the allocation has KernelScratch.count doubles (at least one, so the base address
+            // exists) and lives for the whole of `body`; KernelScratch only carves it into disjoint parts.
+            body(KernelScratch(memory.baseAddress!, kernel, mainBins: mainBins))
         }
     }
 
-    /// One pass for ν, one for the gradient.
+    /// The forward pass for ν, the Poisson and constraint terms, then the backward pass.
     ///
-    /// With ν_sb = P_s · G_sb · B_sb (P the scalar-factor product, G the per-bin factor product,
-    /// B the nominal plus histosys deltas) and w_b = n_b/ν_b − 1 = ∂ log L/∂ν_b:
-    /// ∂/∂θ_k (scalar factor f_k) = f_k' · Π_{j≠k} f_j · Σ_b w_b G_sb B_sb,
-    /// ∂/∂α_h = P_s Σ_b w_b G_sb ∂Δ_hb/∂α, ∂/∂γ_gb = w_b P_s B_sb Π_{g'≠g} γ_g'b.
+    /// With w_b = n_b/ν_b − 1 = ∂ log L/∂ν_b (see `LikelihoodKernel.backward` for the model terms):
+    /// log L = Σ_b (n_b ln ν_b − ν_b − ln Γ(n_b+1)) + Σ_normal (ln N − ½ r²) + Σ_poisson (a ln(γτ) − γτ − ln Γ(a+1)),
+    /// ∂/∂θ (normal) = (a − θ)/σ², ∂/∂γ (Poisson) = a/γ − τ.
     private func evaluate(_ parameters: [Double], data: ModelData, gradient: inout [Double], wantGradient: Bool) -> Double {
-        let binTotal = mainBinCount
-        var nu = [Double](repeating: 0, count: binTotal)
-        var scratch = EvaluationScratch(flat, wantGradient: wantGradient)
-        forwardPass(parameters, &nu, &scratch, wantGradient: wantGradient)
-
-        // Main Poisson terms: n ln ν − ν (xlogy: 0·ln 0 = 0); ln Γ(n+1) is in data.logFactorials.
-        var logL = -data.logFactorials
-        var weights = [Double](repeating: 0, count: binTotal)
-        for b in 0..<binTotal {
-            let n = data.main[b]
-            let v = nu[b]
-            logL += (n == 0 ? 0 : n * Foundation.log(v)) - v
-            weights[b] = (n == 0 ? 0 : n / v) - 1
-        }
-        for c in normalConstraints {
-            let r = (data.auxiliary[c.auxIndex] - parameters[c.parameter]) / c.sigma
-            logL += c.logNormalization - 0.5 * r * r
-        }
-        for c in poissonConstraints {
-            let a = data.auxiliary[c.auxIndex]
-            let rate = parameters[c.parameter] * c.factor
-            logL += (a == 0 ? 0 : a * Foundation.log(rate)) - rate
-        }
-        guard wantGradient else { return logL }
-
-        gradient = [Double](repeating: 0, count: parameterCount)
-        for c in normalConstraints {
-            gradient[c.parameter] += (data.auxiliary[c.auxIndex] - parameters[c.parameter]) / (c.sigma * c.sigma)
-        }
-        for c in poissonConstraints {
-            let a = data.auxiliary[c.auxIndex]
-            gradient[c.parameter] += (a == 0 ? 0 : a / parameters[c.parameter]) - c.factor
-        }
-        let entryCount = flat.entryBinStart.count
-        flat.withPointers { f in
+        precondition(parameters.count == parameterCount, "expected \(parameterCount) parameters, got \(parameters.count)")
+        let bins = mainBinCount
+        let kernel = flat.kernel
+        return withScratch(bins) { s in
             parameters.withUnsafeBufferPointer { parsBuffer in
-            gradient.withUnsafeMutableBufferPointer { gradBuffer in
-            weights.withUnsafeBufferPointer { wBuffer in
-            scratch.products.withUnsafeBufferPointer { products in
-            scratch.base.withUnsafeBufferPointer { baseBuffer in
-            scratch.binFactor.withUnsafeBufferPointer { factorBuffer in
-            scratch.scalarValue.withUnsafeBufferPointer { sv in
-            scratch.scalarDerivative.withUnsafeBufferPointer { sd in
-            scratch.prefix.withUnsafeMutableBufferPointer { prefixBuffer in
+                // Sound: `parsBuffer` holds parameterCount values, and every parameter index in the kernel is below that.
                 let pars = parsBuffer.baseAddress!
-                let grad = gradBuffer.baseAddress!
-                let w = wBuffer.baseAddress!
-                for e in 0..<entryCount {
-                    let product = products[e]
-                    let n = f.binCount[e]
-                    let local = f.localOffset[e]
-                    let start = f.binStart[e]
-                    let histos = f.histoRange[e]
-                    let binTerms = f.binTermRange[e]
-                    var sumWGB = 0.0
-                    for j in 0..<n {
-                        let wb = w[start + j]
-                        let g = factorBuffer[local + j]
-                        let base = baseBuffer[local + j]
-                        sumWGB += wb * g * base
-                        for t in binTerms {
-                            // The other per-bin factors, multiplied out (γ may be 0 for shapefactor).
-                            var others = 1.0
-                            for u in binTerms where u != t { others *= pars[f.binTermParameters[f.binTermOffset[u] + j]] }
-                            grad[f.binTermParameters[f.binTermOffset[t] + j]] += wb * product * base * others
-                        }
-                        if !histos.isEmpty {
-                            let scale = wb * product * g
-                            for h in histos {
-                                let k = 2 * (f.histoOffset[h] + j)
-                                let p = f.histoParameter[h]
-                                grad[p] += scale * histoDelta(f.histoCode[h], pars[p], f.histoData[k], f.histoData[k + 1]).1
-                            }
-                        }
-                    }
-                    // Π_{j≠k} f_j from prefix and suffix products: O(k), exact when some f_j = 0.
-                    let scalars = f.scalarRange[e]
-                    var running = 1.0
-                    for t in scalars {
-                        prefixBuffer[t - scalars.lowerBound] = running
-                        running *= sv[t]
-                    }
-                    var suffix = 1.0
-                    for t in scalars.reversed() {
-                        grad[f.scalarParameter[t]] += sumWGB * prefixBuffer[t - scalars.lowerBound] * suffix * sd[t]
-                        suffix *= sv[t]
+                let (morphOK, clipDerivatives) = prepareMorphing(pars, s)
+                kernel.forward(pars, s, mainBins: bins, wantGradient: wantGradient)
+                if !flat.morphs.isEmpty {
+                    // Outside the domain (Specs §9): a negative morphed yield under "error", or a
+                    // negative total yield. log L = −∞ rather than NaN; `evaluationProblem` explains.
+                    var outside = !morphOK
+                    for b in 0..<bins where s.nu[b] < 0 { outside = true }
+                    if outside {
+                        if wantGradient { gradient = [Double](repeating: 0, count: parameterCount) }
+                        return -.infinity
                     }
                 }
-            }}}}}}}}}
+
+                // Main Poisson terms: n ln ν − ν (xlogy: 0·ln 0 = 0); ln Γ(n+1) is in data.logFactorials.
+                var logL = -data.logFactorials
+                data.main.withUnsafeBufferPointer { main in
+                    for b in 0..<bins {
+                        let n = main[b]
+                        let v = s.nu[b]
+                        logL += (n == 0 ? 0 : n * Foundation.log(v)) - v
+                        s.weight[b] = (n == 0 ? 0 : n / v) - 1
+                    }
+                }
+                for c in normalConstraints where c.dynamicIndex < 0 {
+                    let r = (data.auxiliary[c.auxIndex] - pars[c.parameter]) / c.sigma
+                    logL += c.logNormalization - 0.5 * r * r
+                }
+                let dynamic = dynamicStaterrorTerms(pars, s, data, clipDerivatives)
+                logL += dynamic.logL
+                for c in poissonConstraints {
+                    let a = data.auxiliary[c.auxIndex]
+                    let rate = pars[c.parameter] * c.factor
+                    logL += (a == 0 ? 0 : a * Foundation.log(rate)) - rate
+                }
+                guard wantGradient else { return logL }
+
+                // Reuse the caller's array when it has the right size.
+                if gradient.count == parameterCount {
+                    gradient.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
+                } else {
+                    gradient = [Double](repeating: 0, count: parameterCount)
+                }
+                gradient.withUnsafeMutableBufferPointer { gradBuffer in
+                    let grad = gradBuffer.baseAddress!
+                    for c in normalConstraints where c.dynamicIndex < 0 {
+                        grad[c.parameter] += (data.auxiliary[c.auxIndex] - pars[c.parameter]) / (c.sigma * c.sigma)
+                    }
+                    for (parameter, value) in dynamic.gradient { grad[parameter] += value }
+                    for c in poissonConstraints {
+                        let a = data.auxiliary[c.auxIndex]
+                        grad[c.parameter] += (a == 0 ? 0 : a / pars[c.parameter]) - c.factor
+                    }
+                    // Sound: `grad` holds parameterCount values (just sized above).
+                    kernel.backward(pars, s, grad)
+                    morphingGradient(pars, s, clipDerivatives, grad)
+                }
+                return logL
+            }
         }
-        return logL
     }
 }
 
-/// Per-call scratch space of one evaluation.
-struct EvaluationScratch {
-    var products: [Double]
-    var base: [Double]
-    var binFactor: [Double]
-    var scalarValue: [Double]
-    var scalarDerivative: [Double]
-    var prefix: [Double]
+extension HistFactoryModel {
+    /// Fills the kernel's per-bin nominal and histosys scale for a morphed model (no-op otherwise):
+    ///
+    /// ```
+    /// ν⁰_b(c) = Σ_t T_tb m_t(c)              (absolute)     ν⁰_b(c) = n_b (1 + Σ_t R_tb m_t(c))   (relative)
+    /// ν̃⁰ = ν⁰, or the clip floor ε·exp((ν⁰ − ε)/ε) below ε        r_b = ν̃⁰_b / n_b  (1 where n_b = 0)
+    /// ```
+    ///
+    /// Returns `ok` false when a sample with the "error" policy has a negative morphed yield, and
+    /// ∂ν̃⁰/∂ν⁰ per morphed sample and bin.
+    fileprivate func prepareMorphing(_ pars: UnsafePointer<Double>, _ s: KernelScratch) -> (ok: Bool, clipDerivatives: [[Double]]) {
+        guard !flat.morphs.isEmpty else { return (true, []) }
+        var clipDerivatives: [[Double]] = []
+        let kernel = flat.kernel
+        // Sound: morphNominal and morphRatio have localBinCount doubles when the kernel has morphing.
+        s.morphNominal.update(from: kernel.nominal, count: kernel.localBinCount)
+        s.morphRatio.update(repeating: 1, count: kernel.localBinCount)
+        var ok = true
+        for m in flat.morphs {
+            let poly = m.morph.templates.yields(at: m.coefficients(pars))
+            var derivatives = [Double](repeating: 1, count: m.binCount)
+            for b in 0..<m.binCount {
+                var value = m.morph.relative ? m.nominal[b] * (1 + poly[b]) : poly[b]
+                switch m.morph.policy {
+                case .error:
+                    if value < 0 { ok = false }
+                case .clip:
+                    let eps = m.epsilon(b)
+                    if value < eps {
+                        let floor = eps * Foundation.exp((value - eps) / eps)
+                        derivatives[b] = floor / eps
+                        value = floor
+                    }
+                case .allow:
+                    break
+                }
+                s.morphNominal[m.localStart + b] = value
+                s.morphRatio[m.localStart + b] = m.nominal[b] != 0 ? value / m.nominal[b] : 1
+            }
+            clipDerivatives.append(derivatives)
+        }
+        return (ok, clipDerivatives)
+    }
 
-    init(_ flat: FlatModel, wantGradient: Bool) {
-        products = [Double](repeating: 0, count: flat.entryBinStart.count)
-        let local = wantGradient ? flat.localBinCount : 0
-        base = [Double](repeating: 0, count: local)
-        binFactor = [Double](repeating: 0, count: local)
-        let scalars = wantGradient ? flat.scalarParameter.count : 0
-        scalarValue = [Double](repeating: 0, count: scalars)
-        scalarDerivative = [Double](repeating: 0, count: scalars)
-        prefix = [Double](repeating: 0, count: wantGradient ? (flat.entryScalarRange.map(\.count).max() ?? 0) : 0)
+    /// Adds ∂ log L/∂c_i of every morphed sample:
+    /// Σ_b w_b P G_b (1 + D_b/n_b) (∂ν̃⁰/∂ν⁰)_b ∂ν⁰_b/∂c_i, with D_b = Σ_h Δ_hb (the histosys part
+    /// scales with ν̃⁰/n_b, so it contributes D_b/n_b; not where n_b = 0, where r = 1).
+    fileprivate func morphingGradient(_ pars: UnsafePointer<Double>, _ s: KernelScratch, _ clipDerivatives: [[Double]], _ grad: UnsafeMutablePointer<Double>) {
+        for (k, m) in flat.morphs.enumerated() {
+            let p = s.product[m.entry]
+            var cotangent = [Double](repeating: 0, count: m.binCount)
+            for b in 0..<m.binCount {
+                let l = m.localStart + b
+                let n = m.nominal[b]
+                let histoFactor = n != 0 ? 1 + s.morphDelta[l] / n : 1
+                cotangent[b] = s.weight[m.binStart + b] * p * s.binFactor[l] * histoFactor * clipDerivatives[k][b] * (m.morph.relative ? n : 1)
+            }
+            var coefficientGradient = [Double](repeating: 0, count: m.morph.coefficientParameters.count)
+            let c = m.coefficients(pars)
+            c.withUnsafeBufferPointer { cb in
+                cotangent.withUnsafeBufferPointer { u in
+                    coefficientGradient.withUnsafeMutableBufferPointer { g in
+                        m.morph.templates.accumulateVectorJacobianProduct(at: cb, cotangent: u, into: g)
+                    }
+                }
+            }
+            for (i, parameter) in m.morph.coefficientParameters.enumerated() { grad[parameter] += coefficientGradient[i] }
+        }
+    }
+
+    /// Why `parameters` lie outside the model's domain, or nil: negative morphed yields of
+    /// samples with the "error" policy, negative total yields (extended workspaces only).
+    public func evaluationProblem(_ parameters: [Double]) -> EvaluationProblem? {
+        guard !flat.morphs.isEmpty else { return nil }
+        var negativeMorph: [(bin: Int, where: String, value: Double)] = []
+        var coefficientValues: [(String, Double)] = []
+        for m in flat.morphs {
+            let c = m.morph.coefficientParameters.map { parameters[$0] }
+            for (i, parameter) in m.morph.coefficientParameters.enumerated() where !coefficientValues.contains(where: { $0.0 == parameterNames[parameter] }) {
+                coefficientValues.append((parameterNames[parameter], c[i]))
+            }
+            guard m.morph.policy == .error else { continue }
+            let poly = m.morph.templates.yields(at: c)
+            for b in 0..<m.binCount {
+                let value = m.morph.relative ? m.nominal[b] * (1 + poly[b]) : poly[b]
+                if value < 0 { negativeMorph.append((m.binStart + b, "morphing \"\(m.morph.modifier)\"", value)) }
+            }
+        }
+        if !negativeMorph.isEmpty {
+            return EvaluationProblem(kind: "negative morphed yields", bins: negativeMorph, coefficients: coefficientValues)
+        }
+        let nu = expectedMainData(parameters)
+        let negative = nu.indices.filter { nu[$0] < 0 }.map { (bin: $0, where: "total", value: nu[$0]) }
+        return negative.isEmpty ? nil : EvaluationProblem(kind: "negative total yields", bins: negative, coefficients: coefficientValues)
+    }
+}
+
+extension HistFactoryModel {
+    /// The Gaussian constraints of staterror components whose width follows the morphed yields
+    /// (Specs/eft-extension.md §8.2), with their gradient (γ and Wilson coefficients):
+    ///
+    /// ```
+    /// σ(c) = √(V_s + Σ_M var_sb(c)) / (N_s + Σ_M ν̃⁰_sb(c))
+    /// var_sb = V_b(c) (absolute form),  δ² μ_b² + n_b² V_b(c) (relative form, μ = 1 + poly)
+    /// ℓ = −ln(σ√2π) − (a − γ)²/(2σ²),   ∂ℓ/∂σ = −1/σ + (a − γ)²/σ³
+    /// ∂σ/∂c_i = (∂var/∂c_i)/(2√V D) − σ (∂ν̃⁰/∂c_i)/D
+    /// ```
+    fileprivate func dynamicStaterrorTerms(_ pars: UnsafePointer<Double>, _ s: KernelScratch, _ data: ModelData,
+                                           _ clipDerivatives: [[Double]]) -> (logL: Double, gradient: [(Int, Double)]) {
+        guard !dynamicStaterrors.isEmpty else { return (0, []) }
+        // Per morphed sample: polynomial and variance with their Jacobians (coefficient-major).
+        var cache: [Int: (poly: [Double], polyJacobian: [Double], variance: [Double], varianceJacobian: [Double])] = [:]
+        func point(_ k: Int) -> (poly: [Double], polyJacobian: [Double], variance: [Double], varianceJacobian: [Double]) {
+            if let hit = cache[k] { return hit }
+            let m = flat.morphs[k]
+            let c = m.coefficients(pars)
+            let (poly, jacobian) = m.morph.templates.yieldsAndJacobian(at: c)
+            var variance = [Double](repeating: 0, count: m.binCount)
+            var varianceJacobian = [Double](repeating: 0, count: m.binCount * c.count)
+            c.withUnsafeBufferPointer { cb in
+                variance.withUnsafeMutableBufferPointer { v in
+                    varianceJacobian.withUnsafeMutableBufferPointer { j in m.morph.variance!.evaluate(at: cb, variances: v, jacobian: j) }
+                }
+            }
+            let result = (poly, jacobian, variance, varianceJacobian)
+            cache[k] = result
+            return result
+        }
+        var logL = 0.0
+        var gradient: [(Int, Double)] = []
+        let halfLog2Pi = 0.5 * Foundation.log(2 * Double.pi)
+        for d in dynamicStaterrors {
+            var variance = d.staticVariance
+            var nominal = d.staticNominal
+            for part in d.contributions {
+                let m = flat.morphs[part.morph]
+                let p = point(part.morph)
+                let n = m.nominal[part.bin]
+                variance += m.morph.relative
+                    ? part.delta * part.delta * (1 + p.poly[part.bin]) * (1 + p.poly[part.bin]) + n * n * p.variance[part.bin]
+                    : p.variance[part.bin]
+                nominal += s.morphNominal[m.localStart + part.bin]
+            }
+            let constraint = normalConstraints[d.constraint]
+            let residual = data.auxiliary[constraint.auxIndex] - pars[d.parameter]
+            let sigma = variance.squareRoot() / nominal
+            logL += -Foundation.log(sigma) - halfLog2Pi - 0.5 * residual * residual / (sigma * sigma)
+            gradient.append((d.parameter, residual / (sigma * sigma)))
+            let dSigma = -1 / sigma + residual * residual / (sigma * sigma * sigma)
+            for part in d.contributions {
+                let m = flat.morphs[part.morph]
+                let p = point(part.morph)
+                let b = part.bin, bins = m.binCount
+                let n = m.nominal[b]
+                for (i, parameter) in m.morph.coefficientParameters.enumerated() {
+                    let dPoly = p.polyJacobian[i * bins + b]
+                    let dVariance = m.morph.relative
+                        ? 2 * part.delta * part.delta * (1 + p.poly[b]) * dPoly + n * n * p.varianceJacobian[i * bins + b]
+                        : p.varianceJacobian[i * bins + b]
+                    let dNominal = clipDerivatives[part.morph][b] * (m.morph.relative ? n : 1) * dPoly
+                    let dS = dVariance / (2 * variance.squareRoot() * nominal) - sigma * dNominal / nominal
+                    gradient.append((parameter, dSigma * dS))
+                }
+            }
+        }
+        return (logL, gradient)
     }
 }

@@ -1,5 +1,6 @@
 import EFTJSON
 import Foundation
+import Morphing
 
 /// A HistFactory probability model built from a workspace and one of its measurements, with
 /// exactly pyhf 0.7.6's semantics (see `Specs/histfactory.md`):
@@ -32,6 +33,7 @@ public struct HistFactoryModel: Sendable {
 
     let flat: FlatModel
     let normalConstraints: [NormalConstraint]
+    let dynamicStaterrors: [DynamicStaterror]
     let poissonConstraints: [PoissonConstraint]
 
     public var mainBinCount: Int { channelBinCounts.reduce(0, +) }
@@ -158,6 +160,21 @@ struct CompiledSample: Sendable {
     let scalars: [ScalarTerm]
     let histos: [HistoTerm]
     let binTerms: [BinTerm]
+    /// The sample's morphing modifier, if it has one: its nominal is then ν⁰(c).
+    let morph: CompiledMorph?
+}
+
+/// A morphing modifier of one sample in one channel.
+struct CompiledMorph: Sendable {
+    let templates: PolynomialTemplates
+    /// The MC-statistical variance of the polynomial, when the modifier has uncertainties.
+    let variance: MonteCarloVariance?
+    /// The model parameter of each of the polynomial's coefficients.
+    let coefficientParameters: [Int]
+    /// ν⁰(c) = nominal · (1 + poly(c)) instead of poly(c).
+    let relative: Bool
+    let policy: MorphingModifier.NegativeYieldPolicy
+    let modifier: String
 }
 
 struct NormalConstraint: Sendable {
@@ -166,6 +183,20 @@ struct NormalConstraint: Sendable {
     let sigma: Double
     /// −ln(σ√(2π)).
     let logNormalization: Double
+    /// Index into `dynamicStaterrors` when σ follows the morphed yields, else −1.
+    var dynamicIndex: Int
+}
+
+/// A staterror component whose width depends on the Wilson coefficients (Specs/eft-extension.md §8.2):
+/// σ(c) = √(V_static + Σ_M var_sb(c)) / (N_static + Σ_M ν̃⁰_sb(c)).
+struct DynamicStaterror: Sendable {
+    let parameter: Int
+    /// Index into `normalConstraints`.
+    let constraint: Int
+    let staticVariance: Double
+    let staticNominal: Double
+    /// (index into the flat model's morphs, bin of that sample, the sample's staterror δ).
+    let contributions: [(morph: Int, bin: Int, delta: Double)]
 }
 
 struct PoissonConstraint: Sendable {

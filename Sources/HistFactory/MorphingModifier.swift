@@ -76,7 +76,8 @@ extension SpecReader {
             let powers = try object(json, at: mp, required: [], optional: coefficients)
             var exponents = [Int: Int]()
             for (coef, value) in powers.pairs {
-                guard case .integer(let power) = value, power >= 1, power <= 16 else {
+                // JSON Schema's integer: 2 and 2.0 alike.
+                guard let power = value.doubleValue, power == power.rounded(), power >= 1, power <= 16 else {
                     throw HistFactoryError(.schema, "a power must be an integer from 1 to 16, found \(value.serialized())", path: mp.appending(coef))
                 }
                 exponents[coefficients.firstIndex(of: coef)!] = Int(power)
@@ -124,11 +125,14 @@ extension SpecReader {
             }
         case (nil, let benchmarks?):
             let bp = p.appending("benchmarks")
-            guard form == .absolute else { throw HistFactoryError(.schema, "benchmark points need the absolute form", path: bp) }
             let b = try object(benchmarks, at: bp, required: ["monomials", "points"], optional: [])
             var monomials: [Monomial] = []
             for (k, m) in try array(b["monomials"]!, at: bp.appending("monomials"), nonEmpty: true).enumerated() {
-                monomials.append(try monomial(m, at: bp.appending("monomials").appending(k)))
+                let monomial = try monomial(m, at: bp.appending("monomials").appending(k))
+                if form == .relative && monomial == .one {
+                    throw HistFactoryError(.schema, "the relative form has no constant term (its 1 is implicit)", path: bp.appending("monomials").appending(k))
+                }
+                monomials.append(monomial)
             }
             var points: [[Double]] = []
             var yields: [[Double]] = []
@@ -140,7 +144,9 @@ extension SpecReader {
                 var c = [Double](repeating: 0, count: coefficients.count)
                 for (name, v) in values.pairs { c[coefficients.firstIndex(of: name)!] = try number(v, at: pp.appending("values").appending(name)) }
                 points.append(c)
-                yields.append(try perBin(pt["data"]!, at: pp.appending("data"), uncertainty: false))
+                // Relative form: the points give μ, and M·R = μ − 1 is solved.
+                let pointData = try perBin(pt["data"]!, at: pp.appending("data"), uncertainty: false)
+                yields.append(form == .relative ? pointData.map { $0 - 1 } : pointData)
                 if let u = pt["uncertainty"] { uncertainties.append(try perBin(u, at: pp.appending("uncertainty"), uncertainty: true)) }
             }
             if !uncertainties.isEmpty && uncertainties.count != points.count {
@@ -186,5 +192,25 @@ extension SpecReader {
         }
         return MorphingModifier(coefficients: coefficients, form: form, templates: templates, truncation: truncation,
                                 negativeYields: policy, conditionNumber: conditionNumber, source: data)
+    }
+}
+
+extension MorphingModifier {
+    /// The `data` object of a coefficient-form `morphing` modifier for `templates` (the inverse of
+    /// reading one): `{"coefficients", "form", "terms": [{"powers", "data", "uncertainty"?}]}`.
+    public static func coefficientFormJSON(_ templates: PolynomialTemplates, form: Form = .absolute, uncertainties: [[Double]]? = nil,
+                                           negativeYields: NegativeYieldPolicy = .error) -> JSON {
+        let names = templates.coefficientNames
+        let terms: [JSON] = templates.monomials.enumerated().map { t, monomial in
+            var term = JSONObject()
+            term["powers"] = .object(JSONObject(monomial.factors.map { (names[$0.coefficient], JSON.integer(Int64($0.power))) }))
+            term["data"] = .numbers(templates.template(ofTerm: t))
+            if let uncertainties { term["uncertainty"] = .numbers(uncertainties[t]) }
+            return .object(term)
+        }
+        return .object(JSONObject([
+            ("coefficients", .array(names.map { .string($0) })), ("form", .string(form.rawValue)),
+            ("terms", .array(terms)), ("negative_yields", .string(negativeYields.rawValue)),
+        ]))
     }
 }

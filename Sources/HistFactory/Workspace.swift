@@ -19,12 +19,12 @@ public struct Workspace: Sendable, Equatable {
     /// Validates `json` as a workspace. `file` only labels errors.
     public init(json: JSON, file: String? = nil) throws(HistFactoryError) {
         do throws(HistFactoryError) {
-            let reader = SpecReader()
-            let root = try reader.object(json, at: JSONPointer(tokens: []), required: ["channels", "measurements", "observations", "version"], optional: [])
-            let version = try reader.string(root["version"]!, at: JSONPointer(tokens: ["version"]))
-            guard version == "1.0.0" else {
-                throw HistFactoryError(.schema, "unsupported workspace version \"\(version)\" (expected \"1.0.0\")", path: JSONPointer(tokens: ["version"]))
+            let root = try SpecReader().object(json, at: JSONPointer(tokens: []), required: ["channels", "measurements", "observations", "version"], optional: [])
+            let version = try SpecReader().string(root["version"]!, at: JSONPointer(tokens: ["version"]))
+            guard version == WorkspaceVersion.pyhf || version == WorkspaceVersion.efthfExtended else {
+                throw HistFactoryError(.schema, "unsupported workspace version \"\(version)\" (expected \"\(WorkspaceVersion.pyhf)\", or \"\(WorkspaceVersion.efthfExtended)\" for efthf's EFT extension)", path: JSONPointer(tokens: ["version"]))
             }
+            let reader = SpecReader(extended: version == WorkspaceVersion.efthfExtended)
             self.version = version
             channels = try reader.channels(root["channels"]!, at: JSONPointer(tokens: ["channels"]))
             observations = try reader.observations(root["observations"]!, at: JSONPointer(tokens: ["observations"]), channels: channels)
@@ -83,8 +83,11 @@ public struct Observation: Sendable, Equatable {
 /// One of HistFactory's seven modifiers with its data.
 public struct Modifier: Sendable, Equatable {
     public enum Kind: String, Sendable, CaseIterable, Comparable {
-        // Declared in pyhf's `histfactory_set` order, which fixes the parameter order.
+        // Declared in pyhf's `histfactory_set` order, which fixes the parameter order; efthf's
+        // extension comes last, so that a 1.0.0 workspace keeps pyhf's order.
         case histosys, lumi, normfactor, normsys, shapefactor, shapesys, staterror
+        /// efthf's EFT extension (workspace version 1.0.0+efthf.1).
+        case morphing
 
         public static func < (a: Kind, b: Kind) -> Bool { a.rawValue.unicodeScalars.lexicographicallyPrecedes(b.rawValue.unicodeScalars) }
         var typeOrder: Int { Kind.allCases.firstIndex(of: self)! }
@@ -98,6 +101,8 @@ public struct Modifier: Sendable, Equatable {
         case templates(hi: [Double], lo: [Double])
         /// shapesys, staterror: absolute uncertainties per bin.
         case uncertainties([Double])
+        /// morphing: the polynomial in Wilson coefficients.
+        case morphing(MorphingModifier)
     }
 
     public let name: String
@@ -137,6 +142,9 @@ public func loadJSON(_ path: String) throws(HistFactoryError) -> JSON {
 
 /// Strict reading of the pyhf 1.0.0 schema with a JSON path in every error.
 struct SpecReader {
+    /// Whether efthf's extension (the morphing modifier) may be used.
+    var extended = false
+
     func object(_ json: JSON, at path: JSONPointer, required: [String], optional: [String]) throws(HistFactoryError) -> JSONObject {
         guard case .object(let o) = json else {
             throw HistFactoryError(.schema, "expected an object, found \(json.kindDescription)", path: path)
@@ -220,17 +228,23 @@ struct SpecReader {
         let data = try numbers(o["data"]!, at: p.appending("data"))
         var modifiers: [Modifier] = []
         for (k, m) in try array(o["modifiers"]!, at: p.appending("modifiers"), nonEmpty: false).enumerated() {
-            modifiers.append(try modifier(m, at: p.appending("modifiers").appending(k), bins: data.count))
+            modifiers.append(try modifier(m, at: p.appending("modifiers").appending(k), sampleData: data))
+        }
+        if modifiers.filter({ $0.kind == .morphing }).count > 1 {
+            throw HistFactoryError(.invalidModel, "sample \"\(name)\" has several morphing modifiers; efthf reads one per sample (combine them into one polynomial)", path: p.appending("modifiers"))
         }
         return Sample(name: name, data: data, modifiers: modifiers)
     }
 
-    func modifier(_ json: JSON, at p: JSONPointer, bins: Int) throws(HistFactoryError) -> Modifier {
+    func modifier(_ json: JSON, at p: JSONPointer, sampleData: [Double]) throws(HistFactoryError) -> Modifier {
+        let bins = sampleData.count
         let o = try object(json, at: p, required: ["name", "type", "data"], optional: [])
         let name = try string(o["name"]!, at: p.appending("name"))
         let typeName = try string(o["type"]!, at: p.appending("type"))
-        guard let kind = Modifier.Kind(rawValue: typeName) else {
-            throw HistFactoryError(.schema, "unknown modifier type \"\(typeName)\" (pyhf 1.0.0 has: \(Modifier.Kind.allCases.map(\.rawValue).joined(separator: ", ")))", path: p.appending("type"))
+        guard let kind = Modifier.Kind(rawValue: typeName), kind != .morphing || extended else {
+            let known = Modifier.Kind.allCases.filter { $0 != .morphing }.map(\.rawValue).joined(separator: ", ")
+            let hint = typeName == "morphing" ? "; morphing needs \"version\": \"\(WorkspaceVersion.efthfExtended)\"" : ""
+            throw HistFactoryError(.schema, "unknown modifier type \"\(typeName)\" (pyhf 1.0.0 has: \(known))\(hint)", path: p.appending("type"))
         }
         let data = o["data"]!
         let dp = p.appending("data")
@@ -269,6 +283,8 @@ struct SpecReader {
             payload = .templates(hi: hi, lo: lo)
         case .shapesys, .staterror:
             payload = .uncertainties(try perBin())
+        case .morphing:
+            payload = .morphing(try morphing(data, at: dp, name: name, sampleData: sampleData))
         }
         return Modifier(name: name, kind: kind, payload: payload)
     }
