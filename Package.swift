@@ -32,7 +32,7 @@ let package = Package(
         .target(name: "EFTHF", dependencies: ["EFTJSON", "HistFactory", "Morphing", "Inference"]),
         .executableTarget(
             name: "EFTHFCLI",
-            dependencies: ["EFTHF", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["EFTHF", "Plots", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .executableTarget(name: "HistFactoryBenchmark", dependencies: ["HistFactory", "EFTJSON"], path: "Benchmarks/HistFactory"),
         .executableTarget(name: "MorphingBenchmark", dependencies: ["Morphing"], path: "Benchmarks/Morphing"),
@@ -42,9 +42,14 @@ let package = Package(
         .testTarget(name: "InferenceTests", dependencies: ["Inference", "HistFactory"]),
         .executableTarget(name: "InferenceBenchmark", dependencies: ["Inference", "HistFactory"], path: "Benchmarks/inference", exclude: ["bench_pyhf.py"]),
         .systemLibrary(name: "CHDF5", pkgConfig: "hdf5", providers: [.apt(["libhdf5-dev"])]),
-        .target(name: "EventDatabase", dependencies: ["CHDF5", "Morphing", "EFTJSON"]),
+        .target(name: "EventDatabase", dependencies: ["CHDF5", "CZlib", "Morphing", "EFTJSON"]),
         .testTarget(name: "EventDatabaseTests", dependencies: ["EventDatabase", "Morphing"]),
         .executableTarget(name: "EventDatabaseBenchmark", dependencies: ["EventDatabase"], path: "Benchmarks/EventDatabase"),
+        .target(name: "Plots", dependencies: ["HistFactory", "Inference"]),
+        .testTarget(name: "PlotsTests", dependencies: ["Plots"]),
+        .testTarget(name: "CLITests", dependencies: ["EFTHFCLI", "EFTHF", "Plots"]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .executableTarget(name: "MakeExampleData", dependencies: ["EventDatabase", "Morphing"], path: "Data/generator"),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# The README's first command: set up, build, and run efthf on the bundled example.
+# The README's first command: set up, build, and fit two Wilson coefficients on the bundled VH example.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 swift build -c release --product efthf
-exec .build/release/efthf eval Data/example/workspace.json --at mu=1.2
+exec .build/release/efthf fit --ops cHW,cHq3

@@ -4,7 +4,7 @@
 # cross-checks that compare against it.
 set -euo pipefail
 need=()
-for pkg in libhdf5-dev libnlopt-dev librsvg2-bin pkg-config; do
+for pkg in libhdf5-dev libnlopt-dev librsvg2-bin pkg-config zlib1g-dev; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

@@ -8,7 +8,7 @@ struct EFTHFCommand: ParsableCommand {
         commandName: "efthf",
         abstract: "EFT fits on published HistFactory statistical models.",
         version: efthfVersion,
-        subcommands: [Eval.self, Fit.self, Hypotest.self, Limit.self]
+        subcommands: [Eval.self, Fit.self, Hypotest.self, Limit.self, Scan.self, Significance.self, Toys.self, Inspect.self]
     )
 }
 
@@ -16,8 +16,24 @@ let efthfVersion = "0.1.0"
 
 /// Options that pick a workspace, a patch and a measurement.
 struct ModelOptions: ParsableArguments {
-    @Argument(help: "A pyhf JSON workspace (schema 1.0.0).")
-    var workspace: String
+    @Argument(help: ArgumentHelp("A pyhf JSON workspace (schema 1.0.0, or 1.0.0+efthf.1 with EFT morphing). Default: the bundled VH example, Data/vh/workspace_morphing.json.", valueName: "workspace"))
+    var workspaceArgument: String?
+
+    /// The workspace file: the argument, or the bundled example found from the working directory
+    /// or from the executable's place in the repository (.build/<configuration>/efthf).
+    var workspace: String {
+        if let workspaceArgument { return workspaceArgument }
+        let bundled = "Data/vh/workspace_morphing.json"
+        if FileManager.default.fileExists(atPath: bundled) { return bundled }
+        let executable = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+        var directory = executable.deletingLastPathComponent()
+        for _ in 0..<4 {
+            let candidate = directory.appendingPathComponent(bundled).path
+            if FileManager.default.fileExists(atPath: candidate) { return candidate }
+            directory = directory.deletingLastPathComponent()
+        }
+        return bundled
+    }
 
     @Option(help: ArgumentHelp("A patch to apply first: a PatchSet file with the patch name (FILE:NAME), or a plain JSON Patch file.", valueName: "file[:name]"))
     var patch: String?

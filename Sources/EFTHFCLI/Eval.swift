@@ -50,7 +50,9 @@ extension EFTHFCommand {
                     offset += n
                 }
                 out["expected_data"] = .object(byChannel)
-                if !logL.isFinite {
+                if let problem = hf.evaluationProblem(point) {
+                    out["warning"] = .string("outside the model's domain (log L = -inf): \(problem)")
+                } else if !logL.isFinite {
                     let bad = expected.indices.filter { !(expected[$0] > 0) && data.main[$0] > 0 || expected[$0] < 0 || expected[$0].isNaN }
                     out["warning"] = .string("the log-likelihood is not finite: expected yields are negative or zero with observed events in \(bad.count) bin(s) (global bins \(bad.prefix(10).map(String.init).joined(separator: ", ")))")
                 }

@@ -40,16 +40,41 @@ extension EFTHFCommand {
         @Option(help: ArgumentHelp("Fix parameters at values, e.g. mu_SIG=0,alpha_JES=0.5.", valueName: "name=value,..."))
         var fix: String?
 
+        @Option(help: ArgumentHelp("Wilson coefficients to float (EFT workspaces); all others are fixed at the Standard Model, 0.", valueName: "op,..."))
+        var ops: String?
+
         @Flag(help: "Print the result as JSON.")
         var json = false
+
+        @Option(help: ArgumentHelp("Write SVG plots (pre-/post-fit yields per channel, pulls, correlation matrix, morphed signal at several coefficient points) into this directory.", valueName: "dir"))
+        var plots: String?
 
         func run() throws {
             try reportingErrors {
                 let loaded = try LoadedModel(model)
                 var options = FitOptions(computeUncertainties: true)
+                var point = loaded.model.suggestedInits
+                var fixed = loaded.model.suggestedFixed
+                if let ops {
+                    let coefficients = loaded.model.parameterSets.filter { $0.modifierKinds.contains(.morphing) }
+                    let requested = ops.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+                    if coefficients.isEmpty {
+                        throw HistFactoryError(.parameter, "--ops: the workspace has no Wilson coefficients (no morphing modifiers)")
+                    }
+                    for op in requested where !coefficients.contains(where: { $0.name == op }) {
+                        throw HistFactoryError(.parameter, "--ops: unknown Wilson coefficient \"\(op)\"; the workspace has: \(coefficients.map(\.name).joined(separator: ", "))")
+                    }
+                    for set in coefficients where !requested.contains(set.name) {
+                        point[set.offset] = 0
+                        fixed[set.offset] = true
+                    }
+                    for set in coefficients where requested.contains(set.name) { fixed[set.offset] = false }
+                    options.initialValues = point
+                    options.fixed = fixed
+                    // Quadratic EFT dependence makes several minima common: start from a grid over the operators.
+                    options.multiStart = MultiStart(parameters: requested, pointsPerParameter: requested.count > 2 ? 3 : 5)
+                }
                 if let fix {
-                    var point = loaded.model.suggestedInits
-                    var fixed = loaded.model.suggestedFixed
                     for item in fix.split(separator: ",") {
                         let name = String(item.split(separator: "=").first ?? "")
                         try ParameterAssignment.apply(text: String(item), to: &point, model: loaded.model)
@@ -63,6 +88,7 @@ extension EFTHFCommand {
                     options.fixed = fixed
                 }
                 let result = try loaded.model.fit(loaded.data, options: options)
+                if let plots { try FitPlots.write(result, workspace: loaded.workspace, model: loaded.model, data: loaded.data, to: plots) }
                 if json {
                     print(FitReport.json(result, model: loaded.model).serialized(.pretty))
                 } else {

@@ -286,7 +286,11 @@ extension HistFactoryModel {
     /// ```
     /// σ(c) = √(V_s + Σ_M var_sb(c)) / (N_s + Σ_M ν̃⁰_sb(c))
     /// var_sb = V_b(c) (absolute form),  δ² μ_b² + n_b² V_b(c) (relative form, μ = 1 + poly)
-    /// ℓ = −ln(σ√2π) − (a − γ)²/(2σ²),   ∂ℓ/∂σ = −1/σ + (a − γ)²/σ³
+    /// ℓ = −ln(σ(0)√2π) − (a − γ)²/(2σ(c)²),   ∂ℓ/∂σ = (a − γ)²/σ³
+    ///
+    /// The normalisation keeps the SM-point width σ(0): with −ln σ(c) the constraint alone would
+    /// carry information on c (it would favour points of small relative MC uncertainty) and bias
+    /// fits, Asimov fits included.
     /// ∂σ/∂c_i = (∂var/∂c_i)/(2√V D) − σ (∂ν̃⁰/∂c_i)/D
     /// ```
     fileprivate func dynamicStaterrorTerms(_ pars: UnsafePointer<Double>, _ s: KernelScratch, _ data: ModelData,
@@ -312,7 +316,6 @@ extension HistFactoryModel {
         }
         var logL = 0.0
         var gradient: [(Int, Double)] = []
-        let halfLog2Pi = 0.5 * Foundation.log(2 * Double.pi)
         for d in dynamicStaterrors {
             var variance = d.staticVariance
             var nominal = d.staticNominal
@@ -328,9 +331,9 @@ extension HistFactoryModel {
             let constraint = normalConstraints[d.constraint]
             let residual = data.auxiliary[constraint.auxIndex] - pars[d.parameter]
             let sigma = variance.squareRoot() / nominal
-            logL += -Foundation.log(sigma) - halfLog2Pi - 0.5 * residual * residual / (sigma * sigma)
+            logL += constraint.logNormalization - 0.5 * residual * residual / (sigma * sigma)
             gradient.append((d.parameter, residual / (sigma * sigma)))
-            let dSigma = -1 / sigma + residual * residual / (sigma * sigma * sigma)
+            let dSigma = residual * residual / (sigma * sigma * sigma)
             for part in d.contributions {
                 let m = flat.morphs[part.morph]
                 let p = point(part.morph)

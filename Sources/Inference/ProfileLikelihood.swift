@@ -214,7 +214,11 @@ func converged(_ fit: FitResult, _ what: String) throws(InferenceError) -> FitRe
 }
 
 /// Ranges of x where y ≤ level, with linear interpolation at the crossings.
-func crossings(_ x: [Double], _ y: [Double], level: Double) -> [ClosedRange<Double>] {
+func crossings(_ xAll: [Double], _ yAll: [Double], level: Double) -> [ClosedRange<Double>] {
+    // Failed conditional fits (non-finite 2NLL) are left out: the intervals use the converged points.
+    let kept = xAll.indices.filter { yAll[$0].isFinite }
+    let x = kept.map { xAll[$0] }, y = kept.map { yAll[$0] }
+    guard !x.isEmpty else { return [] }
     var ranges: [ClosedRange<Double>] = []
     var start: Double? = nil
     for i in x.indices {

@@ -691,7 +691,8 @@ class Model:
                 for i in range(r["n"]):
                     th = pars[r["offset"] + i]
                     a = aux[k + i]
-                    ll_c += -math.log(sig[i] * math.sqrt(2 * math.pi)) - (a - th) ** 2 / (2 * sig[i] ** 2)
+                    # Normalisation with the static width sigma(0), exponent with sigma(c) (spec 8.2).
+                    ll_c += -math.log(r["sigmas"][i] * math.sqrt(2 * math.pi)) - (a - th) ** 2 / (2 * sig[i] ** 2)
             else:
                 for i in range(r["n"]):
                     g = pars[r["offset"] + i]

@@ -1,0 +1,216 @@
+import EFTHF
+import Foundation
+import Plots
+
+/// The expected yield of each sample separately, at any point of the full model's parameters.
+///
+/// `HistFactoryModel` exposes only the summed yield, so each sample gets its own model, built
+/// from the workspace with every other sample removed (and no POI, which may belong to another
+/// sample); its parameters are looked up by name in the full model's vector. The multiplicative
+/// and additive modifiers of one sample do not depend on the others, so the per-sample yields
+/// add up to `expectedMainData` (checked in ``yields(at:)``).
+struct SampleYields {
+    struct Entry {
+        let sample: String
+        /// nil when the sample has no modifiers: its yield is its nominal data.
+        let model: HistFactoryModel?
+        let nominal: [String: [Double]]
+        /// For each parameter of `model`, its index in the full model.
+        let parameterMap: [Int]
+    }
+
+    let full: HistFactoryModel
+    let entries: [Entry]
+
+    init(workspace: Workspace, model: HistFactoryModel) throws(HistFactoryError) {
+        full = model
+        let fullIndex = Dictionary(model.parameterNames.enumerated().map { ($1, $0) }, uniquingKeysWith: { a, _ in a })
+        var entries: [Entry] = []
+        for sample in model.samples {
+            var nominal: [String: [Double]] = [:]
+            var names = Set<String>()
+            for channel in workspace.channels {
+                for s in channel.samples where s.name == sample {
+                    nominal[channel.name] = s.data
+                    for m in s.modifiers {
+                        names.insert(m.name)
+                        if case .morphing(let morphing) = m.payload { names.formUnion(morphing.coefficients) }
+                    }
+                }
+            }
+            let sub: HistFactoryModel?
+            if names.isEmpty {
+                sub = nil
+            } else {
+                let json = Self.singleSampleJSON(workspace.json, sample: sample, measurement: model.measurementName, parameters: names)
+                sub = try HistFactoryModel(workspace: Workspace(json: json), measurement: model.measurementName, interpolation: model.interpolation)
+            }
+            let map = try (sub?.parameterNames ?? []).map { name throws(HistFactoryError) -> Int in
+                guard let i = fullIndex[name] else { throw HistFactoryError(.parameter, "sample \(sample) has parameter \(name) that the model lacks") }
+                return i
+            }
+            entries.append(Entry(sample: sample, model: sub, nominal: nominal, parameterMap: map))
+        }
+        self.entries = entries
+    }
+
+    /// The workspace JSON with only `sample` in each channel (channels without it dropped), and
+    /// the measurement without POI and with only the configurations of `parameters`.
+    static func singleSampleJSON(_ json: JSON, sample: String, measurement: String, parameters: Set<String>) -> JSON {
+        var out = json.objectValue!
+        var kept = Set<String>()
+        out["channels"] = .array(json["channels"]!.arrayValue!.compactMap { channel -> JSON? in
+            var c = channel.objectValue!
+            let samples = c["samples"]!.arrayValue!.filter { $0["name"]?.stringValue == sample }
+            guard !samples.isEmpty else { return nil }
+            c["samples"] = .array(samples)
+            kept.insert(c["name"]!.stringValue!)
+            return .object(c)
+        })
+        out["observations"] = .array(json["observations"]!.arrayValue!.filter { kept.contains($0["name"]?.stringValue ?? "") })
+        out["measurements"] = .array(json["measurements"]!.arrayValue!.filter { $0["name"]?.stringValue == measurement }.map { m in
+            var mo = m.objectValue!
+            var config = mo["config"]!.objectValue!
+            config["poi"] = .string("")
+            config["parameters"] = .array((config["parameters"]?.arrayValue ?? []).filter { parameters.contains($0["name"]?.stringValue ?? "") })
+            mo["config"] = .object(config)
+            return .object(mo)
+        })
+        return .object(out)
+    }
+
+    /// Per channel (model order), each sample's expected yields at `point` (full-model order).
+    func yields(at point: [Double]) -> [(channel: String, samples: [Histogram])] {
+        var perChannel: [String: [Histogram]] = [:]
+        for entry in entries {
+            if let sub = entry.model {
+                let expected = sub.expectedMainData(entry.parameterMap.map { point[$0] })
+                var offset = 0
+                for (c, n) in zip(sub.channels, sub.channelBinCounts) {
+                    perChannel[c, default: []].append(Histogram(label: entry.sample, values: Array(expected[offset..<offset + n])))
+                    offset += n
+                }
+            } else {
+                for (c, data) in entry.nominal { perChannel[c, default: []].append(Histogram(label: entry.sample, values: data)) }
+            }
+        }
+        return full.channels.map { ($0, perChannel[$0] ?? []) }
+    }
+}
+
+/// The SVG plots of a fit: pre- and post-fit yields per channel, pulls, correlations, and the
+/// morphed samples at several Wilson-coefficient points.
+enum FitPlots {
+    /// Writes the plots into `directory` (created if needed) and returns the files written.
+    @discardableResult
+    static func write(_ result: FitResult, workspace: Workspace, model: HistFactoryModel, data: ModelData, to directory: String) throws(HistFactoryError) -> [String] {
+        var files: [String] = []
+        func save(_ name: String, _ svg: String) throws(HistFactoryError) {
+            let path = URL(fileURLWithPath: directory).appendingPathComponent(name).path
+            try writeFile(path, svg)
+            files.append(path)
+        }
+        let yields = try SampleYields(workspace: workspace, model: model)
+        var offset = 0
+        let prefit = yields.yields(at: model.suggestedInits), postfit = yields.yields(at: result.values)
+        for (k, channel) in model.channels.enumerated() {
+            let n = model.channelBinCounts[k]
+            let observed = Array(data.main[offset..<offset + n])
+            offset += n
+            try save("yields_prefit_\(fileName(channel)).svg", Plot.stackedYields(title: "\(channel): pre-fit", samples: prefit[k].samples, data: observed, colorOrder: model.samples))
+            try save("yields_postfit_\(fileName(channel)).svg", Plot.stackedYields(title: "\(channel): post-fit", samples: postfit[k].samples, data: observed, colorOrder: model.samples))
+        }
+        let pulls = Self.pulls(result, model: model)
+        if !pulls.isEmpty { try save("pulls.svg", Plot.pulls(pulls)) }
+        if let correlations = result.correlations {
+            let chosen = Self.correlationSubset(result, correlations: correlations, poi: model.poiIndex)
+            if chosen.count > 1 {
+                try save("correlation_matrix.svg", Plot.correlationMatrix(
+                    names: chosen.map { result.parameterNames[$0] }, matrix: chosen.map { i in chosen.map { correlations[i][$0] } },
+                    title: chosen.count < result.fixed.filter({ !$0 }).count ? "Correlation matrix (\(chosen.count) most correlated parameters)" : "Correlation matrix"))
+            }
+        }
+        for (name, svg) in Self.signalPlots(result, workspace: workspace, model: model, yields: yields) { try save(name, svg) }
+        return files
+    }
+
+    /// Constrained free parameters: pull (θ̂ − θ₀)/σ₀ and constraint σ̂/σ₀, with θ₀, σ₀ the
+    /// auxiliary datum and width of a Gaussian constraint, or 1 and 1/√τ of a Poisson one.
+    static func pulls(_ result: FitResult, model: HistFactoryModel) -> [Pull] {
+        let sigmas = result.uncertainties
+        return model.parameterSets.flatMap { set -> [Pull] in
+            let widths: [Double], centres: [Double]
+            switch set.constraint {
+            case .unconstrained: return []
+            case .normal(let s): widths = s; centres = set.auxdata
+            case .poisson(let tau): widths = tau.map { 1 / $0.squareRoot() }; centres = Array(repeating: 1, count: tau.count)
+            }
+            return set.indices.enumerated().compactMap { k, i -> Pull? in
+                guard !result.fixed[i], k < widths.count, widths[k] > 0 else { return nil }
+                let centre = k < centres.count ? centres[k] : (set.modifierKinds.first == .normsys || set.modifierKinds.first == .histosys ? 0 : 1)
+                return Pull(name: result.parameterNames[i], pull: (result.values[i] - centre) / widths[k], constraint: (sigmas?[i] ?? .nan) / widths[k])
+            }
+        }
+    }
+
+    /// Free parameters, at most 40: the POI and those with the largest |ρ| to another one.
+    static func correlationSubset(_ result: FitResult, correlations: [[Double]], poi: Int?) -> [Int] {
+        let free = result.fixed.indices.filter { !result.fixed[$0] }
+        guard free.count > 40 else { return free }
+        let strength = Dictionary(uniqueKeysWithValues: free.map { i in (i, free.filter { $0 != i }.map { abs(correlations[i][$0]) }.max() ?? 0) })
+        var chosen = Set(free.sorted { strength[$0]! > strength[$1]! }.prefix(40))
+        if let poi, !result.fixed[poi] { chosen.insert(poi) }
+        return chosen.sorted()
+    }
+
+    /// For every sample with a morphing modifier, per channel: its yield at the SM (all
+    /// coefficients 0), at the best fit, and at best fit ± 2σ of each free coefficient.
+    static func signalPlots(_ result: FitResult, workspace: Workspace, model: HistFactoryModel, yields: SampleYields) -> [(String, String)] {
+        var coefficientsOf: [String: [String]] = [:]
+        for channel in workspace.channels {
+            for s in channel.samples {
+                for m in s.modifiers {
+                    if case .morphing(let morphing) = m.payload {
+                        coefficientsOf[s.name, default: []] += morphing.coefficients.filter { !(coefficientsOf[s.name] ?? []).contains($0) }
+                    }
+                }
+            }
+        }
+        guard !coefficientsOf.isEmpty else { return [] }
+        let index = Dictionary(result.parameterNames.enumerated().map { ($1, $0) }, uniquingKeysWith: { a, _ in a })
+        let sigmas = result.uncertainties
+        var plots: [(String, String)] = []
+        for (sample, coefficients) in coefficientsOf.sorted(by: { $0.key < $1.key }) {
+            let indices = coefficients.compactMap { index[$0] }
+            var points: [(String, [Double])] = []
+            var sm = result.values
+            for i in indices { sm[i] = 0 }
+            points.append(("SM (all coefficients 0)", sm))
+            points.append(("best fit (" + indices.map { "\(result.parameterNames[$0]) = \(formatted(result.values[$0], 3))" }.joined(separator: ", ") + ")", result.values))
+            for i in indices where !result.fixed[i] {
+                let s = sigmas?[i] ?? 0
+                guard s > 0 else { continue }
+                for sign in [-2.0, 2.0] {
+                    var p = result.values
+                    p[i] += sign * s
+                    points.append(("\(result.parameterNames[i]) = \(formatted(p[i], 3)) (best \(sign > 0 ? "+" : "−") 2σ)", p))
+                }
+            }
+            let evaluated = points.map { ($0.0, yields.yields(at: $0.1)) }
+            for (k, channel) in model.channels.enumerated() {
+                let histograms = evaluated.compactMap { label, perChannel -> Histogram? in
+                    perChannel[k].samples.first { $0.label == sample }.map { Histogram(label: label, values: $0.values) }
+                }
+                guard !histograms.isEmpty else { continue }
+                plots.append(("signal_\(fileName(channel))_\(fileName(sample)).svg",
+                              Plot.overlaid(title: "\(sample) in \(channel) at several coefficient points", histograms: histograms)))
+            }
+        }
+        return plots
+    }
+}
+
+/// A channel or sample name made safe for a file name.
+func fileName(_ name: String) -> String {
+    String(name.map { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" || $0 == "." ? $0 : "_" })
+}

@@ -1,0 +1,42 @@
+import ArgumentParser
+import EFTHF
+import Foundation
+
+extension EFTHFCommand {
+    struct Significance: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Asymptotic discovery significance from q0: observed and expected p0 and Z.",
+            discussion: """
+                q0 = −2 ln λ(0) for μ̂ ≥ 0, else 0 (arXiv:1007.1727 Eq. 12); p0 = 1 − Φ(√q0), Z = √q0. The \
+                expected values come from the Asimov data set at POI = 1, with the ±1σ, ±2σ band of p0.
+                """
+        )
+
+        @OptionGroup var model: ModelOptions
+
+        @Flag(help: "Print the result as JSON.")
+        var json = false
+
+        func run() throws {
+            try reportingErrors {
+                let loaded = try LoadedModel(model)
+                guard let poi = loaded.model.poiName else {
+                    throw InferenceError(.invalidOptions, "measurement \"\(loaded.model.measurementName)\" has no POI; a discovery test needs one")
+                }
+                let r = try Progress.run("discovery test") { _ in try loaded.model.discoverySignificance(data: loaded.data) }
+                if json {
+                    let out: JSON = [
+                        "poi": .string(poi), "q0": .number(r.q0), "p0": .number(r.p0), "significance": .number(r.significance),
+                        "p0_expected": .numbers(r.p0Expected), "expected_significance": .number(r.expectedSignificance),
+                    ]
+                    print(out.serialized(.pretty))
+                } else {
+                    print("Discovery test of \(poi) = 0 (q0, asymptotic)")
+                    print("  observed  q0 = \(formatted(r.q0))   p0 = \(formatted(r.p0))   Z = \(formatted(r.significance, 4)) σ")
+                    print("  expected  Z = \(formatted(r.expectedSignificance, 4)) σ (Asimov, \(poi) = 1)")
+                    print("  expected  p0  " + zip(["-2σ", "-1σ", "median", "+1σ", "+2σ"], r.p0Expected).map { "\($0) \(formatted($1, 4))" }.joined(separator: "   "))
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,64 @@
+import ArgumentParser
+import EFTHF
+import Foundation
+
+extension EFTHFCommand {
+    struct Toys: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Toy-based CLs test of one POI value, with the expected band from background-only toys.",
+            discussion: """
+                Pseudo-data are drawn from the model fitted to the observed data at POI = value (signal plus \
+                background) and at POI = 0 (background only); p-values are fractions of toys. The result \
+                depends only on --seed and --ntoys, not on the number of cores.
+                """
+        )
+
+        @OptionGroup var model: ModelOptions
+
+        @Option(help: "The POI value to test.")
+        var poiValue: Double = 1
+
+        @Option(help: "Toys per hypothesis (signal plus background, and background only).")
+        var ntoys: Int = 1000
+
+        @Option(help: "Seed of the pseudo-random generator.")
+        var seed: UInt64 = 0
+
+        @Option(help: ArgumentHelp("Test statistic: qtilde or q.", valueName: "qtilde|q"))
+        var testStat: String = "qtilde"
+
+        @Flag(help: "Print the result as JSON.")
+        var json = false
+
+        func validate() throws {
+            guard ntoys > 0 else { throw ValidationError("--ntoys must be positive, not \(ntoys)") }
+            guard poiValue.isFinite else { throw ValidationError("--poi-value must be finite") }
+            guard ["qtilde", "q"].contains(testStat) else { throw ValidationError("--test-stat must be qtilde or q, not \(testStat)") }
+        }
+
+        func run() throws {
+            let statistic: TestStatistic = testStat == "q" ? .qMu : .qMuTilde
+            try reportingErrors {
+                let loaded = try LoadedModel(model)
+                let r = try Progress.run("toys (2 × \(ntoys))") { _ in
+                    try loaded.model.toyHypotest(poiValue: poiValue, data: loaded.data, toys: ntoys, seed: seed, testStatistic: statistic)
+                }
+                if json {
+                    let out: JSON = [
+                        "poi": .string(loaded.model.poiName ?? ""), "poi_value": .number(poiValue), "test_statistic": .string(testStat),
+                        "ntoys": .integer(Int64(ntoys)), "seed": .integer(Int64(bitPattern: seed)), "q": .number(r.q),
+                        "cls_obs": .number(r.clsObserved), "clsb_obs": .number(r.clsbObserved), "clb_obs": .number(r.clbObserved),
+                        "cls_exp": .numbers(r.clsExpected), "failed_toys": .integer(Int64(r.failedToys)),
+                    ]
+                    print(out.serialized(.pretty))
+                } else {
+                    print("POI \(loaded.model.poiName ?? "?") = \(formatted(poiValue)), test statistic \(testStat), \(ntoys) toys per hypothesis, seed \(seed)")
+                    print("  q = \(formatted(r.q))")
+                    print("  CLs observed  \(formatted(r.clsObserved))   (CLs+b \(formatted(r.clsbObserved)), CLb \(formatted(r.clbObserved)))")
+                    print("  CLs expected  " + zip(["-2σ", "-1σ", "median", "+1σ", "+2σ"], r.clsExpected).map { "\($0) \(formatted($1))" }.joined(separator: "   "))
+                    if r.failedToys > 0 { print("  warning: \(r.failedToys) toys dropped because a fit failed on them") }
+                }
+            }
+        }
+    }
+}

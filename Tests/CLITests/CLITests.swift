@@ -1,0 +1,345 @@
+import Foundation
+import Testing
+import EFTHF
+import Plots
+@testable import EFTHFCLI
+#if canImport(FoundationXML)
+import FoundationXML
+#endif
+
+/// Whether an SVG file is well-formed XML (XMLParser) and, when rsvg-convert is installed, renders.
+func checkSVGFile(_ path: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
+    let data = try Data(contentsOf: URL(fileURLWithPath: path))
+    #expect(String(decoding: data, as: UTF8.self).contains("<svg"), "\(path) is not an SVG", sourceLocation: sourceLocation)
+    #if canImport(FoundationXML) || os(macOS)
+    let parser = XMLParser(data: data)
+    #expect(parser.parse(), "\(path) is not well-formed XML: \(parser.parserError.map { "\($0)" } ?? "?")", sourceLocation: sourceLocation)
+    #endif
+    guard FileManager.default.isExecutableFile(atPath: "/usr/bin/rsvg-convert") else {
+        print("note: rsvg-convert not found (Debian: apt-get install librsvg2-bin); PNG rendering of \(path) skipped")
+        return
+    }
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/rsvg-convert")
+    process.arguments = ["-o", path.replacingOccurrences(of: ".svg", with: ".png"), path]
+    try process.run()
+    process.waitUntilExit()
+    #expect(process.terminationStatus == 0, "rsvg-convert failed on \(path)", sourceLocation: sourceLocation)
+}
+
+@Suite struct HelpTests {
+    static let commands = ["", "eval", "fit", "hypotest", "limit", "scan", "significance", "toys", "inspect"]
+
+    /// The help text of each subcommand is stored under Snapshots/; EFTHF_UPDATE_SNAPSHOTS=1 rewrites them.
+    @Test(arguments: commands)
+    func helpMatchesSnapshot(command: String) throws {
+        let result = try CLI.run(command.isEmpty ? ["--help"] : [command, "--help"])
+        #expect(result.status == 0)
+        let file = CLI.snapshots.appendingPathComponent("help-\(command.isEmpty ? "efthf" : command).txt")
+        if ProcessInfo.processInfo.environment["EFTHF_UPDATE_SNAPSHOTS"] == "1" {
+            try FileManager.default.createDirectory(at: CLI.snapshots, withIntermediateDirectories: true)
+            try Data(result.stdout.utf8).write(to: file)
+            return
+        }
+        guard let stored = try? String(contentsOf: file, encoding: .utf8) else {
+            Issue.record("no snapshot \(file.lastPathComponent); run the tests with EFTHF_UPDATE_SNAPSHOTS=1 to create it")
+            return
+        }
+        #expect(result.stdout == stored, "help of '\(command)' changed; if intended, rerun with EFTHF_UPDATE_SNAPSHOTS=1")
+    }
+
+    /// Every option in the help has a description after its name.
+    @Test(arguments: commands.dropFirst())
+    func everyOptionIsDocumented(command: String) throws {
+        let help = try CLI.run([command, "--help"]).stdout
+        let lines = help.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        for (i, line) in lines.enumerated() where line.hasPrefix("  -") || line.hasPrefix("  <") {
+            let trimmed = line.trimmingCharacters(in: .whitespaces)
+            // Drop the option's names and value placeholder; a description must follow on the line.
+            let spec = trimmed.range(of: #"^((-{1,2}[A-Za-z0-9-]+|<[^>]+>)(, )?( <[^>]+>)?)+"#, options: .regularExpression)
+            let hasInlineText = spec.map { !trimmed[$0.upperBound...].trimmingCharacters(in: .whitespaces).isEmpty } ?? false
+            let nextIsText = i + 1 < lines.count && lines[i + 1].hasPrefix("      ") && !lines[i + 1].trimmingCharacters(in: .whitespaces).isEmpty
+            #expect(hasInlineText || nextIsText, "'\(trimmed)' in 'efthf \(command) --help' has no description")
+        }
+    }
+
+    @Test func versionIsPrinted() throws {
+        let result = try CLI.run(["--version"])
+        #expect(result.status == 0)
+        #expect(result.stdout.trimmingCharacters(in: .whitespacesAndNewlines).range(of: #"^\d+\.\d+\.\d+"#, options: .regularExpression) != nil)
+    }
+}
+
+@Suite struct InspectTests {
+    @Test func exampleWorkspaceSummary() throws {
+        let result = try CLI.run(["inspect", CLI.example])
+        #expect(result.status == 0, "\(result.stderr)")
+        for expected in ["Channels (2):", "SR_pTV", "CR_ttbar", "VH_signal", "ttbar_norm", "mu", "(POI)", "floating", "Parameters:"] {
+            #expect(result.stdout.contains(expected), "missing \(expected)")
+        }
+    }
+
+    @Test func jsonOutputIsValid() throws {
+        let result = try CLI.run(["inspect", CLI.example, "--json"])
+        #expect(result.status == 0)
+        let json = CLI.json(result.stdout)
+        #expect((json["channels"] as? [Any])?.count == 2)
+        #expect(json["poi"] as? String == "mu")
+    }
+
+    /// A workspace with one instance of each mistake the validator knows.
+    @Test func validatorFindsEachKindOfMistake() throws {
+        let directory = try CLI.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = try CLI.write("""
+            {"channels": [
+              {"name": "SR", "samples": [
+                {"name": "sig", "data": [5, 0], "modifiers": [{"name": "mu", "type": "normfactor", "data": null},
+                  {"name": "lumi", "type": "lumi", "data": null}, {"name": "luminosity", "type": "normsys", "data": {"hi": 1.017, "lo": 0.983}}]},
+                {"name": "bkg", "data": [10, 0], "modifiers": [{"name": "lumi", "type": "lumi", "data": null},
+                  {"name": "luminosity", "type": "normsys", "data": {"hi": 1.017, "lo": 0.983}},
+                  {"name": "staterror_SR", "type": "staterror", "data": [12, 0]}, {"name": "mu_bkg", "type": "normfactor", "data": null}]}]},
+              {"name": "CR", "samples": [
+                {"name": "bkg", "data": [100], "modifiers": [{"name": "mu_bkg", "type": "normfactor", "data": null}]}]}],
+             "observations": [{"name": "SR", "data": [12, 1]}, {"name": "CR", "data": [98]}],
+             "measurements": [{"name": "m", "config": {"poi": "mu", "parameters": [
+               {"name": "lumi", "auxdata": [1], "sigmas": [0.017], "bounds": [[0.9, 1.1]], "inits": [1]},
+               {"name": "mu_bkg", "fixed": true}]}}],
+             "version": "1.0.0"}
+            """, to: "mistakes.json", in: directory)
+        let result = try CLI.run(["inspect", path])
+        #expect(result.status == 0, "\(result.stderr)")
+        for expected in ["normsys duplicating lumi", "luminosity", "parameters fixed that usually float", "mu_bkg is fixed",
+                         "systematics present in some channels only", "lumi\" is in SR but not in CR",
+                         "bins with zero or negative expected yield", "SR bin 1", "MC-statistical uncertainties above 100%", "δ/ν = 1.2"] {
+            #expect(result.stdout.contains(expected), "missing \(expected) in:\n\(result.stdout)")
+        }
+        let json = CLI.json(try CLI.run(["inspect", path, "--json"]).stdout)
+        let kinds = Set((json["warnings"] as? [[String: Any]] ?? []).compactMap { $0["kind"] as? String })
+        #expect(kinds == ["lumi_duplicate", "fixed_parameter", "inconsistent_systematic", "non_positive_yield", "large_mc_stat_uncertainty"])
+    }
+
+    @Test func wilsonCoefficientsAndTermsAreListed() throws {
+        let path = CLI.repository.appendingPathComponent("Specs/examples/eft_parameter_order.json").path
+        let result = try CLI.run(["inspect", path])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("Wilson coefficients (3):"))
+        #expect(result.stdout.contains("morphing"))
+        #expect(result.stdout.contains("mu_WH is fixed"), "the fixed normalisation factor mu_WH is reported")
+    }
+
+    @Test func negativeInterferenceInsideBoundsIsReported() throws {
+        let directory = try CLI.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = try CLI.write("""
+            {"channels": [{"name": "SR", "samples": [
+                {"name": "eft", "data": [10, 5], "modifiers": [{"name": "eft_morph", "type": "morphing", "data": {
+                  "coefficients": ["cW"], "form": "absolute", "negative_yields": "allow", "terms": [
+                    {"powers": {}, "data": [10, 5]}, {"powers": {"cW": 1}, "data": [-4, 0.5]}, {"powers": {"cW": 2}, "data": [1, 0.1]}]}}]},
+                {"name": "bkg", "data": [50, 50], "modifiers": [{"name": "bkg_norm", "type": "normsys", "data": {"hi": 1.1, "lo": 0.9}}]}]}],
+             "observations": [{"name": "SR", "data": [60, 55]}],
+             "measurements": [{"name": "m", "config": {"poi": "cW", "parameters": [{"name": "cW", "bounds": [[-5, 5]]}]}}],
+             "version": "1.0.0+efthf.1"}
+            """, to: "eft.json", in: directory)
+        let result = try CLI.run(["inspect", path])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("negative SM + interference yields"))
+        #expect(result.stdout.contains("SR bin 0") && result.stdout.contains("cW = 5"), "10 − 4·5 < 0 at the upper bound:\n\(result.stdout)")
+        #expect(!result.stdout.contains("SR bin 1: sample eft"), "5 ± 0.5·5 stays positive")
+    }
+
+    @Test func referenceWorkspaceWithPatchSet() throws {
+        guard let bkg = CLI.reference("01_pyhf_example/example_bkgonly.json"), let patch = CLI.reference("01_pyhf_example/example_patchset.json") else {
+            print("note: reference workspaces absent; skipped"); return
+        }
+        let result = try CLI.run(["inspect", bkg, "--patch", "\(patch):patch_channel1_signal_syst1"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("SigXsecOverSM"))
+        #expect(result.stdout.contains("GaussExample"))
+    }
+
+    @Test func atlasReferenceWorkspace() throws {
+        guard let bkg = CLI.reference("03_atlas_susy2018_14_comb/BkgOnly.json"), let patch = CLI.reference("03_atlas_susy2018_14_comb/patchset_SYNTHETIC.json") else {
+            print("note: reference workspaces absent; skipped"); return
+        }
+        let result = try CLI.run(["inspect", bkg, "--patch", "\(patch):synthetic_signal"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("Channels (3):") && result.stdout.contains("mu_SIG"))
+    }
+}
+
+@Suite struct ScanTests {
+    @Test func oneDimensionalScanWithOutputAndPlot() throws {
+        let directory = try CLI.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let json = directory.appendingPathComponent("scan.json").path, svg = directory.appendingPathComponent("scan.svg").path
+        let result = try CLI.run(["scan", CLI.example, "--par", "mu=-1:4:11", "--output", json, "--plot", svg])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("best fit  mu ="))
+        #expect(result.stdout.contains("68% CL") && result.stdout.contains("95% CL"))
+        #expect(result.stderr.contains("scan mu (11 points): started") && result.stderr.contains("done in"), "plain progress lines in a pipe: \(result.stderr)")
+        let out = CLI.json(try String(contentsOfFile: json, encoding: .utf8))
+        #expect((out["values"] as? [Double])?.count == 11)
+        #expect((out["intervals"] as? [String: Any])?["68"] != nil)
+        try checkSVGFile(svg)
+    }
+
+    @Test func twoDimensionalScanWithContours() throws {
+        let directory = try CLI.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let svg = directory.appendingPathComponent("contour.svg").path
+        let result = try CLI.run(["scan", CLI.example, "--par", "mu=-1:4:7", "--par", "ttbar_norm=0.85:1.15:7", "--plot", svg, "--json"],
+                                 environment: ["EFTHF_PROGRESS": "0"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let out = CLI.json(result.stdout)
+        #expect((out["twice_nll"] as? [[Double]])?.count == 7)
+        #expect(((out["contours"] as? [String: Any])?["68"] as? [Any])?.isEmpty == false, "the 68% contour lies inside the grid")
+        #expect(result.stderr.isEmpty, "EFTHF_PROGRESS=0 silences progress")
+        try checkSVGFile(svg)
+    }
+
+    @Test func wilsonCoefficientScan() throws {
+        let path = CLI.repository.appendingPathComponent("Specs/examples/eft_coefficient_absolute.json").path
+        let result = try CLI.run(["scan", path, "--par", "cHq3=-1:0.3:14"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("best fit  cHq3 ="))
+        // Below about cHq3 = −0.2 the morphed yield is negative (negative_yields "error"): those
+        // fits fail, and the intervals are marked open at the first converged point.
+        #expect(result.stdout.contains("conditional fits failed") && result.stdout.contains("[<"), "\(result.stdout)")
+    }
+
+    @Test func referenceWorkspaceScan() throws {
+        guard let bkg = CLI.reference("03_atlas_susy2018_14_comb/BkgOnly.json"), let patch = CLI.reference("03_atlas_susy2018_14_comb/patchset_SYNTHETIC.json") else {
+            print("note: reference workspaces absent; skipped"); return
+        }
+        let result = try CLI.run(["scan", bkg, "--patch", "\(patch):synthetic_signal", "--par", "mu_SIG=0:3:7"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("best fit  mu_SIG ="))
+    }
+}
+
+@Suite struct SignificanceAndToysTests {
+    @Test func significanceOfTheExample() throws {
+        let result = try CLI.run(["significance", CLI.example, "--json"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let out = CLI.json(result.stdout)
+        let q0 = out["q0"] as? Double ?? -1, z = out["significance"] as? Double ?? -1
+        #expect(q0 >= 0 && abs(z - q0.squareRoot()) < 1e-6 * max(1, z), "Z = √q0")
+        #expect((out["p0_expected"] as? [Double])?.count == 5)
+    }
+
+    @Test func significanceOfAReferenceWorkspace() throws {
+        guard let bkg = CLI.reference("01_pyhf_example/example_bkgonly.json") else { print("note: reference workspaces absent; skipped"); return }
+        let result = try CLI.run(["significance", bkg])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("observed  q0 ="))
+    }
+
+    @Test func toysAreReproducibleWithASeed() throws {
+        let arguments = ["toys", CLI.example, "--poi-value", "1", "--ntoys", "40", "--seed", "7", "--json"]
+        let first = try CLI.run(arguments), second = try CLI.run(arguments)
+        #expect(first.status == 0, "\(first.stderr)")
+        #expect(first.stdout == second.stdout)
+        let out = CLI.json(first.stdout)
+        let cls = out["cls_obs"] as? Double ?? -1
+        #expect(cls >= 0 && cls <= 1)
+        #expect(first.stderr.contains("toys (2 × 40): started"))
+    }
+
+    @Test func toysOnAReferenceWorkspace() throws {
+        guard let bkg = CLI.reference("03_atlas_susy2018_14_comb/BkgOnly.json"), let patch = CLI.reference("03_atlas_susy2018_14_comb/patchset_SYNTHETIC.json") else {
+            print("note: reference workspaces absent; skipped"); return
+        }
+        let result = try CLI.run(["toys", bkg, "--patch", "\(patch):synthetic_signal", "--ntoys", "20", "--seed", "1"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("CLs observed"))
+    }
+}
+
+@Suite struct FitPlotTests {
+    /// The fit plots drawn in process (FitPlots is what `fit --plots` calls), each rendered to PNG;
+    /// $EFTHF_PLOT_DIR keeps them for looking at.
+    @Test(arguments: ["Data/example/workspace.json", "Specs/examples/eft_coefficient_absolute.json", "Specs/examples/eft_parameter_order.json"])
+    func fitPlotsOfEveryKind(workspace: String) throws {
+        let keep = ProcessInfo.processInfo.environment["EFTHF_PLOT_DIR"].map { URL(fileURLWithPath: $0).appendingPathComponent(URL(fileURLWithPath: workspace).deletingPathExtension().lastPathComponent) }
+        let directory = try keep ?? CLI.temporaryDirectory()
+        defer { if keep == nil { try? FileManager.default.removeItem(at: directory) } }
+        let ws = try Workspace(contentsOf: CLI.repository.appendingPathComponent(workspace).path)
+        let model = try HistFactoryModel(workspace: ws)
+        let data = try model.observedData(from: ws)
+        let result = try model.fit(data, options: FitOptions(computeUncertainties: true))
+        let files = try FitPlots.write(result, workspace: ws, model: model, data: data, to: directory.path).map { URL(fileURLWithPath: $0).lastPathComponent }
+        #expect(files.contains { $0.hasPrefix("yields_prefit_") } && files.contains { $0.hasPrefix("yields_postfit_") })
+        #expect(files.contains("pulls.svg"))
+        // eft_parameter_order's Hessian is not positive definite: no covariance, no matrix.
+        #expect(files.contains("correlation_matrix.svg") == (result.correlations != nil))
+        if workspace.contains("eft") { #expect(files.contains { $0.hasPrefix("signal_") }) }
+        for f in files { try checkSVGFile(directory.appendingPathComponent(f).path) }
+    }
+
+    /// The per-sample yields add up to the model's expected data, before and after the fit.
+    @Test(arguments: ["Data/example/workspace.json", "Specs/examples/eft_parameter_order.json"])
+    func sampleYieldsAddUpToTheModel(workspace: String) throws {
+        let ws = try Workspace(contentsOf: CLI.repository.appendingPathComponent(workspace).path)
+        let model = try HistFactoryModel(workspace: ws)
+        let yields = try SampleYields(workspace: ws, model: model)
+        var point = model.suggestedInits
+        for i in point.indices where !model.suggestedFixed[i] { point[i] += 0.05 * Double(i % 3 + 1) }
+        let total = model.expectedMainData(point)
+        let summed = yields.yields(at: point).flatMap { channel in
+            channel.samples.reduce(into: [Double](repeating: 0, count: channel.samples.first?.values.count ?? 0)) { sum, h in
+                for b in h.values.indices { sum[b] += h.values[b] }
+            }
+        }
+        #expect(summed.count == total.count)
+        for (a, b) in zip(summed, total) { #expect(abs(a - b) <= 1e-9 * max(1, abs(b))) }
+    }
+
+    /// `efthf fit --plots DIR` writes every kind of fit plot; skipped until the option is wired in.
+    @Test(arguments: ["Data/example/workspace.json", "Specs/examples/eft_coefficient_absolute.json"])
+    func fitPlotsAreWritten(workspace: String) throws {
+        guard try CLI.run(["fit", "--help"]).stdout.contains("--plots") else {
+            print("note: efthf fit has no --plots option yet; fit plot test skipped"); return
+        }
+        let directory = try CLI.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let result = try CLI.run(["fit", CLI.repository.appendingPathComponent(workspace).path, "--plots", directory.path])
+        #expect(result.status == 0, "\(result.stderr)")
+        let files = try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.hasSuffix(".svg") }
+        #expect(files.contains { $0.hasPrefix("yields_prefit_") } && files.contains { $0.hasPrefix("yields_postfit_") })
+        #expect(files.contains("pulls.svg") && files.contains("correlation_matrix.svg"))
+        if workspace.contains("eft") { #expect(files.contains { $0.hasPrefix("signal_") }) }
+        for f in files { try checkSVGFile(directory.appendingPathComponent(f).path) }
+    }
+}
+
+@Suite struct BadInputTests {
+    /// Non-zero exit, nothing on stdout, and a first stderr line that says what is wrong.
+    @Test(arguments: [
+        (["inspect", "/nonexistent/workspace.json"], "no such file"),
+        (["scan", "Data/example/workspace.json"], "--par"),
+        (["scan", "Data/example/workspace.json", "--par", "mu=3:0:5"], "name=lo:hi:n"),
+        (["scan", "Data/example/workspace.json", "--par", "nosuch=0:1:3"], "nosuch"),
+        (["scan", "Data/example/workspace.json", "--par", "mu=0:1:3", "--par", "mu=0:2:3"], "same parameter"),
+        (["toys", "Data/example/workspace.json", "--ntoys", "0"], "--ntoys"),
+        (["toys", "Data/example/workspace.json", "--test-stat", "q0"], "--test-stat"),
+        (["significance", "Data/example/workspace.json", "--measurement", "nosuch"], "nosuch"),
+        (["inspect", "Data/README.md"], "not valid JSON"),
+        (["inspect", "Data/example/workspace.json", "--bogus"], "--bogus"),
+    ])
+    func badInputFailsWithOneClearLine(arguments: [String], mention: String) throws {
+        let resolved = arguments.map { $0.hasPrefix("Data/") ? CLI.repository.appendingPathComponent($0).path : $0 }
+        let result = try CLI.run(resolved, environment: ["EFTHF_PROGRESS": "0"])
+        #expect(result.status != 0)
+        #expect(result.stdout.isEmpty)
+        let first = result.stderrLines.first ?? ""
+        #expect(first.hasPrefix("efthf: error: ") || first.hasPrefix("Error: "), "first line: \(first)")
+        #expect(first.contains(mention), "'\(first)' should mention \(mention)")
+    }
+
+    @Test func unwritableOutputIsAClearError() throws {
+        let result = try CLI.run(["scan", CLI.example, "--par", "mu=0:2:3", "--output", "/proc/efthf/forbidden.json"], environment: ["EFTHF_PROGRESS": "0"])
+        #expect(result.status != 0)
+        #expect(result.stderrLines.last?.hasPrefix("efthf: error: ") == true, "\(result.stderr)")
+    }
+}
