@@ -5,7 +5,7 @@
 // What is derived and what is simulated:
 // - DERIVED: the 28 coefficient templates of pTV (SM, 6 interference, 6 square, 15 cross terms of
 //   cHq3, cHl3, cHDD, cHbox, cHW, cll1) from ROOT's RooLagrangianMorphFunc tutorial input
-//   (Data/vh/inputs/rf_lagrangianmorph_templates.json, the JSON dump of
+//   (../shared/reference/eft/rf_lagrangianmorph_templates.json beside the repository, the JSON dump of
 //   input_histos_rf_lagrangianmorph.root), read with Morphing.ROOTLagrangianMorph; the per-bin MC
 //   event count (T_SM/σ_SM)² of its SM pTV histogram; the SM shapes of mbb and MET that the
 //   simulated observables imitate.
@@ -25,7 +25,7 @@ import Morphing
 
 // MARK: Options
 
-var templatesPath = "Data/vh/inputs/rf_lagrangianmorph_templates.json"
+var templatesPath = "../shared/reference/eft/rf_lagrangianmorph_templates.json"
 var outputDirectory = "Data/vh"
 var seed: UInt64 = 20_261_122
 var eventScale = 1.0

@@ -9,7 +9,7 @@ enum ExampleData {
         .appendingPathComponent("Data/vh")
     static let database = directory.appendingPathComponent("vh_smeft_events.h5")
     static let workspace = directory.appendingPathComponent("workspace_morphing.json")
-    static let templates = directory.appendingPathComponent("inputs/rf_lagrangianmorph_templates.json")
+    static let templates = directory.deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("shared/reference/eft/rf_lagrangianmorph_templates.json")
     static let operators = ["cHq3", "cHl3", "cHDD", "cHbox", "cHW", "cll1"]
     static var available: Bool { [database, workspace, templates].allSatisfy { FileManager.default.fileExists(atPath: $0.path) } }
 }
