@@ -53,9 +53,9 @@ extension EFTHFCommand {
             try reportingErrors {
                 let loaded = try LoadedModel(model)
                 var options = FitOptions(computeUncertainties: true)
-                var point = loaded.model.suggestedInits
-                var fixed = loaded.model.suggestedFixed
                 if let ops {
+                    var point = loaded.model.suggestedInits
+                    var fixed = loaded.model.suggestedFixed
                     let coefficients = loaded.model.parameterSets.filter { $0.modifierKinds.contains(.morphing) }
                     let requested = ops.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
                     if coefficients.isEmpty {
@@ -74,19 +74,7 @@ extension EFTHFCommand {
                     // Quadratic EFT dependence makes several minima common: start from a grid over the operators.
                     options.multiStart = MultiStart(parameters: requested, pointsPerParameter: requested.count > 2 ? 3 : 5)
                 }
-                if let fix {
-                    for item in fix.split(separator: ",") {
-                        let name = String(item.split(separator: "=").first ?? "")
-                        try ParameterAssignment.apply(text: String(item), to: &point, model: loaded.model)
-                        if let set = loaded.model.parameterSet(named: name) {
-                            for i in set.indices { fixed[i] = true }
-                        } else {
-                            fixed[try loaded.model.parameterIndex(named: name)] = true
-                        }
-                    }
-                    options.initialValues = point
-                    options.fixed = fixed
-                }
+                if let fix { try FixedParameters.apply(fix, to: &options, model: loaded.model) }
                 let result = try loaded.model.fit(loaded.data, options: options)
                 if let plots { try FitPlots.write(result, workspace: loaded.workspace, model: loaded.model, data: loaded.data, to: plots) }
                 if json {
