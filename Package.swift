@@ -20,7 +20,7 @@ let package = Package(
         // The HistFactory model of pyhf 0.7.6: workspace spec, validation, likelihood and gradient.
         .target(
             name: "HistFactory",
-            dependencies: ["EFTJSON", "Morphing", .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: ["EFTJSON", "Morphing", "EventDatabase", .product(name: "Crypto", package: "swift-crypto")]
         ),
         // Polynomial morphing in Wilson coefficients: term sets, evaluation with gradient,
         // benchmark-point inversion, STXS parametrisations. Pure maths, no HistFactory dependency.

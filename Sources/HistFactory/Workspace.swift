@@ -24,7 +24,8 @@ public struct Workspace: Sendable, Equatable {
             guard version == WorkspaceVersion.pyhf || version == WorkspaceVersion.efthfExtended else {
                 throw HistFactoryError(.schema, "unsupported workspace version \"\(version)\" (expected \"\(WorkspaceVersion.pyhf)\", or \"\(WorkspaceVersion.efthfExtended)\" for efthf's EFT extension)", path: JSONPointer(tokens: ["version"]))
             }
-            let reader = SpecReader(extended: version == WorkspaceVersion.efthfExtended)
+            let reader = SpecReader(extended: version == WorkspaceVersion.efthfExtended,
+                                    baseDirectory: file.map { URL(fileURLWithPath: $0).deletingLastPathComponent().path })
             self.version = version
             channels = try reader.channels(root["channels"]!, at: JSONPointer(tokens: ["channels"]))
             observations = try reader.observations(root["observations"]!, at: JSONPointer(tokens: ["observations"]), channels: channels)
@@ -142,8 +143,10 @@ public func loadJSON(_ path: String) throws(HistFactoryError) -> JSON {
 
 /// Strict reading of the pyhf 1.0.0 schema with a JSON path in every error.
 struct SpecReader {
-    /// Whether efthf's extension (the morphing modifier) may be used.
+    /// Whether efthf's extension (the morphing and event_database modifiers) may be used.
     var extended = false
+    /// The workspace file's directory, against which event-database paths are resolved.
+    var baseDirectory: String? = nil
 
     func object(_ json: JSON, at path: JSONPointer, required: [String], optional: [String]) throws(HistFactoryError) -> JSONObject {
         guard case .object(let o) = json else {
@@ -241,6 +244,10 @@ struct SpecReader {
         let o = try object(json, at: p, required: ["name", "type", "data"], optional: [])
         let name = try string(o["name"]!, at: p.appending("name"))
         let typeName = try string(o["type"]!, at: p.appending("type"))
+        if typeName == "event_database" && extended {
+            // Read as the coefficient-form morphing modifier its static projection defines.
+            return Modifier(name: name, kind: .morphing, payload: .morphing(try eventDatabase(o["data"]!, at: p.appending("data"), name: name, sampleData: sampleData)))
+        }
         guard let kind = Modifier.Kind(rawValue: typeName), kind != .morphing || extended else {
             let known = Modifier.Kind.allCases.filter { $0 != .morphing }.map(\.rawValue).joined(separator: ", ")
             let hint = typeName == "morphing" ? "; morphing needs \"version\": \"\(WorkspaceVersion.efthfExtended)\"" : ""

@@ -7,12 +7,12 @@ import Testing
 /// tutorial, 6 operators, 28 terms, with MC uncertainties and backgrounds; Asimov data at
 /// cHW = 0.3, cHq3 = −0.05).
 @Suite struct EFTAsimovTests {
-    static let workspace = ReferenceFiles.repository.appendingPathComponent("Data/vh/workspace_morphing.json").path
-
     /// An Asimov fit of two Wilson coefficients, with the MC-statistical uncertainty of the
-    /// morphed signal in the likelihood, returns the injected point (to 1e-4 absolute).
-    @Test func asimovFitRecoversTheInjectedCoefficients() throws {
-        let ws = try Workspace(contentsOf: Self.workspace)
+    /// morphed signal in the likelihood, returns the injected point (to 1e-4 absolute), with the
+    /// signal as term templates and as an event database reweighted during the fit.
+    @Test(arguments: ["workspace_morphing.json", "workspace_events.json"])
+    func asimovFitRecoversTheInjectedCoefficients(file: String) throws {
+        let ws = try Workspace(contentsOf: ReferenceFiles.repository.appendingPathComponent("Data/vh/" + file).path)
         let model = try HistFactoryModel(workspace: ws)
         let data = try model.observedData(from: ws)
         var fixed = model.suggestedFixed
