@@ -77,10 +77,32 @@ extension EFTHFCommand {
                 if let fix { try FixedParameters.apply(fix, to: &options, model: loaded.model) }
                 let result = try loaded.model.fit(loaded.data, options: options)
                 if let plots { try FitPlots.write(result, workspace: loaded.workspace, model: loaded.model, data: loaded.data, to: plots) }
+                // Profile-likelihood intervals (±1σ and 95% CL) of the floated Wilson coefficients.
+                var intervals: [(ProfileInterval, ProfileInterval)] = []
+                if let ops, result.status.isConverged {
+                    var intervalOptions = options
+                    intervalOptions.multiStart = nil
+                    for op in ops.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) {
+                        intervals.append((
+                            try loaded.model.profileInterval(op, data: loaded.data, level: DeltaTwiceNLL.oneSigma1D, options: intervalOptions, bestFit: result),
+                            try loaded.model.profileInterval(op, data: loaded.data, level: DeltaTwiceNLL.cl95In1D, options: intervalOptions, bestFit: result)))
+                    }
+                }
                 if json {
-                    print(FitReport.json(result, model: loaded.model).serialized(.pretty))
+                    var out = FitReport.json(result, model: loaded.model).objectValue!
+                    if !intervals.isEmpty {
+                        out["profile_intervals"] = .object(JSONObject(intervals.map { one, cl95 in
+                            (one.parameter, JSON.object(JSONObject([
+                                ("best_fit", .number(one.bestFit)),
+                                ("one_sigma", .array([one.lower.map { .number($0) } ?? .null, one.upper.map { .number($0) } ?? .null])),
+                                ("cl95", .array([cl95.lower.map { .number($0) } ?? .null, cl95.upper.map { .number($0) } ?? .null])),
+                            ])))
+                        }))
+                    }
+                    print(JSON.object(out).serialized(.pretty))
                 } else {
                     print(FitReport.table(result))
+                    if !intervals.isEmpty { print(FitReport.intervalTable(intervals, result: result)) }
                 }
                 if !result.status.isConverged { throw ExitCode(2) }
             }
@@ -168,6 +190,28 @@ enum FitReport {
         }
         if !r.degenerateMinima.isEmpty {
             lines.append("degenerate minima: \(r.degenerateMinima.count) other minima within tolerance of the best 2NLL")
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    /// Wilson coefficients: best fit, ±1σ and 95% CL profile-likelihood intervals (null end: the
+    /// profile stays below the level up to the bound), and their correlations.
+    static func intervalTable(_ intervals: [(ProfileInterval, ProfileInterval)], result: FitResult) -> String {
+        func end(_ x: Double?, _ bound: String) -> String { x.map { formatted($0, 4) } ?? bound }
+        let width = max(11, intervals.map(\.0.parameter.count).max() ?? 0)
+        var lines = ["", "profile likelihood (Δ2NLL = 1 and 3.84):",
+                     "coefficient".padding(toLength: width, withPad: " ", startingAt: 0) + "     best fit          ±1σ interval            95% CL interval"]
+        for (one, cl95) in intervals {
+            let a = "[\(end(one.lower, "bound")), \(end(one.upper, "bound"))]"
+            let b = "[\(end(cl95.lower, "bound")), \(end(cl95.upper, "bound"))]"
+            lines.append(one.parameter.padding(toLength: width, withPad: " ", startingAt: 0) + String(format: " %12.5g", one.bestFit)
+                         + "   " + a.padding(toLength: 22, withPad: " ", startingAt: 0) + "   " + b)
+        }
+        let names = intervals.map(\.0.parameter)
+        if names.count > 1, let c = result.correlations {
+            let idx = names.compactMap { result.parameterNames.firstIndex(of: $0) }
+            lines.append("correlations: " + (0..<idx.count).flatMap { i in (i + 1..<idx.count).map { j in
+                "\(names[i])–\(names[j]) \(formatted(c[idx[i]][idx[j]], 3))" } }.joined(separator: ", "))
         }
         return lines.joined(separator: "\n")
     }
