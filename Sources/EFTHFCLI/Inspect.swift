@@ -130,7 +130,9 @@ struct WorkspaceInspection {
             if config.name == measurement.poi {
                 return InspectionWarning(kind: .fixedParameter, message: "the POI \(config.name) is fixed\(value) in measurement \(measurement.name): nothing can be measured")
             }
-            if set.modifierKinds.contains(.normfactor) || set.modifierKinds.contains(.shapefactor) || set.modifierKinds.contains(.morphing) {
+            // A Wilson coefficient fixed at the Standard Model is the usual way to leave an operator out.
+            if set.modifierKinds.contains(.morphing) { return nil }
+            if set.modifierKinds.contains(.normfactor) || set.modifierKinds.contains(.shapefactor) {
                 return InspectionWarning(kind: .fixedParameter, message: "\(kinds) \(config.name) is fixed\(value) in measurement \(measurement.name); normalisation factors usually float")
             }
             return InspectionWarning(kind: .fixedParameter, message: "\(kinds) \(config.name) is fixed\(value) in measurement \(measurement.name); its uncertainty is left out of the fit")
@@ -331,7 +333,14 @@ struct WorkspaceInspection {
             for entry in morphings {
                 let poly = entry.morphing.templates.yields
                 let terms = poly.monomials.map { $0.description(names: poly.coefficientNames) }
-                out.append("  \(entry.channel)/\(entry.sample): morphing \"\(entry.modifier.name)\" (\(entry.morphing.form.rawValue), \(poly.termCount) terms, degree \(poly.maximumDegree)): " + terms.joined(separator: ", "))
+                if let file = entry.morphing.source["file"]?.stringValue {
+                    // An event_database modifier, read through its static projection.
+                    let observable = entry.morphing.source["observable"]?.stringValue ?? "?"
+                    let edges = entry.morphing.source["edges"]?.arrayValue?.compactMap(\.doubleValue) ?? []
+                    out.append("  \(entry.channel)/\(entry.sample): event database \"\(entry.modifier.name)\" \(file), \(observable) in \(max(edges.count - 1, 0)) bins [\(edges.first.map { formatted($0) } ?? "?"), \(edges.last.map { formatted($0) } ?? "?")], \(poly.termCount) coefficient sums, degree \(poly.maximumDegree), exact per-point MC variance")
+                } else {
+                    out.append("  \(entry.channel)/\(entry.sample): morphing \"\(entry.modifier.name)\" (\(entry.morphing.form.rawValue), \(poly.termCount) terms, degree \(poly.maximumDegree)): " + terms.joined(separator: ", "))
+                }
             }
         }
         out.append("")
@@ -390,6 +399,7 @@ struct WorkspaceInspection {
             o["sample"] = .string(entry.sample)
             o["modifier"] = .string(entry.modifier.name)
             o["form"] = .string(entry.morphing.form.rawValue)
+            if let file = entry.morphing.source["file"] { o["event_database"] = file }
             o["coefficients"] = .array(entry.morphing.coefficients.map { .string($0) })
             o["terms"] = .array(poly.monomials.map { .string($0.description(names: poly.coefficientNames)) })
             return .object(o)
