@@ -5,27 +5,28 @@ import Glibc
 import Darwin
 #endif
 
-/// Progress of long work on standard error: a redrawn bar (or spinner, when the total is unknown)
-/// on a terminal, plain "label: k/n" lines in a pipe or log file, so that logs stay readable.
+/// Progress of long work on standard error: a redrawn bar with done/total, elapsed time and ETA (or
+/// a spinner, when the total is unknown) on a terminal, plain "label: k/n" lines about every 10 %
+/// in a pipe or log file, so that logs stay readable.
 ///
 /// `EFTHF_PROGRESS=0` silences it, `=plain` forces lines, `=bar` forces the bar.
 final class Progress: @unchecked Sendable {
     enum Style { case bar, lines, silent }
 
     let label: String
-    let total: Int?
     let style: Style
     private let start = Date()
     private let lock = NSLock()
     // Guarded by `lock`: the count, the last printed line-mode decile, and the spinner state.
     private var done = 0
+    private var totalSteps: Int?
     private var lastReported = -1
     private var finished = false
     private var ticker: DispatchSourceTimer?
 
     init(_ label: String, total: Int?) {
         self.label = label
-        self.total = total
+        self.totalSteps = total
         switch ProcessInfo.processInfo.environment["EFTHF_PROGRESS"] {
         case "0", "off": style = .silent
         case "plain", "lines": style = .lines
@@ -46,11 +47,39 @@ final class Progress: @unchecked Sendable {
         }
     }
 
+    /// The number of steps, if known (it may grow, e.g. in an adaptive scan).
+    var total: Int? {
+        lock.lock()
+        defer { lock.unlock() }
+        return totalSteps
+    }
+
+    /// A callback for the `progress:` parameters of Inference: sets done and total.
+    var callback: @Sendable (_ done: Int, _ total: Int) -> Void {
+        { [self] done, total in self.update(done: done, total: total) }
+    }
+
     /// Marks `k` more steps done.
     func advance(by k: Int = 1) {
         lock.lock()
         done += k
+        lock.unlock()
+        report()
+    }
+
+    /// Sets the count of steps done and the total (from a worker thread's progress callback).
+    func update(done newDone: Int, total newTotal: Int) {
+        lock.lock()
+        done = max(done, newDone)
+        totalSteps = newTotal
+        lock.unlock()
+        report()
+    }
+
+    private func report() {
+        lock.lock()
         let count = done
+        let total = totalSteps
         lock.unlock()
         switch style {
         case .silent: break
@@ -63,7 +92,7 @@ final class Progress: @unchecked Sendable {
             let report = decile > lastReported && count < total
             if report { lastReported = decile }
             lock.unlock()
-            if report { Self.write("\(label): \(count)/\(total) (\(elapsed))\n") }
+            if report { Self.write("\(label): \(count)/\(total) (\(elapsed)\(eta(count, total).map { ", ETA \($0)" } ?? ""))\n") }
         }
     }
 
@@ -81,22 +110,31 @@ final class Progress: @unchecked Sendable {
         }
     }
 
-    private var elapsed: String {
-        let t = Date().timeIntervalSince(start)
-        return t < 60 ? String(format: "%.1f s", t) : String(format: "%d min %02d s", Int(t) / 60, Int(t) % 60)
+    private var elapsed: String { Self.duration(Date().timeIntervalSince(start)) }
+
+    /// The remaining time extrapolated from the rate so far, once a step is done.
+    private func eta(_ count: Int, _ total: Int) -> String? {
+        guard count > 0, count < total else { return nil }
+        return Self.duration(Date().timeIntervalSince(start) * Double(total - count) / Double(count))
+    }
+
+    static func duration(_ t: Double) -> String {
+        t < 60 ? String(format: "%.1f s", t) : String(format: "%d min %02d s", Int(t) / 60, Int(t) % 60)
     }
 
     private func draw() {
         lock.lock()
         let count = done
         let over = finished
+        let total = totalSteps
         lock.unlock()
         guard !over else { return }
         let line: String
         if let total, total > 0 {
             let width = 30
             let filled = min(width, count * width / total)
-            line = "\(label) [\(String(repeating: "█", count: filled))\(String(repeating: "·", count: width - filled))] \(count)/\(total)  \(elapsed)"
+            let percent = min(100, count * 100 / total)
+            line = "\(label) [\(String(repeating: "█", count: filled))\(String(repeating: "·", count: width - filled))] \(count)/\(total) \(percent)%  \(elapsed)\(eta(count, total).map { "  ETA \($0)" } ?? "")"
         } else {
             let frames = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"]
             line = "\(frames[Int(Date().timeIntervalSince(start) * 5) % frames.count]) \(label)  \(elapsed)"

@@ -36,7 +36,9 @@ extension EFTHFCommand {
                 Every other free parameter is profiled at each grid point; the points run on all cores. \
                 One --par gives a 1D scan with the 68% and 95% CL intervals (Δ2NLL = 1 and 3.84); two give \
                 a 2D scan with the 68% and 95% CL contours (Δ2NLL = 2.30 and 5.99). Intervals that touch the \
-                end of the grid are marked open: widen the grid to close them.
+                end of the grid are marked open: widen the grid to close them. With --adaptive (1D only) the \
+                n grid points are a coarse start: points are added where Δ2NLL crosses 1 and 3.84 and where the \
+                curve is not smooth, until each interval end is located to --tolerance.
                 """
         )
 
@@ -57,9 +59,23 @@ extension EFTHFCommand {
         @Flag(help: "Print the result as JSON instead of a table.")
         var json = false
 
+        @Flag(help: "1D only: refine the coarse grid of --par around the 68% and 95% CL interval ends and where the curve is not smooth.")
+        var adaptive = false
+
+        @Option(help: ArgumentHelp("With --adaptive: the accuracy of the interval ends (default: 1/1000 of the range or 1/100 of the σ at the best fit, the smaller).", valueName: "dx"))
+        var tolerance: Double?
+
+        @Option(help: ArgumentHelp("With --adaptive: at most this many conditional fits in all.", valueName: "n"))
+        var maxPoints: Int = 200
+
         func validate() throws {
             guard (1...2).contains(axes.count) else { throw ValidationError("give --par once (1D scan) or twice (2D scan), not \(axes.count) times") }
             if axes.count == 2 && axes[0].name == axes[1].name { throw ValidationError("the two --par options name the same parameter \(axes[0].name)") }
+            if adaptive && axes.count == 2 { throw ValidationError("--adaptive refines 1D scans only: give --par once, or drop --adaptive for a 2D grid") }
+            if !adaptive && (tolerance != nil || maxPoints != 200) { throw ValidationError("--tolerance and --max-points need --adaptive") }
+            if let tolerance, !(tolerance > 0 && tolerance.isFinite) { throw ValidationError("--tolerance must be positive, not \(tolerance)") }
+            if adaptive && axes.count == 1 && axes[0].count < 3 { throw ValidationError("--adaptive needs a coarse grid of at least 3 points (name=lo:hi:n with n ≥ 3)") }
+            if adaptive && axes.count == 1 && maxPoints < axes[0].count { throw ValidationError("--max-points (\(maxPoints)) is below the coarse grid's \(axes[0].count) points") }
         }
 
         func run() throws {
@@ -69,7 +85,11 @@ extension EFTHFCommand {
                 if let fix { try FixedParameters.apply(fix, to: &options, model: loaded.model) }
                 for axis in axes { _ = try loaded.model.parameterIndex(named: axis.name) }
                 let result: JSON
-                if axes.count == 1 {
+                if axes.count == 1 && adaptive {
+                    let adaptive = try Self.scanAdaptive(loaded, axes[0], options: options, tolerance: tolerance, maxPoints: maxPoints)
+                    result = Self.report(adaptive, printTable: !json)
+                    if let plot { try writeFile(plot, Plot.scan(adaptive.scan)) }
+                } else if axes.count == 1 {
                     let scan = try Self.scan1D(loaded, axes[0], options: options)
                     result = Self.report(scan, printTable: !json)
                     if let plot { try writeFile(plot, Plot.scan(scan)) }
@@ -83,18 +103,40 @@ extension EFTHFCommand {
             }
         }
 
-        /// `profileScan` has no progress callback, so the progress shown is a spinner with the
-        /// elapsed time on a terminal and a start and a finish line in a pipe.
+        /// The progress shown is a bar with done/total and ETA on a terminal, lines about every 10 % in a pipe.
         static func scan1D(_ loaded: LoadedModel, _ axis: ScanAxis, options: FitOptions) throws -> ProfileScan {
-            try Progress.run("scan \(axis.name) (\(axis.count) points)") { _ in
-                try loaded.model.profileScan(axis.name, values: axis.values, data: loaded.data, options: options)
+            try Progress.run("scan \(axis.name) (\(axis.count) points)", total: axis.count) { progress in
+                try loaded.model.profileScan(axis.name, values: axis.values, data: loaded.data, options: options, progress: progress.callback)
             }
         }
 
         static func scan2D(_ loaded: LoadedModel, _ x: ScanAxis, _ y: ScanAxis, options: FitOptions) throws -> ProfileScan2D {
-            try Progress.run("scan \(x.name) × \(y.name) (\(x.count * y.count) points)") { _ in
-                try loaded.model.profileScan(x.name, values: x.values, y.name, values: y.values, data: loaded.data, options: options)
+            try Progress.run("scan \(x.name) × \(y.name) (\(x.count * y.count) points)", total: x.count * y.count) { progress in
+                try loaded.model.profileScan(x.name, values: x.values, y.name, values: y.values, data: loaded.data, options: options, progress: progress.callback)
             }
+        }
+
+        /// The total of the progress display grows as refinement points are planned.
+        static func scanAdaptive(_ loaded: LoadedModel, _ axis: ScanAxis, options: FitOptions, tolerance: Double?, maxPoints: Int) throws -> AdaptiveProfileScan {
+            try Progress.run("adaptive scan \(axis.name) (\(axis.count) coarse points, at most \(maxPoints))", total: axis.count) { progress in
+                try loaded.model.profileScanAdaptive(
+                    parameter: axis.name, range: axis.lower...axis.upper, data: loaded.data, options: options, tolerance: tolerance,
+                    initialPoints: axis.count, maxPoints: maxPoints, progress: progress.callback)
+            }
+        }
+
+        /// The 1D report of the union of points, with the adaptive settings and whether every end was resolved.
+        static func report(_ adaptive: AdaptiveProfileScan, printTable: Bool) -> JSON {
+            let base = report(adaptive.scan, printTable: printTable)
+            if printTable {
+                print("  adaptive: \(adaptive.scan.values.count) points, interval ends located to ±\(formatted(adaptive.tolerance, 3))"
+                    + (adaptive.isResolved ? "" : " — not all: --max-points ran out first"))
+            }
+            guard case .object(var out) = base else { return base }
+            out["adaptive"] = .object(JSONObject([
+                ("tolerance", .number(adaptive.tolerance)), ("points", .integer(Int64(adaptive.scan.values.count))), ("resolved", .bool(adaptive.isResolved)),
+            ]))
+            return .object(out)
         }
 
         static func report(_ scan: ProfileScan, printTable: Bool) -> JSON {

@@ -40,8 +40,9 @@ extension EFTHFCommand {
             let statistic: TestStatistic = testStat == "q" ? .qMu : .qMuTilde
             try reportingErrors {
                 let loaded = try LoadedModel(model)
-                let r = try Progress.run("toys (2 × \(ntoys))") { _ in
-                    try loaded.model.toyHypotest(poiValue: poiValue, data: loaded.data, toys: ntoys, seed: seed, testStatistic: statistic)
+                let r = try Progress.run("toys (2 × \(ntoys))", total: 2 * ntoys) { progress in
+                    try loaded.model.toyHypotest(
+                        poiValue: poiValue, data: loaded.data, toys: ntoys, seed: seed, testStatistic: statistic, progress: progress.callback)
                 }
                 if json {
                     let out: JSON = [

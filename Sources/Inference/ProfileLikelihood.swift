@@ -145,30 +145,39 @@ extension HistFactoryModel {
     /// The profile likelihood along `name` at each of `values`: conditional fits, the grid split
     /// into one contiguous run per core, each fit warm-started from its neighbour.
     ///
+    /// - Parameter progress: called from the worker threads after each conditional fit with the
+    ///   number of fits done and `values.count`; calls are serialised and `done` counts up 1…total.
     /// - Complexity: one conditional fit per value, about values.count / cores fits of wall time.
     public func profileScan(
-        _ name: String, values: [Double], data: ModelData, options: FitOptions = FitOptions()
+        _ name: String, values: [Double], data: ModelData, options: FitOptions = FitOptions(),
+        progress: (@Sendable (_ done: Int, _ total: Int) -> Void)? = nil
     ) throws(InferenceError) -> ProfileScan {
         let problem = try FitProblem(model: self, data: data, options: options)
         let p = try index(of: name, in: problem)
         let best = try converged(problem.run(from: problem.start, warmStart: nil), "the unconditional fit")
-        let fits = scanLine(problem, best: best, points: values.map { [p: $0] })
+        let counter = ProgressCounter(total: values.count, progress)
+        let fits = scanLine(problem, best: best, points: values.map { [p: $0] }, counter: counter)
         return ProfileScan(parameter: name, values: values, twiceNLL: fits.map(\.twiceNLL), statuses: fits.map(\.status), bestFit: best)
     }
 
     /// The profile likelihood on the grid `xValues × yValues` of two parameters, rows in parallel.
+    ///
+    /// - Parameter progress: called from the worker threads after each conditional fit with the
+    ///   number of fits done and `xValues.count × yValues.count`; calls are serialised.
     public func profileScan(
         _ x: String, values xValues: [Double], _ y: String, values yValues: [Double], data: ModelData,
-        options: FitOptions = FitOptions()
+        options: FitOptions = FitOptions(), progress: (@Sendable (_ done: Int, _ total: Int) -> Void)? = nil
     ) throws(InferenceError) -> ProfileScan2D {
         let problem = try FitProblem(model: self, data: data, options: options)
         let px = try index(of: x, in: problem), py = try index(of: y, in: problem)
         let best = try converged(problem.run(from: problem.start, warmStart: nil), "the unconditional fit")
+        let counter = ProgressCounter(total: xValues.count * yValues.count, progress)
         let rows = parallelMap(xValues.count) { i in
             var previous = best
             return yValues.map { v -> Double in
                 let fit = problem.fixing([px: xValues[i], py: v]).run(from: previous.values, warmStart: previous.warmStart)
                 if fit.status.isConverged { previous = fit }
+                counter.step()
                 return fit.status.isConverged ? fit.twiceNLL : .nan
             }
         }
@@ -183,7 +192,7 @@ extension HistFactoryModel {
     }
 
     /// The fits at `points` (parameter index → value), in contiguous chunks, one per core.
-    func scanLine(_ problem: FitProblem, best: FitResult, points: [[Int: Double]]) -> [FitResult] {
+    func scanLine(_ problem: FitProblem, best: FitResult, points: [[Int: Double]], counter: ProgressCounter? = nil) -> [FitResult] {
         let chunks = min(points.count, inferenceConcurrency)
         guard chunks > 0 else { return [] }
         let perChunk = (points.count + chunks - 1) / chunks
@@ -192,6 +201,7 @@ extension HistFactoryModel {
             return points[min(c * perChunk, points.count)..<min((c + 1) * perChunk, points.count)].map { fixedValues in
                 let fit = problem.fixing(fixedValues).run(from: previous.values, warmStart: previous.warmStart)
                 if fit.status.isConverged { previous = fit }
+                counter?.step()
                 return fit
             }
         }.flatMap { $0 }
@@ -233,4 +243,35 @@ func crossings(_ xAll: [Double], _ yAll: [Double], level: Double) -> [ClosedRang
     }
     if let s = start { ranges.append(s...x[x.count - 1]) }
     return ranges
+}
+
+/// A thread-safe count of finished work items, reported to a progress callback. The callback is
+/// called under the lock, so calls never overlap and `done` arrives in increasing order 1, 2, ….
+final class ProgressCounter: @unchecked Sendable {
+    private let lock = NSLock()
+    // Guarded by `lock`.
+    private var done = 0
+    private var total: Int
+    private let callback: (@Sendable (Int, Int) -> Void)?
+
+    init(total: Int, _ callback: (@Sendable (Int, Int) -> Void)?) {
+        self.total = total
+        self.callback = callback
+    }
+
+    /// One more item done.
+    func step() {
+        guard let callback else { return }
+        lock.lock()
+        defer { lock.unlock() }
+        done += 1
+        callback(done, max(total, done))
+    }
+
+    /// `k` more items planned (the total grows, e.g. as an adaptive scan adds points).
+    func plan(_ k: Int) {
+        lock.lock()
+        defer { lock.unlock() }
+        total += k
+    }
 }

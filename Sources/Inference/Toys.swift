@@ -31,10 +31,12 @@ extension HistFactoryModel {
     /// Toy k of each sample uses its own generator seeded from (`seed`, k), so the result does not
     /// depend on the number of threads. Toys run on all cores.
     ///
+    /// - Parameter progress: called from the worker threads after each toy with the number done and
+    ///   2 × `toys` (both hypotheses); calls are serialised.
     /// - Complexity: about 2 × `toys` × 2 fits.
     public func toyHypotest(
         poiValue: Double, data: ModelData, toys: Int, seed: UInt64, testStatistic: TestStatistic = .qMuTilde,
-        options: FitOptions = FitOptions()
+        options: FitOptions = FitOptions(), progress: (@Sendable (_ done: Int, _ total: Int) -> Void)? = nil
     ) throws(InferenceError) -> ToyHypotestResult {
         guard toys > 0 else { throw InferenceError(.invalidOptions, "the number of toys must be positive, got \(toys)") }
         let (problem, poi) = try poiProblem(data, options)
@@ -48,8 +50,10 @@ extension HistFactoryModel {
             problem.fixing([poi: backgroundPOI]).run(from: observed.free.values, warmStart: observed.free.warmStart), "the fit at μ = \(backgroundPOI)")
         let sampler = ToySampler(model: self)
         let model = self
+        let counter = ProgressCounter(total: 2 * toys, progress)
         func statistics(_ generator: FitResult, stream: UInt64) -> [Double?] {
             parallelMap(toys) { k -> Double? in
+                defer { counter.step() }
                 var rng = Xoshiro256StarStar(seed: seed, stream: stream, index: UInt64(k))
                 let (main, aux) = sampler.sample(generator.values, using: &rng)
                 guard let toyData = try? model.data(main: main, auxiliary: aux) else { return nil }
