@@ -53,13 +53,7 @@ import Testing
         (["scan", "Data/example/workspace.json", "--par", "mu=0:1:11", "--adaptive", "--max-points", "5"], "--max-points"),
     ])
     func badAdaptiveOptionsFailWithOneClearLine(arguments: [String], mention: String) throws {
-        let resolved = arguments.map { $0.hasPrefix("Data/") ? CLI.repository.appendingPathComponent($0).path : $0 }
-        let result = try CLI.run(resolved, environment: ["EFTHF_PROGRESS": "0"])
-        #expect(result.status != 0)
-        #expect(result.stdout.isEmpty)
-        let first = result.stderrLines.first ?? ""
-        #expect(first.hasPrefix("efthf: error: ") || first.hasPrefix("Error: "), "first line: \(first)")
-        #expect(first.contains(mention), "'\(first)' should mention \(mention)")
+        try CLI.expectOneClearError(arguments, mentioning: mention)
     }
 
     /// In a pipe: a start line, about one line per tenth with k/n, and a finish line.

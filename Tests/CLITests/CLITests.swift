@@ -328,13 +328,7 @@ func checkSVGFile(_ path: String, sourceLocation: SourceLocation = #_sourceLocat
         (["inspect", "Data/example/workspace.json", "--bogus"], "--bogus"),
     ])
     func badInputFailsWithOneClearLine(arguments: [String], mention: String) throws {
-        let resolved = arguments.map { $0.hasPrefix("Data/") ? CLI.repository.appendingPathComponent($0).path : $0 }
-        let result = try CLI.run(resolved, environment: ["EFTHF_PROGRESS": "0"])
-        #expect(result.status != 0)
-        #expect(result.stdout.isEmpty)
-        let first = result.stderrLines.first ?? ""
-        #expect(first.hasPrefix("efthf: error: ") || first.hasPrefix("Error: "), "first line: \(first)")
-        #expect(first.contains(mention), "'\(first)' should mention \(mention)")
+        try CLI.expectOneClearError(arguments, mentioning: mention)
     }
 
     @Test func unwritableOutputIsAClearError() throws {
