@@ -10,6 +10,23 @@ struct EFTHFCommand: ParsableCommand {
         version: efthfVersion,
         subcommands: [Eval.self, Fit.self, Hypotest.self, Limit.self, Scan.self, Significance.self, Toys.self, Inspect.self, Export.self]
     )
+
+    /// As ArgumentParser's `main`, except that a bad option or value gives one line
+    /// ("efthf: error: …") and a non-zero status instead of the message plus the usage.
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            let code = exitCode(for: error)
+            guard code != .success else { exit(withError: error) }  // --help, --version
+            let message = self.message(for: error).split(separator: "\n").first.map(String.init) ?? ""
+            if !message.isEmpty {
+                FileHandle.standardError.write(Data("efthf: error: \(message.hasPrefix("Error: ") ? String(message.dropFirst(7)) : message)\n".utf8))
+            }
+            Foundation.exit(code.rawValue)
+        }
+    }
 }
 
 let efthfVersion = "0.1.0"

@@ -95,14 +95,15 @@ enum CLI {
 
 extension CLI {
     /// Runs efthf with `arguments` (paths under Data/ resolved in the repository) and checks that
-    /// it fails with nothing on stdout and a first stderr line that is an error naming `mention`.
+    /// it fails with nothing on stdout and one stderr line, an error naming `mention`.
     static func expectOneClearError(_ arguments: [String], mentioning mention: String) throws {
         let resolved = arguments.map { $0.hasPrefix("Data/") ? repository.appendingPathComponent($0).path : $0 }
         let result = try run(resolved, environment: ["EFTHF_PROGRESS": "0"])
         #expect(result.status != 0)
         #expect(result.stdout.isEmpty)
         let first = result.stderrLines.first ?? ""
-        #expect(first.hasPrefix("efthf: error: ") || first.hasPrefix("Error: "), "first line: \(first)")
+        #expect(result.stderrLines.count == 1, "one line, not: \(result.stderr)")
+        #expect(first.hasPrefix("efthf: error: "), "first line: \(first)")
         #expect(first.contains(mention), "'\(first)' should mention \(mention)")
     }
 }
