@@ -94,11 +94,17 @@ extension EFTHFCommand {
     }
 }
 
-/// Writes `text` to a temporary file in the destination's directory and renames it into place, so
-/// that `path` is never half-written; the temporary file is removed on failure.
+/// Writes `text` (plus a final newline) to a temporary file in the destination's directory, made
+/// if missing, and renames it into place, so that `path` is never half-written; the temporary file
+/// is removed on failure. Every file efthf writes goes through here.
 func writeAtomically(_ text: String, to path: String) throws(HistFactoryError) {
     let url = URL(fileURLWithPath: path)
     let directory = url.deletingLastPathComponent()
+    do {
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    } catch {
+        throw HistFactoryError(.io, "cannot create the directory: \(error.localizedDescription)", file: directory.path)
+    }
     let temporary = directory.appendingPathComponent(".\(url.lastPathComponent).\(ProcessInfo.processInfo.processIdentifier).\(UUID().uuidString).tmp")
     do {
         try Data((text + "\n").utf8).write(to: temporary)

@@ -107,7 +107,7 @@ enum FitPlots {
         var files: [String] = []
         func save(_ name: String, _ svg: String) throws(HistFactoryError) {
             let path = URL(fileURLWithPath: directory).appendingPathComponent(name).path
-            try writeFile(path, svg)
+            try writeAtomically(svg, to: path)
             files.append(path)
         }
         let yields = try SampleYields(workspace: workspace, model: model)

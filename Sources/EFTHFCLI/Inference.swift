@@ -46,6 +46,9 @@ extension EFTHFCommand {
         @Flag(help: "Print the result as JSON.")
         var json = false
 
+        @Option(help: ArgumentHelp("Also write the result as JSON to this file (written atomically).", valueName: "file.json"))
+        var output: String?
+
         @Option(help: ArgumentHelp("Write SVG plots (pre-/post-fit yields per channel, pulls, correlation matrix, morphed signal at several coefficient points) into this directory.", valueName: "dir"))
         var plots: String?
 
@@ -88,17 +91,18 @@ extension EFTHFCommand {
                             try loaded.model.profileInterval(op, data: loaded.data, level: DeltaTwiceNLL.cl95In1D, options: intervalOptions, bestFit: result)))
                     }
                 }
+                var out = FitReport.json(result, model: loaded.model).objectValue!
+                if !intervals.isEmpty {
+                    out["profile_intervals"] = .object(JSONObject(intervals.map { one, cl95 in
+                        (one.parameter, JSON.object(JSONObject([
+                            ("best_fit", .number(one.bestFit)),
+                            ("one_sigma", .array([one.lower.map { .number($0) } ?? .null, one.upper.map { .number($0) } ?? .null])),
+                            ("cl95", .array([cl95.lower.map { .number($0) } ?? .null, cl95.upper.map { .number($0) } ?? .null])),
+                        ])))
+                    }))
+                }
+                if let output { try writeAtomically(JSON.object(out).serialized(.pretty), to: output) }
                 if json {
-                    var out = FitReport.json(result, model: loaded.model).objectValue!
-                    if !intervals.isEmpty {
-                        out["profile_intervals"] = .object(JSONObject(intervals.map { one, cl95 in
-                            (one.parameter, JSON.object(JSONObject([
-                                ("best_fit", .number(one.bestFit)),
-                                ("one_sigma", .array([one.lower.map { .number($0) } ?? .null, one.upper.map { .number($0) } ?? .null])),
-                                ("cl95", .array([cl95.lower.map { .number($0) } ?? .null, cl95.upper.map { .number($0) } ?? .null])),
-                            ])))
-                        }))
-                    }
                     print(JSON.object(out).serialized(.pretty))
                 } else {
                     print(FitReport.table(result))

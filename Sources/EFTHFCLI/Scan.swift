@@ -88,18 +88,18 @@ extension EFTHFCommand {
                 if axes.count == 1 && adaptive {
                     let adaptive = try Self.scanAdaptive(loaded, axes[0], options: options, tolerance: tolerance, maxPoints: maxPoints)
                     result = Self.report(adaptive, printTable: !json)
-                    if let plot { try writeFile(plot, Plot.scan(adaptive.scan)) }
+                    if let plot { try writeAtomically(Plot.scan(adaptive.scan), to: plot) }
                 } else if axes.count == 1 {
                     let scan = try Self.scan1D(loaded, axes[0], options: options)
                     result = Self.report(scan, printTable: !json)
-                    if let plot { try writeFile(plot, Plot.scan(scan)) }
+                    if let plot { try writeAtomically(Plot.scan(scan), to: plot) }
                 } else {
                     let scan = try Self.scan2D(loaded, axes[0], axes[1], options: options)
                     result = Self.report(scan, model: loaded.model, printTable: !json)
-                    if let plot { try writeFile(plot, Plot.contours(scan, reference: Self.standardModelPoint(scan, model: loaded.model))) }
+                    if let plot { try writeAtomically(Plot.contours(scan, reference: Self.standardModelPoint(scan, model: loaded.model)), to: plot) }
                 }
                 if json { print(result.serialized(.pretty)) }
-                if let output { try writeFile(output, result.serialized(.pretty) + "\n") }
+                if let output { try writeAtomically(result.serialized(.pretty), to: output) }
             }
         }
 
@@ -240,13 +240,3 @@ enum FixedParameters {
     }
 }
 
-/// Writes a text file, creating its directory; an unwritable path is a user error.
-func writeFile(_ path: String, _ text: String) throws(HistFactoryError) {
-    let url = URL(fileURLWithPath: path)
-    do {
-        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-        try Data(text.utf8).write(to: url)
-    } catch {
-        throw HistFactoryError(.io, "cannot write the file: \(error.localizedDescription)", file: path)
-    }
-}

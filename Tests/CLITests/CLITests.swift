@@ -337,3 +337,28 @@ func checkSVGFile(_ path: String, sourceLocation: SourceLocation = #_sourceLocat
         #expect(result.stderrLines.last?.hasPrefix("efthf: error: ") == true, "\(result.stderr)")
     }
 }
+
+/// The README's first command: an EFT fit of two operators on the bundled VH example, with the
+/// profile-likelihood intervals written to a file.
+@Suite struct EFTFitCLITests {
+    @Test func fitOpsOnTheBundledExampleRecoversTheInjectedPointWithIntervals() throws {
+        let output = FileManager.default.temporaryDirectory.appendingPathComponent("efthf-fit-\(UUID().uuidString)/fit.json").path
+        let result = try CLI.run(["fit", CLI.repository.appendingPathComponent("Data/vh/workspace_morphing.json").path,
+                                  "--ops", "cHW,cHq3", "--output", output], environment: ["EFTHF_PROGRESS": "0"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("95% CL interval"))
+        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: output))) as? [String: Any]
+        let intervals = try #require(json?["profile_intervals"] as? [String: [String: Any]])
+        for (name, truth) in [("cHW", 0.3), ("cHq3", -0.05)] {
+            let entry = try #require(intervals[name])
+            let best = try #require(entry["best_fit"] as? Double)
+            let oneSigma = try #require(entry["one_sigma"] as? [Double])
+            let cl95 = try #require(entry["cl95"] as? [Double])
+            #expect(abs(best - truth) < 1e-4)
+            #expect(cl95[0] < oneSigma[0] && oneSigma[0] < best && best < oneSigma[1] && oneSigma[1] < cl95[1])
+        }
+        let unknown = try CLI.run(["fit", "--ops", "cXX"], environment: ["EFTHF_PROGRESS": "0"])
+        #expect(unknown.status != 0)
+        #expect(unknown.stderr.contains("cHW"), "the error lists the available coefficients: \(unknown.stderr)")
+    }
+}
