@@ -29,8 +29,12 @@ func cpuNanoseconds() -> UInt64 {
     return UInt64(t.tv_sec) * 1_000_000_000 + UInt64(t.tv_nsec)
 }
 
+/// `EFTHF_BENCH_QUICK=1` runs a handful of calls per figure, for instruction counts under callgrind.
+let quick = ProcessInfo.processInfo.environment["EFTHF_BENCH_QUICK"] == "1"
+
 /// Median CPU nanoseconds per call of `body`, over `batches` batches of `calls` calls.
 func medianNanoseconds(batches: Int = 201, calls: Int, _ body: () -> Void) -> Double {
+    let (batches, calls) = quick ? (3, 100) : (batches, calls)
     for _ in 0 ..< calls { body() } // warm caches and branch predictors
     var times: [Double] = []
     for _ in 0 ..< batches {

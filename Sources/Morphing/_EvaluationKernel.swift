@@ -20,6 +20,12 @@ internal final class _EvaluationKernel: @unchecked Sendable {
     let sparseOffsets: UnsafeMutablePointer<Int>
     let sparseBins: UnsafeMutablePointer<Int>
     let sparseValues: UnsafeMutablePointer<Double>
+    // The sparse entries again, bin-major: bin b holds entries binOffsets[b]..<binOffsets[b+1], each a
+    // term index and its value. The yields then gather monomial values (T doubles, in L1) into one
+    // register accumulator per bin instead of read-modify-writing y once per entry.
+    let binOffsets: UnsafeMutablePointer<Int>
+    let binTerms: UnsafeMutablePointer<Int32>
+    let binValues: UnsafeMutablePointer<Double>
 
     /// Scratch doubles an evaluation needs: the monomial values and one derivative per factor.
     var scratchCount: Int { termCount + factorCount }
@@ -45,6 +51,15 @@ internal final class _EvaluationKernel: @unchecked Sendable {
         self.sparseOffsets = Self.copy(sparseOffsets)
         self.sparseBins = Self.copy(sparseBins)
         self.sparseValues = Self.copy(sparseValues)
+        var byBin = [[(Int32, Double)]](repeating: [], count: binCount)
+        for j in 0 ..< sparseTerms.count {
+            for k in sparseOffsets[j] ..< sparseOffsets[j + 1] { byBin[sparseBins[k]].append((Int32(sparseTerms[j]), sparseValues[k])) }
+        }
+        var offsets = [0]
+        for entries in byBin { offsets.append(offsets.last! + entries.count) }
+        binOffsets = Self.copy(offsets)
+        binTerms = Self.copy(byBin.flatMap { $0.map(\.0) })
+        binValues = Self.copy(byBin.flatMap { $0.map(\.1) })
     }
 
     deinit {
@@ -57,6 +72,9 @@ internal final class _EvaluationKernel: @unchecked Sendable {
         sparseOffsets.deallocate()
         sparseBins.deallocate()
         sparseValues.deallocate()
+        binOffsets.deallocate()
+        binTerms.deallocate()
+        binValues.deallocate()
     }
 
     private static func copy<T>(_ array: [T]) -> UnsafeMutablePointer<T> {
@@ -99,18 +117,21 @@ internal final class _EvaluationKernel: @unchecked Sendable {
                 d[lo] = da * b
                 d[lo + 1] = a * db
             default:
-                var product = 1.0
+                // ∂m/∂c_f = (product of the factors before f) · p c^{p−1} · (product of those after f):
+                // a forward pass leaves the prefix products in d, a backward pass multiplies in the
+                // suffix products, so F factors cost O(F) and no division by c (exact at c = 0).
+                var prefix = 1.0
                 for f in lo ..< hi {
-                    product *= integerPower(c[factorCoefficients[f]], factorPowers[f])
-                    var partial = 1.0
-                    for g in lo ..< hi {
-                        partial *= g == f
-                            ? Self.powerAndDerivative(c[factorCoefficients[g]], factorPowers[g]).1
-                            : integerPower(c[factorCoefficients[g]], factorPowers[g])
-                    }
-                    d[f] = partial
+                    d[f] = prefix
+                    prefix *= integerPower(c[factorCoefficients[f]], factorPowers[f])
                 }
-                m[t] = product
+                var suffix = 1.0
+                for f in (lo ..< hi).reversed() {
+                    let (value, derivative) = Self.powerAndDerivative(c[factorCoefficients[f]], factorPowers[f])
+                    d[f] *= derivative * suffix
+                    suffix *= value
+                }
+                m[t] = prefix
             }
         }
     }
@@ -129,10 +150,7 @@ internal final class _EvaluationKernel: @unchecked Sendable {
                 let column = denseValues + j * B
                 for b in 0 ..< B { y[b] += w * column[b] }
             }
-            for j in 0 ..< sparseCount {
-                let w = m[sparseTerms[j]]
-                for k in sparseOffsets[j] ..< sparseOffsets[j + 1] { y[sparseBins[k]] += w * sparseValues[k] }
-            }
+            gatherSparse(m, y)
             return
         }
         jacobian.update(repeating: 0, count: coefficientCount * B)
@@ -168,37 +186,54 @@ internal final class _EvaluationKernel: @unchecked Sendable {
                 }
             }
         }
+        gatherSparse(m, y)
         for j in 0 ..< sparseCount {
             let t = sparseTerms[j]
-            let w = m[t]
             let lo = factorOffsets[t]
             let first = sparseOffsets[j], last = sparseOffsets[j + 1]
             switch factorOffsets[t + 1] - lo {
             case 0:
-                for k in first ..< last { y[sparseBins[k]] += w * sparseValues[k] }
+                break
             case 1:
                 let w0 = d[lo], row0 = jacobian + factorCoefficients[lo] * B
-                for k in first ..< last {
-                    let b = sparseBins[k], x = sparseValues[k]
-                    y[b] += w * x
-                    row0[b] += w0 * x
-                }
+                for k in first ..< last { row0[sparseBins[k]] += w0 * sparseValues[k] }
             case 2:
                 let w0 = d[lo], row0 = jacobian + factorCoefficients[lo] * B
                 let w1 = d[lo + 1], row1 = jacobian + factorCoefficients[lo + 1] * B
                 for k in first ..< last {
                     let b = sparseBins[k], x = sparseValues[k]
-                    y[b] += w * x
                     row0[b] += w0 * x
                     row1[b] += w1 * x
                 }
             default:
-                for k in first ..< last { y[sparseBins[k]] += w * sparseValues[k] }
                 for f in lo ..< factorOffsets[t + 1] {
                     let wf = d[f], row = jacobian + factorCoefficients[f] * B
                     for k in first ..< last { row[sparseBins[k]] += wf * sparseValues[k] }
                 }
             }
+        }
+    }
+
+    /// `y_b += Σ_{(t, v) ∈ bin b} m_t v` over the sparse entries, bin-major with four partial sums
+    /// (the additions are independent, so a bin's entries do not wait on one accumulator's latency).
+    @inline(__always)
+    func gatherSparse(_ m: UnsafePointer<Double>, _ y: UnsafeMutablePointer<Double>) {
+        for b in 0 ..< binCount {
+            var k = binOffsets[b]
+            let end = binOffsets[b + 1]
+            var s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0
+            while k + 4 <= end {
+                s0 += m[Int(binTerms[k])] * binValues[k]
+                s1 += m[Int(binTerms[k + 1])] * binValues[k + 1]
+                s2 += m[Int(binTerms[k + 2])] * binValues[k + 2]
+                s3 += m[Int(binTerms[k + 3])] * binValues[k + 3]
+                k += 4
+            }
+            while k < end {
+                s0 += m[Int(binTerms[k])] * binValues[k]
+                k += 1
+            }
+            y[b] += (s0 + s1) + (s2 + s3)
         }
     }
 
