@@ -4,7 +4,7 @@ import PackageDescription
 
 let package = Package(
     name: "efthf",
-    platforms: [.macOS(.v13)],
+    platforms: [.macOS(.v14)],
     products: [
         // The one library EFT global fits link against; it re-exports the concept modules.
         .library(name: "EFTHF", targets: ["EFTHF"]),
@@ -13,6 +13,8 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.0.0"),
     ],
     targets: [
         // JSON values with exact number provenance, JSON Pointer/Patch, Python-compatible dumps.
@@ -32,14 +34,24 @@ let package = Package(
         .target(name: "EFTHF", dependencies: ["EFTJSON", "HistFactory", "Morphing", "Inference"]),
         .executableTarget(
             name: "EFTHFCLI",
-            dependencies: ["EFTHF", "Plots", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["EFTHF", "EFTHFService", "Plots", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+        // `efthf serve`: uploads, export/patch-set/fit jobs in a bounded queue, results over HTTP (Hummingbird).
+        .target(
+            name: "EFTHFService",
+            dependencies: ["EFTHF", .product(name: "Hummingbird", package: "hummingbird"),
+                           .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]
+        ),
+        .testTarget(
+            name: "EFTHFServiceTests",
+            dependencies: ["EFTHFService", .product(name: "HummingbirdTesting", package: "hummingbird")]
         ),
         .executableTarget(name: "HistFactoryBenchmark", dependencies: ["HistFactory", "EFTJSON"], path: "Benchmarks/HistFactory"),
         .executableTarget(name: "MorphingBenchmark", dependencies: ["Morphing"], path: "Benchmarks/Morphing"),
         .testTarget(name: "EFTJSONTests", dependencies: ["EFTJSON"]),
         .testTarget(name: "HistFactoryTests", dependencies: ["HistFactory", "EFTJSON"]),
         .testTarget(name: "MorphingTests", dependencies: ["Morphing", "EFTJSON"]),
-        .testTarget(name: "InferenceTests", dependencies: ["Inference", "HistFactory"]),
+        .testTarget(name: "InferenceTests", dependencies: ["Inference", "HistFactory", "Morphing", "EFTJSON"]),
         .executableTarget(name: "InferenceBenchmark", dependencies: ["Inference", "HistFactory"], path: "Benchmarks/inference", exclude: ["bench_pyhf.py"]),
         .systemLibrary(name: "CHDF5", pkgConfig: "hdf5", providers: [.apt(["libhdf5-dev"])]),
         .target(name: "EventDatabase", dependencies: ["CHDF5", "CZlib", "Morphing", "EFTJSON"]),

@@ -1,0 +1,162 @@
+import EFTHF
+import Foundation
+
+/// What a job computes, as submitted in `POST /v1/workspaces/{id}/jobs` (Specs/service.md):
+///
+/// ```
+/// {"kind": "export",   "at": {"cHW": 0.5}, "poi"?: "lumi"}
+/// {"kind": "patchset", "grid": {"cHW": [-1, 1, 21], "cHq3": [-0.5, 0.5, 11]}, "poi"?, "skip_invalid"?: false}
+/// {"kind": "fit",      "ops"?: ["cHW", "cHq3"], "fix"?: {"lumi": 1}, "measurement"?: "name"}
+/// ```
+///
+/// The same operations as `efthf export --at`, `efthf export --patchset --grid` and
+/// `efthf fit --ops … --json`, with the same results.
+public enum JobRequest: Sendable, Equatable {
+    case export(point: [String: Double], poi: String?)
+    case patchSet(grid: [GridAxis], poi: String?, skipInvalid: Bool)
+    case fit(ops: [String]?, fix: [String: Double], measurement: String?)
+
+    public struct GridAxis: Sendable, Equatable {
+        public let name: String
+        public let lower: Double
+        public let upper: Double
+        public let count: Int
+    }
+
+    /// Most grid points one patch-set job may have: each is a full workspace evaluation and a patch.
+    public static let maximumGridPoints = 10_000
+
+    public var kind: String {
+        switch self {
+        case .export: "export"
+        case .patchSet: "patchset"
+        case .fit: "fit"
+        }
+    }
+
+    /// The files a finished job of this kind offers for download, main result first.
+    public var resultFiles: [String] {
+        switch self {
+        case .export: ["workspace.json"]
+        case .patchSet: ["patchset.json", "BkgOnly.json"]
+        case .fit: ["fit.json"]
+        }
+    }
+
+    /// Reads a job request; a 400 names the member that is missing, unknown or of the wrong kind.
+    public init(json: JSON) throws(ServiceError) {
+        guard case .object(let o) = json else { throw Self.bad("", "the job request must be a JSON object, found \(json.kindDescription)") }
+        guard let kind = o["kind"]?.stringValue else { throw Self.bad("/kind", "\"kind\" must be \"export\", \"patchset\" or \"fit\"") }
+        let allowed: [String: Set<String>] = [
+            "export": ["kind", "at", "poi"], "patchset": ["kind", "grid", "poi", "skip_invalid"], "fit": ["kind", "ops", "fix", "measurement"],
+        ]
+        guard let keys = allowed[kind] else { throw Self.bad("/kind", "\"kind\" must be \"export\", \"patchset\" or \"fit\", found \"\(kind)\"") }
+        for key in o.keys where !keys.contains(key) {
+            throw Self.bad("/\(key)", "unknown member \"\(key)\" for a \(kind) job; allowed: \(keys.sorted().joined(separator: ", "))")
+        }
+        let poi = try Self.optionalString(o["poi"], "/poi")
+        switch kind {
+        case "export":
+            guard let at = o["at"] else { throw Self.bad("/at", "an export job needs \"at\": {coefficient: value, …}") }
+            self = .export(point: try Self.numbers(at, "/at"), poi: poi)
+        case "patchset":
+            guard case .object(let g)? = o["grid"], g.count > 0 else {
+                throw Self.bad("/grid", "a patchset job needs \"grid\": {coefficient: [lower, upper, count], …} with at least one coefficient")
+            }
+            var axes: [GridAxis] = []
+            var points = 1
+            for (name, value) in g.pairs {
+                let p = "/grid/\(name)"
+                guard case .array(let a) = value, a.count == 3, let lower = a[0].doubleValue, let upper = a[1].doubleValue,
+                    case .integer(let n) = a[2], lower.isFinite, upper.isFinite, n >= 1, n == 1 || lower < upper
+                else { throw Self.bad(p, "expected [lower, upper, count] with lower < upper and an integer count ≥ 1") }
+                points = points.multipliedReportingOverflow(by: Int(clamping: n)).overflow ? .max : points * Int(clamping: n)
+                guard points <= Self.maximumGridPoints else {
+                    throw Self.bad("/grid", "the grid has more than \(Self.maximumGridPoints) points")
+                }
+                axes.append(GridAxis(name: name, lower: lower, upper: upper, count: Int(n)))
+            }
+            var skip = false
+            if let s = o["skip_invalid"] {
+                guard let b = s.boolValue else { throw Self.bad("/skip_invalid", "must be true or false") }
+                skip = b
+            }
+            self = .patchSet(grid: axes, poi: poi, skipInvalid: skip)
+        default:
+            var ops: [String]? = nil
+            if let value = o["ops"] {
+                guard case .array(let a) = value, !a.isEmpty, a.allSatisfy({ $0.stringValue?.isEmpty == false }) else {
+                    throw Self.bad("/ops", "\"ops\" must be a non-empty array of coefficient names")
+                }
+                ops = a.compactMap(\.stringValue)
+            }
+            self = .fit(ops: ops, fix: try o["fix"].map { v throws(ServiceError) in try Self.numbers(v, "/fix") } ?? [:],
+                        measurement: try Self.optionalString(o["measurement"], "/measurement"))
+        }
+    }
+
+    /// Checks the request against the workspace before it is queued, so that a wrong coefficient
+    /// name is a 422 now rather than a failed job later.
+    func check(against workspace: Workspace) throws(ServiceError) {
+        let coefficients = workspace.wilsonCoefficients
+        func known(_ names: [String], _ what: String) throws(ServiceError) {
+            guard !coefficients.isEmpty else {
+                throw ServiceError(.unprocessableContent, "the workspace has no Wilson coefficients (no morphing or event-database modifier)", code: "parameter")
+            }
+            for name in names where !coefficients.contains(name) {
+                throw ServiceError(.unprocessableContent, "\(what): unknown Wilson coefficient \"\(name)\"; the workspace has: \(coefficients.joined(separator: ", "))",
+                                   code: "parameter", path: "/\(what)/\(name)")
+            }
+        }
+        switch self {
+        case .export(let point, _): try known(point.keys.sorted(), "at")
+        case .patchSet(let grid, _, _): try known(grid.map(\.name), "grid")
+        case .fit(let ops, _, let measurement):
+            if let ops { try known(ops, "ops") }
+            if let measurement, !workspace.measurements.contains(where: { $0.name == measurement }) {
+                throw ServiceError(.unprocessableContent, "no measurement named \"\(measurement)\"; the workspace has: \(workspace.measurements.map(\.name).joined(separator: ", "))",
+                                   code: "parameter", path: "/measurement")
+            }
+        }
+    }
+
+    /// The job's result: file name → contents, in ``resultFiles`` order, and a summary for the job status.
+    ///
+    /// - Complexity: that of the library call: one workspace evaluation (export), one per grid
+    ///   point (patch set), or a multi-start fit with profile intervals (fit).
+    func run(on workspace: Workspace) throws -> (files: [(String, Data)], summary: JSON?) {
+        func file(_ json: JSON) -> Data { Data((json.serialized(.pretty) + "\n").utf8) }
+        switch self {
+        case .export(let point, let poi):
+            return ([("workspace.json", file(try workspace.evaluated(at: point, poi: poi).json))], nil)
+        case .patchSet(let grid, let poi, let skipInvalid):
+            let axes = grid.map { ($0.name, Workspace.gridValues(from: $0.lower, to: $0.upper, count: $0.count)) }
+            let (background, set, skipped) = try workspace.patchSet(grid: axes, poi: poi, skippingInvalidPoints: skipInvalid)
+            let summary: JSON = .object(JSONObject([("patches", .integer(Int64(set.patches.count))), ("skipped", .array(skipped.map { .numbers($0) }))]))
+            return ([("patchset.json", file(set.json)), ("BkgOnly.json", file(background.json))], summary)
+        case .fit(let ops, let fix, let measurement):
+            return ([("fit.json", file(try FitReport.fit(workspace, ops: ops, fix: fix, measurement: measurement)))], nil)
+        }
+    }
+
+    private static func bad(_ path: String, _ message: String) -> ServiceError {
+        ServiceError(.badRequest, path.isEmpty ? message : "at \(path): \(message)", code: "request", path: path.isEmpty ? "/" : path)
+    }
+
+    private static func optionalString(_ value: JSON?, _ path: String) throws(ServiceError) -> String? {
+        guard let value else { return nil }
+        guard let s = value.stringValue, !s.isEmpty else { throw bad(path, "must be a non-empty string") }
+        return s
+    }
+
+    private static func numbers(_ value: JSON, _ path: String) throws(ServiceError) -> [String: Double] {
+        guard case .object(let o) = value else { throw bad(path, "must be an object {name: number, …}, found \(value.kindDescription)") }
+        var out: [String: Double] = [:]
+        for (name, v) in o.pairs {
+            guard let x = v.doubleValue, x.isFinite else { throw bad("\(path)/\(name)", "must be a finite number, found \(v.kindDescription)") }
+            guard out[name] == nil else { throw bad("\(path)/\(name)", "\"\(name)\" given twice") }
+            out[name] = x
+        }
+        return out
+    }
+}
