@@ -55,52 +55,19 @@ extension EFTHFCommand {
         func run() throws {
             try reportingErrors {
                 let loaded = try LoadedModel(model)
+                let requested = ops.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
                 var options = FitOptions(computeUncertainties: true)
-                if let ops {
-                    var point = loaded.model.suggestedInits
-                    var fixed = loaded.model.suggestedFixed
-                    let coefficients = loaded.model.parameterSets.filter { $0.modifierKinds.contains(.morphing) }
-                    let requested = ops.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
-                    if coefficients.isEmpty {
-                        throw HistFactoryError(.parameter, "--ops: the workspace has no Wilson coefficients (no morphing modifiers)")
-                    }
-                    for op in requested where !coefficients.contains(where: { $0.name == op }) {
-                        throw HistFactoryError(.parameter, "--ops: unknown Wilson coefficient \"\(op)\"; the workspace has: \(coefficients.map(\.name).joined(separator: ", "))")
-                    }
-                    for set in coefficients where !requested.contains(set.name) {
-                        point[set.offset] = 0
-                        fixed[set.offset] = true
-                    }
-                    for set in coefficients where requested.contains(set.name) { fixed[set.offset] = false }
-                    options.initialValues = point
-                    options.fixed = fixed
-                    // Quadratic EFT dependence makes several minima common: start from a grid over the operators.
-                    options.multiStart = MultiStart(parameters: requested, pointsPerParameter: requested.count > 2 ? 3 : 5)
-                }
+                if let requested { options = try FitOptions.floating(operators: requested, of: loaded.model) }
                 if let fix { try FixedParameters.apply(fix, to: &options, model: loaded.model) }
                 let result = try loaded.model.fit(loaded.data, options: options)
                 if let plots { try FitPlots.write(result, workspace: loaded.workspace, model: loaded.model, data: loaded.data, to: plots) }
                 // Profile-likelihood intervals (±1σ and 95% CL) of the floated Wilson coefficients.
-                var intervals: [(ProfileInterval, ProfileInterval)] = []
-                if let ops, result.status.isConverged {
-                    var intervalOptions = options
-                    intervalOptions.multiStart = nil
-                    for op in ops.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) {
-                        intervals.append((
-                            try loaded.model.profileInterval(op, data: loaded.data, level: DeltaTwiceNLL.oneSigma1D, options: intervalOptions, bestFit: result),
-                            try loaded.model.profileInterval(op, data: loaded.data, level: DeltaTwiceNLL.cl95In1D, options: intervalOptions, bestFit: result)))
-                    }
+                var intervals: [(oneSigma: ProfileInterval, cl95: ProfileInterval)] = []
+                if let requested, result.status.isConverged {
+                    intervals = try loaded.model.profileIntervals(requested, data: loaded.data, options: options, bestFit: result)
                 }
-                var out = FitReport.json(result, model: loaded.model).objectValue!
-                if !intervals.isEmpty {
-                    out["profile_intervals"] = .object(JSONObject(intervals.map { one, cl95 in
-                        (one.parameter, JSON.object(JSONObject([
-                            ("best_fit", .number(one.bestFit)),
-                            ("one_sigma", .array([one.lower.map { .number($0) } ?? .null, one.upper.map { .number($0) } ?? .null])),
-                            ("cl95", .array([cl95.lower.map { .number($0) } ?? .null, cl95.upper.map { .number($0) } ?? .null])),
-                        ])))
-                    }))
-                }
+                var out = result.jsonObject
+                if !intervals.isEmpty { out["profile_intervals"] = ProfileInterval.json(intervals) }
                 if let output { try writeAtomically(JSON.object(out).serialized(.pretty), to: output) }
                 if json {
                     print(JSON.object(out).serialized(.pretty))
@@ -200,7 +167,7 @@ enum FitReport {
 
     /// Wilson coefficients: best fit, ±1σ and 95% CL profile-likelihood intervals (null end: the
     /// profile stays below the level up to the bound), and their correlations.
-    static func intervalTable(_ intervals: [(ProfileInterval, ProfileInterval)], result: FitResult) -> String {
+    static func intervalTable(_ intervals: [(oneSigma: ProfileInterval, cl95: ProfileInterval)], result: FitResult) -> String {
         func end(_ x: Double?, _ bound: String) -> String { x.map { formatted($0, 4) } ?? bound }
         let width = max(11, intervals.map(\.0.parameter.count).max() ?? 0)
         var lines = ["", "profile likelihood (Δ2NLL = 1 and 3.84):",
@@ -218,24 +185,5 @@ enum FitReport {
                 "\(names[i])–\(names[j]) \(formatted(c[idx[i]][idx[j]], 3))" } }.joined(separator: ", "))
         }
         return lines.joined(separator: "\n")
-    }
-
-    static func json(_ r: FitResult, model: HistFactoryModel) -> JSON {
-        var out = JSONObject()
-        out["status"] = .string(r.status.description)
-        out["converged"] = .bool(r.status.isConverged)
-        out["twice_nll"] = .number(r.twiceNLL)
-        out["edm"] = .number(r.edm)
-        out["function_calls"] = .integer(Int64(r.functionCalls))
-        out["parameters"] = .object(JSONObject(r.parameterNames.enumerated().map { i, name in
-            var p = JSONObject()
-            p["value"] = .number(r.values[i])
-            p["fixed"] = .bool(r.fixed[i])
-            if let u = r.uncertainties, !r.fixed[i] { p["uncertainty"] = .number(u[i]) }
-            return (name, .object(p))
-        }))
-        if let c = r.correlations { out["correlations"] = .array(c.map { .numbers($0) }) }
-        out["degenerate_minima"] = .integer(Int64(r.degenerateMinima.count))
-        return .object(out)
     }
 }

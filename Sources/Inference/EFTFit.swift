@@ -1,0 +1,80 @@
+import EFTJSON
+import HistFactory
+
+extension FitOptions {
+    /// Options for a fit of the Wilson coefficients `operators` (`efthf fit --ops`): those float,
+    /// every other Wilson coefficient (parameter of a `morphing` or `event_database` modifier) is
+    /// fixed at the Standard Model, 0, and the fit starts from a grid over `operators`, because
+    /// quadratic EFT yields make several minima common (3 points each above two operators, else 5).
+    ///
+    /// - Throws: ``HistFactoryError`` (`.parameter`) when the model has no Wilson coefficients or
+    ///   `operators` names one it does not have.
+    public static func floating(operators: [String], of model: HistFactoryModel, computeUncertainties: Bool = true) throws(HistFactoryError) -> FitOptions {
+        let coefficients = model.parameterSets.filter { $0.modifierKinds.contains(.morphing) }
+        guard !coefficients.isEmpty else {
+            throw HistFactoryError(.parameter, "ops: the workspace has no Wilson coefficients (no morphing modifiers)")
+        }
+        for op in operators where !coefficients.contains(where: { $0.name == op }) {
+            throw HistFactoryError(.parameter, "ops: unknown Wilson coefficient \"\(op)\"; the workspace has: \(coefficients.map(\.name).joined(separator: ", "))")
+        }
+        var point = model.suggestedInits
+        var fixed = model.suggestedFixed
+        for set in coefficients {
+            fixed[set.offset] = !operators.contains(set.name)
+            if fixed[set.offset] { point[set.offset] = 0 }
+        }
+        return FitOptions(initialValues: point, fixed: fixed, computeUncertainties: computeUncertainties,
+                          multiStart: MultiStart(parameters: operators, pointsPerParameter: operators.count > 2 ? 3 : 5))
+    }
+}
+
+extension FitResult {
+    /// The document of `efthf fit --json`: status, converged, 2NLL, EDM, function calls, per
+    /// parameter its value, fixed flag and uncertainty, correlations, the number of degenerate minima.
+    public var jsonObject: JSONObject {
+        var out = JSONObject()
+        out["status"] = .string(status.description)
+        out["converged"] = .bool(status.isConverged)
+        out["twice_nll"] = .number(twiceNLL)
+        out["edm"] = .number(edm)
+        out["function_calls"] = .integer(Int64(functionCalls))
+        out["parameters"] = .object(JSONObject(parameterNames.enumerated().map { i, name in
+            var p = JSONObject()
+            p["value"] = .number(values[i])
+            p["fixed"] = .bool(fixed[i])
+            if let u = uncertainties, !fixed[i] { p["uncertainty"] = .number(u[i]) }
+            return (name, .object(p))
+        }))
+        if let c = correlations { out["correlations"] = .array(c.map { .numbers($0) }) }
+        out["degenerate_minima"] = .integer(Int64(degenerateMinima.count))
+        return out
+    }
+}
+
+extension HistFactoryModel {
+    /// The ±1σ and 95 % CL profile-likelihood intervals of each of `operators` around `bestFit`
+    /// (Δ2NLL = 1 and 3.84), as `fit --json`'s `profile_intervals`: per operator
+    /// `{"best_fit", "one_sigma": [lo, hi], "cl95": [lo, hi]}`, `null` for an end beyond the bounds.
+    public func profileIntervals(_ operators: [String], data: ModelData, options: FitOptions, bestFit: FitResult) throws(InferenceError) -> [(oneSigma: ProfileInterval, cl95: ProfileInterval)] {
+        var options = options
+        options.multiStart = nil
+        var intervals: [(ProfileInterval, ProfileInterval)] = []
+        for op in operators {
+            intervals.append((try profileInterval(op, data: data, level: DeltaTwiceNLL.oneSigma1D, options: options, bestFit: bestFit),
+                              try profileInterval(op, data: data, level: DeltaTwiceNLL.cl95In1D, options: options, bestFit: bestFit)))
+        }
+        return intervals
+    }
+}
+
+extension ProfileInterval {
+    /// `[lower, upper]`, `null` for an end beyond the parameter's bounds.
+    public var jsonEnds: JSON { .array([lower.map { .number($0) } ?? .null, upper.map { .number($0) } ?? .null]) }
+
+    /// `fit --json`'s `profile_intervals` member for `(±1σ, 95 % CL)` pairs.
+    public static func json(_ intervals: [(oneSigma: ProfileInterval, cl95: ProfileInterval)]) -> JSON {
+        .object(JSONObject(intervals.map { one, cl95 in
+            (one.parameter, JSON.object(JSONObject([("best_fit", .number(one.bestFit)), ("one_sigma", one.jsonEnds), ("cl95", cl95.jsonEnds)])))
+        }))
+    }
+}
