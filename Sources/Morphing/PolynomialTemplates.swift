@@ -88,6 +88,10 @@ public struct PolynomialTemplates: Sendable {
 
     internal init(coefficientNames: [String], binCount: Int, sparseTerms: [(Monomial, [(Int, Double)])], truncations: [Truncation]) throws(MorphingError) {
         guard binCount >= 0 else { throw MorphingError(.shape, "negative bin count \(binCount)") }
+        // The evaluation kernel indexes bins and terms with 32 bits.
+        guard binCount <= Int(Int32.max), sparseTerms.count <= Int(Int32.max) else {
+            throw MorphingError(.shape, "\(binCount) bins and \(sparseTerms.count) terms: at most \(Int32.max) of each")
+        }
         // Merge repeated monomials and repeated bins, keeping first-occurrence order.
         var order: [Monomial: Int] = [:]
         var merged: [(Monomial, [Double])] = []

@@ -18,7 +18,8 @@ internal final class _EvaluationKernel: @unchecked Sendable {
     let sparseCount: Int
     let sparseTerms: UnsafeMutablePointer<Int>
     let sparseOffsets: UnsafeMutablePointer<Int>
-    let sparseBins: UnsafeMutablePointer<Int>
+    // 32-bit bin indices: half the index traffic, and the kernel's working set stays in L1 longer.
+    let sparseBins: UnsafeMutablePointer<Int32>
     let sparseValues: UnsafeMutablePointer<Double>
     // The sparse entries again, bin-major: bin b holds entries binOffsets[b]..<binOffsets[b+1], each a
     // term index and its value. The yields then gather monomial values (T doubles, in L1) into one
@@ -49,11 +50,11 @@ internal final class _EvaluationKernel: @unchecked Sendable {
         sparseCount = sparseTerms.count
         self.sparseTerms = Self.copy(sparseTerms)
         self.sparseOffsets = Self.copy(sparseOffsets)
-        self.sparseBins = Self.copy(sparseBins)
+        self.sparseBins = Self.copy(sparseBins.map { Int32($0) })
         self.sparseValues = Self.copy(sparseValues)
         var byBin = [[(Int32, Double)]](repeating: [], count: binCount)
         for j in 0 ..< sparseTerms.count {
-            for k in sparseOffsets[j] ..< sparseOffsets[j + 1] { byBin[sparseBins[k]].append((Int32(sparseTerms[j]), sparseValues[k])) }
+            for k in sparseOffsets[j] ..< sparseOffsets[j + 1] { byBin[Int(sparseBins[k])].append((Int32(sparseTerms[j]), sparseValues[k])) }
         }
         var offsets = [0]
         for entries in byBin { offsets.append(offsets.last! + entries.count) }
@@ -196,19 +197,19 @@ internal final class _EvaluationKernel: @unchecked Sendable {
                 break
             case 1:
                 let w0 = d[lo], row0 = jacobian + factorCoefficients[lo] * B
-                for k in first ..< last { row0[sparseBins[k]] += w0 * sparseValues[k] }
+                for k in first ..< last { row0[Int(sparseBins[k])] += w0 * sparseValues[k] }
             case 2:
                 let w0 = d[lo], row0 = jacobian + factorCoefficients[lo] * B
                 let w1 = d[lo + 1], row1 = jacobian + factorCoefficients[lo + 1] * B
                 for k in first ..< last {
-                    let b = sparseBins[k], x = sparseValues[k]
+                    let b = Int(sparseBins[k]), x = sparseValues[k]
                     row0[b] += w0 * x
                     row1[b] += w1 * x
                 }
             default:
                 for f in lo ..< factorOffsets[t + 1] {
                     let wf = d[f], row = jacobian + factorCoefficients[f] * B
-                    for k in first ..< last { row[sparseBins[k]] += wf * sparseValues[k] }
+                    for k in first ..< last { row[Int(sparseBins[k])] += wf * sparseValues[k] }
                 }
             }
         }
@@ -251,7 +252,7 @@ internal final class _EvaluationKernel: @unchecked Sendable {
         for j in 0 ..< sparseCount {
             let t = sparseTerms[j]
             var s = 0.0
-            for k in sparseOffsets[j] ..< sparseOffsets[j + 1] { s += w[sparseBins[k]] * sparseValues[k] }
+            for k in sparseOffsets[j] ..< sparseOffsets[j + 1] { s += w[Int(sparseBins[k])] * sparseValues[k] }
             for f in factorOffsets[t] ..< factorOffsets[t + 1] { g[factorCoefficients[f]] += s * d[f] }
         }
     }
