@@ -1,7 +1,15 @@
 // Times efthf's HistFactory core on one workspace and prints JSON for Benchmarks/HistFactory/run.py,
 // which times pyhf in the same run and prints the ratios.
 //
-//   HistFactoryBenchmark WORKSPACE [PATCHFILE[:NAME]] [--repeat N]
+//   HistFactoryBenchmark WORKSPACE [PATCHFILE[:NAME]] [--repeat N] [--evaluations N [--shift S]]
+//
+// Besides the inits (where every nuisance parameter sits at its nominal value, a cheap case for
+// the kernel) it times a point off the inits, θ_i = init_i + 0.3·sin(i + 1), where every
+// interpolation takes its general branch: what a fit sees after its first step.
+// `--evaluations N` builds the model once, runs exactly N log-likelihood + gradient evaluations at
+// the inits (or at init_i + S·sin(i + 1)) and prints the value, without timing: for instruction counts under
+// `valgrind --tool=callgrind`, which are deterministic whatever the machine's load (the cost of one
+// evaluation is the difference of two runs with different N, divided by the difference in N).
 import EFTJSON
 import Foundation
 import HistFactory
@@ -23,8 +31,19 @@ if let k = args.firstIndex(of: "--repeat") {
     repeats = Int(args[k + 1])!
     args.removeSubrange(k...(k + 1))
 }
+var evaluations: Int? = nil
+if let k = args.firstIndex(of: "--evaluations") {
+    evaluations = Int(args[k + 1])!
+    repeats = 1
+    args.removeSubrange(k...(k + 1))
+}
+var shift = 0.0
+if let k = args.firstIndex(of: "--shift") {
+    shift = Double(args[k + 1])!
+    args.removeSubrange(k...(k + 1))
+}
 guard !args.isEmpty else {
-    FileHandle.standardError.write(Data("usage: HistFactoryBenchmark WORKSPACE [PATCHFILE[:NAME]] [--repeat N]\n".utf8))
+    FileHandle.standardError.write(Data("usage: HistFactoryBenchmark WORKSPACE [PATCHFILE[:NAME]] [--repeat N] [--evaluations N]\n".utf8))
     exit(2)
 }
 let workspacePath = args[0]
@@ -54,8 +73,15 @@ do {
         buildTimes.append(now() - t0)
     }
     let inits = model.suggestedInits
+    let shifted = inits.indices.map { inits[$0] + 0.3 * sin(Double($0 + 1)) }
     var gradient: [Double] = []
     var value = 0.0
+    if let evaluations {
+        let point = inits.indices.map { inits[$0] + shift * sin(Double($0 + 1)) }
+        for _ in 0..<evaluations { value = model.logLikelihoodAndGradient(point, data: data, gradient: &gradient) }
+        print(value, gradient.reduce(0, +))
+        exit(0)
+    }
     // Calibrate the batch so that one sample takes ~20 ms.
     var batch = 1
     while true {
@@ -66,6 +92,8 @@ do {
     }
     var withGradient: [Double] = []
     var valueOnly: [Double] = []
+    var shiftedWithGradient: [Double] = []
+    var shiftedValue = 0.0
     for _ in 0..<15 {
         var t0 = now()
         for _ in 0..<batch { value = model.logLikelihoodAndGradient(inits, data: data, gradient: &gradient) }
@@ -73,6 +101,9 @@ do {
         t0 = now()
         for _ in 0..<batch { value = model.logLikelihood(inits, data: data) }
         valueOnly.append((now() - t0) / Double(batch))
+        t0 = now()
+        for _ in 0..<batch { shiftedValue = model.logLikelihoodAndGradient(shifted, data: data, gradient: &gradient) }
+        shiftedWithGradient.append((now() - t0) / Double(batch))
     }
     let out: JSON = [
         "workspace": .string(workspacePath),
@@ -82,6 +113,8 @@ do {
         "build_seconds_median": .number(median(buildTimes)),
         "logpdf_grad_seconds_median": .number(median(withGradient)),
         "logpdf_seconds_median": .number(median(valueOnly)),
+        "logpdf_at_shifted": .number(shiftedValue),
+        "logpdf_grad_shifted_seconds_median": .number(median(shiftedWithGradient)),
     ]
     print(out.serialized(.pretty))
 } catch {

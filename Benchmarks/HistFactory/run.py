@@ -2,20 +2,22 @@
 
     python3 -m pip install pyhf==0.7.6
     swift build -c release --product HistFactoryBenchmark
-    python3 Benchmarks/HistFactory/run.py [--repeat N]
+    python3 Benchmarks/HistFactory/run.py [--repeat N] [--bin PATH]
 
 Times (medians) on workspace 07 (218 parameters): pyhf's `Model.logpdf` alone against efthf's
 log-likelihood *with* its gradient; on workspace 06 (1Lbb, 1.2 MB workspace + 14 MB patch set): reading both files, verifying the
 patch set's digest, applying the patch and building the model. Checks that both give the same log-likelihood before printing the ratios.
+Also times pyhf and efthf at a point off the inits (θ_i = init_i + 0.3·sin(i + 1)), where every interpolation
+takes its general branch. `--bin` names another build of the benchmark (default .build/release).
 """
-import json, os, statistics, subprocess, sys, time
+import json, math, os, statistics, subprocess, sys, time
 
 import pyhf
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 REF = os.path.abspath(os.path.join(ROOT, "..", "shared", "reference", "workspaces"))
-BIN = os.path.join(ROOT, ".build", "release", "HistFactoryBenchmark")
+BIN = sys.argv[sys.argv.index("--bin") + 1] if "--bin" in sys.argv else os.path.join(ROOT, ".build", "release", "HistFactoryBenchmark")
 REPEAT = int(sys.argv[sys.argv.index("--repeat") + 1]) if "--repeat" in sys.argv else 5
 
 CASES = {
@@ -37,14 +39,20 @@ def pyhf_case(ws_file, patch_file, patch_name):
     data = ws.data(model)
     init = pyhf.tensorlib.astensor(model.config.suggested_init())
     value = float(model.logpdf(init, data)[0])
-    n = 20
-    samples = []
-    for _ in range(7):
-        t0 = time.perf_counter()
-        for _ in range(n):
-            model.logpdf(init, data)
-        samples.append((time.perf_counter() - t0) / n)
-    return {"build": build, "logpdf": statistics.median(samples), "value": value}
+    shifted = pyhf.tensorlib.astensor([x + 0.3 * math.sin(i + 1) for i, x in enumerate(model.config.suggested_init())])
+    shifted_value = float(model.logpdf(shifted, data)[0])
+
+    def timed(pars):
+        n = 20
+        samples = []
+        for _ in range(7):
+            t0 = time.perf_counter()
+            for _ in range(n):
+                model.logpdf(pars, data)
+            samples.append((time.perf_counter() - t0) / n)
+        return statistics.median(samples)
+
+    return {"build": build, "logpdf": timed(init), "value": value, "logpdf_shifted": timed(shifted), "value_shifted": shifted_value}
 
 
 def efthf_case(ws_file, patch_file, patch_name):
@@ -63,10 +71,14 @@ def main():
         e = efthf_case(*case)
         rel = abs(p["value"] - e["logpdf_at_init"]) / abs(p["value"])
         assert rel < 1e-9, f"log-likelihoods differ on {key}: pyhf {p['value']} efthf {e['logpdf_at_init']}"
+        rel_shifted = abs(p["value_shifted"] - e["logpdf_at_shifted"]) / abs(p["value_shifted"])
+        assert rel_shifted < 1e-9, f"log-likelihoods differ on {key} off the inits: pyhf {p['value_shifted']} efthf {e['logpdf_at_shifted']}"
         print(f"workspace {key}: {e['parameters']} parameters, {e['bins']} bins; log L agrees to {rel:.1e} relative")
         print(f"  build (read workspace + patch set, verify digest, patch, build model): pyhf {p['build']*1e3:9.2f} ms   efthf {e['build_seconds_median']*1e3:9.3f} ms   ratio {p['build']/e['build_seconds_median']:8.1f}x")
         print(f"  pyhf logpdf alone {p['logpdf']*1e6:9.1f} us   efthf logpdf+gradient {e['logpdf_grad_seconds_median']*1e6:8.2f} us   ratio {p['logpdf']/e['logpdf_grad_seconds_median']:8.1f}x"
               f"   (efthf logpdf alone {e['logpdf_seconds_median']*1e6:.2f} us)")
+        print(f"  off the inits: pyhf logpdf alone {p['logpdf_shifted']*1e6:9.1f} us   efthf logpdf+gradient {e['logpdf_grad_shifted_seconds_median']*1e6:8.2f} us"
+              f"   ratio {p['logpdf_shifted']/e['logpdf_grad_shifted_seconds_median']:8.1f}x")
 
 
 if __name__ == "__main__":

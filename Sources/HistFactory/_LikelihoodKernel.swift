@@ -12,15 +12,42 @@ import Foundation
 //
 // Scalar factors and histosys deltas are stored grouped by parameter ("runs"), so that all the
 // terms of one run share α: the interpolation branch is taken once per run and the polynomial's
-// powers of α are computed once per run. Their results are then scattered into the entries.
+// powers of α are computed once per run. Scalar results are then scattered into the entries.
+//
+// Histosys runs store their (term, bin) pairs as segments of consecutive entry bins where they
+// chain (a parameter usually shifts every sample of a multi-bin channel, whose bins are adjacent in
+// the entry-bin order), with Δ₊ and Δ₋ contiguous along the segment: the forward update of B and
+// the backward dot products with w P G then stream through memory two bins at a time, with no
+// per-pair bin index. Pairs that chain with nothing (one-bin channels) stay single, with their bin.
+//
+// A run whose parameter sits at its nominal value α = 0 (every nuisance parameter at the usual
+// starting point of a fit) is exactly neutral when its coefficients are finite: the forward pass
+// skips it (f = 1 and Δ = 0 change nothing bit for bit) and the backward pass reads
+// f'/f = f'(0) = a₁ straight from the polynomial's first plane. The results are the same doubles
+// as those of the general branch, which would compute 1 + Σ aₖ·0 = 1, a₁/1 and B + 0.
 
-/// A contiguous run of terms `start..<end` that all belong to one parameter and one kind.
+/// A contiguous run of scalar terms `start..<end` that all belong to one parameter and one kind.
 struct TermRun {
     let parameter: Int
-    /// Scalar runs: 0 the parameter itself, 1 code4, 2 code1. Histosys runs: 0 code0, 2 code2, 4 code4p.
+    /// 0 the parameter itself, 1 code4, 2 code1.
     let kind: UInt8
+    /// Every polynomial coefficient of the run is finite, so that code4 at α = 0 is exactly neutral:
+    /// f = 1 + Σ aₖ·0 = 1 and f'/f = a₁.
+    let isFinite: Bool
     let start: Int
     let end: Int
+}
+
+/// The histosys pairs of one parameter and code: segments `segmentStart..<segmentEnd` (see
+/// `LikelihoodKernel.segmentBin`) and single pairs `singleStart..<singleEnd`.
+struct HistoRun {
+    let parameter: Int
+    /// 0 code0, 2 code2, 4 code4p.
+    let kind: UInt8
+    /// Every Δ± of the run is finite, so that at α = 0 (u = l = 0) it adds exactly 0.
+    let isFinite: Bool
+    let segmentStart, segmentEnd: Int
+    let singleStart, singleEnd: Int
 }
 
 /// Pointers into one evaluation's scratch memory (a single temporary allocation).
@@ -112,10 +139,16 @@ final class LikelihoodKernel: @unchecked Sendable {
     let termKind: UnsafeMutablePointer<UInt8>
     let termParameter: UnsafeMutablePointer<Int32>
 
-    // Histosys (term, bin) pairs k, grouped into `histoRuns`: Δ₊, Δ₋ and the entry bin.
-    let histoRuns: UnsafeMutablePointer<TermRun>
+    // Histosys (term, bin) pairs k with Δ₊ and Δ₋ in `histoUp` and `histoDown`, grouped into
+    // `histoRuns`. Segment g covers the entry bins `segmentBin[g] ..< segmentBin[g] + segmentLength[g]`,
+    // whose pairs are `segmentPair[g] ..< segmentPair[g] + segmentLength[g]`; a single pair k is
+    // at entry bin `pairBin[k]`.
+    let histoRuns: UnsafeMutablePointer<HistoRun>
     let histoRunCount: Int
-    let histoBin: UnsafeMutablePointer<Int32>
+    let segmentBin: UnsafeMutablePointer<Int32>
+    let segmentPair: UnsafeMutablePointer<Int32>
+    let segmentLength: UnsafeMutablePointer<Int32>
+    let pairBin: UnsafeMutablePointer<Int32>
     let histoUp: UnsafeMutablePointer<Double>
     let histoDown: UnsafeMutablePointer<Double>
 
@@ -210,25 +243,48 @@ final class LikelihoodKernel: @unchecked Sendable {
                 slotLogUp.append(f?.logUp ?? 0)
                 slotLogDown.append(f?.logDown ?? 0)
             }
-            sRuns.append(TermRun(parameter: key.parameter, kind: key.kind, start: start, end: slotEntry.count))
+            let finite = (start..<slotEntry.count).allSatisfy { t in planes.allSatisfy { $0[t].isFinite } }
+            sRuns.append(TermRun(parameter: key.parameter, kind: key.kind, isFinite: finite, start: start, end: slotEntry.count))
         }
-        var hRuns: [TermRun] = []
+        // Histosys: a group's pairs come in entry-bin order (entries in order, bins in order within
+        // each) and a bin appears at most once per group, so chains of consecutive bins are found in
+        // one sweep; chains of two or more become segments, the rest single pairs after them.
+        var hRuns: [HistoRun] = []
+        var segmentBin: [Int32] = [], segmentPair: [Int32] = [], segmentLength: [Int32] = []
         var pairBin: [Int32] = [], pairUp: [Double] = [], pairDown: [Double] = []
         for group in Self.grouped(histoKeys) {
-            let start = pairBin.count
+            var chains: [[Int]] = []
             for i in group {
+                if let last = chains.last?.last, histos[last].bin + 1 == histos[i].bin {
+                    chains[chains.count - 1].append(i)
+                } else {
+                    chains.append([i])
+                }
+            }
+            func append(_ i: Int) {
                 pairBin.append(Int32(histos[i].bin))
                 pairUp.append(histos[i].up)
                 pairDown.append(histos[i].down)
             }
-            hRuns.append(TermRun(parameter: histoKeys[group[0]].parameter, kind: histoKeys[group[0]].kind, start: start, end: pairBin.count))
+            let segmentStart = segmentBin.count
+            for chain in chains where chain.count > 1 {
+                segmentBin.append(Int32(histos[chain[0]].bin))
+                segmentPair.append(Int32(pairUp.count))
+                segmentLength.append(Int32(chain.count))
+                chain.forEach(append)
+            }
+            let singleStart = pairUp.count
+            for chain in chains where chain.count == 1 { append(chain[0]) }
+            let finite = group.allSatisfy { histos[$0].up.isFinite && histos[$0].down.isFinite }
+            hRuns.append(HistoRun(parameter: histoKeys[group[0]].parameter, kind: histoKeys[group[0]].kind, isFinite: finite,
+                                  segmentStart: segmentStart, segmentEnd: segmentBin.count, singleStart: singleStart, singleEnd: pairUp.count))
         }
 
         entryCount = entries.count
         localBinCount = nominal.count
         hasMorph = entries.contains { $0.morph != nil }
         scalarCount = slotEntry.count
-        histoCount = pairBin.count
+        histoCount = pairUp.count
         maxScalarsPerEntry = maxScalars
         self.binEntry = Self.buffer(binEntry)
         self.binGlobal = Self.buffer(binGlobal)
@@ -247,7 +303,10 @@ final class LikelihoodKernel: @unchecked Sendable {
         termParameter = Self.buffer(slotParameter)
         histoRuns = Self.buffer(hRuns)
         histoRunCount = hRuns.count
-        histoBin = Self.buffer(pairBin)
+        self.segmentBin = Self.buffer(segmentBin)
+        self.segmentPair = Self.buffer(segmentPair)
+        self.segmentLength = Self.buffer(segmentLength)
+        self.pairBin = Self.buffer(pairBin)
         histoUp = Self.buffer(pairUp)
         histoDown = Self.buffer(pairDown)
     }
@@ -257,7 +316,7 @@ final class LikelihoodKernel: @unchecked Sendable {
         binTermStart.deallocate(); binTermParameter.deallocate()
         scalarRuns.deallocate(); scalarEntry.deallocate(); UnsafeMutableRawPointer(poly).deallocate(); logUp.deallocate(); logDown.deallocate()
         entryTermStart.deallocate(); entryTerms.deallocate(); termKind.deallocate(); termParameter.deallocate()
-        histoRuns.deallocate(); histoBin.deallocate(); histoUp.deallocate(); histoDown.deallocate()
+        histoRuns.deallocate(); segmentBin.deallocate(); segmentPair.deallocate(); segmentLength.deallocate(); pairBin.deallocate(); histoUp.deallocate(); histoDown.deallocate()
     }
 
     // MARK: Interpolation, per run
@@ -332,8 +391,10 @@ final class LikelihoodKernel: @unchecked Sendable {
             let x = pars[run.parameter]
             let lo = run.start, hi = run.end
             if run.kind == 0 {
-                // f = α; the backward pass uses f'/f = 1/α directly.
-                for t in lo..<hi { P[Int(scalarEntry[t])] *= x }
+                // f = α; the backward pass uses f'/f = 1/α directly. P·1 = P exactly.
+                if x != 1 { for t in lo..<hi { P[Int(scalarEntry[t])] *= x } }
+            } else if Self.isNeutral(run, x) {
+                continue
             } else if run.kind == 1 && x > -1 && x < 1 {
                 // Two terms at a time (the run's length is even and it starts 16-byte aligned), with the
                 // powers of α computed once per run and the sums taken as trees (short dependency chains):
@@ -352,7 +413,7 @@ final class LikelihoodKernel: @unchecked Sendable {
                     }
                     P[Int(scalarEntry[t])] *= f[0]
                     P[Int(scalarEntry[t + 1])] *= f[1]
-                    t += 2
+                    t &+= 2
                 }
             } else {
                 let up = x > 0
@@ -375,19 +436,11 @@ final class LikelihoodKernel: @unchecked Sendable {
         if hasMorph {
             let D = s.morphDelta
             D.update(repeating: 0, count: localBinCount)
-            for i in 0..<histoRunCount {
-                let run = histoRuns[i]
-                let w = Self.histoWeights(run.kind, pars[run.parameter])
-                for k in run.start..<run.end { D[Int(histoBin[k])] += w.u * histoUp[k] + w.l * histoDown[k] }
-            }
+            addHistosysDeltas(pars, D)
             for l in 0..<localBinCount { B[l] = s.morphNominal[l] + s.morphRatio[l] * D[l] }
         } else {
             B.update(from: nominal, count: localBinCount)
-            for i in 0..<histoRunCount {
-                let run = histoRuns[i]
-                let w = Self.histoWeights(run.kind, pars[run.parameter])
-                for k in run.start..<run.end { B[Int(histoBin[k])] += w.u * histoUp[k] + w.l * histoDown[k] }
-            }
+            addHistosysDeltas(pars, B)
         }
 
         // G_l and ν_b.
@@ -400,6 +453,38 @@ final class LikelihoodKernel: @unchecked Sendable {
             nu[Int(binGlobal[l])] += P[Int(binEntry[l])] * g * B[l]
         }
     }
+
+    /// `target[l] += u Δ₊ + l Δ₋` for every histosys pair, run by run, two bins at a time along
+    /// each segment. Each bin gets its terms in run order, as the per-pair loop would add them.
+    @inline(__always)
+    private func addHistosysDeltas(_ pars: UnsafePointer<Double>, _ target: UnsafeMutablePointer<Double>) {
+        // Sound: as in `forward`. The buffers in locals, so that stores to `target` cannot be taken
+        // to change them.
+        let up = histoUp, down = histoDown, bins = pairBin
+        for i in 0..<histoRunCount {
+            let run = histoRuns[i]
+            let w = Self.histoWeights(run.kind, pars[run.parameter])
+            // u = l = 0 (α = 0 for every code): Δ = 0 and B + 0 = B.
+            if w.u == 0 && w.l == 0 && run.isFinite { continue }
+            let u = SIMD2(repeating: w.u), d = SIMD2(repeating: w.l)
+            for g in run.segmentStart..<run.segmentEnd {
+                let b = target + Int(segmentBin[g])
+                let k = Int(segmentPair[g]), n = Int(segmentLength[g])
+                var j = 0
+                while j &+ 2 <= n {
+                    store2(load2(b + j) + (u * load2(up + k + j) + d * load2(down + k + j)), b + j)
+                    j &+= 2
+                }
+                if j < n { b[j] += w.u * up[k + j] + w.l * down[k + j] }
+            }
+            for k in run.singleStart..<run.singleEnd { target[Int(bins[k])] += w.u * up[k] + w.l * down[k] }
+        }
+    }
+
+    /// Whether a scalar run is exactly neutral at `x`: code4 at α = 0 with finite coefficients
+    /// (f = 1, so the forward pass skips it and the backward pass reads f'/f = a₁ from `poly`).
+    @inline(__always)
+    static func isNeutral(_ run: TermRun, _ x: Double) -> Bool { run.kind == 1 && x == 0 && run.isFinite }
 
     // MARK: Backward pass
 
@@ -436,21 +521,37 @@ final class LikelihoodKernel: @unchecked Sendable {
             }
         }
 
+        let up = histoUp, down = histoDown, bins = pairBin
         for i in 0..<histoRunCount {
             let run = histoRuns[i]
             let wts = Self.histoWeights(run.kind, pars[run.parameter])
             var sumUp = SIMD2<Double>(), sumDown = SIMD2<Double>()
-            var k = run.start
-            while k + 2 <= run.end {
-                let c = SIMD2(scale[Int(histoBin[k])], scale[Int(histoBin[k + 1])])
-                sumUp += c * load2(histoUp + k)
-                sumDown += c * load2(histoDown + k)
-                k += 2
+            for g in run.segmentStart..<run.segmentEnd {
+                let c = UnsafePointer(scale + Int(segmentBin[g]))
+                let k = Int(segmentPair[g]), n = Int(segmentLength[g])
+                var j = 0
+                while j &+ 2 <= n {
+                    let cj = load2(c + j)
+                    sumUp += cj * load2(up + k + j)
+                    sumDown += cj * load2(down + k + j)
+                    j &+= 2
+                }
+                if j < n {
+                    sumUp[0] += c[j] * up[k + j]
+                    sumDown[0] += c[j] * down[k + j]
+                }
             }
-            if k < run.end {
-                let c = scale[Int(histoBin[k])]
-                sumUp[0] += c * histoUp[k]
-                sumDown[0] += c * histoDown[k]
+            var k = run.singleStart
+            while k &+ 2 <= run.singleEnd {
+                let c = SIMD2(scale[Int(bins[k])], scale[Int(bins[k + 1])])
+                sumUp += c * load2(up + k)
+                sumDown += c * load2(down + k)
+                k &+= 2
+            }
+            if k < run.singleEnd {
+                let c = scale[Int(bins[k])]
+                sumUp[0] += c * up[k]
+                sumDown[0] += c * down[k]
             }
             grad[run.parameter] += wts.du * sumUp.sum() + wts.dl * sumDown.sum()
         }
@@ -482,12 +583,18 @@ final class LikelihoodKernel: @unchecked Sendable {
                 if x != 0 { grad[run.parameter] += sum.sum() / x }
                 continue
             }
+            // f'/f from the forward pass, or a₁ (the first polynomial plane) where it skipped the run.
+            let ratio = Self.isNeutral(run, pars[run.parameter]) ? UnsafePointer(poly) : UnsafePointer(r)
+            // Four terms per step in two independent sums (runs have even length).
+            var sum2 = SIMD2<Double>()
             var t = run.start
-            while t < run.end {
-                sum += SIMD2(K[Int(scalarEntry[t])], K[Int(scalarEntry[t + 1])]) * load2(r + t)
-                t += 2
+            while t &+ 4 <= run.end {
+                sum += SIMD2(K[Int(scalarEntry[t])], K[Int(scalarEntry[t + 1])]) * load2(ratio + t)
+                sum2 += SIMD2(K[Int(scalarEntry[t + 2])], K[Int(scalarEntry[t + 3])]) * load2(ratio + t + 2)
+                t &+= 4
             }
-            grad[run.parameter] += sum.sum()
+            if t < run.end { sum += SIMD2(K[Int(scalarEntry[t])], K[Int(scalarEntry[t + 1])]) * load2(ratio + t) }
+            grad[run.parameter] += (sum + sum2).sum()
         }
         guard anyFallback else { return }
         for e in 0..<entryCount where Self.needsExactRoute(P[e]) {
@@ -512,7 +619,10 @@ final class LikelihoodKernel: @unchecked Sendable {
     /// Whether entry products P_e this small (f'/f of a factor may overflow), zero or not finite
     /// must take the exact route.
     @inline(__always)
-    static func needsExactRoute(_ p: Double) -> Bool { !(abs(p) >= 1e-200 && p.isFinite) }
+    static func needsExactRoute(_ p: Double) -> Bool {
+        let a = abs(p)
+        return !(a >= 1e-200 && a <= .greatestFiniteMagnitude)  // NaN fails both comparisons
+    }
 }
 
 /// Two consecutive doubles at `p` (any alignment).
