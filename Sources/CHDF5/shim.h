@@ -15,6 +15,8 @@ static inline hid_t chdf5_ieee_f64le(void) { return H5T_IEEE_F64LE; }
 static inline hid_t chdf5_std_i64le(void) { return H5T_STD_I64LE; }
 static inline hid_t chdf5_c_s1(void) { return H5T_C_S1; }
 static inline hid_t chdf5_plist_dataset_create(void) { return H5P_DATASET_CREATE; }
+static inline hid_t chdf5_plist_group_create(void) { return H5P_GROUP_CREATE; }
+static inline hid_t chdf5_plist_file_create(void) { return H5P_FILE_CREATE; }
 static inline hid_t chdf5_plist_file_access(void) { return H5P_FILE_ACCESS; }
 static inline hid_t chdf5_plist_link_create(void) { return H5P_LINK_CREATE; }
 static inline hid_t chdf5_default(void) { return H5P_DEFAULT; }

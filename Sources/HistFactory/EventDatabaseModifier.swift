@@ -16,10 +16,16 @@ import Morphing
 /// read as that modifier and shares its evaluation, gradients and policies. `data`:
 /// `{"file": path relative to the workspace, "observable", "edges", "flow"?: "drop"|"fold",
 /// "selection"?: [{"observable", "lower"?, "upper"?}], "normalisation"?: number,
-/// "negative_yields"?: policy}`. The sample's own `data` must equal the projected SM yields.
+/// "negative_yields"?: policy, "systematics"?: [{"name", "type": "weight"|"shift", "parameter"}],
+/// "smoothing_width"?: h}`. The sample's own `data` must equal the SM yields (c = 0, θ = 0).
+///
+/// With `systematics`, each entry's `parameter` is a normal-constrained nuisance parameter θ_k (as
+/// for histosys: aux 0, σ 1, shared by name with other modifiers) and the template is evaluated per
+/// event at every point by ``SmoothedReweightingKernel`` (weights w_e(c)·f_e(θ), observables
+/// x_e(θ), logistic bin assignment of width h; required > 0 when a shift is declared).
 extension SpecReader {
     func eventDatabase(_ data: JSON, at p: JSONPointer, name: String, sampleData: [Double]) throws(HistFactoryError) -> MorphingModifier {
-        let o = try object(data, at: p, required: ["file", "observable", "edges"], optional: ["flow", "selection", "normalisation", "negative_yields"])
+        let o = try object(data, at: p, required: ["file", "observable", "edges"], optional: ["flow", "selection", "normalisation", "negative_yields", "systematics", "smoothing_width"])
         let relative = try string(o["file"]!, at: p.appending("file"))
         let path = relative.hasPrefix("/") || baseDirectory == nil ? relative : baseDirectory! + "/" + relative
         let observable = try string(o["observable"]!, at: p.appending("observable"))
@@ -56,22 +62,83 @@ extension SpecReader {
             policy = parsed
         }
 
+        let (systematics, parameters) = try eventSystematics(o["systematics"], at: p.appending("systematics"))
+        let width = try o["smoothing_width"].map { v throws(HistFactoryError) in try number(v, at: p.appending("smoothing_width")) } ?? 0
+        guard width >= 0 else {
+            throw HistFactoryError(.invalidValue, "smoothing_width must be ≥ 0 (in the unit of \(observable)), found \(JSON.pythonRepr(width))", path: p.appending("smoothing_width"))
+        }
+        if width == 0, let k = systematics.firstIndex(where: { $0.kind == .shift }) {
+            throw HistFactoryError(
+                .invalidModel, "shift systematic \"\(systematics[k].name)\" needs a positive smoothing_width (a sharp histogram is piecewise constant in its parameter)",
+                path: p.appending("smoothing_width"))
+        }
+
         let templates: MorphingTemplates
+        var events: EventSampleModel? = nil
         do {
             let database = try EventDatabase(contentsOf: URL(fileURLWithPath: path))
-            let projection = try database.projection(binning: Binning(observable: observable, edges: edges, flow: flow), selection: Selection(cuts))
+            let binning = try Binning(observable: observable, edges: edges, flow: flow)
+            let projection = try database.projection(binning: binning, selection: Selection(cuts))
             templates = try Self.scaled(projection.templates, by: normalisation)
+            if !systematics.isEmpty || width > 0 {
+                do throws(EventDatabaseError) {
+                    let kernel = try SmoothedReweightingKernel(
+                        database: database, binning: binning, selection: Selection(cuts), systematics: systematics,
+                        smoothingWidth: width, normalisation: normalisation)
+                    events = EventSampleModel(kernel: kernel, parameters: parameters)
+                } catch {
+                    // Point at the declaration that names what the file lacks.
+                    let k = systematics.firstIndex { error.dataset?.hasSuffix("/" + $0.name) == true || error.dataset?.contains("/" + $0.name + "/") == true }
+                    let where_ = k.map { p.appending("systematics").appending($0) } ?? p
+                    throw HistFactoryError(.invalidModel, "event database \"\(name)\": \(EventDatabaseError(error.code, error.message, file: path, dataset: error.dataset))", path: where_)
+                }
+            }
+        } catch let error as HistFactoryError {
+            throw error
         } catch let error as EventDatabaseError {
             throw HistFactoryError(.invalidModel, "event database \"\(name)\": \(error)", path: p)
         } catch {
             throw HistFactoryError(.invalidModel, "event database \"\(name)\": \(error)", path: p)
         }
-        let sm = templates.yields.yields(at: Array(repeating: 0, count: templates.yields.coefficientCount))
+        let zero = [Double](repeating: 0, count: templates.yields.coefficientCount)
+        let sm = events.map { $0.kernel.evaluate(coefficients: zero, nuisance: parameters.map { _ in 0 }, jacobian: false).yields }
+            ?? templates.yields.yields(at: zero)
         for b in sampleData.indices where abs(sm[b] - sampleData[b]) > 1e-9 * max(1, abs(sampleData[b])) {
-            throw HistFactoryError(.invalidModel, "the sample's data (\(JSON.pythonRepr(sampleData[b])) in bin \(b)) differs from the event database's SM yield \(JSON.pythonRepr(sm[b]))", path: p)
+            let what = width > 0 ? "smoothed (h = \(JSON.pythonRepr(width))) SM yield" : "SM yield"
+            throw HistFactoryError(.invalidModel, "the sample's data (\(JSON.pythonRepr(sampleData[b])) in bin \(b)) differs from the event database's \(what) \(JSON.pythonRepr(sm[b]))", path: p)
         }
         return MorphingModifier(coefficients: templates.yields.coefficientNames, form: .absolute, templates: templates, truncation: nil,
-                                negativeYields: policy, conditionNumber: nil, source: data)
+                                negativeYields: policy, conditionNumber: nil, source: data, events: events)
+    }
+
+    /// The `systematics` list: `[{"name", "type": "weight"|"shift", "parameter"}]`.
+    private func eventSystematics(_ json: JSON?, at p: JSONPointer) throws(HistFactoryError) -> ([EventSystematic], [String]) {
+        guard let json else { return ([], []) }
+        var systematics: [EventSystematic] = []
+        var parameters: [String] = []
+        for (k, entry) in try array(json, at: p, nonEmpty: false).enumerated() {
+            let ep = p.appending(k)
+            let e = try object(entry, at: ep, required: ["name", "type", "parameter"], optional: [])
+            let name = try string(e["name"]!, at: ep.appending("name"))
+            let typeName = try string(e["type"]!, at: ep.appending("type"))
+            guard let kind = EventSystematic.Kind(rawValue: typeName) else {
+                throw HistFactoryError(.schema, "a systematic's type must be \"weight\" or \"shift\", found \"\(typeName)\"", path: ep.appending("type"))
+            }
+            let parameter = try string(e["parameter"]!, at: ep.appending("parameter"))
+            guard !name.isEmpty, !parameter.isEmpty else {
+                throw HistFactoryError(.schema, "a systematic needs a non-empty name and parameter", path: ep)
+            }
+            let systematic = EventSystematic(name: name, kind: kind)
+            if systematics.contains(systematic) {
+                throw HistFactoryError(.schema, "the \(typeName) systematic \"\(name)\" is declared twice", path: ep)
+            }
+            if let j = systematics.indices.first(where: { systematics[$0].kind == kind && parameters[$0] == parameter }) {
+                throw HistFactoryError(.schema, "parameter \"\(parameter)\" drives two \(typeName) systematics (\(systematics[j].name), \(name)) of one sample", path: ep.appending("parameter"))
+            }
+            systematics.append(systematic)
+            parameters.append(parameter)
+        }
+        return (systematics, parameters)
     }
 
     /// Templates × n and variance × n².
@@ -86,4 +153,12 @@ extension SpecReader {
         }
         return try MorphingTemplates(yields: yields, monteCarloVariance: variance)
     }
+}
+
+/// An event-database sample evaluated per event at every point (declared systematics or smoothing):
+/// its template and MC variance come from ``kernel`` rather than from the static projection.
+public struct EventSampleModel: Sendable {
+    public let kernel: SmoothedReweightingKernel
+    /// The model parameter θ_k of each of `kernel.systematics`.
+    public let parameters: [String]
 }

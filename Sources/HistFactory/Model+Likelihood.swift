@@ -1,4 +1,5 @@
 import EFTJSON
+import EventDatabase
 import Foundation
 
 /// The model's terms, laid out for evaluation (see `LikelihoodKernel`): built once from the
@@ -65,7 +66,7 @@ extension HistFactoryModel {
         return withScratch(bins) { s in
             parameters.withUnsafeBufferPointer { pars in
                 // Sound: `pars` holds parameterCount values, and every parameter index in the kernel is below that.
-                _ = prepareMorphing(pars.baseAddress!, s)
+                _ = prepareMorphing(pars.baseAddress!, s, wantJacobian: false)
                 flat.kernel.forward(pars.baseAddress!, s, mainBins: bins, wantGradient: false)
             }
             return Array(UnsafeBufferPointer(start: s.nu, count: bins))
@@ -120,7 +121,7 @@ extension HistFactoryModel {
             parameters.withUnsafeBufferPointer { parsBuffer in
                 // Sound: `parsBuffer` holds parameterCount values, and every parameter index in the kernel is below that.
                 let pars = parsBuffer.baseAddress!
-                let (morphOK, clipDerivatives) = prepareMorphing(pars, s)
+                let (morphOK, clipDerivatives, events) = prepareMorphing(pars, s, wantJacobian: wantGradient)
                 kernel.forward(pars, s, mainBins: bins, wantGradient: wantGradient)
                 if !flat.morphs.isEmpty {
                     // Outside the domain (Specs §9): a negative morphed yield under "error", or a
@@ -147,7 +148,7 @@ extension HistFactoryModel {
                     let r = (data.auxiliary[c.auxIndex] - pars[c.parameter]) / c.sigma
                     logL += c.logNormalization - 0.5 * r * r
                 }
-                let dynamic = dynamicStaterrorTerms(pars, s, data, clipDerivatives)
+                let dynamic = dynamicStaterrorTerms(pars, s, data, clipDerivatives, events)
                 logL += dynamic.logL
                 for c in poissonConstraints {
                     let a = data.auxiliary[c.auxIndex]
@@ -174,7 +175,7 @@ extension HistFactoryModel {
                     }
                     // Sound: `grad` holds parameterCount values (just sized above).
                     kernel.backward(pars, s, grad)
-                    morphingGradient(pars, s, clipDerivatives, grad)
+                    morphingGradient(pars, s, clipDerivatives, events, grad)
                 }
                 return logL
             }
@@ -190,10 +191,14 @@ extension HistFactoryModel {
     /// ν̃⁰ = ν⁰, or the clip floor ε·exp((ν⁰ − ε)/ε) below ε        r_b = ν̃⁰_b / n_b  (1 where n_b = 0)
     /// ```
     ///
-    /// Returns `ok` false when a sample with the "error" policy has a negative morphed yield, and
-    /// ∂ν̃⁰/∂ν⁰ per morphed sample and bin.
-    fileprivate func prepareMorphing(_ pars: UnsafePointer<Double>, _ s: KernelScratch) -> (ok: Bool, clipDerivatives: [[Double]]) {
-        guard !flat.morphs.isEmpty else { return (true, []) }
+    /// Returns `ok` false when a sample with the "error" policy has a negative morphed yield,
+    /// ∂ν̃⁰/∂ν⁰ per morphed sample and bin, and, per morphed sample, the per-event evaluation of an
+    /// event-database sample with systematics (ν⁰ = its yields; nil for polynomial templates), with
+    /// Jacobians in (c, θ) when `wantJacobian`.
+    fileprivate func prepareMorphing(_ pars: UnsafePointer<Double>, _ s: KernelScratch, wantJacobian: Bool)
+        -> (ok: Bool, clipDerivatives: [[Double]], events: [SmoothedReweightingKernel.Evaluation?]) {
+        guard !flat.morphs.isEmpty else { return (true, [], []) }
+        var events: [SmoothedReweightingKernel.Evaluation?] = []
         var clipDerivatives: [[Double]] = []
         let kernel = flat.kernel
         // Sound: morphNominal and morphRatio have localBinCount doubles when the kernel has morphing.
@@ -201,7 +206,9 @@ extension HistFactoryModel {
         s.morphRatio.update(repeating: 1, count: kernel.localBinCount)
         var ok = true
         for m in flat.morphs {
-            let poly = m.morph.templates.yields(at: m.coefficients(pars))
+            let evaluation = m.evaluateEvents(pars, jacobian: wantJacobian)
+            events.append(evaluation)
+            let poly = evaluation?.yields ?? m.morph.templates.yields(at: m.coefficients(pars))
             var derivatives = [Double](repeating: 1, count: m.binCount)
             for b in 0..<m.binCount {
                 var value = m.morph.relative ? m.nominal[b] * (1 + poly[b]) : poly[b]
@@ -223,13 +230,16 @@ extension HistFactoryModel {
             }
             clipDerivatives.append(derivatives)
         }
-        return (ok, clipDerivatives)
+        return (ok, clipDerivatives, events)
     }
 
     /// Adds ∂ log L/∂c_i of every morphed sample:
     /// Σ_b w_b P G_b (1 + D_b/n_b) (∂ν̃⁰/∂ν⁰)_b ∂ν⁰_b/∂c_i, with D_b = Σ_h Δ_hb (the histosys part
     /// scales with ν̃⁰/n_b, so it contributes D_b/n_b; not where n_b = 0, where r = 1).
-    fileprivate func morphingGradient(_ pars: UnsafePointer<Double>, _ s: KernelScratch, _ clipDerivatives: [[Double]], _ grad: UnsafeMutablePointer<Double>) {
+    /// For an event-database sample with systematics the product with its Jacobian in (c, θ) replaces
+    /// the templates' vector-Jacobian product.
+    fileprivate func morphingGradient(_ pars: UnsafePointer<Double>, _ s: KernelScratch, _ clipDerivatives: [[Double]],
+                                      _ events: [SmoothedReweightingKernel.Evaluation?], _ grad: UnsafeMutablePointer<Double>) {
         for (k, m) in flat.morphs.enumerated() {
             let p = s.product[m.entry]
             var cotangent = [Double](repeating: 0, count: m.binCount)
@@ -238,6 +248,15 @@ extension HistFactoryModel {
                 let n = m.nominal[b]
                 let histoFactor = n != 0 ? 1 + s.morphDelta[l] / n : 1
                 cotangent[b] = s.weight[m.binStart + b] * p * s.binFactor[l] * histoFactor * clipDerivatives[k][b] * (m.morph.relative ? n : 1)
+            }
+            if let evaluation = events[k] {
+                let bins = m.binCount
+                for (j, parameter) in m.morph.parameters.enumerated() {
+                    var sum = 0.0
+                    for b in 0..<bins { sum += cotangent[b] * evaluation.yieldJacobian[j * bins + b] }
+                    grad[parameter] += sum
+                }
+                continue
             }
             var coefficientGradient = [Double](repeating: 0, count: m.morph.coefficientParameters.count)
             let c = m.coefficients(pars)
@@ -264,7 +283,7 @@ extension HistFactoryModel {
                 coefficientValues.append((parameterNames[parameter], c[i]))
             }
             guard m.morph.policy == .error else { continue }
-            let poly = m.morph.templates.yields(at: c)
+            let poly = parameters.withUnsafeBufferPointer { m.evaluateEvents($0.baseAddress!, jacobian: false) }?.yields ?? m.morph.templates.yields(at: c)
             for b in 0..<m.binCount {
                 let value = m.morph.relative ? m.nominal[b] * (1 + poly[b]) : poly[b]
                 if value < 0 { negativeMorph.append((m.binStart + b, "morphing \"\(m.morph.modifier)\"", value)) }
@@ -293,13 +312,20 @@ extension HistFactoryModel {
     /// fits, Asimov fits included.
     /// ∂σ/∂c_i = (∂var/∂c_i)/(2√V D) − σ (∂ν̃⁰/∂c_i)/D
     /// ```
+    ///
+    /// For an event-database sample with systematics, var_sb(c, θ) = Σw²_b from the per-event pass and
+    /// the Jacobians run over (c, θ); without `events[k]`'s Jacobian (no gradient wanted) the
+    /// gradient entries of that sample are left out.
     fileprivate func dynamicStaterrorTerms(_ pars: UnsafePointer<Double>, _ s: KernelScratch, _ data: ModelData,
-                                           _ clipDerivatives: [[Double]]) -> (logL: Double, gradient: [(Int, Double)]) {
+                                           _ clipDerivatives: [[Double]], _ events: [SmoothedReweightingKernel.Evaluation?]) -> (logL: Double, gradient: [(Int, Double)]) {
         guard !dynamicStaterrors.isEmpty else { return (0, []) }
         // Per morphed sample: polynomial and variance with their Jacobians (coefficient-major).
         var cache: [Int: (poly: [Double], polyJacobian: [Double], variance: [Double], varianceJacobian: [Double])] = [:]
         func point(_ k: Int) -> (poly: [Double], polyJacobian: [Double], variance: [Double], varianceJacobian: [Double]) {
             if let hit = cache[k] { return hit }
+            if let evaluation = events[k] {
+                return (evaluation.yields, evaluation.yieldJacobian, evaluation.variances, evaluation.varianceJacobian)
+            }
             let m = flat.morphs[k]
             let c = m.coefficients(pars)
             let (poly, jacobian) = m.morph.templates.yieldsAndJacobian(at: c)
@@ -307,7 +333,7 @@ extension HistFactoryModel {
             var varianceJacobian = [Double](repeating: 0, count: m.binCount * c.count)
             c.withUnsafeBufferPointer { cb in
                 variance.withUnsafeMutableBufferPointer { v in
-                    varianceJacobian.withUnsafeMutableBufferPointer { j in m.morph.variance!.evaluate(at: cb, variances: v, jacobian: j) }
+                    varianceJacobian.withUnsafeMutableBufferPointer { j in m.morph.variance!.evaluate(at: cb, yields: v, jacobian: j) }
                 }
             }
             let result = (poly, jacobian, variance, varianceJacobian)
@@ -339,7 +365,8 @@ extension HistFactoryModel {
                 let p = point(part.morph)
                 let b = part.bin, bins = m.binCount
                 let n = m.nominal[b]
-                for (i, parameter) in m.morph.coefficientParameters.enumerated() {
+                guard !p.polyJacobian.isEmpty || p.poly.isEmpty else { continue }
+                for (i, parameter) in m.morph.parameters.enumerated() {
                     let dPoly = p.polyJacobian[i * bins + b]
                     let dVariance = m.morph.relative
                         ? 2 * part.delta * part.delta * (1 + p.poly[b]) * dPoly + n * n * p.varianceJacobian[i * bins + b]
@@ -351,5 +378,14 @@ extension HistFactoryModel {
             }
         }
         return (logL, gradient)
+    }
+}
+
+extension MorphEntry {
+    /// The per-event evaluation of an event-database sample with systematics at the current
+    /// (c, θ); nil for polynomial templates.
+    func evaluateEvents(_ pars: UnsafePointer<Double>, jacobian: Bool) -> SmoothedReweightingKernel.Evaluation? {
+        guard let events = morph.events else { return nil }
+        return events.kernel.evaluate(coefficients: coefficients(pars), nuisance: events.systematicParameters.map { pars[$0] }, jacobian: jacobian)
     }
 }

@@ -1,4 +1,5 @@
 import EFTJSON
+import EventDatabase
 import Foundation
 import Morphing
 
@@ -167,14 +168,21 @@ struct CompiledSample: Sendable {
 /// A morphing modifier of one sample in one channel.
 struct CompiledMorph: Sendable {
     let templates: PolynomialTemplates
-    /// The MC-statistical variance of the polynomial, when the modifier has uncertainties.
-    let variance: MonteCarloVariance?
+    /// The MC-statistical variance of the nominal as a polynomial in c, when the modifiers have uncertainties.
+    let variance: PolynomialTemplates?
     /// The model parameter of each of the polynomial's coefficients.
     let coefficientParameters: [Int]
     /// ν⁰(c) = nominal · (1 + poly(c)) instead of poly(c).
     let relative: Bool
     let policy: MorphingModifier.NegativeYieldPolicy
     let modifier: String
+    /// An event-database sample evaluated per event (its yields and variance replace `templates`
+    /// and `variance`), with the model parameter of each systematic.
+    var events: (kernel: SmoothedReweightingKernel, systematicParameters: [Int])? = nil
+
+    /// The parameters the nominal depends on, in the order of the Jacobians' rows:
+    /// the Wilson coefficients, then the event systematics' θ.
+    var parameters: [Int] { coefficientParameters + (events?.systematicParameters ?? []) }
 }
 
 struct NormalConstraint: Sendable {

@@ -16,7 +16,9 @@ It writes, next to itself:
     eft_parameter_order.json          example D  (parameter order, sharing across channels)
     eft_negative_clip.json            example E  (negative yields, policy "clip")
     eft_truncation_linear.json        example F  (truncation "linear")
-    results.json                      every number, full precision (repr of IEEE doubles)
+    results.json                      every number, full precision (repr of IEEE doubles), including
+                                      example G (event database with per-event systematics and a logistic
+                                      bin assignment, Specs/event-database.md; events inline, no HDF5)
 
 Checks made (the script stops on the first failure):
   * every extended workspace validates against Specs/schema/efthf-1.0.0+efthf.1/workspace.json
@@ -945,6 +947,60 @@ def fmt(x):
     return float(f"{x:.10g}")
 
 
+def example_G_event_systematics():
+    """Specs/event-database.md, "Systematics as nuisance parameters": a six-event database with two
+    Wilson coefficients, a weight variation and an observable shift, smoothed with h = 5, evaluated
+    at one (c, theta) from the formulae, plainly (every edge, no truncation); the Jacobian by
+    five-point central differences."""
+    names = ["cA", "cB"]
+    exponents = [[0, 0], [1, 0], [0, 1], [2, 0], [1, 1], [0, 2]]
+    events = {
+        "x": [12.0, 27.5, 39.0, 41.0, 58.0, 80.0],
+        "a": [[1.0, 0.3, -0.2, 0.05, 0.01, 0.02], [0.8, -0.1, 0.4, 0.03, -0.02, 0.06], [1.2, 0.5, 0.1, 0.09, 0.03, 0.01],
+              [-0.3, 0.2, 0.2, 0.04, 0.02, 0.02], [0.9, 0.7, -0.6, 0.2, -0.1, 0.15], [0.5, 0.9, 0.3, 0.4, 0.2, 0.05]],
+        "weight_up": [1.05, 1.02, 1.08, 1.01, 1.10, 1.03], "weight_down": [0.97, 0.99, 0.95, 0.98, 0.92, 0.96],
+        "shift_up": [0.6, 1.375, 1.95, 2.05, 2.9, 4.0], "shift_down": [-0.3, -0.6, -1.2, -1.0, -1.5, -2.5],
+    }
+    edges, h, n = [10.0, 30.0, 45.0, 70.0], 5.0, 1.5
+    c0, theta0 = [0.3, -0.5], [0.6, -1.4]   # theta = (shift, weight)
+
+    def I(t, up, down):   # I(θ; δ₊, δ₋): code4p with nominal 0, +1 variation δ₊, −1 variation −δ₋
+        return code4p(t, 0.0, -down, up)
+
+    def F(z):
+        return 1.0 / (1.0 + math.exp(-z))
+
+    def evaluate(c, theta):
+        B = len(edges) - 1
+        nu, var = [0.0] * B, [0.0] * B
+        for e in range(len(events["x"])):
+            w = sum(a * c[0] ** p[0] * c[1] ** p[1] for a, p in zip(events["a"][e], exponents))
+            f = 1 + I(theta[1], events["weight_up"][e] - 1, 1 - events["weight_down"][e])
+            x = events["x"][e] + I(theta[0], events["shift_up"][e], -events["shift_down"][e])
+            for b in range(B):
+                p = F((edges[b + 1] - x) / h) - F((edges[b] - x) / h)
+                nu[b] += n * w * f * p
+                var[b] += (n * w * f * p) ** 2
+        return nu, var
+
+    nu, var = evaluate(c0, theta0)
+    q0 = c0 + theta0
+    jn, jv = [], []
+    step = 1e-4
+    for j in range(4):
+        def at(k):
+            q = list(q0); q[j] += k * step
+            return evaluate(q[:2], q[2:])
+        p1, m1, p2, m2 = at(1), at(-1), at(2), at(-2)
+        jn.append([(8 * (p1[0][b] - m1[0][b]) - (p2[0][b] - m2[0][b])) / (12 * step) for b in range(len(nu))])
+        jv.append([(8 * (p1[1][b] - m1[1][b]) - (p2[1][b] - m2[1][b])) / (12 * step) for b in range(len(nu))])
+    return {"coefficients": names, "monomial_exponents": exponents, "events": events, "edges": edges, "flow": "drop",
+            "smoothing_width": h, "normalisation": n,
+            "systematics": [{"name": "JES", "type": "shift"}, {"name": "btag", "type": "weight"}],
+            "c": c0, "theta": theta0, "nu": nu, "sumw2": var,
+            "jacobian_nu_fd": jn, "jacobian_sumw2_fd": jv, "jacobian_order": "cA, cB, theta_JES, theta_btag; [parameter][bin]"}
+
+
 def main():
     core_v, ext_v = validators()
     results = {"generated_by": "Specs/examples/make_examples.py", "spec_version": EXT_VERSION}
@@ -1211,6 +1267,7 @@ def main():
     del w["channels"][0]["samples"][0]["modifiers"][0]["data"]["benchmarks"]["points"][2]
     expect_reject("fewer points than monomials", w)
     results["rejected"] = bad
+    results["G_event_systematics"] = example_G_event_systematics()
 
     with open(os.path.join(HERE, "results.json"), "w") as fh:
         json.dump(results, fh, indent=1, default=float)
