@@ -13,6 +13,11 @@ if [ ${#need[@]} -gt 0 ]; then
     apt-get update -qq
     apt-get install -y -qq "${need[@]}" >/dev/null
 fi
+# popxf-validator checks the POPxf export (Tests/HistFactoryTests/POPxfTests.swift).
+if command -v python3 >/dev/null 2>&1 && ! python3 -c "import popxf.validator" >/dev/null 2>&1; then
+    echo "efthf setup: installing popxf-validator with pip" >&2
+    python3 -m pip install -q popxf-validator >/dev/null 2>&1 || echo "efthf setup: pip install popxf-validator failed; its test will be skipped" >&2
+fi
 if ! command -v swift >/dev/null 2>&1; then
     echo "efthf setup: no 'swift' on PATH; install the Swift 6 toolchain first (swift.org)" >&2
     exit 1

@@ -5,12 +5,15 @@ import Foundation
 extension EFTHFCommand {
     struct Export: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Export an extended workspace as plain pyhf 1.0.0: evaluated at a point, or as a background-only workspace plus a PatchSet.",
+            abstract: "Export an extended workspace as plain pyhf 1.0.0 (at a point, or background-only plus a PatchSet), or its EFT polynomials as POPxf.",
             discussion: """
                 --at c1=v1,c2=v2 writes the workspace with every morphing and event-database sample evaluated at \
                 that point (coefficients not named are 0; the MC-statistical uncertainty at the point is carried as \
                 staterror). --patchset --grid c1=lo:hi:n,... writes DIR/BkgOnly.json and DIR/patchset.json, one \
-                patch per grid point. Files are written atomically.
+                patch per grid point. --popxf --scale GEV writes the per-bin polynomials in the Wilson coefficients \
+                as a POPxf 1.0 file (arXiv:2511.17348), per morphed sample or per channel (--observables), with \
+                the MC statistics. --measurement keeps only that measurement in the exported workspaces. Files are \
+                written atomically (the pair of --patchset together).
                 """
         )
 
@@ -28,6 +31,18 @@ extension EFTHFCommand {
         @Flag(help: "With --patchset: leave out grid points where the evaluation fails (negative morphed yields) instead of stopping.")
         var skipInvalid = false
 
+        @Flag(help: "Write the EFT polynomials as a POPxf 1.0 JSON file (needs --scale; -o is a file).")
+        var popxf = false
+
+        @Option(help: ArgumentHelp("With --popxf: the renormalisation scale in GeV at which the coefficients are defined.", valueName: "GeV"))
+        var scale: Double?
+
+        @Option(help: ArgumentHelp("With --popxf: one observable per bin of each morphed sample (samples) or of each channel (channels).", valueName: "samples|channels"))
+        var observables: String = "samples"
+
+        @Option(help: ArgumentHelp("With --popxf: a WCxf basis for the coefficients, e.g. SMEFT:Warsaw (default: a custom basis, the workspace's names).", valueName: "eft:basis"))
+        var wcxf: String?
+
         @Option(help: "A POI for the exported measurements (needed when the POI is a Wilson coefficient).")
         var poi: String?
 
@@ -35,6 +50,14 @@ extension EFTHFCommand {
         var output: String
 
         func validate() throws {
+            if popxf {
+                if patchset || at != nil || grid != nil { throw ValidationError("--popxf takes neither --at, --patchset nor --grid") }
+                guard let scale, scale.isFinite, scale > 0 else { throw ValidationError("--popxf needs --scale (GeV, positive)") }
+                guard POPxfOptions.Observables(rawValue: observables) != nil else { throw ValidationError("--observables must be samples or channels, found \"\(observables)\"") }
+                if let wcxf, wcxf.split(separator: ":").count != 2 { throw ValidationError("--wcxf must be EFT:BASIS, e.g. SMEFT:Warsaw, found \"\(wcxf)\"") }
+                return
+            }
+            if scale != nil || wcxf != nil || observables != "samples" { throw ValidationError("--scale, --observables and --wcxf need --popxf") }
             if patchset {
                 if grid == nil { throw ValidationError("--patchset needs --grid") }
                 if at != nil { throw ValidationError("give either --at or --patchset, not both") }
@@ -47,16 +70,26 @@ extension EFTHFCommand {
         func run() throws {
             try reportingErrors {
                 let ws = try model.loadWorkspace()
-                if patchset {
+                if popxf {
+                    let parts = wcxf?.split(separator: ":").map(String.init)
+                    let options = POPxfOptions(observables: POPxfOptions.Observables(rawValue: observables)!, scale: scale!,
+                                               basis: parts.map { .wcxf(eft: $0[0], basis: $0[1]) }, toolVersion: efthfVersion)
+                    let json = try ws.popxf(options)
+                    try writeAtomically(json.serialized(.pretty), to: output)
+                    let count = json["metadata"]?["observable_names"]?.arrayValue?.count ?? 0
+                    print("wrote \(output) (POPxf, \(count) observables in \(ws.wilsonCoefficients.joined(separator: ", ")))")
+                } else if patchset {
                     let axes = try Self.parseGrid(grid!)
-                    let (background, set, skipped) = try ws.patchSet(grid: axes, poi: poi, skippingInvalidPoints: skipInvalid)
-                    try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
-                    try writeAtomically(background.json.serialized(.pretty), to: output + "/BkgOnly.json")
-                    try writeAtomically(set.json.serialized(.pretty), to: output + "/patchset.json")
+                    let (background, set, skipped) = try ws.patchSet(grid: axes, poi: poi, measurement: model.measurement, skippingInvalidPoints: skipInvalid)
+                    // Both files or neither: a PatchSet's digest names its background-only workspace.
+                    try writeAtomically([
+                        (output + "/BkgOnly.json", background.json.serialized(.pretty)),
+                        (output + "/patchset.json", set.json.serialized(.pretty)),
+                    ])
                     print("wrote \(output)/BkgOnly.json and \(output)/patchset.json (\(set.patches.count) patches\(skipped.isEmpty ? "" : ", \(skipped.count) grid points skipped (negative morphed yields)"))")
                 } else {
                     let point = try Self.parsePoint(at!)
-                    let evaluated = try ws.evaluated(at: point, poi: poi)
+                    let evaluated = try ws.evaluated(at: point, poi: poi, measurement: model.measurement)
                     try writeAtomically(evaluated.json.serialized(.pretty), to: output)
                     print("wrote \(output)")
                 }
@@ -98,25 +131,45 @@ extension EFTHFCommand {
 /// if missing, and renames it into place, so that `path` is never half-written; the temporary file
 /// is removed on failure. Every file efthf writes goes through here.
 func writeAtomically(_ text: String, to path: String) throws(HistFactoryError) {
-    let url = URL(fileURLWithPath: path)
-    let directory = url.deletingLastPathComponent()
-    do {
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-    } catch {
-        throw HistFactoryError(.io, "cannot create the directory: \(error.localizedDescription)", file: directory.path)
-    }
-    let temporary = directory.appendingPathComponent(".\(url.lastPathComponent).\(ProcessInfo.processInfo.processIdentifier).\(UUID().uuidString).tmp")
-    do {
-        try Data((text + "\n").utf8).write(to: temporary)
-        if rename(temporary.path, url.path) != 0 {
-            let reason = String(cString: strerror(errno))
-            throw HistFactoryError(.io, "cannot rename \(temporary.path) to \(path): \(reason)")
+    try writeAtomically([(path, text)])
+}
+
+/// Text files written as one (each with a final newline): ``writeAtomically(files:)``.
+func writeAtomically(_ files: [(path: String, text: String)]) throws(HistFactoryError) {
+    try writeAtomically(files: files.map { file in (file.path, { url in try Data((file.text + "\n").utf8).write(to: url) }) })
+}
+
+/// Several files written as one: each is written by its closure to a temporary file beside its
+/// destination (directories made if missing); only when every write succeeded are they renamed into
+/// place, in order. On a failed write every temporary file is removed and no destination is
+/// touched. POSIX has no multi-file rename, so a failure between two renames (a full disk cannot
+/// cause it: rename allocates nothing) would leave the earlier files replaced; the remaining
+/// temporaries are removed and the error names what was and was not replaced.
+func writeAtomically(files: [(path: String, write: (URL) throws -> Void)]) throws(HistFactoryError) {
+    var temporaries: [URL] = []
+    func removeTemporaries(from k: Int = 0) { for url in temporaries.dropFirst(k) { try? FileManager.default.removeItem(at: url) } }
+    for (path, write) in files {
+        let url = URL(fileURLWithPath: path)
+        let directory = url.deletingLastPathComponent()
+        let temporary = directory.appendingPathComponent(".\(url.lastPathComponent).\(ProcessInfo.processInfo.processIdentifier).\(UUID().uuidString).tmp")
+        do {
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        } catch {
+            removeTemporaries()
+            throw HistFactoryError(.io, "cannot create the directory: \(error.localizedDescription)", file: directory.path)
         }
-    } catch let error as HistFactoryError {
-        try? FileManager.default.removeItem(at: temporary)
-        throw error
-    } catch {
-        try? FileManager.default.removeItem(at: temporary)
-        throw HistFactoryError(.io, "cannot write \(path): \(error.localizedDescription)")
+        temporaries.append(temporary)
+        do {
+            try write(temporary)
+        } catch {
+            removeTemporaries()
+            throw HistFactoryError(.io, "cannot write \(path): \(error)")
+        }
+    }
+    for (k, (path, _)) in files.enumerated() where rename(temporaries[k].path, path) != 0 {
+        let reason = String(cString: strerror(errno))
+        removeTemporaries(from: k)
+        let done = files[..<k].map(\.path)
+        throw HistFactoryError(.io, "cannot rename \(temporaries[k].path) to \(path): \(reason)\(done.isEmpty ? "" : " (already replaced: \(done.joined(separator: ", ")))")")
     }
 }

@@ -37,14 +37,15 @@ extension Workspace {
     /// default) to every evaluated sample.
     ///
     /// Coefficients not in `point` are 0; unknown names are an error. A negative morphed yield of a
-    /// sample with the "error" policy is an error naming the bins.
-    public func evaluated(at point: [String: Double], poi: String? = nil) throws(HistFactoryError) -> Workspace {
-        let (json, _) = try evaluatedJSON(at: point, poi: poi)
+    /// sample with the "error" policy is an error naming the bins. With `measurement`, the export
+    /// keeps only that measurement (so that pyhf's default, the first, is the chosen one).
+    public func evaluated(at point: [String: Double], poi: String? = nil, measurement: String? = nil) throws(HistFactoryError) -> Workspace {
+        let (json, _) = try evaluatedJSON(at: point, poi: poi, measurement: measurement)
         return try Workspace(json: json)
     }
 
     /// The evaluated JSON and, per channel, the indices of the morphed samples.
-    func evaluatedJSON(at point: [String: Double], poi: String?) throws(HistFactoryError) -> (JSON, [[Int]]) {
+    func evaluatedJSON(at point: [String: Double], poi: String?, measurement: String? = nil) throws(HistFactoryError) -> (JSON, [[Int]]) {
         let coefficients = wilsonCoefficients
         guard !coefficients.isEmpty else {
             throw HistFactoryError(.operation, "the workspace has no morphing or event-database modifier: there is nothing to evaluate")
@@ -113,14 +114,21 @@ extension Workspace {
             throw HistFactoryError(.invalidValue, "negative morphed yield at \(at): \(negative.prefix(10).joined(separator: "; "))\(negative.count > 10 ? "; …" : "")")
         }
         root["channels"] = .array(channelJSON)
-        root["measurements"] = try Self.plainMeasurements(root["measurements"], coefficients: coefficients, poi: poi)
+        root["measurements"] = try Self.plainMeasurements(root["measurements"], coefficients: coefficients, poi: poi, measurement: measurement)
         root["version"] = .string(WorkspaceVersion.pyhf)
         return (.object(root), morphedIndices)
     }
 
     /// Measurements without the coefficients' parameter configs; POIs checked or replaced.
-    static func plainMeasurements(_ json: JSON?, coefficients: [String], poi: String?) throws(HistFactoryError) -> JSON {
-        guard case .array(let list)? = json else { throw HistFactoryError(.schema, "the workspace has no measurements array") }
+    static func plainMeasurements(_ json: JSON?, coefficients: [String], poi: String?, measurement: String? = nil) throws(HistFactoryError) -> JSON {
+        guard case .array(var list)? = json else { throw HistFactoryError(.schema, "the workspace has no measurements array") }
+        if let measurement {
+            let names = list.compactMap { $0["name"]?.stringValue }
+            guard let chosen = list.first(where: { $0["name"]?.stringValue == measurement }) else {
+                throw HistFactoryError(.parameter, "no measurement \"\(measurement)\"; the workspace has: \(names.joined(separator: ", "))")
+            }
+            list = [chosen]
+        }
         if let poi, coefficients.contains(poi) {
             throw HistFactoryError(.parameter, "the POI \"\(poi)\" is a Wilson coefficient, which the export fixes; choose another POI")
         }
@@ -223,7 +231,7 @@ extension Workspace {
     /// (``evaluated(at:poi:)``) back at their places. Labels are the grid's coefficient names.
     /// With `skippingInvalidPoints`, grid points where the evaluation fails (negative morphed yields
     /// under the "error" policy) get no patch and are returned in `skipped`; otherwise they are an error.
-    public func patchSet(grid: [(name: String, values: [Double])], poi: String? = nil, skippingInvalidPoints: Bool = false,
+    public func patchSet(grid: [(name: String, values: [Double])], poi: String? = nil, measurement: String? = nil, skippingInvalidPoints: Bool = false,
                          description: String = "efthf export: EFT signal hypotheses at a grid of Wilson coefficients") throws(HistFactoryError) -> (backgroundOnly: Workspace, patchSet: PatchSet, skipped: [[Double]]) {
         guard !grid.isEmpty, grid.allSatisfy({ !$0.values.isEmpty }) else {
             throw HistFactoryError(.parameter, "the grid needs at least one coefficient with at least one value")
@@ -232,7 +240,7 @@ extension Workspace {
             throw HistFactoryError(.parameter, "coefficient \"\(axis.name)\" appears twice in the grid")
         }
         // Background only: the evaluated workspace at 0 without the morphed samples.
-        let (smJSON, morphed) = try evaluatedJSON(at: [:], poi: poi)
+        let (smJSON, morphed) = try evaluatedJSON(at: [:], poi: poi, measurement: measurement)
         guard case .object(var root) = smJSON, case .array(var channelJSON)? = root["channels"] else {
             throw HistFactoryError(.schema, "the workspace has no channels array")
         }
@@ -258,7 +266,7 @@ extension Workspace {
             for (axis, v) in zip(grid, values) { point[axis.name] = v }
             let evaluated: JSON
             do {
-                (evaluated, _) = try evaluatedJSON(at: point, poi: poi)
+                (evaluated, _) = try evaluatedJSON(at: point, poi: poi, measurement: measurement)
             } catch where skippingInvalidPoints && error.code == .invalidValue {
                 skipped.append(values)
                 continue

@@ -110,6 +110,10 @@ extension HistFactoryModel {
                                 type: .unconstrained, count: 1, isScalar: true, inits: .value([0]), bounds: .value([-10...10]),
                                 auxdata: .undefined, factors: .undefined, sigmas: .undefined, fixed: [false])))
                         }
+                        // Event systematics: normal-constrained θ like histosys (shared by name with it).
+                        for parameter in morph.events?.parameters ?? [] where !(requirementsByKind[.histosys]?.contains { $0.0 == parameter } ?? false) {
+                            requirementsByKind[.histosys, default: []].append((parameter, .scalarNormal()))
+                        }
                         continue
                     }
                     if !(requirementsByKind[key.kind]?.contains { $0.0 == key.name } ?? false) {
@@ -241,13 +245,22 @@ extension HistFactoryModel {
                 var histos: [HistoTerm] = []
                 var binTerms: [BinTerm] = []
                 var morph: CompiledMorph? = nil
+                let morphings = sortedPairs.compactMap { key -> (String, MorphingModifier)? in
+                    if case .morphing(let m)? = mods[key]?.payload { (key.name, m) } else { nil }
+                }
+                if morphings.count == 1, let (name, m) = morphings.first {
+                    morph = CompiledMorph(templates: m.templates.yields, variance: m.templates.monteCarloVariance?.polynomial, coefficientParameters: m.coefficients.map { setByName[$0]!.offset },
+                                          relative: m.form == .relative, policy: m.negativeYields, modifier: name,
+                                          events: m.events.map { ($0.kernel, $0.parameters.map { setByName[$0]!.offset }) })
+                } else if morphings.count > 1 {
+                    // Several morphing modifiers: their product, expanded once (Specs §3.3, §8.2).
+                    let p = try MorphingModifier.product(morphings.map(\.1), modifierNames: morphings.map(\.0), binCount: sample.data.count, sample: sampleName)
+                    morph = CompiledMorph(templates: p.yields, variance: p.variance, coefficientParameters: p.coefficients.map { setByName[$0]!.offset },
+                                          relative: p.relative, policy: morphings[0].1.negativeYields, modifier: morphings.map(\.0).joined(separator: " × "))
+                }
                 for key in sortedPairs {
                     guard let mod = mods[key] else { continue }
-                    if case .morphing(let m) = mod.payload {
-                        morph = CompiledMorph(templates: m.templates.yields, variance: m.templates.monteCarloVariance, coefficientParameters: m.coefficients.map { setByName[$0]!.offset },
-                                              relative: m.form == .relative, policy: m.negativeYields, modifier: key.name)
-                        continue
-                    }
+                    if case .morphing = mod.payload { continue }
                     guard let set = setByName[key.name] else { continue }
                     switch (key.kind, mod.payload) {
                     case (.normfactor, _), (.lumi, _):
@@ -291,8 +304,7 @@ extension HistFactoryModel {
                 defer { entryCounter += 1 }
                 guard compiled[entryCounter].morph != nil else { continue }
                 defer { morphCounter += 1 }
-                guard let morphModifier = mods.values.first(where: { $0.kind == .morphing }), case .morphing(let m) = morphModifier.payload,
-                      m.templates.monteCarloVariance != nil else { continue }
+                guard compiled[entryCounter].morph?.variance != nil else { continue }
                 for (key, mod) in mods where key.kind == .staterror {
                     guard case .uncertainties(let delta) = mod.payload, let set = setByName[key.name],
                           userConfigs[key.name]?.sigmas == nil, let mask = staterrorMasks[key.name] else { continue }

@@ -38,6 +38,9 @@ public struct MorphingModifier: Sendable, Equatable {
     public let conditionNumber: Double?
     /// The JSON it was read from (equality and re-export).
     public let source: JSON
+    /// For an `event_database` modifier with per-event systematics or smoothing: the per-event
+    /// evaluation that replaces ``templates`` (which then hold the static projection).
+    public var events: EventSampleModel? = nil
 
     public static func == (a: MorphingModifier, b: MorphingModifier) -> Bool { a.source == b.source }
 }
@@ -51,7 +54,7 @@ public enum WorkspaceVersion {
 
 extension SpecReader {
     func morphing(_ data: JSON, at p: JSONPointer, name: String, sampleData: [Double]) throws(HistFactoryError) -> MorphingModifier {
-        let o = try object(data, at: p, required: ["coefficients", "form"], optional: ["terms", "benchmarks", "truncation", "negative_yields"])
+        let o = try object(data, at: p, required: ["coefficients", "form"], optional: ["terms", "benchmarks", "variance", "truncation", "negative_yields"])
         let coefficientList = try array(o["coefficients"]!, at: p.appending("coefficients"), nonEmpty: true)
         var coefficients: [String] = []
         for (i, c) in coefficientList.enumerated() {
@@ -116,15 +119,49 @@ extension SpecReader {
             if !uncertainties.isEmpty && uncertainties.count != monomials.count {
                 throw HistFactoryError(.schema, "give an uncertainty for every term or for none", path: tp)
             }
+            // The general variance form Σ_{t≤u} m_t m_u W_tub (correlated terms), by pairs of terms.
+            var pairs: [(Int, Int, [Double])] = []
+            if let v = o["variance"] {
+                let vp = p.appending("variance")
+                guard uncertainties.isEmpty else {
+                    throw HistFactoryError(.schema, "give per-term \"uncertainty\" or \"variance\", not both", path: vp)
+                }
+                var seen = Set<[Int]>()
+                for (k, entry) in try array(v, at: vp, nonEmpty: false).enumerated() {
+                    let ep = vp.appending(k)
+                    let e = try object(entry, at: ep, required: ["pair", "data"], optional: [])
+                    let pairJSON = try array(e["pair"]!, at: ep.appending("pair"), nonEmpty: true)
+                    guard pairJSON.count == 2 else {
+                        throw HistFactoryError(.schema, "a variance pair names exactly two terms, found \(pairJSON.count)", path: ep.appending("pair"))
+                    }
+                    var indices: [Int] = []
+                    for i in 0 ..< 2 {
+                        let m = try monomial(pairJSON[i], at: ep.appending("pair").appending(i))
+                        guard let t = monomials.firstIndex(of: m) else {
+                            throw HistFactoryError(.invalidModel, "the variance pair names \(m.description(names: coefficients)), which is not a term", path: ep.appending("pair").appending(i))
+                        }
+                        indices.append(t)
+                    }
+                    guard seen.insert(indices.sorted()).inserted else {
+                        throw HistFactoryError(.schema, "the variance pair appears twice", path: ep.appending("pair"))
+                    }
+                    pairs.append((indices[0], indices[1], try perBin(e["data"]!, at: ep.appending("data"), uncertainty: false)))
+                }
+            }
             do {
                 let polynomial = try PolynomialTemplates(coefficientNames: coefficients, binCount: bins, monomials: monomials, templates: yields)
-                let variance = uncertainties.isEmpty ? nil : try MonteCarloVariance.independentTerms(coefficientNames: coefficients, termMonomials: monomials, uncertainties: uncertainties)
+                let variance = o["variance"] != nil
+                    ? try MonteCarloVariance(coefficientNames: coefficients, termMonomials: monomials, binCount: bins, pairs: pairs)
+                    : uncertainties.isEmpty ? nil : try MonteCarloVariance.independentTerms(coefficientNames: coefficients, termMonomials: monomials, uncertainties: uncertainties)
                 templates = try MorphingTemplates(yields: polynomial, monteCarloVariance: variance)
             } catch {
                 throw HistFactoryError(.invalidModel, "morphing \"\(name)\": \(error)", path: tp)
             }
         case (nil, let benchmarks?):
             let bp = p.appending("benchmarks")
+            if o["variance"] != nil {
+                throw HistFactoryError(.schema, "\"variance\" belongs to the coefficient form (terms); benchmark points carry \"uncertainty\"", path: p.appending("variance"))
+            }
             let b = try object(benchmarks, at: bp, required: ["monomials", "points"], optional: [])
             var monomials: [Monomial] = []
             for (k, m) in try array(b["monomials"]!, at: bp.appending("monomials"), nonEmpty: true).enumerated() {
@@ -212,5 +249,105 @@ extension MorphingModifier {
             ("coefficients", .array(names.map { .string($0) })), ("form", .string(form.rawValue)),
             ("terms", .array(terms)), ("negative_yields", .string(negativeYields.rawValue)),
         ]))
+    }
+}
+
+extension MorphingModifier {
+    /// The `data` object of a coefficient-form modifier that carries `templates` exactly: the terms,
+    /// and the MC variance as per-term `uncertainty` (σ_tb = √W_ttb) when its form has no cross
+    /// pairs, else as `variance` pairs `{"pair": [powers_t, powers_u], "data": W_tub}`
+    /// (Specs/eft-extension.md §15). A degree-cut truncation is recorded; the templates are already truncated.
+    public static func coefficientFormJSON(_ templates: MorphingTemplates, form: Form, negativeYields: NegativeYieldPolicy) -> JSON {
+        let y = templates.yields
+        let names = y.coefficientNames
+        func powers(_ m: Monomial) -> JSON {
+            .object(JSONObject(m.factors.map { (names[$0.coefficient], JSON.integer(Int64($0.power))) }))
+        }
+        let variance = templates.monteCarloVariance
+        let diagonal = variance.map { $0.pairs.allSatisfy { $0.first == $0.second } } ?? false
+        var sigma: [Int: [Double]] = [:]
+        if diagonal { for p in variance!.pairs { sigma[p.first] = p.weights.map { max($0, 0).squareRoot() } } }
+        let terms: [JSON] = y.monomials.enumerated().map { t, monomial in
+            var term = JSONObject([("powers", powers(monomial)), ("data", .numbers(y.template(ofTerm: t)))])
+            if diagonal { term["uncertainty"] = .numbers(sigma[t] ?? [Double](repeating: 0, count: y.binCount)) }
+            return .object(term)
+        }
+        var data = JSONObject([("coefficients", .array(names.map { .string($0) })), ("form", .string(form.rawValue)), ("terms", .array(terms))])
+        if let variance, !diagonal {
+            data["variance"] = .array(variance.pairs.map { p in
+                .object(JSONObject([("pair", .array([powers(y.monomials[p.first]), powers(y.monomials[p.second])])), ("data", .numbers(p.weights))]))
+            })
+        }
+        if let cut = y.truncations.compactMap(\.maximumDegree).min(), cut == 1 || cut == 2 {
+            data["truncation"] = .string(cut == 1 ? "linear" : "quadratic")
+        }
+        data["negative_yields"] = .string(negativeYields.rawValue)
+        return .object(data)
+    }
+}
+
+extension MorphingModifier {
+    /// Several morphing modifiers of one sample as one polynomial (Specs/eft-extension.md §3.3,
+    /// §8.2): with factors F_0 = the absolute polynomial (if any) and F_j = μ_j = 1 + R_j,
+    ///
+    /// ```
+    /// ν⁰(c) = Π_j F_j(c)                      (N1; relative only: μ = Π_j μ_j, R = μ − 1)
+    /// var(c) = Σ_j V_j(c) · Π_{i≠j} F_i(c)²    (V3, first-order propagation of independent factors)
+    /// ```
+    ///
+    /// expanded exactly over the union of the modifiers' coefficients (first-appearance order).
+    /// Each factor's truncation was applied when it was read; the product is not truncated again.
+    ///
+    /// - Throws: ``HistFactoryError`` when the product would store more than 4·10⁶ coefficients.
+    static func product(_ factors: [MorphingModifier], modifierNames: [String], binCount: Int, sample: String) throws(HistFactoryError)
+        -> (coefficients: [String], relative: Bool, yields: PolynomialTemplates, variance: PolynomialTemplates?) {
+        var names: [String] = []
+        for f in factors { for c in f.coefficients where !names.contains(c) { names.append(c) } }
+        let ones = [Double](repeating: 1, count: binCount)
+        do throws(MorphingError) {
+            // F_j over the union of coefficients: absolute polynomials as they are, relative ones as 1 + R.
+            var polynomials: [PolynomialTemplates] = []
+            var variances: [PolynomialTemplates?] = []
+            for f in factors {
+                let p = try f.templates.yields.embedded(in: names)
+                if f.form == .absolute {
+                    polynomials.append(p)
+                } else {
+                    var entries: [(monomial: Monomial, bin: Int, value: Double)] = (0 ..< binCount).map { (.one, $0, 1) }
+                    for t in 0 ..< p.termCount {
+                        for (b, v) in p.template(ofTerm: t).enumerated() where v != 0 { entries.append((p.monomials[t], b, v)) }
+                    }
+                    polynomials.append(try PolynomialTemplates(coefficientNames: names, binCount: binCount, entries: entries))
+                }
+                variances.append(try f.templates.monteCarloVariance.map { v throws(MorphingError) in try v.polynomial.embedded(in: names) })
+            }
+            func product(_ ps: [PolynomialTemplates]) throws(MorphingError) -> PolynomialTemplates {
+                var result = try PolynomialTemplates(coefficientNames: names, binCount: binCount, monomials: [.one], templates: [ones])
+                for p in ps {
+                    result = try result.multiplied(by: p)
+                    guard result.storedCoefficientCount <= 4_000_000 else {
+                        throw MorphingError(.shape, "the product of the morphing modifiers would store more than 4·10⁶ coefficients")
+                    }
+                }
+                return result
+            }
+            let yields = try product(polynomials)
+            var variance: PolynomialTemplates? = nil
+            for (j, v) in variances.enumerated() {
+                guard let v else { continue }
+                let others = polynomials.indices.filter { $0 != j }.map { polynomials[$0] }
+                let term = try product([v] + others + others)
+                variance = try variance.map { sum throws(MorphingError) in try PolynomialTemplates.sum([sum, term], coefficientNames: names, binCount: binCount) } ?? term
+            }
+            let relative = factors.allSatisfy { $0.form == .relative }
+            guard relative else { return (names, false, yields, variance) }
+            // μ = Π μ_j has constant term exactly 1 (a product of 1s); the relative form keeps R = μ − 1.
+            let kept = yields.monomials.indices.filter { yields.monomials[$0] != .one }
+            let r = try PolynomialTemplates(coefficientNames: names, binCount: binCount, monomials: kept.map { yields.monomials[$0] },
+                                            templates: kept.map { yields.template(ofTerm: $0) })
+            return (names, true, r, variance)
+        } catch {
+            throw HistFactoryError(.invalidModel, "sample \"\(sample)\": morphing modifiers \(modifierNames.joined(separator: " × ")): \(error)")
+        }
     }
 }

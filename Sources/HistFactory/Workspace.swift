@@ -233,8 +233,19 @@ struct SpecReader {
         for (k, m) in try array(o["modifiers"]!, at: p.appending("modifiers"), nonEmpty: false).enumerated() {
             modifiers.append(try modifier(m, at: p.appending("modifiers").appending(k), sampleData: data))
         }
-        if modifiers.filter({ $0.kind == .morphing }).count > 1 {
-            throw HistFactoryError(.invalidModel, "sample \"\(name)\" has several morphing modifiers; efthf reads one per sample (combine them into one polynomial)", path: p.appending("modifiers"))
+        // Several morphing modifiers multiply (Specs/eft-extension.md §3.3): at most one absolute form
+        // (an event_database counts as one), one negative-yield policy, no per-event systematics.
+        let morphings = modifiers.compactMap { m -> MorphingModifier? in if case .morphing(let x) = m.payload { x } else { nil } }
+        if morphings.count > 1 {
+            if morphings.filter({ $0.form == .absolute }).count > 1 {
+                throw HistFactoryError(.invalidModel, "sample \"\(name)\" has several absolute-form morphing or event_database modifiers; at most one gives its yield, the others must be relative", path: p.appending("modifiers"))
+            }
+            if Set(morphings.map(\.negativeYields)).count > 1 {
+                throw HistFactoryError(.invalidModel, "sample \"\(name)\": its morphing modifiers declare different negative_yields policies (\(morphings.map(\.negativeYields.rawValue).joined(separator: ", "))); they must agree", path: p.appending("modifiers"))
+            }
+            if morphings.contains(where: { $0.events != nil }) {
+                throw HistFactoryError(.invalidModel, "sample \"\(name)\": an event_database with systematics or smoothing cannot be combined with other morphing modifiers", path: p.appending("modifiers"))
+            }
         }
         return Sample(name: name, data: data, modifiers: modifiers)
     }
