@@ -107,19 +107,7 @@ import Testing
 
     /// Stock pyhf on an export (skipped without `import pyhf`).
     @Test func pyhfAgrees() throws {
-        func run(_ args: [String]) throws -> (Int32, String) {
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            p.arguments = args
-            let pipe = Pipe()
-            p.standardOutput = pipe
-            p.standardError = pipe
-            try p.run()
-            let out = pipe.fileHandleForReading.readDataToEndOfFile()
-            p.waitUntilExit()
-            return (p.terminationStatus, String(decoding: out, as: UTF8.self))
-        }
-        guard (try? run(["python3", "-c", "import pyhf"]))?.0 == 0 else {
+        guard (try? runCommand(["python3", "-c", "import pyhf"]))?.0 == 0 else {
             print("ExportTests.pyhfAgrees skipped: python3 cannot import pyhf (pip install pyhf to run it)")
             return
         }
@@ -140,7 +128,7 @@ import Testing
         for (name, json) in [("ws.json", exported.json), ("eval.json", eval), ("BkgOnly.json", background.json), ("patchset.json", set.json)] {
             try Data(json.serialized(.pretty).utf8).write(to: URL(fileURLWithPath: directory + "/" + name))
         }
-        let (status, output) = try run(["python3", Self.root + "/Tests/References/pyhf/check_export.py", directory + "/ws.json", directory + "/eval.json",
+        let (status, output) = try runCommand(["python3", Self.root + "/Tests/References/pyhf/check_export.py", directory + "/ws.json", directory + "/eval.json",
                                         "--bkg", directory + "/BkgOnly.json", "--patchset", directory + "/patchset.json",
                                         "--patch", "cHW_0p5_cHq3_m0p1", "--expected", directory + "/ws.json"])
         #expect(status == 0, "\(output)")

@@ -101,19 +101,7 @@ import Testing
     /// message, when python3 cannot import popxf.validator; scripts/setup.sh installs it).
     @Test(arguments: [("Data/vh/workspace_morphing.json", "samples"), ("Data/vh/workspace_events.json", "channels")])
     func validatorAcceptsTheExport(_ file: String, _ observables: String) throws {
-        func run(_ args: [String]) throws -> (Int32, String) {
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            p.arguments = args
-            let pipe = Pipe()
-            p.standardOutput = pipe
-            p.standardError = pipe
-            try p.run()
-            let out = pipe.fileHandleForReading.readDataToEndOfFile()
-            p.waitUntilExit()
-            return (p.terminationStatus, String(decoding: out, as: UTF8.self))
-        }
-        guard (try? run(["python3", "-c", "import popxf.validator"]))?.0 == 0 else {
+        guard (try? runCommand(["python3", "-c", "import popxf.validator"]))?.0 == 0 else {
             print("POPxfTests.validatorAcceptsTheExport skipped: python3 cannot import popxf.validator (pip install popxf-validator, or scripts/setup.sh)")
             return
         }
@@ -122,7 +110,7 @@ import Testing
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("efthf-popxf-\(UUID().uuidString).json").path
         try Data(json.serialized(.pretty).utf8).write(to: URL(fileURLWithPath: path))
         defer { try? FileManager.default.removeItem(atPath: path) }
-        let (status, output) = try run(["python3", Self.root + "/Tests/References/popxf/check_popxf.py", path])
+        let (status, output) = try runCommand(["python3", Self.root + "/Tests/References/popxf/check_popxf.py", path])
         print(output.trimmingCharacters(in: .whitespacesAndNewlines))
         #expect(status == 0, "\(output)")
     }

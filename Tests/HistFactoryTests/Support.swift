@@ -78,3 +78,19 @@ func finiteDifferenceGradient(_ model: HistFactoryModel, _ point: [Double], _ da
         return (8 * (f(1) - f(-1)) - (f(2) - f(-2))) / (12 * h)
     }
 }
+
+/// Runs `args` through /usr/bin/env (e.g. `["python3", "script.py", …]`) and returns its exit status
+/// and its standard output and error together.
+func runCommand(_ args: [String]) throws -> (status: Int32, output: String) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = args
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    process.standardError = pipe
+    try process.run()
+    // Read before waiting: a child that fills the pipe would otherwise block forever.
+    let output = pipe.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (process.terminationStatus, String(decoding: output, as: UTF8.self))
+}
