@@ -22,8 +22,10 @@ let package = Package(
         // The HistFactory model of pyhf 0.7.6: workspace spec, validation, likelihood and gradient.
         .target(
             name: "HistFactory",
-            dependencies: ["EFTJSON", "Morphing", "EventDatabase", .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: ["EFTJSON", "Morphing", "EventDatabase", "_CKernels", .product(name: "Crypto", package: "swift-crypto")]
         ),
+        // The likelihood kernel's AVX inner loops, in C (runtime dispatch, no compiler flags).
+        .target(name: "_CKernels"),
         // Polynomial morphing in Wilson coefficients: term sets, evaluation with gradient,
         // benchmark-point inversion, STXS parametrisations. Pure maths, no HistFactory dependency.
         .target(name: "Morphing", dependencies: ["EFTJSON"]),

@@ -6,6 +6,9 @@ import Foundation
 /// `CompiledSample`s and shared, read-only, by every evaluation (and thread).
 struct FlatModel: Sendable {
     let kernel: LikelihoodKernel
+    /// Whether evaluations use the kernel's AVX loops (`LikelihoodKernel.avxAvailable`); tests set it
+    /// to `false` to check that the portable Swift loops give the same doubles.
+    var vectorised = LikelihoodKernel.avxAvailable
     /// The samples with a morphing modifier, with where their bins sit in the kernel.
     let morphs: [MorphEntry]
 
@@ -67,7 +70,7 @@ extension HistFactoryModel {
             parameters.withUnsafeBufferPointer { pars in
                 // Sound: `pars` holds parameterCount values, and every parameter index in the kernel is below that.
                 _ = prepareMorphing(pars.baseAddress!, s, wantJacobian: false)
-                flat.kernel.forward(pars.baseAddress!, s, mainBins: bins, wantGradient: false)
+                flat.kernel.forward(pars.baseAddress!, s, mainBins: bins, wantGradient: false, vectorised: flat.vectorised)
             }
             return Array(UnsafeBufferPointer(start: s.nu, count: bins))
         }
@@ -122,7 +125,7 @@ extension HistFactoryModel {
                 // Sound: `parsBuffer` holds parameterCount values, and every parameter index in the kernel is below that.
                 let pars = parsBuffer.baseAddress!
                 let (morphOK, clipDerivatives, events) = prepareMorphing(pars, s, wantJacobian: wantGradient)
-                kernel.forward(pars, s, mainBins: bins, wantGradient: wantGradient)
+                kernel.forward(pars, s, mainBins: bins, wantGradient: wantGradient, vectorised: flat.vectorised)
                 if !flat.morphs.isEmpty {
                     // Outside the domain (Specs §9): a negative morphed yield under "error", or a
                     // negative total yield. log L = −∞ rather than NaN; `evaluationProblem` explains.

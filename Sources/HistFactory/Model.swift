@@ -32,7 +32,7 @@ public struct HistFactoryModel: Sendable {
     /// Nominal auxiliary data, concatenated over constrained sets in parameter order.
     public let auxiliaryData: [Double]
 
-    let flat: FlatModel
+    var flat: FlatModel
     let normalConstraints: [NormalConstraint]
     let dynamicStaterrors: [DynamicStaterror]
     let poissonConstraints: [PoissonConstraint]

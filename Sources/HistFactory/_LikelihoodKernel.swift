@@ -1,4 +1,5 @@
 import Foundation
+import _CKernels
 
 // The HistFactory likelihood kernel: the model's terms in flat, parameter-grouped arrays and the
 // forward (ν) and backward (∂ log L/∂θ) passes over them.
@@ -115,6 +116,10 @@ final class LikelihoodKernel: @unchecked Sendable {
     let scalarCount: Int
     let histoCount: Int
     let maxScalarsPerEntry: Int
+
+    /// Whether this CPU and operating system run AVX code, checked once per process: code4 runs then
+    /// go through the AVX loop of `_CKernels` (the same doubles, four terms per instruction).
+    static let avxAvailable = efthf_avx_available() != 0
 
     // Per entry bin l.
     let binEntry: UnsafeMutablePointer<Int32>
@@ -374,13 +379,14 @@ final class LikelihoodKernel: @unchecked Sendable {
     // MARK: Forward pass
 
     /// ν_b into `s.nu` (all `mainBins` of them) and, when `wantGradient`, f'/f per scalar term.
+    /// `vectorised` (only when `avxAvailable`) runs code4 through the AVX loop, else the Swift loop.
     ///
     /// Scalar factors, per run of parameter α:
     /// - the parameter itself: f = α, f'/f = 1/α;
     /// - code4, |α| < 1: f = 1 + Σₖ aₖ αᵏ, f' = Σₖ k aₖ αᵏ⁻¹ (powers of α once per run; two terms per
     ///   SSE2 vector);
     /// - code1, and code4 for |α| ≥ 1: f = exp(|α| ln δ), f'/f = ±ln δ with δ = δ₊ (α > 0) or δ₋.
-    func forward(_ pars: UnsafePointer<Double>, _ s: KernelScratch, mainBins: Int, wantGradient: Bool) {
+    func forward(_ pars: UnsafePointer<Double>, _ s: KernelScratch, mainBins: Int, wantGradient: Bool, vectorised: Bool) {
         // Sound: every index below was built in init within its buffer's size; `pars` has every
         // parameter index the model uses, and `s` was carved from `KernelScratch.count` doubles.
         let P = s.product, r = s.logDerivative
@@ -395,6 +401,8 @@ final class LikelihoodKernel: @unchecked Sendable {
                 if x != 1 { for t in lo..<hi { P[Int(scalarEntry[t])] *= x } }
             } else if Self.isNeutral(run, x) {
                 continue
+            } else if run.kind == 1 && x > -1 && x < 1 && vectorised {
+                efthf_code4_run_avx(x, poly, T, lo, hi, scalarEntry, P, r, wantGradient ? 1 : 0)
             } else if run.kind == 1 && x > -1 && x < 1 {
                 // Two terms at a time (the run's length is even and it starts 16-byte aligned), with the
                 // powers of α computed once per run and the sums taken as trees (short dependency chains):
