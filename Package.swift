@@ -48,7 +48,7 @@ let package = Package(
             name: "EFTHFServiceTests",
             dependencies: ["EFTHFService", .product(name: "HummingbirdTesting", package: "hummingbird")]
         ),
-        .executableTarget(name: "HistFactoryBenchmark", dependencies: ["HistFactory", "EFTJSON"], path: "Benchmarks/HistFactory"),
+        .executableTarget(name: "HistFactoryBenchmark", dependencies: ["HistFactory", "EFTJSON"], path: "Benchmarks/HistFactory", exclude: ["run.py"]),
         .executableTarget(name: "MorphingBenchmark", dependencies: ["Morphing"], path: "Benchmarks/Morphing"),
         .testTarget(name: "EFTJSONTests", dependencies: ["EFTJSON"]),
         .testTarget(name: "HistFactoryTests", dependencies: ["HistFactory", "EFTJSON"]),
@@ -61,7 +61,7 @@ let package = Package(
         .executableTarget(name: "EventDatabaseBenchmark", dependencies: ["EventDatabase"], path: "Benchmarks/EventDatabase"),
         .target(name: "Plots", dependencies: ["HistFactory", "Inference"]),
         .testTarget(name: "PlotsTests", dependencies: ["Plots"]),
-        .testTarget(name: "CLITests", dependencies: ["EFTHFCLI", "EFTHF", "Plots"]),
+        .testTarget(name: "CLITests", dependencies: ["EFTHFCLI", "EFTHF", "Plots"], exclude: ["Snapshots"]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .executableTarget(name: "MakeExampleData", dependencies: ["EventDatabase", "Morphing"], path: "Data/generator"),
     ],
