@@ -33,6 +33,10 @@ func cpuNanoseconds() -> UInt64 {
 let quick = ProcessInfo.processInfo.environment["EFTHF_BENCH_QUICK"] == "1"
 
 /// Median CPU nanoseconds per call of `body`, over `batches` batches of `calls` calls.
+///
+/// Not inlined, so that under callgrind each figure is a function of its own (a specialisation for
+/// its closure) whose inclusive cost / 400 is its instruction count per call in the quick mode.
+@inline(never)
 func medianNanoseconds(batches: Int = 201, calls: Int, _ body: () -> Void) -> Double {
     let (batches, calls) = quick ? (3, 100) : (batches, calls)
     for _ in 0 ..< calls { body() } // warm caches and branch predictors

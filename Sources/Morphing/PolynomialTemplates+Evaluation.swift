@@ -6,17 +6,21 @@ extension PolynomialTemplates {
     /// ```
     ///
     /// (coefficient-major: row `i` holds the derivative of every bin with respect to `c_i`).
-    /// The monomial values and their derivatives are computed once per call, then combined with
-    /// the templates; scratch space is a stack allocation.
+    /// The monomial values and the factors of their derivatives (1, `2c_i`, `c_j`, or the general
+    /// product rule) are computed once per call, then combined with the templates: the yields bin by
+    /// bin, the Jacobian element by element when any template is sparse (each non-zero element
+    /// written once), column by column when all are dense. Scratch is on the stack up to 128 doubles.
     ///
     /// - Parameters:
     ///   - coefficients: `c`, in the order of ``coefficientNames``.
     ///   - yields: `B` doubles, overwritten.
     ///   - jacobian: `coefficientCount·B` doubles, overwritten; `nil` skips the derivative.
-    /// - Complexity: O(F + S + D·B) for the yields, plus O(C·B + S_f + D_f·B) for the Jacobian, where
-    ///   `F` is the number of monomial factors, `D` the number of dense terms, `S` the number of stored
-    ///   sparse entries, and `D_f`, `S_f` the same counted once per factor. Reads `8(T+F)` bytes of
-    ///   scratch and `8·storedCoefficientCount` bytes of templates per call.
+    /// - Complexity: O(C + T + G + S + D·B) for the yields, plus O(C·B + S_f + D_f) for the Jacobian
+    ///   (O(C·B + D_f·B) with dense templates only), where `D` is the number of dense terms, `S` the
+    ///   number of stored sparse entries, `S_f`, `D_f` the non-zero sparse and dense entries counted
+    ///   once per factor, and `G` the number of factors of terms that are not constant, linear,
+    ///   square or a product of two coefficients. Reads 12 bytes per sparse entry, 8 per dense
+    ///   coefficient and 12 per Jacobian contribution.
     public func evaluate(
         at coefficients: UnsafeBufferPointer<Double>,
         yields: UnsafeMutableBufferPointer<Double>,
@@ -27,10 +31,10 @@ extension PolynomialTemplates {
         precondition(yields.count == kernel.binCount, "yield buffer of \(yields.count), expected \(kernel.binCount)")
         precondition(jacobian.map { $0.count == kernel.coefficientCount * kernel.binCount } ?? true, "Jacobian buffer of wrong size")
         guard kernel.binCount > 0 else { return }
-        withScratch { m, d in
+        withScratch { x, _ in
             // With no coefficients only the SM term exists and `c` is never read.
-            kernel.monomialValues(coefficients.baseAddress ?? UnsafePointer(m), m, d)
-            kernel.combine(m, d, yields.baseAddress!, jacobian?.baseAddress)
+            kernel.fillValues(coefficients.baseAddress ?? UnsafePointer(x), x, termValues: true)
+            kernel.combine(x, yields.baseAddress!, jacobian?.baseAddress)
         }
     }
 
@@ -48,15 +52,17 @@ extension PolynomialTemplates {
         precondition(jacobian.map { $0.count == kernel.coefficientCount * kernel.binCount } ?? true, "Jacobian buffer of wrong size")
         precondition(scratch.count >= scratchCapacity, "scratch of \(scratch.count), needs \(scratchCapacity)")
         guard kernel.binCount > 0 else { return }
-        let m = scratch.baseAddress!, d = m + kernel.termCount
-        kernel.monomialValues(coefficients.baseAddress ?? UnsafePointer(m), m, d)
-        kernel.combine(m, d, yields.baseAddress!, jacobian?.baseAddress)
+        let x = scratch.baseAddress!
+        kernel.fillValues(coefficients.baseAddress ?? UnsafePointer(x), x, termValues: true)
+        kernel.combine(x, yields.baseAddress!, jacobian?.baseAddress)
     }
 
-    /// The scratch doubles one evaluation needs: one per term and one per monomial factor.
+    /// The scratch doubles one evaluation needs: `1 + 2C`, one per term that is neither constant nor
+    /// linear, one per factor of a term of degree above 2 or of three or more factors, and one per term.
     public var scratchCapacity: Int { max(_kernel.scratchCount, 1) }
 
-    /// Runs `body` with scratch for the monomial values `m` (T doubles) and derivatives `d` (F doubles).
+    /// Runs `body` with scratch for the value vector `x` (see `_EvaluationKernel`) and the per-term
+    /// template sums `s` of the vector–Jacobian product (T doubles).
     ///
     /// Up to 1 KiB comes from the stack. Above that `withUnsafeTemporaryAllocation` asks the runtime
     /// whether the stack has room, which on Linux reads the thread's stack bounds with
@@ -67,12 +73,12 @@ extension PolynomialTemplates {
         let kernel = _kernel, count = scratchCapacity
         if count <= 128 {
             withUnsafeTemporaryAllocation(of: Double.self, capacity: 128) { scratch in
-                body(scratch.baseAddress!, scratch.baseAddress! + kernel.termCount)
+                body(scratch.baseAddress!, scratch.baseAddress! + kernel.valueCount)
             }
         } else {
             let scratch = UnsafeMutablePointer<Double>.allocate(capacity: count)
             defer { scratch.deallocate() }
-            body(scratch, scratch + kernel.termCount)
+            body(scratch, scratch + kernel.valueCount)
         }
     }
 
@@ -83,9 +89,11 @@ extension PolynomialTemplates {
     /// ```
     ///
     /// With `w_b = ∂(−ln L)/∂ν_b` this is the Wilson-coefficient part of the likelihood gradient,
-    /// without forming the `C×B` Jacobian.
+    /// without forming the `C×B` Jacobian. Each `s_t = Σ_b w_b C_tb` is formed once, then each `g_i`
+    /// summed over the factors `c_i` of the terms.
     ///
-    /// - Complexity: O(F + S + D·B).
+    /// - Complexity: O(C + G + F + S + D·B), with `F` the number of monomial factors and the other
+    ///   symbols as in ``evaluate(at:yields:jacobian:)``.
     public func accumulateVectorJacobianProduct(
         at coefficients: UnsafeBufferPointer<Double>,
         cotangent: UnsafeBufferPointer<Double>,
@@ -96,9 +104,9 @@ extension PolynomialTemplates {
         precondition(cotangent.count == kernel.binCount, "cotangent of \(cotangent.count), expected \(kernel.binCount)")
         precondition(gradient.count == kernel.coefficientCount, "gradient of \(gradient.count), expected \(kernel.coefficientCount)")
         guard kernel.binCount > 0, kernel.coefficientCount > 0 else { return }
-        withScratch { m, d in
-            kernel.monomialValues(coefficients.baseAddress!, m, d)
-            kernel.pullback(d, cotangent.baseAddress!, gradient.baseAddress!)
+        withScratch { x, s in
+            kernel.fillValues(coefficients.baseAddress!, x, termValues: false)
+            kernel.pullback(x, s, cotangent.baseAddress!, gradient.baseAddress!)
         }
     }
 

@@ -62,6 +62,93 @@ struct PolynomialTemplatesTests {
         }
     }
 
+    /// Sparse templates whose Jacobian elements and template sums have many different numbers of
+    /// contributions: 40 bins, 7 coefficients, every monomial up to degree 2 and c0³, c1²c3, c0c2c4,
+    /// c5⁴, each non-zero in a pseudo-random fraction 1/2 … 1/7 of the bins; every fifth term is a
+    /// dense column with zeros.
+    static func irregularTemplates() throws -> PolynomialTemplates {
+        var rng = SplitMix64(state: 11)
+        let monomials = Monomial.all(upToDegree: 2, coefficientCount: 7)
+            + [Monomial(exponents: [3, 0, 0, 0, 0, 0, 0]), Monomial(exponents: [0, 2, 0, 1, 0, 0, 0]),
+               Monomial(exponents: [1, 0, 1, 0, 1, 0, 0]), Monomial(exponents: [0, 0, 0, 0, 0, 4, 0])]
+        var entries: [(monomial: Monomial, bin: Int, value: Double)] = []
+        for (t, m) in monomials.enumerated() {
+            for b in 0 ..< 40 {
+                let value = Double.random(in: -1 ... 1, using: &rng)
+                let kept = t % 5 == 0 ? b % 7 != 0 : rng.next() % UInt64(2 + t % 6) == 0
+                if kept { entries.append((m, b, value)) }
+            }
+        }
+        return try PolynomialTemplates(coefficientNames: (0 ..< 7).map { "c\($0)" }, binCount: 40, entries: entries)
+    }
+
+    /// The yields, the coefficient-major Jacobian and `g + Jᵀw`, summed term by term from the
+    /// monomials' analytic derivatives, each with `Σ |contribution|`, which bounds the effect of the
+    /// summation order: at most `n ε Σ|·|` for `n` contributions.
+    static func termByTerm(_ p: PolynomialTemplates, at c: [Double], cotangent w: [Double], gradient g: [Double])
+        -> (yields: [Double], yieldScale: [Double], jacobian: [Double], jacobianScale: [Double], gradient: [Double], gradientScale: [Double]) {
+        let B = p.binCount, C = p.coefficientCount
+        var y = [Double](repeating: 0, count: B), yScale = y
+        var jacobian = [Double](repeating: 0, count: C * B), jacobianScale = jacobian
+        var gradient = g, gradientScale = g.map(abs)
+        for (t, monomial) in p.monomials.enumerated() {
+            let template = p.template(ofTerm: t), m = monomial.value(at: c)
+            for b in 0 ..< B {
+                y[b] += m * template[b]
+                yScale[b] += abs(m * template[b])
+            }
+            for f in monomial.factors {
+                var derivative = Double(f.power) * integerPower(c[f.coefficient], f.power - 1)
+                for other in monomial.factors where other.coefficient != f.coefficient { derivative *= integerPower(c[other.coefficient], other.power) }
+                for b in 0 ..< B {
+                    let contribution = derivative * template[b]
+                    jacobian[f.coefficient * B + b] += contribution
+                    jacobianScale[f.coefficient * B + b] += abs(contribution)
+                    gradient[f.coefficient] += w[b] * contribution
+                    gradientScale[f.coefficient] += abs(w[b] * contribution)
+                }
+            }
+        }
+        return (y, yScale, jacobian, jacobianScale, gradient, gradientScale)
+    }
+
+    @Test("yields, Jacobian and vector–Jacobian product equal the term-by-term analytic sums to n·ε",
+          arguments: ["mixed", "irregular", "dense", "STXS"])
+    func kernelMatchesTermByTermSums(_ kind: String) throws {
+        let p: PolynomialTemplates
+        switch kind {
+        case "mixed": p = try Self.mixedTemplates()
+        case "irregular": p = try Self.irregularTemplates()
+        case "dense": p = try BenchmarkMorphingTests.randomTemplates(operators: 6, bins: 30, seed: 3)
+        default:
+            guard References.sharedAvailable else { return }
+            p = try STXSTests.load("prod.json").yields
+        }
+        let C = p.coefficientCount
+        var rng = SplitMix64(state: 5)
+        let random = (0 ..< C).map { _ in Double.random(in: -2 ... 2, using: &rng) }
+        let points = [[Double](repeating: 0, count: C), random, random.indices.map { $0 % 3 == 1 ? 0 : random[$0] }]
+        let w = (0 ..< p.binCount).map { _ in Double.random(in: -1 ... 1, using: &rng) }
+        let g0 = (0 ..< C).map { _ in Double.random(in: -1 ... 1, using: &rng) }
+        for c in points {
+            let (y, jacobian) = p.yieldsAndJacobian(at: c)
+            var g = g0
+            c.withUnsafeBufferPointer { cb in
+                w.withUnsafeBufferPointer { wb in
+                    g.withUnsafeMutableBufferPointer { p.accumulateVectorJacobianProduct(at: cb, cotangent: wb, into: $0) }
+                }
+            }
+            let reference = Self.termByTerm(p, at: c, cotangent: w, gradient: g0)
+            // n ≤ 2T contributions per entry (each s_t·∂m_t and each w_b C_tb once): 2T·ε·Σ|·| bounds the difference.
+            let tolerance = 2 * Double(p.termCount + p.binCount) * Double.ulpOfOne
+            for b in 0 ..< p.binCount { #expect(abs(y[b] - reference.yields[b]) <= tolerance * reference.yieldScale[b], "\(kind) y[\(b)]") }
+            for e in jacobian.indices {
+                #expect(abs(jacobian[e] - reference.jacobian[e]) <= tolerance * reference.jacobianScale[e], "\(kind) J[\(e)]: \(jacobian[e]) vs \(reference.jacobian[e])")
+            }
+            for i in 0 ..< C { #expect(abs(g[i] - reference.gradient[i]) <= tolerance * reference.gradientScale[i], "\(kind) g[\(i)]: \(g[i]) vs \(reference.gradient[i])") }
+        }
+    }
+
     @Test("the yields are Σ_t m_t C_tb computed term by term")
     func yieldsAreTheSum() throws {
         let p = try Self.mixedTemplates()
