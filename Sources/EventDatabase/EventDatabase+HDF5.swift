@@ -85,22 +85,46 @@ extension EventDatabase {
     ///
     /// Float32 columns are accepted and widened. Every column is checked for its length (one
     /// entry per event, `event_count`) and for NaN and infinities, and the coefficient columns for
-    /// a one-to-one match with `/monomials`. efthf's own layout (contiguous little-endian float64)
-    /// is read with `pread` straight into each array, in 8 MiB pieces on all cores.
+    /// a one-to-one match with `/monomials`. The metadata are read through HDF5 first; then
+    /// efthf's own layout (contiguous little-endian float64) is copied with sequential `pread`s in
+    /// file order straight into the arrays, each piece checked for finiteness while in cache
+    /// (``_DirectRead``), outside the HDF5 lock.
     ///
     /// - Throws: ``EventDatabaseError`` naming the file and the dataset at fault.
-    /// - Complexity: O(N·(T + observables + systematics)): one read of each column into its final
-    ///   array, then one validating pass.
+    /// - Complexity: O(N·(T + observables + systematics)): one sequential read of the file's
+    ///   columns, with the finiteness check fused into it, and one pass over the nominal weights.
     public init(contentsOf url: URL) throws(EventDatabaseError) {
         let file = url.path
         do throws(EventDatabaseError) {
-            self = try _HDF5.withLock { () throws(EventDatabaseError) in try Self.read(_H5Location.open(file: file)) }
+            let layout = try _HDF5.withLock { () throws(EventDatabaseError) in try _FileLayout(_H5Location.open(file: file)) }
+            self = try layout.load()
         } catch {
             throw EventDatabaseError(error.code, error.message, file: file, dataset: error.dataset)
         }
     }
+}
 
-    private static func read(_ root: _H5Location) throws(EventDatabaseError) -> EventDatabase {
+/// What ``EventDatabase/init(contentsOf:)`` learns from a file's metadata: everything but the
+/// per-event columns, which are located (or, when not stored as native doubles, already read).
+private struct _FileLayout {
+    let file: String
+    let provenance: EventDatabase.Provenance
+    let eventCount: Int
+    let coefficientNames: [String]
+    let monomials: [Monomial]
+    let referencePoint: [Double]?
+    /// Indices into `columns`.
+    let coefficientColumns: [Int]
+    let nominalColumn: Int
+    let observables: [(name: String, unit: String, column: Int)]
+    let weightVariations: [(name: String, up: Int, down: Int)]
+    let observableShifts: [(name: String, observable: String, up: Int, down: Int)]
+    /// Every per-event column: its HDF5 path and where its values are.
+    let columns: [(dataset: String, data: _H5Location.FloatData)]
+
+    /// Reads the metadata (under the HDF5 lock: the caller holds it).
+    init(_ root: _H5Location) throws(EventDatabaseError) {
+        file = root.file
         let tag = root.hasAttribute("format") ? try root.stringAttribute("format") : "(none)"
         guard tag == _Layout.formatTag else {
             throw root.error(.format, "format attribute is \"\(tag)\", expected \"\(_Layout.formatTag)\"")
@@ -109,22 +133,23 @@ extension EventDatabase {
         guard version == [Double(_Layout.formatVersion)] else {
             throw root.error(.format, "format_version \(version) is not supported (this reader knows \(_Layout.formatVersion))")
         }
-        let provenance = Provenance(
+        provenance = EventDatabase.Provenance(
             generator: try root.stringAttribute("generator"),
             eftBasis: try root.stringAttribute("eft_basis"),
-            lambda: try scalar(root, "lambda_GeV"),
+            lambda: try Self.scalar(root, "lambda_GeV"),
             normalisation: try root.stringAttribute("normalisation"),
             weightUnit: try root.stringAttribute("weight_unit")
         )
-        let countValue = try scalar(root, "event_count")
+        let countValue = try Self.scalar(root, "event_count")
         guard countValue >= 0, countValue == countValue.rounded() else { throw root.error(.invalidValue, "event_count \(countValue) is not a count") }
         let N = Int(countValue)
+        eventCount = N
 
         let coefficientNames = try root.readStrings("wilson_coefficients")
         let monomialNames = try root.readStrings("monomials")
         var monomials: [Monomial] = []
         for name in monomialNames {
-            monomials.append(try monomial(named: name, coefficientNames: coefficientNames, file: root.file, dataset: "/monomials"))
+            monomials.append(try EventDatabase.monomial(named: name, coefficientNames: coefficientNames, file: root.file, dataset: "/monomials"))
         }
         if root.exists("monomial_exponents") {
             let (exponents, shape) = try root.readIntegers("monomial_exponents")
@@ -138,43 +163,56 @@ extension EventDatabase {
                 }
             }
         }
+        self.coefficientNames = coefficientNames
+        self.monomials = monomials
+
+        var columns: [(dataset: String, data: _H5Location.FloatData)] = []
+        /// Locates a float column of `N` events, checked for length; returns its index in `columns`.
+        func column(_ location: _H5Location, _ name: String) throws(EventDatabaseError) -> Int {
+            let (data, shape) = try location.floatData(name, expectedShape: [nil])
+            guard shape == [N] else { throw location.error(.shape, "\(shape[0]) entries, expected event_count = \(N)", dataset: location.childPath(name)) }
+            columns.append((location.childPath(name), data))
+            return columns.count - 1
+        }
 
         let coefficientGroup = try root.group("coefficients")
         let stored = Set(try coefficientGroup.memberNames())
-        let canonical = monomials.map { name(of: $0, coefficientNames: coefficientNames) }
+        let canonical = monomials.map { EventDatabase.name(of: $0, coefficientNames: coefficientNames) }
         if let extra = stored.subtracting(canonical).sorted().first {
             throw root.error(.names, "column \"\(extra)\" is not one of the monomials \(canonical) listed in /monomials", dataset: "/coefficients/\(extra)")
         }
-        var columns: [[Double]] = []
+        var coefficientColumns: [Int] = []
         for (t, name) in canonical.enumerated() {
             guard stored.contains(name) else {
                 throw root.error(.missing, "missing coefficient column for monomial \"\(monomialNames[t])\"", dataset: "/coefficients/\(name)")
             }
-            columns.append(try column(coefficientGroup, name, N))
+            coefficientColumns.append(try column(coefficientGroup, name))
         }
+        self.coefficientColumns = coefficientColumns
 
         let weightGroup = try root.group("weights")
-        let nominal = try column(weightGroup, "nominal", N)
+        nominalColumn = try column(weightGroup, "nominal")
         let nominalObject = try weightGroup.object("nominal")
-        let reference = nominalObject.hasAttribute("reference_point") ? try nominalObject.doublesAttribute("reference_point") : nil
+        referencePoint = nominalObject.hasAttribute("reference_point") ? try nominalObject.doublesAttribute("reference_point") : nil
 
         let observableGroup = try root.group("observables")
-        var observables: [Observable] = []
+        var observables: [(name: String, unit: String, column: Int)] = []
         for name in try observableGroup.memberNames() {
             let object = try observableGroup.object(name)
             let unit = object.hasAttribute("unit") ? try object.stringAttribute("unit") : ""
-            observables.append(Observable(name: name, unit: unit, values: try column(observableGroup, name, N)))
+            observables.append((name, unit, try column(observableGroup, name)))
         }
+        self.observables = observables
 
-        var variations: [WeightVariation] = []
-        var shifts: [ObservableShift] = []
+        var variations: [(name: String, up: Int, down: Int)] = []
+        var shifts: [(name: String, observable: String, up: Int, down: Int)] = []
         if root.exists("systematics") {
             let systematics = try root.group("systematics")
             if systematics.exists("weights") {
                 let group = try systematics.group("weights")
                 for name in try group.memberNames() {
                     let g = try group.group(name)
-                    variations.append(WeightVariation(name: name, up: try column(g, "up", N), down: try column(g, "down", N)))
+                    variations.append((name, try column(g, "up"), try column(g, "down")))
                 }
             }
             if systematics.exists("shifts") {
@@ -183,27 +221,47 @@ extension EventDatabase {
                     let g = try group.group(name)
                     for observable in try g.memberNames() {
                         let o = try g.group(observable)
-                        shifts.append(ObservableShift(name: name, observable: observable, up: try column(o, "up", N), down: try column(o, "down", N)))
+                        shifts.append((name, observable, try column(o, "up"), try column(o, "down")))
                     }
                 }
             }
         }
+        weightVariations = variations
+        observableShifts = shifts
+        self.columns = columns
+    }
+
+    /// Reads the columns (no HDF5 call: outside the lock) and validates the database.
+    func load() throws(EventDatabaseError) -> EventDatabase {
+        let stored = columns.indices.compactMap { i -> (index: Int, offset: Int)? in
+            if case .stored(let offset) = columns[i].data { return (i, offset) }
+            return nil
+        }
+        var values = columns.map { column -> [Double] in
+            if case .converted(let v) = column.data { return v }
+            return []
+        }
+        switch _DirectRead.readColumns(file: file, stored.map { ($0.offset, eventCount) }, checkFinite: true) {
+        case .success(let read):
+            for (k, s) in stored.enumerated() { values[s.index] = read[k] }
+        case .failure(let failure):
+            throw EventDatabaseError(failure.errorNumber == 0 ? .invalidValue : .io, failure.message, file: file, dataset: columns[stored[failure.column].index].dataset)
+        }
+        for (i, column) in columns.enumerated() {
+            if case .converted = column.data { try EventDatabase.checkColumn(values[i], count: eventCount, dataset: column.dataset, file: file) }
+        }
         return try EventDatabase(
-            provenance: provenance, coefficientNames: coefficientNames, monomials: monomials, basisCoefficients: columns,
-            referencePoint: reference, nominalWeights: nominal, observables: observables,
-            weightVariations: variations, observableShifts: shifts)
+            provenance: provenance, coefficientNames: coefficientNames, monomials: monomials,
+            basisCoefficients: coefficientColumns.map { values[$0] }, referencePoint: referencePoint, nominalWeights: values[nominalColumn],
+            observables: observables.map { EventDatabase.Observable(name: $0.name, unit: $0.unit, values: values[$0.column]) },
+            weightVariations: weightVariations.map { EventDatabase.WeightVariation(name: $0.name, up: values[$0.up], down: values[$0.down]) },
+            observableShifts: observableShifts.map { EventDatabase.ObservableShift(name: $0.name, observable: $0.observable, up: values[$0.up], down: values[$0.down]) },
+            columnsAreFinite: true)
     }
 
     private static func scalar(_ location: _H5Location, _ name: String) throws(EventDatabaseError) -> Double {
         let values = try location.doublesAttribute(name)
         guard values.count == 1 else { throw location.error(.shape, "attribute \(name) has \(values.count) values, expected one") }
         return values[0]
-    }
-
-    /// A float column of `N` events, checked for length (finiteness: once, by `EventDatabase.init`).
-    private static func column(_ location: _H5Location, _ name: String, _ N: Int) throws(EventDatabaseError) -> [Double] {
-        let (values, shape) = try location.readDoubles(name, expectedShape: [nil])
-        guard shape == [N] else { throw location.error(.shape, "\(shape[0]) entries, expected event_count = \(N)", dataset: location.childPath(name)) }
-        return values
     }
 }

@@ -128,6 +128,19 @@ public struct EventDatabase: Sendable {
         referencePoint: [Double]? = nil, nominalWeights: [Double]? = nil, observables: [Observable],
         weightVariations: [WeightVariation] = [], observableShifts: [ObservableShift] = []
     ) throws(EventDatabaseError) {
+        try self.init(
+            provenance: provenance, coefficientNames: coefficientNames, monomials: monomials, basisCoefficients: basisCoefficients,
+            referencePoint: referencePoint, nominalWeights: nominalWeights, observables: observables,
+            weightVariations: weightVariations, observableShifts: observableShifts, columnsAreFinite: false)
+    }
+
+    /// The validating initialiser; `columnsAreFinite` skips the NaN/infinity pass over columns that
+    /// the caller has already checked (the HDF5 reader checks each piece as it reads it).
+    internal init(
+        provenance: Provenance, coefficientNames: [String], monomials: [Monomial], basisCoefficients: [[Double]],
+        referencePoint: [Double]?, nominalWeights: [Double]?, observables: [Observable],
+        weightVariations: [WeightVariation], observableShifts: [ObservableShift], columnsAreFinite: Bool
+    ) throws(EventDatabaseError) {
         try Self.checkUnique(coefficientNames, what: "Wilson coefficient", dataset: "/wilson_coefficients")
         try Self.checkUnique(observables.map(\.name), what: "observable", dataset: "/observables")
         try Self.checkUnique(weightVariations.map(\.name), what: "weight variation", dataset: "/systematics/weights")
@@ -151,15 +164,18 @@ public struct EventDatabase: Sendable {
             throw EventDatabaseError(.invalidValue, "reference point \(reference) must have \(coefficientNames.count) finite coordinates", dataset: "/weights/nominal")
         }
         let N = nominalWeights?.count ?? basisCoefficients.first?.count ?? observables.first?.values.count ?? 0
+        let check = { (column: [Double], dataset: String) throws(EventDatabaseError) in
+            try Self.checkColumn(column, count: N, dataset: dataset, finite: !columnsAreFinite)
+        }
         for (t, column) in basisCoefficients.enumerated() {
-            try Self.checkColumn(column, count: N, dataset: "/coefficients/" + Self.name(of: monomials[t], coefficientNames: coefficientNames))
+            try check(column, "/coefficients/" + Self.name(of: monomials[t], coefficientNames: coefficientNames))
         }
         for observable in observables {
-            try Self.checkColumn(observable.values, count: N, dataset: "/observables/" + observable.name)
+            try check(observable.values, "/observables/" + observable.name)
         }
         for variation in weightVariations {
-            try Self.checkColumn(variation.up, count: N, dataset: "/systematics/weights/\(variation.name)/up")
-            try Self.checkColumn(variation.down, count: N, dataset: "/systematics/weights/\(variation.name)/down")
+            try check(variation.up, "/systematics/weights/\(variation.name)/up")
+            try check(variation.down, "/systematics/weights/\(variation.name)/down")
         }
         let observableNames = Set(observables.map(\.name))
         for shift in observableShifts {
@@ -167,28 +183,29 @@ public struct EventDatabase: Sendable {
             guard observableNames.contains(shift.observable) else {
                 throw EventDatabaseError(.names, "shifts unknown observable \(shift.observable); observables are \(observables.map(\.name))", dataset: base)
             }
-            try Self.checkColumn(shift.up, count: N, dataset: base + "/up")
-            try Self.checkColumn(shift.down, count: N, dataset: base + "/down")
+            try check(shift.up, base + "/up")
+            try check(shift.down, base + "/down")
         }
 
         let m = monomials.map { $0.value(at: reference) }
-        var weights = [Double](repeating: 0, count: N)
-        var scale = [Double](repeating: 0, count: N)
-        for (t, column) in basisCoefficients.enumerated() where m[t] != 0 {
-            for e in 0 ..< N {
-                weights[e] += column[e] * m[t]
-                scale[e] += abs(column[e] * m[t])
-            }
-        }
+        let weights: [Double]
         if let nominalWeights {
-            try Self.checkColumn(nominalWeights, count: N, dataset: "/weights/nominal")
-            for e in 0 ..< N where abs(nominalWeights[e] - weights[e]) > 1e-6 * scale[e] {
+            try check(nominalWeights, "/weights/nominal")
+            if let e = Self.firstInconsistentWeight(nominalWeights, basisCoefficients, m) {
+                var w = 0.0
+                for (t, column) in basisCoefficients.enumerated() where m[t] != 0 { w += column[e] * m[t] }
                 throw EventDatabaseError(
                     .invalidValue,
-                    "event \(e): nominal weight \(nominalWeights[e]) differs from Σ_t a_et m_t(c_ref) = \(weights[e]) at the reference point \(reference)",
+                    "event \(e): nominal weight \(nominalWeights[e]) differs from Σ_t a_et m_t(c_ref) = \(w) at the reference point \(reference)",
                     dataset: "/weights/nominal")
             }
             weights = nominalWeights
+        } else {
+            var computed = [Double](repeating: 0, count: N)
+            for (t, column) in basisCoefficients.enumerated() where m[t] != 0 {
+                for e in 0 ..< N { computed[e] += column[e] * m[t] }
+            }
+            weights = computed
         }
 
         self.provenance = provenance
@@ -211,11 +228,11 @@ public struct EventDatabase: Sendable {
         }
     }
 
-    internal static func checkColumn(_ column: [Double], count: Int, dataset: String, file: String? = nil) throws(EventDatabaseError) {
+    internal static func checkColumn(_ column: [Double], count: Int, dataset: String, file: String? = nil, finite: Bool = true) throws(EventDatabaseError) {
         guard column.count == count else {
             throw EventDatabaseError(.shape, "\(column.count) entries, expected one per event (\(count))", file: file, dataset: dataset)
         }
-        guard !allFinite(column), let e = column.firstIndex(where: { !$0.isFinite }) else { return }
+        guard finite, !column.withUnsafeBufferPointer(allFinite), let e = column.firstIndex(where: { !$0.isFinite }) else { return }
         throw EventDatabaseError(.invalidValue, "event \(e) has the non-finite value \(column[e])", file: file, dataset: dataset)
     }
 
@@ -225,13 +242,46 @@ public struct EventDatabase: Sendable {
     /// `((bits >> 52) & 0x7FF) + 1` has bit 11 set; OR-ing that over the column needs no compare
     /// per element and no floating-point reduction (which the compiler may not reorder).
     /// - Complexity: O(N), one sequential read.
-    internal static func allFinite(_ column: [Double]) -> Bool {
-        column.withUnsafeBytes { raw in
-            // Sound: Double and UInt64 have the same size and alignment; the bytes are only read.
-            let bits = raw.bindMemory(to: UInt64.self)
-            var flags: UInt64 = 0
-            for b in bits { flags |= ((b >> 52) & 0x7FF) &+ 1 }
-            return flags & 0x800 == 0
+    internal static func allFinite(_ column: UnsafeBufferPointer<Double>) -> Bool {
+        // Sound: Double and UInt64 have the same size and alignment; the bytes are only read.
+        let bits = UnsafeRawBufferPointer(column).bindMemory(to: UInt64.self)
+        var flags: UInt64 = 0
+        for b in bits { flags |= ((b >> 52) & 0x7FF) &+ 1 }
+        return flags & 0x800 == 0
+    }
+
+    /// The first event whose nominal weight differs from `Σ_t a_et m_t(c_ref)` by more than
+    /// `10⁻⁶ Σ_t |a_et m_t(c_ref)|`, or nil. No allocation; at the SM reference only the constant
+    /// term enters, so this is one pass over two columns.
+    /// - Complexity: O(N·T') for the T' monomials non-zero at the reference.
+    static func firstInconsistentWeight(_ nominal: [Double], _ columns: [[Double]], _ m: [Double]) -> Int? {
+        let active = m.indices.filter { m[$0] != 0 }
+        let blockSize = 1024
+        return withUnsafeTemporaryAllocation(of: Double.self, capacity: 2 * blockSize) { scratch in
+            let w = scratch.baseAddress!, scale = w + blockSize
+            var start = 0
+            while start < nominal.count {
+                let n = min(blockSize, nominal.count - start)
+                w.update(repeating: 0, count: n)
+                scale.update(repeating: 0, count: n)
+                for t in active {
+                    let mt = m[t]
+                    columns[t].withUnsafeBufferPointer { a in
+                        // Sound: start + n ≤ N = a.count (lengths were checked before).
+                        let a = a.baseAddress! + start
+                        for i in 0 ..< n {
+                            w[i] += a[i] * mt
+                            scale[i] += abs(a[i] * mt)
+                        }
+                    }
+                }
+                let bad = nominal.withUnsafeBufferPointer { nominal in
+                    (0 ..< n).first { abs(nominal[start + $0] - w[$0]) > 1e-6 * scale[$0] }
+                }
+                if let bad { return start + bad }
+                start += n
+            }
+            return nil
         }
     }
 

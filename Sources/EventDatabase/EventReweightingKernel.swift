@@ -141,8 +141,13 @@ public struct EventReweightingKernel: Sendable {
         return (s, s2)
     }
 
-    /// One chunk: weights a block at a time (each column read sequentially, the inner loops
-    /// vectorise), then bin lookup and fill from the block.
+    /// One chunk, a block of events at a time: the weights of the block from all but the last `f`
+    /// columns in sweeps over contiguous segments (they vectorise; four columns per sweep, a quarter
+    /// of the loads and stores of the block's weights), then one event-by-event loop that adds the
+    /// last `f ≤ 4` columns, locates the bin and fills it, so that those columns' loads overlap the
+    /// scattered updates instead of leaving the memory idle while the histogram is filled.
+    /// Every weight is summed in the order t = 0, 1, …, T − 1, so it rounds exactly as the
+    /// sequential `Σ_t a_et m_t`.
     @inline(__always)
     private static func fillChunk(
         a: UnsafePointer<Double>, terms T: Int, events N: Int, m: UnsafePointer<Double>, x: UnsafePointer<Double>?,
@@ -150,6 +155,8 @@ public struct EventReweightingKernel: Sendable {
         range: Range<Int>, sums: UnsafeMutablePointer<Double>, squares: UnsafeMutablePointer<Double>
     ) {
         guard let x, !range.isEmpty else { return }
+        // T = 1 + 4k + f with 1 ≤ f ≤ 4 (f = 0 for T = 1): no single-column sweeps.
+        let f = T == 1 ? 0 : (T - 2) % 4 + 1
         let blockSize = 4096
         withUnsafeTemporaryAllocation(of: Double.self, capacity: blockSize) { block in
             let w = block.baseAddress!
@@ -158,38 +165,51 @@ public struct EventReweightingKernel: Sendable {
                 let n = min(blockSize, range.upperBound - start)
                 let m0 = m[0], a0 = a + start
                 for i in 0 ..< n { w[i] = a0[i] * m0 }
-                // Four columns per sweep over `w`: a quarter of the loads and stores of `w`. The
-                // left-to-right additions round exactly as the sequential `Σ_t a_et m_t`.
                 var t = 1
-                while t + 4 <= T {
+                while t + 4 <= T - f {
                     let m1 = m[t], m2 = m[t + 1], m3 = m[t + 2], m4 = m[t + 3]
                     let a1 = a + t * N + start, a2 = a1 + N, a3 = a2 + N, a4 = a3 + N
                     for i in 0 ..< n { w[i] = w[i] + a1[i] * m1 + a2[i] * m2 + a3[i] * m3 + a4[i] * m4 }
                     t += 4
                 }
-                while t < T {
-                    let mt = m[t], at = a + t * N + start
-                    for i in 0 ..< n { w[i] += at[i] * mt }
-                    t += 1
+                // The last f columns (pointers past them are formed but never read when f < 4).
+                let c1 = a + t * N + start, c2 = c1 + N, c3 = c2 + N, c4 = c3 + N
+                let f1 = f > 0 ? m[t] : 0, f2 = f > 1 ? m[t + 1] : 0, f3 = f > 2 ? m[t + 2] : 0, f4 = f > 3 ? m[t + 3] : 0
+                let xb = x + start, db = delta.map { $0 + start }
+
+                /// The fused loop for a bin lookup `binOf(i)` of event `start + i`.
+                @inline(__always)
+                func fill(_ binOf: (Int) -> Int) {
+                    for i in 0 ..< n {
+                        var wi = w[i]
+                        switch f {
+                        case 4: wi = wi + c1[i] * f1 + c2[i] * f2 + c3[i] * f3 + c4[i] * f4
+                        case 3: wi = wi + c1[i] * f1 + c2[i] * f2 + c3[i] * f3
+                        case 2: wi = wi + c1[i] * f1 + c2[i] * f2
+                        case 1: wi += c1[i] * f1
+                        default: break
+                        }
+                        let b = binOf(i)
+                        if b >= 0 {
+                            sums[b] += wi
+                            squares[b] += wi * wi
+                        }
+                    }
                 }
-                let xb = x + start
-                if let delta {
-                    let db = delta + start
-                    for i in 0 ..< n {
-                        let b = locator.bin(xb[i] + factor * db[i], edges)
-                        if b >= 0 {
-                            sums[b] += w[i]
-                            squares[b] += w[i] * w[i]
-                        }
+                // Specialised for the common equal-width bins without flow folding; the same
+                // arithmetic as `_BinLocator.bin`, so the same bin for every value.
+                if let inverseWidth = locator.inverseWidth, !locator.fold {
+                    let lower = locator.lower, upper = locator.upper, last = locator.binCount - 1
+                    @inline(__always)
+                    func uniformBin(_ v: Double) -> Int {
+                        guard v >= lower && v < upper else { return -1 }
+                        var b = min(Int((v - lower) * inverseWidth), last)
+                        if v < edges[b] { b -= 1 } else if v >= edges[b + 1] { b += 1 }
+                        return b
                     }
+                    if let db { fill { uniformBin(xb[$0] + factor * db[$0]) } } else { fill { uniformBin(xb[$0]) } }
                 } else {
-                    for i in 0 ..< n {
-                        let b = locator.bin(xb[i], edges)
-                        if b >= 0 {
-                            sums[b] += w[i]
-                            squares[b] += w[i] * w[i]
-                        }
-                    }
+                    if let db { fill { locator.bin(xb[$0] + factor * db[$0], edges) } } else { fill { locator.bin(xb[$0], edges) } }
                 }
                 start += n
             }

@@ -58,7 +58,11 @@ public struct EventSystematic: Sendable, Hashable {
 /// ```
 ///
 /// Work is split over a fixed number of chunks (`DispatchQueue.concurrentPerform`) whose partial
-/// sums are added in chunk order, so results do not depend on scheduling.
+/// sums are added in chunk order, so results do not depend on scheduling. Inside a chunk the events
+/// go in blocks: the per-event sums over terms and systematics run as vectorised sweeps over the
+/// block, with the coefficients stored block by block (one contiguous stream per pass), then the
+/// bin assignment and accumulation go event by event; every sum receives the same terms in the same
+/// order as the formulae above evaluated event by event.
 public struct SmoothedReweightingKernel: Sendable {
     /// The template, its variance and, when requested, their Jacobians at one point.
     public struct Evaluation: Sendable {
@@ -85,7 +89,10 @@ public struct SmoothedReweightingKernel: Sendable {
     /// The number of events kept (passing the selection), `N'`.
     public let eventCount: Int
 
-    // Term-major: _coefficients[t·N' + e].
+    /// `a_et` in evaluation order: event blocks of ``_SmoothedPass/blockSize`` (starting at each
+    /// chunk's first event), term-major inside a block, so that a pass streams one contiguous
+    /// array: event `e = s + i` of the block starting at `s` with `n` events, term `t`, is at
+    /// `s·T + t·n + i`.
     internal let _coefficients: [Double]
     internal let _observable: [Double]
     /// Per systematic k: (δ₊, δ₋) of `I` per event, i.e. (u − 1, 1 − d) or (Δ⁺, −Δ⁻).
@@ -141,9 +148,21 @@ public struct SmoothedReweightingKernel: Sendable {
                 down.append(kept.map { -s.down[$0] })
             }
         }
-        var coefficients = [Double]()
-        coefficients.reserveCapacity(kept.count * database.termCount)
-        for column in database.basisCoefficients { coefficients.append(contentsOf: kept.lazy.map { column[$0] }) }
+        let N = kept.count, T = database.termCount, L = _SmoothedPass.blockSize, chunkCount = Self.chunkCount(N)
+        let coefficients = [Double](unsafeUninitializedCapacity: N * T) { buffer, initialized in
+            for chunk in 0 ..< chunkCount {
+                var start = chunk * N / chunkCount
+                let end = (chunk + 1) * N / chunkCount
+                while start < end {
+                    let n = min(L, end - start)
+                    for (t, column) in database.basisCoefficients.enumerated() {
+                        for i in 0 ..< n { buffer[start * T + t * n + i] = column[kept[start + i]] }
+                    }
+                    start += n
+                }
+            }
+            initialized = N * T
+        }
         coefficientNames = database.coefficientNames
         monomials = database.monomials
         self.binning = binning
@@ -158,6 +177,10 @@ public struct SmoothedReweightingKernel: Sendable {
         _down = down
         _locator = _BinLocator(binning)
     }
+
+    /// The number of chunks of `N` events, each with its own partial sums, added in chunk order: it
+    /// fixes the order of the additions, so results do not depend on the number of cores.
+    static func chunkCount(_ N: Int) -> Int { max(1, min(32, N / 8192)) }
 
     /// `I(θ; δ₊, δ₋) = α₊(θ)δ₊ + α₋(θ)δ₋` (code4p is linear in δ±): returns (α₊, α₋, α₊′, α₋′).
     @inline(__always)
@@ -193,19 +216,29 @@ public struct SmoothedReweightingKernel: Sendable {
     /// - Parameters:
     ///   - coefficients: `c`, in the order of ``coefficientNames``.
     ///   - nuisance: `θ`, one per entry of ``systematics``.
-    /// - Complexity: O(N'·(T + K + touched bins·(1 + (C + K)·[jacobian]))); reads ``bytesPerEvent``
-    ///   bytes per event; with h much smaller than the bins an event touches one or two bins.
+    /// - Complexity: O(N'·(T + K + touched edges + touched bins·(1 + (C + K)·[jacobian]))); reads
+    ///   ``bytesPerEvent`` bytes per event. An event touches the bins with an edge within `40h` of it
+    ///   (one `exp` per such edge), so with h much smaller than the bins one or two.
     public func evaluate(coefficients: [Double], nuisance: [Double], jacobian: Bool) -> Evaluation {
         precondition(coefficients.count == coefficientNames.count, "\(coefficients.count) coefficients, expected \(coefficientNames.count)")
         precondition(nuisance.count == systematics.count, "\(nuisance.count) nuisance parameters, expected \(systematics.count)")
-        let B = binning.binCount, T = monomials.count, C = coefficientNames.count, K = systematics.count, N = eventCount
+        let B = binning.binCount, C = coefficientNames.count, K = systematics.count, N = eventCount
         let Q = jacobian ? C + K : 0
         let stride = 2 * B + 2 * Q * B
-        let chunkCount = max(1, min(32, N / 8192))
+        let chunkCount = Self.chunkCount(N)
         var partials = [Double](repeating: 0, count: chunkCount * stride)
         let m = monomials.map { $0.value(at: coefficients) }
         let dm = jacobian ? Self.monomialGradients(monomials, at: coefficients) : []
-        // Per systematic: (α₊, α₋, α₊′, α₋′) and whether it shifts.
+        // Per term, its non-zero ∂m_t/∂c_i as (i, value), in increasing i.
+        var derivativeStart = [0], derivativeCoefficient: [Int] = [], derivativeValue: [Double] = []
+        for t in monomials.indices {
+            for i in 0 ..< (jacobian ? C : 0) where dm[i * monomials.count + t] != 0 {
+                derivativeCoefficient.append(i)
+                derivativeValue.append(dm[i * monomials.count + t])
+            }
+            derivativeStart.append(derivativeCoefficient.count)
+        }
+        // Per systematic: (α₊, α₋, α₊′, α₋′).
         let alpha = nuisance.flatMap { theta in
             let (a, b, da, db) = Self.code4pWeights(theta)
             return [a, b, da, db]
@@ -216,21 +249,35 @@ public struct SmoothedReweightingKernel: Sendable {
 
         // Soundness of the unsafe pointers: every buffer is an immutable array (of `self` or a local)
         // that outlives the synchronous `concurrentPerform`; reads stay within `0..<N` of each column
-        // because the chunks partition `0..<N`; each chunk writes only its own `stride` doubles of
-        // `partials`; bins touched come from `_SmoothingContext.bins`, inside `0..<B`.
-        let columns = _up + _down
-        withPointers(columns) { systematicColumns in
+        // (`0..<N·T` of the coefficients, laid out for exactly these chunks and blocks) because the
+        // chunks partition `0..<N`; each chunk writes only its own `stride` doubles of `partials`;
+        // bins touched come from `_SmoothingContext.bins`, inside `0..<B`.
+        withPointers(_up + _down) { systematicColumns in
             _coefficients.withUnsafeBufferPointer { a in
                 _observable.withUnsafeBufferPointer { xs in
-                    partials.withUnsafeMutableBufferPointer { out in
-                        let a = _SendableConstPointer(a.baseAddress), xs = _SendableConstPointer(xs.baseAddress)
-                        let out = _SendablePointer(out.baseAddress!)
-                        DispatchQueue.concurrentPerform(iterations: chunkCount) { chunk in
-                            Self.evaluateChunk(
-                                a: a.pointer, x: xs.pointer, up: Array(systematicColumns[0 ..< K]), down: Array(systematicColumns[K ..< 2 * K]),
-                                events: N, terms: T, coefficients: C, m: m, dm: dm, alpha: alpha, isShift: isShift, jacobian: jacobian,
-                                context: context, range: chunk * N / chunkCount ..< (chunk + 1) * N / chunkCount,
-                                out: out.pointer + chunk * stride)
+                    m.withUnsafeBufferPointer { m in
+                        derivativeStart.withUnsafeBufferPointer { dStart in
+                            derivativeCoefficient.withUnsafeBufferPointer { dCoefficient in
+                                derivativeValue.withUnsafeBufferPointer { dValue in
+                                    alpha.withUnsafeBufferPointer { alpha in
+                                        isShift.withUnsafeBufferPointer { isShift in
+                                            systematicColumns.withUnsafeBufferPointer { columns in
+                                                partials.withUnsafeMutableBufferPointer { out in
+                                                    let pass = _SmoothedPass(
+                                                        a: a.baseAddress, x: xs.baseAddress, columns: columns.baseAddress,
+                                                        terms: monomials.count, coefficients: C, systematics: K, m: m.baseAddress!,
+                                                        derivativeStart: dStart.baseAddress!, derivativeCoefficient: dCoefficient.baseAddress,
+                                                        derivativeValue: dValue.baseAddress, alpha: alpha.baseAddress, isShift: isShift.baseAddress,
+                                                        jacobian: jacobian, context: context, out: out.baseAddress!, stride: stride)
+                                                    DispatchQueue.concurrentPerform(iterations: chunkCount) { chunk in
+                                                        pass.run(range: chunk * N / chunkCount ..< (chunk + 1) * N / chunkCount, out: pass.out + chunk * stride)
+                                                    }
+                                                }
+                                            }
+                                        }
+                                    }
+                                }
+                            }
                         }
                     }
                 }
@@ -247,62 +294,152 @@ public struct SmoothedReweightingKernel: Sendable {
             yieldJacobian: total[2 * B ..< 2 * B + Q * B].map { $0 * n },
             varianceJacobian: total[2 * B + Q * B ..< stride].map { $0 * n2 })
     }
+}
 
-    /// One chunk. Layout of `out`: ν (B), Σw² (B), ∂ν (Q·B), ∂Σw² (Q·B).
-    private static func evaluateChunk(
-        a: UnsafePointer<Double>?, x: UnsafePointer<Double>?, up: [_SendableConstPointer], down: [_SendableConstPointer],
-        events N: Int, terms T: Int, coefficients C: Int, m: [Double], dm: [Double], alpha: [Double], isShift: [Bool],
-        jacobian: Bool, context: _SmoothingContext, range: Range<Int>, out: UnsafeMutablePointer<Double>
-    ) {
+/// One evaluation's pointers and constants, shared by the chunks (see `evaluate` for why the
+/// pointers are valid while `run` executes).
+private struct _SmoothedPass: @unchecked Sendable {
+    /// The coefficients in block layout (``SmoothedReweightingKernel/_coefficients``) and the binned observable.
+    let a: UnsafePointer<Double>?
+    let x: UnsafePointer<Double>?
+    /// `columns[k]` = δ₊ of systematic k, `columns[K + k]` = δ₋.
+    let columns: UnsafePointer<_SendableConstPointer>?
+    let terms: Int, coefficients: Int, systematics: Int
+    let m: UnsafePointer<Double>
+    /// Term t's non-zero `∂m_t/∂c_i` are `derivativeValue[j]` for `i = derivativeCoefficient[j]`,
+    /// `j` in `derivativeStart[t] ..< derivativeStart[t + 1]`.
+    let derivativeStart: UnsafePointer<Int>
+    let derivativeCoefficient: UnsafePointer<Int>?
+    let derivativeValue: UnsafePointer<Double>?
+    /// `(α₊, α₋, α₊′, α₋′)` of code4p per systematic.
+    let alpha: UnsafePointer<Double>?
+    let isShift: UnsafePointer<Bool>?
+    let jacobian: Bool
+    let context: _SmoothingContext
+    let out: UnsafeMutablePointer<Double>
+    let stride: Int
+
+    /// Events per block: the per-event quantities of a block (weight, factor, shifted observable,
+    /// weight derivatives) stay in L1 while the columns stream through once.
+    static let blockSize = 128
+
+    /// One chunk of events into `out` (layout ν (B), Σw² (B), ∂ν (Q·B), ∂Σw² (Q·B)).
+    ///
+    /// Per block, the per-event sums run as sweeps over contiguous column segments (they
+    /// vectorise), each event's terms added in the order t = 0, 1, …, T − 1 and systematics in
+    /// the order k = 0, 1, …, K − 1; then the bin assignment and the accumulation go event by
+    /// event, into one record per bin `(ν, Σw², ∂ν/∂q…, ∂Σw²/∂q…)` so that the Q derivatives of a
+    /// touched bin are contiguous (the update vectorises). Every sum receives the same terms in
+    /// the same order as the event-by-event formula, so the result does not depend on the blocking.
+    func run(range: Range<Int>, out: UnsafeMutablePointer<Double>) {
         guard let a, let x, !range.isEmpty else { return }
-        let B = context.binCount, K = isShift.count, Q = jacobian ? C + K : 0
-        let sums = out, squares = out + B, dSums = out + 2 * B, dSquares = out + 2 * B + Q * B
-        var dW = [Double](repeating: 0, count: Q)
-        var bins = [Int](repeating: 0, count: B), p = [Double](repeating: 0, count: B), dp = [Double](repeating: 0, count: B)
-        var edgeScratch = [Double](repeating: 0, count: 2 * (B + 1))
-        let terms = Array(0 ..< T)
-        // Structurally non-zero ∂m_t/∂c_i, per coefficient.
-        let termsOf: [[Int]] = jacobian ? (0 ..< C).map { i in terms.filter { dm[i * T + $0] != 0 } } : []
-        for e in range {
-            var w = 0.0
-            for t in 0 ..< T { w += a[t * N + e] * m[t] }
-            var f = 1.0, shifted = x[e]
-            for k in 0 ..< K {
-                let value = alpha[4 * k] * up[k].pointer![e] + alpha[4 * k + 1] * down[k].pointer![e]
-                if isShift[k] { shifted += value } else { f += value }
+        let T = terms, C = coefficients, K = systematics, B = context.binCount
+        let Q = jacobian ? C + K : 0, L = Self.blockSize, R = 2 + 2 * Q
+        // Scratch: w, f, x(θ) per event of the block, ∂w/∂c_i (C rows) and ∂I/∂θ_k (K rows) per
+        // event; the event's ∂W/∂q; per q whether it is a shift; the bin records; the bin
+        // assignment of one event (bins, p, ∂p/∂x).
+        let rows = jacobian ? C + K : 0
+        let scratchCount = (3 + rows) * L + 2 * Q + R * B + 3 * B
+        withUnsafeTemporaryAllocation(of: Double.self, capacity: scratchCount) { scratch in
+            let w = scratch.baseAddress!, f = w + L, shifted = f + L, dw = shifted + L, slopes = dw + C * L
+            let dW = shifted + L + rows * L, slotParameter = dW + Q, records = slotParameter + Q
+            let binsAsDoubles = records + R * B, p = binsAsDoubles + B, dp = p + B
+            // Sound: B doubles reused as B Ints (same size and alignment), only ever accessed as Int.
+            let bins = UnsafeMutableRawPointer(binsAsDoubles).bindMemory(to: Int.self, capacity: B)
+            records.update(repeating: 0, count: R * B)
+            // Record order of the derivatives: coefficients, weight systematics, then shifts
+            // (`slotParameter[r]` is the q of record slot r).
+            let shiftCount = jacobian ? (0 ..< K).filter { isShift![$0] }.count : 0, P = Q - shiftCount
+            do {
+                var r = 0
+                for q in 0 ..< Q where q < C || !isShift![q - C] { slotParameter[r] = Double(q); r += 1 }
+                for q in 0 ..< Q where q >= C && isShift![q - C] { slotParameter[r] = Double(q); r += 1 }
             }
-            let W = w * f
-            if jacobian {
-                for i in 0 ..< C {
-                    var s = 0.0
-                    for t in termsOf[i] { s += a[t * N + e] * dm[i * T + t] }
-                    dW[i] = s * f
+            var start = range.lowerBound
+            while start < range.upperBound {
+                let n = min(L, range.upperBound - start)
+                // w_e = Σ_t a_et m_t and ∂w_e/∂c_i = Σ_t a_et ∂m_t/∂c_i.
+                w.update(repeating: 0, count: n)
+                if jacobian { dw.update(repeating: 0, count: C * L) }
+                for t in 0 ..< T {
+                    let at = a + start * T + t * n, mt = m[t]
+                    for i in 0 ..< n { w[i] += at[i] * mt }
+                    for j in derivativeStart[t] ..< derivativeStart[t + 1] {
+                        let row = dw + derivativeCoefficient![j] * L, d = derivativeValue![j]
+                        for i in 0 ..< n { row[i] += at[i] * d }
+                    }
                 }
+                // f_e = 1 + Σ_{weight} I_ek and x_e(θ) = x_e + Σ_{shift} I_ek, I = α₊δ₊ + α₋δ₋.
+                f.update(repeating: 1, count: n)
+                shifted.update(from: x + start, count: n)
                 for k in 0 ..< K {
-                    let slope = alpha[4 * k + 2] * up[k].pointer![e] + alpha[4 * k + 3] * down[k].pointer![e]
-                    // Weight: ∂W/∂θ_k; shift: ∂x/∂θ_k (multiplied by W ∂p/∂x below).
-                    dW[C + k] = isShift[k] ? slope : w * slope
+                    let up = columns![k].pointer! + start, down = columns![K + k].pointer! + start
+                    let target = isShift![k] ? shifted : f
+                    let ap = alpha![4 * k], am = alpha![4 * k + 1]
+                    for i in 0 ..< n { target[i] += ap * up[i] + am * down[i] }
+                    if jacobian {
+                        // Weight: ∂W/∂θ_k = w ∂I/∂θ_k; shift: ∂x/∂θ_k = ∂I/∂θ_k (times W ∂p/∂x per bin).
+                        let row = slopes + k * L, dp = alpha![4 * k + 2], dm = alpha![4 * k + 3]
+                        if isShift![k] {
+                            for i in 0 ..< n { row[i] = dp * up[i] + dm * down[i] }
+                        } else {
+                            for i in 0 ..< n { row[i] = w[i] * (dp * up[i] + dm * down[i]) }
+                        }
+                    }
+                }
+                for i in 0 ..< n {
+                    let W = w[i] * f[i]
+                    if jacobian {
+                        for r in 0 ..< Q {
+                            let q = Int(slotParameter[r])
+                            dW[r] = q < C ? dw[q * L + i] * f[i] : slopes[(q - C) * L + i]
+                        }
+                    }
+                    let count = context.bins(of: shifted[i], bins: bins, p: p, dp: dp)
+                    for j in 0 ..< count {
+                        let record = records + bins[j] * R
+                        let pb = p[j], Wp = W * pb, Wdp = W * dp[j], twiceWp = 2 * Wp
+                        record[0] += Wp
+                        record[1] += Wp * Wp
+                        // d = ∂(W p)/∂q: ∂W/∂q · p, or for a shift W ∂p/∂x · ∂x/∂θ.
+                        Self.accumulate(record + 2, record + 2 + Q, dW, count: P, scale: pb, twiceWp: twiceWp)
+                        Self.accumulate(record + 2 + P, record + 2 + Q + P, dW + P, count: Q - P, scale: Wdp, twiceWp: twiceWp)
+                    }
+                }
+                start += n
+            }
+            for b in 0 ..< B {
+                let record = records + b * R
+                out[b] = record[0]
+                out[B + b] = record[1]
+                for r in 0 ..< Q {
+                    let q = Int(slotParameter[r])
+                    out[2 * B + q * B + b] = record[2 + r]
+                    out[2 * B + Q * B + q * B + b] = record[2 + Q + r]
                 }
             }
-            let count = edgeScratch.withUnsafeMutableBufferPointer { scratch in
-                context.bins(of: shifted, bins: &bins, p: &p, dp: &dp, scratch: scratch.baseAddress!)
-            }
-            for j in 0 ..< count {
-                let b = bins[j], pb = p[j], Wp = W * pb
-                sums[b] += Wp
-                squares[b] += Wp * Wp
-                guard jacobian else { continue }
-                for i in 0 ..< C {
-                    let d = dW[i] * pb
-                    dSums[i * B + b] += d
-                    dSquares[i * B + b] += 2 * Wp * d
-                }
-                for k in 0 ..< K {
-                    let d = isShift[k] ? W * dp[j] * dW[C + k] : dW[C + k] * pb
-                    dSums[(C + k) * B + b] += d
-                    dSquares[(C + k) * B + b] += 2 * Wp * d
-                }
-            }
+        }
+    }
+
+    /// `sums[r] += d_r` and `squares[r] += 2Wp · d_r` with `d_r = dW[r] · scale`, two at a time.
+    @inline(__always)
+    static func accumulate(
+        _ sums: UnsafeMutablePointer<Double>, _ squares: UnsafeMutablePointer<Double>, _ dW: UnsafePointer<Double>,
+        count: Int, scale: Double, twiceWp: Double
+    ) {
+        // Sound: r + 2 ≤ count, and each pointer addresses `count` doubles (unaligned SIMD access).
+        let s = UnsafeMutableRawPointer(sums), s2 = UnsafeMutableRawPointer(squares), w = UnsafeRawPointer(dW)
+        var r = 0
+        while r + 2 <= count {
+            let d = w.loadUnaligned(fromByteOffset: 8 * r, as: SIMD2<Double>.self) * scale
+            s.storeBytes(of: s.loadUnaligned(fromByteOffset: 8 * r, as: SIMD2<Double>.self) + d, toByteOffset: 8 * r, as: SIMD2<Double>.self)
+            s2.storeBytes(of: s2.loadUnaligned(fromByteOffset: 8 * r, as: SIMD2<Double>.self) + twiceWp * d, toByteOffset: 8 * r, as: SIMD2<Double>.self)
+            r += 2
+        }
+        if r < count {
+            let d = dW[r] * scale
+            sums[r] += d
+            squares[r] += twiceWp * d
         }
     }
 }
@@ -325,65 +462,67 @@ internal struct _SmoothingContext: Sendable {
     }
 
     /// Writes the bins with a non-zero share `p_b` of a value `x`, with `∂p_b/∂x`; returns their number.
-    /// `scratch` holds `2(B + 1)` doubles.
+    /// `bins`, `p` and `dp` hold `B` values.
     @inline(__always)
-    func bins(of x: Double, bins: inout [Int], p: inout [Double], dp: inout [Double], scratch: UnsafeMutablePointer<Double>) -> Int {
+    func bins(of x: Double, bins: UnsafeMutablePointer<Int>, p: UnsafeMutablePointer<Double>, dp: UnsafeMutablePointer<Double>) -> Int {
         let B = binCount
-        guard width > 0 else {
-            let b = locator.edges.withUnsafeBufferPointer { locator.bin(x, $0.baseAddress!) }
-            guard b >= 0 else { return 0 }
-            bins[0] = b
-            p[0] = 1
-            dp[0] = 0
-            return 1
-        }
-        let edges = locator.edges
-        // Candidate edges [lo, hi): those within 41h of x (G is exactly 0 below, 1 above).
-        let lo = Self.count(edges, below: x - 41 * width, inclusive: false)
-        let hi = Self.count(edges, below: x + 41 * width, inclusive: true)
-        var first = max(0, lo - 1), last = min(B - 1, hi - 1)
-        if fold {
-            first = min(first, B - 1)
-            last = max(last, 0)
-        }
-        guard first <= last else { return 0 }
-        // G_k and g_k for k in first ... last + 1.
-        let G = scratch, g = scratch + (B + 1)
-        for k in first ... last + 1 {
-            if fold && k == 0 {
-                (G[k], g[k]) = (0, 0)
-            } else if fold && k == B {
-                (G[k], g[k]) = (1, 0)
-            } else if k < lo {
-                (G[k], g[k]) = (0, 0)
-            } else if k >= hi {
-                (G[k], g[k]) = (1, 0)
-            } else {
-                (G[k], g[k]) = Self.logistic((edges[k] - x) / width)
+        // Sound: `edges` has B + 1 elements and lives in `locator`, which outlives this call.
+        return locator.edges.withUnsafeBufferPointer { edgeBuffer in
+            let edges = edgeBuffer.baseAddress!
+            guard width > 0 else {
+                let b = locator.bin(x, edges)
+                guard b >= 0 else { return 0 }
+                bins[0] = b
+                p[0] = 1
+                dp[0] = 0
+                return 1
             }
+            // Candidate edges [lo, hi): those within 41h of x (G is exactly 0 below, 1 above).
+            let lo = Self.count(edges, B + 1, below: x - 41 * width, inclusive: false)
+            let hi = Self.count(edges, B + 1, below: x + 41 * width, inclusive: true)
+            var first = max(0, lo - 1), last = min(B - 1, hi - 1)
+            if fold {
+                first = min(first, B - 1)
+                last = max(last, 0)
+            }
+            guard first <= last else { return 0 }
+            /// (G_k, g_k); with flow folding G_0 = 0 and G_B = 1.
+            @inline(__always)
+            func edge(_ k: Int) -> (Double, Double) {
+                if k < lo || (fold && k == 0) { return (0, 0) }
+                if k >= hi || (fold && k == B) { return (1, 0) }
+                return Self.logistic((edges[k] - x) / width)
+            }
+            var n = 0
+            var (lowerG, lowerg) = edge(first)
+            for b in first ... last {
+                let (upperG, upperg) = edge(b + 1)
+                let share = upperG - lowerG
+                let slope = -(upperg - lowerg) / width
+                (lowerG, lowerg) = (upperG, upperg)
+                guard share != 0 || slope != 0 else { continue }
+                bins[n] = b
+                p[n] = share
+                dp[n] = slope
+                n += 1
+            }
+            return n
         }
-        var n = 0
-        for b in first ... last {
-            let share = G[b + 1] - G[b]
-            let slope = -(g[b + 1] - g[b]) / width
-            guard share != 0 || slope != 0 else { continue }
-            bins[n] = b
-            p[n] = share
-            dp[n] = slope
-            n += 1
-        }
-        return n
     }
 
-    /// The number of edges `< value` (or `≤ value` when `inclusive`).
+    /// The number of the `count` sorted `edges` that are `< value` (or `≤ value` when `inclusive`):
+    /// a binary search whose steps are selects, not branches (the outcome is unpredictable).
     @inline(__always)
-    static func count(_ edges: [Double], below value: Double, inclusive: Bool) -> Int {
-        var lo = 0, hi = edges.count
-        while lo < hi {
-            let mid = (lo + hi) >> 1
-            if edges[mid] < value || (inclusive && edges[mid] == value) { lo = mid + 1 } else { hi = mid }
+    static func count(_ edges: UnsafePointer<Double>, _ count: Int, below value: Double, inclusive: Bool) -> Int {
+        var first = 0, length = count
+        while length > 0 {
+            let half = length >> 1
+            let e = edges[first + half]
+            let below = inclusive ? e <= value : e < value
+            first = below ? first + half + 1 : first
+            length = below ? length - half - 1 : half
         }
-        return lo
+        return first
     }
 }
 

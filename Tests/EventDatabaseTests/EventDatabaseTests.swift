@@ -119,6 +119,47 @@ struct EventDatabaseFileTests {
         }
     }
 
+    /// The bulk reader on a raw file: columns at unaligned offsets, read in pieces smaller than,
+    /// equal to and larger than a column; a NaN found by event across piece boundaries; a range
+    /// beyond the end of the file is an I/O error.
+    @Test("columns are copied exactly piece by piece; non-finite values and short files are reported", arguments: [64, 8000, 8 << 20])
+    func directReadInPieces(_ pieceSize: Int) throws {
+        let directory = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("raw.bin").path
+        let counts = [1000, 1, 2501]
+        var rng = SplitMix64(state: 21)
+        let columns = counts.map { n in (0 ..< n).map { _ in Double.random(in: -1e3 ... 1e3, using: &rng) } }
+        // Columns stored in reverse order, each after 37 bytes of padding (offsets not multiples of 8).
+        var bytes = [UInt8]()
+        var offsets = [Int](repeating: 0, count: counts.count)
+        for j in columns.indices.reversed() {
+            bytes += [UInt8](repeating: 0xAB, count: 37)
+            offsets[j] = bytes.count
+            columns[j].withUnsafeBytes { bytes += $0 }
+        }
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        let requests = zip(offsets, counts).map { (offset: $0, count: $1) }
+
+        let read = try _DirectRead.readColumns(file: path, requests, checkFinite: true, pieceSize: pieceSize).get()
+        #expect(read == columns)
+
+        var damaged = bytes
+        withUnsafeBytes(of: Double.nan) { damaged.replaceSubrange(offsets[2] + 8 * 2000 ..< offsets[2] + 8 * 2001, with: $0) }
+        try Data(damaged).write(to: URL(fileURLWithPath: path))
+        switch _DirectRead.readColumns(file: path, requests, checkFinite: true, pieceSize: pieceSize) {
+        case .success: Issue.record("a NaN was accepted")
+        case .failure(let failure): #expect(failure.column == 2 && failure.errorNumber == 0 && failure.event == 2000 && failure.value.isNaN)
+        }
+
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        let beyond = requests + [(offset: bytes.count - 80, count: 11)]
+        switch _DirectRead.readColumns(file: path, beyond, checkFinite: true, pieceSize: pieceSize) {
+        case .success: Issue.record("a range beyond the end of the file was read")
+        case .failure(let failure): #expect(failure.column == 3 && failure.errorNumber == EIO)
+        }
+    }
+
     @Test("a file that is not HDF5, or absent, is reported with its path")
     func notHDF5IsRejected() throws {
         let directory = try Fixtures.temporaryDirectory()
@@ -184,6 +225,33 @@ struct EventDatabaseBinningTests {
             for b in 0 ..< binning.binCount {
                 #expect(abs(sum[b] - brute.sum[b]) <= 1e-10 * brute.sumOfAbs[b], "bin \(b), θ = \(theta): \(sum[b]) vs \(brute.sum[b])")
                 #expect(abs(squares[b] - brute.sumOfSquares[b]) <= 1e-10 * brute.sumOfSquares[b])
+            }
+        }
+    }
+
+    /// Every number of trailing columns that the kernel adds in its fused fill loop (T = 1 + 4k + f,
+    /// f = 0…4), with equal bins (the specialised bin lookup) and unequal, folded ones (the general).
+    @Test("the per-event kernel equals the brute force for every number of monomials and both bin lookups", arguments: [1, 2, 3, 4, 5, 6, 10])
+    func kernelMatchesBruteForceForEveryTermCount(_ termCount: Int) throws {
+        let full = try Fixtures.database(events: 20000, seed: 13)
+        let database = try EventDatabase(
+            provenance: full.provenance, coefficientNames: full.coefficientNames, monomials: Array(full.monomials.prefix(termCount)),
+            basisCoefficients: Array(full.basisCoefficients.prefix(termCount)), observables: full.observables,
+            observableShifts: full.observableShifts)
+        let binnings = [
+            try Binning.uniform(observable: "pTV", count: 16, lower: 20, upper: 420),
+            try Binning(observable: "pTV", edges: [30, 75, 150, 250, 400], flow: .foldIntoEdgeBins),
+        ]
+        for binning in binnings {
+            let kernel = try EventReweightingKernel(database: database, binning: binning, shift: "JES")
+            for theta in [0.0, 0.8, -1.3] {
+                let c = [0.4, -0.9, 0.6]
+                let brute = try bruteForceHistogram(database, at: c, binning: binning, shiftedBy: (database.observableShifts[0], theta))
+                let (sum, squares) = kernel.histogram(at: c, shift: theta)
+                for b in 0 ..< binning.binCount {
+                    #expect(abs(sum[b] - brute.sum[b]) <= 1e-12 * brute.sumOfAbs[b], "T = \(termCount), bin \(b), θ = \(theta): \(sum[b]) vs \(brute.sum[b])")
+                    #expect(abs(squares[b] - brute.sumOfSquares[b]) <= 1e-12 * brute.sumOfSquares[b])
+                }
             }
         }
     }

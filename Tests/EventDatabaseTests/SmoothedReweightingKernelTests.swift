@@ -9,8 +9,10 @@ import Testing
 @Suite struct SmoothedReweightingKernelTests {
     /// The fixture with asymmetric variations (code4p differs from linear inside |θ| < 1) and a
     /// second weight variation and shift, so that several systematics combine.
-    static let database: EventDatabase = {
-        let base = try! Fixtures.database(events: 6000, seed: 7)
+    static let database = withSystematics(events: 6000)
+
+    static func withSystematics(events: Int) -> EventDatabase {
+        let base = try! Fixtures.database(events: events, seed: 7)
         let pT = base.observables[0].values
         let btag = base.weightVariations[0]
         let jes = base.observableShifts[0]
@@ -26,7 +28,7 @@ import Testing
                 .init(name: "JER", observable: "pTV", up: pT.map { 0.015 * $0 }, down: pT.map { 0.005 * $0 }),
                 .init(name: "JES", observable: "etaV", up: pT.map { _ in 0.1 }, down: pT.map { _ in -0.1 }),
             ])
-    }()
+    }
 
     static let systematics = [
         EventSystematic(name: "btag", kind: .weight), EventSystematic(name: "JES", kind: .shift),
@@ -118,6 +120,29 @@ import Testing
                 Self.database, binning: binning, selection: testCase.selection, systematics: Self.systematics, h: testCase.h, n: 1.7, c: c, theta: theta)
             for b in 0 ..< binning.binCount {
                 #expect(abs(result.yields[b] - reference.nu[b]) <= 1e-10 * reference.scale[b], "ν bin \(b) at c = \(c), θ = \(theta)")
+                #expect(abs(result.variances[b] - reference.variance[b]) <= 1e-10 * reference.variance[b], "Σw² bin \(b)")
+            }
+        }
+    }
+
+    /// Enough events for several chunks (each with its own partial sums) and many event blocks, a
+    /// selection that makes the kept events differ from the stored order, and the Jacobian path:
+    /// ν and Σw² still equal the brute-force loop to 1e-10 of Σ_e |w_e f_e p_eb|.
+    @Test(arguments: [Binning.Flow.drop, .foldIntoEdgeBins])
+    func severalChunksEqualTheBruteForcePerEventLoop(_ flow: Binning.Flow) throws {
+        let database = Self.withSystematics(events: 45000)
+        let binning = try Binning(observable: "pTV", edges: [30, 60, 80, 100, 140, 200, 300, 400], flow: flow)
+        let selection = Selection([.init(observable: "etaV", lower: -2.2, upper: 1.9)])
+        let kernel = try SmoothedReweightingKernel(
+            database: database, binning: binning, selection: selection, systematics: Self.systematics, smoothingWidth: 2.5, normalisation: 0.8)
+        #expect(SmoothedReweightingKernel.chunkCount(kernel.eventCount) >= 3)
+        let c = [0.5, -0.4, 0.9], theta = [0.6, -1.4, 0.3, 1.2]
+        for jacobian in [false, true] {
+            let result = kernel.evaluate(coefficients: c, nuisance: theta, jacobian: jacobian)
+            let reference = try Self.bruteForce(
+                database, binning: binning, selection: selection, systematics: Self.systematics, h: 2.5, n: 0.8, c: c, theta: theta)
+            for b in 0 ..< binning.binCount {
+                #expect(abs(result.yields[b] - reference.nu[b]) <= 1e-10 * reference.scale[b], "ν bin \(b), jacobian \(jacobian)")
                 #expect(abs(result.variances[b] - reference.variance[b]) <= 1e-10 * reference.variance[b], "Σw² bin \(b)")
             }
         }
