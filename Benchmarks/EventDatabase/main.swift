@@ -15,6 +15,7 @@ import Dispatch
 import EventDatabase
 import Foundation
 import Morphing
+import _SeededRandom
 
 func now() -> Double {
     var t = timespec()
@@ -39,19 +40,6 @@ let rounds = option("--rounds").map { Int($0)! } ?? 3
 let keptFile = option("--file")
 let cores = ProcessInfo.processInfo.activeProcessorCount
 print("load average \(loadAverage()), \(cores) cores")
-
-/// SplitMix64: fast, so that generating 10⁷ events takes a second, not the benchmark's time.
-struct SplitMix64 {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func uniform() -> Double { Double(next() >> 11) * 0x1p-53 }
-}
 
 func column(_ count: Int, _ value: (Int) -> Double) -> [Double] {
     [Double](unsafeUninitializedCapacity: count) { buffer, n in

@@ -22,6 +22,7 @@
 import EventDatabase
 import Foundation
 import Morphing
+import _SeededRandom
 
 // MARK: Options
 
@@ -50,24 +51,6 @@ let injected: [String: Double] = ["cHW": 0.3, "cHq3": -0.05]
 let workspaceEdges: [Double] = [0, 60, 100, 140, 200, 260, 340, 440, 600]
 
 // MARK: Random numbers
-
-/// SplitMix64 (Steele, Lea, Flood 2014): small, fast, and the same stream on every platform.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func uniform() -> Double { Double(next() >> 11) * 0x1p-53 }
-    /// Box–Muller; one of the pair is discarded to keep the stream simple.
-    mutating func normal() -> Double {
-        let u = max(uniform(), 0x1p-60), v = uniform()
-        return (-2 * log(u)).squareRoot() * cos(2 * Double.pi * v)
-    }
-}
 var rng = SplitMix64(state: seed)
 
 // MARK: Inputs (derived)

@@ -520,8 +520,8 @@ internal enum _DirectRead {
         defer { close(fd) }
         let order = columns.indices.sorted { columns[$0].offset < columns[$1].offset }
         // Doubles the read-ahead window; start the device on the first piece while the first array is prepared.
-        _ = posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL)
-        _ = posix_fadvise(fd, off_t(columns[order[0]].offset), off_t(pieceSize), POSIX_FADV_WILLNEED)
+        adviseSequential(fd)
+        adviseWillNeed(fd, offset: columns[order[0]].offset, length: pieceSize)
 
         let arrays = _ArrayHandoff(count: columns.count)
         let group = DispatchGroup()
@@ -548,6 +548,21 @@ internal enum _DirectRead {
         return .success(result)
     }
 
+    /// Tells the kernel the file is read front to back (a larger read-ahead window); Linux only,
+    /// a no-op elsewhere (the advice changes speed, never results).
+    private static func adviseSequential(_ fd: Int32) {
+        #if os(Linux)
+        _ = posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL)
+        #endif
+    }
+
+    /// Asks the kernel to start reading `offset ..< offset + length` now; Linux only, as above.
+    private static func adviseWillNeed(_ fd: Int32, offset: Int, length: Int) {
+        #if os(Linux)
+        _ = posix_fadvise(fd, off_t(offset), off_t(length), POSIX_FADV_WILLNEED)
+        #endif
+    }
+
     /// A zero-filled array of `count` doubles whose pages are all faulted in, on huge pages where the
     /// kernel grants them (`MADV_HUGEPAGE` on the 2 MiB-aligned interior: 512 times fewer faults).
     private static func preparedArray(count: Int) -> [Double] {
@@ -557,7 +572,9 @@ internal enum _DirectRead {
                 // contents are unaffected and a refusal (THP off) changes nothing.
                 let huge = 2 << 20, address = Int(bitPattern: base)
                 let first = (address + huge - 1) & ~(huge - 1), last = (address + 8 * count) & ~(huge - 1)
+                #if os(Linux)
                 if last > first { _ = madvise(UnsafeMutableRawPointer(bitPattern: first), last - first, MADV_HUGEPAGE) }
+                #endif
             }
             buffer.initialize(repeating: 0)
             initialized = count
@@ -575,8 +592,7 @@ internal enum _DirectRead {
             let end = min(raw.count, done + pieceSize)
             let start = done
             // Keep the device busy while this piece is copied and checked: ask for the next two.
-            _ = posix_fadvise(fd, off_t(offset + end), off_t(pieceSize), POSIX_FADV_WILLNEED)
-            _ = posix_fadvise(fd, off_t(offset + end + pieceSize), off_t(pieceSize), POSIX_FADV_WILLNEED)
+            adviseWillNeed(fd, offset: offset + end, length: 2 * pieceSize)
             while done < end {
                 let n = pread(fd, raw.baseAddress! + done, end - done, off_t(offset + done))
                 if n > 0 {

@@ -2,6 +2,7 @@ import Foundation
 import Morphing
 import Testing
 @testable import EventDatabase
+import _SeededRandom
 
 @Suite("Event database: HDF5 round trip and validation")
 struct EventDatabaseFileTests {

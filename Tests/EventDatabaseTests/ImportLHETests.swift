@@ -2,6 +2,7 @@ import Foundation
 import Morphing
 import Testing
 @testable import EventDatabase
+import _SeededRandom
 
 @Suite("LHE import", .enabled(if: ReferenceFiles.available))
 struct ImportLHETests {

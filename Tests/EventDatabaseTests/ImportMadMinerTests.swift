@@ -2,6 +2,7 @@ import Foundation
 import Morphing
 import Testing
 @testable import EventDatabase
+import _SeededRandom
 
 /// The reference files collected for the project (see /work/shared/reference/eft/README.txt).
 enum ReferenceFiles {

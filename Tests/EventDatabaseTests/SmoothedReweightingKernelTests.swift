@@ -2,6 +2,7 @@ import Foundation
 import Morphing
 import Testing
 @testable import EventDatabase
+import _SeededRandom
 
 /// The per-event template with systematics (weight variations and observable shifts as nuisance
 /// parameters, logistic bin assignment) against a brute-force Double loop written from the spec's

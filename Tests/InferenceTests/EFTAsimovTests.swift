@@ -97,7 +97,7 @@ import Testing
     /// The expected yields are n_b·μ_b(p) + background: the workspace path equals a direct
     /// evaluation of the parametrisation at the injected point (1e-12 relative).
     @Test func workspaceYieldsEqualTheParametrisation() throws {
-        guard let (_, model, asimov) = try Self.workspace() else { print(ReferenceFiles.missingMessage); return }
+        guard let (_, _, asimov) = try Self.workspace() else { print(ReferenceFiles.missingMessage); return }
         let directory = ReferenceFiles.sharedDirectory!.appendingPathComponent("eft/cms_stxs_to_smeft")
         let pois = try STXSParametrisation.parametersOfInterest(contentsOf: directory.appendingPathComponent("pois.yaml"))
         let prod = try STXSParametrisation.relativeScalings(contentsOf: directory.appendingPathComponent("prod.json"), parameters: pois, variables: .parametersOfInterest)

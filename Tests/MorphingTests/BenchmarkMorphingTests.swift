@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import Morphing
+import _SeededRandom
 
 @Suite("benchmark-point morphing")
 struct BenchmarkMorphingTests {

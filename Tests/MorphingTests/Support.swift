@@ -1,6 +1,7 @@
 import EFTJSON
 import Foundation
 @testable import Morphing
+import _SeededRandom
 
 /// Locations of reference data, found relative to this file so tests run from any directory.
 enum References {
@@ -22,18 +23,6 @@ enum References {
         observable == "pTV"
             ? try json(sharedEFT.appendingPathComponent("root_morph_reference_pTV.json"))
             : try json(root.appendingPathComponent("root_morph_reference_\(observable).json"))
-    }
-}
-
-/// SplitMix64: a seeded generator for reproducible random points.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
 
