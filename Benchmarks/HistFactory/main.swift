@@ -101,6 +101,7 @@ do {
     var withGradient: [Double] = []
     var valueOnly: [Double] = []
     var shiftedWithGradient: [Double] = []
+    var shiftedValueOnly: [Double] = []
     var shiftedValue = 0.0
     for _ in 0..<15 {
         var t0 = cpuNow()
@@ -112,6 +113,9 @@ do {
         t0 = cpuNow()
         for _ in 0..<batch { shiftedValue = model.logLikelihoodAndGradient(shifted, data: data, gradient: &gradient) }
         shiftedWithGradient.append((cpuNow() - t0) / Double(batch))
+        t0 = cpuNow()
+        for _ in 0..<batch { shiftedValue = model.logLikelihood(shifted, data: data) }
+        shiftedValueOnly.append((cpuNow() - t0) / Double(batch))
     }
     let out: JSON = [
         "workspace": .string(workspacePath),
@@ -123,6 +127,7 @@ do {
         "logpdf_seconds_median": .number(median(valueOnly)),
         "logpdf_at_shifted": .number(shiftedValue),
         "logpdf_grad_shifted_seconds_median": .number(median(shiftedWithGradient)),
+        "logpdf_shifted_seconds_median": .number(median(shiftedValueOnly)),
     ]
     print(out.serialized(.pretty))
 } catch {

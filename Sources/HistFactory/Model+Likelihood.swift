@@ -138,18 +138,27 @@ extension HistFactoryModel {
                 }
 
                 // Main Poisson terms: n ln ν − ν (xlogy: 0·ln 0 = 0); ln Γ(n+1) is in data.logFactorials.
+                // Each sum in a local (not through the captured logL), so that it stays in a register.
                 var logL = -data.logFactorials
-                data.main.withUnsafeBufferPointer { main in
+                logL += data.main.withUnsafeBufferPointer { main in
+                    var sum = 0.0
                     for b in 0..<bins {
                         let n = main[b]
                         let v = s.nu[b]
-                        logL += (n == 0 ? 0 : n * Foundation.log(v)) - v
+                        sum += (n == 0 ? 0 : n * Foundation.log(v)) - v
                         s.weight[b] = (n == 0 ? 0 : n / v) - 1
                     }
+                    return sum
                 }
-                for c in normalConstraints where c.dynamicIndex < 0 {
-                    let r = (data.auxiliary[c.auxIndex] - pars[c.parameter]) / c.sigma
-                    logL += c.logNormalization - 0.5 * r * r
+                logL += normalConstraints.withUnsafeBufferPointer { normals in
+                    data.auxiliary.withUnsafeBufferPointer { aux in
+                        var sum = 0.0
+                        for c in normals where c.dynamicIndex < 0 {
+                            let r = (aux[c.auxIndex] - pars[c.parameter]) / c.sigma
+                            sum += c.logNormalization - 0.5 * r * r
+                        }
+                        return sum
+                    }
                 }
                 let dynamic = dynamicStaterrorTerms(pars, s, data, clipDerivatives, events)
                 logL += dynamic.logL
@@ -168,8 +177,12 @@ extension HistFactoryModel {
                 }
                 gradient.withUnsafeMutableBufferPointer { gradBuffer in
                     let grad = gradBuffer.baseAddress!
-                    for c in normalConstraints where c.dynamicIndex < 0 {
-                        grad[c.parameter] += (data.auxiliary[c.auxIndex] - pars[c.parameter]) / (c.sigma * c.sigma)
+                    normalConstraints.withUnsafeBufferPointer { normals in
+                        data.auxiliary.withUnsafeBufferPointer { aux in
+                            for c in normals where c.dynamicIndex < 0 {
+                                grad[c.parameter] += (aux[c.auxIndex] - pars[c.parameter]) / (c.sigma * c.sigma)
+                            }
+                        }
                     }
                     for (parameter, value) in dynamic.gradient { grad[parameter] += value }
                     for c in poissonConstraints {
@@ -177,7 +190,7 @@ extension HistFactoryModel {
                         grad[c.parameter] += (a == 0 ? 0 : a / pars[c.parameter]) - c.factor
                     }
                     // Sound: `grad` holds parameterCount values (just sized above).
-                    kernel.backward(pars, s, grad)
+                    kernel.backward(pars, s, grad, vectorised: flat.vectorised)
                     morphingGradient(pars, s, clipDerivatives, events, grad)
                 }
                 return logL

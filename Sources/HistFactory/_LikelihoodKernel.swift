@@ -27,29 +27,20 @@ import _CKernels
 // f'/f = f'(0) = a₁ straight from the polynomial's first plane. The results are the same doubles
 // as those of the general branch, which would compute 1 + Σ aₖ·0 = 1, a₁/1 and B + 0.
 
-/// A contiguous run of scalar terms `start..<end` that all belong to one parameter and one kind.
-struct TermRun {
-    let parameter: Int
-    /// 0 the parameter itself, 1 code4, 2 code1.
-    let kind: UInt8
-    /// Every polynomial coefficient of the run is finite, so that code4 at α = 0 is exactly neutral:
-    /// f = 1 + Σ aₖ·0 = 1 and f'/f = a₁.
-    let isFinite: Bool
-    let start: Int
-    let end: Int
+/// A contiguous run of scalar terms `start..<end` that all belong to one parameter and one kind
+/// (0 the parameter itself, 1 code4, 2 code1): the C struct, so that the AVX loops read the same runs.
+typealias TermRun = efthf_term_run
+
+extension TermRun {
+    var lo: Int { Int(start) }
+    var hi: Int { Int(end) }
+    var parameterIndex: Int { Int(parameter) }
 }
 
-/// The histosys pairs of one parameter and code: segments `segmentStart..<segmentEnd` (see
-/// `LikelihoodKernel.segmentBin`) and single pairs `singleStart..<singleEnd`.
-struct HistoRun {
-    let parameter: Int
-    /// 0 code0, 2 code2, 4 code4p.
-    let kind: UInt8
-    /// Every Δ± of the run is finite, so that at α = 0 (u = l = 0) it adds exactly 0.
-    let isFinite: Bool
-    let segmentStart, segmentEnd: Int
-    let singleStart, singleEnd: Int
-}
+/// The histosys pairs of one parameter and code (0 code0, 2 code2, 4 code4p): segments
+/// `segmentStart..<segmentEnd` (see `LikelihoodKernel.segmentBin`) and single pairs
+/// `singleStart..<singleEnd`; the C struct, so that the AVX loops read the same runs.
+typealias HistoRun = efthf_histo_run
 
 /// Pointers into one evaluation's scratch memory (a single temporary allocation).
 struct KernelScratch {
@@ -67,12 +58,16 @@ struct KernelScratch {
     let nu, weight: UnsafeMutablePointer<Double>
     /// Prefix products for the exact fallback, and (f, f') of one entry's terms.
     let prefix, fallbackValue, fallbackDerivative: UnsafeMutablePointer<Double>
+    /// w_b P_e B_l per entry bin (gradient only), the histosys weights (u, l, u', l') per histosys
+    /// run, and the parameters followed by 1 (the per-bin factor of bins without one).
+    let binGradient, histoWeight, factorSource: UnsafeMutablePointer<Double>
     /// Morphed models only (else empty), per entry bin: the nominal ν̃⁰_l (the fixed nominal for
     /// samples without morphing), the histosys scale r_l = ν̃⁰_l/ν⁰_l(0), and D_l = Σ_h Δ_hl.
     let morphNominal, morphRatio, morphDelta: UnsafeMutablePointer<Double>
 
     static func count(_ k: LikelihoodKernel, mainBins: Int) -> Int {
-        3 * k.entryCount + 2 + (k.hasMorph ? 6 : 3) * k.localBinCount + k.scalarCount + 2 * mainBins + 3 * k.maxScalarsPerEntry + 1
+        3 * k.entryCount + 2 + (k.hasMorph ? 7 : 4) * k.localBinCount + k.scalarCount + 2 * mainBins + 3 * k.maxScalarsPerEntry + 1
+            + 4 * k.histoRunCount + k.factorParameterBound + 1
     }
 
     /// Carves `memory` (at least `count(k, mainBins:)` doubles) into the arrays above.
@@ -94,6 +89,9 @@ struct KernelScratch {
         prefix = take(k.maxScalarsPerEntry)
         fallbackValue = take(k.maxScalarsPerEntry)
         fallbackDerivative = take(k.maxScalarsPerEntry)
+        binGradient = take(k.localBinCount)
+        histoWeight = take(4 * k.histoRunCount)
+        factorSource = take(k.factorParameterBound + 1)
         let morphBins = k.hasMorph ? k.localBinCount : 0
         morphNominal = take(morphBins)
         morphRatio = take(morphBins)
@@ -117,9 +115,10 @@ final class LikelihoodKernel: @unchecked Sendable {
     let histoCount: Int
     let maxScalarsPerEntry: Int
 
-    /// Whether this CPU and operating system run AVX code, checked once per process: code4 runs then
-    /// go through the AVX loop of `_CKernels` (the same doubles, four terms per instruction).
-    static let avxAvailable = efthf_avx_available() != 0
+    /// Whether this CPU and operating system run AVX and FMA code, checked once per process: the
+    /// scalar terms then go through the AVX loops of `_CKernels` (the same doubles, four terms per
+    /// instruction).
+    static let avxAvailable = efthf_avx_fma_available() != 0
 
     // Per entry bin l.
     let binEntry: UnsafeMutablePointer<Int32>
@@ -128,13 +127,25 @@ final class LikelihoodKernel: @unchecked Sendable {
     /// The per-bin factors of bin l are `binTermParameter[binTermStart[l]..<binTermStart[l+1]]`.
     let binTermStart: UnsafeMutablePointer<Int32>
     let binTermParameter: UnsafeMutablePointer<Int32>
+    /// One above the largest per-bin factor parameter: `factorSource[factorParameterBound]` = 1.
+    let factorParameterBound: Int
+    /// Per entry bin, its first per-bin factor's parameter, or `factorParameterBound` (none).
+    let binFirstFactor: UnsafeMutablePointer<Int32>
+    /// The entry bins with two or more per-bin factors, and those with at least one, in order.
+    let multiFactorBins: UnsafeMutablePointer<Int32>
+    let multiFactorBinCount: Int
+    let factorBins: UnsafeMutablePointer<Int32>
+    let factorBinCount: Int
 
     // Scalar terms t, grouped into `scalarRuns`.
     let scalarRuns: UnsafeMutablePointer<TermRun>
     let scalarRunCount: Int
     let scalarEntry: UnsafeMutablePointer<Int32>
-    /// code4's a₁…a₆ as six planes: aₖ of term t at `poly[(k − 1)·scalarCount + t]`.
+    /// code4's a₁…a₆ in blocks of four terms: aₖ of term t at `poly[24·(t/4) + 4(k − 1) + t % 4]`
+    /// (runs start at multiples of four, so that a run's block is one aligned load per coefficient).
     let poly: UnsafeMutablePointer<Double>
+    /// a₁ of term t: f'/f of a code4 term at α = 0.
+    let firstCoefficient: UnsafeMutablePointer<Double>
     let logUp: UnsafeMutablePointer<Double>
     let logDown: UnsafeMutablePointer<Double>
     /// The terms of entry e in model order: `entryTerms[entryTermStart[e]..<entryTermStart[e+1]]`.
@@ -143,6 +154,18 @@ final class LikelihoodKernel: @unchecked Sendable {
     /// The run kind of each term (for the per-entry fallback).
     let termKind: UnsafeMutablePointer<UInt8>
     let termParameter: UnsafeMutablePointer<Int32>
+
+    /// The scalar-term arrays for the AVX loops.
+    var scalarTerms: efthf_scalar_terms {
+        efthf_scalar_terms(runs: scalarRuns, runCount: scalarRunCount, entry: scalarEntry, poly: poly, firstCoefficient: firstCoefficient,
+                           logUp: logUp, logDown: logDown)
+    }
+
+    /// The histosys arrays for the AVX loops.
+    var histoTerms: efthf_histo_terms {
+        efthf_histo_terms(runs: histoRuns, runCount: histoRunCount, segmentBin: segmentBin, segmentPair: segmentPair,
+                          segmentLength: segmentLength, pairBin: pairBin, up: histoUp, down: histoDown)
+    }
 
     // Histosys (term, bin) pairs k with Δ₊ and Δ₋ in `histoUp` and `histoDown`, grouped into
     // `histoRuns`. Segment g covers the entry bins `segmentBin[g] ..< segmentBin[g] + segmentLength[g]`,
@@ -167,12 +190,12 @@ final class LikelihoodKernel: @unchecked Sendable {
         return p
     }
 
-    /// A copy of `a` in a new 16-byte aligned buffer of at least two elements.
+    /// A copy of `a` in a new 32-byte aligned buffer of at least four elements.
     private static func alignedBuffer(_ a: [Double]) -> UnsafeMutablePointer<Double> {
-        let count = max(2, a.count)
+        let count = max(4, a.count)
         // Sound: the raw allocation holds `count` doubles and is bound to Double once, here; Double is
         // trivial, so `deallocate` needs no deinitialisation.
-        let p = UnsafeMutableRawPointer.allocate(byteCount: 8 * count, alignment: 16).bindMemory(to: Double.self, capacity: count)
+        let p = UnsafeMutableRawPointer.allocate(byteCount: 8 * count, alignment: 32).bindMemory(to: Double.self, capacity: count)
         p.initialize(repeating: 0, count: count)
         a.withUnsafeBufferPointer { source in
             if let s = source.baseAddress { p.update(from: s, count: a.count) }
@@ -227,8 +250,9 @@ final class LikelihoodKernel: @unchecked Sendable {
             }
         }
 
-        // Scalar runs, each padded to an even length (so that every run starts 16-byte aligned) with
-        // neutral terms: f = 1, f' = 0, attached to the extra entry `entries.count`, which no bin reads.
+        // Scalar runs, each padded to a multiple of four terms (the AVX loops' width; every run then
+        // starts a block of `poly`) with neutral terms: f = 1, f' = 0, attached to the extra entry
+        // `entries.count`, which no bin reads.
         var sRuns: [TermRun] = []
         var slotOf = [Int](repeating: 0, count: scalars.count)
         var slotEntry: [Int32] = [], slotKind: [UInt8] = [], slotParameter: [Int32] = []
@@ -237,7 +261,7 @@ final class LikelihoodKernel: @unchecked Sendable {
         for group in Self.grouped(scalarKeys) {
             let key = scalarKeys[group[0]]
             let start = slotEntry.count
-            for i in group + (group.count % 2 == 1 ? [-1] : []) {
+            for i in group + [Int](repeating: -1, count: (4 - group.count % 4) % 4) {
                 let f = i >= 0 ? scalars[i].term.interpolation : nil
                 if i >= 0 { slotOf[i] = slotEntry.count }
                 slotEntry.append(Int32(i >= 0 ? scalars[i].entry : entries.count))
@@ -249,7 +273,9 @@ final class LikelihoodKernel: @unchecked Sendable {
                 slotLogDown.append(f?.logDown ?? 0)
             }
             let finite = (start..<slotEntry.count).allSatisfy { t in planes.allSatisfy { $0[t].isFinite } }
-            sRuns.append(TermRun(parameter: key.parameter, kind: key.kind, isFinite: finite, start: start, end: slotEntry.count))
+            precondition(slotEntry.count < Int(Int32.max), "more than 2³¹ scalar terms")
+            sRuns.append(TermRun(parameter: Int32(key.parameter), kind: key.kind, isFinite: finite ? 1 : 0,
+                                 start: Int32(start), end: Int32(slotEntry.count)))
         }
         // Histosys: a group's pairs come in entry-bin order (entries in order, bins in order within
         // each) and a bin appears at most once per group, so chains of consecutive bins are found in
@@ -281,8 +307,10 @@ final class LikelihoodKernel: @unchecked Sendable {
             let singleStart = pairUp.count
             for chain in chains where chain.count == 1 { append(chain[0]) }
             let finite = group.allSatisfy { histos[$0].up.isFinite && histos[$0].down.isFinite }
-            hRuns.append(HistoRun(parameter: histoKeys[group[0]].parameter, kind: histoKeys[group[0]].kind, isFinite: finite,
-                                  segmentStart: segmentStart, segmentEnd: segmentBin.count, singleStart: singleStart, singleEnd: pairUp.count))
+            precondition(pairUp.count < Int(Int32.max), "more than 2³¹ histosys pairs")
+            hRuns.append(HistoRun(parameter: Int32(histoKeys[group[0]].parameter), kind: histoKeys[group[0]].kind, isFinite: finite ? 1 : 0,
+                                  segmentStart: Int32(segmentStart), segmentEnd: Int32(segmentBin.count),
+                                  singleStart: Int32(singleStart), singleEnd: Int32(pairUp.count)))
         }
 
         entryCount = entries.count
@@ -296,10 +324,21 @@ final class LikelihoodKernel: @unchecked Sendable {
         self.nominal = Self.buffer(nominal)
         self.binTermStart = Self.buffer(binTermStart)
         self.binTermParameter = Self.buffer(binTermParameter)
+        let bound = Int(binTermParameter.max() ?? -1) + 1
+        factorParameterBound = bound
+        let counts = (0..<nominal.count).map { Int(binTermStart[$0 + 1] - binTermStart[$0]) }
+        binFirstFactor = Self.buffer((0..<nominal.count).map { counts[$0] > 0 ? binTermParameter[Int(binTermStart[$0])] : Int32(bound) })
+        let multi = counts.indices.filter { counts[$0] > 1 }.map { Int32($0) }
+        let factored = counts.indices.filter { counts[$0] > 0 }.map { Int32($0) }
+        multiFactorBins = Self.buffer(multi)
+        multiFactorBinCount = multi.count
+        factorBins = Self.buffer(factored)
+        factorBinCount = factored.count
         scalarRuns = Self.buffer(sRuns)
         scalarRunCount = sRuns.count
         scalarEntry = Self.buffer(slotEntry)
-        poly = Self.alignedBuffer(planes.flatMap { $0 })
+        poly = Self.alignedBuffer((0..<6 * slotEntry.count).map { i in planes[i % 24 / 4][4 * (i / 24) + i % 4] })
+        firstCoefficient = Self.buffer(planes[0])
         logUp = Self.buffer(slotLogUp)
         logDown = Self.buffer(slotLogDown)
         self.entryTermStart = Self.buffer(entryTermStart)
@@ -319,7 +358,8 @@ final class LikelihoodKernel: @unchecked Sendable {
     deinit {
         binEntry.deallocate(); binGlobal.deallocate(); nominal.deallocate()
         binTermStart.deallocate(); binTermParameter.deallocate()
-        scalarRuns.deallocate(); scalarEntry.deallocate(); UnsafeMutableRawPointer(poly).deallocate(); logUp.deallocate(); logDown.deallocate()
+        binFirstFactor.deallocate(); multiFactorBins.deallocate(); factorBins.deallocate()
+        scalarRuns.deallocate(); scalarEntry.deallocate(); UnsafeMutableRawPointer(poly).deallocate(); firstCoefficient.deallocate(); logUp.deallocate(); logDown.deallocate()
         entryTermStart.deallocate(); entryTerms.deallocate(); termKind.deallocate(); termParameter.deallocate()
         histoRuns.deallocate(); segmentBin.deallocate(); segmentPair.deallocate(); segmentLength.deallocate(); pairBin.deallocate(); histoUp.deallocate(); histoDown.deallocate()
     }
@@ -363,7 +403,7 @@ final class LikelihoodKernel: @unchecked Sendable {
         let kind = termKind[t]
         if kind == 0 { return (x, 1) }
         if kind == 1 && x > -1 && x < 1 {
-            let a = { (k: Int) in self.poly[k * self.scalarCount + t] }
+            let a = { (k: Int) in self.poly[24 * (t / 4) + 4 * k + t % 4] }
             let v = 1 + x * (a(0) + x * (a(1) + x * (a(2) + x * (a(3) + x * (a(4) + x * a(5))))))
             let d = a(0) + x * (2 * a(1) + x * (3 * a(2) + x * (4 * a(3) + x * (5 * a(4) + x * 6 * a(5)))))
             return (v, d)
@@ -390,33 +430,72 @@ final class LikelihoodKernel: @unchecked Sendable {
         // Sound: every index below was built in init within its buffer's size; `pars` has every
         // parameter index the model uses, and `s` was carved from `KernelScratch.count` doubles.
         let P = s.product, r = s.logDerivative
-        let T = scalarCount
         P.update(repeating: 1, count: entryCount + 1)
+        if vectorised {
+            efthf_scalar_forward_avx(scalarTerms, pars, P, r, wantGradient ? 1 : 0)
+        } else {
+            forwardScalars(pars, P, r, wantGradient: wantGradient)
+        }
+
+        // B_l = ν⁰_l + Σ_h (u Δ₊ + l Δ₋); with morphing B_l = ν̃⁰_l + r_l Σ_h Δ_hl (the caller has
+        // filled morphNominal and morphRatio).
+        let B = s.base
+        if hasMorph {
+            let D = s.morphDelta
+            D.update(repeating: 0, count: localBinCount)
+            addHistosysDeltas(pars, D, s.histoWeight, vectorised: vectorised)
+            for l in 0..<localBinCount { B[l] = s.morphNominal[l] + s.morphRatio[l] * D[l] }
+        } else {
+            B.update(from: nominal, count: localBinCount)
+            addHistosysDeltas(pars, B, s.histoWeight, vectorised: vectorised)
+        }
+
+        // G_l = γ₁ γ₂ … (1 without per-bin factors), then ν_b.
+        let G = s.binFactor, nu = s.nu, source = s.factorSource
+        source.update(from: pars, count: factorParameterBound)
+        source[factorParameterBound] = 1
+        for l in 0..<localBinCount { G[l] = source[Int(binFirstFactor[l])] }
+        for i in 0..<multiFactorBinCount {
+            let l = Int(multiFactorBins[i])
+            for t in Int(binTermStart[l]) + 1..<Int(binTermStart[l + 1]) { G[l] *= pars[Int(binTermParameter[t])] }
+        }
+        nu.update(repeating: 0, count: mainBins)
+        for l in 0..<localBinCount { nu[Int(binGlobal[l])] += P[Int(binEntry[l])] * G[l] * B[l] }
+    }
+
+    /// The scalar runs of the forward pass (see `forward`), in Swift: the portable loop, and the
+    /// reference for `efthf_scalar_forward_avx`, which gives the same doubles.
+    private func forwardScalars(_ pars: UnsafePointer<Double>, _ P: UnsafeMutablePointer<Double>, _ r: UnsafeMutablePointer<Double>,
+                                wantGradient: Bool) {
+        // Sound: as in `forward`; `poly` is 32-byte aligned and every run starts a block, so that the
+        // pairs of a block are 16-byte aligned.
         for i in 0..<scalarRunCount {
             let run = scalarRuns[i]
-            let x = pars[run.parameter]
-            let lo = run.start, hi = run.end
+            let x = pars[run.parameterIndex]
+            let lo = run.lo, hi = run.hi
             if run.kind == 0 {
                 // f = α; the backward pass uses f'/f = 1/α directly. P·1 = P exactly.
                 if x != 1 { for t in lo..<hi { P[Int(scalarEntry[t])] *= x } }
             } else if Self.isNeutral(run, x) {
                 continue
-            } else if run.kind == 1 && x > -1 && x < 1 && vectorised {
-                efthf_code4_run_avx(x, poly, T, lo, hi, scalarEntry, P, r, wantGradient ? 1 : 0)
             } else if run.kind == 1 && x > -1 && x < 1 {
-                // Two terms at a time (the run's length is even and it starts 16-byte aligned), with the
-                // powers of α computed once per run and the sums taken as trees (short dependency chains):
+                // Two terms at a time, with the powers of α computed once per run and the sums taken as
+                // trees (short dependency chains) with fused multiply-adds:
                 // f = 1 + Σₖ aₖ xᵏ, f' = Σₖ k aₖ xᵏ⁻¹.
                 let x2 = x * x, x3 = x2 * x, x4 = x2 * x2, x5 = x4 * x, x6 = x3 * x3
-                let q2 = 2 * x, q3 = 3 * x2, q4 = 4 * x3, q5 = 5 * x4, q6 = 6 * x5
-                let a1 = poly, a2 = poly + T, a3 = poly + 2 * T, a4 = poly + 3 * T, a5 = poly + 4 * T, a6 = poly + 5 * T
+                let X1 = SIMD2(repeating: x), X2 = SIMD2(repeating: x2), X3 = SIMD2(repeating: x3)
+                let X4 = SIMD2(repeating: x4), X5 = SIMD2(repeating: x5), X6 = SIMD2(repeating: x6), one = SIMD2<Double>(repeating: 1)
+                let Q2 = SIMD2(repeating: 2 * x), Q3 = SIMD2(repeating: 3 * x2), Q4 = SIMD2(repeating: 4 * x3)
+                let Q5 = SIMD2(repeating: 5 * x4), Q6 = SIMD2(repeating: 6 * x5)
                 var t = lo
                 while t < hi {
-                    let c1 = loadAligned2(a1 + t), c2 = loadAligned2(a2 + t), c3 = loadAligned2(a3 + t)
-                    let c4 = loadAligned2(a4 + t), c5 = loadAligned2(a5 + t), c6 = loadAligned2(a6 + t)
-                    let f = ((c1 * x + c2 * x2) + (c3 * x3 + c4 * x4)) + ((c5 * x5 + c6 * x6) + 1)
+                    let a = UnsafePointer(poly + 24 * (t / 4) + t % 4)
+                    let c1 = loadAligned2(a), c2 = loadAligned2(a + 4), c3 = loadAligned2(a + 8)
+                    let c4 = loadAligned2(a + 12), c5 = loadAligned2(a + 16), c6 = loadAligned2(a + 20)
+                    let f = ((c1 * X1).addingProduct(c2, X2) + (c3 * X3).addingProduct(c4, X4))
+                        + one.addingProduct(c5, X5).addingProduct(c6, X6)
                     if wantGradient {
-                        let d = ((c1 + c2 * q2) + (c3 * q3 + c4 * q4)) + (c5 * q5 + c6 * q6)
+                        let d = (c1.addingProduct(c2, Q2) + (c3 * Q3).addingProduct(c4, Q4)) + (c5 * Q5).addingProduct(c6, Q6)
                         store2(d / f, r + t)
                     }
                     P[Int(scalarEntry[t])] *= f[0]
@@ -437,45 +516,34 @@ final class LikelihoodKernel: @unchecked Sendable {
                 }
             }
         }
-
-        // B_l = ν⁰_l + Σ_h (u Δ₊ + l Δ₋); with morphing B_l = ν̃⁰_l + r_l Σ_h Δ_hl (the caller has
-        // filled morphNominal and morphRatio).
-        let B = s.base
-        if hasMorph {
-            let D = s.morphDelta
-            D.update(repeating: 0, count: localBinCount)
-            addHistosysDeltas(pars, D)
-            for l in 0..<localBinCount { B[l] = s.morphNominal[l] + s.morphRatio[l] * D[l] }
-        } else {
-            B.update(from: nominal, count: localBinCount)
-            addHistosysDeltas(pars, B)
-        }
-
-        // G_l and ν_b.
-        let G = s.binFactor, nu = s.nu
-        nu.update(repeating: 0, count: mainBins)
-        for l in 0..<localBinCount {
-            var g = 1.0
-            for t in Int(binTermStart[l])..<Int(binTermStart[l + 1]) { g *= pars[Int(binTermParameter[t])] }
-            G[l] = g
-            nu[Int(binGlobal[l])] += P[Int(binEntry[l])] * g * B[l]
-        }
     }
 
     /// `target[l] += u Δ₊ + l Δ₋` for every histosys pair, run by run, two bins at a time along
     /// each segment. Each bin gets its terms in run order, as the per-pair loop would add them.
+    /// The weights (u, l, u', l') of run i go to `weights[4i ..< 4i + 4]`, for the backward pass.
+    /// `vectorised` (only when `avxAvailable`) runs the pairs through the AVX loop, the same doubles.
     @inline(__always)
-    private func addHistosysDeltas(_ pars: UnsafePointer<Double>, _ target: UnsafeMutablePointer<Double>) {
+    private func addHistosysDeltas(_ pars: UnsafePointer<Double>, _ target: UnsafeMutablePointer<Double>,
+                                   _ weights: UnsafeMutablePointer<Double>, vectorised: Bool) {
         // Sound: as in `forward`. The buffers in locals, so that stores to `target` cannot be taken
         // to change them.
+        let runs = histoRuns
+        for i in 0..<histoRunCount {
+            let w = Self.histoWeights(runs[i].kind, pars[Int(runs[i].parameter)])
+            (weights[4 * i], weights[4 * i + 1], weights[4 * i + 2], weights[4 * i + 3]) = (w.u, w.l, w.du, w.dl)
+        }
+        if vectorised {
+            efthf_histo_forward_avx(histoTerms, weights, target)
+            return
+        }
         let up = histoUp, down = histoDown, bins = pairBin
         for i in 0..<histoRunCount {
-            let run = histoRuns[i]
-            let w = Self.histoWeights(run.kind, pars[run.parameter])
+            let run = runs[i]
+            let wu = weights[4 * i], wl = weights[4 * i + 1]
             // u = l = 0 (α = 0 for every code): Δ = 0 and B + 0 = B.
-            if w.u == 0 && w.l == 0 && run.isFinite { continue }
-            let u = SIMD2(repeating: w.u), d = SIMD2(repeating: w.l)
-            for g in run.segmentStart..<run.segmentEnd {
+            if wu == 0 && wl == 0 && run.isFinite != 0 { continue }
+            let u = SIMD2(repeating: wu), d = SIMD2(repeating: wl)
+            for g in Int(run.segmentStart)..<Int(run.segmentEnd) {
                 let b = target + Int(segmentBin[g])
                 let k = Int(segmentPair[g]), n = Int(segmentLength[g])
                 var j = 0
@@ -483,16 +551,16 @@ final class LikelihoodKernel: @unchecked Sendable {
                     store2(load2(b + j) + (u * load2(up + k + j) + d * load2(down + k + j)), b + j)
                     j &+= 2
                 }
-                if j < n { b[j] += w.u * up[k + j] + w.l * down[k + j] }
+                if j < n { b[j] += wu * up[k + j] + wl * down[k + j] }
             }
-            for k in run.singleStart..<run.singleEnd { target[Int(bins[k])] += w.u * up[k] + w.l * down[k] }
+            for k in Int(run.singleStart)..<Int(run.singleEnd) { target[Int(bins[k])] += wu * up[k] + wl * down[k] }
         }
     }
 
     /// Whether a scalar run is exactly neutral at `x`: code4 at α = 0 with finite coefficients
-    /// (f = 1, so the forward pass skips it and the backward pass reads f'/f = a₁ from `poly`).
+    /// (f = 1, so the forward pass skips it and the backward pass reads f'/f = a₁ from `firstCoefficient`).
     @inline(__always)
-    static func isNeutral(_ run: TermRun, _ x: Double) -> Bool { run.kind == 1 && x == 0 && run.isFinite }
+    static func isNeutral(_ run: TermRun, _ x: Double) -> Bool { run.kind == 1 && x == 0 && run.isFinite != 0 }
 
     // MARK: Backward pass
 
@@ -504,64 +572,55 @@ final class LikelihoodKernel: @unchecked Sendable {
     ///
     /// The last form needs f_t ≠ 0: entries whose product P_e is zero, tiny or not finite take the
     /// exact route instead, Π_{j≠t} f_j from prefix and suffix products.
-    func backward(_ pars: UnsafePointer<Double>, _ s: KernelScratch, _ grad: UnsafeMutablePointer<Double>) {
+    ///
+    /// `vectorised` (only when `avxAvailable`) runs the scalar terms' sums through the AVX loop.
+    func backward(_ pars: UnsafePointer<Double>, _ s: KernelScratch, _ grad: UnsafeMutablePointer<Double>, vectorised: Bool) {
         // Sound: as in `forward`; `grad` has one element per parameter.
         let P = s.product, S = s.weightedSum, K = s.entryScale, G = s.binFactor, B = s.base
-        let scale = s.binScale, w = s.weight, r = s.logDerivative
+        let scale = s.binScale, w = s.weight, r = s.logDerivative, binGrad = s.binGradient
         S.update(repeating: 0, count: entryCount)
-        for l in 0..<localBinCount {
-            let e = Int(binEntry[l])
-            let wb = w[Int(binGlobal[l])]
-            let g = G[l], b = B[l], p = P[e]
-            S[e] += wb * g * b
-            // ∂B_l/∂α = r_l ∂Δ_l/∂α when morphing.
-            scale[l] = hasMorph ? wb * p * g * s.morphRatio[l] : wb * p * g
-            let t0 = Int(binTermStart[l]), t1 = Int(binTermStart[l + 1])
+        // S_e, (w P G)_l (times r_l when morphing: ∂B_l/∂α = r_l ∂Δ_l/∂α) and (w P B)_l.
+        if hasMorph {
+            let ratio = s.morphRatio
+            for l in 0..<localBinCount {
+                let e = Int(binEntry[l])
+                let wb = w[Int(binGlobal[l])]
+                let g = G[l], b = B[l], wp = wb * P[e]
+                S[e] += wb * g * b
+                scale[l] = wp * g * ratio[l]
+                binGrad[l] = wp * b
+            }
+        } else {
+            for l in 0..<localBinCount {
+                let e = Int(binEntry[l])
+                let wb = w[Int(binGlobal[l])]
+                let g = G[l], b = B[l], wp = wb * P[e]
+                S[e] += wb * g * b
+                scale[l] = wp * g
+                binGrad[l] = wp * b
+            }
+        }
+        // The buffers in locals, so that stores to `grad` cannot be taken to change them.
+        let factored = factorBins, factorStart = binTermStart, factorParameter = binTermParameter
+        for i in 0..<factorBinCount {
+            let l = Int(factored[i])
+            let t0 = Int(factorStart[l]), t1 = Int(factorStart[l + 1])
             if t1 == t0 + 1 {
-                grad[Int(binTermParameter[t0])] += wb * p * b
-            } else if t1 > t0 {
+                grad[Int(factorParameter[t0])] += binGrad[l]
+            } else {
                 for t in t0..<t1 {
                     // The other per-bin factors, multiplied out (γ may be 0 for shapefactor).
                     var others = 1.0
-                    for u in t0..<t1 where u != t { others *= pars[Int(binTermParameter[u])] }
-                    grad[Int(binTermParameter[t])] += wb * p * b * others
+                    for u in t0..<t1 where u != t { others *= pars[Int(factorParameter[u])] }
+                    grad[Int(factorParameter[t])] += binGrad[l] * others
                 }
             }
         }
 
-        let up = histoUp, down = histoDown, bins = pairBin
-        for i in 0..<histoRunCount {
-            let run = histoRuns[i]
-            let wts = Self.histoWeights(run.kind, pars[run.parameter])
-            var sumUp = SIMD2<Double>(), sumDown = SIMD2<Double>()
-            for g in run.segmentStart..<run.segmentEnd {
-                let c = UnsafePointer(scale + Int(segmentBin[g]))
-                let k = Int(segmentPair[g]), n = Int(segmentLength[g])
-                var j = 0
-                while j &+ 2 <= n {
-                    let cj = load2(c + j)
-                    sumUp += cj * load2(up + k + j)
-                    sumDown += cj * load2(down + k + j)
-                    j &+= 2
-                }
-                if j < n {
-                    sumUp[0] += c[j] * up[k + j]
-                    sumDown[0] += c[j] * down[k + j]
-                }
-            }
-            var k = run.singleStart
-            while k &+ 2 <= run.singleEnd {
-                let c = SIMD2(scale[Int(bins[k])], scale[Int(bins[k + 1])])
-                sumUp += c * load2(up + k)
-                sumDown += c * load2(down + k)
-                k &+= 2
-            }
-            if k < run.singleEnd {
-                let c = scale[Int(bins[k])]
-                sumUp[0] += c * up[k]
-                sumDown[0] += c * down[k]
-            }
-            grad[run.parameter] += wts.du * sumUp.sum() + wts.dl * sumDown.sum()
+        if vectorised {
+            efthf_histo_backward_avx(histoTerms, s.histoWeight, scale, grad)
+        } else {
+            backwardHistosys(s.histoWeight, scale, grad)
         }
 
         // Entries that need the exact route: their terms drop out of the grouped sums.
@@ -577,32 +636,10 @@ final class LikelihoodKernel: @unchecked Sendable {
             }
         }
         K[entryCount] = 0  // the padding terms' entry
-        for i in 0..<scalarRunCount {
-            let run = scalarRuns[i]
-            var sum = SIMD2<Double>()
-            if run.kind == 0 {
-                // f'/f = 1/α for every term; α = 0 makes every entry of the run take the exact route.
-                var t = run.start
-                while t < run.end {
-                    sum += SIMD2(K[Int(scalarEntry[t])], K[Int(scalarEntry[t + 1])])
-                    t += 2
-                }
-                let x = pars[run.parameter]
-                if x != 0 { grad[run.parameter] += sum.sum() / x }
-                continue
-            }
-            // f'/f from the forward pass, or a₁ (the first polynomial plane) where it skipped the run.
-            let ratio = Self.isNeutral(run, pars[run.parameter]) ? UnsafePointer(poly) : UnsafePointer(r)
-            // Four terms per step in two independent sums (runs have even length).
-            var sum2 = SIMD2<Double>()
-            var t = run.start
-            while t &+ 4 <= run.end {
-                sum += SIMD2(K[Int(scalarEntry[t])], K[Int(scalarEntry[t + 1])]) * load2(ratio + t)
-                sum2 += SIMD2(K[Int(scalarEntry[t + 2])], K[Int(scalarEntry[t + 3])]) * load2(ratio + t + 2)
-                t &+= 4
-            }
-            if t < run.end { sum += SIMD2(K[Int(scalarEntry[t])], K[Int(scalarEntry[t + 1])]) * load2(ratio + t) }
-            grad[run.parameter] += (sum + sum2).sum()
+        if vectorised {
+            efthf_scalar_backward_avx(scalarTerms, pars, K, r, grad)
+        } else {
+            backwardScalars(pars, K, r, grad)
         }
         guard anyFallback else { return }
         for e in 0..<entryCount where Self.needsExactRoute(P[e]) {
@@ -624,6 +661,92 @@ final class LikelihoodKernel: @unchecked Sendable {
         }
     }
 
+    /// The histosys gradient sums (see `backward`), in Swift: the portable loop, and the reference for
+    /// `efthf_histo_backward_avx`, which gives the same doubles. Four lanes (as two SIMD2), pairs
+    /// four at a time, then two, then one into the low lanes; each sum is (s₀ + s₂) + (s₁ + s₃).
+    private func backwardHistosys(_ weights: UnsafePointer<Double>, _ scale: UnsafePointer<Double>, _ grad: UnsafeMutablePointer<Double>) {
+        // Sound: as in `backward`.
+        let up = histoUp, down = histoDown, bins = pairBin
+        for i in 0..<histoRunCount {
+            let run = histoRuns[i]
+            var up01 = SIMD2<Double>(), up23 = SIMD2<Double>(), down01 = SIMD2<Double>(), down23 = SIMD2<Double>()
+            /// The last n < 4 pairs, with c of pair j `cAt(j)` and Δ± at `u[j]`, `d[j]`.
+            func addLow(_ n: Int, _ cAt: (Int) -> Double, _ u: UnsafePointer<Double>, _ d: UnsafePointer<Double>) {
+                var o = 0
+                if n >= 2 {
+                    let c = SIMD2(cAt(0), cAt(1))
+                    up01 += c * load2(u)
+                    down01 += c * load2(d)
+                    o = 2
+                }
+                if n - o == 1 {
+                    let c = cAt(o)
+                    up01[0] += c * u[o]
+                    down01[0] += c * d[o]
+                }
+            }
+            for g in Int(run.segmentStart)..<Int(run.segmentEnd) {
+                let c = scale + Int(segmentBin[g])
+                let k = Int(segmentPair[g]), n = Int(segmentLength[g])
+                var j = 0
+                while j &+ 4 <= n {
+                    let c01 = load2(c + j), c23 = load2(c + j + 2)
+                    up01 += c01 * load2(up + k + j)
+                    up23 += c23 * load2(up + k + j + 2)
+                    down01 += c01 * load2(down + k + j)
+                    down23 += c23 * load2(down + k + j + 2)
+                    j &+= 4
+                }
+                addLow(n - j, { c[j + $0] }, up + k + j, down + k + j)
+            }
+            var k = Int(run.singleStart)
+            let end = Int(run.singleEnd)
+            while k &+ 4 <= end {
+                let c01 = SIMD2(scale[Int(bins[k])], scale[Int(bins[k + 1])]), c23 = SIMD2(scale[Int(bins[k + 2])], scale[Int(bins[k + 3])])
+                up01 += c01 * load2(up + k)
+                up23 += c23 * load2(up + k + 2)
+                down01 += c01 * load2(down + k)
+                down23 += c23 * load2(down + k + 2)
+                k &+= 4
+            }
+            addLow(end - k, { scale[Int(bins[k + $0])] }, up + k, down + k)
+            grad[Int(run.parameter)] += weights[4 * i + 2] * (up01 + up23).sum() + weights[4 * i + 3] * (down01 + down23).sum()
+        }
+    }
+
+    /// The scalar runs' gradient sums (see `backward`), in Swift: the portable loop, and the reference
+    /// for `efthf_scalar_backward_avx`, which gives the same doubles.
+    private func backwardScalars(_ pars: UnsafePointer<Double>, _ K: UnsafeMutablePointer<Double>, _ r: UnsafeMutablePointer<Double>,
+                                 _ grad: UnsafeMutablePointer<Double>) {
+        // Sound: as in `backward`.
+        for i in 0..<scalarRunCount {
+            let run = scalarRuns[i]
+            var sum = SIMD2<Double>()
+            if run.kind == 0 {
+                // f'/f = 1/α for every term; α = 0 makes every entry of the run take the exact route.
+                var t = run.lo
+                while t < run.hi {
+                    sum += SIMD2(K[Int(scalarEntry[t])], K[Int(scalarEntry[t + 1])])
+                    t += 2
+                }
+                let x = pars[run.parameterIndex]
+                if x != 0 { grad[run.parameterIndex] += sum.sum() / x }
+                continue
+            }
+            // f'/f from the forward pass, or a₁ (the first polynomial plane) where it skipped the run.
+            let ratio = Self.isNeutral(run, pars[run.parameterIndex]) ? UnsafePointer(firstCoefficient) : UnsafePointer(r)
+            // Four terms per step in two independent sums (runs have a multiple of four terms).
+            var sum2 = SIMD2<Double>()
+            var t = run.lo
+            while t < run.hi {
+                sum += SIMD2(K[Int(scalarEntry[t])], K[Int(scalarEntry[t + 1])]) * load2(ratio + t)
+                sum2 += SIMD2(K[Int(scalarEntry[t + 2])], K[Int(scalarEntry[t + 3])]) * load2(ratio + t + 2)
+                t &+= 4
+            }
+            grad[run.parameterIndex] += (sum + sum2).sum()
+        }
+    }
+
     /// Whether entry products P_e this small (f'/f of a factor may overflow), zero or not finite
     /// must take the exact route.
     @inline(__always)
@@ -641,7 +764,7 @@ private func load2(_ p: UnsafePointer<Double>) -> SIMD2<Double> {
 }
 
 /// Two consecutive doubles at the 16-byte aligned `p`.
-/// Sound for the `poly` planes: 16-byte aligned buffer, even plane length, runs start at even slots.
+/// Sound for the pairs of `poly`'s blocks: 32-byte aligned buffer, blocks of 24 doubles, even lanes.
 @inline(__always)
 private func loadAligned2(_ p: UnsafePointer<Double>) -> SIMD2<Double> {
     UnsafeRawPointer(p).load(as: SIMD2<Double>.self)

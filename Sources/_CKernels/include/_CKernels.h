@@ -1,26 +1,102 @@
-// Hand-vectorised inner loops of the likelihood kernel for x86-64 CPUs with AVX, chosen at run
-// time. Implementation detail of the HistFactory module: nothing here appears in a public Swift
+// Hand-vectorised inner loops of the likelihood kernel for x86-64 CPUs with AVX and FMA, chosen at
+// run time. Implementation detail of the HistFactory module: nothing here appears in a public Swift
 // signature. The portable implementation of each loop is the Swift one in
 // Sources/HistFactory/_LikelihoodKernel.swift; these give exactly the same doubles (same operations
-// in the same order per term, no fused multiply-add), four terms per instruction instead of two.
+// in the same order per term, fused multiply-adds exactly where the Swift loop has `addingProduct`),
+// four terms per instruction instead of two.
 #ifndef EFTHF_CKERNELS_H
 #define EFTHF_CKERNELS_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-/// 1 when the CPU and the operating system support AVX (CPUID.1:ECX.AVX and OSXSAVE, XCR0 enabling
-/// the SSE and AVX states), else 0; always 0 on other architectures.
-int efthf_avx_available(void);
+/// A run of scalar terms `start..<end` (length a multiple of four, starting at one) that all belong to
+/// one parameter and one kind: 0 the parameter itself (f = α), 1 code4, 2 code1.
+typedef struct efthf_term_run {
+    int32_t parameter;
+    uint8_t kind;
+    /// Every polynomial coefficient of the run is finite, so that code4 at α = 0 is exactly
+    /// neutral: f = 1 + Σₖ aₖ·0 = 1 and f'/f = a₁.
+    uint8_t isFinite;
+    int32_t start;
+    int32_t end;
+} efthf_term_run;
 
-/// One run of code4 scalar factors sharing α = `x`, terms `lo..<hi` (hi − lo even):
+/// The model's scalar terms, read by both passes: runs, entry of each term, code4's a₁…a₆ in blocks
+/// of four terms (aₖ of term t at `poly[24·⌊t/4⌋ + 4(k − 1) + t mod 4]`, 32-byte aligned), a₁ alone
+/// (`firstCoefficient[t]`), and ln δ₊, ln δ₋.
+typedef struct efthf_scalar_terms {
+    const efthf_term_run *runs;
+    ptrdiff_t runCount;
+    const int32_t *entry;
+    const double *poly;
+    const double *firstCoefficient;
+    const double *logUp;
+    const double *logDown;
+} efthf_scalar_terms;
+
+/// 1 when the CPU and the operating system support AVX and FMA (CPUID.1:ECX.AVX, FMA and OSXSAVE,
+/// XCR0 enabling the SSE and AVX states), else 0; always 0 on other architectures.
+int efthf_avx_fma_available(void);
+
+/// Forward pass over every scalar run, with α = `pars[run.parameter]`:
 ///
-///     f_t = 1 + Σ_{k=1..6} a_kt xᵏ,   f_t' = Σ_k k a_kt xᵏ⁻¹,
-///     product[entry[t]] *= f_t,       logDerivative[t] = f_t'/f_t (when wantGradient),
+///     kind 0:              product[e] *= α (skipped when α = 1);
+///     code4 at α = 0:      skipped when the run is finite (f = 1; the backward pass reads a₁);
+///     code4, |α| < 1:      f = 1 + Σₖ aₖ αᵏ,  product[e] *= f,  logDerivative[t] = f'/f
+///                          (sums and fused products in the tree of the Swift loop);
+///     else (code1, code4): f = exp(|α| ln δ±), product[e] *= f,  logDerivative[t] = ±ln δ±,
 ///
-/// with a_kt at `poly[(k − 1)·planeStride + t]` and the sums taken in the tree order of the Swift
-/// loop. Only call when `efthf_avx_available()` returned 1.
-void efthf_code4_run_avx(double x, const double *poly, ptrdiff_t planeStride, ptrdiff_t lo, ptrdiff_t hi,
-                         const int32_t *entry, double *product, double *logDerivative, int wantGradient);
+/// logDerivative only when `wantGradient`. The same doubles as `LikelihoodKernel.forward`'s Swift
+/// loop. Only call when `efthf_avx_fma_available()` returned 1.
+void efthf_scalar_forward_avx(efthf_scalar_terms terms, const double *pars, double *product, double *logDerivative,
+                              int wantGradient);
+
+/// Backward pass over every scalar run, given K_e = P_e Σ_l w G B per entry (K = 0 for entries
+/// that take the exact route; the padding entry included):
+///
+///     kind 0:  grad[p] += (Σ_t K_e(t)) / α  (unless α = 0);
+///     else:    grad[p] += Σ_t K_e(t) · f_t'/f_t,  f'/f from logDerivative, or a₁ for a neutral run;
+///
+/// with the sums in the lane order of `LikelihoodKernel.backward`'s Swift loop. Only call when
+/// `efthf_avx_fma_available()` returned 1.
+void efthf_scalar_backward_avx(efthf_scalar_terms terms, const double *pars, const double *entryScale,
+                               const double *logDerivative, double *grad);
+
+/// The histosys pairs of one parameter and code (0 code0, 2 code2, 4 code4p): segments
+/// `segmentStart..<segmentEnd` and single pairs `singleStart..<singleEnd`.
+typedef struct efthf_histo_run {
+    int32_t parameter;
+    uint8_t kind;
+    /// Every Δ± of the run is finite, so that at α = 0 (u = l = 0) it adds exactly 0.
+    uint8_t isFinite;
+    int32_t segmentStart, segmentEnd;
+    int32_t singleStart, singleEnd;
+} efthf_histo_run;
+
+/// The model's histosys pairs: segment g covers the entry bins `segmentBin[g] ..< segmentBin[g] +
+/// segmentLength[g]` with the pairs `segmentPair[g] ...`; single pair k sits at entry bin
+/// `pairBin[k]`; Δ₊ and Δ₋ of pair k are `up[k]` and `down[k]`.
+typedef struct efthf_histo_terms {
+    const efthf_histo_run *runs;
+    ptrdiff_t runCount;
+    const int32_t *segmentBin;
+    const int32_t *segmentPair;
+    const int32_t *segmentLength;
+    const int32_t *pairBin;
+    const double *up;
+    const double *down;
+} efthf_histo_terms;
+
+/// `target[l] += u Δ₊ + l Δ₋` for every histosys pair, run by run, with run i's (u, l, u', l') at
+/// `weights[4i ..< 4i + 4]`; runs with u = l = 0 and finite Δ± are skipped. The same doubles as
+/// `LikelihoodKernel.addHistosysDeltas`' Swift loop. Only call when `efthf_avx_fma_available()`
+/// returned 1.
+void efthf_histo_forward_avx(efthf_histo_terms terms, const double *weights, double *target);
+
+/// `grad[α] += u' Σ_l c_l Δ₊ + l' Σ_l c_l Δ₋` for every histosys run, with c = `scale` per entry bin
+/// and the sums in the lane order of `LikelihoodKernel.backward`'s Swift loop. Only call when
+/// `efthf_avx_fma_available()` returned 1.
+void efthf_histo_backward_avx(efthf_histo_terms terms, const double *weights, const double *scale, double *grad);
 
 #endif

@@ -1,0 +1,219 @@
+// See include/_CKernels.h. Built without any compiler flag: the vector functions carry their own
+// target attribute and are only called after `efthf_avx_fma_available()` said yes.
+#include "_CKernels.h"
+
+#include <math.h>
+
+// The Swift loops round every product and sum except where they call `addingProduct`; so must these
+// (no contraction into FMA other than the explicit `_mm256_fmadd_pd`).
+#pragma clang fp contract(off)
+
+#if defined(__x86_64__)
+#include <cpuid.h>
+#include <immintrin.h>
+
+int efthf_avx_fma_available(void) {
+    unsigned a, b, c, d;
+    if (!__get_cpuid(1, &a, &b, &c, &d)) return 0;
+    if (!(c & bit_OSXSAVE) || !(c & bit_AVX) || !(c & bit_FMA)) return 0;
+    unsigned lo, hi;
+    __asm__("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    return (lo & 6) == 6;  // XMM and YMM state saved by the OS
+}
+
+#define AVX __attribute__((target("avx,fma")))
+
+/// One code4 run with |α| < 1 (lo and hi multiples of four), as the Swift loop:
+///
+///     f  = (fma(a₂, x², a₁x) + fma(a₄, x⁴, a₃x³)) + fma(a₆, x⁶, fma(a₅, x⁵, 1)),
+///     f' = (fma(a₂, 2x, a₁) + fma(a₄, 4x³, a₃·3x²)) + fma(a₆, 6x⁵, a₅·5x⁴).
+static inline __attribute__((always_inline)) AVX void code4_run(double x, const double *poly, ptrdiff_t lo, ptrdiff_t hi,
+                                                                const int32_t *entry, double *product, double *logDerivative,
+                                                                const int wantGradient) {
+    const double x2 = x * x, x3 = x2 * x, x4 = x2 * x2, x5 = x4 * x, x6 = x3 * x3;
+    const __m256d X1 = _mm256_set1_pd(x), X2 = _mm256_set1_pd(x2), X3 = _mm256_set1_pd(x3);
+    const __m256d X4 = _mm256_set1_pd(x4), X5 = _mm256_set1_pd(x5), X6 = _mm256_set1_pd(x6), one = _mm256_set1_pd(1);
+    const __m256d Q2 = _mm256_set1_pd(2 * x), Q3 = _mm256_set1_pd(3 * x2), Q4 = _mm256_set1_pd(4 * x3);
+    const __m256d Q5 = _mm256_set1_pd(5 * x4), Q6 = _mm256_set1_pd(6 * x5);
+    const double *block = poly + 6 * lo;
+    for (ptrdiff_t t = lo; t < hi; t += 4, block += 24) {
+        const __m256d c1 = _mm256_load_pd(block), c2 = _mm256_load_pd(block + 4), c3 = _mm256_load_pd(block + 8);
+        const __m256d c4 = _mm256_load_pd(block + 12), c5 = _mm256_load_pd(block + 16), c6 = _mm256_load_pd(block + 20);
+        const __m256d f = _mm256_add_pd(
+            _mm256_add_pd(_mm256_fmadd_pd(c2, X2, _mm256_mul_pd(c1, X1)), _mm256_fmadd_pd(c4, X4, _mm256_mul_pd(c3, X3))),
+            _mm256_fmadd_pd(c6, X6, _mm256_fmadd_pd(c5, X5, one)));
+        if (wantGradient) {
+            const __m256d df = _mm256_add_pd(
+                _mm256_add_pd(_mm256_fmadd_pd(c2, Q2, c1), _mm256_fmadd_pd(c4, Q4, _mm256_mul_pd(c3, Q3))),
+                _mm256_fmadd_pd(c6, Q6, _mm256_mul_pd(c5, Q5)));
+            _mm256_storeu_pd(logDerivative + t, _mm256_div_pd(df, f));
+        }
+        const __m128d f01 = _mm256_castpd256_pd128(f), f23 = _mm256_extractf128_pd(f, 1);
+        product[entry[t]] *= _mm_cvtsd_f64(f01);
+        product[entry[t + 1]] *= _mm_cvtsd_f64(_mm_unpackhi_pd(f01, f01));
+        product[entry[t + 2]] *= _mm_cvtsd_f64(f23);
+        product[entry[t + 3]] *= _mm_cvtsd_f64(_mm_unpackhi_pd(f23, f23));
+    }
+}
+
+AVX void efthf_scalar_forward_avx(efthf_scalar_terms terms, const double *pars, double *product, double *logDerivative,
+                                  int wantGradient) {
+    const int32_t *entry = terms.entry;
+    for (ptrdiff_t i = 0; i < terms.runCount; i++) {
+        const efthf_term_run run = terms.runs[i];
+        const double x = pars[run.parameter];
+        const ptrdiff_t lo = run.start, hi = run.end;
+        if (run.kind == 0) {
+            if (x != 1)
+                for (ptrdiff_t t = lo; t < hi; t++) product[entry[t]] *= x;
+        } else if (run.kind == 1 && x == 0 && run.isFinite) {
+            continue;  // neutral: f = 1
+        } else if (run.kind == 1 && x > -1 && x < 1) {
+            if (wantGradient) code4_run(x, terms.poly, lo, hi, entry, product, logDerivative, 1);
+            else code4_run(x, terms.poly, lo, hi, entry, product, logDerivative, 0);
+        } else {
+            const int up = x > 0;
+            const double *logs = up ? terms.logUp : terms.logDown;
+            const double ax = up ? x : -x;
+            for (ptrdiff_t t = lo; t < hi; t++) product[entry[t]] *= exp(ax * logs[t]);
+            if (wantGradient)
+                for (ptrdiff_t t = lo; t < hi; t++) logDerivative[t] = up ? terms.logUp[t] : -terms.logDown[t];
+        }
+    }
+}
+
+/// K_e for the four terms t…t+3.
+static inline AVX __m256d gather4(const double *K, const int32_t *entry, ptrdiff_t t) {
+    return _mm256_set_pd(K[entry[t + 3]], K[entry[t + 2]], K[entry[t + 1]], K[entry[t]]);
+}
+
+AVX void efthf_scalar_backward_avx(efthf_scalar_terms terms, const double *pars, const double *entryScale,
+                                   const double *logDerivative, double *grad) {
+    const int32_t *entry = terms.entry;
+    const double *K = entryScale;
+    for (ptrdiff_t i = 0; i < terms.runCount; i++) {
+        const efthf_term_run run = terms.runs[i];
+        const double x = pars[run.parameter];
+        const ptrdiff_t lo = run.start, hi = run.end;
+        if (run.kind == 0) {
+            // Lanes (t, t + 1), as the Swift loop's SIMD2 sum.
+            double s0 = 0, s1 = 0;
+            for (ptrdiff_t t = lo; t < hi; t += 2) {
+                s0 += K[entry[t]];
+                s1 += K[entry[t + 1]];
+            }
+            if (x != 0) grad[run.parameter] += (s0 + s1) / x;
+            continue;
+        }
+        const double *ratio = run.kind == 1 && x == 0 && run.isFinite ? terms.firstCoefficient : logDerivative;
+        // Lanes t mod 4 (runs have a multiple of four terms), then (s₀ + s₂) + (s₁ + s₃): the Swift
+        // loop's `sum` and `sum2`.
+        __m256d acc = _mm256_setzero_pd();
+        for (ptrdiff_t t = lo; t < hi; t += 4) acc = _mm256_add_pd(acc, _mm256_mul_pd(gather4(K, entry, t), _mm256_loadu_pd(ratio + t)));
+        const __m128d pair = _mm_add_pd(_mm256_castpd256_pd128(acc), _mm256_extractf128_pd(acc, 1));
+        grad[run.parameter] += _mm_cvtsd_f64(pair) + _mm_cvtsd_f64(_mm_unpackhi_pd(pair, pair));
+    }
+}
+
+AVX void efthf_histo_forward_avx(efthf_histo_terms terms, const double *weights, double *target) {
+    const double *up = terms.up, *down = terms.down;
+    for (ptrdiff_t i = 0; i < terms.runCount; i++) {
+        const efthf_histo_run run = terms.runs[i];
+        const double u = weights[4 * i], l = weights[4 * i + 1];
+        if (u == 0 && l == 0 && run.isFinite) continue;  // Δ = 0 and B + 0 = B
+        const __m256d U = _mm256_set1_pd(u), L = _mm256_set1_pd(l);
+        for (ptrdiff_t g = run.segmentStart; g < run.segmentEnd; g++) {
+            double *b = target + terms.segmentBin[g];
+            const ptrdiff_t k = terms.segmentPair[g], n = terms.segmentLength[g];
+            ptrdiff_t j = 0;
+            for (; j + 4 <= n; j += 4)
+                _mm256_storeu_pd(b + j, _mm256_add_pd(_mm256_loadu_pd(b + j), _mm256_add_pd(_mm256_mul_pd(U, _mm256_loadu_pd(up + k + j)),
+                                                                                             _mm256_mul_pd(L, _mm256_loadu_pd(down + k + j)))));
+            for (; j < n; j++) b[j] += u * up[k + j] + l * down[k + j];
+        }
+        ptrdiff_t k = run.singleStart;
+        for (; k + 4 <= run.singleEnd; k += 4) {
+            const __m256d v = _mm256_add_pd(_mm256_mul_pd(U, _mm256_loadu_pd(up + k)), _mm256_mul_pd(L, _mm256_loadu_pd(down + k)));
+            const __m128d v01 = _mm256_castpd256_pd128(v), v23 = _mm256_extractf128_pd(v, 1);
+            target[terms.pairBin[k]] += _mm_cvtsd_f64(v01);
+            target[terms.pairBin[k + 1]] += _mm_cvtsd_f64(_mm_unpackhi_pd(v01, v01));
+            target[terms.pairBin[k + 2]] += _mm_cvtsd_f64(v23);
+            target[terms.pairBin[k + 3]] += _mm_cvtsd_f64(_mm_unpackhi_pd(v23, v23));
+        }
+        for (; k < run.singleEnd; k++) target[terms.pairBin[k]] += u * up[k] + l * down[k];
+    }
+}
+
+/// Adds c·Δ for the next `n` < 4 pairs to the low lanes of `acc` (two, then one), as the Swift loop.
+static inline __attribute__((always_inline)) AVX __m256d add_low(__m256d acc, const double *c, const double *delta, ptrdiff_t n) {
+    __m128d low = _mm256_castpd256_pd128(acc);
+    if (n >= 2) {
+        low = _mm_add_pd(low, _mm_mul_pd(_mm_loadu_pd(c), _mm_loadu_pd(delta)));
+        c += 2, delta += 2, n -= 2;
+    }
+    if (n == 1) low = _mm_move_sd(low, _mm_set_sd(_mm_cvtsd_f64(low) + c[0] * delta[0]));
+    return _mm256_insertf128_pd(acc, low, 0);
+}
+
+/// (a₀ + a₂) + (a₁ + a₃).
+static inline __attribute__((always_inline)) AVX double lane_sum(__m256d a) {
+    const __m128d pair = _mm_add_pd(_mm256_castpd256_pd128(a), _mm256_extractf128_pd(a, 1));
+    return _mm_cvtsd_f64(pair) + _mm_cvtsd_f64(_mm_unpackhi_pd(pair, pair));
+}
+
+AVX void efthf_histo_backward_avx(efthf_histo_terms terms, const double *weights, const double *scale, double *grad) {
+    const double *up = terms.up, *down = terms.down;
+    for (ptrdiff_t i = 0; i < terms.runCount; i++) {
+        const efthf_histo_run run = terms.runs[i];
+        __m256d sumUp = _mm256_setzero_pd(), sumDown = _mm256_setzero_pd();
+        for (ptrdiff_t g = run.segmentStart; g < run.segmentEnd; g++) {
+            const double *c = scale + terms.segmentBin[g];
+            const ptrdiff_t k = terms.segmentPair[g], n = terms.segmentLength[g];
+            ptrdiff_t j = 0;
+            for (; j + 4 <= n; j += 4) {
+                const __m256d cj = _mm256_loadu_pd(c + j);
+                sumUp = _mm256_add_pd(sumUp, _mm256_mul_pd(cj, _mm256_loadu_pd(up + k + j)));
+                sumDown = _mm256_add_pd(sumDown, _mm256_mul_pd(cj, _mm256_loadu_pd(down + k + j)));
+            }
+            sumUp = add_low(sumUp, c + j, up + k + j, n - j);
+            sumDown = add_low(sumDown, c + j, down + k + j, n - j);
+        }
+        ptrdiff_t k = run.singleStart;
+        const int32_t *bin = terms.pairBin;
+        for (; k + 4 <= run.singleEnd; k += 4) {
+            const __m256d c = _mm256_set_pd(scale[bin[k + 3]], scale[bin[k + 2]], scale[bin[k + 1]], scale[bin[k]]);
+            sumUp = _mm256_add_pd(sumUp, _mm256_mul_pd(c, _mm256_loadu_pd(up + k)));
+            sumDown = _mm256_add_pd(sumDown, _mm256_mul_pd(c, _mm256_loadu_pd(down + k)));
+        }
+        if (k < run.singleEnd) {
+            double c[3];
+            for (ptrdiff_t j = 0; j < run.singleEnd - k; j++) c[j] = scale[bin[k + j]];
+            sumUp = add_low(sumUp, c, up + k, run.singleEnd - k);
+            sumDown = add_low(sumDown, c, down + k, run.singleEnd - k);
+        }
+        grad[run.parameter] += weights[4 * i + 2] * lane_sum(sumUp) + weights[4 * i + 3] * lane_sum(sumDown);
+    }
+}
+
+#else
+
+int efthf_avx_fma_available(void) { return 0; }
+
+// Unreachable: efthf_avx_fma_available() is 0 here.
+void efthf_scalar_forward_avx(efthf_scalar_terms terms, const double *pars, double *product, double *logDerivative,
+                              int wantGradient) {
+    __builtin_trap();
+}
+
+void efthf_scalar_backward_avx(efthf_scalar_terms terms, const double *pars, const double *entryScale,
+                               const double *logDerivative, double *grad) {
+    __builtin_trap();
+}
+
+void efthf_histo_forward_avx(efthf_histo_terms terms, const double *weights, double *target) { __builtin_trap(); }
+
+void efthf_histo_backward_avx(efthf_histo_terms terms, const double *weights, const double *scale, double *grad) {
+    __builtin_trap();
+}
+
+#endif
