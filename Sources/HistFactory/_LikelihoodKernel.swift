@@ -131,11 +131,23 @@ final class LikelihoodKernel: @unchecked Sendable {
     let factorParameterBound: Int
     /// Per entry bin, its first per-bin factor's parameter, or `factorParameterBound` (none).
     let binFirstFactor: UnsafeMutablePointer<Int32>
-    /// The entry bins with two or more per-bin factors, and those with at least one, in order.
+    /// The entry bins with two or more per-bin factors, in order.
     let multiFactorBins: UnsafeMutablePointer<Int32>
     let multiFactorBinCount: Int
-    let factorBins: UnsafeMutablePointer<Int32>
-    let factorBinCount: Int
+    /// The entry bins with exactly one per-bin factor, grouped by its parameter (each group in bin
+    /// order): group i has parameter `singleFactorParameter[i]` and the bins
+    /// `singleFactorBins[singleFactorStart[i]..<singleFactorStart[i+1]]`. The gradient then adds a
+    /// parameter's bins in a register, not through memory (a staterror γ is shared by the samples of
+    /// a channel bin, whose entry bins are neighbours).
+    let singleFactorParameter: UnsafeMutablePointer<Int32>
+    let singleFactorStart: UnsafeMutablePointer<Int32>
+    let singleFactorBins: UnsafeMutablePointer<Int32>
+    let singleFactorGroupCount: Int
+    /// The entry bins of main bin b, in order: `mainBinLocals[mainBinStart[b]..<mainBinStart[b+1]]`
+    /// for b < `mainBinSpan` (one above the largest main bin with entries).
+    let mainBinStart: UnsafeMutablePointer<Int32>
+    let mainBinLocals: UnsafeMutablePointer<Int32>
+    let mainBinSpan: Int
 
     // Scalar terms t, grouped into `scalarRuns`.
     let scalarRuns: UnsafeMutablePointer<TermRun>
@@ -235,15 +247,19 @@ final class LikelihoodKernel: @unchecked Sendable {
                 for g in entry.binTerms { binTermParameter.append(Int32(g.parameters[j])) }
                 binTermStart.append(Int32(binTermParameter.count))
             }
-            for term in entry.scalars {
+            // Terms that change nothing are left out: a normsys with δ₊ = δ₋ = 1 (f = 1 in every
+            // branch, f' = 0) and histosys pairs with Δ₊ = Δ₋ = 0 (Δ = 0). Published workspaces keep
+            // many of them (996 of the 1098 histosys of workspace 07); the results are the same doubles.
+            let first = scalars.count
+            for term in entry.scalars where !(term.interpolation.map { $0.up == 1 && $0.down == 1 } ?? false) {
                 scalars.append((e, term))
                 scalarKeys.append((term.parameter, term.interpolation.map { $0.code == .code4 ? 1 : 2 } ?? 0))
             }
             entryTermStart.append(Int32(scalars.count))
-            maxScalars = max(maxScalars, entry.scalars.count)
+            maxScalars = max(maxScalars, scalars.count - first)
             for h in entry.histos {
                 let kind: UInt8 = h.code == .code0 ? 0 : h.code == .code2 ? 2 : 4
-                for j in 0..<entry.binCount {
+                for j in 0..<entry.binCount where h.up[j] != 0 || h.down[j] != 0 {
                     histos.append((local + j, h.up[j], h.down[j]))
                     histoKeys.append((h.parameter, kind))
                 }
@@ -329,11 +345,20 @@ final class LikelihoodKernel: @unchecked Sendable {
         let counts = (0..<nominal.count).map { Int(binTermStart[$0 + 1] - binTermStart[$0]) }
         binFirstFactor = Self.buffer((0..<nominal.count).map { counts[$0] > 0 ? binTermParameter[Int(binTermStart[$0])] : Int32(bound) })
         let multi = counts.indices.filter { counts[$0] > 1 }.map { Int32($0) }
-        let factored = counts.indices.filter { counts[$0] > 0 }.map { Int32($0) }
         multiFactorBins = Self.buffer(multi)
         multiFactorBinCount = multi.count
-        factorBins = Self.buffer(factored)
-        factorBinCount = factored.count
+        let singles = Self.grouped(counts.indices.filter { counts[$0] == 1 }.map { (Int(binTermParameter[Int(binTermStart[$0])]), UInt8(0)) })
+        let singleBins = counts.indices.filter { counts[$0] == 1 }
+        singleFactorParameter = Self.buffer(singles.map { binTermParameter[Int(binTermStart[singleBins[$0[0]]])] })
+        singleFactorStart = Self.buffer(singles.reduce(into: [Int32(0)]) { $0.append($0.last! + Int32($1.count)) })
+        singleFactorBins = Self.buffer(singles.flatMap { $0.map { Int32(singleBins[$0]) } })
+        singleFactorGroupCount = singles.count
+        let span = Int(binGlobal.max() ?? -1) + 1
+        var locals = [[Int32]](repeating: [], count: span)
+        for l in binGlobal.indices { locals[Int(binGlobal[l])].append(Int32(l)) }
+        mainBinStart = Self.buffer(locals.reduce(into: [Int32(0)]) { $0.append($0.last! + Int32($1.count)) })
+        mainBinLocals = Self.buffer(locals.flatMap { $0 })
+        mainBinSpan = span
         scalarRuns = Self.buffer(sRuns)
         scalarRunCount = sRuns.count
         scalarEntry = Self.buffer(slotEntry)
@@ -358,7 +383,9 @@ final class LikelihoodKernel: @unchecked Sendable {
     deinit {
         binEntry.deallocate(); binGlobal.deallocate(); nominal.deallocate()
         binTermStart.deallocate(); binTermParameter.deallocate()
-        binFirstFactor.deallocate(); multiFactorBins.deallocate(); factorBins.deallocate()
+        binFirstFactor.deallocate(); multiFactorBins.deallocate()
+        singleFactorParameter.deallocate(); singleFactorStart.deallocate(); singleFactorBins.deallocate()
+        mainBinStart.deallocate(); mainBinLocals.deallocate()
         scalarRuns.deallocate(); scalarEntry.deallocate(); UnsafeMutableRawPointer(poly).deallocate(); firstCoefficient.deallocate(); logUp.deallocate(); logDown.deallocate()
         entryTermStart.deallocate(); entryTerms.deallocate(); termKind.deallocate(); termParameter.deallocate()
         histoRuns.deallocate(); segmentBin.deallocate(); segmentPair.deallocate(); segmentLength.deallocate(); pairBin.deallocate(); histoUp.deallocate(); histoDown.deallocate()
@@ -459,8 +486,17 @@ final class LikelihoodKernel: @unchecked Sendable {
             let l = Int(multiFactorBins[i])
             for t in Int(binTermStart[l]) + 1..<Int(binTermStart[l + 1]) { G[l] *= pars[Int(binTermParameter[t])] }
         }
+        // Per main bin in a register, its entry bins in order (the same sum as ν_b += … bin by bin).
         nu.update(repeating: 0, count: mainBins)
-        for l in 0..<localBinCount { nu[Int(binGlobal[l])] += P[Int(binEntry[l])] * G[l] * B[l] }
+        let starts = mainBinStart, locals = mainBinLocals, entryOf = binEntry
+        for b in 0..<mainBinSpan {
+            var sum = 0.0
+            for j in Int(starts[b])..<Int(starts[b + 1]) {
+                let l = Int(locals[j])
+                sum += P[Int(entryOf[l])] * G[l] * B[l]
+            }
+            nu[b] = sum
+        }
     }
 
     /// The scalar runs of the forward pass (see `forward`), in Swift: the portable loop, and the
@@ -601,19 +637,22 @@ final class LikelihoodKernel: @unchecked Sendable {
             }
         }
         // The buffers in locals, so that stores to `grad` cannot be taken to change them.
-        let factored = factorBins, factorStart = binTermStart, factorParameter = binTermParameter
-        for i in 0..<factorBinCount {
-            let l = Int(factored[i])
+        let groupStart = singleFactorStart, groupBins = singleFactorBins, groupParameter = singleFactorParameter
+        for i in 0..<singleFactorGroupCount {
+            let p = Int(groupParameter[i])
+            var g = grad[p]
+            for j in Int(groupStart[i])..<Int(groupStart[i + 1]) { g += binGrad[Int(groupBins[j])] }
+            grad[p] = g
+        }
+        let multi = multiFactorBins, factorStart = binTermStart, factorParameter = binTermParameter
+        for i in 0..<multiFactorBinCount {
+            let l = Int(multi[i])
             let t0 = Int(factorStart[l]), t1 = Int(factorStart[l + 1])
-            if t1 == t0 + 1 {
-                grad[Int(factorParameter[t0])] += binGrad[l]
-            } else {
-                for t in t0..<t1 {
-                    // The other per-bin factors, multiplied out (γ may be 0 for shapefactor).
-                    var others = 1.0
-                    for u in t0..<t1 where u != t { others *= pars[Int(factorParameter[u])] }
-                    grad[Int(factorParameter[t])] += binGrad[l] * others
-                }
+            for t in t0..<t1 {
+                // The other per-bin factors, multiplied out (γ may be 0 for shapefactor).
+                var others = 1.0
+                for u in t0..<t1 where u != t { others *= pars[Int(factorParameter[u])] }
+                grad[Int(factorParameter[t])] += binGrad[l] * others
             }
         }
 
