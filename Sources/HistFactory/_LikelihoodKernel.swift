@@ -215,6 +215,11 @@ final class LikelihoodKernel: @unchecked Sendable {
         return p
     }
 
+    /// The start of each group in the concatenation of `groups`, and the total: [0, n₀, n₀ + n₁, …].
+    private static func offsets<T>(_ groups: [[T]]) -> [Int32] {
+        groups.reduce(into: [Int32(0)]) { $0.append($0.last! + Int32($1.count)) }
+    }
+
     /// Indices `0..<keys.count` grouped by key (parameter, then kind), keeping their order within a
     /// group: a counting sort, since parameters are small integers.
     private static func grouped(_ keys: [(parameter: Int, kind: UInt8)]) -> [[Int]] {
@@ -350,13 +355,13 @@ final class LikelihoodKernel: @unchecked Sendable {
         let singles = Self.grouped(counts.indices.filter { counts[$0] == 1 }.map { (Int(binTermParameter[Int(binTermStart[$0])]), UInt8(0)) })
         let singleBins = counts.indices.filter { counts[$0] == 1 }
         singleFactorParameter = Self.buffer(singles.map { binTermParameter[Int(binTermStart[singleBins[$0[0]]])] })
-        singleFactorStart = Self.buffer(singles.reduce(into: [Int32(0)]) { $0.append($0.last! + Int32($1.count)) })
+        singleFactorStart = Self.buffer(Self.offsets(singles))
         singleFactorBins = Self.buffer(singles.flatMap { $0.map { Int32(singleBins[$0]) } })
         singleFactorGroupCount = singles.count
         let span = Int(binGlobal.max() ?? -1) + 1
         var locals = [[Int32]](repeating: [], count: span)
         for l in binGlobal.indices { locals[Int(binGlobal[l])].append(Int32(l)) }
-        mainBinStart = Self.buffer(locals.reduce(into: [Int32(0)]) { $0.append($0.last! + Int32($1.count)) })
+        mainBinStart = Self.buffer(Self.offsets(locals))
         mainBinLocals = Self.buffer(locals.flatMap { $0 })
         mainBinSpan = span
         scalarRuns = Self.buffer(sRuns)
