@@ -43,7 +43,7 @@ struct SampleYields {
                 sub = nil
             } else {
                 let json = Self.singleSampleJSON(workspace.json, sample: sample, measurement: model.measurementName, parameters: names)
-                sub = try HistFactoryModel(workspace: Workspace(json: json), measurement: model.measurementName, interpolation: model.interpolation)
+                sub = try HistFactoryModel(workspace: Workspace(json: json, file: workspace.file, baseDirectory: workspace.baseDirectory), measurement: model.measurementName, interpolation: model.interpolation)
             }
             let map = try (sub?.parameterNames ?? []).map { name throws(HistFactoryError) -> Int in
                 guard let i = fullIndex[name] else { throw HistFactoryError(.parameter, "sample \(sample) has parameter \(name) that the model lacks") }

@@ -26,38 +26,90 @@ extension Workspace {
         sample.modifiers.contains { if case .morphing = $0.payload { true } else { false } }
     }
 
-    /// A plain pyhf 1.0.0 workspace: every morphing and event-database sample replaced by its nominal
-    /// ν̃⁰(c) at `point` (after its negative-yield policy), the morphing modifiers removed, histosys
-    /// templates rescaled so that Δ becomes r·Δ with r = ν̃⁰(c)/data (Specs/eft-extension.md (C1)),
-    /// shapesys δ scaled by r (τ static), and the MC-statistical uncertainty at the point carried by
-    /// the sample's staterror: δ = √var(c) (V3) when the morphing modifiers carry uncertainties,
-    /// else δ·r. The coefficients' parameter configs are removed from the measurements; a measurement
+    /// A plain pyhf 1.0.0 workspace that reproduces the extended workspace's likelihood at `point`
+    /// (Specs/eft-extension.md §16). Every parameter-dependent sample is evaluated by the model that
+    /// the fit uses (``HistFactoryModel/dependentSamples(at:)``, per-event kernels included) with the
+    /// nuisance parameters of per-event systematics at 0, and replaced by:
+    /// - its nominal ν̃⁰(c) (after its negative-yield policy), the morphing and event-database modifiers removed;
+    /// - its histosys templates rescaled so that Δ becomes r·Δ with r = ν̃⁰(c)/data (C1), shapesys δ scaled by r;
+    /// - each per-event systematic θ_k as a histosys with hi/lo = ν̃⁰(c, θ_k = ±1) (added to a histosys
+    ///   of the same name on the sample, if there is one);
+    /// - its staterror δ = √var(c) of (S2) where the width follows the point, else δ·r.
+    ///
+    /// When some staterror width follows the point, the export carries one extra channel,
+    /// `efthf_staterror_normalisation`, whose fixed staterror γ's restore the extended model's
+    /// normalisation −ln σ_b(0): pyhf's log-likelihood of the export equals efthf's of this workspace
+    /// at c, at every nuisance point, up to a constant that is the same for every c (§16).
+    ///
+    /// The coefficients' parameter configs are removed from the measurements; a measurement
     /// whose POI is a coefficient needs `poi`, which (when given) replaces every measurement's POI; a
     /// `poi` that names no modifier of the workspace is added as a normfactor (a signal strength, 1 by
-    /// default) to every evaluated sample.
-    ///
-    /// Coefficients not in `point` are 0; unknown names are an error. A negative morphed yield of a
-    /// sample with the "error" policy is an error naming the bins. With `measurement`, the export
-    /// keeps only that measurement (so that pyhf's default, the first, is the chosen one).
+    /// default) to every evaluated sample. Coefficients not in `point` are 0; unknown names are an
+    /// error. A negative morphed yield of a sample with the "error" policy is an error naming the
+    /// bins. With `measurement`, the export keeps only that measurement (so that pyhf's default,
+    /// the first, is the chosen one).
     public func evaluated(at point: [String: Double], poi: String? = nil, measurement: String? = nil) throws(HistFactoryError) -> Workspace {
-        let (json, _) = try evaluatedJSON(at: point, poi: poi, measurement: measurement)
-        return try Workspace(json: json)
+        let context = try ExportContext(self, measurement: measurement)
+        let (json, _) = try evaluatedJSON(at: point, poi: poi, measurement: measurement, context: context)
+        return try Workspace(json: json, baseDirectory: baseDirectory)
+    }
+
+    /// The name of the channel, sample and staterror modifier that carry the normalisation of the
+    /// point-dependent staterror widths in an export (§16).
+    public static let staterrorNormalisationChannel = "efthf_staterror_normalisation"
+
+    /// The model an export evaluates, built once for every point of a grid.
+    struct ExportContext {
+        let model: HistFactoryModel
+        let coefficients: [String]
+
+        init(_ workspace: Workspace, measurement: String?) throws(HistFactoryError) {
+            coefficients = workspace.wilsonCoefficients
+            guard !coefficients.isEmpty else {
+                throw HistFactoryError(.operation, "the workspace has no morphing or event-database modifier: there is nothing to evaluate")
+            }
+            let names = workspace.measurements.map(\.name)
+            if let measurement, !names.contains(measurement) {
+                throw HistFactoryError(.parameter, "no measurement \"\(measurement)\"; the workspace has: \(names.joined(separator: ", "))")
+            }
+            model = try HistFactoryModel(workspace: workspace, measurement: measurement)
+        }
+
+        /// The model's parameters at the point: the coefficients at their values (0 when absent), the
+        /// per-event systematics at 0 or at `shift`, everything else at its init.
+        func parameters(_ point: [String: Double], shift: (String, Double)? = nil) throws(HistFactoryError) -> [Double] {
+            var x = model.suggestedInits
+            for name in coefficients { x[try model.parameterIndex(named: name)] = point[name] ?? 0 }
+            let systematics = Set(try model.dependentSamples(at: x).flatMap(\.eventSystematicParameters))
+            for name in systematics { x[try model.parameterIndex(named: name)] = 0 }
+            if let (name, value) = shift { x[try model.parameterIndex(named: name)] = value }
+            return x
+        }
     }
 
     /// The evaluated JSON and, per channel, the indices of the morphed samples.
-    func evaluatedJSON(at point: [String: Double], poi: String?, measurement: String? = nil) throws(HistFactoryError) -> (JSON, [[Int]]) {
-        let coefficients = wilsonCoefficients
-        guard !coefficients.isEmpty else {
-            throw HistFactoryError(.operation, "the workspace has no morphing or event-database modifier: there is nothing to evaluate")
-        }
+    func evaluatedJSON(at point: [String: Double], poi: String?, measurement: String? = nil, context: ExportContext) throws(HistFactoryError) -> (JSON, [[Int]]) {
+        let coefficients = context.coefficients
         for name in point.keys.sorted() where !coefficients.contains(name) {
             throw HistFactoryError(.parameter, "unknown Wilson coefficient \"\(name)\"; the workspace has: \(coefficients.joined(separator: ", "))")
         }
         for (name, value) in point where !value.isFinite {
             throw HistFactoryError(.invalidValue, "\(name) = \(value) is not finite")
         }
-        guard case .object(var root) = json, case .array(var channelJSON)? = root["channels"] else {
-            throw HistFactoryError(.schema, "the workspace has no channels array")
+        guard case .object(var root) = json, case .array(var channelJSON)? = root["channels"], case .array(var observationJSON)? = root["observations"] else {
+            throw HistFactoryError(.schema, "the workspace has no channels or observations array")
+        }
+        let model = context.model
+        let x = try context.parameters(point)
+        let samples = try model.dependentSamples(at: x)
+        func lookup(_ list: [DependentSampleEvaluation], _ channel: String, _ sample: String) -> DependentSampleEvaluation? {
+            list.first { $0.channel == channel && $0.sample == sample }
+        }
+        // ν̃⁰(c, θ_k = ±1) of every sample with per-event systematics.
+        var shifted: [String: (up: [DependentSampleEvaluation], down: [DependentSampleEvaluation])] = [:]
+        for name in Set(samples.flatMap(\.eventSystematicParameters)).sorted() {
+            shifted[name] = (try model.dependentSamples(at: try context.parameters(point, shift: (name, 1))),
+                             try model.dependentSamples(at: try context.parameters(point, shift: (name, -1))))
         }
         var negative: [String] = []
         var morphedIndices: [[Int]] = []
@@ -69,12 +121,20 @@ extension Workspace {
             var morphed: [Int] = []
             for (si, sample) in channel.samples.enumerated() where Self.isMorphed(sample) {
                 morphed.append(si)
-                let e = try Self.evaluate(sample, at: point)
-                for b in e.nominal.indices where e.policy == .error && e.nominal[b] < 0 {
-                    negative.append("channel \"\(channel.name)\" sample \"\(sample.name)\" bin \(b): \(JSON.pythonRepr(e.nominal[b]))")
+                guard let e = lookup(samples, channel.name, sample.name) else {
+                    throw HistFactoryError(.operation, "channel \"\(channel.name)\" sample \"\(sample.name)\" is not in measurement \"\(model.measurementName)\"'s model")
+                }
+                for b in e.negativeBins {
+                    negative.append("channel \"\(channel.name)\" sample \"\(sample.name)\" bin \(b): \(JSON.pythonRepr(e.raw[b]))")
                 }
                 guard case .object(var sj) = samplesJSON[si], case .array(let modifiersJSON)? = sj["modifiers"] else { continue }
                 sj["data"] = .numbers(e.nominal)
+                // Per-event systematics as ν̃⁰(c, ±1) − ν̃⁰(c, 0), added to a histosys of the same name.
+                var eventDeltas: [String: (up: [Double], down: [Double])] = [:]
+                for name in e.eventSystematicParameters {
+                    guard let pair = shifted[name], let up = lookup(pair.up, channel.name, sample.name), let down = lookup(pair.down, channel.name, sample.name) else { continue }
+                    eventDeltas[name] = (zip(up.nominal, e.nominal).map { $0 - $1 }, zip(down.nominal, e.nominal).map { $0 - $1 })
+                }
                 var newModifiers: [JSON] = []
                 for (mi, modifier) in sample.modifiers.enumerated() {
                     guard case .object(var mj) = modifiersJSON[mi] else { continue }
@@ -82,22 +142,27 @@ extension Workspace {
                     case .morphing:
                         continue
                     case .templates(let hi, let lo) where modifier.kind == .histosys:
-                        let shift: ([Double]) -> [Double] = { t in t.indices.map { b in e.nominal[b] + e.ratio[b] * (t[b] - sample.data[b]) } }
-                        mj["data"] = .object(JSONObject([("hi_data", .numbers(shift(hi))), ("lo_data", .numbers(shift(lo)))]))
-                    case .uncertainties(let delta) where modifier.kind == .staterror:
-                        if let variance = e.variance {
-                            // Without an absolute modifier the SM data's own uncertainty is V_0 = δ² (V3).
-                            let v = e.hasAbsoluteVariance ? variance : zip(variance, zip(delta, e.relativeProducts)).map { $0 + $1.0 * $1.0 * $1.1 * $1.1 }
-                            mj["data"] = .numbers(v.map { max($0, 0).squareRoot() })
-                        } else {
-                            mj["data"] = .numbers(delta.indices.map { abs(e.ratio[$0]) * delta[$0] })
+                        let added = eventDeltas.removeValue(forKey: modifier.name)
+                        let shift: ([Double], [Double]?) -> [Double] = { t, d in
+                            t.indices.map { b in e.nominal[b] + e.ratio[b] * (t[b] - sample.data[b]) + (d?[b] ?? 0) }
                         }
+                        mj["data"] = .object(JSONObject([("hi_data", .numbers(shift(hi, added?.up))), ("lo_data", .numbers(shift(lo, added?.down)))]))
+                    case .uncertainties(let delta) where modifier.kind == .staterror:
+                        mj["data"] = .numbers(delta.indices.map { b in e.staterrorVariance[b].map { max($0, 0).squareRoot() } ?? abs(e.ratio[b]) * delta[b] })
                     case .uncertainties(let delta) where modifier.kind == .shapesys:
                         mj["data"] = .numbers(delta.indices.map { abs(e.ratio[$0]) * delta[$0] })
                     default:
                         break
                     }
                     newModifiers.append(.object(mj))
+                }
+                for name in e.eventSystematicParameters {
+                    guard let d = eventDeltas[name] else { continue }
+                    newModifiers.append(.object(JSONObject([
+                        ("name", .string(name)), ("type", .string("histosys")),
+                        ("data", .object(JSONObject([("hi_data", .numbers(zip(e.nominal, d.up).map { $0 + $1 })),
+                                                     ("lo_data", .numbers(zip(e.nominal, d.down).map { $0 + $1 }))]))),
+                    ])))
                 }
                 if let signalStrength {
                     newModifiers.append(.object(JSONObject([("name", .string(signalStrength)), ("type", .string("normfactor")), ("data", .null)])))
@@ -113,14 +178,34 @@ extension Workspace {
             let at = coefficients.map { "\($0)=\(JSON.pythonRepr(point[$0] ?? 0))" }.joined(separator: ", ")
             throw HistFactoryError(.invalidValue, "negative morphed yield at \(at): \(negative.prefix(10).joined(separator: "; "))\(negative.count > 10 ? "; …" : "")")
         }
+        // The normalisation of point-dependent staterror widths (§16): one bin per component,
+        // n = ν = 1, a fixed staterror of width σ_b(0)²/σ_b(c).
+        let widths = try model.dynamicStaterrorWidths(at: x)
+        let normalisation = Self.staterrorNormalisationChannel
+        if !widths.isEmpty {
+            if channels.contains(where: { $0.name == normalisation }) || existing.contains(normalisation) {
+                throw HistFactoryError(.invalidModel, "the workspace already uses the name \"\(normalisation)\", which the export needs for the staterror normalisation")
+            }
+            if let k = widths.firstIndex(where: { !($0.sigma > 0 && $0.sigma.isFinite) }) {
+                throw HistFactoryError(.invalidValue, "the staterror width of \(widths[k].parameter) is \(JSON.pythonRepr(widths[k].sigma)) at this point")
+            }
+            let ones = [Double](repeating: 1, count: widths.count)
+            let modifier = JSONObject([("name", .string(normalisation)), ("type", .string("staterror")),
+                                       ("data", .numbers(widths.map { $0.sigmaAtStandardModel * $0.sigmaAtStandardModel / $0.sigma }))])
+            let sample = JSONObject([("name", .string(normalisation)), ("data", .numbers(ones)), ("modifiers", .array([.object(modifier)]))])
+            channelJSON.append(.object(JSONObject([("name", .string(normalisation)), ("samples", .array([.object(sample)]))])))
+            observationJSON.append(.object(JSONObject([("name", .string(normalisation)), ("data", .numbers(ones))])))
+        }
         root["channels"] = .array(channelJSON)
-        root["measurements"] = try Self.plainMeasurements(root["measurements"], coefficients: coefficients, poi: poi, measurement: measurement)
+        root["observations"] = .array(observationJSON)
+        root["measurements"] = try Self.plainMeasurements(root["measurements"], coefficients: coefficients, poi: poi, measurement: measurement,
+                                                          fixed: widths.isEmpty ? [] : [normalisation])
         root["version"] = .string(WorkspaceVersion.pyhf)
         return (.object(root), morphedIndices)
     }
 
-    /// Measurements without the coefficients' parameter configs; POIs checked or replaced.
-    static func plainMeasurements(_ json: JSON?, coefficients: [String], poi: String?, measurement: String? = nil) throws(HistFactoryError) -> JSON {
+    /// Measurements without the coefficients' parameter configs, `fixed` added as fixed; POIs checked or replaced.
+    static func plainMeasurements(_ json: JSON?, coefficients: [String], poi: String?, measurement: String? = nil, fixed: [String] = []) throws(HistFactoryError) -> JSON {
         guard case .array(var list)? = json else { throw HistFactoryError(.schema, "the workspace has no measurements array") }
         if let measurement {
             let names = list.compactMap { $0["name"]?.stringValue }
@@ -145,84 +230,14 @@ extension Workspace {
                 config["parameters"] = .array(parameters.filter { p in
                     guard let name = p["name"]?.stringValue else { return true }
                     return !coefficients.contains(name)
-                })
+                } + fixed.map { .object(JSONObject([("name", .string($0)), ("fixed", .bool(true))])) })
+            } else if !fixed.isEmpty {
+                config["parameters"] = .array(fixed.map { .object(JSONObject([("name", .string($0)), ("fixed", .bool(true))])) })
             }
             m["config"] = .object(config)
             out.append(.object(m))
         }
         return .array(out)
-    }
-
-    struct EvaluatedSample {
-        /// ν̃⁰(c) after the negative-yield policy.
-        var nominal: [Double]
-        /// r = ν̃⁰/data (1 where data = 0).
-        var ratio: [Double]
-        /// var(c) of (V3) without the V_0 term of a missing absolute modifier; nil without uncertainties.
-        var variance: [Double]?
-        var hasAbsoluteVariance: Bool
-        /// Π_j F_j² of the relative factors (the weight of V_0 = δ² when there is no absolute modifier).
-        var relativeProducts: [Double]
-        var policy: MorphingModifier.NegativeYieldPolicy
-    }
-
-    /// Specs/eft-extension.md (N1), §9 and (V3) for one sample.
-    static func evaluate(_ sample: Sample, at point: [String: Double]) throws(HistFactoryError) -> EvaluatedSample {
-        let bins = sample.data.count
-        var factors: [[Double]] = []
-        var variances: [[Double]?] = []
-        var policy = MorphingModifier.NegativeYieldPolicy.error
-        var absoluteIndex: Int? = nil
-        for modifier in sample.modifiers {
-            guard case .morphing(let m) = modifier.payload else { continue }
-            policy = m.negativeYields
-            let c = m.coefficients.map { point[$0] ?? 0 }
-            let poly = m.templates.yields.yields(at: c)
-            let v = m.templates.monteCarloVariance.map { $0.polynomial.yields(at: c) }
-            if m.form == .absolute {
-                guard absoluteIndex == nil else {
-                    throw HistFactoryError(.invalidModel, "sample \"\(sample.name)\" has more than one absolute-form morphing modifier")
-                }
-                absoluteIndex = factors.count
-                factors.append(poly)
-            } else {
-                factors.append(poly.map { 1 + $0 })
-            }
-            variances.append(v)
-        }
-        if absoluteIndex == nil {
-            factors.insert(sample.data, at: 0)
-            variances.insert(nil, at: 0)
-        }
-        let absolute = absoluteIndex ?? 0
-        var raw = [Double](repeating: 1, count: bins)
-        for f in factors { for b in 0..<bins { raw[b] *= f[b] } }
-        var variance: [Double]? = nil
-        if variances.contains(where: { $0 != nil }) {
-            var v = [Double](repeating: 0, count: bins)
-            for (j, vj) in variances.enumerated() {
-                guard let vj else { continue }
-                for b in 0..<bins {
-                    var w = vj[b]
-                    for (i, f) in factors.enumerated() where i != j { w *= f[b] * f[b] }
-                    v[b] += w
-                }
-            }
-            variance = v
-        }
-        var relativeProducts = [Double](repeating: 1, count: bins)
-        for (i, f) in factors.enumerated() where i != absolute { for b in 0..<bins { relativeProducts[b] *= f[b] * f[b] } }
-        var nominal = raw
-        if policy == .clip {
-            for b in 0..<bins {
-                let epsilon = max(1e-6 * abs(sample.data[b]), 1e-9)
-                if raw[b] < epsilon { nominal[b] = epsilon * exp((raw[b] - epsilon) / epsilon) }
-            }
-        }
-        let ratio = (0..<bins).map { b in sample.data[b] != 0 ? nominal[b] / sample.data[b] : 1 }
-        return EvaluatedSample(nominal: nominal, ratio: ratio, variance: variance,
-                               hasAbsoluteVariance: absoluteIndex != nil && variances[absolute] != nil,
-                               relativeProducts: relativeProducts, policy: policy)
     }
 
     /// A background-only pyhf 1.0.0 workspace (the morphed samples removed) and a pyhf PatchSet
@@ -240,7 +255,8 @@ extension Workspace {
             throw HistFactoryError(.parameter, "coefficient \"\(axis.name)\" appears twice in the grid")
         }
         // Background only: the evaluated workspace at 0 without the morphed samples.
-        let (smJSON, morphed) = try evaluatedJSON(at: [:], poi: poi, measurement: measurement)
+        let context = try ExportContext(self, measurement: measurement)
+        let (smJSON, morphed) = try evaluatedJSON(at: [:], poi: poi, measurement: measurement, context: context)
         guard case .object(var root) = smJSON, case .array(var channelJSON)? = root["channels"] else {
             throw HistFactoryError(.schema, "the workspace has no channels array")
         }
@@ -254,7 +270,7 @@ extension Workspace {
             channelJSON[ci] = .object(cj)
         }
         root["channels"] = .array(channelJSON)
-        let background = try Workspace(json: .object(root))
+        let background = try Workspace(json: .object(root), baseDirectory: baseDirectory)
 
         var points: [[Double]] = [[]]
         for axis in grid { points = points.flatMap { p in axis.values.map { p + [$0] } } }
@@ -266,7 +282,7 @@ extension Workspace {
             for (axis, v) in zip(grid, values) { point[axis.name] = v }
             let evaluated: JSON
             do {
-                (evaluated, _) = try evaluatedJSON(at: point, poi: poi, measurement: measurement)
+                (evaluated, _) = try evaluatedJSON(at: point, poi: poi, measurement: measurement, context: context)
             } catch where skippingInvalidPoints && error.code == .invalidValue {
                 skipped.append(values)
                 continue
@@ -279,6 +295,10 @@ extension Workspace {
                 for si in indices {
                     operations.append(.object(JSONObject([("op", .string("add")), ("path", .string("/channels/\(ci)/samples/\(si)")), ("value", samples[si])])))
                 }
+            }
+            // The staterror normalisation channel (last) takes the point's widths (§16).
+            if evaluatedChannels.count > channels.count, let widths = evaluatedChannels[channels.count]["samples"]?.arrayValue?.first?["modifiers"]?.arrayValue?.first?["data"] {
+                operations.append(.object(JSONObject([("op", .string("replace")), ("path", .string("/channels/\(channels.count)/samples/0/modifiers/0/data")), ("value", widths)])))
             }
             let name = Self.patchName(grid.map(\.name), values)
             guard names.insert(name).inserted else {

@@ -258,6 +258,8 @@ extension HistFactoryModel {
                     morph = CompiledMorph(templates: p.yields, variance: p.variance, coefficientParameters: p.coefficients.map { setByName[$0]!.offset },
                                           relative: p.relative, policy: morphings[0].1.negativeYields, modifier: morphings.map(\.0).joined(separator: " × "))
                 }
+                morph?.sample = sampleName
+                morph?.channel = channelNames[c]
                 for key in sortedPairs {
                     guard let mod = mods[key] else { continue }
                     if case .morphing = mod.payload { continue }

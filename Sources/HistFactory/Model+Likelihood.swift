@@ -225,24 +225,11 @@ extension HistFactoryModel {
             let evaluation = m.evaluateEvents(pars, jacobian: wantJacobian)
             events.append(evaluation)
             let poly = evaluation?.yields ?? m.morph.templates.yields(at: m.coefficients(pars))
-            var derivatives = [Double](repeating: 1, count: m.binCount)
+            let (values, derivatives, negative) = m.policyApplied(poly)
+            if negative { ok = false }
             for b in 0..<m.binCount {
-                var value = m.morph.relative ? m.nominal[b] * (1 + poly[b]) : poly[b]
-                switch m.morph.policy {
-                case .error:
-                    if value < 0 { ok = false }
-                case .clip:
-                    let eps = m.epsilon(b)
-                    if value < eps {
-                        let floor = eps * Foundation.exp((value - eps) / eps)
-                        derivatives[b] = floor / eps
-                        value = floor
-                    }
-                case .allow:
-                    break
-                }
-                s.morphNominal[m.localStart + b] = value
-                s.morphRatio[m.localStart + b] = m.nominal[b] != 0 ? value / m.nominal[b] : 1
+                s.morphNominal[m.localStart + b] = values[b]
+                s.morphRatio[m.localStart + b] = m.nominal[b] != 0 ? values[b] / m.nominal[b] : 1
             }
             clipDerivatives.append(derivatives)
         }
@@ -365,9 +352,7 @@ extension HistFactoryModel {
                 let m = flat.morphs[part.morph]
                 let p = point(part.morph)
                 let n = m.nominal[part.bin]
-                variance += m.morph.relative
-                    ? part.delta * part.delta * (1 + p.poly[part.bin]) * (1 + p.poly[part.bin]) + n * n * p.variance[part.bin]
-                    : p.variance[part.bin]
+                variance += m.staterrorVariance(poly: p.poly[part.bin], variance: p.variance[part.bin], delta: part.delta, bin: part.bin)
                 nominal += s.morphNominal[m.localStart + part.bin]
             }
             let constraint = normalConstraints[d.constraint]
@@ -398,6 +383,39 @@ extension HistFactoryModel {
 }
 
 extension MorphEntry {
+    /// ν⁰_b from the polynomial (absolute: poly_b; relative: n_b (1 + poly_b)) and ν̃⁰_b after the
+    /// negative-yield policy (Specs/eft-extension.md §9) with ∂ν̃⁰/∂ν⁰; `negative` when the "error"
+    /// policy finds ν⁰_b < 0.
+    func policyApplied(_ poly: [Double]) -> (values: [Double], derivatives: [Double], negative: Bool) {
+        var values = [Double](repeating: 0, count: binCount)
+        var derivatives = [Double](repeating: 1, count: binCount)
+        var negative = false
+        for b in 0..<binCount {
+            var value = morph.relative ? nominal[b] * (1 + poly[b]) : poly[b]
+            switch morph.policy {
+            case .error:
+                if value < 0 { negative = true }
+            case .clip:
+                let eps = epsilon(b)
+                if value < eps {
+                    let floor = eps * Foundation.exp((value - eps) / eps)
+                    derivatives[b] = floor / eps
+                    value = floor
+                }
+            case .allow:
+                break
+            }
+            values[b] = value
+        }
+        return (values, derivatives, negative)
+    }
+
+    /// var_sb of (V3) as it enters the staterror width (S2): V_b(c) for the absolute form,
+    /// δ_b² μ_b² + n_b² V_b(c) for the relative form (μ = 1 + poly).
+    func staterrorVariance(poly: Double, variance: Double, delta: Double, bin b: Int) -> Double {
+        morph.relative ? delta * delta * (1 + poly) * (1 + poly) + nominal[b] * nominal[b] * variance : variance
+    }
+
     /// The per-event evaluation of an event-database sample with systematics at the current
     /// (c, θ); nil for polynomial templates.
     func evaluateEvents(_ pars: UnsafePointer<Double>, jacobian: Bool) -> SmoothedReweightingKernel.Evaluation? {

@@ -176,6 +176,9 @@ struct CompiledMorph: Sendable {
     let relative: Bool
     let policy: MorphingModifier.NegativeYieldPolicy
     let modifier: String
+    /// The sample's and its channel's names.
+    var sample = ""
+    var channel = ""
     /// An event-database sample evaluated per event (its yields and variance replace `templates`
     /// and `variance`), with the model parameter of each systematic.
     var events: (kernel: SmoothedReweightingKernel, systematicParameters: [Int])? = nil

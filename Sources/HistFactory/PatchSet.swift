@@ -132,7 +132,7 @@ extension Workspace {
             throw HistFactoryError(.patch, "\(label) does not apply: \(error)")
         }
         do {
-            return try Workspace(json: patched)
+            return try Workspace(json: patched, baseDirectory: baseDirectory)
         } catch {
             throw HistFactoryError(error.code, "after \(label): \(error.message)", path: error.path)
         }

@@ -15,9 +15,16 @@ public struct Workspace: Sendable, Equatable {
     public let version: String
     /// The file it was read from, for error messages.
     public let file: String?
+    /// The directory against which the relative paths inside the workspace (event databases,
+    /// Specs/eft-extension.md §11) are resolved: `file`'s directory unless given explicitly, never
+    /// the process's working directory. Workspaces derived from this one (patched, pruned, combined,
+    /// evaluated) keep it.
+    public let baseDirectory: String?
 
-    /// Validates `json` as a workspace. `file` only labels errors.
-    public init(json: JSON, file: String? = nil) throws(HistFactoryError) {
+    /// Validates `json` as a workspace. `file` labels errors; relative event-database paths are
+    /// resolved against `baseDirectory`, by default `file`'s directory.
+    public init(json: JSON, file: String? = nil, baseDirectory: String? = nil) throws(HistFactoryError) {
+        let base = baseDirectory ?? file.map { URL(fileURLWithPath: $0).deletingLastPathComponent().path }
         do throws(HistFactoryError) {
             let root = try SpecReader().object(json, at: JSONPointer(tokens: []), required: ["channels", "measurements", "observations", "version"], optional: [])
             let version = try SpecReader().string(root["version"]!, at: JSONPointer(tokens: ["version"]))
@@ -25,13 +32,14 @@ public struct Workspace: Sendable, Equatable {
                 throw HistFactoryError(.schema, "unsupported workspace version \"\(version)\" (expected \"\(WorkspaceVersion.pyhf)\", or \"\(WorkspaceVersion.efthfExtended)\" for efthf's EFT extension)", path: JSONPointer(tokens: ["version"]))
             }
             let reader = SpecReader(extended: version == WorkspaceVersion.efthfExtended,
-                                    baseDirectory: file.map { URL(fileURLWithPath: $0).deletingLastPathComponent().path })
+                                    baseDirectory: base)
             self.version = version
             channels = try reader.channels(root["channels"]!, at: JSONPointer(tokens: ["channels"]))
             observations = try reader.observations(root["observations"]!, at: JSONPointer(tokens: ["observations"]), channels: channels)
             measurements = try reader.measurements(root["measurements"]!, at: JSONPointer(tokens: ["measurements"]))
             self.json = json
             self.file = file
+            self.baseDirectory = base
         } catch {
             throw file.map { error.inFile($0) } ?? error
         }

@@ -21,6 +21,8 @@ import Testing
             x[set.offset] = point[set.name] ?? 0
         }
         let y = try plain.parameterNames.map { n throws -> Double in
+            // The export's staterror normalisation (Specs/eft-extension.md §16) is fixed at 1.
+            if n.hasPrefix(Workspace.staterrorNormalisationChannel + "[") { return 1 }
             guard let k = extended.parameterNames.firstIndex(of: n) else { throw HistFactoryError(.parameter, "no \(n) in the extended model") }
             return x[k]
         }
@@ -41,40 +43,83 @@ import Testing
         for c in ws.wilsonCoefficients { #expect(!plain.parameterNames.contains(c)) }
         let (x, y) = try Self.points(extended, plain, point)
         let a = extended.expectedMainData(x)
-        let b = plain.expectedMainData(y)
+        let b = Self.restricted(plain, plain.expectedMainData(y), to: extended.channels)
         #expect(a.count == b.count)
         for (u, v) in zip(a, b) { #expect(abs(u - v) <= 1e-12 * max(1, abs(u)), "\(u) vs \(v)") }
         // At c = 0 the export is the SM workspace: the same log-likelihood as the extended model.
         let sm = try HistFactoryModel(workspace: try ws.evaluated(at: [:], poi: "lumi"))
         let (x0, y0) = try Self.points(extended, sm, [:])
         let l0 = extended.logLikelihood(x0, data: try extended.observedData(from: ws))
-        let l1 = sm.logLikelihood(y0, data: try sm.observedData(from: ws))
-        #expect(abs(l0 - l1) <= 1e-10 * abs(l0), "\(l0) vs \(l1)")
-        // At the point, the staterror widths are the extended model's σ_b(c) (S2): the log-likelihoods
-        // differ only by the Gaussian normalisation, −ln σ_b(0) there and −ln σ_b(c) in pyhf.
-        let data = try extended.observedData(from: ws)
-        let lExtended = extended.logLikelihood(x, data: data)
-        let lPlain = plain.logLikelihood(y, data: try plain.observedData(from: plainWorkspace))
-        let s0 = Self.staterrorSigmas(try ws.evaluated(at: [:], poi: "lumi")), s1 = Self.staterrorSigmas(exported)
-        let normalisation = zip(s1, s0).reduce(0.0) { $0 + ($1.1 > 0 ? log($1.0 / $1.1) : 0) }
-        #expect(abs((lExtended - lPlain) - normalisation) <= 1e-9 * abs(lExtended), "\(lExtended) − \(lPlain) vs \(normalisation)")
+        let l1 = sm.logLikelihood(y0, data: try sm.observedData(from: try ws.evaluated(at: [:], poi: "lumi")))
+        // They differ by the constant of the staterror normalisation channel (§16): per component
+        // −ln(σ_b(0)√2π) from its fixed γ and Pois(1 | 1) = −1 from its bin.
+        let widths = try extended.dynamicStaterrorWidths(at: x0)
+        let constant = widths.reduce(0.0) { $0 - log($1.sigmaAtStandardModel * (2 * Double.pi).squareRoot()) - 1 }
+        #expect(abs((l1 - l0) - constant) <= 1e-10 * abs(l0), "\(l1) − \(l0) vs \(constant)")
+        // At the point and at every other point: pyhf's log-likelihood of the export minus efthf's
+        // of the extended workspace is one constant, the same as at c = 0 (§16).
+        let offset = l1 - l0
+        for (k, c) in [point, point.mapValues { $0 * 0.5 }, point.mapValues { -0.3 * $0 }].enumerated() {
+            let export = try ws.evaluated(at: c, poi: "lumi")
+            let model = try HistFactoryModel(workspace: export)
+            var (u, v) = try Self.points(extended, model, c)
+            // Nuisance parameters away from the inits, differently at each point.
+            for i in u.indices where !ws.wilsonCoefficients.contains(extended.parameterNames[i]) { u[i] += 0.03 * sin(Double(i + 3 * k)) }
+            v = try model.parameterNames.map { n throws -> Double in
+                n.hasPrefix(Workspace.staterrorNormalisationChannel + "[") ? 1 : u[try extended.parameterIndex(named: n)]
+            }
+            let le = extended.logLikelihood(u, data: try extended.observedData(from: ws))
+            let lp = model.logLikelihood(v, data: try model.observedData(from: export))
+            #expect(abs((lp - le) - offset) <= 1e-9 * abs(le), "point \(c): pyhf − efthf = \(lp - le), at c = 0 \(offset)")
+        }
     }
 
-    /// pyhf's staterror σ_b = √(Σ δ²)/Σ data per (name, channel, bin), in a fixed order.
-    static func staterrorSigmas(_ ws: Workspace) -> [Double] {
-        var sums: [String: (delta2: [Double], data: [Double])] = [:]
-        for channel in ws.channels {
-            for sample in channel.samples {
-                for m in sample.modifiers where m.kind == .staterror {
-                    guard case .uncertainties(let d) = m.payload else { continue }
-                    let key = m.name + "/" + channel.name
-                    var entry = sums[key] ?? (Array(repeating: 0, count: d.count), Array(repeating: 0, count: d.count))
-                    for b in d.indices { entry.delta2[b] += d[b] * d[b]; entry.data[b] += sample.data[b] }
-                    sums[key] = entry
+    /// The export of the event-database workspace with per-event systematics: at c = 0 its yields are
+    /// the workspace's own SM data (the per-event kernel, not the static templates), and each per-event
+    /// systematic becomes a histosys whose templates are the model at θ = ±1.
+    @Test func eventSystematicsExportAtTheStandardModel() throws {
+        let ws = try Workspace(contentsOf: Self.root + "/Data/vh/workspace_events_syst.json")
+        let exported = try ws.evaluated(at: [:], poi: "lumi")
+        let extended = try HistFactoryModel(workspace: ws), plain = try HistFactoryModel(workspace: exported)
+        for (channel, original) in zip(exported.channels, ws.channels) {
+            for (a, b) in zip(channel.samples, original.samples) {
+                for (u, v) in zip(a.data, b.data) { #expect(abs(u - v) <= 1e-9 * max(1, abs(v)), "\(channel.name)/\(a.name): \(u) vs \(v)") }
+            }
+        }
+        let systematics = Set(try extended.dependentSamples(at: extended.suggestedInits).flatMap(\.eventSystematicParameters))
+        #expect(!systematics.isEmpty)
+        for name in systematics {
+            #expect(plain.parameterNames.contains(name), "\(name) missing from the export")
+            for theta in [-1.0, 1.0] {
+                var x = extended.suggestedInits
+                x[try extended.parameterIndex(named: name)] = theta
+                let y = try plain.parameterNames.map { n throws -> Double in
+                    n.hasPrefix(Workspace.staterrorNormalisationChannel + "[") ? 1 : x[try extended.parameterIndex(named: n)]
+                }
+                for (u, v) in zip(extended.expectedMainData(x), Self.restricted(plain, plain.expectedMainData(y), to: extended.channels)) {
+                    #expect(abs(u - v) <= 1e-9 * max(1, abs(u)), "\(name) = \(theta): \(u) vs \(v)")
                 }
             }
         }
-        return sums.keys.sorted().flatMap { k in zip(sums[k]!.delta2, sums[k]!.data).map { $1 > 0 ? $0.squareRoot() / $1 : 0 } }
+        // In between, the per-event θ dependence and pyhf's code4p interpolation differ (§16): measured.
+        var x = extended.suggestedInits
+        for name in systematics { x[try extended.parameterIndex(named: name)] = 0.5 }
+        let y = try plain.parameterNames.map { n throws -> Double in
+            n.hasPrefix(Workspace.staterrorNormalisationChannel + "[") ? 1 : x[try extended.parameterIndex(named: n)]
+        }
+        let difference = zip(extended.expectedMainData(x), Self.restricted(plain, plain.expectedMainData(y), to: extended.channels)).map { abs($0 - $1) / max(1, abs($0)) }.max() ?? 0
+        print("ExportTests: per-event systematics at θ = 0.5: largest relative yield difference export vs model \(difference)")
+        #expect(difference < 5e-2)
+    }
+
+    /// The main bins of `channels` (which `model` has, in the same order) out of `values`.
+    static func restricted(_ model: HistFactoryModel, _ values: [Double], to channels: [String]) -> [Double] {
+        var out: [Double] = [], start = 0
+        for (name, count) in zip(model.channels, model.channelBinCounts) {
+            if channels.contains(name) { out += values[start..<start + count] }
+            start += count
+        }
+        return out
     }
 
     @Test func errors() throws {
