@@ -13,6 +13,12 @@ if [ ${#need[@]} -gt 0 ]; then
     apt-get update -qq
     apt-get install -y -qq "${need[@]}" >/dev/null
 fi
+# Stock pyhf 0.7.6 is the source of truth for the HistFactory core and for every export
+# (Tests/References/pyhf); without it those comparisons are skipped, so it is installed here.
+if command -v python3 >/dev/null 2>&1 && ! python3 -c "import pyhf; assert pyhf.__version__ == '0.7.6'" >/dev/null 2>&1; then
+    echo "efthf setup: installing pyhf 0.7.6 with pip" >&2
+    python3 -m pip install -q "pyhf==0.7.6" >/dev/null 2>&1 || { echo "efthf setup: pip install pyhf==0.7.6 failed" >&2; exit 1; }
+fi
 # popxf-validator checks the POPxf export (Tests/HistFactoryTests/POPxfTests.swift).
 if command -v python3 >/dev/null 2>&1 && ! python3 -c "import popxf.validator" >/dev/null 2>&1; then
     echo "efthf setup: installing popxf-validator with pip" >&2

@@ -313,6 +313,39 @@ func checkSVGFile(_ path: String, sourceLocation: SourceLocation = #_sourceLocat
     }
 }
 
+/// Commands run from a directory that is not the repository's, on event-database workspaces, as a
+/// user would: relative event-database paths resolve against the workspace file, not the working
+/// directory.
+@Suite struct OtherDirectoryTests {
+    @Test func fitPlotsOfAnEventDatabaseWorkspaceFromAnotherDirectory() throws {
+        let directory = try CLI.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let workspace = CLI.repository.appendingPathComponent("Data/vh/workspace_events.json").path
+        let result = try CLI.run(["fit", workspace, "--ops", "cHW", "--plots", "plots"], workingDirectory: directory)
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("cHW"))
+        let files = try FileManager.default.contentsOfDirectory(atPath: directory.appendingPathComponent("plots").path).filter { $0.hasSuffix(".svg") }
+        #expect(files.contains("pulls.svg") && files.contains { $0.hasPrefix("signal_") }, "\(files)")
+        for f in files { try checkSVGFile(directory.appendingPathComponent("plots/" + f).path) }
+    }
+
+    @Test func exportOfTheSystematicsWorkspaceFromAnotherDirectory() throws {
+        let directory = try CLI.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let workspace = CLI.repository.appendingPathComponent("Data/vh/workspace_events_syst.json").path
+        let result = try CLI.run(["export", workspace, "--at", "cHW=0", "--poi", "lumi", "-o", "out.json"], workingDirectory: directory)
+        #expect(result.status == 0, "\(result.stderr)")
+        let exported = try Workspace(contentsOf: directory.appendingPathComponent("out.json").path)
+        let original = try Workspace(contentsOf: workspace)
+        // At the Standard Model the exported yields are the workspace's own SM data, to 1e-9.
+        for (a, b) in zip(exported.channels[0].samples, original.channels[0].samples) {
+            for (u, v) in zip(a.data, b.data) { #expect(abs(u - v) <= 1e-9 * max(1, abs(v)), "\(a.name): \(u) vs \(v)") }
+        }
+        let names = Set(exported.channels[0].samples.flatMap { $0.modifiers.map(\.name) })
+        #expect(names.contains("alpha_pTV_scale") && names.contains("alpha_btag"), "\(names)")
+    }
+}
+
 @Suite struct BadInputTests {
     /// Non-zero exit, nothing on stdout, and a first stderr line that says what is wrong.
     @Test(arguments: [

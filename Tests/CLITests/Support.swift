@@ -42,7 +42,8 @@ enum CLI {
     }
 
     /// Runs `efthf arguments` with stdout and stderr to files (no pipe deadlock on long output).
-    static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> Output {
+    /// With `workingDirectory`, the command runs there (as a user who is not in the repository).
+    static func run(_ arguments: [String], environment: [String: String] = [:], workingDirectory: URL? = nil) throws -> Output {
         guard let binary else {
             Issue.record("the efthf binary was not found next to the test bundle or in .build/debug; set EFTHF_BINARY")
             return Output(status: -1, stdout: "", stderr: "")
@@ -58,6 +59,7 @@ enum CLI {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: binary)
         process.arguments = arguments
+        if let workingDirectory { process.currentDirectoryURL = workingDirectory }
         var env = ProcessInfo.processInfo.environment
         env["COLUMNS"] = "100"
         for (k, v) in environment { env[k] = v }
