@@ -33,7 +33,7 @@ let package = Package(
         .systemLibrary(name: "CNLopt", pkgConfig: "nlopt", providers: [.apt(["libnlopt-dev"])]),
         // Fits, uncertainties, profile scans, test statistics, CLs, toys.
         .target(name: "Inference", dependencies: ["HistFactory", "CNLopt"]),
-        .target(name: "EFTHF", dependencies: ["EFTJSON", "HistFactory", "Morphing", "Inference"]),
+        .target(name: "EFTHF", dependencies: ["EFTJSON", "EventDatabase", "HistFactory", "Morphing", "Inference"]),
         .executableTarget(
             name: "EFTHFCLI",
             dependencies: ["EFTHF", "EFTHFService", "Plots", .product(name: "ArgumentParser", package: "swift-argument-parser")]

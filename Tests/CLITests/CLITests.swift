@@ -28,7 +28,7 @@ func checkSVGFile(_ path: String, sourceLocation: SourceLocation = #_sourceLocat
 }
 
 @Suite struct HelpTests {
-    static let commands = ["", "eval", "fit", "hypotest", "limit", "scan", "significance", "toys", "inspect", "export", "reinterpret", "serve"]
+    static let commands = ["", "eval", "fit", "hypotest", "limit", "scan", "significance", "toys", "inspect", "export", "reinterpret", "import", "serve"]
 
     /// The help text of each subcommand is stored under Snapshots/; EFTHF_UPDATE_SNAPSHOTS=1 rewrites them.
     @Test(arguments: commands)
@@ -343,6 +343,65 @@ func checkSVGFile(_ path: String, sourceLocation: SourceLocation = #_sourceLocat
         }
         let names = Set(exported.channels[0].samples.flatMap { $0.modifiers.map(\.name) })
         #expect(names.contains("alpha_pTV_scale") && names.contains("alpha_btag"), "\(names)")
+    }
+}
+
+/// `efthf import lhe|madminer`, run from another directory, read back with the library.
+@Suite struct ImportCommandTests {
+    /// Four events with weights quadratic in one coefficient, w_e(c) = a0 + a1 c + a2 c², at three points.
+    static let truth: [[Double]] = [[1.0, 0.5, 0.25], [2.0, -0.4, 0.1], [0.7, 0.0, 0.3], [1.5, 0.9, 0.05]]
+
+    static func lheText() -> String {
+        let points: [(String, Double)] = [("sm", 0), ("p1", 1), ("m2", -2)]
+        var text = "<LesHouchesEvents version=\"3.0\">\n<header>\n<initrwgt>\n<weightgroup name='rw'>\n"
+        for (id, c) in points { text += "<weight id='\(id)'> set cX \(c) </weight>\n" }
+        text += "</weightgroup>\n</initrwgt>\n</header>\n<init>\n2212 2212 6.5e3 6.5e3 0 0 247000 247000 -4 1\n1.0 0.01 1.0 1\n</init>\n"
+        for (e, a) in truth.enumerated() {
+            let px = 10.0 * Double(e + 1), py = 5.0
+            text += "<event>\n3 1 \(a[0]) 100. 0.0078 0.118\n"
+            text += "2 -1 0 0 0 0 0 0 500 500 0 0. 9.\n"
+            text += "-11 1 0 0 0 0 \(px) \(py) 20 \((px * px + py * py + 400).squareRoot()) 0 0. 9.\n"
+            text += "12 1 0 0 0 0 \(-px) \(-py) 30 \((px * px + py * py + 900).squareRoot()) 0 0. 9.\n<rwgt>\n"
+            for (id, c) in points { text += "<wgt id='\(id)'> \(a[0] + a[1] * c + a[2] * c * c) </wgt>\n" }
+            text += "</rwgt>\n</event>\n"
+        }
+        return text + "</LesHouchesEvents>\n"
+    }
+
+    @Test func lheImportRecoversThePerEventCoefficients() throws {
+        let directory = try CLI.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try Data(Self.lheText().utf8).write(to: directory.appendingPathComponent("events.lhe"))
+        let provenance = ["--generator", "efthf test", "--basis", "one coefficient", "--normalisation", "per event", "--weight-unit", "events"]
+        let result = try CLI.run(["import", "lhe", "events.lhe", "--coefficients", "cX", "--benchmark", "sm=0", "--benchmark", "p1=1", "--benchmark", "m2=-2",
+                                  "--observable", "pTe=pt:11", "--observable", "nlep=count:11,12", "-o", "events.h5"] + provenance, workingDirectory: directory)
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("4 events") && result.stdout.contains("pTe [GeV]"), "\(result.stdout)")
+        let database = try EventDatabase(contentsOf: directory.appendingPathComponent("events.h5"))
+        #expect(database.coefficientNames == ["cX"] && database.monomials == [.one, .linear(0), .square(0)])
+        for (e, a) in Self.truth.enumerated() {
+            for t in 0..<3 { #expect(abs(database.basisCoefficients[t][e] - a[t]) <= 1e-9, "event \(e) term \(t)") }
+        }
+        let pT = database.observables[try database.observableIndex("pTe")].values
+        for e in 0..<4 { #expect(abs(pT[e] - (pow(10.0 * Double(e + 1), 2) + 25).squareRoot()) <= 1e-9) }
+        #expect(database.observables[try database.observableIndex("nlep")].values == [2, 2, 2, 2])
+        // A weight id the file does not have: one line naming it, no file written.
+        let bad = try CLI.run(["import", "lhe", "events.lhe", "--coefficients", "cX", "--benchmark", "nosuch=0", "-o", "bad.h5"] + provenance, workingDirectory: directory)
+        #expect(bad.status != 0 && bad.stderrLines.count == 1 && bad.stderr.contains("nosuch"), "\(bad.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: directory.appendingPathComponent("bad.h5").path))
+    }
+
+    @Test func madMinerSetupFileWithoutEventsIsOneClearError() throws {
+        let setup = URL(fileURLWithPath: "/work/shared/reference/eft/madminer_tutorial_setup.h5")
+        let candidates = [setup, CLI.repository.deletingLastPathComponent().appendingPathComponent("shared/reference/eft/madminer_tutorial_setup.h5")]
+        guard let file = candidates.first(where: { FileManager.default.fileExists(atPath: $0.path) }) else {
+            print("ImportCommandTests: no madminer_tutorial_setup.h5 in ../shared/reference; skipped"); return
+        }
+        let directory = try CLI.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let result = try CLI.run(["import", "madminer", file.path, "--generator", "g", "--basis", "b", "--normalisation", "n", "--weight-unit", "pb", "-o", "out.h5"],
+                                 workingDirectory: directory)
+        #expect(result.status != 0 && result.stderrLines.count == 1 && result.stderr.contains("samples/weights"), "\(result.stderr)")
     }
 }
 

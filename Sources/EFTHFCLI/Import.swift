@@ -1,0 +1,175 @@
+import ArgumentParser
+import EFTHF
+import Foundation
+
+extension EFTHFCommand {
+    /// `efthf import lhe|madminer`: event databases (Specs/event-database.md) from generator output.
+    struct Import: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "import",
+            abstract: "Write an event database (HDF5, Specs/event-database.md) from LHE or MadMiner files.",
+            subcommands: [LHE.self, MadMiner.self]
+        )
+    }
+
+    /// Provenance that generator files do not record (Specs/event-database.md, `/provenance`).
+    struct ProvenanceOptions: ParsableArguments {
+        @Option(help: "The generator chain, e.g. \"MadGraph5_aMC@NLO 3.5.1\".")
+        var generator: String
+        @Option(help: "The EFT basis and model, e.g. \"SMEFTsim 3.0 topU3l, Warsaw basis\".")
+        var basis: String
+        @Option(help: ArgumentHelp("The new-physics scale Λ in GeV to which the coefficients are normalised.", valueName: "GeV"))
+        var lambda: Double = 1000
+        @Option(help: "What the weights are normalised to, in words (e.g. \"expected events for 140 fb^-1\").")
+        var normalisation: String
+        @Option(help: "The unit of the weights, e.g. events, fb or pb.")
+        var weightUnit: String
+
+        var provenance: EventDatabase.Provenance {
+            EventDatabase.Provenance(generator: generator, eftBasis: basis, lambda: lambda, normalisation: normalisation, weightUnit: weightUnit)
+        }
+
+        func validate() throws {
+            guard lambda.isFinite, lambda > 0 else { throw ValidationError("--lambda must be a positive number of GeV, found \(lambda)") }
+        }
+    }
+
+    /// Writes `database` to `output` (atomically) and prints what was written.
+    static func write(_ database: EventDatabase, to output: String, summary: String) throws {
+        try database.write(to: URL(fileURLWithPath: output))
+        print("wrote \(output): \(database.eventCount) events, \(database.monomials.count) terms in \(database.coefficientNames.joined(separator: ", ")), observables \(database.observables.map { $0.unit.isEmpty ? $0.name : "\($0.name) [\($0.unit)]" }.joined(separator: ", "))")
+        print(summary)
+    }
+
+    struct LHE: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "lhe",
+            abstract: "Per-event coefficients from the reweighting weights of an LHE file (.lhe or .lhe.gz).",
+            discussion: """
+                Each --benchmark names a weight id of the file and the point of the Wilson coefficients \
+                (--coefficients, in that order) it was reweighted to; every monomial up to --degree is a \
+                term, and each event's coefficients solve the morphing system (least squares with more \
+                benchmarks than terms). Each --observable is NAME=QUANTITY:PDG,PDG,...[:UNIT] with \
+                QUANTITY one of pt, eta, abseta, rapidity, mass, energy, count, computed from the sum of \
+                the final-state particles whose |PDG id| is listed. Example: \
+                efthf import lhe vh.lhe.gz --coefficients cHW,cHq3 --benchmark sm=0,0 --benchmark w1=1,0 ... \
+                --observable pTV=pt:11,12,13,14:GeV --generator MG5 --basis SMEFTsim --normalisation "σ·L/N" \
+                --weight-unit events --weight-scale 0.14 -o vh.h5
+                """
+        )
+
+        @Argument(help: ArgumentHelp("The LHE file.", valueName: "file.lhe[.gz]"))
+        var file: String
+        @Option(help: ArgumentHelp("The Wilson coefficients, in the order of the benchmark points.", valueName: "c1,c2,..."))
+        var coefficients: String
+        @Option(help: ArgumentHelp("A weight id and its point: ID=v1,v2,... (repeat).", valueName: "id=v1,v2,..."))
+        var benchmark: [String] = []
+        @Option(help: "The highest degree of the monomials (2: SM, interference and squared terms).")
+        var degree: Int = 2
+        @Option(help: ArgumentHelp("An observable: NAME=QUANTITY:PDG,PDG,...[:UNIT] (repeat).", valueName: "spec"))
+        var observable: [String] = []
+        @Option(help: "Multiplies every weight (e.g. L/N for MadGraph's per-event cross sections).")
+        var weightScale: Double = 1
+        @OptionGroup var provenance: ProvenanceOptions
+        @Option(name: [.short, .customLong("output")], help: ArgumentHelp("The event database to write.", valueName: "out.h5"))
+        var output: String
+
+        static let maximumBenchmarks = 10_000, maximumObservables = 1_000, maximumDegree = 4, maximumCoefficients = 100
+
+        func run() throws {
+            let names = coefficients.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+            guard !names.isEmpty, names.count <= Self.maximumCoefficients, Set(names).count == names.count, !names.contains("") else {
+                throw ValidationError("--coefficients needs 1 to \(Self.maximumCoefficients) distinct names, found \"\(coefficients)\"")
+            }
+            guard (0...Self.maximumDegree).contains(degree) else { throw ValidationError("--degree must be 0 to \(Self.maximumDegree), found \(degree)") }
+            guard !benchmark.isEmpty, benchmark.count <= Self.maximumBenchmarks else {
+                throw ValidationError("give 1 to \(Self.maximumBenchmarks) --benchmark ID=v1,v2,...")
+            }
+            guard observable.count <= Self.maximumObservables else { throw ValidationError("at most \(Self.maximumObservables) --observable") }
+            guard weightScale.isFinite, weightScale > 0 else { throw ValidationError("--weight-scale must be positive, found \(weightScale)") }
+            let points = try benchmark.map { spec throws -> (weightID: String, point: [Double]) in
+                guard let eq = spec.lastIndex(of: "=") else { throw ValidationError("--benchmark \(spec): expected ID=v1,v2,...") }
+                let values = spec[spec.index(after: eq)...].split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
+                guard values.count == names.count, let point = values as? [Double], point.allSatisfy(\.isFinite) else {
+                    throw ValidationError("--benchmark \(spec): expected \(names.count) finite values (\(names.joined(separator: ", ")))")
+                }
+                return (String(spec[..<eq]), point)
+            }
+            let observables = try observable.map(Self.parseObservable)
+            try reportingImportErrors {
+                let lhe = try LHEFile(contentsOf: URL(fileURLWithPath: file))
+                let (database, morphing) = try lhe.eventDatabase(
+                    benchmarks: points, coefficientNames: names, monomials: Monomial.all(upToDegree: degree, coefficientCount: names.count),
+                    observables: observables, provenance: provenance.provenance, weightScale: weightScale)
+                try EFTHFCommand.write(database, to: output, summary: "morphing system: \(points.count) benchmarks, \(morphing.isOverdetermined ? "least squares" : "square")")
+            }
+        }
+
+        /// NAME=QUANTITY:PDG,PDG,...[:UNIT].
+        static func parseObservable(_ spec: String) throws -> LHEObservable {
+            let quantities: [String: LHEObservable.Quantity] = [
+                "pt": .transverseMomentum, "eta": .pseudorapidity, "abseta": .absolutePseudorapidity, "rapidity": .rapidity,
+                "mass": .invariantMass, "energy": .energy, "count": .count,
+            ]
+            guard let eq = spec.firstIndex(of: "=") else { throw ValidationError("--observable \(spec): expected NAME=QUANTITY:PDG,PDG,...[:UNIT]") }
+            let name = String(spec[..<eq])
+            let parts = spec[spec.index(after: eq)...].split(separator: ":", omittingEmptySubsequences: false).map(String.init)
+            guard !name.isEmpty, parts.count == 2 || parts.count == 3, let quantity = quantities[parts[0]] else {
+                throw ValidationError("--observable \(spec): expected NAME=QUANTITY:PDG,PDG,...[:UNIT] with QUANTITY one of \(quantities.keys.sorted().joined(separator: ", "))")
+            }
+            let ids = parts[1].split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+            guard !ids.isEmpty, let pdg = ids as? [Int] else { throw ValidationError("--observable \(spec): the PDG ids must be integers") }
+            let unit = parts.count == 3 ? parts[2] : (quantity == .transverseMomentum || quantity == .invariantMass || quantity == .energy ? "GeV" : "")
+            return LHEObservable(name: name, unit: unit, quantity: quantity, pdgIDs: Set(pdg.map(abs)))
+        }
+    }
+
+    struct MadMiner: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "madminer",
+            abstract: "Per-event coefficients from a MadMiner HDF5 file with a morphing setup and events.",
+            discussion: """
+                The coefficients are a_ec = Σ_b M[c,b] w_eb with the file's morphing matrix, or the least-squares \
+                solution over every physics benchmark (--least-squares); the check against the benchmarks \
+                outside the morphing basis is printed. MadMiner's weights are cross sections in pb.
+                """
+        )
+
+        @Argument(help: ArgumentHelp("The MadMiner file.", valueName: "file.h5"))
+        var file: String
+        @Option(help: ArgumentHelp("Units of observables: NAME=UNIT,... (default: dimensionless).", valueName: "name=unit,..."))
+        var units: String?
+        @Flag(help: "Solve over every physics benchmark by least squares instead of the file's morphing matrix.")
+        var leastSquares = false
+        @OptionGroup var provenance: ProvenanceOptions
+        @Option(name: [.short, .customLong("output")], help: ArgumentHelp("The event database to write.", valueName: "out.h5"))
+        var output: String
+
+        func run() throws {
+            var observableUnits: [String: String] = [:]
+            for item in (units ?? "").split(separator: ",") {
+                let pair = item.split(separator: "=", maxSplits: 1).map(String.init)
+                guard pair.count == 2, !pair[0].isEmpty else { throw ValidationError("--units \(item): expected NAME=UNIT") }
+                observableUnits[pair[0]] = pair[1]
+            }
+            try reportingImportErrors {
+                let madminer = try MadMinerFile(contentsOf: URL(fileURLWithPath: file))
+                for name in observableUnits.keys.sorted() where !madminer.observableNames.contains(name) {
+                    throw EventDatabaseError(.names, "--units names \"\(name)\", which the file has no observable of; it has: \(madminer.observableNames.joined(separator: ", "))", file: file)
+                }
+                let (database, check) = try madminer.eventDatabase(provenance: provenance.provenance, observableUnits: observableUnits,
+                                                                   method: leastSquares ? .leastSquaresOverAllBenchmarks : .morphingMatrix)
+                try EFTHFCommand.write(database, to: output, summary: "largest relative residual at the benchmarks outside the morphing basis: \(String(format: "%.3g", check.largestRelativeResidual))\(check.benchmark.map { " (\($0))" } ?? "")")
+            }
+        }
+    }
+}
+
+/// Event-database errors as one clear line, like the other commands' errors.
+func reportingImportErrors(_ body: () throws -> Void) throws {
+    do {
+        try body()
+    } catch let error as EventDatabaseError {
+        fail(error)
+    }
+}
