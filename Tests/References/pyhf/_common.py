@@ -64,6 +64,20 @@ def from_name(model, pars):
     return x
 
 
+def from_par_names(model, named):
+    """{pyhf par_name ("name", or "name[i]" for vectors): value} -> vector in pyhf's order, the
+    parameters not named at their suggested inits."""
+    pars = list(model.config.suggested_init())
+    for name in model.config.par_order:
+        sl = model.config.par_slice(name)
+        n = sl.stop - sl.start
+        for i in range(n):
+            key = name if n == 1 else f"{name}[{i}]"
+            if key in named:
+                pars[sl.start + i] = named[key]
+    return pars
+
+
 def floats(v):
     return [float(x) for x in np.asarray(v, dtype=float).ravel()]
 

@@ -19,18 +19,13 @@ import sys
 
 import pyhf
 
+from _common import from_par_names
+
 
 def logpdf(ws, named):
     model = ws.model()
     data = ws.data(model)
-    pars = list(model.config.suggested_init())
-    for name in model.config.par_order:
-        sl = model.config.par_slice(name)
-        n = sl.stop - sl.start
-        for i in range(n):
-            key = name if n == 1 else f"{name}[{i}]"
-            if key in named:
-                pars[sl.start + i] = named[key]
+    pars = from_par_names(model, named)
     return float(model.logpdf(pyhf.tensorlib.astensor(pars), data)[0]), model
 
 

@@ -18,17 +18,7 @@ import sys
 
 import pyhf
 
-
-def pars_vector(model, named):
-    pars = list(model.config.suggested_init())
-    for name in model.config.par_order:
-        sl = model.config.par_slice(name)
-        n = sl.stop - sl.start
-        for i in range(n):
-            key = name if n == 1 else f"{name}[{i}]"
-            if key in named:
-                pars[sl.start + i] = named[key]
-    return pars
+from _common import from_par_names
 
 
 def main():
@@ -51,7 +41,7 @@ def main():
             ws = pyhf.Workspace(patchset.apply(bkg, case["patch"]))
         model = ws.model()
         data = ws.data(model)
-        logpdf = float(model.logpdf(pyhf.tensorlib.astensor(pars_vector(model, case["parameters"])), data)[0])
+        logpdf = float(model.logpdf(pyhf.tensorlib.astensor(from_par_names(model, case["parameters"])), data)[0])
         d = logpdf - case["efthf_logpdf"]
         differences.append(d)
         scale = max(scale, abs(case["efthf_logpdf"]))
