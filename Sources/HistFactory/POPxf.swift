@@ -89,6 +89,14 @@ extension Workspace {
         for channel in channels {
             var parts: [SamplePolynomial] = []
             for sample in channel.samples {
+                // A sample evaluated per event (per-event systematics or smoothing) has yields that the
+                // static templates do not reproduce; POPxf would carry the wrong polynomial.
+                for modifier in sample.modifiers {
+                    if case .morphing(let m) = modifier.payload, m.events != nil {
+                        throw HistFactoryError(
+                            .operation, "channel \"\(channel.name)\" sample \"\(sample.name)\": event-database modifier \"\(modifier.name)\" is evaluated per event (systematics or smoothing_width), so its yields are not the static polynomial POPxf carries; export it at points instead (export --at or --patchset)")
+                    }
+                }
                 let part = try samplePolynomial(sample, channel: channel.name, names: names)
                 if options.observables == .samples {
                     guard Self.isMorphed(sample) else { continue }

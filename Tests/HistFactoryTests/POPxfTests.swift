@@ -95,6 +95,9 @@ import Testing
         let ws = try Workspace(contentsOf: Self.root + "/Data/vh/workspace_morphing.json")
         #expect(throws: HistFactoryError.self) { try ws.popxf(POPxfOptions(scale: -1)) }
         #expect(Workspace.popxfKey(.one, names: ["a"], degree: 2) == "('', '')")
+        // A sample evaluated per event is refused by name, not written from its static templates.
+        let events = try Workspace(contentsOf: Self.root + "/Data/vh/workspace_events_syst.json")
+        #expect { try events.popxf(POPxfOptions(scale: 125)) } throws: { "\($0)".contains("\"VH\"") && "\($0)".contains("evaluated per event") }
     }
 
     /// popxf-validator on the export, through Tests/References/popxf/check_popxf.py (skipped, with a
