@@ -80,8 +80,7 @@ extension Workspace {
         func parameters(_ point: [String: Double], shift: (String, Double)? = nil) throws(HistFactoryError) -> [Double] {
             var x = model.suggestedInits
             for name in coefficients { x[try model.parameterIndex(named: name)] = point[name] ?? 0 }
-            let systematics = Set(try model.dependentSamples(at: x).flatMap(\.eventSystematicParameters))
-            for name in systematics { x[try model.parameterIndex(named: name)] = 0 }
+            for name in model.eventSystematicParameters { x[try model.parameterIndex(named: name)] = 0 }
             if let (name, value) = shift { x[try model.parameterIndex(named: name)] = value }
             return x
         }
@@ -107,7 +106,7 @@ extension Workspace {
         }
         // ν̃⁰(c, θ_k = ±1) of every sample with per-event systematics.
         var shifted: [String: (up: [DependentSampleEvaluation], down: [DependentSampleEvaluation])] = [:]
-        for name in Set(samples.flatMap(\.eventSystematicParameters)).sorted() {
+        for name in model.eventSystematicParameters {
             shifted[name] = (try model.dependentSamples(at: try context.parameters(point, shift: (name, 1))),
                              try model.dependentSamples(at: try context.parameters(point, shift: (name, -1))))
         }
@@ -180,7 +179,7 @@ extension Workspace {
         }
         // The normalisation of point-dependent staterror widths (§16): one bin per component,
         // n = ν = 1, a fixed staterror of width σ_b(0)²/σ_b(c).
-        let widths = try model.dynamicStaterrorWidths(at: x)
+        let widths = model.dynamicStaterrorWidths(from: samples)
         let normalisation = Self.staterrorNormalisationChannel
         if !widths.isEmpty {
             if channels.contains(where: { $0.name == normalisation }) || existing.contains(normalisation) {
@@ -226,13 +225,14 @@ extension Workspace {
                 let name = m["name"]?.stringValue ?? "?"
                 throw HistFactoryError(.parameter, "the POI of measurement \"\(name)\" is the Wilson coefficient \"\(p)\", which the export fixes; choose another POI (--poi)")
             }
+            let fixedConfigs = fixed.map { JSON.object(JSONObject([("name", .string($0)), ("fixed", .bool(true))])) }
             if case .array(let parameters)? = config["parameters"] {
                 config["parameters"] = .array(parameters.filter { p in
                     guard let name = p["name"]?.stringValue else { return true }
                     return !coefficients.contains(name)
-                } + fixed.map { .object(JSONObject([("name", .string($0)), ("fixed", .bool(true))])) })
-            } else if !fixed.isEmpty {
-                config["parameters"] = .array(fixed.map { .object(JSONObject([("name", .string($0)), ("fixed", .bool(true))])) })
+                } + fixedConfigs)
+            } else if !fixedConfigs.isEmpty {
+                config["parameters"] = .array(fixedConfigs)
             }
             m["config"] = .object(config)
             out.append(.object(m))

@@ -61,7 +61,7 @@ extension HistFactoryModel {
         }
         return flat.morphs.enumerated().map { k, m in
             let poly = evaluations[k].poly
-            let raw = (0..<m.binCount).map { b in m.morph.relative ? m.nominal[b] * (1 + poly[b]) : poly[b] }
+            let raw = (0..<m.binCount).map { m.rawNominal(poly[$0], bin: $0) }
             let nominal = m.policyApplied(poly).values
             return DependentSampleEvaluation(
                 channel: m.morph.channel, sample: m.morph.sample, raw: raw, nominal: nominal,
@@ -71,11 +71,25 @@ extension HistFactoryModel {
         }
     }
 
+    /// The nuisance parameters of every per-event systematic of the model's event-database samples,
+    /// in model order, each once.
+    public var eventSystematicParameters: [String] {
+        var names: [String] = []
+        for m in flat.morphs {
+            for p in m.morph.events?.systematicParameters ?? [] where !names.contains(parameterNames[p]) { names.append(parameterNames[p]) }
+        }
+        return names
+    }
+
     /// The staterror widths σ_b(c) of (S2) at `parameters`, with σ_b(0), for every component whose
     /// width follows the parameter-dependent samples; empty when every width is static.
     public func dynamicStaterrorWidths(at parameters: [Double]) throws(HistFactoryError) -> [DynamicStaterrorWidth] {
         guard !dynamicStaterrors.isEmpty else { return [] }
-        let samples = try dependentSamples(at: parameters)
+        return dynamicStaterrorWidths(from: try dependentSamples(at: parameters))
+    }
+
+    /// ``dynamicStaterrorWidths(at:)`` from the samples that ``dependentSamples(at:)`` returned at the point.
+    func dynamicStaterrorWidths(from samples: [DependentSampleEvaluation]) -> [DynamicStaterrorWidth] {
         let names = parameterNames
         return dynamicStaterrors.map { d in
             var variance = d.staticVariance, nominal = d.staticNominal

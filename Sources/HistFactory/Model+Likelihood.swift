@@ -288,7 +288,7 @@ extension HistFactoryModel {
             guard m.morph.policy == .error else { continue }
             let poly = parameters.withUnsafeBufferPointer { m.evaluateEvents($0.baseAddress!, jacobian: false) }?.yields ?? m.morph.templates.yields(at: c)
             for b in 0..<m.binCount {
-                let value = m.morph.relative ? m.nominal[b] * (1 + poly[b]) : poly[b]
+                let value = m.rawNominal(poly[b], bin: b)
                 if value < 0 { negativeMorph.append((m.binStart + b, "morphing \"\(m.morph.modifier)\"", value)) }
             }
         }
@@ -383,7 +383,13 @@ extension HistFactoryModel {
 }
 
 extension MorphEntry {
-    /// ν⁰_b from the polynomial (absolute: poly_b; relative: n_b (1 + poly_b)) and ν̃⁰_b after the
+    /// ν⁰_b from the polynomial: poly_b (absolute form), n_b (1 + poly_b) (relative form).
+    @inline(__always)
+    func rawNominal(_ poly: Double, bin b: Int) -> Double {
+        morph.relative ? nominal[b] * (1 + poly) : poly
+    }
+
+    /// ν⁰_b from the polynomial (``rawNominal(_:bin:)``) and ν̃⁰_b after the
     /// negative-yield policy (Specs/eft-extension.md §9) with ∂ν̃⁰/∂ν⁰; `negative` when the "error"
     /// policy finds ν⁰_b < 0.
     func policyApplied(_ poly: [Double]) -> (values: [Double], derivatives: [Double], negative: Bool) {
@@ -391,7 +397,7 @@ extension MorphEntry {
         var derivatives = [Double](repeating: 1, count: binCount)
         var negative = false
         for b in 0..<binCount {
-            var value = morph.relative ? nominal[b] * (1 + poly[b]) : poly[b]
+            var value = rawNominal(poly[b], bin: b)
             switch morph.policy {
             case .error:
                 if value < 0 { negative = true }
