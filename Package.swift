@@ -22,8 +22,12 @@ let package = Package(
         // The HistFactory model of pyhf 0.7.6: workspace spec, validation, likelihood and gradient.
         .target(
             name: "HistFactory",
-            dependencies: ["EFTJSON", "Morphing", "EventDatabase", "_CKernels", .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: ["EFTJSON", "_CKernels", .product(name: "Crypto", package: "swift-crypto")]
         ),
+        // efthf's extension of the schema (Specs/eft-extension.md, Specs/event-database.md): the
+        // `morphing` and `event_database` modifier types, registered through `ModifierSet.efthf`,
+        // and what reads or writes them (exports to pyhf, POPxf, reinterpretation).
+        .target(name: "EFTModifiers", dependencies: ["HistFactory", "Morphing", "EventDatabase", "EFTJSON"]),
         // The likelihood kernel's AVX inner loops, in C (runtime dispatch, no compiler flags).
         .target(name: "_CKernels"),
         // Polynomial morphing in Wilson coefficients: term sets, evaluation with gradient,
@@ -33,7 +37,7 @@ let package = Package(
         .systemLibrary(name: "CNLopt", pkgConfig: "nlopt", providers: [.apt(["libnlopt-dev"])]),
         // Fits, uncertainties, profile scans, test statistics, CLs, toys.
         .target(name: "Inference", dependencies: ["HistFactory", "CNLopt"]),
-        .target(name: "EFTHF", dependencies: ["EFTJSON", "EventDatabase", "HistFactory", "Morphing", "Inference"]),
+        .target(name: "EFTHF", dependencies: ["EFTJSON", "EventDatabase", "HistFactory", "Morphing", "EFTModifiers", "Inference"]),
         .executableTarget(
             name: "EFTHFCLI",
             dependencies: ["EFTHF", "EFTHFService", "Plots", .product(name: "ArgumentParser", package: "swift-argument-parser")]
@@ -51,10 +55,10 @@ let package = Package(
         .executableTarget(name: "HistFactoryBenchmark", dependencies: ["HistFactory", "EFTJSON"], path: "Benchmarks/HistFactory", exclude: ["run.py"]),
         .executableTarget(name: "MorphingBenchmark", dependencies: ["Morphing"], path: "Benchmarks/Morphing"),
         .testTarget(name: "EFTJSONTests", dependencies: ["EFTJSON"]),
-        .testTarget(name: "HistFactoryTests", dependencies: ["HistFactory", "EFTJSON"]),
+        .testTarget(name: "HistFactoryTests", dependencies: ["HistFactory", "EFTModifiers", "EFTJSON"]),
         .testTarget(name: "MorphingTests", dependencies: ["Morphing", "EFTJSON", "_SeededRandom"]),
-        .testTarget(name: "InferenceTests", dependencies: ["Inference", "HistFactory", "Morphing", "EFTJSON"]),
-        .executableTarget(name: "InferenceBenchmark", dependencies: ["Inference", "HistFactory"], path: "Benchmarks/inference", exclude: ["bench_pyhf.py"]),
+        .testTarget(name: "InferenceTests", dependencies: ["Inference", "HistFactory", "EFTModifiers", "Morphing", "EFTJSON"]),
+        .executableTarget(name: "InferenceBenchmark", dependencies: ["Inference", "HistFactory", "EFTModifiers"], path: "Benchmarks/inference", exclude: ["bench_pyhf.py"]),
         .systemLibrary(name: "CHDF5", pkgConfig: "hdf5", providers: [.apt(["libhdf5-dev"])]),
         .target(name: "EventDatabase", dependencies: ["CHDF5", "CZlib", "Morphing", "EFTJSON"]),
         .testTarget(name: "EventDatabaseTests", dependencies: ["EventDatabase", "Morphing", "_SeededRandom"]),

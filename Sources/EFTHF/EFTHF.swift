@@ -1,5 +1,6 @@
 // The efthf library: one import for EFT global fits.
 @_exported import EFTJSON
+@_exported import EFTModifiers
 @_exported import EventDatabase
 @_exported import HistFactory
 @_exported import Inference

@@ -59,7 +59,7 @@ struct ModelOptions: ParsableArguments {
     var measurement: String?
 
     func loadWorkspace() throws -> Workspace {
-        var ws = try Workspace(contentsOf: workspace)
+        var ws = try Workspace(contentsOf: workspace, modifiers: .efthf)
         if let patch {
             var file = patch
             var name: String? = nil

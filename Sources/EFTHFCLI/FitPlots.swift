@@ -34,7 +34,7 @@ struct SampleYields {
                     nominal[channel.name] = s.data
                     for m in s.modifiers {
                         names.insert(m.name)
-                        if case .morphing(let morphing) = m.payload { names.formUnion(morphing.coefficients) }
+                        if let morphing = m.dependent as? MorphingModifier { names.formUnion(morphing.coefficients) }
                     }
                 }
             }
@@ -43,7 +43,7 @@ struct SampleYields {
                 sub = nil
             } else {
                 let json = Self.singleSampleJSON(workspace.json, sample: sample, measurement: model.measurementName, parameters: names)
-                sub = try HistFactoryModel(workspace: Workspace(json: json, file: workspace.file, baseDirectory: workspace.baseDirectory), measurement: model.measurementName, interpolation: model.interpolation)
+                sub = try HistFactoryModel(workspace: Workspace(json: json, file: workspace.file, baseDirectory: workspace.baseDirectory, modifiers: .efthf), measurement: model.measurementName, interpolation: model.interpolation)
             }
             let map = try (sub?.parameterNames ?? []).map { name throws(HistFactoryError) -> Int in
                 guard let i = fullIndex[name] else { throw HistFactoryError(.parameter, "sample \(sample) has parameter \(name) that the model lacks") }
@@ -170,7 +170,7 @@ enum FitPlots {
         for channel in workspace.channels {
             for s in channel.samples {
                 for m in s.modifiers {
-                    if case .morphing(let morphing) = m.payload {
+                    if let morphing = m.dependent as? MorphingModifier {
                         coefficientsOf[s.name, default: []] += morphing.coefficients.filter { !(coefficientsOf[s.name] ?? []).contains($0) }
                     }
                 }

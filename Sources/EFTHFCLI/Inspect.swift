@@ -223,7 +223,7 @@ struct WorkspaceInspection {
         for channel in ws.channels {
             for sample in channel.samples {
                 for m in sample.modifiers {
-                    guard case .morphing(let morphing) = m.payload else { continue }
+                    guard let morphing = m.dependent as? MorphingModifier else { continue }
                     let poly = morphing.templates.yields
                     for (i, name) in morphing.coefficients.enumerated() {
                         guard let bounds = model.parameterSet(named: name)?.bounds.first else { continue }
@@ -269,7 +269,7 @@ struct WorkspaceInspection {
         workspace.channels.flatMap { c in
             c.samples.flatMap { s in
                 s.modifiers.compactMap { m in
-                    if case .morphing(let morphing) = m.payload { return (c.name, s.name, m, morphing) }
+                    if let morphing = m.dependent as? MorphingModifier { return (c.name, s.name, m, morphing) }
                     return nil
                 }
             }

@@ -78,7 +78,7 @@ extension EFTHFCommand {
                 files.append((staging + "/" + name, { url in try Data(text.utf8).write(to: url) }))
                 try writeAtomically(files: files)
                 do {
-                    let reread = try Workspace(contentsOf: staging + "/" + name)
+                    let reread = try Workspace(contentsOf: staging + "/" + name, modifiers: .efthf)
                     _ = try HistFactoryModel(workspace: reread, measurement: model.measurement)
                 } catch {
                     throw HistFactoryError(.invalidModel, "the reinterpreted workspace does not build a model (nothing written): \(error)", file: workspacePath)

@@ -240,7 +240,7 @@ public struct EFTHFServer: Sendable {
     /// Full validation, with event-database paths resolved against the workspace's directory.
     static func validate(_ json: JSON, directory: String) throws(ServiceError) -> Workspace {
         do {
-            let workspace = try Workspace(json: json, file: directory + "/" + Storage.workspaceFileName)
+            let workspace = try Workspace(json: json, file: directory + "/" + Storage.workspaceFileName, modifiers: .efthf)
             // Built once here, so a model error is a 422 at upload rather than a failed job.
             _ = try HistFactoryModel(workspace: workspace)
             return workspace

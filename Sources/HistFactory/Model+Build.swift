@@ -102,17 +102,19 @@ extension HistFactoryModel {
                                                            factors: .value(tau), sigmas: .undefined, fixed: valid.map { !$0 })
                     case .staterror:
                         continue  // computed over all samples below
-                    case .morphing:
-                        // Each Wilson coefficient is an unconstrained scalar, init 0, bounds [-10, 10].
-                        guard case .morphing(let morph) = mod.payload else { preconditionFailure() }
-                        for coefficient in morph.coefficients where !(requirementsByKind[.morphing]?.contains { $0.0 == coefficient } ?? false) {
-                            requirementsByKind[.morphing, default: []].append((coefficient, ParameterRequirement(
-                                type: .unconstrained, count: 1, isScalar: true, inits: .value([0]), bounds: .value([-10...10]),
-                                auxdata: .undefined, factors: .undefined, sigmas: .undefined, fixed: [false])))
-                        }
-                        // Event systematics: normal-constrained θ like histosys (shared by name with it).
-                        for parameter in morph.events?.parameters ?? [] where !(requirementsByKind[.histosys]?.contains { $0.0 == parameter } ?? false) {
-                            requirementsByKind[.histosys, default: []].append((parameter, .scalarNormal()))
+                    default:
+                        // A parameter-dependent modifier: the parameters it declares, each once per kind.
+                        guard case .dependent(let dependent) = mod.payload else { preconditionFailure("modifier payload does not match its type") }
+                        for parameter in dependent.declaredParameters where !(requirementsByKind[parameter.kind]?.contains { $0.0 == parameter.name } ?? false) {
+                            let requirement: ParameterRequirement
+                            switch parameter.constraint {
+                            case .unconstrained(let initial, let bounds):
+                                requirement = ParameterRequirement(type: .unconstrained, count: 1, isScalar: true, inits: .value([initial]), bounds: .value([bounds]),
+                                                                   auxdata: .undefined, factors: .undefined, sigmas: .undefined, fixed: [false])
+                            case .unitGaussian:
+                                requirement = .scalarNormal()
+                            }
+                            requirementsByKind[parameter.kind, default: []].append((parameter.name, requirement))
                         }
                         continue
                     }
@@ -180,7 +182,7 @@ extension HistFactoryModel {
         var orderedNames: [String] = []
         var requirementLists: [String: [ParameterRequirement]] = [:]
         var kindsByName: [String: [Modifier.Kind]] = [:]
-        for kind in Modifier.Kind.allCases {
+        for kind in Modifier.Kind.modelOrder(requirementsByKind.keys) {
             for (name, requirement) in requirementsByKind[kind] ?? [] {
                 if requirementLists[name] == nil { orderedNames.append(name) }
                 requirementLists[name, default: []].append(requirement)
@@ -219,8 +221,8 @@ extension HistFactoryModel {
             nextOffset += set.count
         }
 
-        for key in sortedPairs where key.kind == .morphing && requirementLists[key.name] != nil {
-            throw HistFactoryError(.invalidNameReuse, "the morphing modifier \"\(key.name)\" has the name of a parameter; give it a name of its own")
+        for key in sortedPairs where !key.kind.isPyhf && requirementLists[key.name] != nil {
+            throw HistFactoryError(.invalidNameReuse, "the \(key.kind) modifier \"\(key.name)\" has the name of a parameter; give it a name of its own")
         }
 
         // 4. The parameter of interest.
@@ -244,25 +246,19 @@ extension HistFactoryModel {
                 var scalars: [ScalarTerm] = []
                 var histos: [HistoTerm] = []
                 var binTerms: [BinTerm] = []
-                var morph: CompiledMorph? = nil
-                let morphings = sortedPairs.compactMap { key -> (String, MorphingModifier)? in
-                    if case .morphing(let m)? = mods[key]?.payload { (key.name, m) } else { nil }
+                // The parameter-dependent modifiers in (name, type) order, compiled by the first one's type.
+                let dependents = sortedPairs.compactMap { key -> (name: String, modifier: any ParameterDependentModifier)? in
+                    mods[key]?.dependent.map { (key.name, $0) }
                 }
-                if morphings.count == 1, let (name, m) = morphings.first {
-                    morph = CompiledMorph(templates: m.templates.yields, variance: m.templates.monteCarloVariance?.polynomial, coefficientParameters: m.coefficients.map { setByName[$0]!.offset },
-                                          relative: m.form == .relative, policy: m.negativeYields, modifier: name,
-                                          events: m.events.map { ($0.kernel, $0.parameters.map { setByName[$0]!.offset }) })
-                } else if morphings.count > 1 {
-                    // Several morphing modifiers: their product, expanded once (Specs §3.3, §8.2).
-                    let p = try MorphingModifier.product(morphings.map(\.1), modifierNames: morphings.map(\.0), binCount: sample.data.count, sample: sampleName)
-                    morph = CompiledMorph(templates: p.yields, variance: p.variance, coefficientParameters: p.coefficients.map { setByName[$0]!.offset },
-                                          relative: p.relative, policy: morphings[0].1.negativeYields, modifier: morphings.map(\.0).joined(separator: " × "))
+                var dependent: CompiledDependent? = nil
+                if let first = dependents.first {
+                    let context = SampleContext(channel: channelNames[c], sample: sampleName, nominal: sample.data,
+                                                parameterIndex: { @Sendable name in setByName[name]!.offset })
+                    dependent = CompiledDependent(sample: try first.modifier.compile(dependents, in: context), channel: channelNames[c], sampleName: sampleName)
                 }
-                morph?.sample = sampleName
-                morph?.channel = channelNames[c]
                 for key in sortedPairs {
                     guard let mod = mods[key] else { continue }
-                    if case .morphing = mod.payload { continue }
+                    if case .dependent = mod.payload { continue }
                     guard let set = setByName[key.name] else { continue }
                     switch (key.kind, mod.payload) {
                     case (.normfactor, _), (.lumi, _):
@@ -288,12 +284,12 @@ extension HistFactoryModel {
                     }
                 }
                 compiled.append(CompiledSample(binStart: channelOffsets[c], binCount: binCounts[c], nominal: sample.data,
-                                               scalars: scalars, histos: histos, binTerms: binTerms, morph: morph))
+                                               scalars: scalars, histos: histos, binTerms: binTerms, dependent: dependent))
             }
         }
 
-        // 6. Staterror widths that follow the morphed yields (Specs/eft-extension.md §8.2): for every
-        // morphed sample with MC uncertainties that carries a staterror, its δ² and ν⁰ leave the
+        // 6. Staterror widths that follow the parameter-dependent samples (Specs/eft-extension.md §8.2):
+        // for every such sample with an MC variance that carries a staterror, its δ² and ν⁰ leave the
         // static sums and come back at the current point.
         var dynamic: [DynamicStaterror] = []
         var morphCounter = 0
@@ -304,9 +300,9 @@ extension HistFactoryModel {
             for sampleName in sampleNames {
                 guard let (sample, mods) = lookup[c][sampleName] else { continue }
                 defer { entryCounter += 1 }
-                guard compiled[entryCounter].morph != nil else { continue }
+                guard let dependent = compiled[entryCounter].dependent else { continue }
                 defer { morphCounter += 1 }
-                guard compiled[entryCounter].morph?.variance != nil else { continue }
+                guard dependent.sample.hasVariance else { continue }
                 for (key, mod) in mods where key.kind == .staterror {
                     guard case .uncertainties(let delta) = mod.payload, let set = setByName[key.name],
                           userConfigs[key.name]?.sigmas == nil, let mask = staterrorMasks[key.name] else { continue }
@@ -341,7 +337,9 @@ extension HistFactoryModel {
         self.measurementName = measurement.name
         self.interpolation = interpolation
         self.auxiliaryData = auxiliary
-        self.flat = FlatModel(compiled)
+        var flat = FlatModel(compiled)
+        for d in dynamic { for part in d.contributions { flat.needsVariance[part.morph] = true } }
+        self.flat = flat
         self.normalConstraints = normal
         self.dynamicStaterrors = dynamic
         self.poissonConstraints = poisson

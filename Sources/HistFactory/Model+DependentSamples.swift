@@ -16,13 +16,16 @@ public struct DependentSampleEvaluation: Sendable, Equatable {
     /// var_sb as it enters the staterror width (S2), per bin; nil in bins that carry no
     /// point-dependent staterror component (no MC uncertainties, masked or overridden widths).
     public let staterrorVariance: [Double?]
-    /// Whether the sample's policy is "error", so that a raw yield below zero is outside the domain.
-    public let rejectsNegativeYields: Bool
-    /// The nuisance parameters of the sample's per-event systematics (event-database samples).
-    public let eventSystematicParameters: [String]
+    /// The bins where the sample refuses the point (raw yield below zero under the "error" policy).
+    public let rejectedBins: [Int]
+}
 
-    /// The bins where `raw` < 0 under the "error" policy.
-    public var negativeBins: [Int] { rejectsNegativeYields ? raw.indices.filter { raw[$0] < 0 } : [] }
+/// A parameter-dependent sample of the model: where it sits and its evaluator.
+public struct DependentSampleModel: Sendable {
+    public let channel: String
+    public let sample: String
+    /// The evaluator the likelihood calls; its ``ParameterDependentSample/parameters`` are model indices.
+    public let evaluator: any ParameterDependentSample
 }
 
 /// A staterror component whose constraint width follows the parameter-dependent samples (S2).
@@ -36,49 +39,32 @@ public struct DynamicStaterrorWidth: Sendable, Equatable {
 }
 
 extension HistFactoryModel {
+    /// The parameter-dependent samples in model order (channels, then samples).
+    public var dependentSampleModels: [DependentSampleModel] {
+        flat.morphs.map { DependentSampleModel(channel: $0.dependent.channel, sample: $0.dependent.sampleName, evaluator: $0.sample) }
+    }
+
     /// Every parameter-dependent sample at `parameters` (model order), in model order.
     public func dependentSamples(at parameters: [Double]) throws(HistFactoryError) -> [DependentSampleEvaluation] {
         guard parameters.count == parameterCount else {
             throw HistFactoryError(.parameter, "\(parameters.count) parameter values for a model with \(parameterCount)")
         }
-        var staterror: [[Double?]] = flat.morphs.map { [Double?](repeating: nil, count: $0.binCount) }
-        var evaluations: [(poly: [Double], variance: [Double]?)] = []
-        parameters.withUnsafeBufferPointer { p in
-            for m in flat.morphs {
-                if let e = m.evaluateEvents(p.baseAddress!, jacobian: false) {
-                    evaluations.append((e.yields, e.variances))
-                } else {
-                    let c = m.coefficients(p.baseAddress!)
-                    evaluations.append((m.morph.templates.yields(at: c), m.morph.variance?.yields(at: c)))
-                }
-            }
+        let values = parameters.withUnsafeBufferPointer { p in
+            flat.morphs.enumerated().map { k, m in m.evaluate(p.baseAddress!, derivatives: false, variance: flat.needsVariance[k]) }
         }
+        var staterror: [[Double?]] = flat.morphs.map { [Double?](repeating: nil, count: $0.binCount) }
         for d in dynamicStaterrors {
             for part in d.contributions {
-                let m = flat.morphs[part.morph], e = evaluations[part.morph]
-                staterror[part.morph][part.bin] = m.staterrorVariance(poly: e.poly[part.bin], variance: e.variance?[part.bin] ?? 0, delta: part.delta, bin: part.bin)
+                staterror[part.morph][part.bin] = values[part.morph].staterrorVariance(bin: part.bin, delta: part.delta)
             }
         }
         return flat.morphs.enumerated().map { k, m in
-            let poly = evaluations[k].poly
-            let raw = (0..<m.binCount).map { m.rawNominal(poly[$0], bin: $0) }
-            let nominal = m.policyApplied(poly).values
+            let v = values[k]
             return DependentSampleEvaluation(
-                channel: m.morph.channel, sample: m.morph.sample, raw: raw, nominal: nominal,
-                ratio: (0..<m.binCount).map { m.nominal[$0] != 0 ? nominal[$0] / m.nominal[$0] : 1 },
-                staterrorVariance: staterror[k], rejectsNegativeYields: m.morph.policy == .error,
-                eventSystematicParameters: (m.morph.events?.systematicParameters ?? []).map { parameterNames[$0] })
+                channel: m.dependent.channel, sample: m.dependent.sampleName, raw: v.raw, nominal: v.nominal,
+                ratio: (0..<m.binCount).map { m.nominal[$0] != 0 ? v.nominal[$0] / m.nominal[$0] : 1 },
+                staterrorVariance: staterror[k], rejectedBins: v.rejectedBins)
         }
-    }
-
-    /// The nuisance parameters of every per-event systematic of the model's event-database samples,
-    /// in model order, each once.
-    public var eventSystematicParameters: [String] {
-        var names: [String] = []
-        for m in flat.morphs {
-            for p in m.morph.events?.systematicParameters ?? [] where !names.contains(parameterNames[p]) { names.append(parameterNames[p]) }
-        }
-        return names
     }
 
     /// The staterror widths σ_b(c) of (S2) at `parameters`, with σ_b(0), for every component whose
@@ -89,7 +75,7 @@ extension HistFactoryModel {
     }
 
     /// ``dynamicStaterrorWidths(at:)`` from the samples that ``dependentSamples(at:)`` returned at the point.
-    func dynamicStaterrorWidths(from samples: [DependentSampleEvaluation]) -> [DynamicStaterrorWidth] {
+    public func dynamicStaterrorWidths(from samples: [DependentSampleEvaluation]) -> [DynamicStaterrorWidth] {
         let names = parameterNames
         return dynamicStaterrors.map { d in
             var variance = d.staticVariance, nominal = d.staticNominal

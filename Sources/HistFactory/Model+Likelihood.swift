@@ -1,5 +1,4 @@
 import EFTJSON
-import EventDatabase
 import Foundation
 
 /// The model's terms, laid out for evaluation (see `LikelihoodKernel`): built once from the
@@ -9,52 +8,69 @@ struct FlatModel: Sendable {
     /// Whether evaluations use the kernel's AVX loops (`LikelihoodKernel.avxAvailable`); tests set it
     /// to `false` to check that the portable Swift loops give the same doubles.
     var vectorised = LikelihoodKernel.avxAvailable
-    /// The samples with a morphing modifier, with where their bins sit in the kernel.
-    let morphs: [MorphEntry]
+    /// The parameter-dependent samples, with where their bins sit in the kernel.
+    let morphs: [DependentEntry]
+    /// Per entry of `morphs`: whether a staterror width follows its variance (S2).
+    var needsVariance: [Bool] = []
 
     init(_ entries: [CompiledSample]) {
         kernel = LikelihoodKernel(entries)
-        var morphs: [MorphEntry] = []
+        var morphs: [DependentEntry] = []
         var local = 0
         for (e, entry) in entries.enumerated() {
-            if let morph = entry.morph {
-                morphs.append(MorphEntry(entry: e, localStart: local, binStart: entry.binStart, morph: morph, nominal: entry.nominal))
+            if let dependent = entry.dependent {
+                morphs.append(DependentEntry(entry: e, localStart: local, binStart: entry.binStart, dependent: dependent, nominal: entry.nominal))
             }
             local += entry.binCount
         }
         self.morphs = morphs
+        needsVariance = Array(repeating: false, count: morphs.count)
     }
 }
 
-/// A morphing modifier of one sample in one channel, placed in the kernel's bin layout.
-struct MorphEntry: Sendable {
+/// A parameter-dependent sample of one channel, placed in the kernel's bin layout.
+struct DependentEntry: Sendable {
     let entry: Int
     let localStart: Int
     let binStart: Int
-    let morph: CompiledMorph
-    /// The sample's `data`: ν⁰(0) for the absolute form, the multiplied yield for the relative one.
+    let dependent: CompiledDependent
+    /// The sample's `data`.
     let nominal: [Double]
 
+    var sample: any ParameterDependentSample { dependent.sample }
     var binCount: Int { nominal.count }
 
-    /// The clip floor's scale ε_b = max(1e−6·|data_b|, 1e−9) (Specs/eft-extension.md §9).
-    func epsilon(_ b: Int) -> Double { max(1e-6 * abs(nominal[b]), 1e-9) }
-
-    func coefficients(_ pars: UnsafePointer<Double>) -> [Double] {
-        morph.coefficientParameters.map { pars[$0] }
+    /// The sample at the model point `pars`.
+    func evaluate(_ pars: UnsafePointer<Double>, derivatives: Bool, variance: Bool) -> DependentSampleValue {
+        sample.evaluate(sample.parameters.map { pars[$0] }, derivatives: derivatives, variance: variance)
     }
 }
 
 /// Why a point is outside an extended model's domain (Specs/eft-extension.md §9.3).
 public struct EvaluationProblem: Sendable, CustomStringConvertible {
+    /// A bin where the point is refused.
+    public struct Bin: Sendable, Equatable {
+        /// The bin's index in the model's main bins.
+        public let bin: Int
+        /// The modifier that refuses it (`morphing "smeft"`), or `total`.
+        public let location: String
+        public let value: Double
+    }
+
+    /// A named coordinate of the point.
+    public struct Coordinate: Sendable, Equatable {
+        public let name: String
+        public let value: Double
+    }
+
     public let kind: String
-    /// (channel bin index in the model's main bins, sample or modifier, value).
-    public let bins: [(bin: Int, where: String, value: Double)]
-    public let coefficients: [(String, Double)]
+    public let bins: [Bin]
+    /// The values of the parameters the dependent samples name (the Wilson coefficients).
+    public let coordinates: [Coordinate]
 
     public var description: String {
-        let list = bins.prefix(10).map { "\($0.where) bin \($0.bin): \(JSON.pythonRepr($0.value))" }.joined(separator: "; ")
-        let point = coefficients.map { "\($0.0)=\(JSON.pythonRepr($0.1))" }.joined(separator: ", ")
+        let list = bins.prefix(10).map { "\($0.location) bin \($0.bin): \(JSON.pythonRepr($0.value))" }.joined(separator: "; ")
+        let point = coordinates.map { "\($0.name)=\(JSON.pythonRepr($0.value))" }.joined(separator: ", ")
         return "\(kind) at \(point.isEmpty ? "this point" : point): \(list)\(bins.count > 10 ? "; …" : "")"
     }
 }
@@ -69,7 +85,7 @@ extension HistFactoryModel {
         return withScratch(bins) { s in
             parameters.withUnsafeBufferPointer { pars in
                 // Sound: `pars` holds parameterCount values, and every parameter index in the kernel is below that.
-                _ = prepareMorphing(pars.baseAddress!, s, wantJacobian: false)
+                _ = prepareMorphing(pars.baseAddress!, s, derivatives: false)
                 flat.kernel.forward(pars.baseAddress!, s, mainBins: bins, wantGradient: false, vectorised: flat.vectorised)
             }
             return Array(UnsafeBufferPointer(start: s.nu, count: bins))
@@ -124,7 +140,7 @@ extension HistFactoryModel {
             parameters.withUnsafeBufferPointer { parsBuffer in
                 // Sound: `parsBuffer` holds parameterCount values, and every parameter index in the kernel is below that.
                 let pars = parsBuffer.baseAddress!
-                let (morphOK, clipDerivatives, events) = prepareMorphing(pars, s, wantJacobian: wantGradient)
+                let (morphOK, values) = prepareMorphing(pars, s, derivatives: wantGradient)
                 kernel.forward(pars, s, mainBins: bins, wantGradient: wantGradient, vectorised: flat.vectorised)
                 if !flat.morphs.isEmpty {
                     // Outside the domain (Specs §9): a negative morphed yield under "error", or a
@@ -160,7 +176,7 @@ extension HistFactoryModel {
                         return sum
                     }
                 }
-                let dynamic = dynamicStaterrorTerms(pars, s, data, clipDerivatives, events)
+                let dynamic = dynamicStaterrorTerms(pars, s, data, values, derivatives: wantGradient)
                 logL += dynamic.logL
                 for c in poissonConstraints {
                     let a = data.auxiliary[c.auxIndex]
@@ -191,7 +207,7 @@ extension HistFactoryModel {
                     }
                     // Sound: `grad` holds parameterCount values (just sized above).
                     kernel.backward(pars, s, grad, vectorised: flat.vectorised)
-                    morphingGradient(pars, s, clipDerivatives, events, grad)
+                    morphingGradient(s, values, grad)
                 }
                 return logL
             }
@@ -200,149 +216,98 @@ extension HistFactoryModel {
 }
 
 extension HistFactoryModel {
-    /// Fills the kernel's per-bin nominal and histosys scale for a morphed model (no-op otherwise):
+    /// Evaluates every parameter-dependent sample once and fills the kernel's per-bin nominal and
+    /// histosys scale (no-op without such samples):
     ///
     /// ```
-    /// ν⁰_b(c) = Σ_t T_tb m_t(c)              (absolute)     ν⁰_b(c) = n_b (1 + Σ_t R_tb m_t(c))   (relative)
-    /// ν̃⁰ = ν⁰, or the clip floor ε·exp((ν⁰ − ε)/ε) below ε        r_b = ν̃⁰_b / n_b  (1 where n_b = 0)
+    /// B_b = ν̃⁰_b(p) + r_b Σ_h Δ_hb,   r_b = ν̃⁰_b / data_b  (1 where data_b = 0)
     /// ```
     ///
-    /// Returns `ok` false when a sample with the "error" policy has a negative morphed yield,
-    /// ∂ν̃⁰/∂ν⁰ per morphed sample and bin, and, per morphed sample, the per-event evaluation of an
-    /// event-database sample with systematics (ν⁰ = its yields; nil for polynomial templates), with
-    /// Jacobians in (c, θ) when `wantJacobian`.
-    fileprivate func prepareMorphing(_ pars: UnsafePointer<Double>, _ s: KernelScratch, wantJacobian: Bool)
-        -> (ok: Bool, clipDerivatives: [[Double]], events: [SmoothedReweightingKernel.Evaluation?]) {
-        guard !flat.morphs.isEmpty else { return (true, [], []) }
-        var events: [SmoothedReweightingKernel.Evaluation?] = []
-        var clipDerivatives: [[Double]] = []
+    /// Returns `ok` false when a sample refuses the point, and the samples' values (with their
+    /// Jacobians when `derivatives`; with the variance terms where a staterror width follows them).
+    fileprivate func prepareMorphing(_ pars: UnsafePointer<Double>, _ s: KernelScratch, derivatives: Bool) -> (ok: Bool, values: [DependentSampleValue]) {
+        guard !flat.morphs.isEmpty else { return (true, []) }
         let kernel = flat.kernel
-        // Sound: morphNominal and morphRatio have localBinCount doubles when the kernel has morphing.
+        // Sound: morphNominal and morphRatio have localBinCount doubles when the kernel has dependent samples.
         s.morphNominal.update(from: kernel.nominal, count: kernel.localBinCount)
         s.morphRatio.update(repeating: 1, count: kernel.localBinCount)
         var ok = true
-        for m in flat.morphs {
-            let evaluation = m.evaluateEvents(pars, jacobian: wantJacobian)
-            events.append(evaluation)
-            let poly = evaluation?.yields ?? m.morph.templates.yields(at: m.coefficients(pars))
-            let (values, derivatives, negative) = m.policyApplied(poly)
-            if negative { ok = false }
+        var values: [DependentSampleValue] = []
+        values.reserveCapacity(flat.morphs.count)
+        for (k, m) in flat.morphs.enumerated() {
+            let value = m.evaluate(pars, derivatives: derivatives, variance: flat.needsVariance[k])
+            if !value.rejectedBins.isEmpty { ok = false }
             for b in 0..<m.binCount {
-                s.morphNominal[m.localStart + b] = values[b]
-                s.morphRatio[m.localStart + b] = m.nominal[b] != 0 ? values[b] / m.nominal[b] : 1
+                s.morphNominal[m.localStart + b] = value.nominal[b]
+                s.morphRatio[m.localStart + b] = m.nominal[b] != 0 ? value.nominal[b] / m.nominal[b] : 1
             }
-            clipDerivatives.append(derivatives)
+            values.append(value)
         }
-        return (ok, clipDerivatives, events)
+        return (ok, values)
     }
 
-    /// Adds ∂ log L/∂c_i of every morphed sample:
-    /// Σ_b w_b P G_b (1 + D_b/n_b) (∂ν̃⁰/∂ν⁰)_b ∂ν⁰_b/∂c_i, with D_b = Σ_h Δ_hb (the histosys part
-    /// scales with ν̃⁰/n_b, so it contributes D_b/n_b; not where n_b = 0, where r = 1).
-    /// For an event-database sample with systematics the product with its Jacobian in (c, θ) replaces
-    /// the templates' vector-Jacobian product.
-    fileprivate func morphingGradient(_ pars: UnsafePointer<Double>, _ s: KernelScratch, _ clipDerivatives: [[Double]],
-                                      _ events: [SmoothedReweightingKernel.Evaluation?], _ grad: UnsafeMutablePointer<Double>) {
+    /// Adds ∂ log L/∂p_j of every parameter-dependent sample:
+    /// Σ_b w_b P G_b (1 + D_b/n_b) ∂ν̃⁰_b/∂p_j, with D_b = Σ_h Δ_hb (the histosys part scales with
+    /// ν̃⁰/n_b, so it contributes D_b/n_b; not where n_b = 0, where r = 1).
+    fileprivate func morphingGradient(_ s: KernelScratch, _ values: [DependentSampleValue], _ grad: UnsafeMutablePointer<Double>) {
         for (k, m) in flat.morphs.enumerated() {
             let p = s.product[m.entry]
-            var cotangent = [Double](repeating: 0, count: m.binCount)
-            for b in 0..<m.binCount {
+            let bins = m.binCount
+            var cotangent = [Double](repeating: 0, count: bins)
+            for b in 0..<bins {
                 let l = m.localStart + b
                 let n = m.nominal[b]
                 let histoFactor = n != 0 ? 1 + s.morphDelta[l] / n : 1
-                cotangent[b] = s.weight[m.binStart + b] * p * s.binFactor[l] * histoFactor * clipDerivatives[k][b] * (m.morph.relative ? n : 1)
+                cotangent[b] = s.weight[m.binStart + b] * p * s.binFactor[l] * histoFactor
             }
-            if let evaluation = events[k] {
-                let bins = m.binCount
-                for (j, parameter) in m.morph.parameters.enumerated() {
-                    var sum = 0.0
-                    for b in 0..<bins { sum += cotangent[b] * evaluation.yieldJacobian[j * bins + b] }
-                    grad[parameter] += sum
-                }
-                continue
+            let jacobian = values[k].nominalJacobian
+            for (j, parameter) in m.sample.parameters.enumerated() {
+                var sum = 0.0
+                for b in 0..<bins { sum += cotangent[b] * jacobian[j * bins + b] }
+                grad[parameter] += sum
             }
-            var coefficientGradient = [Double](repeating: 0, count: m.morph.coefficientParameters.count)
-            let c = m.coefficients(pars)
-            c.withUnsafeBufferPointer { cb in
-                cotangent.withUnsafeBufferPointer { u in
-                    coefficientGradient.withUnsafeMutableBufferPointer { g in
-                        m.morph.templates.accumulateVectorJacobianProduct(at: cb, cotangent: u, into: g)
-                    }
-                }
-            }
-            for (i, parameter) in m.morph.coefficientParameters.enumerated() { grad[parameter] += coefficientGradient[i] }
         }
     }
 
-    /// Why `parameters` lie outside the model's domain, or nil: negative morphed yields of
-    /// samples with the "error" policy, negative total yields (extended workspaces only).
+    /// Why `parameters` lie outside the model's domain, or nil: bins that a parameter-dependent
+    /// sample refuses (negative yields under the "error" policy), negative total yields (models with
+    /// parameter-dependent samples only).
     public func evaluationProblem(_ parameters: [Double]) -> EvaluationProblem? {
         guard !flat.morphs.isEmpty else { return nil }
-        var negativeMorph: [(bin: Int, where: String, value: Double)] = []
-        var coefficientValues: [(String, Double)] = []
+        var refused: [EvaluationProblem.Bin] = []
+        var coordinates: [EvaluationProblem.Coordinate] = []
         for m in flat.morphs {
-            let c = m.morph.coefficientParameters.map { parameters[$0] }
-            for (i, parameter) in m.morph.coefficientParameters.enumerated() where !coefficientValues.contains(where: { $0.0 == parameterNames[parameter] }) {
-                coefficientValues.append((parameterNames[parameter], c[i]))
+            for i in m.sample.domainParameters where !coordinates.contains(where: { $0.name == parameterNames[i] }) {
+                coordinates.append(.init(name: parameterNames[i], value: parameters[i]))
             }
-            guard m.morph.policy == .error else { continue }
-            let poly = parameters.withUnsafeBufferPointer { m.evaluateEvents($0.baseAddress!, jacobian: false) }?.yields ?? m.morph.templates.yields(at: c)
-            for b in 0..<m.binCount {
-                let value = m.rawNominal(poly[b], bin: b)
-                if value < 0 { negativeMorph.append((m.binStart + b, "morphing \"\(m.morph.modifier)\"", value)) }
-            }
+            let value = parameters.withUnsafeBufferPointer { m.evaluate($0.baseAddress!, derivatives: false, variance: false) }
+            for b in value.rejectedBins { refused.append(.init(bin: m.binStart + b, location: m.sample.label, value: value.raw[b])) }
         }
-        if !negativeMorph.isEmpty {
-            return EvaluationProblem(kind: "negative morphed yields", bins: negativeMorph, coefficients: coefficientValues)
+        if !refused.isEmpty {
+            return EvaluationProblem(kind: "negative morphed yields", bins: refused, coordinates: coordinates)
         }
         let nu = expectedMainData(parameters)
-        let negative = nu.indices.filter { nu[$0] < 0 }.map { (bin: $0, where: "total", value: nu[$0]) }
-        return negative.isEmpty ? nil : EvaluationProblem(kind: "negative total yields", bins: negative, coefficients: coefficientValues)
+        let negative = nu.indices.filter { nu[$0] < 0 }.map { EvaluationProblem.Bin(bin: $0, location: "total", value: nu[$0]) }
+        return negative.isEmpty ? nil : EvaluationProblem(kind: "negative total yields", bins: negative, coordinates: coordinates)
     }
 }
 
 extension HistFactoryModel {
-    /// The Gaussian constraints of staterror components whose width follows the morphed yields
-    /// (Specs/eft-extension.md §8.2), with their gradient (γ and Wilson coefficients):
+    /// The Gaussian constraints of staterror components whose width follows the parameter-dependent
+    /// samples (Specs/eft-extension.md §8.2), with their gradient (γ and the samples' parameters):
     ///
     /// ```
-    /// σ(c) = √(V_s + Σ_M var_sb(c)) / (N_s + Σ_M ν̃⁰_sb(c))
-    /// var_sb = V_b(c) (absolute form),  δ² μ_b² + n_b² V_b(c) (relative form, μ = 1 + poly)
-    /// ℓ = −ln(σ(0)√2π) − (a − γ)²/(2σ(c)²),   ∂ℓ/∂σ = (a − γ)²/σ³
-    ///
-    /// The normalisation keeps the SM-point width σ(0): with −ln σ(c) the constraint alone would
-    /// carry information on c (it would favour points of small relative MC uncertainty) and bias
-    /// fits, Asimov fits included.
-    /// ∂σ/∂c_i = (∂var/∂c_i)/(2√V D) − σ (∂ν̃⁰/∂c_i)/D
+    /// σ(p) = √(V_s + Σ_M var_sb(p)) / (N_s + Σ_M ν̃⁰_sb(p)),   var_sb = δ_b² s_b(p) + V_b(p)
+    /// ℓ = −ln(σ(0)√2π) − (a − γ)²/(2σ(p)²),   ∂ℓ/∂σ = (a − γ)²/σ³
+    /// ∂σ/∂p_j = (∂var/∂p_j)/(2√V D) − σ (∂ν̃⁰/∂p_j)/D
     /// ```
     ///
-    /// For an event-database sample with systematics, var_sb(c, θ) = Σw²_b from the per-event pass and
-    /// the Jacobians run over (c, θ); without `events[k]`'s Jacobian (no gradient wanted) the
-    /// gradient entries of that sample are left out.
+    /// The normalisation keeps the SM-point width σ(0): with −ln σ(p) the constraint alone would
+    /// carry information on the Wilson coefficients (it would favour points of small relative MC
+    /// uncertainty) and bias fits, Asimov fits included.
     fileprivate func dynamicStaterrorTerms(_ pars: UnsafePointer<Double>, _ s: KernelScratch, _ data: ModelData,
-                                           _ clipDerivatives: [[Double]], _ events: [SmoothedReweightingKernel.Evaluation?]) -> (logL: Double, gradient: [(Int, Double)]) {
+                                           _ values: [DependentSampleValue], derivatives: Bool) -> (logL: Double, gradient: [(Int, Double)]) {
         guard !dynamicStaterrors.isEmpty else { return (0, []) }
-        // Per morphed sample: polynomial and variance with their Jacobians (coefficient-major).
-        var cache: [Int: (poly: [Double], polyJacobian: [Double], variance: [Double], varianceJacobian: [Double])] = [:]
-        func point(_ k: Int) -> (poly: [Double], polyJacobian: [Double], variance: [Double], varianceJacobian: [Double]) {
-            if let hit = cache[k] { return hit }
-            if let evaluation = events[k] {
-                return (evaluation.yields, evaluation.yieldJacobian, evaluation.variances, evaluation.varianceJacobian)
-            }
-            let m = flat.morphs[k]
-            let c = m.coefficients(pars)
-            let (poly, jacobian) = m.morph.templates.yieldsAndJacobian(at: c)
-            var variance = [Double](repeating: 0, count: m.binCount)
-            var varianceJacobian = [Double](repeating: 0, count: m.binCount * c.count)
-            c.withUnsafeBufferPointer { cb in
-                variance.withUnsafeMutableBufferPointer { v in
-                    varianceJacobian.withUnsafeMutableBufferPointer { j in m.morph.variance!.evaluate(at: cb, yields: v, jacobian: j) }
-                }
-            }
-            let result = (poly, jacobian, variance, varianceJacobian)
-            cache[k] = result
-            return result
-        }
         var logL = 0.0
         var gradient: [(Int, Double)] = []
         for d in dynamicStaterrors {
@@ -350,82 +315,29 @@ extension HistFactoryModel {
             var nominal = d.staticNominal
             for part in d.contributions {
                 let m = flat.morphs[part.morph]
-                let p = point(part.morph)
-                let n = m.nominal[part.bin]
-                variance += m.staterrorVariance(poly: p.poly[part.bin], variance: p.variance[part.bin], delta: part.delta, bin: part.bin)
+                variance += values[part.morph].staterrorVariance(bin: part.bin, delta: part.delta)
                 nominal += s.morphNominal[m.localStart + part.bin]
             }
             let constraint = normalConstraints[d.constraint]
             let residual = data.auxiliary[constraint.auxIndex] - pars[d.parameter]
             let sigma = variance.squareRoot() / nominal
             logL += constraint.logNormalization - 0.5 * residual * residual / (sigma * sigma)
+            guard derivatives else { continue }
             gradient.append((d.parameter, residual / (sigma * sigma)))
             let dSigma = residual * residual / (sigma * sigma * sigma)
             for part in d.contributions {
                 let m = flat.morphs[part.morph]
-                let p = point(part.morph)
+                let v = values[part.morph]
                 let b = part.bin, bins = m.binCount
-                let n = m.nominal[b]
-                guard !p.polyJacobian.isEmpty || p.poly.isEmpty else { continue }
-                for (i, parameter) in m.morph.parameters.enumerated() {
-                    let dPoly = p.polyJacobian[i * bins + b]
-                    let dVariance = m.morph.relative
-                        ? 2 * part.delta * part.delta * (1 + p.poly[b]) * dPoly + n * n * p.varianceJacobian[i * bins + b]
-                        : p.varianceJacobian[i * bins + b]
-                    let dNominal = clipDerivatives[part.morph][b] * (m.morph.relative ? n : 1) * dPoly
-                    let dS = dVariance / (2 * variance.squareRoot() * nominal) - sigma * dNominal / nominal
+                let delta2 = part.delta * part.delta
+                for (j, parameter) in m.sample.parameters.enumerated() {
+                    let i = j * bins + b
+                    let dVariance = delta2 * v.staterrorScaleJacobian[i] + v.varianceJacobian[i]
+                    let dS = dVariance / (2 * variance.squareRoot() * nominal) - sigma * v.nominalJacobian[i] / nominal
                     gradient.append((parameter, dSigma * dS))
                 }
             }
         }
         return (logL, gradient)
-    }
-}
-
-extension MorphEntry {
-    /// ν⁰_b from the polynomial: poly_b (absolute form), n_b (1 + poly_b) (relative form).
-    @inline(__always)
-    func rawNominal(_ poly: Double, bin b: Int) -> Double {
-        morph.relative ? nominal[b] * (1 + poly) : poly
-    }
-
-    /// ν⁰_b from the polynomial (``rawNominal(_:bin:)``) and ν̃⁰_b after the
-    /// negative-yield policy (Specs/eft-extension.md §9) with ∂ν̃⁰/∂ν⁰; `negative` when the "error"
-    /// policy finds ν⁰_b < 0.
-    func policyApplied(_ poly: [Double]) -> (values: [Double], derivatives: [Double], negative: Bool) {
-        var values = [Double](repeating: 0, count: binCount)
-        var derivatives = [Double](repeating: 1, count: binCount)
-        var negative = false
-        for b in 0..<binCount {
-            var value = rawNominal(poly[b], bin: b)
-            switch morph.policy {
-            case .error:
-                if value < 0 { negative = true }
-            case .clip:
-                let eps = epsilon(b)
-                if value < eps {
-                    let floor = eps * Foundation.exp((value - eps) / eps)
-                    derivatives[b] = floor / eps
-                    value = floor
-                }
-            case .allow:
-                break
-            }
-            values[b] = value
-        }
-        return (values, derivatives, negative)
-    }
-
-    /// var_sb of (V3) as it enters the staterror width (S2): V_b(c) for the absolute form,
-    /// δ_b² μ_b² + n_b² V_b(c) for the relative form (μ = 1 + poly).
-    func staterrorVariance(poly: Double, variance: Double, delta: Double, bin b: Int) -> Double {
-        morph.relative ? delta * delta * (1 + poly) * (1 + poly) + nominal[b] * nominal[b] * variance : variance
-    }
-
-    /// The per-event evaluation of an event-database sample with systematics at the current
-    /// (c, θ); nil for polynomial templates.
-    func evaluateEvents(_ pars: UnsafePointer<Double>, jacobian: Bool) -> SmoothedReweightingKernel.Evaluation? {
-        guard let events = morph.events else { return nil }
-        return events.kernel.evaluate(coefficients: coefficients(pars), nuisance: events.systematicParameters.map { pars[$0] }, jacobian: jacobian)
     }
 }

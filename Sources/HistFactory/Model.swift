@@ -1,7 +1,5 @@
 import EFTJSON
-import EventDatabase
 import Foundation
-import Morphing
 
 /// A HistFactory probability model built from a workspace and one of its measurements, with
 /// exactly pyhf 0.7.6's semantics (see `Specs/histfactory.md`):
@@ -161,31 +159,15 @@ struct CompiledSample: Sendable {
     let scalars: [ScalarTerm]
     let histos: [HistoTerm]
     let binTerms: [BinTerm]
-    /// The sample's morphing modifier, if it has one: its nominal is then ν⁰(c).
-    let morph: CompiledMorph?
+    /// The sample's parameter-dependent modifiers as one evaluator, if it has any: its nominal is then ν⁰(p).
+    let dependent: CompiledDependent?
 }
 
-/// A morphing modifier of one sample in one channel.
-struct CompiledMorph: Sendable {
-    let templates: PolynomialTemplates
-    /// The MC-statistical variance of the nominal as a polynomial in c, when the modifiers have uncertainties.
-    let variance: PolynomialTemplates?
-    /// The model parameter of each of the polynomial's coefficients.
-    let coefficientParameters: [Int]
-    /// ν⁰(c) = nominal · (1 + poly(c)) instead of poly(c).
-    let relative: Bool
-    let policy: MorphingModifier.NegativeYieldPolicy
-    let modifier: String
-    /// The sample's and its channel's names.
-    var sample = ""
-    var channel = ""
-    /// An event-database sample evaluated per event (its yields and variance replace `templates`
-    /// and `variance`), with the model parameter of each systematic.
-    var events: (kernel: SmoothedReweightingKernel, systematicParameters: [Int])? = nil
-
-    /// The parameters the nominal depends on, in the order of the Jacobians' rows:
-    /// the Wilson coefficients, then the event systematics' θ.
-    var parameters: [Int] { coefficientParameters + (events?.systematicParameters ?? []) }
+/// The parameter-dependent modifiers of one sample in one channel.
+struct CompiledDependent: Sendable {
+    let sample: any ParameterDependentSample
+    let channel: String
+    let sampleName: String
 }
 
 struct NormalConstraint: Sendable {
@@ -194,19 +176,19 @@ struct NormalConstraint: Sendable {
     let sigma: Double
     /// −ln(σ√(2π)).
     let logNormalization: Double
-    /// Index into `dynamicStaterrors` when σ follows the morphed yields, else −1.
+    /// Index into `dynamicStaterrors` when σ follows the parameter-dependent samples, else −1.
     var dynamicIndex: Int
 }
 
-/// A staterror component whose width depends on the Wilson coefficients (Specs/eft-extension.md §8.2):
-/// σ(c) = √(V_static + Σ_M var_sb(c)) / (N_static + Σ_M ν̃⁰_sb(c)).
+/// A staterror component whose width follows the parameter-dependent samples M (Specs/eft-extension.md §8.2):
+/// σ(p) = √(V_static + Σ_M var_sb(p)) / (N_static + Σ_M ν̃⁰_sb(p)).
 struct DynamicStaterror: Sendable {
     let parameter: Int
     /// Index into `normalConstraints`.
     let constraint: Int
     let staticVariance: Double
     let staticNominal: Double
-    /// (index into the flat model's morphs, bin of that sample, the sample's staterror δ).
+    /// (index into the flat model's dependent samples, bin of that sample, the sample's staterror δ).
     let contributions: [(morph: Int, bin: Int, delta: Double)]
 }
 

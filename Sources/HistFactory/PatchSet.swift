@@ -22,7 +22,7 @@ public struct PatchSet: Sendable {
 
     public init(json: JSON, file: String? = nil) throws(HistFactoryError) {
         do throws(HistFactoryError) {
-            let r = SpecReader()
+            let r = SpecReader.pyhf
             let root = try r.object(json, at: JSONPointer(tokens: []), required: ["metadata", "patches", "version"], optional: [])
             guard root["version"] == .string("1.0.0") else {
                 throw HistFactoryError(.schema, "unsupported patch set version \(root["version"]!.serialized())", path: JSONPointer(tokens: ["version"]))
@@ -132,7 +132,7 @@ extension Workspace {
             throw HistFactoryError(.patch, "\(label) does not apply: \(error)")
         }
         do {
-            return try Workspace(json: patched, baseDirectory: baseDirectory)
+            return try Workspace(json: patched, baseDirectory: baseDirectory, modifiers: modifiers)
         } catch {
             throw HistFactoryError(error.code, "after \(label): \(error.message)", path: error.path)
         }

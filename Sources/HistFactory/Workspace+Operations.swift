@@ -19,14 +19,14 @@ extension Workspace {
         json[key]!.arrayValue!.map { $0.objectValue! }
     }
 
-    private static func make(channels: [JSONObject], observations: [JSONObject], measurements: [JSONObject], version: String, baseDirectory: String?) throws(HistFactoryError) -> Workspace {
+    private static func make(channels: [JSONObject], observations: [JSONObject], measurements: [JSONObject], version: String, baseDirectory: String?, modifiers: ModifierSet) throws(HistFactoryError) -> Workspace {
         let json: JSON = .object(JSONObject([
             ("channels", .array(channels.map { .object($0) })),
             ("measurements", .array(measurements.map { .object($0) })),
             ("observations", .array(observations.map { .object($0) })),
             ("version", .string(version)),
         ]))
-        return try Workspace(json: json, baseDirectory: baseDirectory)
+        return try Workspace(json: json, baseDirectory: baseDirectory, modifiers: modifiers)
     }
 
     /// Removes modifiers (by name or type), samples, channels (with their observations) and
@@ -62,7 +62,7 @@ extension Workspace {
             m["config"] = .object(config)
             return m
         }
-        return try Self.make(channels: newChannels, observations: newObservations, measurements: newMeasurements, version: version, baseDirectory: baseDirectory)
+        return try Self.make(channels: newChannels, observations: newObservations, measurements: newMeasurements, version: version, baseDirectory: baseDirectory, modifiers: self.modifiers)
     }
 
     /// Renames modifiers (with their parameter configurations and the POI), samples, channels
@@ -92,7 +92,7 @@ extension Workspace {
             m["config"] = .object(config)
             return m
         }
-        return try Self.make(channels: newChannels, observations: newObservations, measurements: newMeasurements, version: version, baseDirectory: baseDirectory)
+        return try Self.make(channels: newChannels, observations: newObservations, measurements: newMeasurements, version: version, baseDirectory: baseDirectory, modifiers: self.modifiers)
     }
 
     /// Combines two workspaces (pyhf's `Workspace.combine`). Modifiers with the same name in
@@ -182,6 +182,6 @@ extension Workspace {
             }
         }
         let measurements = try joined("measurements", merge: measurementMerge)
-        return try make(channels: channels, observations: observations, measurements: measurements, version: left.version, baseDirectory: left.baseDirectory)
+        return try make(channels: channels, observations: observations, measurements: measurements, version: left.version, baseDirectory: left.baseDirectory, modifiers: left.modifiers)
     }
 }

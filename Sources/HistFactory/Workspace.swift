@@ -20,20 +20,25 @@ public struct Workspace: Sendable, Equatable {
     /// the process's working directory. Workspaces derived from this one (patched, pruned, combined,
     /// evaluated) keep it.
     public let baseDirectory: String?
+    /// The modifier types it was read with; workspaces derived from this one are read with them too.
+    public let modifiers: ModifierSet
 
-    /// Validates `json` as a workspace. `file` labels errors; relative event-database paths are
-    /// resolved against `baseDirectory`, by default `file`'s directory.
-    public init(json: JSON, file: String? = nil, baseDirectory: String? = nil) throws(HistFactoryError) {
+    /// Validates `json` as a workspace whose modifiers are pyhf's or those of `modifiers`. `file`
+    /// labels errors; relative paths inside modifiers are resolved against `baseDirectory`, by
+    /// default `file`'s directory.
+    public init(json: JSON, file: String? = nil, baseDirectory: String? = nil, modifiers: ModifierSet = .pyhf) throws(HistFactoryError) {
         let base = baseDirectory ?? file.map { URL(fileURLWithPath: $0).deletingLastPathComponent().path }
         do throws(HistFactoryError) {
-            let root = try SpecReader().object(json, at: JSONPointer(tokens: []), required: ["channels", "measurements", "observations", "version"], optional: [])
-            let version = try SpecReader().string(root["version"]!, at: JSONPointer(tokens: ["version"]))
-            guard version == WorkspaceVersion.pyhf || version == WorkspaceVersion.efthfExtended else {
-                throw HistFactoryError(.schema, "unsupported workspace version \"\(version)\" (expected \"\(WorkspaceVersion.pyhf)\", or \"\(WorkspaceVersion.efthfExtended)\" for efthf's EFT extension)", path: JSONPointer(tokens: ["version"]))
+            let root = try SpecReader.pyhf.object(json, at: JSONPointer(tokens: []), required: ["channels", "measurements", "observations", "version"], optional: [])
+            let version = try SpecReader.pyhf.string(root["version"]!, at: JSONPointer(tokens: ["version"]))
+            guard modifiers.versions.contains(version) else {
+                let hint = version.hasPrefix("1.0.0+efthf") && modifiers.extensions.isEmpty
+                    ? "; efthf's EFT extension is read with ModifierSet.efthf (module EFTModifiers)" : ""
+                throw HistFactoryError(.schema, "unsupported workspace version \"\(version)\" (expected \(modifiers.versions.map { "\"\($0)\"" }.joined(separator: " or ")))\(hint)", path: JSONPointer(tokens: ["version"]))
             }
-            let reader = SpecReader(extended: version == WorkspaceVersion.efthfExtended,
-                                    baseDirectory: base)
+            let reader = SpecReader(version: version, modifiers: modifiers, baseDirectory: base)
             self.version = version
+            self.modifiers = modifiers
             channels = try reader.channels(root["channels"]!, at: JSONPointer(tokens: ["channels"]))
             observations = try reader.observations(root["observations"]!, at: JSONPointer(tokens: ["observations"]), channels: channels)
             measurements = try reader.measurements(root["measurements"]!, at: JSONPointer(tokens: ["measurements"]))
@@ -46,8 +51,8 @@ public struct Workspace: Sendable, Equatable {
     }
 
     /// Reads and validates a workspace file.
-    public init(contentsOf path: String) throws(HistFactoryError) {
-        try self.init(json: try loadJSON(path), file: path)
+    public init(contentsOf path: String, modifiers: ModifierSet = .pyhf) throws(HistFactoryError) {
+        try self.init(json: try loadJSON(path), file: path, modifiers: modifiers)
     }
 
     /// The measurement called `name`, or the first one when `name` is nil (pyhf's `get_measurement`).
@@ -89,17 +94,37 @@ public struct Observation: Sendable, Equatable {
     public let data: [Double]
 }
 
-/// One of HistFactory's seven modifiers with its data.
+/// A modifier of a sample: one of pyhf's seven, or of a type an extension registers (``ModifierType``).
 public struct Modifier: Sendable, Equatable {
-    public enum Kind: String, Sendable, CaseIterable, Comparable {
-        // Declared in pyhf's `histfactory_set` order, which fixes the parameter order; efthf's
-        // extension comes last, so that a 1.0.0 workspace keeps pyhf's order.
-        case histosys, lumi, normfactor, normsys, shapefactor, shapesys, staterror
-        /// efthf's EFT extension (workspace version 1.0.0+efthf.1).
-        case morphing
+    /// A modifier type's name, which orders and labels its parameters. pyhf's seven are static
+    /// members; an extension declares its own (`Modifier.Kind(rawValue: "morphing")`).
+    public struct Kind: RawRepresentable, Hashable, Sendable, Comparable, CustomStringConvertible {
+        public let rawValue: String
+        public init(rawValue: String) { self.rawValue = rawValue }
+
+        public static let histosys = Kind(rawValue: "histosys")
+        public static let lumi = Kind(rawValue: "lumi")
+        public static let normfactor = Kind(rawValue: "normfactor")
+        public static let normsys = Kind(rawValue: "normsys")
+        public static let shapefactor = Kind(rawValue: "shapefactor")
+        public static let shapesys = Kind(rawValue: "shapesys")
+        public static let staterror = Kind(rawValue: "staterror")
+
+        /// pyhf's modifiers in its `histfactory_set` order, which fixes the parameter order.
+        public static let pyhf: [Kind] = [.histosys, .lumi, .normfactor, .normsys, .shapefactor, .shapesys, .staterror]
+
+        /// Whether the kind is one of pyhf's seven.
+        public var isPyhf: Bool { Kind.pyhf.contains(self) }
+
+        /// The order of parameter sets by kind: pyhf's seven in its order, then other kinds by name,
+        /// so that a pyhf workspace keeps pyhf's `par_order`.
+        static func modelOrder(_ kinds: some Sequence<Kind>) -> [Kind] {
+            let present = Set(kinds)
+            return pyhf.filter(present.contains) + present.filter { !$0.isPyhf }.sorted()
+        }
 
         public static func < (a: Kind, b: Kind) -> Bool { a.rawValue.unicodeScalars.lexicographicallyPrecedes(b.rawValue.unicodeScalars) }
-        var typeOrder: Int { Kind.allCases.firstIndex(of: self)! }
+        public var description: String { rawValue }
     }
 
     public enum Payload: Sendable, Equatable {
@@ -110,13 +135,35 @@ public struct Modifier: Sendable, Equatable {
         case templates(hi: [Double], lo: [Double])
         /// shapesys, staterror: absolute uncertainties per bin.
         case uncertainties([Double])
-        /// morphing: the polynomial in Wilson coefficients.
-        case morphing(MorphingModifier)
+        /// A modifier of an extension type that makes the sample's nominal depend on parameters.
+        case dependent(any ParameterDependentModifier)
+
+        public static func == (a: Payload, b: Payload) -> Bool {
+            switch (a, b) {
+            case (.none, .none): true
+            case let (.factors(h1, l1), .factors(h2, l2)): h1 == h2 && l1 == l2
+            case let (.templates(h1, l1), .templates(h2, l2)): h1 == h2 && l1 == l2
+            case let (.uncertainties(u1), .uncertainties(u2)): u1 == u2
+            case let (.dependent(d1), .dependent(d2)): d1.source == d2.source
+            default: false
+            }
+        }
     }
 
     public let name: String
     public let kind: Kind
     public let payload: Payload
+
+    public init(name: String, kind: Kind, payload: Payload) {
+        self.name = name
+        self.kind = kind
+        self.payload = payload
+    }
+
+    /// The parameter-dependent modifier, for an extension type.
+    public var dependent: (any ParameterDependentModifier)? {
+        if case .dependent(let d) = payload { d } else { nil }
+    }
 }
 
 public struct Measurement: Sendable, Equatable {
@@ -149,14 +196,31 @@ public func loadJSON(_ path: String) throws(HistFactoryError) -> JSON {
     }
 }
 
-/// Strict reading of the pyhf 1.0.0 schema with a JSON path in every error.
-struct SpecReader {
-    /// Whether efthf's extension (the morphing and event_database modifiers) may be used.
-    var extended = false
-    /// The workspace file's directory, against which event-database paths are resolved.
-    var baseDirectory: String? = nil
+/// Strict reading of the pyhf 1.0.0 schema with a JSON path in every error; extension modifier
+/// types read their `data` with its helpers.
+public struct SpecReader: Sendable {
+    /// The workspace's `version`.
+    public let version: String
+    /// The modifier types beyond pyhf's that the workspace may use.
+    public let modifiers: ModifierSet
+    /// The directory against which relative paths inside modifiers are resolved.
+    public let baseDirectory: String?
 
-    func object(_ json: JSON, at path: JSONPointer, required: [String], optional: [String]) throws(HistFactoryError) -> JSONObject {
+    public init(version: String, modifiers: ModifierSet, baseDirectory: String?) {
+        self.version = version
+        self.modifiers = modifiers
+        self.baseDirectory = baseDirectory
+    }
+
+    /// A reader of pyhf 1.0.0 without extensions.
+    public static let pyhf = SpecReader(version: "1.0.0", modifiers: .pyhf, baseDirectory: nil)
+
+    /// `path` resolved against ``baseDirectory`` unless absolute.
+    public func resolve(_ path: String) -> String {
+        path.hasPrefix("/") || baseDirectory == nil ? path : baseDirectory! + "/" + path
+    }
+
+    public func object(_ json: JSON, at path: JSONPointer, required: [String], optional: [String]) throws(HistFactoryError) -> JSONObject {
         guard case .object(let o) = json else {
             throw HistFactoryError(.schema, "expected an object, found \(json.kindDescription)", path: path)
         }
@@ -169,7 +233,7 @@ struct SpecReader {
         return o
     }
 
-    func array(_ json: JSON, at path: JSONPointer, nonEmpty: Bool) throws(HistFactoryError) -> [JSON] {
+    public func array(_ json: JSON, at path: JSONPointer, nonEmpty: Bool) throws(HistFactoryError) -> [JSON] {
         guard case .array(let a) = json else {
             throw HistFactoryError(.schema, "expected an array, found \(json.kindDescription)", path: path)
         }
@@ -177,14 +241,14 @@ struct SpecReader {
         return a
     }
 
-    func string(_ json: JSON, at path: JSONPointer) throws(HistFactoryError) -> String {
+    public func string(_ json: JSON, at path: JSONPointer) throws(HistFactoryError) -> String {
         guard case .string(let s) = json else {
             throw HistFactoryError(.schema, "expected a string, found \(json.kindDescription) \(json.serialized().prefix(40))", path: path)
         }
         return s
     }
 
-    func number(_ json: JSON, at path: JSONPointer) throws(HistFactoryError) -> Double {
+    public func number(_ json: JSON, at path: JSONPointer) throws(HistFactoryError) -> Double {
         guard let d = json.doubleValue else {
             throw HistFactoryError(.schema, "expected a number, found \(json.kindDescription) \(json.serialized().prefix(40))", path: path)
         }
@@ -194,7 +258,7 @@ struct SpecReader {
         return d
     }
 
-    func numbers(_ json: JSON, at path: JSONPointer, nonEmpty: Bool = true) throws(HistFactoryError) -> [Double] {
+    public func numbers(_ json: JSON, at path: JSONPointer, nonEmpty: Bool = true) throws(HistFactoryError) -> [Double] {
         let a = try array(json, at: path, nonEmpty: nonEmpty)
         var out = [Double]()
         out.reserveCapacity(a.count)
@@ -202,7 +266,7 @@ struct SpecReader {
         return out
     }
 
-    func nonNegative(_ values: [Double], at path: JSONPointer) throws(HistFactoryError) {
+    public func nonNegative(_ values: [Double], at path: JSONPointer) throws(HistFactoryError) {
         if let i = values.firstIndex(where: { $0 < 0 }) {
             throw HistFactoryError(.invalidValue, "negative uncertainty \(JSON.pythonRepr(values[i]))", path: path.appending(i))
         }
@@ -241,19 +305,10 @@ struct SpecReader {
         for (k, m) in try array(o["modifiers"]!, at: p.appending("modifiers"), nonEmpty: false).enumerated() {
             modifiers.append(try modifier(m, at: p.appending("modifiers").appending(k), sampleData: data))
         }
-        // Several morphing modifiers multiply (Specs/eft-extension.md §3.3): at most one absolute form
-        // (an event_database counts as one), one negative-yield policy, no per-event systematics.
-        let morphings = modifiers.compactMap { m -> MorphingModifier? in if case .morphing(let x) = m.payload { x } else { nil } }
-        if morphings.count > 1 {
-            if morphings.filter({ $0.form == .absolute }).count > 1 {
-                throw HistFactoryError(.invalidModel, "sample \"\(name)\" has several absolute-form morphing or event_database modifiers; at most one gives its yield, the others must be relative", path: p.appending("modifiers"))
-            }
-            if Set(morphings.map(\.negativeYields)).count > 1 {
-                throw HistFactoryError(.invalidModel, "sample \"\(name)\": its morphing modifiers declare different negative_yields policies (\(morphings.map(\.negativeYields.rawValue).joined(separator: ", "))); they must agree", path: p.appending("modifiers"))
-            }
-            if morphings.contains(where: { $0.events != nil }) {
-                throw HistFactoryError(.invalidModel, "sample \"\(name)\": an event_database with systematics or smoothing cannot be combined with other morphing modifiers", path: p.appending("modifiers"))
-            }
+        // Several parameter-dependent modifiers of one sample: the first one's type says whether they go together.
+        let dependents = modifiers.compactMap(\.dependent)
+        if dependents.count > 1 {
+            try dependents[0].checkCombination(dependents, sample: name, at: p.appending("modifiers"))
         }
         return Sample(name: name, data: data, modifiers: modifiers)
     }
@@ -263,13 +318,14 @@ struct SpecReader {
         let o = try object(json, at: p, required: ["name", "type", "data"], optional: [])
         let name = try string(o["name"]!, at: p.appending("name"))
         let typeName = try string(o["type"]!, at: p.appending("type"))
-        if typeName == "event_database" && extended {
-            // Read as the coefficient-form morphing modifier its static projection defines.
-            return Modifier(name: name, kind: .morphing, payload: .morphing(try eventDatabase(o["data"]!, at: p.appending("data"), name: name, sampleData: sampleData)))
+        if let type = modifiers.extensions.first(where: { $0.typeName == typeName }), type.workspaceVersion == version {
+            let dependent = try type.read(o["data"]!, at: p.appending("data"), name: name, sampleData: sampleData, reader: self)
+            return Modifier(name: name, kind: type.kind, payload: .dependent(dependent))
         }
-        guard let kind = Modifier.Kind(rawValue: typeName), kind != .morphing || extended else {
-            let known = Modifier.Kind.allCases.filter { $0 != .morphing }.map(\.rawValue).joined(separator: ", ")
-            let hint = typeName == "morphing" ? "; morphing needs \"version\": \"\(WorkspaceVersion.efthfExtended)\"" : ""
+        guard let kind = Modifier.Kind.pyhf.first(where: { $0.rawValue == typeName }) else {
+            let known = Modifier.Kind.pyhf.map(\.rawValue).joined(separator: ", ")
+            let hint = modifiers.extensions.first(where: { $0.typeName == typeName }).map { "; \($0.typeName) needs \"version\": \"\($0.workspaceVersion)\"" }
+                ?? (["morphing", "event_database"].contains(typeName) ? "; efthf's \(typeName) is read with ModifierSet.efthf (module EFTModifiers) from a workspace of version 1.0.0+efthf.1" : "")
             throw HistFactoryError(.schema, "unknown modifier type \"\(typeName)\" (pyhf 1.0.0 has: \(known))\(hint)", path: p.appending("type"))
         }
         let data = o["data"]!
@@ -309,8 +365,8 @@ struct SpecReader {
             payload = .templates(hi: hi, lo: lo)
         case .shapesys, .staterror:
             payload = .uncertainties(try perBin())
-        case .morphing:
-            payload = .morphing(try morphing(data, at: dp, name: name, sampleData: sampleData))
+        default:
+            preconditionFailure("\(kind) is not one of pyhf's modifiers")
         }
         return Modifier(name: name, kind: kind, payload: payload)
     }

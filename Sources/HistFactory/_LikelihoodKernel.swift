@@ -336,7 +336,7 @@ final class LikelihoodKernel: @unchecked Sendable {
 
         entryCount = entries.count
         localBinCount = nominal.count
-        hasMorph = entries.contains { $0.morph != nil }
+        hasMorph = entries.contains { $0.dependent != nil }
         scalarCount = slotEntry.count
         histoCount = pairUp.count
         maxScalarsPerEntry = maxScalars

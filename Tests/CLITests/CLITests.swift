@@ -264,7 +264,7 @@ func checkSVGFile(_ path: String, sourceLocation: SourceLocation = #_sourceLocat
         let keep = ProcessInfo.processInfo.environment["EFTHF_PLOT_DIR"].map { URL(fileURLWithPath: $0).appendingPathComponent(URL(fileURLWithPath: workspace).deletingPathExtension().lastPathComponent) }
         let directory = try keep ?? CLI.temporaryDirectory()
         defer { if keep == nil { try? FileManager.default.removeItem(at: directory) } }
-        let ws = try Workspace(contentsOf: CLI.repository.appendingPathComponent(workspace).path)
+        let ws = try Workspace(contentsOf: CLI.repository.appendingPathComponent(workspace).path, modifiers: .efthf)
         let model = try HistFactoryModel(workspace: ws)
         let data = try model.observedData(from: ws)
         let result = try model.fit(data, options: FitOptions(computeUncertainties: true))
@@ -280,7 +280,7 @@ func checkSVGFile(_ path: String, sourceLocation: SourceLocation = #_sourceLocat
     /// The per-sample yields add up to the model's expected data, before and after the fit.
     @Test(arguments: ["Data/example/workspace.json", "Specs/examples/eft_parameter_order.json"])
     func sampleYieldsAddUpToTheModel(workspace: String) throws {
-        let ws = try Workspace(contentsOf: CLI.repository.appendingPathComponent(workspace).path)
+        let ws = try Workspace(contentsOf: CLI.repository.appendingPathComponent(workspace).path, modifiers: .efthf)
         let model = try HistFactoryModel(workspace: ws)
         let yields = try SampleYields(workspace: ws, model: model)
         var point = model.suggestedInits
@@ -335,8 +335,8 @@ func checkSVGFile(_ path: String, sourceLocation: SourceLocation = #_sourceLocat
         let workspace = CLI.repository.appendingPathComponent("Data/vh/workspace_events_syst.json").path
         let result = try CLI.run(["export", workspace, "--at", "cHW=0", "--poi", "lumi", "-o", "out.json"], workingDirectory: directory)
         #expect(result.status == 0, "\(result.stderr)")
-        let exported = try Workspace(contentsOf: directory.appendingPathComponent("out.json").path)
-        let original = try Workspace(contentsOf: workspace)
+        let exported = try Workspace(contentsOf: directory.appendingPathComponent("out.json").path, modifiers: .efthf)
+        let original = try Workspace(contentsOf: workspace, modifiers: .efthf)
         // At the Standard Model the exported yields are the workspace's own SM data, to 1e-9.
         for (a, b) in zip(exported.channels[0].samples, original.channels[0].samples) {
             for (u, v) in zip(a.data, b.data) { #expect(abs(u - v) <= 1e-9 * max(1, abs(v)), "\(a.name): \(u) vs \(v)") }

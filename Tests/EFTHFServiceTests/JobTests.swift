@@ -7,26 +7,26 @@ import Testing
 /// Upload → submit → poll → download, with results compared to the library's own.
 @Suite struct JobTests {
     @Test func exportJobEqualsTheLibrarysEvaluatedWorkspace() async throws {
-        let expected = fileText(try Workspace(contentsOf: Example.morphing).evaluated(at: ["cHW": 0.5, "cHq3": -0.1], poi: "lumi").json)
+        let expected = fileText(try Workspace(contentsOf: Example.morphing, modifiers: .efthf).evaluated(at: ["cHW": 0.5, "cHq3": -0.1], poi: "lumi").json)
         try await withServer { client, _ in
             let workspace = try await client.uploadWorkspace(Example.morphing)
             let status = try await client.send(.get, "/v1/workspaces/\(workspace)").json
             #expect(status["state"]?.stringValue == "ready")
-            #expect(status["wilson_coefficients"] == .array(try Workspace(contentsOf: Example.morphing).wilsonCoefficients.map { .string($0) }))
+            #expect(status["wilson_coefficients"] == .array(try Workspace(contentsOf: Example.morphing, modifiers: .efthf).wilsonCoefficients.map { .string($0) }))
             let job = try await client.submit(workspace, ["kind": "export", "at": ["cHW": 0.5, "cHq3": -0.1], "poi": "lumi"])
             let final = try await client.wait(job)
             #expect(final["state"]?.stringValue == "done", "\(final.serialized())")
             #expect(final["files"] == ["workspace.json"])
             #expect(try await client.download(job, "workspace.json") == expected)
             // The downloaded workspace is plain pyhf and valid.
-            let plain = try Workspace(json: try JSONParser.parse(expected))
+            let plain = try Workspace(json: try JSONParser.parse(expected), modifiers: .efthf)
             #expect(plain.version == "1.0.0")
         }
     }
 
     @Test func patchSetJobEqualsTheLibrarysPatchSet() async throws {
         let grid = [("cHW", Workspace.gridValues(from: -1, to: 1, count: 3)), ("cHq3", Workspace.gridValues(from: -0.2, to: 0.2, count: 2))]
-        let (background, set, _) = try Workspace(contentsOf: Example.morphing).patchSet(grid: grid, poi: "lumi")
+        let (background, set, _) = try Workspace(contentsOf: Example.morphing, modifiers: .efthf).patchSet(grid: grid, poi: "lumi")
         try await withServer { client, _ in
             let workspace = try await client.uploadWorkspace(Example.morphing)
             let job = try await client.submit(workspace, ["kind": "patchset", "grid": ["cHW": [-1, 1, 3], "cHq3": [-0.2, 0.2, 2]], "poi": "lumi"])
@@ -41,7 +41,7 @@ import Testing
     }
 
     @Test func fitJobOnTheMorphingExampleGivesTheCLIReport() async throws {
-        let direct = try FitReport.fit(try Workspace(contentsOf: Example.morphing), ops: ["cHW", "cHq3"], fix: [:], measurement: nil)
+        let direct = try FitReport.fit(try Workspace(contentsOf: Example.morphing, modifiers: .efthf), ops: ["cHW", "cHq3"], fix: [:], measurement: nil)
         try await withServer { client, _ in
             let workspace = try await client.uploadWorkspace(Example.morphing)
             let job = try await client.submit(workspace, ["kind": "fit", "ops": ["cHW", "cHq3"]])
@@ -55,7 +55,7 @@ import Testing
     /// The event-database form: the workspace waits for its HDF5 file, then fits and exports as
     /// the library does reading the same files from the repository.
     @Test func eventDatabaseWorkspaceWaitsForItsFileThenRuns() async throws {
-        let library = try Workspace(contentsOf: Example.events)
+        let library = try Workspace(contentsOf: Example.events, modifiers: .efthf)
         let expectedExport = fileText(try library.evaluated(at: ["cHW": 0.3], poi: "lumi").json)
         let direct = try FitReport.fit(library, ops: ["cHW"], fix: [:], measurement: nil)
         try await withServer { client, _ in
@@ -90,7 +90,7 @@ import Testing
     /// A job the library rejects while running (a negative morphed yield) ends "failed" with the
     /// library's message, and its files are not offered.
     @Test func failingJobReportsTheLibrarysError() async throws {
-        #expect(throws: HistFactoryError.self) { try Workspace(contentsOf: Example.morphing).evaluated(at: ["cHW": -0.1, "cHq3": -0.05], poi: "lumi") }
+        #expect(throws: HistFactoryError.self) { try Workspace(contentsOf: Example.morphing, modifiers: .efthf).evaluated(at: ["cHW": -0.1, "cHq3": -0.05], poi: "lumi") }
         try await withServer { client, _ in
             let workspace = try await client.uploadWorkspace(Example.morphing)
             let job = try await client.submit(workspace, ["kind": "export", "at": ["cHW": -0.1, "cHq3": -0.05], "poi": "lumi"])

@@ -45,7 +45,7 @@ import Testing
 
     @Test(.timeLimit(.minutes(2)))
     func thousandRequestsFiftyAtATimeLoseNothing() async throws {
-        let library = try Workspace(contentsOf: Example.morphing)
+        let library = try Workspace(contentsOf: Example.morphing, modifiers: .efthf)
         let cases = Self.points(library)
         try #require(cases.count == 8)
         let points = cases.map(\.0), expected = cases.map(\.1)

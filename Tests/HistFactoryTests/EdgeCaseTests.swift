@@ -1,6 +1,7 @@
 import EFTJSON
 import Foundation
 @testable import HistFactory
+import EFTModifiers
 import Testing
 
 /// Synthetic edge-case workspaces (Tests/References/pyhf/edge_cases, made with pyhf 0.7.6 by
@@ -33,7 +34,7 @@ import Testing
 
     @Test(arguments: evaluations)
     func matchesPyhf(_ evaluation: Evaluation) throws {
-        let ws = try Workspace(contentsOf: evaluation.workspace)
+        let ws = try Workspace(contentsOf: evaluation.workspace, modifiers: .efthf)
         let codes = evaluation.json["interpcodes"]!
         let settings = try InterpolationSettings(
             normsys: InterpolationCode(rawValue: codes["normsys"]!.stringValue!)!,

@@ -1,6 +1,7 @@
 import EFTJSON
 import Foundation
 import HistFactory
+import EFTModifiers
 import Testing
 
 /// An `event_database` sample (Data/vh/workspace_events.json → vh_smeft_events.h5) against the
@@ -12,7 +13,7 @@ import Testing
     static let directory = ReferencePaths.repositoryRoot.appendingPathComponent("Data/vh").path
 
     static func load(_ name: String) throws -> (HistFactoryModel, ModelData) {
-        let ws = try Workspace(contentsOf: directory + "/" + name)
+        let ws = try Workspace(contentsOf: directory + "/" + name, modifiers: .efthf)
         let model = try HistFactoryModel(workspace: ws)
         return (model, try model.observedData(from: ws))
     }
@@ -64,7 +65,7 @@ import Testing
         let text = try String(contentsOfFile: Self.directory + "/workspace_events.json", encoding: .utf8)
             .replacingOccurrences(of: "vh_smeft_events.h5", with: "no_such_file.h5")
         do {
-            _ = try Workspace(json: JSONParser.parse(text), file: Self.directory + "/broken.json")
+            _ = try Workspace(json: JSONParser.parse(text), file: Self.directory + "/broken.json", modifiers: .efthf)
             Issue.record("accepted")
         } catch {
             #expect("\(error)".contains("no_such_file.h5"), "\(error)")

@@ -2,6 +2,7 @@ import EFTJSON
 import EventDatabase
 import Foundation
 import HistFactory
+import EFTModifiers
 import Morphing
 import Testing
 
@@ -123,7 +124,7 @@ import Testing
     @Test func expectedYieldsEqualABruteForcePerEventLoop() throws {
         let (path, directory) = try Self.write(background: false)
         defer { try? FileManager.default.removeItem(at: directory) }
-        let model = try HistFactoryModel(workspace: try Workspace(contentsOf: path))
+        let model = try HistFactoryModel(workspace: try Workspace(contentsOf: path, modifiers: .efthf))
         let db = try EventDatabase(contentsOf: directory.appendingPathComponent("db.h5"))
         let x = db.observables[try db.observableIndex("pTV")].values, btag = db.weightVariations[0]
         let jes = try #require(db.observableShifts.first { $0.name == "JES" && $0.observable == "pTV" })
@@ -161,7 +162,7 @@ import Testing
     @Test func gradientMatchesFiniteDifferencesWithSharedParameterAndDynamicStaterror() throws {
         let (path, directory) = try Self.write(background: true)
         defer { try? FileManager.default.removeItem(at: directory) }
-        let workspace = try Workspace(contentsOf: path)
+        let workspace = try Workspace(contentsOf: path, modifiers: .efthf)
         let model = try HistFactoryModel(workspace: workspace)
         let data = try model.observedData(from: workspace)
         let alpha = try #require(model.parameterSet(named: "alpha_JES"))
@@ -208,7 +209,7 @@ import Testing
         }
         defer { try? FileManager.default.removeItem(at: directory) }
         do {
-            _ = try HistFactoryModel(workspace: try Workspace(contentsOf: path))
+            _ = try HistFactoryModel(workspace: try Workspace(contentsOf: path, modifiers: .efthf))
             Issue.record("\(what) was accepted")
         } catch {
             let message = "\(error)"
@@ -223,7 +224,7 @@ import Testing
     /// its gradient matches finite differences at a point with θ ≠ 0.
     @Test func bundledWorkspaceWithSystematicsHasExactGradients() throws {
         let path = ReferencePaths.repositoryRoot.appendingPathComponent("Data/vh/workspace_events_syst.json").path
-        let workspace = try Workspace(contentsOf: path)
+        let workspace = try Workspace(contentsOf: path, modifiers: .efthf)
         let model = try HistFactoryModel(workspace: workspace)
         let data = try model.observedData(from: workspace)
         var point = model.suggestedInits

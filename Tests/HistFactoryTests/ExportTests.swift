@@ -1,6 +1,7 @@
 import EFTJSON
 import Foundation
 import HistFactory
+import EFTModifiers
 import Testing
 
 /// Export of extended workspaces to plain pyhf 1.0.0 (issue 7).
@@ -32,11 +33,11 @@ import Testing
     @Test(arguments: [0, 1, 2])
     func evaluatedWorkspaceIsPlainAndMatchesTheExtendedModel(_ k: Int) throws {
         let (file, point) = Self.cases[k]
-        let ws = try Workspace(contentsOf: Self.root + "/" + file)
+        let ws = try Workspace(contentsOf: Self.root + "/" + file, modifiers: .efthf)
         let exported = try ws.evaluated(at: point, poi: "lumi")
         #expect(exported.version == "1.0.0")
         // Read back from its JSON text as a plain pyhf workspace.
-        let plainWorkspace = try Workspace(json: try JSONParser.parse(exported.json.serialized(.pretty)))
+        let plainWorkspace = try Workspace(json: try JSONParser.parse(exported.json.serialized(.pretty)), modifiers: .efthf)
         #expect(plainWorkspace.version == "1.0.0")
         let extended = try HistFactoryModel(workspace: ws)
         let plain = try HistFactoryModel(workspace: plainWorkspace)
@@ -78,7 +79,7 @@ import Testing
     /// the workspace's own SM data (the per-event kernel, not the static templates), and each per-event
     /// systematic becomes a histosys whose templates are the model at θ = ±1.
     @Test func eventSystematicsExportAtTheStandardModel() throws {
-        let ws = try Workspace(contentsOf: Self.root + "/Data/vh/workspace_events_syst.json")
+        let ws = try Workspace(contentsOf: Self.root + "/Data/vh/workspace_events_syst.json", modifiers: .efthf)
         let exported = try ws.evaluated(at: [:], poi: "lumi")
         let extended = try HistFactoryModel(workspace: ws), plain = try HistFactoryModel(workspace: exported)
         for (channel, original) in zip(exported.channels, ws.channels) {
@@ -123,7 +124,7 @@ import Testing
     }
 
     @Test func errors() throws {
-        let ws = try Workspace(contentsOf: Self.root + "/Specs/examples/eft_coefficient_absolute.json")
+        let ws = try Workspace(contentsOf: Self.root + "/Specs/examples/eft_coefficient_absolute.json", modifiers: .efthf)
         #expect { try ws.evaluated(at: ["cHW": 1], poi: "lumi") } throws: { "\($0)".contains("cHq3") }
         #expect { try ws.evaluated(at: ["cHq3": 0.3]) } throws: { "\($0)".contains("POI") }
         #expect { try ws.evaluated(at: ["cHq3": -1], poi: "lumi") } throws: { "\($0)".contains("negative morphed yield") && "\($0)".contains("bin 0") }
@@ -133,7 +134,7 @@ import Testing
     }
 
     @Test func patchSetVerifiesAndAppliesToTheEvaluatedWorkspace() throws {
-        let ws = try Workspace(contentsOf: Self.root + "/Data/vh/workspace_morphing.json")
+        let ws = try Workspace(contentsOf: Self.root + "/Data/vh/workspace_morphing.json", modifiers: .efthf)
         let grid: [(name: String, values: [Double])] = [("cHW", Workspace.gridValues(from: -1, to: 1, count: 5)), ("cHq3", [-0.1, 0.1])]
         let (background, set, skipped) = try ws.patchSet(grid: grid, poi: "lumi", skippingInvalidPoints: true)
         #expect(!skipped.isEmpty)  // cHW = -0.5, cHq3 = -0.1 has a negative VH yield
@@ -142,7 +143,7 @@ import Testing
         #expect(background.version == "1.0.0")
                 #expect(set.labels == ["cHW", "cHq3"])
         let reread = try PatchSet(json: try JSONParser.parse(set.json.serialized(.pretty)))
-        try reread.verify(try Workspace(json: try JSONParser.parse(background.json.serialized(.pretty))))
+        try reread.verify(try Workspace(json: try JSONParser.parse(background.json.serialized(.pretty)), modifiers: .efthf))
         let patch = try set.patch(named: "cHW_0p5_cHq3_m0p1")
         #expect(patch.values.compactMap(\.doubleValue) == [0.5, -0.1])
         let applied = try set.apply(patch, to: background)
@@ -161,7 +162,7 @@ import Testing
             print("ExportTests.pyhfOnTheExportGivesTheExtendedLikelihood skipped: python3 cannot import pyhf (pip install pyhf==0.7.6 to run it)")
             return
         }
-        let ws = try Workspace(contentsOf: Self.root + "/" + file)
+        let ws = try Workspace(contentsOf: Self.root + "/" + file, modifiers: .efthf)
         let extended = try HistFactoryModel(workspace: ws)
         let data = try extended.observedData(from: ws)
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("efthf-faithful-\(UUID().uuidString)").path
@@ -220,7 +221,7 @@ import Testing
             print("ExportTests.pyhfAgrees skipped: python3 cannot import pyhf (pip install pyhf to run it)")
             return
         }
-        let ws = try Workspace(contentsOf: Self.root + "/Data/vh/workspace_morphing.json")
+        let ws = try Workspace(contentsOf: Self.root + "/Data/vh/workspace_morphing.json", modifiers: .efthf)
         let point = ["cHW": 0.5, "cHq3": -0.1]
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("efthf-export-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)

@@ -1,6 +1,7 @@
 import EFTJSON
 import Foundation
 import HistFactory
+import EFTModifiers
 import Testing
 
 /// Bad input gets one clear error naming where and what, never a crash or a hang.
@@ -24,7 +25,7 @@ import Testing
 
     /// Loads, builds and makes the data, applying the case's model options.
     static func build(_ c: Case) throws(HistFactoryError) -> (HistFactoryModel, ModelData) {
-        let ws = try Workspace(json: c.json["spec"]!, file: "\(c.key).json")
+        let ws = try Workspace(json: c.json["spec"]!, file: "\(c.key).json", modifiers: .efthf)
         var settings = InterpolationSettings.pyhfDefault
         var measurement: String? = nil
         if let kwargs = c.json["model_kwargs"]?.objectValue {
@@ -97,7 +98,7 @@ import Testing
     func hostileInputGivesOneClearError(text: String, expectedFragment: String) {
         do {
             let json = try JSONParser.parse(text)
-            let ws = try Workspace(json: json, file: "input.json")
+            let ws = try Workspace(json: json, file: "input.json", modifiers: .efthf)
             _ = try HistFactoryModel(workspace: ws)
             Issue.record("accepted: \(text.prefix(80))")
         } catch let error as JSONSyntaxError {
@@ -115,7 +116,7 @@ import Testing
             {"channels": [{"name": "c", "samples": [{"name": "s", "data": [\(numbers)], "modifiers": [{"name": "mu", "type": "normfactor", "data": null}]}]}],
              "observations": [{"name": "c", "data": [\(numbers)]}], "measurements": [{"name": "m", "config": {"poi": "mu", "parameters": []}}], "version": "1.0.0"}
             """
-        let ws = try Workspace(json: try JSONParser.parse(text))
+        let ws = try Workspace(json: try JSONParser.parse(text), modifiers: .efthf)
         let model = try HistFactoryModel(workspace: ws)
         #expect(model.mainBinCount == bins)
         let data = try model.observedData(from: ws)

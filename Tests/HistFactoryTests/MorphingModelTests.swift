@@ -1,6 +1,7 @@
 import EFTJSON
 import Foundation
 import HistFactory
+import EFTModifiers
 import Morphing
 import Testing
 
@@ -10,7 +11,7 @@ import Testing
     static let results: JSON? = try? loadJSON(examples + "/results.json")
 
     static func model(_ file: String) throws -> (Workspace, HistFactoryModel, ModelData) {
-        let ws = try Workspace(contentsOf: examples + "/" + file)
+        let ws = try Workspace(contentsOf: examples + "/" + file, modifiers: .efthf)
         let model = try HistFactoryModel(workspace: ws)
         return (ws, model, try model.observedData(from: ws))
     }
@@ -89,7 +90,7 @@ import Testing
             })
             return .object(c)
         })
-        let plainWorkspace = try Workspace(json: .object(plain))
+        let plainWorkspace = try Workspace(json: .object(plain), modifiers: .efthf)
         let plainModel = try HistFactoryModel(workspace: plainWorkspace)
         let plainData = try plainModel.observedData(from: plainWorkspace)
         var point = model.suggestedInits
@@ -108,7 +109,7 @@ import Testing
         #expect(relativeDifference(clipModel.logLikelihood(point, data: data), reference["clip"]!["logpdf"]!.doubleValue!) < 1e-9)
         #expect(clipModel.evaluationProblem(point) == nil)
 
-        let errorWorkspace = try Workspace(json: JSONParser.parse(ws.json.serialized().replacingOccurrences(of: "\"clip\"", with: "\"error\"")))
+        let errorWorkspace = try Workspace(json: JSONParser.parse(ws.json.serialized().replacingOccurrences(of: "\"clip\"", with: "\"error\"")), modifiers: .efthf)
         let errorModel = try HistFactoryModel(workspace: errorWorkspace)
         #expect(errorModel.logLikelihood(point, data: data) == -.infinity)
         var gradient: [Double] = []
@@ -142,7 +143,7 @@ import Testing
         var point = model.suggestedInits
         point[try model.parameterIndex(named: "cHq3")] = 0.3
         let vh = try #require(ws.channels[0].samples.first { $0.modifiers.contains { $0.kind == .morphing } })
-        guard case .morphing(let morphing) = try #require(vh.modifiers.first { $0.kind == .morphing }).payload else { return }
+        guard let morphing = try #require(vh.modifiers.first { $0.kind == .morphing }).dependent as? MorphingModifier else { return }
         #expect(relativeDifference(try #require(morphing.conditionNumber), reference["report"]!["condition_number"]!.doubleValue!) < 1e-12)
         for (a, b) in zip(morphing.templates.yields.yields(at: [0.3]), reference["nu0_at_0.3"]!.arrayValue!.map { $0.doubleValue! }) {
             #expect(relativeDifference(a, b) < 1e-9)
@@ -170,7 +171,7 @@ import Testing
                 "measurements": [["name": "m", "config": ["poi": "mu", "parameters": []]]],
                 "version": .string(WorkspaceVersion.efthfExtended),
             ]
-            let model = try HistFactoryModel(workspace: Workspace(json: workspace))
+            let model = try HistFactoryModel(workspace: Workspace(json: workspace, modifiers: .efthf))
             for check in config["checks"]!.arrayValue! {
                 var point = model.suggestedInits
                 for op in operators { point[try model.parameterIndex(named: op)] = check["point"]![op]!.doubleValue! }
@@ -196,7 +197,7 @@ import Testing
         let compact = try JSONParser.parse(text).serialized(.pythonSortedKeys)
         #expect(compact.contains(original))
         do {
-            let ws = try Workspace(json: JSONParser.parse(compact.replacingOccurrences(of: original, with: replacement)), file: "w.json")
+            let ws = try Workspace(json: JSONParser.parse(compact.replacingOccurrences(of: original, with: replacement)), file: "w.json", modifiers: .efthf)
             _ = try HistFactoryModel(workspace: ws)
             Issue.record("accepted")
         } catch {

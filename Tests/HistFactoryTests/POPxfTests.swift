@@ -1,6 +1,7 @@
 import EFTJSON
 import Foundation
 import HistFactory
+import EFTModifiers
 import Testing
 
 /// POPxf export (issue 7): the polynomials in the file reproduce the model's yields; popxf-validator accepts the file.
@@ -30,7 +31,7 @@ import Testing
     /// workspace's evaluated samples, to 1e-12 relative.
     @Test(arguments: [0, 1, 2])
     func polynomialsReproduceTheModel(_ k: Int) throws {
-        let ws = try Workspace(contentsOf: Self.root + "/" + Self.files[k])
+        let ws = try Workspace(contentsOf: Self.root + "/" + Self.files[k], modifiers: .efthf)
         let model = try HistFactoryModel(workspace: ws)
         let coefficients = ws.wilsonCoefficients
         let channels = try JSONParser.parse(try ws.popxf(POPxfOptions(observables: .channels, scale: 125)).serialized(.pretty))
@@ -73,7 +74,7 @@ import Testing
     /// With independent per-term uncertainties, MC_stats σ_k and the exact variance polynomial in
     /// misc agree: Σ_k (m_k σ_k)² = var(c), to 1e-12 relative.
     @Test func mcStatsMatchTheVariancePolynomial() throws {
-        let ws = try Workspace(contentsOf: Self.root + "/Specs/examples/eft_coefficient_absolute.json")
+        let ws = try Workspace(contentsOf: Self.root + "/Specs/examples/eft_coefficient_absolute.json", modifiers: .efthf)
         let json = try ws.popxf(POPxfOptions(observables: .samples, scale: 91.1876))
         let sigma = json["data"]!["observable_uncertainties"]!["MC_stats"]!
         let variance = json["metadata"]!["misc"]!["efthf"]!["mc_variance"]!["terms"]!
@@ -92,11 +93,11 @@ import Testing
     }
 
     @Test func badOptionsAreErrors() throws {
-        let ws = try Workspace(contentsOf: Self.root + "/Data/vh/workspace_morphing.json")
+        let ws = try Workspace(contentsOf: Self.root + "/Data/vh/workspace_morphing.json", modifiers: .efthf)
         #expect(throws: HistFactoryError.self) { try ws.popxf(POPxfOptions(scale: -1)) }
         #expect(Workspace.popxfKey(.one, names: ["a"], degree: 2) == "('', '')")
         // A sample evaluated per event is refused by name, not written from its static templates.
-        let events = try Workspace(contentsOf: Self.root + "/Data/vh/workspace_events_syst.json")
+        let events = try Workspace(contentsOf: Self.root + "/Data/vh/workspace_events_syst.json", modifiers: .efthf)
         #expect { try events.popxf(POPxfOptions(scale: 125)) } throws: { "\($0)".contains("\"VH\"") && "\($0)".contains("evaluated per event") }
     }
 
@@ -108,7 +109,7 @@ import Testing
             print("POPxfTests.validatorAcceptsTheExport skipped: python3 cannot import popxf.validator (pip install popxf-validator, or scripts/setup.sh)")
             return
         }
-        let ws = try Workspace(contentsOf: Self.root + "/" + file)
+        let ws = try Workspace(contentsOf: Self.root + "/" + file, modifiers: .efthf)
         let json = try ws.popxf(POPxfOptions(observables: POPxfOptions.Observables(rawValue: observables)!, scale: 125, basis: .wcxf(eft: "SMEFT", basis: "Warsaw"), toolVersion: "test"))
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("efthf-popxf-\(UUID().uuidString).json").path
         try Data(json.serialized(.pretty).utf8).write(to: URL(fileURLWithPath: path))
@@ -122,7 +123,7 @@ import Testing
 /// `export --measurement`: the exported workspaces keep only the chosen measurement; an unknown one is an error.
 @Suite struct ExportMeasurementTests {
     @Test func exportKeepsOnlyTheChosenMeasurement() throws {
-        let ws = try Workspace(contentsOf: POPxfTests.root + "/Data/vh/workspace_morphing.json")
+        let ws = try Workspace(contentsOf: POPxfTests.root + "/Data/vh/workspace_morphing.json", modifiers: .efthf)
         let name = ws.measurements[0].name
         let exported = try ws.evaluated(at: ["cHW": 0.1], poi: "lumi", measurement: name)
         #expect(exported.measurements.map(\.name) == [name])

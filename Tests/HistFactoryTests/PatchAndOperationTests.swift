@@ -1,6 +1,7 @@
 import EFTJSON
 import Foundation
 import HistFactory
+import EFTModifiers
 import Testing
 
 @Suite struct PatchAndOperationTests {
@@ -10,7 +11,7 @@ import Testing
     /// patch set's, which pyhf itself verifies.
     @Test func digestsMatchPythonJSONDumps() throws {
         try #require(ReferencePaths.sharedAvailable, "../shared/reference is absent")
-        let ws = try Workspace(contentsOf: Self.workspaces + "/06_atlas_susy2019_08_1Lbb/BkgOnly.json")
+        let ws = try Workspace(contentsOf: Self.workspaces + "/06_atlas_susy2019_08_1Lbb/BkgOnly.json", modifiers: .efthf)
         #expect(try PatchSet.digest(ws.json) == "2563672e1a165384faf49f1431e921d88c9c07ec10f150d5045576564f98f820")
         let set = try PatchSet(contentsOf: Self.workspaces + "/06_atlas_susy2019_08_1Lbb/patchset.json")
         #expect(set.patches.count == 125)
@@ -23,7 +24,7 @@ import Testing
 
     @Test func aPatchSetRefusesAnotherWorkspace() throws {
         try #require(ReferencePaths.sharedAvailable, "../shared/reference is absent")
-        let ws = try Workspace(contentsOf: Self.workspaces + "/03_atlas_susy2018_14_comb/BkgOnly.json")
+        let ws = try Workspace(contentsOf: Self.workspaces + "/03_atlas_susy2018_14_comb/BkgOnly.json", modifiers: .efthf)
         let set = try PatchSet(contentsOf: Self.workspaces + "/06_atlas_susy2019_08_1Lbb/patchset.json")
         #expect(throws: HistFactoryError.self) { try set.apply(set.patches[0], to: ws) }
         #expect(throws: HistFactoryError.self) { try set.patch(named: "no_such_patch") }
@@ -31,13 +32,13 @@ import Testing
 
     @Test func pruneRemovesChannelsObservationsAndParameterConfigs() throws {
         try #require(ReferencePaths.sharedAvailable, "../shared/reference is absent")
-        let ws = try Workspace(contentsOf: Self.workspaces + "/01_pyhf_example/example_bkgonly.json")
+        let ws = try Workspace(contentsOf: Self.workspaces + "/01_pyhf_example/example_bkgonly.json", modifiers: .efthf)
         let pruned = try ws.pruned(modifiers: ["syst2"], measurements: ["GammaExample"])
         #expect(pruned.measurements.map(\.name) == ["GaussExample", "LogNormExample", "ConstExample"])
         let model = try HistFactoryModel(workspace: pruned)
         #expect(model.parameterSet(named: "syst2") == nil)
         #expect(throws: HistFactoryError.self) { try ws.pruned(channels: ["nope"]) }
-        let big = try Workspace(contentsOf: Self.workspaces + "/05_atlas_susy2018_31_sbottom_RegionA/BkgOnly.json")
+        let big = try Workspace(contentsOf: Self.workspaces + "/05_atlas_susy2018_31_sbottom_RegionA/BkgOnly.json", modifiers: .efthf)
         let fewer = try big.pruned(channels: ["VRtt_meff"])
         #expect(fewer.channels.count == big.channels.count - 1)
         #expect(fewer.observations.count == big.observations.count - 1)
@@ -45,7 +46,7 @@ import Testing
 
     @Test func renameKeepsTheLikelihood() throws {
         try #require(ReferencePaths.sharedAvailable, "../shared/reference is absent")
-        var ws = try Workspace(contentsOf: Self.workspaces + "/01_pyhf_example/example_bkgonly.json")
+        var ws = try Workspace(contentsOf: Self.workspaces + "/01_pyhf_example/example_bkgonly.json", modifiers: .efthf)
         ws = try ws.applying(patchFile: Self.workspaces + "/01_pyhf_example/example_patchset.json", name: "patch_channel1_signal_syst1")
         let renamed = try ws.renamed(modifiers: ["SigXsecOverSM": "mu", "syst1": "alpha_1"], samples: ["signal": "sig"], channels: ["channel1": "SR"])
         let a = try HistFactoryModel(workspace: ws)
@@ -60,7 +61,7 @@ import Testing
     /// Two independent analyses combined: log L is the sum of the two.
     @Test func combineAddsIndependentLikelihoods() throws {
         try #require(ReferencePaths.sharedAvailable, "../shared/reference is absent")
-        let left = try Workspace(contentsOf: Self.workspaces + "/03_atlas_susy2018_14_comb/BkgOnly.json")
+        let left = try Workspace(contentsOf: Self.workspaces + "/03_atlas_susy2018_14_comb/BkgOnly.json", modifiers: .efthf)
         let renames = Dictionary(uniqueKeysWithValues: left.channels.map { ($0.name, $0.name + "_copy") })
         let modifierRenames = Dictionary(uniqueKeysWithValues: Set(left.channels.flatMap { $0.samples.flatMap { $0.modifiers.map(\.name) } }).map { ($0, $0 + "_copy") })
         let right = try left.renamed(modifiers: modifierRenames, channels: renames)
@@ -82,7 +83,7 @@ import Testing
             }
             var root = ws.json.objectValue!
             root["measurements"] = .array(measurements)
-            return try Workspace(json: .object(root))
+            return try Workspace(json: .object(root), modifiers: .efthf)
         }
         let total = try logL(noPOI(combined))
         let parts = try logL(noPOI(left)) + logL(noPOI(right))

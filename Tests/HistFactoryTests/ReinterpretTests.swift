@@ -1,6 +1,7 @@
 import EFTJSON
 import Foundation
 import HistFactory
+import EFTModifiers
 import Testing
 
 /// Reinterpretation for another operator set (issue 7; Specs/eft-extension.md §15).
@@ -16,7 +17,7 @@ import Testing
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         for d in r.databases { try d.database.write(to: URL(fileURLWithPath: directory + "/" + d.file)) }
         try Data(r.json.serialized(.pretty).utf8).write(to: URL(fileURLWithPath: directory + "/ws.json"))
-        let ws = try Workspace(contentsOf: directory + "/ws.json")
+        let ws = try Workspace(contentsOf: directory + "/ws.json", modifiers: .efthf)
         _ = try HistFactoryModel(workspace: ws)  // reads the databases before they go
         if !keep { try? FileManager.default.removeItem(atPath: directory) }
         return ws
@@ -67,7 +68,7 @@ import Testing
     /// pairs) and for an event database (transformed per event).
     @Test(arguments: [morphing, events])
     func basisChangeEqualsTheOriginalAtTheMappedPoint(_ file: String) throws {
-        let ws = try Workspace(contentsOf: file)
+        let ws = try Workspace(contentsOf: file, modifiers: .efthf)
         let result = try ws.reinterpreted(.basisChange(from: Self.from, to: Self.to, matrix: Self.matrix), poi: "cWtilde")
         let new = try Self.materialise(result)
         #expect(Set(new.wilsonCoefficients) == Set(ws.wilsonCoefficients).subtracting(Self.from).union(Self.to))
@@ -84,7 +85,7 @@ import Testing
     /// parameter configs leave the measurement.
     @Test(arguments: [morphing, events])
     func restrictionEqualsTheOriginalWithDroppedCoefficientsAtZero(_ file: String) throws {
-        let ws = try Workspace(contentsOf: file)
+        let ws = try Workspace(contentsOf: file, modifiers: .efthf)
         let kept = ["cHW", "cHq3"]
         let new = try Self.materialise(try ws.reinterpreted(.restrict(to: kept)))
         #expect(new.wilsonCoefficients.sorted() == kept.sorted())
@@ -97,7 +98,7 @@ import Testing
     /// group is 0 (the cross terms between the groups are in neither part) the merged workspace
     /// equals the original restricted to both groups.
     @Test func addOperatorsRoundTrip() throws {
-        let ws = try Workspace(contentsOf: Self.events)
+        let ws = try Workspace(contentsOf: Self.events, modifiers: .efthf)
         let first = ["cHW", "cHq3"], second = ["cHl3", "cHDD"]
         let base = try Self.materialise(try ws.reinterpreted(.restrict(to: first)), keep: true)
         defer { try? FileManager.default.removeItem(atPath: URL(fileURLWithPath: base.file!).deletingLastPathComponent().path) }
@@ -118,7 +119,7 @@ import Testing
     }
 
     @Test func badInputsGiveClearErrors() throws {
-        let ws = try Workspace(contentsOf: Self.morphing)
+        let ws = try Workspace(contentsOf: Self.morphing, modifiers: .efthf)
         #expect { try ws.reinterpreted(.restrict(to: ["cHW", "cXYZ"])) } throws: { e in "\(e)".contains("\"cXYZ\"") && "\(e)".contains("workspace_morphing.json") }
         #expect { try ws.reinterpreted(.basisChange(from: ["cNope"], to: ["a"], matrix: [[1]])) } throws: { e in "\(e)".contains("\"cNope\"") }
         #expect { try ws.reinterpreted(.basisChange(from: ["cHW"], to: ["cHq3"], matrix: [[1]])) } throws: { e in "\(e)".contains("\"cHq3\"") }

@@ -1,6 +1,7 @@
 import EFTJSON
 import Foundation
 import HistFactory
+import EFTModifiers
 import Testing
 
 /// Locations of the reference material: `../shared/reference` beside the repository (never
@@ -38,7 +39,7 @@ struct ReferenceCase: CustomTestStringConvertible, Sendable {
     /// The workspace with its patch applied as reference-values.json says.
     func workspace() throws -> Workspace {
         let dir = ReferencePaths.shared + "/workspaces/" + name
-        var ws = try Workspace(contentsOf: dir + "/" + json["workspace"]!.stringValue!)
+        var ws = try Workspace(contentsOf: dir + "/" + json["workspace"]!.stringValue!, modifiers: .efthf)
         if let patch = json["patch"]?.stringValue {
             let parts = patch.split(separator: ":", maxSplits: 1).map(String.init)
             ws = try ws.applying(patchFile: dir + "/" + parts[0], name: parts.count > 1 ? parts[1] : nil)

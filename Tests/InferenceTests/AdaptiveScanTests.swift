@@ -1,5 +1,6 @@
 import Foundation
 import HistFactory
+import EFTModifiers
 import Testing
 @testable import Inference
 
@@ -14,7 +15,7 @@ private final class ProgressLog: @unchecked Sendable {
 /// The adaptive 1D scan and the progress callbacks of scans and toys.
 @Suite struct AdaptiveScanTests {
     static func load(_ path: String) throws -> (HistFactoryModel, ModelData) {
-        let ws = try Workspace(contentsOf: ReferenceFiles.repository.appendingPathComponent(path).path)
+        let ws = try Workspace(contentsOf: ReferenceFiles.repository.appendingPathComponent(path).path, modifiers: .efthf)
         let model = try HistFactoryModel(workspace: ws)
         return (model, try model.observedData(from: ws))
     }

@@ -1,6 +1,7 @@
 import EFTJSON
 import Foundation
 import HistFactory
+import EFTModifiers
 import Inference
 import Morphing
 import Testing
@@ -14,7 +15,7 @@ import Testing
     /// signal as term templates and as an event database reweighted during the fit.
     @Test(arguments: ["workspace_morphing.json", "workspace_events.json"])
     func asimovFitRecoversTheInjectedCoefficients(file: String) throws {
-        let ws = try Workspace(contentsOf: ReferenceFiles.repository.appendingPathComponent("Data/vh/" + file).path)
+        let ws = try Workspace(contentsOf: ReferenceFiles.repository.appendingPathComponent("Data/vh/" + file).path, modifiers: .efthf)
         let model = try HistFactoryModel(workspace: ws)
         let data = try model.observedData(from: ws)
         var fixed = model.suggestedFixed
@@ -86,7 +87,7 @@ import Testing
                 ("poi", "chg"), ("parameters", .array(parameters)),
             ])))]))]),
         ]))
-        let workspace = try Workspace(json: json)
+        let workspace = try Workspace(json: json, modifiers: .efthf)
         let model = try HistFactoryModel(workspace: workspace)
         var truth = model.suggestedInits
         for (name, value) in floated { truth[try model.parameterIndex(named: name)] = value }

@@ -2,6 +2,7 @@ import EFTJSON
 import EventDatabase
 import Foundation
 import HistFactory
+import EFTModifiers
 import Inference
 import Morphing
 import Testing
@@ -72,7 +73,7 @@ import Testing
         ]
         let path = directory.appendingPathComponent("workspace.json").path
         try json.serialized().write(toFile: path, atomically: true, encoding: .utf8)
-        return try Workspace(contentsOf: path)
+        return try Workspace(contentsOf: path, modifiers: .efthf)
     }
 
     @Test func asimovFitRecoversInjectedCoefficientsAndShift() throws {

@@ -1,5 +1,6 @@
 import Foundation
 import HistFactory
+import EFTModifiers
 
 /// Locates the shared reference folder (`../shared/reference` next to the repository, or
 /// $EFTHF_REFERENCE_DIR) and the repository's own pyhf references, and loads the reference cases.
@@ -54,7 +55,7 @@ enum ReferenceFiles {
     static func load(_ name: String) throws -> (model: HistFactoryModel, data: ModelData) {
         let c = cases.first { $0.name == name }!
         let folder = sharedDirectory!.appendingPathComponent("workspaces/\(c.name)").path
-        var workspace = try Workspace(contentsOf: "\(folder)/\(c.workspace)")
+        var workspace = try Workspace(contentsOf: "\(folder)/\(c.workspace)", modifiers: .efthf)
         if let patch = c.patch { workspace = try workspace.applying(patchFile: "\(folder)/\(patch)", name: c.patchName) }
         let model = try HistFactoryModel(workspace: workspace)
         return (model, try model.observedData(from: workspace))

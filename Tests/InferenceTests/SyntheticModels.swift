@@ -1,5 +1,6 @@
 import Foundation
 import HistFactory
+import EFTModifiers
 
 /// Small workspaces written in the tests, loaded through the ordinary JSON path.
 enum SyntheticModels {
@@ -7,7 +8,7 @@ enum SyntheticModels {
         let url = FileManager.default.temporaryDirectory.appendingPathComponent("efthf-inference-\(UUID().uuidString).json")
         try json.write(to: url, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(at: url) }
-        let workspace = try Workspace(contentsOf: url.path)
+        let workspace = try Workspace(contentsOf: url.path, modifiers: .efthf)
         let model = try HistFactoryModel(workspace: workspace)
         return (model, try model.observedData(from: workspace))
     }

@@ -1,4 +1,5 @@
 import EFTJSON
+import HistFactory
 import Morphing
 
 /// Options of the POPxf export (``Workspace/popxf(_:)``).
@@ -92,7 +93,7 @@ extension Workspace {
                 // A sample evaluated per event (per-event systematics or smoothing) has yields that the
                 // static templates do not reproduce; POPxf would carry the wrong polynomial.
                 for modifier in sample.modifiers {
-                    if case .morphing(let m) = modifier.payload, m.events != nil {
+                    if let m = modifier.dependent as? MorphingModifier, m.events != nil {
                         throw HistFactoryError(
                             .operation, "channel \"\(channel.name)\" sample \"\(sample.name)\": event-database modifier \"\(modifier.name)\" is evaluated per event (systematics or smoothing_width), so its yields are not the static polynomial POPxf carries; export it at points instead (export --at or --patchset)")
                     }
@@ -233,7 +234,7 @@ extension Workspace {
             var factorVariances: [PolynomialTemplates?] = []
             var absolute: MorphingModifier? = nil
             for modifier in sample.modifiers {
-                guard case .morphing(let m) = modifier.payload else { continue }
+                guard let m = modifier.dependent as? MorphingModifier else { continue }
                 let y = try m.templates.yields.embedded(in: names)
                 let v = try m.templates.monteCarloVariance.map { v throws(MorphingError) in try v.polynomial.embedded(in: names) }
                 if m.form == .absolute {

@@ -1,4 +1,5 @@
 import EFTJSON
+import HistFactory
 import Morphing
 
 /// efthf's `morphing` modifier (Specs/eft-extension.md): a sample's nominal yield as a polynomial
@@ -43,13 +44,6 @@ public struct MorphingModifier: Sendable, Equatable {
     public var events: EventSampleModel? = nil
 
     public static func == (a: MorphingModifier, b: MorphingModifier) -> Bool { a.source == b.source }
-}
-
-/// The workspace versions efthf reads: pyhf's and efthf's extension of it.
-public enum WorkspaceVersion {
-    public static let pyhf = "1.0.0"
-    /// pyhf 1.0.0 plus efthf extension 1 (SemVer build metadata).
-    public static let efthfExtended = "1.0.0+efthf.1"
 }
 
 extension SpecReader {

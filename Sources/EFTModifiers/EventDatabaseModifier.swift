@@ -1,6 +1,7 @@
 import EFTJSON
 import EventDatabase
 import Foundation
+import HistFactory
 import Morphing
 
 /// efthf's `event_database` modifier (extended workspaces; Specs/event-database.md): a sample's
@@ -27,7 +28,7 @@ extension SpecReader {
     func eventDatabase(_ data: JSON, at p: JSONPointer, name: String, sampleData: [Double]) throws(HistFactoryError) -> MorphingModifier {
         let o = try object(data, at: p, required: ["file", "observable", "edges"], optional: ["flow", "selection", "normalisation", "negative_yields", "systematics", "smoothing_width"])
         let relative = try string(o["file"]!, at: p.appending("file"))
-        let path = relative.hasPrefix("/") || baseDirectory == nil ? relative : baseDirectory! + "/" + relative
+        let path = resolve(relative)
         let observable = try string(o["observable"]!, at: p.appending("observable"))
         let edges = try numbers(o["edges"]!, at: p.appending("edges"))
         guard edges.count == sampleData.count + 1 else {

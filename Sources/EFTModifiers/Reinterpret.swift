@@ -1,6 +1,7 @@
 import EFTJSON
 import EventDatabase
 import Foundation
+import HistFactory
 import Morphing
 
 /// Reinterpretation of an extended workspace for another operator set (issue 7): the analysis —
@@ -32,7 +33,7 @@ public enum Reinterpretation: Sendable {
     ///
     /// - Throws: ``HistFactoryError`` naming `file`, the JSON path and the value.
     public static func basisChange(json: JSON, file: String? = nil) throws(HistFactoryError) -> Reinterpretation {
-        let reader = SpecReader()
+        let reader = SpecReader.pyhf
         let root = JSONPointer(tokens: [])
         do {
             let o = try reader.object(json, at: root, required: ["from", "to", "matrix"], optional: ["description"])
@@ -165,7 +166,7 @@ extension Workspace {
                 var newModifiers: [JSON] = []
                 for (mi, modifier) in sample.modifiers.enumerated() {
                     let p = JSONPointer(tokens: []).appending("channels").appending(ci).appending("samples").appending(si).appending("modifiers").appending(mi)
-                    guard case .morphing(let m) = modifier.payload, case .object(var mj) = modifiersJSON[mi] else {
+                    guard let m = modifier.dependent as? MorphingModifier, case .object(var mj) = modifiersJSON[mi] else {
                         newModifiers.append(modifiersJSON[mi])
                         continue
                     }

@@ -1,5 +1,6 @@
 import EFTJSON
 import Foundation
+import HistFactory
 import Morphing
 
 /// Export of extended workspaces to plain pyhf 1.0.0 (issue 7): the workspace evaluated at one
@@ -12,7 +13,7 @@ extension Workspace {
         for channel in channels {
             for sample in channel.samples {
                 for modifier in sample.modifiers {
-                    if case .morphing(let m) = modifier.payload {
+                    if let m = modifier.dependent as? MorphingModifier {
                         for c in m.coefficients where !names.contains(c) { names.append(c) }
                     }
                 }
@@ -23,7 +24,7 @@ extension Workspace {
 
     /// Whether a sample carries a morphing or event-database modifier.
     static func isMorphed(_ sample: Sample) -> Bool {
-        sample.modifiers.contains { if case .morphing = $0.payload { true } else { false } }
+        sample.modifiers.contains { $0.dependent is MorphingModifier }
     }
 
     /// A plain pyhf 1.0.0 workspace that reproduces the extended workspace's likelihood at `point`
@@ -51,7 +52,7 @@ extension Workspace {
     public func evaluated(at point: [String: Double], poi: String? = nil, measurement: String? = nil) throws(HistFactoryError) -> Workspace {
         let context = try ExportContext(self, measurement: measurement)
         let (json, _) = try evaluatedJSON(at: point, poi: poi, measurement: measurement, context: context)
-        return try Workspace(json: json, baseDirectory: baseDirectory)
+        return try Workspace(json: json, baseDirectory: baseDirectory, modifiers: modifiers)
     }
 
     /// The name of the channel, sample and staterror modifier that carry the normalisation of the
@@ -123,14 +124,14 @@ extension Workspace {
                 guard let e = lookup(samples, channel.name, sample.name) else {
                     throw HistFactoryError(.operation, "channel \"\(channel.name)\" sample \"\(sample.name)\" is not in measurement \"\(model.measurementName)\"'s model")
                 }
-                for b in e.negativeBins {
+                for b in e.rejectedBins {
                     negative.append("channel \"\(channel.name)\" sample \"\(sample.name)\" bin \(b): \(JSON.pythonRepr(e.raw[b]))")
                 }
                 guard case .object(var sj) = samplesJSON[si], case .array(let modifiersJSON)? = sj["modifiers"] else { continue }
                 sj["data"] = .numbers(e.nominal)
                 // Per-event systematics as ν̃⁰(c, ±1) − ν̃⁰(c, 0), added to a histosys of the same name.
                 var eventDeltas: [String: (up: [Double], down: [Double])] = [:]
-                for name in e.eventSystematicParameters {
+                for name in model.eventSystematicParameters(channel: channel.name, sample: sample.name) {
                     guard let pair = shifted[name], let up = lookup(pair.up, channel.name, sample.name), let down = lookup(pair.down, channel.name, sample.name) else { continue }
                     eventDeltas[name] = (zip(up.nominal, e.nominal).map { $0 - $1 }, zip(down.nominal, e.nominal).map { $0 - $1 })
                 }
@@ -138,7 +139,7 @@ extension Workspace {
                 for (mi, modifier) in sample.modifiers.enumerated() {
                     guard case .object(var mj) = modifiersJSON[mi] else { continue }
                     switch modifier.payload {
-                    case .morphing:
+                    case .dependent:
                         continue
                     case .templates(let hi, let lo) where modifier.kind == .histosys:
                         let added = eventDeltas.removeValue(forKey: modifier.name)
@@ -155,7 +156,7 @@ extension Workspace {
                     }
                     newModifiers.append(.object(mj))
                 }
-                for name in e.eventSystematicParameters {
+                for name in model.eventSystematicParameters(channel: channel.name, sample: sample.name) {
                     guard let d = eventDeltas[name] else { continue }
                     newModifiers.append(.object(JSONObject([
                         ("name", .string(name)), ("type", .string("histosys")),

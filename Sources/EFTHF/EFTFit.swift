@@ -1,5 +1,7 @@
 import EFTJSON
+import EFTModifiers
 import HistFactory
+import Inference
 
 extension FitOptions {
     /// Options for a fit of the Wilson coefficients `operators` (`efthf fit --ops`): those float,
