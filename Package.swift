@@ -58,7 +58,7 @@ let package = Package(
         .testTarget(name: "HistFactoryTests", dependencies: ["HistFactory", "EFTModifiers", "EFTJSON"]),
         .testTarget(name: "MorphingTests", dependencies: ["Morphing", "EFTJSON", "_SeededRandom"]),
         .testTarget(name: "InferenceTests", dependencies: ["Inference", "HistFactory", "EFTModifiers", "Morphing", "EFTJSON"]),
-        .executableTarget(name: "InferenceBenchmark", dependencies: ["Inference", "HistFactory", "EFTModifiers"], path: "Benchmarks/inference", exclude: ["bench_pyhf.py"]),
+        .executableTarget(name: "InferenceBenchmark", dependencies: ["Inference", "HistFactory"], path: "Benchmarks/inference", exclude: ["bench_pyhf.py"]),
         .systemLibrary(name: "CHDF5", pkgConfig: "hdf5", providers: [.apt(["libhdf5-dev"])]),
         .target(name: "EventDatabase", dependencies: ["CHDF5", "CZlib", "Morphing", "EFTJSON"]),
         .testTarget(name: "EventDatabaseTests", dependencies: ["EventDatabase", "Morphing", "_SeededRandom"]),

@@ -8,7 +8,6 @@
 import Dispatch
 import Foundation
 import HistFactory
-import EFTModifiers
 import Inference
 
 let cases: [(name: String, workspace: String, patch: String?, patchName: String?)] = [
@@ -50,7 +49,7 @@ for c in cases where selected.contains(where: { c.name.hasPrefix($0) }) {
     var model: HistFactoryModel! = nil
     var data: ModelData! = nil
     let build = try seconds {
-        var workspace = try Workspace(contentsOf: "\(folder)/\(c.workspace)", modifiers: .efthf)
+        var workspace = try Workspace(contentsOf: "\(folder)/\(c.workspace)")
         if let patch = c.patch { workspace = try workspace.applying(patchFile: "\(folder)/\(patch)", name: c.patchName) }
         model = try HistFactoryModel(workspace: workspace)
         data = try model.observedData(from: workspace)

@@ -39,7 +39,7 @@ struct ReferenceCase: CustomTestStringConvertible, Sendable {
     /// The workspace with its patch applied as reference-values.json says.
     func workspace() throws -> Workspace {
         let dir = ReferencePaths.shared + "/workspaces/" + name
-        var ws = try Workspace(contentsOf: dir + "/" + json["workspace"]!.stringValue!, modifiers: .efthf)
+        var ws = try Workspace(contentsOf: dir + "/" + json["workspace"]!.stringValue!)
         if let patch = json["patch"]?.stringValue {
             let parts = patch.split(separator: ":", maxSplits: 1).map(String.init)
             ws = try ws.applying(patchFile: dir + "/" + parts[0], name: parts.count > 1 ? parts[1] : nil)
