@@ -2,99 +2,21 @@ import EFTHF
 import Foundation
 import Plots
 
-/// The expected yield of each sample separately, at any point of the full model's parameters.
-///
-/// `HistFactoryModel` exposes only the summed yield, so each sample gets its own model, built
-/// from the workspace with every other sample removed (and no POI, which may belong to another
-/// sample); its parameters are looked up by name in the full model's vector. The multiplicative
-/// and additive modifiers of one sample do not depend on the others, so the per-sample yields
-/// add up to `expectedMainData` (checked in ``yields(at:)``).
+/// Each sample's expected yields per channel at a point, from the model's own evaluation
+/// (``HistFactoryModel/expectedSampleData(_:)``).
 struct SampleYields {
-    struct Entry {
-        let sample: String
-        /// nil when the sample has no modifiers: its yield is its nominal data.
-        let model: HistFactoryModel?
-        let nominal: [String: [Double]]
-        /// For each parameter of `model`, its index in the full model.
-        let parameterMap: [Int]
-    }
-
     let full: HistFactoryModel
-    let entries: [Entry]
 
-    init(workspace: Workspace, model: HistFactoryModel) throws(HistFactoryError) {
+    init(workspace: Workspace, model: HistFactoryModel) {
         full = model
-        let fullIndex = Dictionary(model.parameterNames.enumerated().map { ($1, $0) }, uniquingKeysWith: { a, _ in a })
-        var entries: [Entry] = []
-        for sample in model.samples {
-            var nominal: [String: [Double]] = [:]
-            var names = Set<String>()
-            for channel in workspace.channels {
-                for s in channel.samples where s.name == sample {
-                    nominal[channel.name] = s.data
-                    for m in s.modifiers {
-                        names.insert(m.name)
-                        if let morphing = m.dependent as? MorphingModifier { names.formUnion(morphing.coefficients) }
-                    }
-                }
-            }
-            let sub: HistFactoryModel?
-            if names.isEmpty {
-                sub = nil
-            } else {
-                let json = Self.singleSampleJSON(workspace.json, sample: sample, measurement: model.measurementName, parameters: names)
-                sub = try HistFactoryModel(workspace: Workspace(json: json, file: workspace.file, baseDirectory: workspace.baseDirectory, modifiers: .efthf), measurement: model.measurementName, interpolation: model.interpolation)
-            }
-            let map = try (sub?.parameterNames ?? []).map { name throws(HistFactoryError) -> Int in
-                guard let i = fullIndex[name] else { throw HistFactoryError(.parameter, "sample \(sample) has parameter \(name) that the model lacks") }
-                return i
-            }
-            entries.append(Entry(sample: sample, model: sub, nominal: nominal, parameterMap: map))
-        }
-        self.entries = entries
-    }
-
-    /// The workspace JSON with only `sample` in each channel (channels without it dropped), and
-    /// the measurement without POI and with only the configurations of `parameters`.
-    static func singleSampleJSON(_ json: JSON, sample: String, measurement: String, parameters: Set<String>) -> JSON {
-        var out = json.objectValue!
-        var kept = Set<String>()
-        out["channels"] = .array(json["channels"]!.arrayValue!.compactMap { channel -> JSON? in
-            var c = channel.objectValue!
-            let samples = c["samples"]!.arrayValue!.filter { $0["name"]?.stringValue == sample }
-            guard !samples.isEmpty else { return nil }
-            c["samples"] = .array(samples)
-            kept.insert(c["name"]!.stringValue!)
-            return .object(c)
-        })
-        out["observations"] = .array(json["observations"]!.arrayValue!.filter { kept.contains($0["name"]?.stringValue ?? "") })
-        out["measurements"] = .array(json["measurements"]!.arrayValue!.filter { $0["name"]?.stringValue == measurement }.map { m in
-            var mo = m.objectValue!
-            var config = mo["config"]!.objectValue!
-            config["poi"] = .string("")
-            config["parameters"] = .array((config["parameters"]?.arrayValue ?? []).filter { parameters.contains($0["name"]?.stringValue ?? "") })
-            mo["config"] = .object(config)
-            return .object(mo)
-        })
-        return .object(out)
     }
 
     /// Per channel (model order), each sample's expected yields at `point` (full-model order).
     func yields(at point: [Double]) -> [(channel: String, samples: [Histogram])] {
-        var perChannel: [String: [Histogram]] = [:]
-        for entry in entries {
-            if let sub = entry.model {
-                let expected = sub.expectedMainData(entry.parameterMap.map { point[$0] })
-                var offset = 0
-                for (c, n) in zip(sub.channels, sub.channelBinCounts) {
-                    perChannel[c, default: []].append(Histogram(label: entry.sample, values: Array(expected[offset..<offset + n])))
-                    offset += n
-                }
-            } else {
-                for (c, data) in entry.nominal { perChannel[c, default: []].append(Histogram(label: entry.sample, values: data)) }
-            }
+        let expected = full.expectedSampleData(point)
+        return full.channels.map { channel in
+            (channel, expected.filter { $0.channel == channel }.map { Histogram(label: $0.sample, values: $0.yields) })
         }
-        return full.channels.map { ($0, perChannel[$0] ?? []) }
     }
 }
 
@@ -110,7 +32,7 @@ enum FitPlots {
             try writeAtomically(svg, to: path)
             files.append(path)
         }
-        let yields = try SampleYields(workspace: workspace, model: model)
+        let yields = SampleYields(workspace: workspace, model: model)
         var offset = 0
         let prefit = yields.yields(at: model.suggestedInits), postfit = yields.yields(at: result.values)
         for (k, channel) in model.channels.enumerated() {

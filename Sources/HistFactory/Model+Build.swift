@@ -283,7 +283,7 @@ extension HistFactoryModel {
                         preconditionFailure("modifier payload does not match its type")
                     }
                 }
-                compiled.append(CompiledSample(binStart: channelOffsets[c], binCount: binCounts[c], nominal: sample.data,
+                compiled.append(CompiledSample(channel: channelNames[c], sample: sampleName, binStart: channelOffsets[c], binCount: binCounts[c], nominal: sample.data,
                                                scalars: scalars, histos: histos, binTerms: binTerms, dependent: dependent))
             }
         }

@@ -12,9 +12,25 @@ struct FlatModel: Sendable {
     let morphs: [DependentEntry]
     /// Per entry of `morphs`: whether a staterror width follows its variance (S2).
     var needsVariance: [Bool] = []
+    /// Per (channel, sample) entry, in kernel order: its names and local bins.
+    let entries: [EntryLayout]
+
+    struct EntryLayout: Sendable {
+        let channel: String
+        let sample: String
+        let localStart: Int
+        let binCount: Int
+    }
 
     init(_ entries: [CompiledSample]) {
         kernel = LikelihoodKernel(entries)
+        var layout: [EntryLayout] = []
+        var offset = 0
+        for entry in entries {
+            layout.append(EntryLayout(channel: entry.channel, sample: entry.sample, localStart: offset, binCount: entry.binCount))
+            offset += entry.binCount
+        }
+        self.entries = layout
         var morphs: [DependentEntry] = []
         var local = 0
         for (e, entry) in entries.enumerated() {
@@ -44,6 +60,13 @@ struct DependentEntry: Sendable {
     func evaluate(_ pars: UnsafePointer<Double>, derivatives: Bool, variance: Bool) -> DependentSampleValue {
         sample.evaluate(sample.parameters.map { pars[$0] }, derivatives: derivatives, variance: variance)
     }
+}
+
+/// One sample's expected yields in one channel.
+public struct SampleExpectation: Sendable, Equatable, Codable {
+    public let channel: String
+    public let sample: String
+    public let yields: [Double]
 }
 
 /// Why a point is outside an extended model's domain (Specs/eft-extension.md §9.3).
@@ -89,6 +112,27 @@ extension HistFactoryModel {
                 flat.kernel.forward(pars.baseAddress!, s, mainBins: bins, wantGradient: false, vectorised: flat.vectorised)
             }
             return Array(UnsafeBufferPointer(start: s.nu, count: bins))
+        }
+    }
+
+    /// The expected main-bin yields of each sample in each channel where it is defined, in model
+    /// order (channels, then samples): the terms P_e G_b B_b of ν_b that ``expectedMainData(_:)``
+    /// sums (pyhf's `main_model.expected_data(pars, return_by_sample=True)`, without its zero rows).
+    public func expectedSampleData(_ parameters: [Double]) -> [SampleExpectation] {
+        precondition(parameters.count == parameterCount, "expected \(parameterCount) parameters, got \(parameters.count)")
+        let bins = mainBinCount
+        return withScratch(bins) { s in
+            parameters.withUnsafeBufferPointer { pars in
+                // Sound: as in expectedMainData.
+                _ = prepareMorphing(pars.baseAddress!, s, derivatives: false)
+                flat.kernel.forward(pars.baseAddress!, s, mainBins: bins, wantGradient: false, vectorised: flat.vectorised)
+            }
+            return flat.entries.enumerated().map { e, entry in
+                SampleExpectation(channel: entry.channel, sample: entry.sample, yields: (0..<entry.binCount).map { b in
+                    let l = entry.localStart + b
+                    return s.product[e] * s.binFactor[l] * s.base[l]
+                })
+            }
         }
     }
 

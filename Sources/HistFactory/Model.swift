@@ -153,6 +153,8 @@ struct BinTerm: Sendable {
 
 /// One sample in one channel, ready to evaluate.
 struct CompiledSample: Sendable {
+    let channel: String
+    let sample: String
     let binStart: Int
     let binCount: Int
     let nominal: [Double]

@@ -80,6 +80,31 @@ import Testing
         }
     }
 
+    /// Each sample's expected yields against pyhf's `expected_data(pars, return_by_sample=True)`
+    /// (`Tests/References/pyhf/sample_yields.json`, made by `make_sample_yields.py`), 1e-12.
+    @Test(arguments: ReferenceCase.all)
+    func sampleYieldsMatchPyhf(_ reference: ReferenceCase) throws {
+        let root = try ReferencePaths.json(ReferencePaths.committed + "/pyhf/sample_yields.json")
+        let entry = try #require(root["cases"]!.arrayValue!.first { $0["name"]!.stringValue! == reference.name })
+        let ws = try reference.workspace()
+        let model = try HistFactoryModel(workspace: ws)
+        let points = entry["points"]!.arrayValue!
+        #expect(points.count == 4)
+        for point in points {
+            let pars = try parameterVector(point["pars"]!, model: model)
+            let ours = model.expectedSampleData(pars)
+            let theirs = point["samples"]!.arrayValue!
+            #expect(ours.map { "\($0.channel)/\($0.sample)" } == theirs.map { "\($0["channel"]!.stringValue!)/\($0["sample"]!.stringValue!)" })
+            for (a, b) in zip(ours, theirs) {
+                let expected = b["yields"]!.arrayValue!.map { $0.doubleValue! }
+                #expect(a.yields.count == expected.count)
+                for (x, y) in zip(a.yields, expected) {
+                    #expect(abs(x - y) <= 1e-12 * max(1, abs(y)), "\(a.channel)/\(a.sample) at a \(point["kind"]!.serialized()) point: \(x) vs \(y)")
+                }
+            }
+        }
+    }
+
     /// The analytic gradient against five-point finite differences (to 1e-5 relative), at the
     /// inits and at the reference points, on every reference workspace.
     @Test(arguments: ReferenceCase.all)
