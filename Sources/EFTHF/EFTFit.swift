@@ -57,26 +57,27 @@ extension HistFactoryModel {
     /// The ±1σ and 95 % CL profile-likelihood intervals of each of `operators` around `bestFit`
     /// (Δ2NLL = 1 and 3.84), as `fit --json`'s `profile_intervals`: per operator
     /// `{"best_fit", "one_sigma": [lo, hi], "cl95": [lo, hi]}`, `null` for an end beyond the bounds.
-    public func profileIntervals(_ operators: [String], data: ModelData, options: FitOptions, bestFit: FitResult) throws(InferenceError) -> [(oneSigma: ProfileInterval, cl95: ProfileInterval)] {
+    public func profileIntervals(_ operators: [String], data: ModelData, options: FitOptions, bestFit: FitResult) throws(InferenceError) -> [CoefficientInterval] {
         var options = options
         options.multiStart = nil
-        var intervals: [(ProfileInterval, ProfileInterval)] = []
+        var intervals: [CoefficientInterval] = []
         for op in operators {
-            intervals.append((try profileInterval(op, data: data, level: DeltaTwiceNLL.oneSigma1D, options: options, bestFit: bestFit),
-                              try profileInterval(op, data: data, level: DeltaTwiceNLL.cl95In1D, options: options, bestFit: bestFit)))
+            intervals.append(CoefficientInterval(
+                oneSigma: try profileInterval(op, data: data, level: DeltaTwiceNLL.oneSigma1D, options: options, bestFit: bestFit),
+                cl95: try profileInterval(op, data: data, level: DeltaTwiceNLL.cl95In1D, options: options, bestFit: bestFit)))
         }
         return intervals
     }
 }
 
-extension ProfileInterval {
-    /// `[lower, upper]`, `null` for an end beyond the parameter's bounds.
-    public var jsonEnds: JSON { .array([lower.map { .number($0) } ?? .null, upper.map { .number($0) } ?? .null]) }
+/// The ±1σ and 95 % CL profile-likelihood intervals of one parameter (Δ2NLL = 1 and 3.84).
+public struct CoefficientInterval: Sendable, Equatable {
+    public let oneSigma: ProfileInterval
+    public let cl95: ProfileInterval
 
-    /// `fit --json`'s `profile_intervals` member for `(±1σ, 95 % CL)` pairs.
-    public static func json(_ intervals: [(oneSigma: ProfileInterval, cl95: ProfileInterval)]) -> JSON {
-        .object(JSONObject(intervals.map { one, cl95 in
-            (one.parameter, JSON.object(JSONObject([("best_fit", .number(one.bestFit)), ("one_sigma", one.jsonEnds), ("cl95", cl95.jsonEnds)])))
-        }))
+    public init(oneSigma: ProfileInterval, cl95: ProfileInterval) {
+        self.oneSigma = oneSigma
+        self.cl95 = cl95
     }
 }
+

@@ -58,18 +58,11 @@ struct ModelOptions: ParsableArguments {
     @Option(help: "The measurement to use (default: the first in the workspace).")
     var measurement: String?
 
+    /// The task layer's description of the model.
+    var source: ModelSource { ModelSource(workspace: workspace, patch: patch, measurement: measurement) }
+
     func loadWorkspace() throws -> Workspace {
-        var ws = try Workspace(contentsOf: workspace, modifiers: .efthf)
-        if let patch {
-            var file = patch
-            var name: String? = nil
-            if !FileManager.default.fileExists(atPath: patch), let colon = patch.lastIndex(of: ":") {
-                file = String(patch[..<colon])
-                name = String(patch[patch.index(after: colon)...])
-            }
-            ws = try ws.applying(patchFile: file, name: name)
-        }
-        return ws
+        try source.loadWorkspace()
     }
 }
 

@@ -30,8 +30,11 @@ extension EFTHFCommand {
                 let hf = try HistFactoryModel(workspace: ws, measurement: model.measurement)
                 let data = try hf.observedData(from: ws)
                 var point = hf.suggestedInits
-                if let at { try ParameterAssignment.apply(text: at, to: &point, model: hf) }
-                if let pars { try ParameterAssignment.apply(file: pars, to: &point, model: hf) }
+                if let at { try ParameterValues(parsing: at).apply(to: &point, model: hf) }
+                if let pars {
+                    let values = try ParameterValues(json: try loadJSON(pars), file: pars)
+                    do { try values.apply(to: &point, model: hf) } catch { throw error.inFile(pars) }
+                }
                 var gradient: [Double] = []
                 let logL = hf.logLikelihoodAndGradient(point, data: data, gradient: &gradient)
                 let names = hf.parameterNames
@@ -61,51 +64,5 @@ extension EFTHFCommand {
                 fail(error)
             }
         }
-    }
-}
-
-/// Parsing of `name=value` lists and parameter JSON files against a model.
-enum ParameterAssignment {
-    static func apply(text: String, to point: inout [Double], model: HistFactoryModel) throws(HistFactoryError) {
-        for item in text.split(separator: ",") {
-            let parts = item.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
-            guard parts.count == 2, let value = Double(parts[1]), value.isFinite else {
-                throw HistFactoryError(.parameter, "cannot read \"\(item)\" as name=value")
-            }
-            try set(parts[0], [value], in: &point, model: model)
-        }
-    }
-
-    static func apply(file: String, to point: inout [Double], model: HistFactoryModel) throws(HistFactoryError) {
-        guard case .object(let o) = try loadJSON(file) else {
-            throw HistFactoryError(.schema, "expected an object {name: value or [values]}", file: file)
-        }
-        for (name, value) in o.pairs {
-            let values: [Double]
-            if let v = value.doubleValue {
-                values = [v]
-            } else if let a = value.arrayValue, a.allSatisfy({ $0.doubleValue != nil }) {
-                values = a.map { $0.doubleValue! }
-            } else {
-                throw HistFactoryError(.schema, "expected a number or an array of numbers", file: file, path: JSONPointer(tokens: [name]))
-            }
-            do { try set(name, values, in: &point, model: model) } catch { throw error.inFile(file) }
-        }
-    }
-
-    /// Sets a scalar, one component (`name[i]`), or a whole vector (one value for all, or one each).
-    static func set(_ name: String, _ values: [Double], in point: inout [Double], model: HistFactoryModel) throws(HistFactoryError) {
-        if let v = values.first(where: { !$0.isFinite }) {
-            throw HistFactoryError(.invalidValue, "\(name) = \(v) is not finite")
-        }
-        if let set = model.parameterSet(named: name), !set.isScalar {
-            guard values.count == 1 || values.count == set.count else {
-                throw HistFactoryError(.parameter, "\(name) has \(set.count) components, \(values.count) values given")
-            }
-            for i in 0..<set.count { point[set.offset + i] = values.count == 1 ? values[0] : values[i] }
-            return
-        }
-        guard values.count == 1 else { throw HistFactoryError(.parameter, "\(name) is scalar, \(values.count) values given") }
-        point[try model.parameterIndex(named: name)] = values[0]
     }
 }

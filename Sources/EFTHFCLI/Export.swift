@@ -79,8 +79,9 @@ extension EFTHFCommand {
                     let count = json["metadata"]?["observable_names"]?.arrayValue?.count ?? 0
                     print("wrote \(output) (POPxf, \(count) observables in \(ws.wilsonCoefficients.joined(separator: ", ")))")
                 } else if patchset {
-                    let axes = try Self.parseGrid(grid!)
-                    let (background, set, skipped) = try ws.patchSet(grid: axes, poi: poi, measurement: model.measurement, skippingInvalidPoints: skipInvalid)
+                    let task = PatchSetTask(grid: try PatchSetTask.grid(parsing: grid!), poi: poi, measurement: model.measurement, skipInvalid: skipInvalid)
+                    let export = try task.run(on: ws)
+                    let background = export.backgroundOnly, set = export.patchSet, skipped = export.skipped
                     // Both files or neither: a PatchSet's digest names its background-only workspace.
                     try writeAtomically([
                         (output + "/BkgOnly.json", background.json.serialized(.pretty)),
@@ -88,88 +89,21 @@ extension EFTHFCommand {
                     ])
                     print("wrote \(output)/BkgOnly.json and \(output)/patchset.json (\(set.patches.count) patches\(skipped.isEmpty ? "" : ", \(skipped.count) grid points skipped (negative morphed yields)"))")
                 } else {
-                    let point = try Self.parsePoint(at!)
-                    let evaluated = try ws.evaluated(at: point, poi: poi, measurement: model.measurement)
+                    let evaluated = try ExportTask(point: try ExportTask.point(parsing: at!), poi: poi, measurement: model.measurement).run(on: ws)
                     try writeAtomically(evaluated.json.serialized(.pretty), to: output)
                     print("wrote \(output)")
                 }
             }
         }
-
-        static func parsePoint(_ text: String) throws(HistFactoryError) -> [String: Double] {
-            var point: [String: Double] = [:]
-            for item in text.split(separator: ",") {
-                let parts = item.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
-                guard parts.count == 2, !parts[0].isEmpty, let v = Double(parts[1]) else {
-                    throw HistFactoryError(.parameter, "expected name=value, found \"\(item)\"")
-                }
-                guard point[parts[0]] == nil else { throw HistFactoryError(.parameter, "\"\(parts[0])\" given twice") }
-                point[parts[0]] = v
-            }
-            return point
-        }
-
-        static func parseGrid(_ text: String) throws(HistFactoryError) -> [(name: String, values: [Double])] {
-            var axes: [(name: String, values: [Double])] = []
-            for item in text.split(separator: ",") {
-                let parts = item.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
-                let range = parts.count == 2 ? parts[1].split(separator: ":").map(String.init) : []
-                guard parts.count == 2, !parts[0].isEmpty, range.count == 3, let lo = Double(range[0]), let hi = Double(range[1]),
-                    let n = Int(range[2]), n >= 1, n <= 10_000, lo.isFinite, hi.isFinite, n == 1 || lo < hi
-                else {
-                    throw HistFactoryError(.parameter, "expected name=lower:upper:count with lower < upper and 1 ≤ count ≤ 10000, found \"\(item)\"")
-                }
-                guard !axes.contains(where: { $0.name == parts[0] }) else { throw HistFactoryError(.parameter, "\"\(parts[0])\" given twice") }
-                axes.append((parts[0], Workspace.gridValues(from: lo, to: hi, count: n)))
-            }
-            return axes
-        }
     }
 }
 
-/// Writes `text` (plus a final newline) to a temporary file in the destination's directory, made
-/// if missing, and renames it into place, so that `path` is never half-written; the temporary file
-/// is removed on failure. Every file efthf writes goes through here.
+/// Every file the command line writes goes through ``AtomicFiles``.
 func writeAtomically(_ text: String, to path: String) throws(HistFactoryError) {
-    try writeAtomically([(path, text)])
+    try AtomicFiles.write(text, to: path)
 }
 
-/// Text files written as one (each with a final newline): ``writeAtomically(files:)``.
+/// Text files written as one (each with a final newline).
 func writeAtomically(_ files: [(path: String, text: String)]) throws(HistFactoryError) {
-    try writeAtomically(files: files.map { file in (file.path, { url in try Data((file.text + "\n").utf8).write(to: url) }) })
-}
-
-/// Several files written as one: each is written by its closure to a temporary file beside its
-/// destination (directories made if missing); only when every write succeeded are they renamed into
-/// place, in order. On a failed write every temporary file is removed and no destination is
-/// touched. POSIX has no multi-file rename, so a failure between two renames (a full disk cannot
-/// cause it: rename allocates nothing) would leave the earlier files replaced; the remaining
-/// temporaries are removed and the error names what was and was not replaced.
-func writeAtomically(files: [(path: String, write: (URL) throws -> Void)]) throws(HistFactoryError) {
-    var temporaries: [URL] = []
-    func removeTemporaries(from k: Int = 0) { for url in temporaries.dropFirst(k) { try? FileManager.default.removeItem(at: url) } }
-    for (path, write) in files {
-        let url = URL(fileURLWithPath: path)
-        let directory = url.deletingLastPathComponent()
-        let temporary = directory.appendingPathComponent(".\(url.lastPathComponent).\(ProcessInfo.processInfo.processIdentifier).\(UUID().uuidString).tmp")
-        do {
-            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        } catch {
-            removeTemporaries()
-            throw HistFactoryError(.io, "cannot create the directory: \(error.localizedDescription)", file: directory.path)
-        }
-        temporaries.append(temporary)
-        do {
-            try write(temporary)
-        } catch {
-            removeTemporaries()
-            throw HistFactoryError(.io, "cannot write \(path): \(error)")
-        }
-    }
-    for (k, (path, _)) in files.enumerated() where rename(temporaries[k].path, path) != 0 {
-        let reason = String(cString: strerror(errno))
-        removeTemporaries(from: k)
-        let done = files[..<k].map(\.path)
-        throw HistFactoryError(.io, "cannot rename \(temporaries[k].path) to \(path): \(reason)\(done.isEmpty ? "" : " (already replaced: \(done.joined(separator: ", ")))")")
-    }
+    try AtomicFiles.write(files.map { OutputFile(path: $0.path, text: $0.text) })
 }

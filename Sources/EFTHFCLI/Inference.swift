@@ -2,16 +2,9 @@ import ArgumentParser
 import EFTHF
 import Foundation
 
-/// A loaded model with its observed data.
-struct LoadedModel {
-    let workspace: Workspace
-    let model: HistFactoryModel
-    let data: ModelData
-
+extension LoadedModel {
     init(_ options: ModelOptions) throws {
-        workspace = try options.loadWorkspace()
-        model = try HistFactoryModel(workspace: workspace, measurement: options.measurement)
-        data = try model.observedData(from: workspace)
+        self = try options.source.load()
     }
 }
 
@@ -55,25 +48,18 @@ extension EFTHFCommand {
         func run() throws {
             try reportingErrors {
                 let loaded = try LoadedModel(model)
-                let requested = ops.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
-                var options = FitOptions(computeUncertainties: true)
-                if let requested { options = try FitOptions.floating(operators: requested, of: loaded.model) }
-                if let fix { try FixedParameters.apply(fix, to: &options, model: loaded.model) }
-                let result = try loaded.model.fit(loaded.data, options: options)
+                let task = FitTask(ops: ops.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } },
+                                   fix: try fix.map { text throws(HistFactoryError) in try ParameterValues(parsing: text) } ?? ParameterValues())
+                let report = try task.run(on: loaded)
+                let result = report.fit!
                 if let plots { try FitPlots.write(result, workspace: loaded.workspace, model: loaded.model, data: loaded.data, to: plots) }
-                // Profile-likelihood intervals (±1σ and 95% CL) of the floated Wilson coefficients.
-                var intervals: [(oneSigma: ProfileInterval, cl95: ProfileInterval)] = []
-                if let requested, result.status.isConverged {
-                    intervals = try loaded.model.profileIntervals(requested, data: loaded.data, options: options, bestFit: result)
-                }
-                var out = result.jsonObject
-                if !intervals.isEmpty { out["profile_intervals"] = ProfileInterval.json(intervals) }
-                if let output { try writeAtomically(JSON.object(out).serialized(.pretty), to: output) }
+                let document = report.jsonValue.serialized(.pretty)
+                if let output { try writeAtomically(document, to: output) }
                 if json {
-                    print(JSON.object(out).serialized(.pretty))
+                    print(document)
                 } else {
-                    print(FitReport.table(result))
-                    if !intervals.isEmpty { print(FitReport.intervalTable(intervals, result: result)) }
+                    print(FitTable.table(result))
+                    if let intervals = report.profileIntervals { print(FitTable.intervalTable(intervals, result: result)) }
                 }
                 if !result.status.isConverged { throw ExitCode(2) }
             }
@@ -96,22 +82,14 @@ extension EFTHFCommand {
         var json = false
 
         func run() throws {
-            guard let statistic: TestStatistic = ["qtilde": .qMuTilde, "q": .qMu][testStat] else {
-                throw ValidationError("--test-stat must be qtilde or q, not \(testStat)")
-            }
+            guard ["qtilde", "q"].contains(testStat) else { throw ValidationError("--test-stat must be qtilde or q, not \(testStat)") }
             try reportingErrors {
                 let loaded = try LoadedModel(model)
-                let r = try loaded.model.hypotest(poiValue: poiValue, data: loaded.data, testStatistic: statistic)
+                let r = try HypotestTask(poiValue: poiValue, testStatistic: testStat).run(on: loaded)
                 if json {
-                    let out: JSON = [
-                        "poi": .string(loaded.model.poiName ?? ""), "poi_value": .number(poiValue), "test_statistic": .string(testStat),
-                        "q": .number(r.q), "q_asimov": .number(r.qAsimov), "mu_hat": .number(r.muHat),
-                        "cls_obs": .number(r.clsObserved), "clsb_obs": .number(r.clsbObserved), "clb_obs": .number(r.clbObserved),
-                        "cls_exp": .numbers(r.clsExpected),
-                    ]
-                    print(out.serialized(.pretty))
+                    print(r.jsonValue.serialized(.pretty))
                 } else {
-                    print("POI \(loaded.model.poiName ?? "?") = \(formatted(poiValue)), test statistic \(testStat)")
+                    print("POI \(r.poi.isEmpty ? "?" : r.poi) = \(formatted(poiValue)), test statistic \(testStat)")
                     print("  q = \(formatted(r.q)), q_A = \(formatted(r.qAsimov)), mu_hat = \(formatted(r.muHat))")
                     print("  CLs observed  \(formatted(r.clsObserved))   (CLs+b \(formatted(r.clsbObserved)), CLb \(formatted(r.clbObserved)))")
                     print("  CLs expected  " + zip(["-2σ", "-1σ", "median", "+1σ", "+2σ"], r.clsExpected).map { "\($0) \(formatted($1))" }.joined(separator: "   "))
@@ -135,12 +113,11 @@ extension EFTHFCommand {
         func run() throws {
             try reportingErrors {
                 let loaded = try LoadedModel(model)
-                let r = try loaded.model.upperLimit(data: loaded.data, level: level)
+                let r = try LimitTask(level: level).run(on: loaded)
                 if json {
-                    let out: JSON = ["poi": .string(loaded.model.poiName ?? ""), "level": .number(level), "observed": .number(r.observed), "expected": .numbers(r.expected)]
-                    print(out.serialized(.pretty))
+                    print(r.jsonValue.serialized(.pretty))
                 } else {
-                    print("Upper limit on \(loaded.model.poiName ?? "?") at CLs = \(formatted(level)) (\(formatted(100 * (1 - level), 3))% CL)")
+                    print("Upper limit on \(r.poi.isEmpty ? "?" : r.poi) at CLs = \(formatted(level)) (\(formatted(100 * (1 - level), 3))% CL)")
                     print("  observed  \(formatted(r.observed))")
                     print("  expected  " + zip(["-2σ", "-1σ", "median", "+1σ", "+2σ"], r.expected).map { "\($0) \(formatted($1))" }.joined(separator: "   "))
                 }
@@ -149,8 +126,8 @@ extension EFTHFCommand {
     }
 }
 
-/// Fit results as a table for people or as JSON.
-enum FitReport {
+/// Fit results as a table for people.
+enum FitTable {
     static func table(_ r: FitResult) -> String {
         var lines = ["status: \(r.status)    2NLL = \(formatted(r.twiceNLL, 12))    EDM = \(formatted(r.edm, 3))    calls = \(r.functionCalls)"]
         let width = max(9, r.parameterNames.map(\.count).max() ?? 0)
@@ -167,18 +144,19 @@ enum FitReport {
 
     /// Wilson coefficients: best fit, ±1σ and 95% CL profile-likelihood intervals (null end: the
     /// profile stays below the level up to the bound), and their correlations.
-    static func intervalTable(_ intervals: [(oneSigma: ProfileInterval, cl95: ProfileInterval)], result: FitResult) -> String {
+    static func intervalTable(_ intervals: NamedValues<EFTHF.FitReport.Interval>, result: FitResult) -> String {
         func end(_ x: Double?, _ bound: String) -> String { x.map { formatted($0, 4) } ?? bound }
-        let width = max(11, intervals.map(\.0.parameter.count).max() ?? 0)
+        let width = max(11, intervals.names.map(\.count).max() ?? 0)
         var lines = ["", "profile likelihood (Δ2NLL = 1 and 3.84):",
                      "coefficient".padding(toLength: width, withPad: " ", startingAt: 0) + "     best fit          ±1σ interval            95% CL interval"]
-        for (one, cl95) in intervals {
-            let a = "[\(end(one.lower, "bound")), \(end(one.upper, "bound"))]"
-            let b = "[\(end(cl95.lower, "bound")), \(end(cl95.upper, "bound"))]"
-            lines.append(one.parameter.padding(toLength: width, withPad: " ", startingAt: 0) + String(format: " %12.5g", one.bestFit)
+        for entry in intervals.entries {
+            let one = entry.value.oneSigma, cl95 = entry.value.cl95
+            let a = "[\(end(one[0], "bound")), \(end(one[1], "bound"))]"
+            let b = "[\(end(cl95[0], "bound")), \(end(cl95[1], "bound"))]"
+            lines.append(entry.name.padding(toLength: width, withPad: " ", startingAt: 0) + String(format: " %12.5g", entry.value.bestFit)
                          + "   " + a.padding(toLength: 22, withPad: " ", startingAt: 0) + "   " + b)
         }
-        let names = intervals.map(\.0.parameter)
+        let names = intervals.names
         if names.count > 1, let c = result.correlations {
             let idx = names.compactMap { result.parameterNames.firstIndex(of: $0) }
             lines.append("correlations: " + (0..<idx.count).flatMap { i in (i + 1..<idx.count).map { j in

@@ -71,12 +71,11 @@ extension EFTHFCommand {
                 // files renamed into place, the workspace last, after every database it names.
                 let staging = output + "/.efthf-reinterpret-\(UUID().uuidString)"
                 defer { try? FileManager.default.removeItem(atPath: staging) }
-                var files: [(path: String, write: (URL) throws -> Void)] = result.databases.map { d in
-                    (staging + "/" + d.file, { url in try d.database.write(to: url) })
+                var files: [OutputFile] = result.databases.map { d in
+                    OutputFile(path: staging + "/" + d.file, writer: { url in try d.database.write(to: url) })
                 }
-                let text = result.json.serialized(.pretty) + "\n"
-                files.append((staging + "/" + name, { url in try Data(text.utf8).write(to: url) }))
-                try writeAtomically(files: files)
+                files.append(OutputFile(path: staging + "/" + name, text: result.json.serialized(.pretty)))
+                try AtomicFiles.write(files)
                 do {
                     let reread = try Workspace(contentsOf: staging + "/" + name, modifiers: .efthf)
                     _ = try HistFactoryModel(workspace: reread, measurement: model.measurement)

@@ -20,16 +20,10 @@ extension EFTHFCommand {
         func run() throws {
             try reportingErrors {
                 let loaded = try LoadedModel(model)
-                guard let poi = loaded.model.poiName else {
-                    throw InferenceError(.invalidOptions, "measurement \"\(loaded.model.measurementName)\" has no POI; a discovery test needs one")
-                }
-                let r = try Progress.run("discovery test") { _ in try loaded.model.discoverySignificance(data: loaded.data) }
+                let r = try Progress.run("discovery test") { _ in try SignificanceTask().run(on: loaded) }
+                let poi = r.poi
                 if json {
-                    let out: JSON = [
-                        "poi": .string(poi), "q0": .number(r.q0), "p0": .number(r.p0), "significance": .number(r.significance),
-                        "p0_expected": .numbers(r.p0Expected), "expected_significance": .number(r.expectedSignificance),
-                    ]
-                    print(out.serialized(.pretty))
+                    print(r.jsonValue.serialized(.pretty))
                 } else {
                     print("Discovery test of \(poi) = 0 (q0, asymptotic)")
                     print("  observed  q0 = \(formatted(r.q0))   p0 = \(formatted(r.p0))   Z = \(formatted(r.significance, 4)) σ")

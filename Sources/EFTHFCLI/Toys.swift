@@ -31,29 +31,20 @@ extension EFTHFCommand {
         var json = false
 
         func validate() throws {
-            guard ntoys > 0 else { throw ValidationError("--ntoys must be positive, not \(ntoys)") }
+            guard ntoys > 0, ntoys <= Limits.toys else { throw ValidationError("--ntoys must be from 1 to \(Limits.toys), not \(ntoys)") }
             guard poiValue.isFinite else { throw ValidationError("--poi-value must be finite") }
             guard ["qtilde", "q"].contains(testStat) else { throw ValidationError("--test-stat must be qtilde or q, not \(testStat)") }
         }
 
         func run() throws {
-            let statistic: TestStatistic = testStat == "q" ? .qMu : .qMuTilde
             try reportingErrors {
                 let loaded = try LoadedModel(model)
-                let r = try Progress.run("toys (2 × \(ntoys))", total: 2 * ntoys) { progress in
-                    try loaded.model.toyHypotest(
-                        poiValue: poiValue, data: loaded.data, toys: ntoys, seed: seed, testStatistic: statistic, progress: progress.callback)
-                }
+                let task = ToysTask(poiValue: poiValue, toys: ntoys, seed: seed, testStatistic: testStat)
+                let r = try Progress.run("toys (2 × \(ntoys))", total: 2 * ntoys) { progress in try task.run(on: loaded, progress: progress.callback) }
                 if json {
-                    let out: JSON = [
-                        "poi": .string(loaded.model.poiName ?? ""), "poi_value": .number(poiValue), "test_statistic": .string(testStat),
-                        "ntoys": .integer(Int64(ntoys)), "seed": .integer(Int64(bitPattern: seed)), "q": .number(r.q),
-                        "cls_obs": .number(r.clsObserved), "clsb_obs": .number(r.clsbObserved), "clb_obs": .number(r.clbObserved),
-                        "cls_exp": .numbers(r.clsExpected), "failed_toys": .integer(Int64(r.failedToys)),
-                    ]
-                    print(out.serialized(.pretty))
+                    print(r.jsonValue.serialized(.pretty))
                 } else {
-                    print("POI \(loaded.model.poiName ?? "?") = \(formatted(poiValue)), test statistic \(testStat), \(ntoys) toys per hypothesis, seed \(seed)")
+                    print("POI \(r.poi.isEmpty ? "?" : r.poi) = \(formatted(poiValue)), test statistic \(testStat), \(ntoys) toys per hypothesis, seed \(seed)")
                     print("  q = \(formatted(r.q))")
                     print("  CLs observed  \(formatted(r.clsObserved))   (CLs+b \(formatted(r.clsbObserved)), CLb \(formatted(r.clbObserved)))")
                     print("  CLs expected  " + zip(["-2σ", "-1σ", "median", "+1σ", "+2σ"], r.clsExpected).map { "\($0) \(formatted($1))" }.joined(separator: "   "))

@@ -6,25 +6,19 @@ import Foundation
 /// ```
 /// {"kind": "export",   "at": {"cHW": 0.5}, "poi"?: "lumi"}
 /// {"kind": "patchset", "grid": {"cHW": [-1, 1, 21], "cHq3": [-0.5, 0.5, 11]}, "poi"?, "skip_invalid"?: false}
-/// {"kind": "fit",      "ops"?: ["cHW", "cHq3"], "fix"?: {"lumi": 1}, "measurement"?: "name"}
+/// {"kind": "fit",      "ops"?: ["cHW", "cHq3"], "fix"?: {"lumi": 1, "gamma_stat": [1, 1.02]}, "measurement"?: "name"}
 /// ```
 ///
-/// The same operations as `efthf export --at`, `efthf export --patchset --grid` and
-/// `efthf fit --ops … --json`, with the same results.
+/// The task layer's ``ExportTask``, ``PatchSetTask`` and ``FitTask``: the same operations as
+/// `efthf export --at`, `efthf export --patchset --grid` and `efthf fit --ops … --json`, with the
+/// same results, grid limits and parameter rules.
 public enum JobRequest: Sendable, Equatable {
     case export(point: [String: Double], poi: String?)
     case patchSet(grid: [GridAxis], poi: String?, skipInvalid: Bool)
-    case fit(ops: [String]?, fix: [String: Double], measurement: String?)
-
-    public struct GridAxis: Sendable, Equatable {
-        public let name: String
-        public let lower: Double
-        public let upper: Double
-        public let count: Int
-    }
+    case fit(ops: [String]?, fix: ParameterValues, measurement: String?)
 
     /// Most grid points one patch-set job may have: each is a full workspace evaluation and a patch.
-    public static let maximumGridPoints = 10_000
+    public static let maximumGridPoints = Limits.patchSetPoints
 
     public var kind: String {
         switch self {
@@ -64,17 +58,21 @@ public enum JobRequest: Sendable, Equatable {
                 throw Self.bad("/grid", "a patchset job needs \"grid\": {coefficient: [lower, upper, count], …} with at least one coefficient")
             }
             var axes: [GridAxis] = []
-            var points = 1
             for (name, value) in g.pairs {
                 let p = "/grid/\(name)"
-                guard case .array(let a) = value, a.count == 3, let lower = a[0].doubleValue, let upper = a[1].doubleValue,
-                    case .integer(let n) = a[2], lower.isFinite, upper.isFinite, n >= 1, n == 1 || lower < upper
-                else { throw Self.bad(p, "expected [lower, upper, count] with lower < upper and an integer count ≥ 1") }
-                points = points.multipliedReportingOverflow(by: Int(clamping: n)).overflow ? .max : points * Int(clamping: n)
-                guard points <= Self.maximumGridPoints else {
-                    throw Self.bad("/grid", "the grid has more than \(Self.maximumGridPoints) points")
+                guard case .array(let a) = value, a.count == 3, let lower = a[0].doubleValue, let upper = a[1].doubleValue, case .integer(let n) = a[2] else {
+                    throw Self.bad(p, "expected [lower, upper, count] with lower < upper and an integer count ≥ 1")
                 }
-                axes.append(GridAxis(name: name, lower: lower, upper: upper, count: Int(n)))
+                do {
+                    axes.append(try GridAxis(name: name, lower: lower, upper: upper, count: Int(clamping: n)))
+                } catch {
+                    throw Self.bad(p, error.message)
+                }
+            }
+            do {
+                _ = try GridAxis.checked(axes, maximumPoints: Self.maximumGridPoints, what: "the patch set")
+            } catch {
+                throw Self.bad("/grid", error.message)
             }
             var skip = false
             if let s = o["skip_invalid"] {
@@ -90,7 +88,15 @@ public enum JobRequest: Sendable, Equatable {
                 }
                 ops = a.compactMap(\.stringValue)
             }
-            self = .fit(ops: ops, fix: try o["fix"].map { v throws(ServiceError) in try Self.numbers(v, "/fix") } ?? [:],
+            var fix = ParameterValues()
+            if let v = o["fix"] {
+                do {
+                    fix = try ParameterValues(json: v, at: JSONPointer(tokens: ["fix"]))
+                } catch {
+                    throw Self.bad(error.path.map { "/" + $0.tokens.joined(separator: "/") } ?? "/fix", error.message)
+                }
+            }
+            self = .fit(ops: ops, fix: fix,
                         measurement: try Self.optionalString(o["measurement"], "/measurement"))
         }
     }
@@ -128,14 +134,14 @@ public enum JobRequest: Sendable, Equatable {
         func file(_ json: JSON) -> Data { Data((json.serialized(.pretty) + "\n").utf8) }
         switch self {
         case .export(let point, let poi):
-            return ([("workspace.json", file(try workspace.evaluated(at: point, poi: poi).json))], nil)
+            return ([("workspace.json", file(try ExportTask(point: point, poi: poi).run(on: workspace).json))], nil)
         case .patchSet(let grid, let poi, let skipInvalid):
-            let axes = grid.map { ($0.name, Workspace.gridValues(from: $0.lower, to: $0.upper, count: $0.count)) }
-            let (background, set, skipped) = try workspace.patchSet(grid: axes, poi: poi, skippingInvalidPoints: skipInvalid)
-            let summary: JSON = .object(JSONObject([("patches", .integer(Int64(set.patches.count))), ("skipped", .array(skipped.map { .numbers($0) }))]))
-            return ([("patchset.json", file(set.json)), ("BkgOnly.json", file(background.json))], summary)
+            let export = try PatchSetTask(grid: grid, poi: poi, skipInvalid: skipInvalid).run(on: workspace)
+            let summary: JSON = .object(JSONObject([("patches", .integer(Int64(export.patchSet.patches.count))), ("skipped", .array(export.skipped.map { .numbers($0) }))]))
+            return ([("patchset.json", file(export.patchSet.json)), ("BkgOnly.json", file(export.backgroundOnly.json))], summary)
         case .fit(let ops, let fix, let measurement):
-            return ([("fit.json", file(try FitReport.fit(workspace, ops: ops, fix: fix, measurement: measurement)))], nil)
+            let report = try FitTask(ops: ops, fix: fix).run(on: LoadedModel(workspace: workspace, measurement: measurement))
+            return ([("fit.json", file(report.jsonValue))], nil)
         }
     }
 

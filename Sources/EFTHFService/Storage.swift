@@ -28,19 +28,9 @@ enum Storage {
         return name
     }
 
-    /// Writes `data` to `path` atomically: a temporary file in the same directory, then rename(2).
+    /// Writes `data` to `path` atomically (``AtomicFiles``).
     static func writeAtomically(_ data: Data, to path: String) throws {
-        let url = URL(fileURLWithPath: path)
-        let directory = url.deletingLastPathComponent()
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let temporary = directory.appendingPathComponent(".\(url.lastPathComponent).\(UUID().uuidString).tmp")
-        do {
-            try data.write(to: temporary)
-            try rename(temporary.path, to: path)
-        } catch {
-            try? FileManager.default.removeItem(at: temporary)
-            throw error
-        }
+        try AtomicFiles.write([OutputFile(path: path, contents: data)])
     }
 
     static func rename(_ from: String, to: String) throws {

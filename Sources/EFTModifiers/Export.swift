@@ -3,6 +3,25 @@ import Foundation
 import HistFactory
 import Morphing
 
+/// One coordinate of a grid: a parameter and its values.
+public struct GridValues: Sendable, Equatable, Codable {
+    public let name: String
+    public let values: [Double]
+
+    public init(name: String, values: [Double]) {
+        self.name = name
+        self.values = values
+    }
+}
+
+/// A background-only workspace and the pyhf PatchSet of signal hypotheses at grid points.
+public struct PatchSetExport: Sendable {
+    public let backgroundOnly: Workspace
+    public let patchSet: PatchSet
+    /// The grid points left out because the evaluation failed there (when skipping was asked for).
+    public let skipped: [[Double]]
+}
+
 /// Export of extended workspaces to plain pyhf 1.0.0 (issue 7): the workspace evaluated at one
 /// point of the Wilson coefficients, and a background-only workspace with a pyhf PatchSet that adds
 /// the evaluated signal samples back, one patch per grid point (the form of HEPData likelihood records).
@@ -247,8 +266,8 @@ extension Workspace {
     /// (``evaluated(at:poi:)``) back at their places. Labels are the grid's coefficient names.
     /// With `skippingInvalidPoints`, grid points where the evaluation fails (negative morphed yields
     /// under the "error" policy) get no patch and are returned in `skipped`; otherwise they are an error.
-    public func patchSet(grid: [(name: String, values: [Double])], poi: String? = nil, measurement: String? = nil, skippingInvalidPoints: Bool = false,
-                         description: String = "efthf export: EFT signal hypotheses at a grid of Wilson coefficients") throws(HistFactoryError) -> (backgroundOnly: Workspace, patchSet: PatchSet, skipped: [[Double]]) {
+    public func patchSet(grid: [GridValues], poi: String? = nil, measurement: String? = nil, skippingInvalidPoints: Bool = false,
+                         description: String = "efthf export: EFT signal hypotheses at a grid of Wilson coefficients") throws(HistFactoryError) -> PatchSetExport {
         guard !grid.isEmpty, grid.allSatisfy({ !$0.values.isEmpty }) else {
             throw HistFactoryError(.parameter, "the grid needs at least one coefficient with at least one value")
         }
@@ -319,7 +338,7 @@ extension Workspace {
         let set = try PatchSet(json: .object(JSONObject([
             ("metadata", .object(metadata)), ("patches", .array(patches)), ("version", .string("1.0.0")),
         ])))
-        return (background, set, skipped)
+        return PatchSetExport(backgroundOnly: background, patchSet: set, skipped: skipped)
     }
 
     /// "cHW_0p5_cHq3_m0p1": names and values, `-` → `m`, `.` → `p`, anything else outside [A-Za-z0-9_] → `_`.

@@ -67,8 +67,8 @@ import Testing
         BadJob(label: "export without a point", body: #"{"kind": "export"}"#, status: .badRequest, message: "needs \"at\""),
         BadJob(label: "value not a number", body: #"{"kind": "export", "at": {"cHW": "big"}}"#, status: .badRequest, message: "at /at/cHW: must be a finite number"),
         BadJob(label: "unknown coefficient", body: #"{"kind": "export", "at": {"cHX": 1}}"#, status: .unprocessableContent, message: "unknown Wilson coefficient \"cHX\""),
-        BadJob(label: "bad grid axis", body: #"{"kind": "patchset", "grid": {"cHW": [1, -1, 3]}}"#, status: .badRequest, message: "lower < upper"),
-        BadJob(label: "grid too large", body: #"{"kind": "patchset", "grid": {"cHW": [-1, 1, 1000], "cHq3": [-1, 1, 1000]}}"#, status: .badRequest, message: "more than 10000 points"),
+        BadJob(label: "bad grid axis", body: #"{"kind": "patchset", "grid": {"cHW": [1, -1, 3]}}"#, status: .badRequest, message: "must be below the upper end"),
+        BadJob(label: "grid too large", body: #"{"kind": "patchset", "grid": {"cHW": [-1, 1, 1000], "cHq3": [-1, 1, 1000]}}"#, status: .badRequest, message: "1000000 points (cHW: 1000 × cHq3: 1000); the limit is 10000"),
         BadJob(label: "unknown fit operator", body: #"{"kind": "fit", "ops": ["cHW", "cZZ"]}"#, status: .unprocessableContent, message: "unknown Wilson coefficient \"cZZ\""),
         BadJob(label: "unknown measurement", body: #"{"kind": "fit", "measurement": "other"}"#, status: .unprocessableContent, message: "no measurement named \"other\""),
     ]

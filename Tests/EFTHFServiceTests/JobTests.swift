@@ -25,8 +25,9 @@ import Testing
     }
 
     @Test func patchSetJobEqualsTheLibrarysPatchSet() async throws {
-        let grid = [("cHW", Workspace.gridValues(from: -1, to: 1, count: 3)), ("cHq3", Workspace.gridValues(from: -0.2, to: 0.2, count: 2))]
-        let (background, set, _) = try Workspace(contentsOf: Example.morphing, modifiers: .efthf).patchSet(grid: grid, poi: "lumi")
+        let grid = [GridValues(name: "cHW", values: Workspace.gridValues(from: -1, to: 1, count: 3)), GridValues(name: "cHq3", values: Workspace.gridValues(from: -0.2, to: 0.2, count: 2))]
+        let export = try Workspace(contentsOf: Example.morphing, modifiers: .efthf).patchSet(grid: grid, poi: "lumi")
+        let background = export.backgroundOnly, set = export.patchSet
         try await withServer { client, _ in
             let workspace = try await client.uploadWorkspace(Example.morphing)
             let job = try await client.submit(workspace, ["kind": "patchset", "grid": ["cHW": [-1, 1, 3], "cHq3": [-0.2, 0.2, 2]], "poi": "lumi"])
@@ -41,7 +42,7 @@ import Testing
     }
 
     @Test func fitJobOnTheMorphingExampleGivesTheCLIReport() async throws {
-        let direct = try FitReport.fit(try Workspace(contentsOf: Example.morphing, modifiers: .efthf), ops: ["cHW", "cHq3"], fix: [:], measurement: nil)
+        let direct = try FitTask(ops: ["cHW", "cHq3"]).run(on: LoadedModel(workspace: Workspace(contentsOf: Example.morphing, modifiers: .efthf))).jsonValue
         try await withServer { client, _ in
             let workspace = try await client.uploadWorkspace(Example.morphing)
             let job = try await client.submit(workspace, ["kind": "fit", "ops": ["cHW", "cHq3"]])
@@ -57,7 +58,7 @@ import Testing
     @Test func eventDatabaseWorkspaceWaitsForItsFileThenRuns() async throws {
         let library = try Workspace(contentsOf: Example.events, modifiers: .efthf)
         let expectedExport = fileText(try library.evaluated(at: ["cHW": 0.3], poi: "lumi").json)
-        let direct = try FitReport.fit(library, ops: ["cHW"], fix: [:], measurement: nil)
+        let direct = try FitTask(ops: ["cHW"]).run(on: LoadedModel(workspace: library)).jsonValue
         try await withServer { client, _ in
             let workspace = try await client.uploadWorkspace(Example.events)
             var status = try await client.send(.get, "/v1/workspaces/\(workspace)").json

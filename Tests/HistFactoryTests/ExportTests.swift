@@ -135,8 +135,9 @@ import Testing
 
     @Test func patchSetVerifiesAndAppliesToTheEvaluatedWorkspace() throws {
         let ws = try Workspace(contentsOf: Self.root + "/Data/vh/workspace_morphing.json", modifiers: .efthf)
-        let grid: [(name: String, values: [Double])] = [("cHW", Workspace.gridValues(from: -1, to: 1, count: 5)), ("cHq3", [-0.1, 0.1])]
-        let (background, set, skipped) = try ws.patchSet(grid: grid, poi: "lumi", skippingInvalidPoints: true)
+        let grid = [GridValues(name: "cHW", values: Workspace.gridValues(from: -1, to: 1, count: 5)), GridValues(name: "cHq3", values: [-0.1, 0.1])]
+        let export = try ws.patchSet(grid: grid, poi: "lumi", skippingInvalidPoints: true)
+        let background = export.backgroundOnly, set = export.patchSet, skipped = export.skipped
         #expect(!skipped.isEmpty)  // cHW = -0.5, cHq3 = -0.1 has a negative VH yield
         #expect(set.patches.count + skipped.count == 10)
         #expect { try ws.patchSet(grid: grid, poi: "lumi") } throws: { "\($0)".contains("negative morphed yield") }
@@ -172,8 +173,9 @@ import Testing
         let free = ["cHW", "cHq3"]
         #expect(free.allSatisfy(coefficients.contains))
         let values: [[Double]] = [[0, 0], [0.3, -0.05], [-0.4, 0.08], [0.8, 0.02], [-0.1, -0.03]]
-        let grid: [(name: String, values: [Double])] = [(free[0], [-0.4, 0, 0.3]), (free[1], [-0.05, 0.08])]
-        let (background, set, _) = try ws.patchSet(grid: grid, poi: "lumi", skippingInvalidPoints: true)
+        let grid = [GridValues(name: free[0], values: [-0.4, 0, 0.3]), GridValues(name: free[1], values: [-0.05, 0.08])]
+        let export = try ws.patchSet(grid: grid, poi: "lumi", skippingInvalidPoints: true)
+        let background = export.backgroundOnly, set = export.patchSet
         for (name, json) in [("BkgOnly.json", background.json), ("patchset.json", set.json)] {
             try Data(json.serialized(.pretty).utf8).write(to: URL(fileURLWithPath: directory + "/" + name))
         }
@@ -234,7 +236,8 @@ import Testing
         let eval = JSON.object(JSONObject([
             ("parameters", .object(JSONObject(zip(model.parameterNames, x).map { ($0, JSON.number($1)) }))), ("logpdf", .number(logL)),
         ]))
-        let (background, set, _) = try ws.patchSet(grid: [("cHW", [-0.5, 0.5]), ("cHq3", [-0.1, 0.1])], poi: "lumi", skippingInvalidPoints: true)
+        let export = try ws.patchSet(grid: [GridValues(name: "cHW", values: [-0.5, 0.5]), GridValues(name: "cHq3", values: [-0.1, 0.1])], poi: "lumi", skippingInvalidPoints: true)
+        let background = export.backgroundOnly, set = export.patchSet
         for (name, json) in [("ws.json", exported.json), ("eval.json", eval), ("BkgOnly.json", background.json), ("patchset.json", set.json)] {
             try Data(json.serialized(.pretty).utf8).write(to: URL(fileURLWithPath: directory + "/" + name))
         }

@@ -127,7 +127,8 @@ import Testing
         let name = ws.measurements[0].name
         let exported = try ws.evaluated(at: ["cHW": 0.1], poi: "lumi", measurement: name)
         #expect(exported.measurements.map(\.name) == [name])
-        let (background, _, _) = try ws.patchSet(grid: [("cHW", [0, 0.1])], poi: "lumi", measurement: name)
+        let export = try ws.patchSet(grid: [GridValues(name: "cHW", values: [0, 0.1])], poi: "lumi", measurement: name)
+        let background = export.backgroundOnly
         #expect(background.measurements.map(\.name) == [name])
         #expect { try ws.evaluated(at: [:], poi: "lumi", measurement: "nope") } throws: { e in "\(e)".contains("no measurement \"nope\"") && "\(e)".contains(name) }
     }

@@ -1,0 +1,261 @@
+import EFTJSON
+import EFTModifiers
+import HistFactory
+import Inference
+
+/// Reports from progress callbacks: (done, total), called from worker threads, serialised.
+public typealias ProgressHandler = @Sendable (_ done: Int, _ total: Int) -> Void
+
+/// A maximum-likelihood fit, optionally of chosen Wilson coefficients with the others at the
+/// Standard Model (`efthf fit [--ops …] [--fix …]`, the service's fit job).
+public struct FitTask: Sendable, Codable, Equatable {
+    /// The Wilson coefficients to float (the others are fixed at 0), with their profile-likelihood
+    /// intervals; nil fits every free parameter from the inits.
+    public var ops: [String]?
+    /// Parameters held at values.
+    public var fix: ParameterValues
+    public var uncertainties: Bool
+
+    public init(ops: [String]? = nil, fix: ParameterValues = ParameterValues(), uncertainties: Bool = true) {
+        self.ops = ops
+        self.fix = fix
+        self.uncertainties = uncertainties
+    }
+
+    /// The fit options the task uses on `model`.
+    public func options(for model: HistFactoryModel) throws(HistFactoryError) -> FitOptions {
+        var options = FitOptions(computeUncertainties: uncertainties)
+        if let ops { options = try FitOptions.floating(operators: ops, of: model, computeUncertainties: uncertainties) }
+        try fix.fix(in: &options, model: model)
+        return options
+    }
+
+    public func run(on loaded: LoadedModel) throws -> FitReport {
+        let options = try options(for: loaded.model)
+        let result = try loaded.model.fit(loaded.data, options: options)
+        var intervals: [CoefficientInterval] = []
+        if let ops, result.status.isConverged {
+            intervals = try loaded.model.profileIntervals(ops, data: loaded.data, options: options, bestFit: result)
+        }
+        return FitReport(result, intervals: intervals)
+    }
+}
+
+/// A fit's result as `efthf fit --json` writes it: status, 2NLL, EDM, calls, per parameter its
+/// value, fixed flag and Hessian uncertainty, the correlation matrix, and for fitted Wilson
+/// coefficients their ±1σ and 95 % CL profile-likelihood intervals.
+public struct FitReport: Sendable, Codable {
+    public struct Parameter: Sendable, Codable, Equatable {
+        public let value: Double
+        public let fixed: Bool
+        /// σ̂ from the inverse Hessian, for free parameters when computed.
+        public let uncertainty: Double?
+    }
+
+    /// A parameter's profile-likelihood intervals; a nil end lies beyond the parameter's bound.
+    public struct Interval: Sendable, Codable, Equatable {
+        public let bestFit: Double
+        public let oneSigma: [Double?]
+        public let cl95: [Double?]
+
+        enum CodingKeys: String, CodingKey {
+            case bestFit = "best_fit", oneSigma = "one_sigma", cl95
+        }
+
+        public func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(bestFit, forKey: .bestFit)
+            // Both ends always, null for an open one.
+            var one = c.nestedUnkeyedContainer(forKey: .oneSigma)
+            for end in oneSigma { if let end { try one.encode(end) } else { try one.encodeNil() } }
+            var cl = c.nestedUnkeyedContainer(forKey: .cl95)
+            for end in cl95 { if let end { try cl.encode(end) } else { try cl.encodeNil() } }
+        }
+    }
+
+    public let status: String
+    public let converged: Bool
+    public let twiceNLL: Double
+    public let edm: Double
+    public let functionCalls: Int
+    public let parameters: NamedValues<Parameter>
+    public let correlations: [[Double]]?
+    /// Other minima found within tolerance of the best 2NLL.
+    public let degenerateMinima: Int
+    public let profileIntervals: NamedValues<Interval>?
+    /// The fit itself (not encoded; nil in a decoded report).
+    public var fit: FitResult? = nil
+
+    enum CodingKeys: String, CodingKey {
+        case status, converged, twiceNLL = "twice_nll", edm, functionCalls = "function_calls", parameters, correlations
+        case degenerateMinima = "degenerate_minima", profileIntervals = "profile_intervals"
+    }
+
+    public init(_ r: FitResult, intervals: [CoefficientInterval] = []) {
+        status = r.status.description
+        converged = r.status.isConverged
+        twiceNLL = r.twiceNLL
+        edm = r.edm
+        functionCalls = r.functionCalls
+        parameters = NamedValues(names: r.parameterNames, values: r.parameterNames.indices.map { i in
+            Parameter(value: r.values[i], fixed: r.fixed[i], uncertainty: r.fixed[i] ? nil : r.uncertainties?[i])
+        })
+        correlations = r.correlations
+        degenerateMinima = r.degenerateMinima.count
+        profileIntervals = intervals.isEmpty ? nil : NamedValues(names: intervals.map(\.oneSigma.parameter), values: intervals.map {
+            Interval(bestFit: $0.oneSigma.bestFit, oneSigma: [$0.oneSigma.lower, $0.oneSigma.upper], cl95: [$0.cl95.lower, $0.cl95.upper])
+        })
+        fit = r
+    }
+}
+
+/// The asymptotic CLs test of one POI value (Cowan et al., arXiv:1007.1727; pyhf's `hypotest`).
+public struct HypotestTask: Sendable, Codable, Equatable {
+    public var poiValue: Double
+    /// `qtilde` or `q`.
+    public var testStatistic: String
+
+    public init(poiValue: Double = 1, testStatistic: String = "qtilde") {
+        self.poiValue = poiValue
+        self.testStatistic = testStatistic
+    }
+
+    static func statistic(_ name: String) throws(InferenceError) -> TestStatistic {
+        guard let s: TestStatistic = ["qtilde": .qMuTilde, "q": .qMu][name] else {
+            throw InferenceError(.invalidOptions, "the test statistic must be qtilde or q, not \(name)")
+        }
+        return s
+    }
+
+    public func run(on loaded: LoadedModel) throws -> HypotestReport {
+        guard poiValue.isFinite else { throw InferenceError(.invalidOptions, "the POI value must be finite") }
+        let r = try loaded.model.hypotest(poiValue: poiValue, data: loaded.data, testStatistic: try Self.statistic(testStatistic))
+        return HypotestReport(poi: loaded.model.poiName ?? "", poiValue: poiValue, testStatistic: testStatistic, q: r.q, qAsimov: r.qAsimov,
+                              muHat: r.muHat, clsObserved: r.clsObserved, clsbObserved: r.clsbObserved, clbObserved: r.clbObserved, clsExpected: r.clsExpected)
+    }
+}
+
+public struct HypotestReport: Sendable, Codable, Equatable {
+    public let poi: String
+    public let poiValue: Double
+    public let testStatistic: String
+    public let q: Double
+    public let qAsimov: Double
+    public let muHat: Double
+    public let clsObserved: Double
+    public let clsbObserved: Double
+    public let clbObserved: Double
+    /// CLs at the −2σ … +2σ quantiles of the background-only distribution.
+    public let clsExpected: [Double]
+
+    enum CodingKeys: String, CodingKey {
+        case poi, poiValue = "poi_value", testStatistic = "test_statistic", q, qAsimov = "q_asimov", muHat = "mu_hat"
+        case clsObserved = "cls_obs", clsbObserved = "clsb_obs", clbObserved = "clb_obs", clsExpected = "cls_exp"
+    }
+}
+
+/// The asymptotic CLs upper limit on the POI, observed and expected band.
+public struct LimitTask: Sendable, Codable, Equatable {
+    /// The CLs level (0.05 for 95 % CL).
+    public var level: Double
+
+    public init(level: Double = 0.05) {
+        self.level = level
+    }
+
+    public func run(on loaded: LoadedModel) throws -> LimitReport {
+        guard level > 0, level < 1 else { throw InferenceError(.invalidOptions, "the CLs level must be in (0, 1), not \(level)") }
+        let r = try loaded.model.upperLimit(data: loaded.data, level: level)
+        return LimitReport(poi: loaded.model.poiName ?? "", level: level, observed: r.observed, expected: r.expected)
+    }
+}
+
+public struct LimitReport: Sendable, Codable, Equatable {
+    public let poi: String
+    public let level: Double
+    public let observed: Double
+    /// The expected limits at −2σ … +2σ.
+    public let expected: [Double]
+}
+
+/// The asymptotic discovery test: q0 = −2 ln λ(0) for μ̂ ≥ 0, else 0 (arXiv:1007.1727 Eq. 12).
+public struct SignificanceTask: Sendable, Codable, Equatable {
+    public init() {}
+
+    public func run(on loaded: LoadedModel) throws -> SignificanceReport {
+        guard let poi = loaded.model.poiName else {
+            throw InferenceError(.invalidOptions, "measurement \"\(loaded.model.measurementName)\" has no POI; a discovery test needs one")
+        }
+        let r = try loaded.model.discoverySignificance(data: loaded.data)
+        return SignificanceReport(poi: poi, q0: r.q0, p0: r.p0, significance: r.significance, p0Expected: r.p0Expected,
+                                  expectedSignificance: r.expectedSignificance)
+    }
+}
+
+public struct SignificanceReport: Sendable, Codable, Equatable {
+    public let poi: String
+    public let q0: Double
+    public let p0: Double
+    /// Z = √q0.
+    public let significance: Double
+    /// p0 at −2σ … +2σ of the Asimov (POI = 1) expectation.
+    public let p0Expected: [Double]
+    public let expectedSignificance: Double
+
+    enum CodingKeys: String, CodingKey {
+        case poi, q0, p0, significance, p0Expected = "p0_expected", expectedSignificance = "expected_significance"
+    }
+}
+
+/// The toy-based CLs test of one POI value; the result depends only on the seed and the number of toys.
+public struct ToysTask: Sendable, Codable, Equatable {
+    public var poiValue: Double
+    public var toys: Int
+    public var seed: UInt64
+    public var testStatistic: String
+
+    public init(poiValue: Double = 1, toys: Int = 1000, seed: UInt64 = 0, testStatistic: String = "qtilde") {
+        self.poiValue = poiValue
+        self.toys = toys
+        self.seed = seed
+        self.testStatistic = testStatistic
+    }
+
+    public func run(on loaded: LoadedModel, progress: ProgressHandler? = nil) throws -> ToysReport {
+        guard toys > 0, toys <= Limits.toys else { throw InferenceError(.invalidOptions, "the number of toys must be from 1 to \(Limits.toys), not \(toys)") }
+        guard poiValue.isFinite else { throw InferenceError(.invalidOptions, "the POI value must be finite") }
+        let r = try loaded.model.toyHypotest(poiValue: poiValue, data: loaded.data, toys: toys, seed: seed,
+                                             testStatistic: try HypotestTask.statistic(testStatistic), progress: progress)
+        return ToysReport(poi: loaded.model.poiName ?? "", poiValue: poiValue, testStatistic: testStatistic, ntoys: toys, seed: seed, q: r.q,
+                          clsObserved: r.clsObserved, clsbObserved: r.clsbObserved, clbObserved: r.clbObserved, clsExpected: r.clsExpected,
+                          failedToys: r.failedToys)
+    }
+}
+
+public struct ToysReport: Sendable, Codable, Equatable {
+    public let poi: String
+    public let poiValue: Double
+    public let testStatistic: String
+    public let ntoys: Int
+    public let seed: UInt64
+    public let q: Double
+    public let clsObserved: Double
+    public let clsbObserved: Double
+    public let clbObserved: Double
+    public let clsExpected: [Double]
+    /// Toys dropped because a fit failed on them.
+    public let failedToys: Int
+
+    enum CodingKeys: String, CodingKey {
+        case poi, poiValue = "poi_value", testStatistic = "test_statistic", ntoys, seed, q
+        case clsObserved = "cls_obs", clsbObserved = "clsb_obs", clbObserved = "clb_obs", clsExpected = "cls_exp", failedToys = "failed_toys"
+    }
+}
+
+extension Encodable {
+    /// The value as a ``JSON`` document (``JSONValueEncoder``).
+    public var jsonValue: JSON {
+        // Cannot fail: the task reports encode numbers, strings, arrays and objects only.
+        try! JSONValueEncoder().encode(self)
+    }
+}

@@ -1,0 +1,57 @@
+import EFTJSON
+import EFTModifiers
+import Foundation
+import HistFactory
+
+/// Where a model comes from: a workspace file (pyhf 1.0.0 or efthf's extension), optionally a
+/// patch, and a measurement. The one reading rule of the command line, the service and the
+/// bindings: extended workspaces are read with ``ModifierSet/efthf``, relative paths inside them
+/// against the workspace file's directory.
+public struct ModelSource: Sendable, Codable, Equatable {
+    /// The workspace file.
+    public var workspace: String
+    /// A patch applied first: `FILE:NAME` (a patch of a PatchSet) or `FILE` (a JSON Patch, or a
+    /// PatchSet with one patch). A file whose name contains a colon is taken whole when it exists.
+    public var patch: String?
+    /// The measurement (default: the first).
+    public var measurement: String?
+
+    public init(workspace: String, patch: String? = nil, measurement: String? = nil) {
+        self.workspace = workspace
+        self.patch = patch
+        self.measurement = measurement
+    }
+
+    /// The workspace with the patch applied.
+    public func loadWorkspace() throws(HistFactoryError) -> Workspace {
+        var ws = try Workspace(contentsOf: workspace, modifiers: .efthf)
+        if let patch {
+            var file = patch
+            var name: String? = nil
+            if !FileManager.default.fileExists(atPath: patch), let colon = patch.lastIndex(of: ":") {
+                file = String(patch[..<colon])
+                name = String(patch[patch.index(after: colon)...])
+            }
+            ws = try ws.applying(patchFile: file, name: name)
+        }
+        return ws
+    }
+
+    /// The workspace, its model and its observed data.
+    public func load() throws(HistFactoryError) -> LoadedModel {
+        try LoadedModel(workspace: loadWorkspace(), measurement: measurement)
+    }
+}
+
+/// A workspace with the model of one measurement and its observed data: what every task runs on.
+public struct LoadedModel: Sendable {
+    public let workspace: Workspace
+    public let model: HistFactoryModel
+    public let data: ModelData
+
+    public init(workspace: Workspace, measurement: String? = nil) throws(HistFactoryError) {
+        self.workspace = workspace
+        model = try HistFactoryModel(workspace: workspace, measurement: measurement)
+        data = try model.observedData(from: workspace)
+    }
+}

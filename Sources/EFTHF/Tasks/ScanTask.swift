@@ -1,0 +1,163 @@
+import EFTJSON
+import HistFactory
+import Inference
+
+/// A profile-likelihood scan on a grid of one or two parameters, every other free parameter
+/// profiled at each point (`efthf scan`). One axis gives the 68 % and 95 % CL intervals
+/// (Δ2NLL = 1, 3.84), two give the contours (Δ2NLL = 2.30, 5.99). With `adaptive` (one axis) the
+/// axis is a coarse start refined where Δ2NLL crosses the levels and where the curve is not smooth.
+public struct ScanTask: Sendable, Codable, Equatable {
+    public var axes: [GridAxis]
+    public var fix: ParameterValues
+    public var adaptive: Bool
+    /// With `adaptive`: the accuracy of the interval ends (default: 1/1000 of the range or 1/100
+    /// of the σ at the best fit, the smaller).
+    public var tolerance: Double?
+    /// With `adaptive`: at most this many conditional fits.
+    public var maxPoints: Int
+
+    public init(axes: [GridAxis], fix: ParameterValues = ParameterValues(), adaptive: Bool = false, tolerance: Double? = nil, maxPoints: Int = 200) {
+        self.axes = axes
+        self.fix = fix
+        self.adaptive = adaptive
+        self.tolerance = tolerance
+        self.maxPoints = maxPoints
+    }
+
+    /// The conditional fits the scan starts with.
+    public var pointCount: Int { axes.reduce(1) { $0 * $1.count } }
+
+    /// Checks the task's shape (one or two axes, the adaptive settings, the size limit).
+    public func validate() throws(HistFactoryError) {
+        guard (1...2).contains(axes.count) else {
+            throw HistFactoryError(.parameter, "a scan has one axis (1D) or two (2D), not \(axes.count)")
+        }
+        _ = try GridAxis.checked(axes, maximumPoints: adaptive ? maxPoints : Limits.scanPoints, what: "the scan")
+        if let axis = axes.first(where: { $0.count < 2 }) {
+            throw HistFactoryError(.parameter, "\(axis.name): a scan axis needs at least 2 points")
+        }
+        if adaptive {
+            guard axes.count == 1 else { throw HistFactoryError(.parameter, "adaptive refinement is for 1D scans only") }
+            guard axes[0].count >= 3 else { throw HistFactoryError(.parameter, "an adaptive scan needs a coarse grid of at least 3 points") }
+            guard maxPoints >= axes[0].count, maxPoints <= Limits.scanPoints else {
+                throw HistFactoryError(.parameter, "the adaptive scan's maximum of points (\(maxPoints)) must be from the coarse grid's \(axes[0].count) to \(Limits.scanPoints)")
+            }
+        } else if tolerance != nil || maxPoints != 200 {
+            throw HistFactoryError(.parameter, "a tolerance and a maximum of points need adaptive refinement")
+        }
+        if let tolerance, !(tolerance > 0 && tolerance.isFinite) {
+            throw HistFactoryError(.parameter, "the tolerance must be positive, not \(tolerance)")
+        }
+    }
+
+    public func run(on loaded: LoadedModel, progress: ProgressHandler? = nil) throws -> ScanReport {
+        try validate()
+        var options = FitOptions()
+        try fix.fix(in: &options, model: loaded.model)
+        for axis in axes { _ = try loaded.model.parameterIndex(named: axis.name) }
+        if adaptive {
+            let axis = axes[0]
+            let scan = try loaded.model.profileScanAdaptive(
+                parameter: axis.name, range: axis.lower...axis.upper, data: loaded.data, options: options, tolerance: tolerance,
+                initialPoints: axis.count, maxPoints: maxPoints, progress: progress)
+            return ScanReport(scan)
+        }
+        if axes.count == 1 {
+            return ScanReport(try loaded.model.profileScan(axes[0].name, values: axes[0].values, data: loaded.data, options: options, progress: progress))
+        }
+        return ScanReport(try loaded.model.profileScan(axes[0].name, values: axes[0].values, axes[1].name, values: axes[1].values,
+                                                       data: loaded.data, options: options, progress: progress))
+    }
+}
+
+/// A 1D or 2D profile-likelihood scan as `efthf scan --json` writes it: one object, with the
+/// members of ``Profile`` (1D) or of ``Contours`` (2D).
+public struct ScanReport: Sendable, Codable {
+    public var profile: Profile?
+    public var contours: Contours?
+    /// The scans themselves (not encoded; nil in a decoded report).
+    public var scan1D: ProfileScan? = nil
+    public var scan2D: ProfileScan2D? = nil
+
+    /// A 1D scan: the grid, 2NLL and Δ2NLL per point, which conditional fits converged, and the
+    /// 68 % and 95 % CL intervals (unions of ranges).
+    public struct Profile: Sendable, Codable {
+        public let parameter: String
+        public let bestFit: Double
+        public let twiceNLLMinimum: Double
+        public let fitStatus: String
+        public let values: [Double]
+        public let twiceNLL: [Double]
+        public let deltaTwiceNLL: [Double]
+        public let converged: [Bool]
+        /// "68" and "95": `[[lower, upper], …]`.
+        public let intervals: NamedValues<[[Double]]>
+        public let adaptive: Adaptive?
+
+        public struct Adaptive: Sendable, Codable {
+            public let tolerance: Double
+            public let points: Int
+            /// Whether every interval end was located to the tolerance within the point budget.
+            public let resolved: Bool
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case parameter, bestFit = "best_fit", twiceNLLMinimum = "twice_nll_min", fitStatus = "fit_status", values
+            case twiceNLL = "twice_nll", deltaTwiceNLL = "delta_twice_nll", converged, intervals, adaptive
+        }
+    }
+
+    /// A 2D scan: the grid, 2NLL per point (`[x][y]`, NaN where the fit failed) and the 68 % and 95 %
+    /// CL contours as segments `[x1, y1, x2, y2]`.
+    public struct Contours: Sendable, Codable {
+        public let parameters: [String]
+        public let bestFit: [Double]
+        public let twiceNLLMinimum: Double
+        public let fitStatus: String
+        public let xValues: [Double]
+        public let yValues: [Double]
+        public let twiceNLL: [[Double]]
+        public let contours: NamedValues<[[Double]]>
+
+        enum CodingKeys: String, CodingKey {
+            case parameters, bestFit = "best_fit", twiceNLLMinimum = "twice_nll_min", fitStatus = "fit_status"
+            case xValues = "x_values", yValues = "y_values", twiceNLL = "twice_nll", contours
+        }
+    }
+
+    public init(_ scan: ProfileScan, adaptive: Profile.Adaptive? = nil) {
+        let best = scan.bestFit.parameterNames.firstIndex(of: scan.parameter).map { scan.bestFit.values[$0] } ?? .nan
+        let levels: [(String, Double)] = [("68", DeltaTwiceNLL.oneSigma1D), ("95", DeltaTwiceNLL.cl95In1D)]
+        profile = Profile(
+            parameter: scan.parameter, bestFit: best, twiceNLLMinimum: scan.minimumTwiceNLL, fitStatus: scan.bestFit.status.description,
+            values: scan.values, twiceNLL: scan.twiceNLL, deltaTwiceNLL: scan.deltaTwiceNLL, converged: scan.statuses.map(\.isConverged),
+            intervals: NamedValues(names: levels.map(\.0), values: levels.map { scan.intervals(level: $0.1).map { [$0.lowerBound, $0.upperBound] } }),
+            adaptive: adaptive)
+        scan1D = scan
+    }
+
+    public init(_ adaptive: AdaptiveProfileScan) {
+        self.init(adaptive.scan, adaptive: Profile.Adaptive(tolerance: adaptive.tolerance, points: adaptive.scan.values.count, resolved: adaptive.isResolved))
+    }
+
+    public init(_ scan: ProfileScan2D) {
+        let names = scan.bestFit.parameterNames
+        let levels: [(String, Double)] = [("68", DeltaTwiceNLL.oneSigma2D), ("95", DeltaTwiceNLL.cl95In2D)]
+        contours = Contours(
+            parameters: scan.parameters, bestFit: scan.parameters.map { p in names.firstIndex(of: p).map { scan.bestFit.values[$0] } ?? .nan },
+            twiceNLLMinimum: scan.minimumTwiceNLL, fitStatus: scan.bestFit.status.description, xValues: scan.xValues, yValues: scan.yValues,
+            twiceNLL: scan.twiceNLL,
+            contours: NamedValues(names: levels.map(\.0), values: levels.map { scan.contour(level: $0.1).map { [$0.start.x, $0.start.y, $0.end.x, $0.end.y] } }))
+        scan2D = scan
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let keys = try decoder.container(keyedBy: AnyKey.self)
+        if keys.contains(AnyKey("parameters")) { contours = try Contours(from: decoder) } else { profile = try Profile(from: decoder) }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        if let profile { try profile.encode(to: encoder) }
+        if let contours { try contours.encode(to: encoder) }
+    }
+}
