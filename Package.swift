@@ -55,6 +55,7 @@ let package = Package(
         .executableTarget(name: "HistFactoryBenchmark", dependencies: ["HistFactory", "EFTJSON"], path: "Benchmarks/HistFactory", exclude: ["run.py"]),
         .executableTarget(name: "MorphingBenchmark", dependencies: ["Morphing"], path: "Benchmarks/Morphing"),
         .testTarget(name: "EFTJSONTests", dependencies: ["EFTJSON"]),
+        .testTarget(name: "EFTHFTests", dependencies: ["EFTHF"]),
         .testTarget(name: "HistFactoryTests", dependencies: ["HistFactory", "EFTModifiers", "EFTJSON"]),
         .testTarget(name: "MorphingTests", dependencies: ["Morphing", "EFTJSON", "_SeededRandom"]),
         .testTarget(name: "InferenceTests", dependencies: ["Inference", "HistFactory", "EFTModifiers", "Morphing", "EFTJSON"]),

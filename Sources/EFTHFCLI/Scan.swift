@@ -3,16 +3,6 @@ import EFTHF
 import Foundation
 import Plots
 
-extension GridAxis: ExpressibleByArgument {
-    /// `NAME=lo:hi:n`: n evenly spaced values from lo to hi inclusive.
-    public init?(argument: String) {
-        guard let axis = try? GridAxis(parsing: argument) else { return nil }
-        self = axis
-    }
-
-    public static var defaultValueDescription: String { "name=lo:hi:n" }
-}
-
 extension EFTHFCommand {
     struct Scan: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -30,7 +20,14 @@ extension EFTHFCommand {
         @OptionGroup var model: ModelOptions
 
         @Option(name: .customLong("par"), help: ArgumentHelp("A parameter to scan: n values from lo to hi. Give once (1D) or twice (2D).", valueName: "name=lo:hi:n"))
-        var axes: [GridAxis] = []
+        var par: [String] = []
+
+        /// The `--par` axes (``GridAxis/init(parsing:)``; `validate()` has reported bad ones).
+        var axes: [GridAxis] { (try? parsedAxes()) ?? [] }
+
+        func parsedAxes() throws(HistFactoryError) -> [GridAxis] {
+            try par.map { text throws(HistFactoryError) in try GridAxis(parsing: text) }
+        }
 
         @Option(help: ArgumentHelp("Fix parameters at values during the scan, e.g. cHW=0,mu=1.", valueName: "name=value,..."))
         var fix: String?
@@ -62,6 +59,7 @@ extension EFTHFCommand {
 
         /// The options' grammar in their own words; then the task's rules (``ScanTask/validate()``).
         func validate() throws {
+            do { _ = try parsedAxes() } catch { throw ValidationError("--par name=lo:hi:n: \(error.message)") }
             guard (1...2).contains(axes.count) else { throw ValidationError("give --par once (1D scan) or twice (2D scan), not \(axes.count) times") }
             if axes.count == 2 && axes[0].name == axes[1].name { throw ValidationError("the two --par options name the same parameter \(axes[0].name)") }
             if adaptive && axes.count == 2 { throw ValidationError("--adaptive refines 1D scans only: give --par once, or drop --adaptive for a 2D grid") }
