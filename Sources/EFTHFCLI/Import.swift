@@ -35,8 +35,13 @@ extension EFTHFCommand {
     }
 
     /// Writes `database` to `output` (atomically) and prints what was written.
+    /// From this many events on, the import's phases show progress.
+    static let largeImportEvents = 1_000_000
+
     static func write(_ database: EventDatabase, to output: String, summary: String) throws {
-        try database.write(to: URL(fileURLWithPath: output))
+        try Progress.runIf(database.eventCount >= EFTHFCommand.largeImportEvents, "write \(output) (\(database.eventCount) events)") {
+            try AtomicFiles.write([OutputFile(path: output, writer: { url in try database.write(to: url) })])
+        }
         print("wrote \(output): \(database.eventCount) events, \(database.monomials.count) terms in \(database.coefficientNames.joined(separator: ", ")), observables \(database.observables.map { $0.unit.isEmpty ? $0.name : "\($0.name) [\($0.unit)]" }.joined(separator: ", "))")
         print(summary)
     }
@@ -97,12 +102,25 @@ extension EFTHFCommand {
             }
             let observables = try observable.map(Self.parseObservable)
             try reportingImportErrors {
-                let lhe = try LHEFile(contentsOf: URL(fileURLWithPath: file))
-                let (database, morphing) = try lhe.eventDatabase(
-                    benchmarks: points, coefficientNames: names, monomials: Monomial.all(upToDegree: degree, coefficientCount: names.count),
-                    observables: observables, provenance: provenance.provenance, weightScale: weightScale)
+                let lhe = try Progress.runIf(Self.isLarge(file), "read \(file)\(Self.sizeLabel(file))") { try LHEFile(contentsOf: URL(fileURLWithPath: file)) }
+                let (database, morphing) = try Progress.runIf(lhe.events.count >= EFTHFCommand.largeImportEvents, "per-event coefficients (\(lhe.events.count) events, \(points.count) benchmarks)") {
+                    try lhe.eventDatabase(
+                        benchmarks: points, coefficientNames: names, monomials: Monomial.all(upToDegree: degree, coefficientCount: names.count),
+                        observables: observables, provenance: provenance.provenance, weightScale: weightScale)
+                }
                 try EFTHFCommand.write(database, to: output, summary: "morphing system: \(points.count) benchmarks, \(morphing.isOverdetermined ? "least squares" : "square")")
             }
+        }
+
+        /// Whether reading `file` takes long enough to show progress (50 MB and more).
+        static func isLarge(_ file: String) -> Bool {
+            ((try? FileManager.default.attributesOfItem(atPath: file))?[.size] as? NSNumber)?.int64Value ?? 0 >= 50_000_000
+        }
+
+        /// " (12.3 MB)" for a file that exists.
+        static func sizeLabel(_ file: String) -> String {
+            guard let size = (try? FileManager.default.attributesOfItem(atPath: file))?[.size] as? NSNumber else { return "" }
+            return String(format: " (%.1f MB)", size.doubleValue / 1e6)
         }
 
         /// NAME=QUANTITY:PDG,PDG,...[:UNIT].
@@ -153,12 +171,14 @@ extension EFTHFCommand {
                 observableUnits[pair[0]] = pair[1]
             }
             try reportingImportErrors {
-                let madminer = try MadMinerFile(contentsOf: URL(fileURLWithPath: file))
+                let madminer = try Progress.runIf(LHE.isLarge(file), "read \(file)\(LHE.sizeLabel(file))") { try MadMinerFile(contentsOf: URL(fileURLWithPath: file)) }
                 for name in observableUnits.keys.sorted() where !madminer.observableNames.contains(name) {
                     throw EventDatabaseError(.names, "--units names \"\(name)\", which the file has no observable of; it has: \(madminer.observableNames.joined(separator: ", "))", file: file)
                 }
-                let (database, check) = try madminer.eventDatabase(provenance: provenance.provenance, observableUnits: observableUnits,
-                                                                   method: leastSquares ? .leastSquaresOverAllBenchmarks : .morphingMatrix)
+                let (database, check) = try Progress.runIf(LHE.isLarge(file), "per-event coefficients") {
+                    try madminer.eventDatabase(provenance: provenance.provenance, observableUnits: observableUnits,
+                                               method: leastSquares ? .leastSquaresOverAllBenchmarks : .morphingMatrix)
+                }
                 try EFTHFCommand.write(database, to: output, summary: "largest relative residual at the benchmarks outside the morphing basis: \(String(format: "%.3g", check.largestRelativeResidual))\(check.benchmark.map { " (\($0))" } ?? "")")
             }
         }

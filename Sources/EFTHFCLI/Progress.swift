@@ -146,6 +146,11 @@ final class Progress: @unchecked Sendable {
         FileHandle.standardError.write(Data(s.utf8))
     }
 
+    /// ``run(_:total:_:)`` when `show` (work long enough to report), else `body` alone.
+    static func runIf<T>(_ show: Bool, _ label: String, _ body: () throws -> T) rethrows -> T {
+        show ? try run(label) { _ in try body() } : try body()
+    }
+
     /// Runs `body` between a start and a finish line, finishing (with "failed") also on error.
     static func run<T>(_ label: String, total: Int? = nil, _ body: (Progress) throws -> T) rethrows -> T {
         let progress = Progress(label, total: total)
