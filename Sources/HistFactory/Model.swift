@@ -121,7 +121,8 @@ public struct ModelData: Sendable, Equatable {
     /// Σ_b ln Γ(n_b + 1) + Σ_poisson ln Γ(a + 1).
     let logFactorials: Double
 
-    init(main: [Double], auxiliary: [Double], poissonAuxIndices: [Int]) {
+    /// `poissonAuxIndices`: the auxiliary data of Poisson constraints, whose ln Γ(a + 1) enters the constant.
+    public init(main: [Double], auxiliary: [Double], poissonAuxIndices: [Int]) {
         self.main = main
         self.auxiliary = auxiliary
         var sum = 0.0

@@ -25,7 +25,7 @@ public struct AdaptiveProfileScan: Sendable {
     }
 }
 
-extension HistFactoryModel {
+extension DifferentiableLikelihood {
     /// A 1D profile-likelihood scan that places its points where they matter: a coarse grid of
     /// `initialPoints` over `range`, then rounds of new conditional fits (in parallel, each
     /// warm-started from the nearest computed point)

@@ -58,7 +58,7 @@ struct AsymptoticCalculator: Sendable {
     let data: TestStatisticFits
     let asimov: TestStatisticFits
 
-    init(model: HistFactoryModel, data observed: ModelData, options: FitOptions, kind: TestStatistic) throws(InferenceError) {
+    init(model: any DifferentiableLikelihood, data observed: ModelData, options: FitOptions, kind: TestStatistic) throws(InferenceError) {
         guard kind == .q0 || kind == .qMu || kind == .qMuTilde else {
             throw InferenceError(.invalidOptions, "asymptotic CLs is defined for q0, qMu and qMuTilde, not \(kind)")
         }
@@ -109,7 +109,7 @@ struct AsymptoticCalculator: Sendable {
     }
 }
 
-extension HistFactoryModel {
+extension DifferentiableLikelihood {
     /// The asymptotic CLs test of POI = `poiValue` (pyhf's `hypotest(..., calctype="asymptotics",
     /// return_expected_set=True)`): five fits (free and conditional on the data, the Asimov fit,
     /// free and conditional on the Asimov data), plus μ = 0 fits for q̃μ when μ̂ < 0.

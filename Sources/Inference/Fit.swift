@@ -1,7 +1,7 @@
 import Foundation
 import HistFactory
 
-extension HistFactoryModel {
+extension DifferentiableLikelihood {
     /// The maximum-likelihood fit: minimises 2NLL(θ) = −2 log L(θ | data) over the free parameters
     /// within their bounds (pyhf's `mle.fit`, objective `twice_nll`).
     ///
@@ -31,7 +31,7 @@ extension HistFactoryModel {
 
 /// A fit set up for the minimiser: start, bounds and the free-parameter map.
 struct FitProblem: Sendable {
-    let model: HistFactoryModel
+    let model: any DifferentiableLikelihood
     let data: ModelData
     let options: FitOptions
     /// Full-length start vector (fixed parameters at their values).
@@ -42,7 +42,7 @@ struct FitProblem: Sendable {
     /// Model indices of the parameters the minimiser sees.
     let freeIndices: [Int]
 
-    init(model: HistFactoryModel, data: ModelData, options: FitOptions) throws(InferenceError) {
+    init(model: any DifferentiableLikelihood, data: ModelData, options: FitOptions) throws(InferenceError) {
         let n = model.parameterCount
         var start = options.initialValues ?? model.suggestedInits
         let bounds = options.bounds ?? model.suggestedBounds
@@ -86,7 +86,7 @@ struct FitProblem: Sendable {
         FitProblem(model: model, data: data, options: options, start: start, lower: lower, upper: upper, fixed: fixed)
     }
 
-    private init(model: HistFactoryModel, data: ModelData, options: FitOptions, start: [Double], lower: [Double], upper: [Double], fixed: [Bool]) {
+    private init(model: any DifferentiableLikelihood, data: ModelData, options: FitOptions, start: [Double], lower: [Double], upper: [Double], fixed: [Bool]) {
         self.model = model
         self.data = data
         self.options = options

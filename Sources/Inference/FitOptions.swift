@@ -3,7 +3,7 @@ import HistFactory
 /// How a maximum-likelihood fit is set up: start values, bounds, fixed parameters, the
 /// convergence tolerance, uncertainties and multi-start.
 ///
-/// Every vector is in the model's parameter order (`HistFactoryModel.parameterNames`); nil takes
+/// Every vector is in the likelihood's parameter order (`DifferentiableLikelihood.parameterNames`); nil takes
 /// the model's suggestions, as pyhf's `mle.fit` does.
 public struct FitOptions: Sendable {
     public var initialValues: [Double]?

@@ -103,7 +103,7 @@ public struct ContourSegment: Sendable, Equatable {
     public let end: SIMD2<Double>
 }
 
-extension HistFactoryModel {
+extension DifferentiableLikelihood {
     /// The profile-likelihood interval of `name` at Δ(2NLL) = `level` (MINOS-like): on each side of
     /// the best fit, Brent's method on `2NLL(θ_p, θ̂̂(θ_p)) − 2NLL_min − level`, bracketed from the
     /// Hessian estimate θ̂_p ± σ√level. Each evaluation is a conditional fit warm-started by

@@ -85,7 +85,7 @@ struct TestStatisticFits: Sendable {
     }
 }
 
-extension HistFactoryModel {
+extension DifferentiableLikelihood {
     /// The value of a test statistic of arXiv:1007.1727 at POI = `poiValue` (q0 ignores it and
     /// tests 0), from the fits it is defined by (see ``TestStatistic``).
     ///

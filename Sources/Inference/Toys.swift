@@ -21,7 +21,7 @@ public struct ToyHypotestResult: Sendable, Equatable {
     public let failedToys: Int
 }
 
-extension HistFactoryModel {
+extension DifferentiableLikelihood {
     /// Toy-based CLs at POI = `poiValue`, as pyhf's `ToyCalculator`: pseudo-data are drawn from the
     /// model at θ̂̂(μ) (signal plus background) and at θ̂̂(0) (background only; θ̂̂(1) for q0),
     /// both fitted to the observed data; main bins ~ Poisson(ν), auxiliary data ~ Gauss(θ, σ)
@@ -93,21 +93,13 @@ extension HistFactoryModel {
 
 /// Draws pseudo-data from the model at given parameters.
 struct ToySampler: Sendable {
-    let model: HistFactoryModel
+    let model: any DifferentiableLikelihood
     /// Per auxiliary datum: σ for a Gaussian constraint, nil for a Poisson one.
     let auxiliarySigmas: [Double?]
 
-    init(model: HistFactoryModel) {
+    init(model: any DifferentiableLikelihood) {
         self.model = model
-        var sigmas: [Double?] = []
-        for set in model.parameterSets {
-            switch set.constraint {
-            case .unconstrained: break
-            case .normal(let s): sigmas += s.map { Optional($0) }
-            case .poisson(let f): sigmas += f.map { _ in nil }
-            }
-        }
-        auxiliarySigmas = sigmas
+        auxiliarySigmas = model.auxiliaryWidths
     }
 
     func sample(_ parameters: [Double], using rng: inout Xoshiro256StarStar) -> (main: [Double], auxiliary: [Double]) {
