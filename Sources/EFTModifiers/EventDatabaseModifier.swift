@@ -91,13 +91,14 @@ extension SpecReader {
                     // Point at the declaration that names what the file lacks.
                     let k = systematics.firstIndex { error.dataset?.hasSuffix("/" + $0.name) == true || error.dataset?.contains("/" + $0.name + "/") == true }
                     let where_ = k.map { p.appending("systematics").appending($0) } ?? p
-                    throw HistFactoryError(.invalidModel, "event database \"\(name)\": \(EventDatabaseError(error.code, error.message, file: path, dataset: error.dataset))", path: where_)
+                    let located = EventDatabaseError(error.code, error.message, file: path, dataset: error.dataset)
+                    throw HistFactoryError(.invalidModel, "event database \"\(name)\": \(located)", path: where_, underlying: located)
                 }
             }
         } catch let error as HistFactoryError {
             throw error
         } catch let error as EventDatabaseError {
-            throw HistFactoryError(.invalidModel, "event database \"\(name)\": \(error)", path: p)
+            throw HistFactoryError(.invalidModel, "event database \"\(name)\": \(error)", path: p, underlying: error)
         } catch {
             throw HistFactoryError(.invalidModel, "event database \"\(name)\": \(error)", path: p)
         }

@@ -1,3 +1,4 @@
+import EFTJSON
 /// Why an event database could not be read, written, validated or projected: what was wrong, in
 /// which file and dataset, with the offending value.
 ///
@@ -36,6 +37,12 @@ public struct EventDatabaseError: Error, Sendable, CustomStringConvertible {
         self.message = message
         self.file = file
         self.dataset = dataset
+    }
+
+    /// The file and dataset, as every efthf error reports its place.
+    public var location: ErrorLocation {
+        get { ErrorLocation(file: file, dataset: dataset) }
+        set { file = newValue.file; dataset = newValue.dataset }
     }
 
     /// `file:/dataset: message`, omitting what is unknown.

@@ -36,11 +36,21 @@ public struct HistFactoryError: Error, Sendable, CustomStringConvertible {
     /// The JSON Pointer of the offending value inside `file`, when known.
     public var path: JSONPointer?
 
-    public init(_ code: Code, _ message: String, file: String? = nil, path: JSONPointer? = nil) {
+    /// The error this one reports (an event database's, a morphing system's), when there is one.
+    public var underlying: (any Error & Sendable)?
+
+    public init(_ code: Code, _ message: String, file: String? = nil, path: JSONPointer? = nil, underlying: (any Error & Sendable)? = nil) {
         self.code = code
         self.message = message
         self.file = file
         self.path = path
+        self.underlying = underlying
+    }
+
+    /// The file and JSON path, as every efthf error reports its place.
+    public var location: ErrorLocation {
+        get { ErrorLocation(file: file, jsonPath: path) }
+        set { file = newValue.file; path = newValue.jsonPath }
     }
 
     public var description: String {

@@ -216,7 +216,13 @@ import Testing
             #expect(message.contains(expected), "\(message)")
             #expect(message.contains(jsonPath), "\(message)")
             #expect(message.contains("workspace.json"), "\(message)")
-            if expected.hasPrefix("/systematics") { #expect(message.contains("db.h5"), "\(message)") }
+            if expected.hasPrefix("/systematics") {
+                #expect(message.contains("db.h5"), "\(message)")
+                // The cause is kept, with its place: the HDF5 file and dataset.
+                let cause = error.underlying as? EventDatabaseError
+                #expect(cause?.location.dataset == expected && cause?.location.file?.hasSuffix("db.h5") == true, "\(String(describing: cause))")
+                #expect(error.location.jsonPath?.description == jsonPath)
+            }
         }
     }
 
