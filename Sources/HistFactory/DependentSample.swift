@@ -49,13 +49,24 @@ public struct ModifierSet: Sendable, Equatable {
 
 /// A parameter that a parameter-dependent modifier introduces.
 public struct DependentParameter: Sendable, Equatable {
-    /// How the parameter is constrained.
-    public enum Constraint: Sendable, Equatable {
+    /// How the parameter is constrained: a struct with static members rather than an enum, so that
+    /// constraint forms can be added without breaking code that uses these.
+    public struct Constraint: Sendable, Equatable {
+        enum Form: Sendable, Equatable {
+            case unconstrained(initial: Double, bounds: ClosedRange<Double>)
+            case unitGaussian
+        }
+
+        let form: Form
+
         /// Unconstrained, with its init and bounds.
-        case unconstrained(initial: Double, bounds: ClosedRange<Double>)
+        public static func unconstrained(initial: Double, bounds: ClosedRange<Double>) -> Constraint {
+            Constraint(form: .unconstrained(initial: initial, bounds: bounds))
+        }
+
         /// A unit Gaussian constraint (aux 0, σ 1, init 0, bounds [−5, 5]), as for histosys; shared by
         /// name with histosys and normsys parameters.
-        case unitGaussian
+        public static let unitGaussian = Constraint(form: .unitGaussian)
     }
 
     public let name: String

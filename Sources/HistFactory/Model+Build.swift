@@ -107,7 +107,7 @@ extension HistFactoryModel {
                         guard case .dependent(let dependent) = mod.payload else { preconditionFailure("modifier payload does not match its type") }
                         for parameter in dependent.declaredParameters where !(requirementsByKind[parameter.kind]?.contains { $0.0 == parameter.name } ?? false) {
                             let requirement: ParameterRequirement
-                            switch parameter.constraint {
+                            switch parameter.constraint.form {
                             case .unconstrained(let initial, let bounds):
                                 requirement = ParameterRequirement(type: .unconstrained, count: 1, isScalar: true, inits: .value([initial]), bounds: .value([bounds]),
                                                                    auxdata: .undefined, factors: .undefined, sigmas: .undefined, fixed: [false])
