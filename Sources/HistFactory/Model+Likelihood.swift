@@ -184,7 +184,7 @@ extension HistFactoryModel {
             parameters.withUnsafeBufferPointer { parsBuffer in
                 // Sound: `parsBuffer` holds parameterCount values, and every parameter index in the kernel is below that.
                 let pars = parsBuffer.baseAddress!
-                let (morphOK, values) = prepareMorphing(pars, s, derivatives: wantGradient)
+                let (morphOK, values) = flat.morphs.isEmpty ? (true, []) : prepareMorphing(pars, s, derivatives: wantGradient)
                 kernel.forward(pars, s, mainBins: bins, wantGradient: wantGradient, vectorised: flat.vectorised)
                 if !flat.morphs.isEmpty {
                     // Outside the domain (Specs §9): a negative morphed yield under "error", or a
@@ -251,7 +251,7 @@ extension HistFactoryModel {
                     }
                     // Sound: `grad` holds parameterCount values (just sized above).
                     kernel.backward(pars, s, grad, vectorised: flat.vectorised)
-                    morphingGradient(s, values, grad)
+                    if !values.isEmpty { morphingGradient(s, values, grad) }
                 }
                 return logL
             }
