@@ -13,6 +13,9 @@ import resource
 import subprocess
 import sys
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _common import arguments, median  # noqa: E402
+
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 REF = os.environ.get("EFTHF_REFERENCE_DIR", "/work/shared/reference")
 CASES = [
@@ -47,15 +50,8 @@ def check(label, a, b):
                 sys.exit(f"{label}: Δ2NLL differs: {x} vs {y}")
 
 
-def median(v):
-    s = sorted(v)
-    return s[len(s) // 2]
-
-
 def main():
-    old, new = sys.argv[1], sys.argv[2]
-    rounds = int(sys.argv[sys.argv.index("--rounds") + 1]) if "--rounds" in sys.argv else 5
-    only = sys.argv[sys.argv.index("--only") + 1] if "--only" in sys.argv else ""
+    old, new, rounds, only = arguments()
     load0 = os.getloadavg()
     rows = []
     for label, args in CASES:
