@@ -19,9 +19,6 @@ func reportingErrors(_ body: () throws -> Void) throws {
     }
 }
 
-func formatted(_ x: Double, _ digits: Int = 6) -> String {
-    x.isFinite ? String(format: "%.\(digits)g", x) : "\(x)"
-}
 
 extension EFTHFCommand {
     struct Fit: ParsableCommand {

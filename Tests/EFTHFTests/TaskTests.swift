@@ -94,4 +94,17 @@ import Testing
         }
         #expect(report.channels.flatMap(\.observed) == loaded.data.main)
     }
+
+    @Test("the lint is a task: its warnings code through Foundation and keep their kinds")
+    func inspectTask() throws {
+        let loaded = try ModelSource(workspace: Self.path("Specs/examples/eft_parameter_order.json")).load()
+        let inspection = InspectTask().run(on: loaded)
+        #expect(Set(inspection.warnings.map(\.kind)) == [.fixedParameter, .negativeInterference])
+        let json = inspection.json(file: "eft_parameter_order.json")
+        #expect(json["warnings"]?.arrayValue?.count == inspection.warnings.count)
+        let decoded = try JSONDecoder().decode([InspectionWarning].self, from: JSONEncoder().encode(inspection.warnings))
+        #expect(decoded == inspection.warnings)
+        for w in decoded { #expect(InspectionWarning.Kind.all.contains(w.kind) && !w.kind.heading.isEmpty) }
+        #expect(json["wilson_coefficients"]?.arrayValue?.isEmpty == false)
+    }
 }
