@@ -140,8 +140,7 @@ extension MorphingModifier: ParameterDependentModifier {
         }
     }
 
-    public func compile(_ all: [(name: String, modifier: any ParameterDependentModifier)], in context: SampleContext) throws(HistFactoryError)
-        -> any ParameterDependentSample {
+    public func compile(_ all: [NamedModifier], in context: SampleContext) throws(HistFactoryError) -> any ParameterDependentSample {
         let morphings = all.compactMap { m in (m.modifier as? MorphingModifier).map { (m.name, $0) } }
         guard morphings.count == all.count, let (name, m) = morphings.first else {
             throw HistFactoryError(.invalidModel, "sample \"\(context.sample)\" combines morphing modifiers with parameter-dependent modifiers of another kind")

@@ -102,8 +102,18 @@ public protocol ParameterDependentModifier: Sendable {
     func checkCombination(_ all: [any ParameterDependentModifier], sample: String, at path: JSONPointer) throws(HistFactoryError)
     /// The evaluator of the sample that carries `all` (this one first, in the model's modifier
     /// order, with their names).
-    func compile(_ all: [(name: String, modifier: any ParameterDependentModifier)], in context: SampleContext) throws(HistFactoryError)
-        -> any ParameterDependentSample
+    func compile(_ all: [NamedModifier], in context: SampleContext) throws(HistFactoryError) -> any ParameterDependentSample
+}
+
+/// A parameter-dependent modifier with its name in the sample.
+public struct NamedModifier: Sendable {
+    public let name: String
+    public let modifier: any ParameterDependentModifier
+
+    public init(name: String, modifier: any ParameterDependentModifier) {
+        self.name = name
+        self.modifier = modifier
+    }
 }
 
 /// A sample whose nominal ν⁰_b(p) and MC variance depend on model parameters p, evaluated by one

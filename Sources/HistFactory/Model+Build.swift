@@ -247,8 +247,8 @@ extension HistFactoryModel {
                 var histos: [HistoTerm] = []
                 var binTerms: [BinTerm] = []
                 // The parameter-dependent modifiers in (name, type) order, compiled by the first one's type.
-                let dependents = sortedPairs.compactMap { key -> (name: String, modifier: any ParameterDependentModifier)? in
-                    mods[key]?.dependent.map { (key.name, $0) }
+                let dependents = sortedPairs.compactMap { key -> NamedModifier? in
+                    mods[key]?.dependent.map { NamedModifier(name: key.name, modifier: $0) }
                 }
                 var dependent: CompiledDependent? = nil
                 if let first = dependents.first {

@@ -17,7 +17,13 @@ public struct PatchSet: Sendable {
     public let labels: [String]
     public let description: String
     /// Algorithm (`sha256`, `md5`) → hex digest of the background-only workspace.
-    public let digests: [(algorithm: String, value: String)]
+    public let digests: [Digest]
+
+    /// A digest of the background-only workspace: algorithm (`sha256`, `md5`) and hex value.
+    public struct Digest: Sendable, Equatable {
+        public let algorithm: String
+        public let value: String
+    }
     public let patches: [Patch]
 
     public init(json: JSON, file: String? = nil) throws(HistFactoryError) {
@@ -31,9 +37,9 @@ public struct PatchSet: Sendable {
             let meta = try r.object(root["metadata"]!, at: mp, required: ["digests", "labels", "description", "references"], optional: [])
             let digestObject = try r.object(meta["digests"]!, at: mp.appending("digests"), required: [], optional: ["md5", "sha256"])
             guard digestObject.count > 0 else { throw HistFactoryError(.schema, "at least one digest is required", path: mp.appending("digests")) }
-            var digests: [(String, String)] = []
+            var digests: [Digest] = []
             for (alg, value) in digestObject.pairs {
-                digests.append((alg, try r.string(value, at: mp.appending("digests").appending(alg))))
+                digests.append(Digest(algorithm: alg, value: try r.string(value, at: mp.appending("digests").appending(alg))))
             }
             let labels = try r.array(meta["labels"]!, at: mp.appending("labels"), nonEmpty: true).enumerated().map { (i, v) throws(HistFactoryError) in
                 try r.string(v, at: mp.appending("labels").appending(i))
@@ -97,7 +103,8 @@ public struct PatchSet: Sendable {
 
     /// Checks that `workspace` is the one this set was made for (pyhf's `PatchSet.verify`).
     public func verify(_ workspace: Workspace) throws(HistFactoryError) {
-        for (algorithm, expected) in digests {
+        for digest in digests {
+            let algorithm = digest.algorithm, expected = digest.value
             let actual = try Self.digest(workspace.json, algorithm: algorithm)
             guard actual == expected else {
                 throw HistFactoryError(.patch, "the workspace's \(algorithm) digest \(actual) differs from the patch set's \(expected): this patch set was made for another workspace")

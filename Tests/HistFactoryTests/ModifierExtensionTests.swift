@@ -42,7 +42,7 @@ private struct Slope: ParameterDependentModifier {
         throw HistFactoryError(.invalidModel, "sample \"\(sample)\" has more than one test_slope modifier", path: path)
     }
 
-    func compile(_ all: [(name: String, modifier: any ParameterDependentModifier)], in context: SampleContext) throws(HistFactoryError) -> any ParameterDependentSample {
+    func compile(_ all: [NamedModifier], in context: SampleContext) throws(HistFactoryError) -> any ParameterDependentSample {
         SlopeSample(parameter: context.parameterIndex(name), data: context.nominal, slope: slope, varianceSlope: varianceSlope)
     }
 }
