@@ -57,6 +57,7 @@ extension EFTHFCommand {
                 } else {
                     print(FitTable.table(result))
                     if let intervals = report.profileIntervals { print(FitTable.intervalTable(intervals, result: result)) }
+                    if let reason = report.profileIntervalsError { print("\nprofile likelihood intervals: not computed (\(reason))") }
                 }
                 if !result.status.isConverged { throw ExitCode(2) }
             }

@@ -34,10 +34,18 @@ public struct FitTask: Sendable, Codable, Equatable {
         let options = try options(for: loaded.model)
         let result = try loaded.model.fit(loaded.data, options: options)
         var intervals: [CoefficientInterval] = []
+        var intervalError: String? = nil
         if let ops, result.status.isConverged {
-            intervals = try loaded.model.profileIntervals(ops, data: loaded.data, options: options, bestFit: result)
+            // The fit stands even when an interval's conditional fits fail: the report says why.
+            do {
+                intervals = try loaded.model.profileIntervals(ops, data: loaded.data, options: options, bestFit: result)
+            } catch {
+                intervalError = error.message
+            }
         }
-        return FitReport(result, intervals: intervals)
+        var report = FitReport(result, intervals: intervals)
+        report.profileIntervalsError = intervalError
+        return report
     }
 }
 
@@ -83,12 +91,14 @@ public struct FitReport: Sendable, Codable {
     /// Other minima found within tolerance of the best 2NLL.
     public let degenerateMinima: Int
     public let profileIntervals: NamedValues<Interval>?
+    /// Why the profile-likelihood intervals could not be computed, when they could not.
+    public var profileIntervalsError: String? = nil
     /// The fit itself (not encoded; nil in a decoded report).
     public var fit: FitResult? = nil
 
     enum CodingKeys: String, CodingKey {
         case status, converged, twiceNLL = "twice_nll", edm, functionCalls = "function_calls", parameters, correlations
-        case degenerateMinima = "degenerate_minima", profileIntervals = "profile_intervals"
+        case degenerateMinima = "degenerate_minima", profileIntervals = "profile_intervals", profileIntervalsError = "profile_intervals_error"
     }
 
     public init(_ r: FitResult, intervals: [CoefficientInterval] = []) {
