@@ -107,4 +107,20 @@ import Testing
         for w in decoded { #expect(InspectionWarning.Kind.all.contains(w.kind) && !w.kind.heading.isEmpty) }
         #expect(json["wilson_coefficients"]?.arrayValue?.isEmpty == false)
     }
+
+    /// The README's library example, line for line (from the repository root's paths).
+    @Test("the README's library example runs")
+    func readmeExample() throws {
+        let loaded = try ModelSource(workspace: Self.path("Data/vh/workspace_morphing.json")).load()
+        let fit = try FitTask(ops: ["cHW", "cHq3"]).run(on: loaded)
+        #expect(fit.converged)
+        #expect(fit.profileIntervals?["cHW"]?.cl95.count == 2)
+        let yields = loaded.model.expectedSampleData(fit.fit!.values)
+        let total = loaded.model.expectedMainData(fit.fit!.values)
+        let summed: Double = yields.map { $0.yields.reduce(0, +) }.reduce(0, +)
+        let expected: Double = total.reduce(0, +)
+        #expect(abs(summed - expected) <= 1e-9 * expected)
+        #expect(fit.jsonValue.serialized(.pretty).contains("\"profile_intervals\""))
+    }
 }
+
