@@ -165,6 +165,11 @@ public struct NamedValues<Value: Codable & Sendable>: Codable, Sendable {
     public struct Entry: Sendable {
         public let name: String
         public let value: Value
+
+        public init(name: String, value: Value) {
+            self.name = name
+            self.value = value
+        }
     }
 
     public var entries: [Entry]

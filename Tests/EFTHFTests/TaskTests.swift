@@ -106,6 +106,12 @@ import Testing
         #expect(decoded == inspection.warnings)
         for w in decoded { #expect(InspectionWarning.Kind.all.contains(w.kind) && !w.kind.heading.isEmpty) }
         #expect(json["wilson_coefficients"]?.arrayValue?.isEmpty == false)
+        // The document reads back as the typed report.
+        let report = try JSONDecoder().decode(InspectionReport.self, from: Data(json.serialized().utf8))
+        #expect(report.warnings == inspection.warnings)
+        #expect(report.parameters.count == loaded.model.parameterCount)
+        #expect(report.parameters.byType.entries.reduce(0) { $0 + $1.value } == loaded.model.parameterCount)
+        #expect(report.channels.map(\.name) == loaded.workspace.channels.map(\.name))
     }
 
     /// The README's library example, line for line (from the repository root's paths).

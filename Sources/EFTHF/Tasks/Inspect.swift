@@ -342,53 +342,142 @@ public struct WorkspaceInspection: Sendable {
     }
 
     /// The summary and warnings as the JSON document of `efthf inspect --json`.
-    public func json(file: String) -> JSON {
+    public func json(file: String) -> JSON { report(file: file).jsonValue }
+
+    /// The summary and warnings as data (`efthf inspect --json`).
+    public func report(file: String) -> InspectionReport {
         let observed = observedByChannel
-        var out = JSONObject()
-        out["workspace"] = .string(file)
-        out["version"] = .string(workspace.version)
-        out["measurement"] = .string(measurement.name)
-        out["poi"] = measurement.poi.isEmpty ? .null : .string(measurement.poi)
-        out["channels"] = .array(workspace.channels.map { c in
-            var o = JSONObject()
-            o["name"] = .string(c.name)
-            o["bins"] = .integer(Int64(c.binCount))
-            o["observed"] = observed[c.name].map { .numbers($0) } ?? .null
-            o["samples"] = .array(c.samples.map { s in
-                var so = JSONObject()
-                so["name"] = .string(s.name)
-                so["yield"] = .number(s.data.reduce(0, +))
-                so["modifiers"] = .object(JSONObject(Dictionary(grouping: s.modifiers, by: \.kind).sorted { $0.key < $1.key }.map {
-                    ($0.key.rawValue, .array($0.value.map { .string($0.name) }))
-                }))
-                return .object(so)
+        return InspectionReport(
+            workspace: file, version: workspace.version, measurement: measurement.name, poi: measurement.poi.isEmpty ? nil : measurement.poi,
+            channels: workspace.channels.map { c in
+                InspectionReport.Channel(name: c.name, bins: c.binCount, observed: observed[c.name], samples: c.samples.map { s in
+                    let groups = Dictionary(grouping: s.modifiers, by: \.kind).sorted { $0.key < $1.key }
+                    return InspectionReport.Sample(name: s.name, yield: s.data.reduce(0, +),
+                                                   modifiers: NamedValues(names: groups.map(\.key.rawValue), values: groups.map { $0.value.map(\.name) }))
+                })
+            },
+            normalisationFactors: normalisationFactors.map { set in
+                InspectionReport.NormalisationFactor(name: set.name, fixed: set.fixed.allSatisfy { $0 }, initial: set.inits,
+                                                     bounds: set.bounds.map { [$0.lowerBound, $0.upperBound] })
+            },
+            parameters: InspectionReport.Parameters(count: model.parameterCount, fixed: model.suggestedFixed.filter { $0 }.count,
+                                                    byType: NamedValues(names: parameterCounts.map(\.0), values: parameterCounts.map(\.1))),
+            wilsonCoefficients: morphingModifiers.map { entry in
+                let poly = entry.morphing.templates.yields
+                return InspectionReport.MorphingEntry(
+                    channel: entry.channel, sample: entry.sample, modifier: entry.modifier.name, form: entry.morphing.form.rawValue,
+                    eventDatabase: entry.morphing.source["file"]?.stringValue, coefficients: entry.morphing.coefficients,
+                    terms: poly.monomials.map { $0.description(names: poly.coefficientNames) })
+            },
+            warnings: warnings)
+    }
+}
+
+/// `efthf inspect --json`: the workspace's structure (channels with observed counts, samples with
+/// their yields and modifiers by type, normalisation factors, parameter counts, the morphed samples'
+/// coefficients and terms) and the lint's warnings.
+public struct InspectionReport: Sendable, Codable {
+    public struct Channel: Sendable, Codable {
+        public let name: String
+        public let bins: Int
+        public let observed: [Double]?
+        public let samples: [Sample]
+
+        public func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: AnyKey.self)
+            try c.encode(name, forKey: AnyKey("name"))
+            try c.encode(bins, forKey: AnyKey("bins"))
+            if let observed { try c.encode(observed, forKey: AnyKey("observed")) } else { try c.encodeNil(forKey: AnyKey("observed")) }
+            try c.encode(samples, forKey: AnyKey("samples"))
+        }
+    }
+
+    public struct Sample: Sendable, Codable {
+        public let name: String
+        /// Σ_b data_b.
+        public let yield: Double
+        /// Modifier names by type.
+        public let modifiers: NamedValues<[String]>
+    }
+
+    public struct NormalisationFactor: Sendable, Codable {
+        public let name: String
+        public let fixed: Bool
+        public let initial: [Double]
+        public let bounds: [[Double]]
+
+        enum CodingKeys: String, CodingKey { case name, fixed, initial = "init", bounds }
+    }
+
+    /// The parameter count, the fixed ones, and the count by defining modifier type
+    /// (`by_type_histosys`, …).
+    public struct Parameters: Sendable, Codable {
+        public let count: Int
+        public let fixed: Int
+        public let byType: NamedValues<Int>
+
+        public init(count: Int, fixed: Int, byType: NamedValues<Int>) {
+            self.count = count
+            self.fixed = fixed
+            self.byType = byType
+        }
+
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: AnyKey.self)
+            count = try c.decode(Int.self, forKey: AnyKey("count"))
+            fixed = try c.decode(Int.self, forKey: AnyKey("fixed"))
+            byType = NamedValues(try c.allKeys.filter { $0.stringValue.hasPrefix("by_type_") }.map {
+                NamedValues<Int>.Entry(name: String($0.stringValue.dropFirst(8)), value: try c.decode(Int.self, forKey: $0))
             })
-            return .object(o)
-        })
-        out["normalisation_factors"] = .array(normalisationFactors.map { set in
-            var o = JSONObject()
-            o["name"] = .string(set.name)
-            o["fixed"] = .bool(set.fixed.allSatisfy { $0 })
-            o["init"] = .numbers(set.inits)
-            o["bounds"] = .array(set.bounds.map { .numbers([$0.lowerBound, $0.upperBound]) })
-            return .object(o)
-        })
-        out["parameters"] = .object(JSONObject([("count", .integer(Int64(model.parameterCount))), ("fixed", .integer(Int64(model.suggestedFixed.filter { $0 }.count)))]
-            + parameterCounts.map { ("by_type_\($0.0)", .integer(Int64($0.1))) }))
-        out["wilson_coefficients"] = .array(morphingModifiers.map { entry in
-            let poly = entry.morphing.templates.yields
-            var o = JSONObject()
-            o["channel"] = .string(entry.channel)
-            o["sample"] = .string(entry.sample)
-            o["modifier"] = .string(entry.modifier.name)
-            o["form"] = .string(entry.morphing.form.rawValue)
-            if let file = entry.morphing.source["file"] { o["event_database"] = file }
-            o["coefficients"] = .array(entry.morphing.coefficients.map { .string($0) })
-            o["terms"] = .array(poly.monomials.map { .string($0.description(names: poly.coefficientNames)) })
-            return .object(o)
-        })
-        out["warnings"] = .array(warnings.map { .object(JSONObject([("kind", .string($0.kind.rawValue)), ("message", .string($0.message))])) })
-        return .object(out)
+        }
+
+        public func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: AnyKey.self)
+            try c.encode(count, forKey: AnyKey("count"))
+            try c.encode(fixed, forKey: AnyKey("fixed"))
+            for e in byType.entries { try c.encode(e.value, forKey: AnyKey("by_type_" + e.name)) }
+        }
+    }
+
+    public struct MorphingEntry: Sendable, Codable {
+        public let channel: String
+        public let sample: String
+        public let modifier: String
+        public let form: String
+        /// The event database's file, for an event-database modifier.
+        public let eventDatabase: String?
+        public let coefficients: [String]
+        public let terms: [String]
+
+        enum CodingKeys: String, CodingKey { case channel, sample, modifier, form, eventDatabase = "event_database", coefficients, terms }
+    }
+
+    public let workspace: String
+    public let version: String
+    public let measurement: String
+    public let poi: String?
+    public let channels: [Channel]
+    public let normalisationFactors: [NormalisationFactor]
+    public let parameters: Parameters
+    public let wilsonCoefficients: [MorphingEntry]
+    public let warnings: [InspectionWarning]
+
+    enum CodingKeys: String, CodingKey {
+        case workspace, version, measurement, poi, channels, normalisationFactors = "normalisation_factors", parameters
+        case wilsonCoefficients = "wilson_coefficients", warnings
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(workspace, forKey: .workspace)
+        try c.encode(version, forKey: .version)
+        try c.encode(measurement, forKey: .measurement)
+        if let poi { try c.encode(poi, forKey: .poi) } else { try c.encodeNil(forKey: .poi) }
+        try c.encode(channels, forKey: .channels)
+        try c.encode(normalisationFactors, forKey: .normalisationFactors)
+        try c.encode(parameters, forKey: .parameters)
+        try c.encode(wilsonCoefficients, forKey: .wilsonCoefficients)
+        try c.encode(warnings, forKey: .warnings)
     }
 }
 
