@@ -420,6 +420,7 @@ func checkSVGFile(_ path: String, sourceLocation: SourceLocation = #_sourceLocat
         (["toys", "Data/example/workspace.json", "--test-stat", "q0"], "--test-stat"),
         (["significance", "Data/example/workspace.json", "--measurement", "nosuch"], "nosuch"),
         (["inspect", "Data/README.md"], "not valid JSON"),
+        (["inspect", "Tests/References/cli/bkgonly_without_signal.json"], "--patch patchset.json:NAME"),
         (["inspect", "Data/example/workspace.json", "--bogus"], "--bogus"),
     ])
     func badInputFailsWithOneClearLine(arguments: [String], mention: String) throws {
