@@ -1,0 +1,90 @@
+import ArgumentParser
+import EFTHF
+import Foundation
+
+extension EFTHFCommand {
+    /// pyhf's `pyhf patchset inspect|extract|apply`.
+    struct PatchSetCommand: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "patchset",
+            abstract: "Inspect a pyhf PatchSet, extract one patch, or apply one to its background-only workspace.",
+            subcommands: [Inspect.self, Extract.self, Apply.self]
+        )
+
+        struct Inspect: ParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "The patch set's description, labels, digests and patches (name and label values).")
+
+            @Argument(help: ArgumentHelp("A pyhf PatchSet file.", valueName: "patchset.json"))
+            var patchSet: String
+
+            @Flag(help: "Print the summary as JSON.")
+            var json = false
+
+            func run() throws {
+                try reportingErrors {
+                    let set = try PatchSet(contentsOf: patchSet)
+                    if json {
+                        let out = JSON.object(JSONObject([
+                            ("description", .string(set.description)), ("labels", .array(set.labels.map { .string($0) })),
+                            ("digests", .object(JSONObject(set.digests.map { ($0.algorithm, .string($0.value)) }))),
+                            ("patches", .array(set.patches.map { .object(JSONObject([("name", .string($0.name)), ("values", .array($0.values))])) })),
+                        ]))
+                        print(out.serialized(.pretty))
+                        return
+                    }
+                    print("description: \(set.description)")
+                    print("labels:      \(set.labels.joined(separator: ", "))")
+                    for d in set.digests { print("digest:      \(d.algorithm) \(d.value)") }
+                    print("patches (\(set.patches.count)):")
+                    for p in set.patches { print("  - \(p.name) (\(p.values.map { $0.serialized() }.joined(separator: ", ")))") }
+                }
+            }
+        }
+
+        struct Extract: ParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Write one patch's JSON Patch operations (RFC 6902).")
+
+            @Argument(help: ArgumentHelp("A pyhf PatchSet file.", valueName: "patchset.json"))
+            var patchSet: String
+
+            @Option(help: "The patch's name.")
+            var name: String
+
+            @Option(name: [.short, .customLong("output")], help: ArgumentHelp("Write to this file (atomically) instead of standard output.", valueName: "file.json"))
+            var output: String?
+
+            func run() throws {
+                try reportingErrors {
+                    let set = try PatchSet(contentsOf: patchSet)
+                    let text = try set.patch(named: name).operations.serialized(.pretty)
+                    if let output { try writeAtomically(text, to: output) } else { print(text) }
+                }
+            }
+        }
+
+        struct Apply: ParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "Apply one patch to the background-only workspace it was made for (its digest is checked) and write the result.")
+
+            @Argument(help: ArgumentHelp("The background-only workspace.", valueName: "BkgOnly.json"))
+            var workspace: String
+
+            @Argument(help: ArgumentHelp("A pyhf PatchSet file.", valueName: "patchset.json"))
+            var patchSet: String
+
+            @Option(help: "The patch's name.")
+            var name: String
+
+            @Option(name: [.short, .customLong("output")], help: ArgumentHelp("Write to this file (atomically) instead of standard output.", valueName: "file.json"))
+            var output: String?
+
+            func run() throws {
+                try reportingErrors {
+                    let patched = try ModelSource(workspace: workspace, patch: patchSet + ":" + name).loadWorkspace()
+                    let text = patched.json.serialized(.pretty)
+                    if let output { try writeAtomically(text, to: output) } else { print(text) }
+                }
+            }
+        }
+    }
+}
