@@ -41,9 +41,8 @@ extension EFTHFCommand {
             }
         }
 
-        struct Extract: ParsableCommand {
-            static let configuration = CommandConfiguration(abstract: "Write one patch's JSON Patch operations (RFC 6902).")
-
+        /// One patch of a patch set, and where the result goes.
+        struct PatchChoice: ParsableArguments {
             @Argument(help: ArgumentHelp("A pyhf PatchSet file.", valueName: "patchset.json"))
             var patchSet: String
 
@@ -53,11 +52,20 @@ extension EFTHFCommand {
             @Option(name: [.short, .customLong("output")], help: ArgumentHelp("Write to this file (atomically) instead of standard output.", valueName: "file.json"))
             var output: String?
 
+            func emit(_ json: JSON) throws {
+                let text = json.serialized(.pretty)
+                if let output { try writeAtomically(text, to: output) } else { print(text) }
+            }
+        }
+
+        struct Extract: ParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Write one patch's JSON Patch operations (RFC 6902).")
+
+            @OptionGroup var choice: PatchChoice
+
             func run() throws {
                 try reportingErrors {
-                    let set = try PatchSet(contentsOf: patchSet)
-                    let text = try set.patch(named: name).operations.serialized(.pretty)
-                    if let output { try writeAtomically(text, to: output) } else { print(text) }
+                    try choice.emit(try PatchSet(contentsOf: choice.patchSet).patch(named: choice.name).operations)
                 }
             }
         }
@@ -69,20 +77,11 @@ extension EFTHFCommand {
             @Argument(help: ArgumentHelp("The background-only workspace.", valueName: "BkgOnly.json"))
             var workspace: String
 
-            @Argument(help: ArgumentHelp("A pyhf PatchSet file.", valueName: "patchset.json"))
-            var patchSet: String
-
-            @Option(help: "The patch's name.")
-            var name: String
-
-            @Option(name: [.short, .customLong("output")], help: ArgumentHelp("Write to this file (atomically) instead of standard output.", valueName: "file.json"))
-            var output: String?
+            @OptionGroup var choice: PatchChoice
 
             func run() throws {
                 try reportingErrors {
-                    let patched = try ModelSource(workspace: workspace, patch: patchSet + ":" + name).loadWorkspace()
-                    let text = patched.json.serialized(.pretty)
-                    if let output { try writeAtomically(text, to: output) } else { print(text) }
+                    try choice.emit(try ModelSource(workspace: workspace, patch: choice.patchSet + ":" + choice.name).loadWorkspace().json)
                 }
             }
         }
