@@ -54,14 +54,7 @@ extension SpecReader {
         }
         let normalisation = try o["normalisation"].map { v throws(HistFactoryError) in try number(v, at: p.appending("normalisation")) } ?? 1
         guard normalisation > 0 else { throw HistFactoryError(.invalidValue, "normalisation must be positive", path: p.appending("normalisation")) }
-        var policy = MorphingModifier.NegativeYieldPolicy.error
-        if let v = o["negative_yields"] {
-            let s = try string(v, at: p.appending("negative_yields"))
-            guard let parsed = MorphingModifier.NegativeYieldPolicy(rawValue: s) else {
-                throw HistFactoryError(.schema, "negative_yields must be error, clip or allow, found \"\(s)\"", path: p.appending("negative_yields"))
-            }
-            policy = parsed
-        }
+        let policy = try negativeYieldPolicy(o["negative_yields"], at: p.appending("negative_yields"))
 
         let (systematics, parameters) = try eventSystematics(o["systematics"], at: p.appending("systematics"))
         let width = try o["smoothing_width"].map { v throws(HistFactoryError) in try number(v, at: p.appending("smoothing_width")) } ?? 0

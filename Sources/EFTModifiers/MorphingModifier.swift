@@ -47,6 +47,16 @@ public struct MorphingModifier: Sendable, Equatable {
 }
 
 extension SpecReader {
+    /// A modifier's `negative_yields` (Specs/eft-extension.md §9): "error" when absent.
+    func negativeYieldPolicy(_ json: JSON?, at path: JSONPointer) throws(HistFactoryError) -> MorphingModifier.NegativeYieldPolicy {
+        guard let json else { return .error }
+        let s = try string(json, at: path)
+        guard let policy = MorphingModifier.NegativeYieldPolicy(rawValue: s) else {
+            throw HistFactoryError(.schema, "negative_yields must be error, clip or allow, found \"\(s)\"", path: path)
+        }
+        return policy
+    }
+
     func morphing(_ data: JSON, at p: JSONPointer, name: String, sampleData: [Double]) throws(HistFactoryError) -> MorphingModifier {
         let o = try object(data, at: p, required: ["coefficients", "form"], optional: ["terms", "benchmarks", "variance", "truncation", "negative_yields"])
         let coefficientList = try array(o["coefficients"]!, at: p.appending("coefficients"), nonEmpty: true)
@@ -60,14 +70,7 @@ extension SpecReader {
         guard let form = MorphingModifier.Form(rawValue: formName) else {
             throw HistFactoryError(.schema, "form must be \"absolute\" or \"relative\", found \"\(formName)\"", path: p.appending("form"))
         }
-        var policy = MorphingModifier.NegativeYieldPolicy.error
-        if let v = o["negative_yields"] {
-            let s = try string(v, at: p.appending("negative_yields"))
-            guard let parsed = MorphingModifier.NegativeYieldPolicy(rawValue: s) else {
-                throw HistFactoryError(.schema, "negative_yields must be error, clip or allow, found \"\(s)\"", path: p.appending("negative_yields"))
-            }
-            policy = parsed
-        }
+        let policy = try negativeYieldPolicy(o["negative_yields"], at: p.appending("negative_yields"))
         let bins = sampleData.count
         func monomial(_ json: JSON, at mp: JSONPointer) throws(HistFactoryError) -> Monomial {
             let powers = try object(json, at: mp, required: [], optional: coefficients)
