@@ -103,6 +103,13 @@ extension HistFactoryModel {
     ///
     /// - Complexity: O(number of modifier terms × bins).
     public func expectedMainData(_ parameters: [Double]) -> [Double] {
+        let bins = mainBinCount
+        return forwardPass(parameters) { s in Array(UnsafeBufferPointer(start: s.nu, count: bins)) }
+    }
+
+    /// The forward pass without gradient at `parameters` (the dependent samples evaluated first),
+    /// then `body` on its scratch.
+    private func forwardPass<R>(_ parameters: [Double], _ body: (KernelScratch) -> R) -> R {
         precondition(parameters.count == parameterCount, "expected \(parameterCount) parameters, got \(parameters.count)")
         let bins = mainBinCount
         return withScratch(bins) { s in
@@ -111,7 +118,7 @@ extension HistFactoryModel {
                 _ = prepareMorphing(pars.baseAddress!, s, derivatives: false)
                 flat.kernel.forward(pars.baseAddress!, s, mainBins: bins, wantGradient: false, vectorised: flat.vectorised)
             }
-            return Array(UnsafeBufferPointer(start: s.nu, count: bins))
+            return body(s)
         }
     }
 
@@ -119,15 +126,8 @@ extension HistFactoryModel {
     /// order (channels, then samples): the terms P_e G_b B_b of ν_b that ``expectedMainData(_:)``
     /// sums (pyhf's `main_model.expected_data(pars, return_by_sample=True)`, without its zero rows).
     public func expectedSampleData(_ parameters: [Double]) -> [SampleExpectation] {
-        precondition(parameters.count == parameterCount, "expected \(parameterCount) parameters, got \(parameters.count)")
-        let bins = mainBinCount
-        return withScratch(bins) { s in
-            parameters.withUnsafeBufferPointer { pars in
-                // Sound: as in expectedMainData.
-                _ = prepareMorphing(pars.baseAddress!, s, derivatives: false)
-                flat.kernel.forward(pars.baseAddress!, s, mainBins: bins, wantGradient: false, vectorised: flat.vectorised)
-            }
-            return flat.entries.enumerated().map { e, entry in
+        forwardPass(parameters) { s in
+            flat.entries.enumerated().map { e, entry in
                 SampleExpectation(channel: entry.channel, sample: entry.sample, yields: (0..<entry.binCount).map { b in
                     let l = entry.localStart + b
                     return s.product[e] * s.binFactor[l] * s.base[l]
@@ -184,7 +184,7 @@ extension HistFactoryModel {
             parameters.withUnsafeBufferPointer { parsBuffer in
                 // Sound: `parsBuffer` holds parameterCount values, and every parameter index in the kernel is below that.
                 let pars = parsBuffer.baseAddress!
-                let (morphOK, values) = flat.morphs.isEmpty ? (true, []) : prepareMorphing(pars, s, derivatives: wantGradient)
+                let (morphOK, values) = prepareMorphing(pars, s, derivatives: wantGradient)
                 kernel.forward(pars, s, mainBins: bins, wantGradient: wantGradient, vectorised: flat.vectorised)
                 if !flat.morphs.isEmpty {
                     // Outside the domain (Specs §9): a negative morphed yield under "error", or a
@@ -251,7 +251,7 @@ extension HistFactoryModel {
                     }
                     // Sound: `grad` holds parameterCount values (just sized above).
                     kernel.backward(pars, s, grad, vectorised: flat.vectorised)
-                    if !values.isEmpty { morphingGradient(s, values, grad) }
+                    morphingGradient(s, values, grad)
                 }
                 return logL
             }
