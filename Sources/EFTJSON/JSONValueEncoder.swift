@@ -18,6 +18,8 @@ public struct JSONValueEncoder: Sendable {
 private final class Slot {
     var scalar: JSON = .null
     var object: [(String, Slot)]? = nil
+    /// The position of each key in `object`, so that an object of n keys encodes in O(n).
+    var keyIndex: [String: Int] = [:]
     var array: [Slot]? = nil
 
     var resolved: JSON {
@@ -45,7 +47,12 @@ private final class Slot {
     func child(forKey key: String) -> Slot {
         if object == nil { object = [] }
         let slot = Slot()
-        if let i = object!.firstIndex(where: { $0.0 == key }) { object![i].1 = slot } else { object!.append((key, slot)) }
+        if let i = keyIndex[key] {
+            object![i].1 = slot
+        } else {
+            keyIndex[key] = object!.count
+            object!.append((key, slot))
+        }
         return slot
     }
 
