@@ -33,7 +33,24 @@ public struct MorphingSample: ParameterDependentSample {
     /// The model parameter θ_k of each of the kernel's systematics.
     public let eventSystematicParameters: [Int]
 
-    public var parameters: [Int] { coefficientParameters + eventSystematicParameters }
+    /// The coefficients' parameters, then the systematics' (the Jacobians' rows); stored, since
+    /// the likelihood reads it on every evaluation.
+    public let parameters: [Int]
+
+    init(templates: PolynomialTemplates, varianceTemplates: PolynomialTemplates?, coefficientParameters: [Int], relative: Bool,
+         policy: MorphingModifier.NegativeYieldPolicy, modifier: String, data: [Double], kernel: SmoothedReweightingKernel?,
+         eventSystematicParameters: [Int]) {
+        self.templates = templates
+        self.varianceTemplates = varianceTemplates
+        self.coefficientParameters = coefficientParameters
+        self.relative = relative
+        self.policy = policy
+        self.modifier = modifier
+        self.data = data
+        self.kernel = kernel
+        self.eventSystematicParameters = eventSystematicParameters
+        parameters = coefficientParameters + eventSystematicParameters
+    }
     public var domainParameters: [Int] { coefficientParameters }
     public var binCount: Int { data.count }
     public var hasVariance: Bool { varianceTemplates != nil }
