@@ -30,29 +30,6 @@ extension FitOptions {
     }
 }
 
-extension FitResult {
-    /// The document of `efthf fit --json`: status, converged, 2NLL, EDM, function calls, per
-    /// parameter its value, fixed flag and uncertainty, correlations, the number of degenerate minima.
-    public var jsonObject: JSONObject {
-        var out = JSONObject()
-        out["status"] = .string(status.description)
-        out["converged"] = .bool(status.isConverged)
-        out["twice_nll"] = .number(twiceNLL)
-        out["edm"] = .number(edm)
-        out["function_calls"] = .integer(Int64(functionCalls))
-        out["parameters"] = .object(JSONObject(parameterNames.enumerated().map { i, name in
-            var p = JSONObject()
-            p["value"] = .number(values[i])
-            p["fixed"] = .bool(fixed[i])
-            if let u = uncertainties, !fixed[i] { p["uncertainty"] = .number(u[i]) }
-            return (name, .object(p))
-        }))
-        if let c = correlations { out["correlations"] = .array(c.map { .numbers($0) }) }
-        out["degenerate_minima"] = .integer(Int64(degenerateMinima.count))
-        return out
-    }
-}
-
 extension HistFactoryModel {
     /// The ±1σ and 95 % CL profile-likelihood intervals of each of `operators` around `bestFit`
     /// (Δ2NLL = 1 and 3.84), as `fit --json`'s `profile_intervals`: per operator

@@ -7,7 +7,7 @@ import Plots
 struct SampleYields {
     let full: HistFactoryModel
 
-    init(workspace: Workspace, model: HistFactoryModel) {
+    init(model: HistFactoryModel) {
         full = model
     }
 
@@ -32,7 +32,7 @@ enum FitPlots {
             try writeAtomically(svg, to: path)
             files.append(path)
         }
-        let yields = SampleYields(workspace: workspace, model: model)
+        let yields = SampleYields(model: model)
         var offset = 0
         let prefit = yields.yields(at: model.suggestedInits), postfit = yields.yields(at: result.values)
         for (k, channel) in model.channels.enumerated() {

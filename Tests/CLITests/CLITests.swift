@@ -282,7 +282,7 @@ func checkSVGFile(_ path: String, sourceLocation: SourceLocation = #_sourceLocat
     func sampleYieldsAddUpToTheModel(workspace: String) throws {
         let ws = try Workspace(contentsOf: CLI.repository.appendingPathComponent(workspace).path, modifiers: .efthf)
         let model = try HistFactoryModel(workspace: ws)
-        let yields = SampleYields(workspace: ws, model: model)
+        let yields = SampleYields(model: model)
         var point = model.suggestedInits
         for i in point.indices where !model.suggestedFixed[i] { point[i] += 0.05 * Double(i % 3 + 1) }
         let total = model.expectedMainData(point)
