@@ -9,6 +9,8 @@ let package = Package(
         // The one library EFT global fits link against; it re-exports the concept modules.
         .library(name: "EFTHF", targets: ["EFTHF"]),
         .executable(name: "efthf", targets: ["EFTHFCLI"]),
+        // The C interface (include/efthf.h) as a shared library, libEFTHFC.so; the Python package loads it.
+        .library(name: "EFTHFC", type: .dynamic, targets: ["EFTHFC"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -38,6 +40,8 @@ let package = Package(
         // Fits, uncertainties, profile scans, test statistics, CLs, toys.
         .target(name: "Inference", dependencies: ["HistFactory", "CNLopt"]),
         .target(name: "EFTHF", dependencies: ["EFTJSON", "EventDatabase", "HistFactory", "Morphing", "EFTModifiers", "Inference"]),
+        // The C interface over the task layer: opaque handles, arrays, JSON strings (include/efthf.h).
+        .target(name: "EFTHFC", dependencies: ["EFTHF"]),
         .executableTarget(
             name: "EFTHFCLI",
             dependencies: ["EFTHF", "EFTHFService", "Plots", .product(name: "ArgumentParser", package: "swift-argument-parser")]

@@ -29,7 +29,7 @@ struct EFTHFCommand: ParsableCommand {
     }
 }
 
-let efthfVersion = "0.1.0"
+let efthfVersion = EFTHFVersion.current
 
 /// Options that pick a workspace, a patch and a measurement.
 struct ModelOptions: ParsableArguments {

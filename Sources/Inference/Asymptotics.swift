@@ -214,3 +214,47 @@ final class Counter: @unchecked Sendable {
     func add(_ k: Int) { lock.lock(); count += k; lock.unlock() }
     var value: Int { lock.lock(); defer { lock.unlock() }; return count }
 }
+
+/// An upper limit read off hypotests on a grid of POI values, with the hypotests.
+public struct GridUpperLimitResult: Sendable, Equatable {
+    public let limit: UpperLimitResult
+    /// The hypotest at each POI value of the grid, in its order.
+    public let hypotests: [HypotestResult]
+}
+
+extension DifferentiableLikelihood {
+    /// The upper limits at CLs = `level` by linear interpolation between hypotests at the POI
+    /// values `scan` (pyhf 0.7's `upper_limits.linear_grid_scan`: for the observed and each of the
+    /// five expected curves, `numpy.interp(level, CLs[::-1], scan[::-1])`, so the value at the end
+    /// of the grid when CLs does not cross `level` inside it). The hypotests run in parallel.
+    public func upperLimit(
+        data: ModelData, scan: [Double], level: Double = 0.05, testStatistic: TestStatistic = .qMuTilde, options: FitOptions = FitOptions()
+    ) throws(InferenceError) -> GridUpperLimitResult {
+        guard level > 0 && level < 1 else { throw InferenceError(.invalidOptions, "the CLs level must be in (0, 1), got \(level)") }
+        guard !scan.isEmpty else { throw InferenceError(.invalidOptions, "the scan has no POI values") }
+        if let k = scan.firstIndex(where: { !$0.isFinite }) { throw InferenceError(.invalidOptions, "scan[\(k)] = \(scan[k]) is not finite") }
+        let calculator = try AsymptoticCalculator(model: self, data: data, options: options, kind: testStatistic)
+        let hypotests = try parallelMap(scan.count) { k in
+            Result { () throws(InferenceError) in try calculator.hypotest(scan[k]) }
+        }.map { r throws(InferenceError) in try r.get() }
+        let curves = [hypotests.map(\.clsObserved)] + (0..<5).map { n in hypotests.map { $0.clsExpected[n] } }
+        let limits = curves.map { cls in linearInterpolation(level, xs: Array(cls.reversed()), ys: Array(scan.reversed())) }
+        return GridUpperLimitResult(
+            limit: UpperLimitResult(level: level, observed: limits[0], expected: Array(limits[1...]), fits: 4 * scan.count),
+            hypotests: hypotests)
+    }
+}
+
+/// `numpy.interp(x, xs, ys)` for increasing `xs`: ys[0] at or below xs[0], the last ys at or
+/// above the last xs, linear between the two neighbours of x (found by bisection) otherwise.
+func linearInterpolation(_ x: Double, xs: [Double], ys: [Double]) -> Double {
+    guard let first = xs.first, let last = xs.last else { return .nan }
+    if x <= first { return ys[0] }
+    if x >= last { return ys[ys.count - 1] }
+    var lo = 0, hi = xs.count - 1
+    while hi - lo > 1 {
+        let mid = (lo + hi) / 2
+        if xs[mid] <= x { lo = mid } else { hi = mid }
+    }
+    return (ys[hi] - ys[lo]) / (xs[hi] - xs[lo]) * (x - xs[lo]) + ys[lo]
+}

@@ -15,17 +15,23 @@ public struct FitTask: Sendable, Codable, Equatable {
     /// Parameters held at values.
     public var fix: ParameterValues
     public var uncertainties: Bool
+    /// Start values, bounds and fixed flags for every parameter (pyhf's `mle.fit` arguments):
+    /// they replace what `ops` sets, and `fix` applies on top.
+    public var overrides: ParameterOverrides
 
-    public init(ops: [String]? = nil, fix: ParameterValues = ParameterValues(), uncertainties: Bool = true) {
+    public init(ops: [String]? = nil, fix: ParameterValues = ParameterValues(), uncertainties: Bool = true,
+                overrides: ParameterOverrides = ParameterOverrides()) {
         self.ops = ops
         self.fix = fix
         self.uncertainties = uncertainties
+        self.overrides = overrides
     }
 
     /// The fit options the task uses on `model`.
     public func options(for model: HistFactoryModel) throws(HistFactoryError) -> FitOptions {
         var options = FitOptions(computeUncertainties: uncertainties)
         if let ops { options = try FitOptions.floating(operators: ops, of: model, computeUncertainties: uncertainties) }
+        try overrides.apply(to: &options, model: model)
         try fix.fix(in: &options, model: model)
         return options
     }
@@ -124,10 +130,13 @@ public struct HypotestTask: Sendable, Codable, Equatable {
     public var poiValue: Double
     /// `qtilde` or `q`.
     public var testStatistic: String
+    /// Start values, bounds and fixed flags of the fits (pyhf's `init_pars`, `par_bounds`, `fixed_params`).
+    public var overrides: ParameterOverrides
 
-    public init(poiValue: Double = 1, testStatistic: String = "qtilde") {
+    public init(poiValue: Double = 1, testStatistic: String = "qtilde", overrides: ParameterOverrides = ParameterOverrides()) {
         self.poiValue = poiValue
         self.testStatistic = testStatistic
+        self.overrides = overrides
     }
 
     static func statistic(_ name: String) throws(InferenceError) -> TestStatistic {
@@ -139,9 +148,10 @@ public struct HypotestTask: Sendable, Codable, Equatable {
 
     public func run(on loaded: LoadedModel) throws -> HypotestReport {
         guard poiValue.isFinite else { throw InferenceError(.invalidOptions, "the POI value must be finite") }
-        let r = try loaded.model.hypotest(poiValue: poiValue, data: loaded.data, testStatistic: try Self.statistic(testStatistic))
-        return HypotestReport(poi: loaded.model.poiName ?? "", poiValue: poiValue, testStatistic: testStatistic, q: r.q, qAsimov: r.qAsimov,
-                              muHat: r.muHat, clsObserved: r.clsObserved, clsbObserved: r.clsbObserved, clbObserved: r.clbObserved, clsExpected: r.clsExpected)
+        var options = FitOptions()
+        try overrides.apply(to: &options, model: loaded.model)
+        let r = try loaded.model.hypotest(poiValue: poiValue, data: loaded.data, testStatistic: try Self.statistic(testStatistic), options: options)
+        return HypotestReport(r, poi: loaded.model.poiName ?? "", testStatistic: testStatistic)
     }
 }
 
@@ -162,21 +172,61 @@ public struct HypotestReport: Sendable, Codable, Equatable {
         case poi, poiValue = "poi_value", testStatistic = "test_statistic", q, qAsimov = "q_asimov", muHat = "mu_hat"
         case clsObserved = "cls_obs", clsbObserved = "clsb_obs", clbObserved = "clb_obs", clsExpected = "cls_exp"
     }
+
+    init(_ r: HypotestResult, poi: String, testStatistic: String) {
+        self.poi = poi
+        poiValue = r.poiValue
+        self.testStatistic = testStatistic
+        q = r.q
+        qAsimov = r.qAsimov
+        muHat = r.muHat
+        clsObserved = r.clsObserved
+        clsbObserved = r.clsbObserved
+        clbObserved = r.clbObserved
+        clsExpected = r.clsExpected
+    }
 }
 
-/// The asymptotic CLs upper limit on the POI, observed and expected band.
+/// The asymptotic CLs upper limit on the POI, observed and expected band: by root finding on
+/// CLs(μ) (pyhf's `upper_limit` with `scan=None`), or, given a `scan`, by linear interpolation of
+/// CLs between the hypotests at the scan's POI values (pyhf's `linear_grid_scan`:
+/// `numpy.interp(level, CLs[::-1], scan[::-1])` for the observed and each expected curve).
 public struct LimitTask: Sendable, Codable, Equatable {
     /// The CLs level (0.05 for 95 % CL).
     public var level: Double
+    /// POI values to test and interpolate between, increasing; nil finds the roots.
+    public var scan: [Double]?
+    /// `qtilde` or `q`.
+    public var testStatistic: String
+    /// Start values, bounds and fixed flags of the fits.
+    public var overrides: ParameterOverrides
 
-    public init(level: Double = 0.05) {
+    /// Most POI values of one scan.
+    public static let maximumScanPoints = 10_000
+
+    public init(level: Double = 0.05, scan: [Double]? = nil, testStatistic: String = "qtilde", overrides: ParameterOverrides = ParameterOverrides()) {
         self.level = level
+        self.scan = scan
+        self.testStatistic = testStatistic
+        self.overrides = overrides
     }
 
     public func run(on loaded: LoadedModel) throws -> LimitReport {
         guard level > 0, level < 1 else { throw InferenceError(.invalidOptions, "the CLs level must be in (0, 1), not \(level)") }
-        let r = try loaded.model.upperLimit(data: loaded.data, level: level)
-        return LimitReport(poi: loaded.model.poiName ?? "", level: level, observed: r.observed, expected: r.expected)
+        var options = FitOptions()
+        try overrides.apply(to: &options, model: loaded.model)
+        let statistic = try HypotestTask.statistic(testStatistic)
+        let poi = loaded.model.poiName ?? ""
+        guard let scan else {
+            let r = try loaded.model.upperLimit(data: loaded.data, level: level, testStatistic: statistic, options: options)
+            return LimitReport(poi: poi, level: level, observed: r.observed, expected: r.expected)
+        }
+        guard scan.count <= Self.maximumScanPoints else {
+            throw InferenceError(.invalidOptions, "the scan has \(scan.count) POI values; the limit is \(Self.maximumScanPoints)")
+        }
+        let r = try loaded.model.upperLimit(data: loaded.data, scan: scan, level: level, testStatistic: statistic, options: options)
+        return LimitReport(poi: poi, level: level, observed: r.limit.observed, expected: r.limit.expected,
+                           scan: r.hypotests.map { HypotestReport($0, poi: poi, testStatistic: testStatistic) })
     }
 }
 
@@ -186,17 +236,26 @@ public struct LimitReport: Sendable, Codable, Equatable {
     public let observed: Double
     /// The expected limits at −2σ … +2σ.
     public let expected: [Double]
+    /// With a scan: the hypotest at each of its POI values.
+    public var scan: [HypotestReport]? = nil
 }
 
 /// The asymptotic discovery test: q0 = −2 ln λ(0) for μ̂ ≥ 0, else 0 (arXiv:1007.1727 Eq. 12).
 public struct SignificanceTask: Sendable, Codable, Equatable {
-    public init() {}
+    /// Start values, bounds and fixed flags of the fits.
+    public var overrides: ParameterOverrides
+
+    public init(overrides: ParameterOverrides = ParameterOverrides()) {
+        self.overrides = overrides
+    }
 
     public func run(on loaded: LoadedModel) throws -> SignificanceReport {
         guard let poi = loaded.model.poiName else {
             throw InferenceError(.invalidOptions, "measurement \"\(loaded.model.measurementName)\" has no POI; a discovery test needs one")
         }
-        let r = try loaded.model.discoverySignificance(data: loaded.data)
+        var options = FitOptions()
+        try overrides.apply(to: &options, model: loaded.model)
+        let r = try loaded.model.discoverySignificance(data: loaded.data, options: options)
         return SignificanceReport(poi: poi, q0: r.q0, p0: r.p0, significance: r.significance, p0Expected: r.p0Expected,
                                   expectedSignificance: r.expectedSignificance)
     }

@@ -49,9 +49,22 @@ public struct LoadedModel: Sendable {
     public let model: HistFactoryModel
     public let data: ModelData
 
-    public init(workspace: Workspace, measurement: String? = nil) throws(HistFactoryError) {
+    /// `interpolation`: the interpolation codes of normsys and histosys (pyhf's `modifier_settings`).
+    public init(workspace: Workspace, measurement: String? = nil, interpolation: InterpolationSettings = .pyhfDefault) throws(HistFactoryError) {
         self.workspace = workspace
-        model = try HistFactoryModel(workspace: workspace, measurement: measurement)
+        model = try HistFactoryModel(workspace: workspace, measurement: measurement, interpolation: interpolation)
         data = try model.observedData(from: workspace)
+    }
+
+    /// A model of `workspace` built with `model`'s settings, with `data` in place of the observed data.
+    public init(workspace: Workspace, model: HistFactoryModel, data: ModelData) {
+        self.workspace = workspace
+        self.model = model
+        self.data = data
+    }
+
+    /// The same model with other data (pseudo-data, Asimov data, a caller's data).
+    public func replacingData(_ data: ModelData) -> LoadedModel {
+        LoadedModel(workspace: workspace, model: model, data: data)
     }
 }
