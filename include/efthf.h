@@ -57,6 +57,12 @@ int efthf_workspace_json(const efthf_workspace *workspace, char **out, char **er
  *  "poi_name": "...", "modifier_settings": {"normsys": {"interpcode": "code4"},
  *                                           "histosys": {"interpcode": "code4p"}}} */
 int efthf_workspace_model(const efthf_workspace *workspace, const char *options, efthf_model **out, char **error);
+/* The workspace with an RFC 6902 JSON Patch (JSON text of the operations) applied. */
+int efthf_workspace_patched(const efthf_workspace *workspace, const char *patch, efthf_workspace **out, char **error);
+/* The workspace with one patch of a pyhf PatchSet (JSON text) applied, after verifying the patch
+ * set's digests against it (pyhf's PatchSet.apply); name NULL takes the only patch. */
+int efthf_workspace_apply_patchset(const efthf_workspace *workspace, const char *patch_set, const char *name,
+                                   efthf_workspace **out, char **error);
 
 void efthf_model_free(efthf_model *model);
 /* The model's configuration as JSON: par_names, par_order, parameter_sets (slice, inits, bounds,

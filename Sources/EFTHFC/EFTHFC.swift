@@ -317,3 +317,43 @@ func parameters(_ pars: UnsafePointer<Double>?, _ npars: Int, _ model: HistFacto
         out.pointee = cString(result.serialized())
     }
 }
+
+// MARK: - Patches
+
+/// The workspace with an RFC 6902 JSON Patch applied (`patch`: JSON text of the operations).
+@c public func efthf_workspace_patched(
+    _ workspace: OpaquePointer?, _ patch: UnsafePointer<CChar>?,
+    _ out: UnsafeMutablePointer<OpaquePointer?>?, _ error: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?
+) -> Int32 {
+    guarded(error) {
+        let out = try output(out, "out")
+        out.pointee = nil
+        let ws = try borrow(workspace, WorkspaceBox.self, "workspace").workspace
+        out.pointee = retain(WorkspaceBox(try ws.applying(patch: try parse(try string(patch, "patch"), "the patch"))))
+    }
+}
+
+/// The workspace with one patch of a pyhf PatchSet applied (pyhf's `PatchSet.apply`): the patch
+/// set's digests are verified against the workspace first; `name` chooses the patch (NULL: the
+/// only one).
+@c public func efthf_workspace_apply_patchset(
+    _ workspace: OpaquePointer?, _ patchSet: UnsafePointer<CChar>?, _ name: UnsafePointer<CChar>?,
+    _ out: UnsafeMutablePointer<OpaquePointer?>?, _ error: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?
+) -> Int32 {
+    guarded(error) {
+        let out = try output(out, "out")
+        out.pointee = nil
+        let ws = try borrow(workspace, WorkspaceBox.self, "workspace").workspace
+        let set = try PatchSet(json: try parse(try string(patchSet, "patch_set"), "the patch set"))
+        let patch: PatchSet.Patch
+        if let name {
+            patch = try set.patch(named: String(cString: name))
+        } else {
+            guard set.patches.count == 1 else {
+                throw HistFactoryError(.patch, "the patch set has \(set.patches.count) patches; name one (for example \(set.patches[0].name))")
+            }
+            patch = set.patches[0]
+        }
+        out.pointee = retain(WorkspaceBox(try set.apply(patch, to: ws)))
+    }
+}

@@ -64,6 +64,13 @@ public struct FitReport: Sendable, Codable {
         public let fixed: Bool
         /// σ̂ from the inverse Hessian, for free parameters when computed.
         public let uncertainty: Double?
+        /// σ̂ as Minuit's HESSE reports it, through its sine transformation of bounded parameters
+        /// (pyhf's `minuit_optimizer` uncertainties); differs from `uncertainty` near a bound.
+        public var minuitUncertainty: Double? = nil
+
+        enum CodingKeys: String, CodingKey {
+            case value, fixed, uncertainty, minuitUncertainty = "minuit_uncertainty"
+        }
     }
 
     /// A parameter's profile-likelihood intervals; a nil end lies beyond the parameter's bound.
@@ -114,7 +121,8 @@ public struct FitReport: Sendable, Codable {
         edm = r.edm
         functionCalls = r.functionCalls
         parameters = NamedValues(names: r.parameterNames, values: r.parameterNames.indices.map { i in
-            Parameter(value: r.values[i], fixed: r.fixed[i], uncertainty: r.fixed[i] ? nil : r.uncertainties?[i])
+            Parameter(value: r.values[i], fixed: r.fixed[i], uncertainty: r.fixed[i] ? nil : r.uncertainties?[i],
+                      minuitUncertainty: r.fixed[i] ? nil : r.minuitUncertainties?[i])
         })
         correlations = r.correlations
         degenerateMinima = r.degenerateMinima.count

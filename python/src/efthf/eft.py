@@ -1,0 +1,89 @@
+"""The EFT side of efthf from Python: fits of chosen Wilson coefficients, profile-likelihood
+scans, exports to plain pyhf at a point or on a grid (PatchSet). Each calls one task of efthf's
+task layer and returns its report (the same JSON as the command line's ``--json``)."""
+from __future__ import annotations
+
+from typing import Any, Dict, Mapping, Optional, Sequence, Tuple, Union
+
+from .exceptions import InvalidArgument
+from .model import Model, Workspace
+
+Grid = Mapping[str, Tuple[float, float, int]]
+
+
+def _model(target: Union[Workspace, Model], measurement_name: Optional[str]) -> Model:
+    if isinstance(target, Model):
+        return target
+    if isinstance(target, Workspace):
+        return target.model(measurement_name=measurement_name)
+    raise InvalidArgument("expected an efthf.Workspace or efthf.Model")
+
+
+def _axes(grid: Grid) -> list:
+    axes = []
+    for name, spec in grid.items():
+        try:
+            lower, upper, count = spec
+        except (TypeError, ValueError):
+            raise InvalidArgument(f"grid[{name!r}] must be (lower, upper, count), found {spec!r}") from None
+        axes.append({"name": name, "lower": float(lower), "upper": float(upper), "count": int(count)})
+    return axes
+
+
+def wilson_coefficients(target: Union[Workspace, Model], measurement_name: Optional[str] = None) -> list:
+    """The Wilson coefficients of the model (parameters of morphing or event-database modifiers)."""
+    return list(_model(target, measurement_name).config.wilson_coefficients)
+
+
+def fit(target: Union[Workspace, Model], ops: Optional[Sequence[str]] = None, fix: Optional[Mapping[str, Any]] = None,
+        measurement_name: Optional[str] = None, data: Any = None, uncertainties: bool = True) -> Dict[str, Any]:
+    """A fit floating the Wilson coefficients ``ops`` (the others at the Standard Model, 0) with
+    every nuisance parameter, from several starts, with each coefficient's ±1σ and 95 % CL
+    profile-likelihood interval (``efthf fit --ops … --json``)."""
+    options: Dict[str, Any] = {"uncertainties": uncertainties}
+    if ops is not None:
+        options["ops"] = list(ops)
+    if fix:
+        options["fix"] = dict(fix)
+    return _model(target, measurement_name).run("fit", options, data=data)
+
+
+def scan(target: Union[Workspace, Model], grid: Grid, fix: Optional[Mapping[str, Any]] = None, adaptive: bool = False,
+         measurement_name: Optional[str] = None, data: Any = None) -> Dict[str, Any]:
+    """A profile-likelihood scan on a grid of one or two parameters, ``{"cHW": (-1, 1, 41)}``:
+    Δ2NLL at each point, the 68 %/95 % CL intervals (1-D) or contour levels (2-D) (``efthf scan``)."""
+    options: Dict[str, Any] = {"axes": _axes(grid), "adaptive": adaptive}
+    if fix:
+        options["fix"] = dict(fix)
+    return _model(target, measurement_name).run("scan", options, data=data)
+
+
+def export(workspace: Workspace, point: Mapping[str, float], poi: Optional[str] = None,
+           measurement_name: Optional[str] = None) -> Dict[str, Any]:
+    """The workspace as plain pyhf 1.0.0 at one point of the Wilson coefficients (a dict that
+    stock ``pyhf.Workspace`` reads; ``efthf export --at``)."""
+    options: Dict[str, Any] = {"point": {k: float(v) for k, v in point.items()}}
+    if poi is not None:
+        options["poi"] = poi
+    if measurement_name is not None:
+        options["measurement"] = measurement_name
+    return workspace.model(measurement_name=measurement_name).run("export", options)
+
+
+def patchset(workspace: Workspace, grid: Grid, poi: Optional[str] = None, measurement_name: Optional[str] = None,
+             skip_invalid: bool = False) -> Tuple[Dict[str, Any], Dict[str, Any]]:
+    """A background-only workspace and a pyhf PatchSet with one patch per grid point
+    (``efthf export --patchset --grid``)."""
+    options: Dict[str, Any] = {"grid": _axes(grid), "skip_invalid": skip_invalid}
+    if poi is not None:
+        options["poi"] = poi
+    if measurement_name is not None:
+        options["measurement"] = measurement_name
+    r = workspace.model(measurement_name=measurement_name).run("patchset", options)
+    return r["background_only"], r["patchset"]
+
+
+def yields(target: Union[Workspace, Model], at: Optional[Mapping[str, Any]] = None, measurement_name: Optional[str] = None,
+           data: Any = None) -> Dict[str, Any]:
+    """Each sample's expected yields per channel at a point, with the observed data."""
+    return _model(target, measurement_name).run("yields", {"at": dict(at or {})}, data=data)
