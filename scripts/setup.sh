@@ -24,6 +24,18 @@ if command -v python3 >/dev/null 2>&1 && ! python3 -c "import popxf.validator" >
     echo "efthf setup: installing popxf-validator with pip" >&2
     python3 -m pip install -q popxf-validator >/dev/null 2>&1 || echo "efthf setup: pip install popxf-validator failed; its test will be skipped" >&2
 fi
+# The Python package's tests: pytest, iminuit (the global-fit example), spey and its pyhf backend
+# (the spey backend is compared with it), setuptools/wheel to install ./python.
+if command -v python3 >/dev/null 2>&1; then
+    missing=()
+    for spec in "pytest:pytest" "iminuit:iminuit" "spey:spey>=0.2,<0.3" "spey_pyhf:spey-pyhf" "setuptools:setuptools>=64" "wheel:wheel" "scipy:scipy"; do
+        python3 -c "import ${spec%%:*}" >/dev/null 2>&1 || missing+=("${spec#*:}")
+    done
+    if [ ${#missing[@]} -gt 0 ]; then
+        echo "efthf setup: installing ${missing[*]} with pip" >&2
+        python3 -m pip install -q "${missing[@]}" >/dev/null 2>&1 || { echo "efthf setup: pip install ${missing[*]} failed" >&2; exit 1; }
+    fi
+fi
 if ! command -v swift >/dev/null 2>&1; then
     echo "efthf setup: no 'swift' on PATH; install the Swift 6 toolchain first (swift.org)" >&2
     exit 1

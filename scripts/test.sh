@@ -6,3 +6,4 @@ scripts/setup.sh
 swift package dump-package | scripts/check-modules.py
 swift build --build-tests
 swift test --skip-build 2>&1 | tee .build/test-output.txt
+scripts/test-bindings.sh
