@@ -60,7 +60,7 @@ public enum TaskCoding {
         do {
             return try JSONDecoder().decode(T.self, from: Data(source.utf8))
         } catch let error as HistFactoryError {
-            throw error
+            throw HistFactoryError(error.code, "\(what): \(error.message)", path: error.path)
         } catch let error as DecodingError {
             throw HistFactoryError(.schema, "\(what): \(describe(error))")
         } catch {
@@ -112,7 +112,8 @@ extension KeyedDecodingContainer {
 }
 
 extension ParameterValues {
-    /// `{name: value or [values], …}`, the same form as a `--pars` file.
+    /// `{name: value or [values], …}`, the same form as a `--pars` file. Names of one JSON object
+    /// are distinct, so the entries' order (which a `Decoder` does not keep) does not matter.
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: AnyKey.self)
         var entries: [Entry] = []
