@@ -11,7 +11,7 @@ __all__ = ["fit", "fixed_poi_fit", "twice_nll"]
 
 # Keywords of pyhf's optimisers that do not change the result here (efthf minimises with its own
 # exact-gradient quasi-Newton method to an EDM far below Minuit's default).
-_OPTIMIZER_KEYWORDS = {"do_grad", "do_stitch", "maxiter", "tolerance", "strategy", "solver_options", "verbose", "return_result_obj"}
+_OPTIMIZER_KEYWORDS = {"do_grad", "do_stitch", "maxiter", "tolerance", "strategy", "solver_options", "verbose"}
 
 
 def twice_nll(pars: Any, data: Any, pdf: Any) -> np.ndarray:
