@@ -60,6 +60,20 @@ func guarded(_ error: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?, _ bod
     return status.rawValue
 }
 
+/// Creates a handle into `out` (NULL on failure).
+func creating(_ out: UnsafeMutablePointer<OpaquePointer?>?, _ error: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?,
+              _ make: () throws -> AnyObject) -> Int32 {
+    out?.pointee = nil
+    return guarded(error) { try output(out, "out").pointee = retain(try make()) }
+}
+
+/// Returns a string the caller frees into `out` (NULL on failure).
+func returning(_ out: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?, _ error: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?,
+               _ make: () throws -> String) -> Int32 {
+    out?.pointee = nil
+    return guarded(error) { try output(out, "out").pointee = cString(try make()) }
+}
+
 func string(_ p: UnsafePointer<CChar>?, _ what: String) throws -> String {
     guard let p else { throw CallError(.invalidArgument, "\(what) is NULL") }
     return String(cString: p)
@@ -108,7 +122,7 @@ final class DataBox: Sendable {
     init(_ data: ModelData) { self.data = data }
 }
 
-func retain<T: AnyObject>(_ object: T) -> OpaquePointer { OpaquePointer(Unmanaged.passRetained(object).toOpaque()) }
+func retain(_ object: AnyObject) -> OpaquePointer { OpaquePointer(Unmanaged.passRetained(object).toOpaque()) }
 func borrow<T: AnyObject>(_ handle: OpaquePointer?, _ type: T.Type, _ what: String) throws -> T {
     guard let handle else { throw CallError(.invalidArgument, "\(what) is NULL") }
     return Unmanaged<T>.fromOpaque(UnsafeRawPointer(handle)).takeUnretainedValue()
@@ -140,13 +154,11 @@ nonisolated(unsafe) let versionText: UnsafeMutablePointer<CChar> = strdup(EFTHFV
     _ json: UnsafePointer<CChar>?, _ baseDirectory: UnsafePointer<CChar>?,
     _ out: UnsafeMutablePointer<OpaquePointer?>?, _ error: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?
 ) -> Int32 {
-    guarded(error) {
-        let out = try output(out, "out")
-        out.pointee = nil
+    creating(out, error) {
         let text = try string(json, "json")
         let parsed = try parse(text, "the workspace")
         let base = baseDirectory.map { String(cString: $0) }
-        out.pointee = retain(WorkspaceBox(try Workspace(json: parsed, baseDirectory: base, modifiers: .efthf)))
+        return WorkspaceBox(try Workspace(json: parsed, baseDirectory: base, modifiers: .efthf))
     }
 }
 
@@ -154,10 +166,8 @@ nonisolated(unsafe) let versionText: UnsafeMutablePointer<CChar> = strdup(EFTHFV
 @c public func efthf_workspace_from_file(
     _ path: UnsafePointer<CChar>?, _ out: UnsafeMutablePointer<OpaquePointer?>?, _ error: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?
 ) -> Int32 {
-    guarded(error) {
-        let out = try output(out, "out")
-        out.pointee = nil
-        out.pointee = retain(WorkspaceBox(try Workspace(contentsOf: try string(path, "path"), modifiers: .efthf)))
+    creating(out, error) {
+        return WorkspaceBox(try Workspace(contentsOf: try string(path, "path"), modifiers: .efthf))
     }
 }
 
@@ -167,9 +177,9 @@ nonisolated(unsafe) let versionText: UnsafeMutablePointer<CChar> = strdup(EFTHFV
 @c public func efthf_workspace_json(
     _ workspace: OpaquePointer?, _ out: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?, _ error: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?
 ) -> Int32 {
-    guarded(error) {
+    returning(out, error) {
         let ws = try borrow(workspace, WorkspaceBox.self, "workspace").workspace
-        try output(out, "out").pointee = cString(ws.json.serialized())
+        return ws.json.serialized()
     }
 }
 
@@ -181,13 +191,11 @@ nonisolated(unsafe) let versionText: UnsafeMutablePointer<CChar> = strdup(EFTHFV
     _ workspace: OpaquePointer?, _ options: UnsafePointer<CChar>?,
     _ out: UnsafeMutablePointer<OpaquePointer?>?, _ error: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?
 ) -> Int32 {
-    guarded(error) {
-        let out = try output(out, "out")
-        out.pointee = nil
+    creating(out, error) {
         let ws = try borrow(workspace, WorkspaceBox.self, "workspace").workspace
         let text = options.map { String(cString: $0) } ?? ""
         let request = text.isEmpty ? ModelOptions() : try ModelOptions(json: try parse(text, "the model options"))
-        out.pointee = retain(ModelBox(try request.load(ws)))
+        return ModelBox(try request.load(ws))
     }
 }
 
@@ -201,9 +209,9 @@ nonisolated(unsafe) let versionText: UnsafeMutablePointer<CChar> = strdup(EFTHFV
 @c public func efthf_model_config(
     _ model: OpaquePointer?, _ out: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?, _ error: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?
 ) -> Int32 {
-    guarded(error) {
+    returning(out, error) {
         let loaded = try borrow(model, ModelBox.self, "model").loaded
-        try output(out, "out").pointee = cString(ModelConfiguration(loaded).jsonValue.serialized())
+        return ModelConfiguration(loaded).jsonValue.serialized()
     }
 }
 
@@ -262,16 +270,14 @@ func parameters(_ pars: UnsafePointer<Double>?, _ npars: Int, _ model: HistFacto
     _ model: OpaquePointer?, _ values: UnsafePointer<Double>?, _ count: Int,
     _ out: UnsafeMutablePointer<OpaquePointer?>?, _ error: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?
 ) -> Int32 {
-    guarded(error) {
-        let out = try output(out, "out")
-        out.pointee = nil
+    creating(out, error) {
         let m = try borrow(model, ModelBox.self, "model").loaded.model
         let all = try doubles(values, count, "data")
         let nmain = m.mainBinCount, naux = m.auxiliaryData.count
         guard count == nmain + naux || count == nmain else {
             throw CallError(.invalidArgument, "data has \(count) values; the model has \(nmain) main bins and \(naux) auxiliary data (\(nmain + naux) in all)")
         }
-        out.pointee = retain(DataBox(try m.data(main: Array(all[..<nmain]), auxiliary: count == nmain ? nil : Array(all[nmain...]))))
+        return DataBox(try m.data(main: Array(all[..<nmain]), auxiliary: count == nmain ? nil : Array(all[nmain...])))
     }
 }
 
@@ -308,13 +314,10 @@ func parameters(_ pars: UnsafePointer<Double>?, _ npars: Int, _ model: HistFacto
     _ model: OpaquePointer?, _ data: OpaquePointer?, _ task: UnsafePointer<CChar>?, _ options: UnsafePointer<CChar>?,
     _ out: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?, _ error: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?
 ) -> Int32 {
-    guarded(error) {
-        let out = try output(out, "out")
-        out.pointee = nil
+    returning(out, error) {
         var loaded = try borrow(model, ModelBox.self, "model").loaded
         if data != nil { loaded = loaded.replacingData(try borrow(data, DataBox.self, "data").data) }
-        let result = try TaskRunner.run(try string(task, "task"), options: options.map { String(cString: $0) } ?? "", on: loaded)
-        out.pointee = cString(result.serialized())
+        return try TaskRunner.run(try string(task, "task"), options: options.map { String(cString: $0) } ?? "", on: loaded).serialized()
     }
 }
 
@@ -325,11 +328,9 @@ func parameters(_ pars: UnsafePointer<Double>?, _ npars: Int, _ model: HistFacto
     _ workspace: OpaquePointer?, _ patch: UnsafePointer<CChar>?,
     _ out: UnsafeMutablePointer<OpaquePointer?>?, _ error: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?
 ) -> Int32 {
-    guarded(error) {
-        let out = try output(out, "out")
-        out.pointee = nil
+    creating(out, error) {
         let ws = try borrow(workspace, WorkspaceBox.self, "workspace").workspace
-        out.pointee = retain(WorkspaceBox(try ws.applying(patch: try parse(try string(patch, "patch"), "the patch"))))
+        return WorkspaceBox(try ws.applying(patch: try parse(try string(patch, "patch"), "the patch")))
     }
 }
 
@@ -340,9 +341,7 @@ func parameters(_ pars: UnsafePointer<Double>?, _ npars: Int, _ model: HistFacto
     _ workspace: OpaquePointer?, _ patchSet: UnsafePointer<CChar>?, _ name: UnsafePointer<CChar>?,
     _ out: UnsafeMutablePointer<OpaquePointer?>?, _ error: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?
 ) -> Int32 {
-    guarded(error) {
-        let out = try output(out, "out")
-        out.pointee = nil
+    creating(out, error) {
         let ws = try borrow(workspace, WorkspaceBox.self, "workspace").workspace
         let set = try PatchSet(json: try parse(try string(patchSet, "patch_set"), "the patch set"))
         let patch: PatchSet.Patch
@@ -354,6 +353,6 @@ func parameters(_ pars: UnsafePointer<Double>?, _ npars: Int, _ model: HistFacto
             }
             patch = set.patches[0]
         }
-        out.pointee = retain(WorkspaceBox(try set.apply(patch, to: ws)))
+        return WorkspaceBox(try set.apply(patch, to: ws))
     }
 }
