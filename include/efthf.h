@@ -97,6 +97,10 @@ int efthf_model_logpdf(const efthf_model *model, const double *pars, ptrdiff_t n
 int efthf_model_run(const efthf_model *model, const efthf_data *data, const char *task, const char *options,
                     char **out, char **error);
 
+/* Runs a task that needs no model and returns its report as JSON: "import_lhe" or
+ * "import_madminer" (event databases from generator output; Specs/bindings.md). */
+int efthf_run(const char *task, const char *options, char **out, char **error);
+
 #ifdef __cplusplus
 }
 #endif

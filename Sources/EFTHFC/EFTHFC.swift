@@ -321,6 +321,16 @@ func parameters(_ pars: UnsafePointer<Double>?, _ npars: Int, _ model: HistFacto
     }
 }
 
+/// Runs a task that needs no model (import_lhe, import_madminer) and returns its report as JSON.
+@c public func efthf_run(
+    _ task: UnsafePointer<CChar>?, _ options: UnsafePointer<CChar>?,
+    _ out: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?, _ error: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?
+) -> Int32 {
+    returning(out, error) {
+        try TaskRunner.run(try string(task, "task"), options: options.map { String(cString: $0) } ?? "").serialized()
+    }
+}
+
 // MARK: - Patches
 
 /// The workspace with an RFC 6902 JSON Patch applied (`patch`: JSON text of the operations).

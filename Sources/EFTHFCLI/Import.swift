@@ -25,12 +25,8 @@ extension EFTHFCommand {
         @Option(help: "The unit of the weights, e.g. events, fb or pb.")
         var weightUnit: String
 
-        var provenance: EventDatabase.Provenance {
-            EventDatabase.Provenance(generator: generator, eftBasis: basis, lambda: lambda, normalisation: normalisation, weightUnit: weightUnit)
-        }
-
-        func validate() throws {
-            guard lambda.isFinite, lambda > 0 else { throw ValidationError("--lambda must be a positive number of GeV, found \(lambda)") }
+        var provenance: ImportProvenance {
+            ImportProvenance(generator: generator, basis: basis, lambda: lambda, normalisation: normalisation, weightUnit: weightUnit)
         }
     }
 
@@ -40,7 +36,7 @@ extension EFTHFCommand {
 
     static func write(_ database: EventDatabase, to output: String, summary: String) throws {
         try Progress.runIf(database.eventCount >= EFTHFCommand.largeImportEvents, "write \(output) (\(database.eventCount) events)") {
-            try AtomicFiles.write([OutputFile(path: output, writer: { url in try database.write(to: url) })])
+            try ImportWriting.write(database, to: output)
         }
         print("wrote \(output): \(database.eventCount) events, \(database.monomials.count) terms in \(database.coefficientNames.joined(separator: ", ")), observables \(database.observables.map { $0.unit.isEmpty ? $0.name : "\($0.name) [\($0.unit)]" }.joined(separator: ", "))")
         print(summary)
@@ -79,36 +75,23 @@ extension EFTHFCommand {
         @Option(name: [.short, .customLong("output")], help: ArgumentHelp("The event database to write.", valueName: "out.h5"))
         var output: String
 
-        static let maximumBenchmarks = 10_000, maximumObservables = 1_000, maximumDegree = 4, maximumCoefficients = 100
-
         func run() throws {
             let names = coefficients.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
-            guard !names.isEmpty, names.count <= Self.maximumCoefficients, Set(names).count == names.count, !names.contains("") else {
-                throw ValidationError("--coefficients needs 1 to \(Self.maximumCoefficients) distinct names, found \"\(coefficients)\"")
-            }
-            guard (0...Self.maximumDegree).contains(degree) else { throw ValidationError("--degree must be 0 to \(Self.maximumDegree), found \(degree)") }
-            guard !benchmark.isEmpty, benchmark.count <= Self.maximumBenchmarks else {
-                throw ValidationError("give 1 to \(Self.maximumBenchmarks) --benchmark ID=v1,v2,...")
-            }
-            guard observable.count <= Self.maximumObservables else { throw ValidationError("at most \(Self.maximumObservables) --observable") }
-            guard weightScale.isFinite, weightScale > 0 else { throw ValidationError("--weight-scale must be positive, found \(weightScale)") }
-            let points = try benchmark.map { spec throws -> (weightID: String, point: [Double]) in
+            let points = try benchmark.map { spec throws -> LHEImportTask.Benchmark in
                 guard let eq = spec.lastIndex(of: "=") else { throw ValidationError("--benchmark \(spec): expected ID=v1,v2,...") }
                 let values = spec[spec.index(after: eq)...].split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
-                guard values.count == names.count, let point = values as? [Double], point.allSatisfy(\.isFinite) else {
-                    throw ValidationError("--benchmark \(spec): expected \(names.count) finite values (\(names.joined(separator: ", ")))")
-                }
-                return (String(spec[..<eq]), point)
+                guard let point = values as? [Double] else { throw ValidationError("--benchmark \(spec): expected ID=v1,v2,... with numbers") }
+                return LHEImportTask.Benchmark(id: String(spec[..<eq]), point: point)
             }
-            let observables = try observable.map(Self.parseObservable)
+            let task = LHEImportTask(file: file, coefficients: names, benchmarks: points, degree: degree, observables: observable,
+                                     weightScale: weightScale, provenance: provenance.provenance, output: output)
             try reportingImportErrors {
-                let lhe = try Progress.runIf(Self.isLarge(file), "read \(file)\(Self.sizeLabel(file))") { try LHEFile(contentsOf: URL(fileURLWithPath: file)) }
-                let (database, morphing) = try Progress.runIf(lhe.events.count >= EFTHFCommand.largeImportEvents, "per-event coefficients (\(lhe.events.count) events, \(points.count) benchmarks)") {
-                    try lhe.eventDatabase(
-                        benchmarks: points, coefficientNames: names, monomials: Monomial.all(upToDegree: degree, coefficientCount: names.count),
-                        observables: observables, provenance: provenance.provenance, weightScale: weightScale)
+                let observables = try task.validate()
+                let lhe = try Progress.runIf(Self.isLarge(file), "read \(file)\(Self.sizeLabel(file))") { try task.read() }
+                let (database, summary) = try Progress.runIf(lhe.events.count >= EFTHFCommand.largeImportEvents, "per-event coefficients (\(lhe.events.count) events, \(points.count) benchmarks)") {
+                    try task.database(from: lhe, observables: observables)
                 }
-                try EFTHFCommand.write(database, to: output, summary: "morphing system: \(points.count) benchmarks, \(morphing.isOverdetermined ? "least squares" : "square")")
+                try EFTHFCommand.write(database, to: output, summary: summary)
             }
         }
 
@@ -123,23 +106,6 @@ extension EFTHFCommand {
             return String(format: " (%.1f MB)", size.doubleValue / 1e6)
         }
 
-        /// NAME=QUANTITY:PDG,PDG,...[:UNIT].
-        static func parseObservable(_ spec: String) throws -> LHEObservable {
-            let quantities: [String: LHEObservable.Quantity] = [
-                "pt": .transverseMomentum, "eta": .pseudorapidity, "abseta": .absolutePseudorapidity, "rapidity": .rapidity,
-                "mass": .invariantMass, "energy": .energy, "count": .count,
-            ]
-            guard let eq = spec.firstIndex(of: "=") else { throw ValidationError("--observable \(spec): expected NAME=QUANTITY:PDG,PDG,...[:UNIT]") }
-            let name = String(spec[..<eq])
-            let parts = spec[spec.index(after: eq)...].split(separator: ":", omittingEmptySubsequences: false).map(String.init)
-            guard !name.isEmpty, parts.count == 2 || parts.count == 3, let quantity = quantities[parts[0]] else {
-                throw ValidationError("--observable \(spec): expected NAME=QUANTITY:PDG,PDG,...[:UNIT] with QUANTITY one of \(quantities.keys.sorted().joined(separator: ", "))")
-            }
-            let ids = parts[1].split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
-            guard !ids.isEmpty, let pdg = ids as? [Int] else { throw ValidationError("--observable \(spec): the PDG ids must be integers") }
-            let unit = parts.count == 3 ? parts[2] : (quantity == .transverseMomentum || quantity == .invariantMass || quantity == .energy ? "GeV" : "")
-            return LHEObservable(name: name, unit: unit, quantity: quantity, pdgIDs: Set(pdg.map(abs)))
-        }
     }
 
     struct MadMiner: ParsableCommand {
@@ -170,16 +136,11 @@ extension EFTHFCommand {
                 guard pair.count == 2, !pair[0].isEmpty else { throw ValidationError("--units \(item): expected NAME=UNIT") }
                 observableUnits[pair[0]] = pair[1]
             }
+            let task = MadMinerImportTask(file: file, units: observableUnits, leastSquares: leastSquares, provenance: provenance.provenance, output: output)
             try reportingImportErrors {
-                let madminer = try Progress.runIf(LHE.isLarge(file), "read \(file)\(LHE.sizeLabel(file))") { try MadMinerFile(contentsOf: URL(fileURLWithPath: file)) }
-                for name in observableUnits.keys.sorted() where !madminer.observableNames.contains(name) {
-                    throw EventDatabaseError(.names, "--units names \"\(name)\", which the file has no observable of; it has: \(madminer.observableNames.joined(separator: ", "))", file: file)
-                }
-                let (database, check) = try Progress.runIf(LHE.isLarge(file), "per-event coefficients") {
-                    try madminer.eventDatabase(provenance: provenance.provenance, observableUnits: observableUnits,
-                                               method: leastSquares ? .leastSquaresOverAllBenchmarks : .morphingMatrix)
-                }
-                try EFTHFCommand.write(database, to: output, summary: "largest relative residual at the benchmarks outside the morphing basis: \(String(format: "%.3g", check.largestRelativeResidual))\(check.benchmark.map { " (\($0))" } ?? "")")
+                let madminer = try Progress.runIf(LHE.isLarge(file), "read \(file)\(LHE.sizeLabel(file))") { try task.read() }
+                let (database, summary) = try Progress.runIf(LHE.isLarge(file), "per-event coefficients") { try task.database(from: madminer) }
+                try EFTHFCommand.write(database, to: output, summary: summary)
             }
         }
     }

@@ -227,6 +227,22 @@ public enum TaskRunner {
     }
 }
 
+extension TaskRunner {
+    /// The tasks that need no model: imports of generator output into event databases.
+    public static let standaloneNames = ["import_lhe", "import_madminer"]
+
+    /// Runs the model-less task `name` with `options` (its JSON).
+    public static func run(_ name: String, options: String) throws -> JSON {
+        let what = "\(name) options"
+        switch name {
+        case "import_lhe": return try TaskCoding.decode(LHEImportTask.self, from: options, what: what).run().jsonValue
+        case "import_madminer": return try TaskCoding.decode(MadMinerImportTask.self, from: options, what: what).run().jsonValue
+        default:
+            throw HistFactoryError(.parameter, "unknown task \"\(name)\" without a model; these are: \(standaloneNames.joined(separator: ", "))")
+        }
+    }
+}
+
 extension InspectTask {
     /// `{}`: the inspection has no options.
     public init(from decoder: any Decoder) throws {

@@ -58,6 +58,7 @@ def _load() -> ctypes.CDLL:
         "efthf_data_free": ([ctypes.c_void_p], None),
         "efthf_model_logpdf": (
             [ctypes.c_void_p, _c_double_p, ssize, ctypes.c_void_p, _c_double_p, _c_double_p, _c_char_pp], ctypes.c_int),
+        "efthf_run": ([ctypes.c_char_p, ctypes.c_char_p, _c_char_pp, _c_char_pp], ctypes.c_int),
         "efthf_model_run": (
             [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_char_p, ctypes.c_char_p, _c_char_pp, _c_char_pp], ctypes.c_int),
     }

@@ -5,6 +5,10 @@ from __future__ import annotations
 
 from typing import Any, Dict, Mapping, Optional, Sequence, Tuple, Union
 
+import json
+import os
+
+from . import _native
 from .exceptions import InvalidArgument
 from .model import Model, Workspace
 
@@ -87,3 +91,29 @@ def yields(target: Union[Workspace, Model], at: Optional[Mapping[str, Any]] = No
            data: Any = None) -> Dict[str, Any]:
     """Each sample's expected yields per channel at a point, with the observed data."""
     return _model(target, measurement_name).run("yields", {"at": dict(at or {})}, data=data)
+
+
+def _provenance(generator: str, basis: str, normalisation: str, weight_unit: str, lambda_gev: float) -> Dict[str, Any]:
+    return {"generator": generator, "basis": basis, "normalisation": normalisation, "weight_unit": weight_unit, "lambda": float(lambda_gev)}
+
+
+def import_lhe(file: Union[str, os.PathLike], coefficients: Sequence[str], benchmarks: Mapping[str, Sequence[float]], output: Union[str, os.PathLike],
+               *, generator: str, basis: str, normalisation: str, weight_unit: str, lambda_gev: float = 1000.0,
+               observables: Sequence[str] = (), degree: int = 2, weight_scale: float = 1.0) -> Dict[str, Any]:
+    """An event database (HDF5, Specs/event-database.md) from the reweighting weights of an LHE
+    file (``efthf import lhe``): ``benchmarks`` maps each weight id to its coefficient point,
+    ``observables`` are ``NAME=QUANTITY:PDG,PDG,...[:UNIT]``. Returns what was written."""
+    options = {"file": os.fspath(file), "coefficients": list(coefficients),
+               "benchmarks": [{"id": k, "point": [float(x) for x in v]} for k, v in benchmarks.items()],
+               "degree": int(degree), "observables": list(observables), "weight_scale": float(weight_scale),
+               "provenance": _provenance(generator, basis, normalisation, weight_unit, lambda_gev), "output": os.fspath(output)}
+    return _native.call_json("efthf_run", b"import_lhe", json.dumps(options).encode("utf-8"))
+
+
+def import_madminer(file: Union[str, os.PathLike], output: Union[str, os.PathLike], *, generator: str, basis: str, normalisation: str,
+                    weight_unit: str, lambda_gev: float = 1000.0, units: Optional[Mapping[str, str]] = None,
+                    least_squares: bool = False) -> Dict[str, Any]:
+    """An event database from a MadMiner HDF5 file (``efthf import madminer``)."""
+    options = {"file": os.fspath(file), "units": dict(units or {}), "least_squares": bool(least_squares),
+               "provenance": _provenance(generator, basis, normalisation, weight_unit, lambda_gev), "output": os.fspath(output)}
+    return _native.call_json("efthf_run", b"import_madminer", json.dumps(options).encode("utf-8"))
