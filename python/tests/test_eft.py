@@ -154,11 +154,22 @@ def test_fit_of_two_coefficients(loaded):
 
 
 def test_scan_from_python(loaded):
+    """Each point of the scan is the fit with the coefficient held there (mle.fit, 1e-6 in 2NLL),
+    and Δ2NLL is measured from the unconditional minimum."""
     ws, model, data = loaded["workspace_morphing.json"]
     report = efthf.eft.scan(ws, {"cHW": (-0.5, 0.5, 11)})
-    deltas = [p for p in report["points"]] if "points" in report else None
-    assert report, "a scan report"
-    assert deltas is None or len(deltas) == 11
+    assert report["parameter"] == "cHW" and len(report["values"]) == 11 and all(report["converged"])
+    k = model.config.par_slice("cHW").start
+    for i in (0, 4, 10):
+        init = np.array(model.config.suggested_init())
+        init[k] = report["values"][i]
+        fixed = list(model.config.suggested_fixed())
+        fixed[k] = True
+        _, twice_nll = efthf.infer.mle.fit(data, model, init_pars=init, fixed_params=fixed, return_fitted_val=True)
+        assert report["twice_nll"][i] == pytest.approx(float(twice_nll), abs=1e-6)
+        assert report["delta_twice_nll"][i] == pytest.approx(report["twice_nll"][i] - report["twice_nll_min"], abs=1e-9)
+    lo, hi = report["intervals"]["68"][0]
+    assert lo < report["best_fit"] < hi
 
 
 def test_event_database_resolved_from_another_directory(tmp_path, loaded):
