@@ -121,6 +121,8 @@ class _ParamSet:
         self.suggested_fixed: List[bool] = entry["fixed"]
         self.auxdata: List[float] = entry["auxdata"]
         self.constraint: str = entry["constraint"]
+        # σ of each normal constraint, τ of each Poisson one (None when unconstrained).
+        self.widths: Optional[List[float]] = entry.get("widths")
         self.pdf_type: Optional[str] = {"constrained_by_normal": "normal", "constrained_by_poisson": "poisson"}.get(entry["constraint"])
         self.constrained: bool = self.pdf_type is not None
         self.modifier_types: List[str] = entry["modifier_types"]
@@ -135,8 +137,8 @@ class ModelConfig:
         self.par_names: List[str] = config["par_names"]
         self.par_order: List[str] = config["par_order"]
         self.npars: int = len(self.par_names)
-        self.poi_name: Optional[str] = config["poi_name"]
-        self.poi_index: Optional[int] = config["poi_index"]
+        self.poi_name: Optional[str] = config.get("poi_name")
+        self.poi_index: Optional[int] = config.get("poi_index")
         self.channels: List[str] = config["channels"]
         self.channel_nbins: Dict[str, int] = dict(zip(config["channels"], config["channel_nbins"]))
         self.samples: List[str] = config["samples"]
