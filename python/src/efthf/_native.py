@@ -15,7 +15,9 @@ import numpy as np
 
 from . import exceptions
 
-_c_double_p = ctypes.POINTER(ctypes.c_double)
+# double * passed as the array's address: numpy's `ctypes.data` costs half of `data_as(POINTER(c_double))`
+# per call, and the caller keeps the array alive for the call.
+_c_double_p = ctypes.c_void_p
 _c_char_pp = ctypes.POINTER(ctypes.c_void_p)  # char ** (strings returned as void* so they can be freed)
 _handle_p = ctypes.POINTER(ctypes.c_void_p)
 
@@ -125,8 +127,9 @@ def doubles(values: Any, what: str) -> np.ndarray:
     return array
 
 
-def pointer(array: np.ndarray) -> "ctypes._Pointer[ctypes.c_double]":
-    return array.ctypes.data_as(_c_double_p)
+def pointer(array: np.ndarray) -> int:
+    """The address of a contiguous float64 array's first element (as `double *`)."""
+    return array.ctypes.data
 
 
 class Handle:
