@@ -1,0 +1,409 @@
+#!/usr/bin/env python3
+"""One benchmark table: efthf against pyhf-numpy and pyhf-JAX on the reference workspaces, and
+efthf's EFT fits, in CPU time, rounds interleaved, every row checked against its peer.
+
+    swift build -c release --product efthf --product HistFactoryBenchmark --product EFTHFC
+    pip install pyhf==0.7.6 "jax[cpu]"
+    python3 Benchmarks/run.py [--cases 01,02,...] [--tasks eval,fit,hypotest,limit,eft] [--rounds 3] [-o DIR]
+
+Each peer runs in a worker process of its own that stays up for the whole run (pyhf's backend is a
+process-wide setting, and JAX compiles once per process); the runner sends every worker the same
+task in turn, round after round, so that the peers see the same state of a shared machine. Workers
+time with `time.process_time` (CPU time of every thread of the process: XLA's and NLopt's count),
+efthf's per-evaluation figure comes from `HistFactoryBenchmark` (CPU time inside the process, off
+the inits: θ_i = init_i + 0.3·sin(i + 1), where every interpolation takes its general branch).
+
+Rows and their checks (the run stops with status 1 at the first disagreement, naming the row):
+  eval      ln L + gradient per evaluation   ln L equal to 1e-9 relative; JAX's gradient equal to efthf's to 1e-6
+  fit       one free fit from the inits      2NLL equal to 1e-3 absolute
+  hypotest  q̃μ CLs at μ = 1 (asymptotic)    CLs equal to 1e-4 absolute
+  limit     observed 95 % CLs upper limit    equal to 1e-3 relative
+  eft       efthf fit --ops on the VH examples (2 and 6 coefficients; event databases): converged, and
+            ln L at the reported minimum equal to −½·2NLL (efthf eval)
+JAX's compile (first call) is timed apart. Figures: medians of the rounds with their range; ratios
+are peer / efthf of the medians. Writes DIR/benchmarks.json and DIR/benchmarks.md.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPOSITORY = Path(__file__).resolve().parents[1]
+CASES = {
+    "01": ("01_pyhf_example", "example_bkgonly.json", "example_patchset.json", "patch_channel1_signal_syst1"),
+    "02": ("02_cms_combine2pyhf_one-bin-stat-full", "workspace.json", None, None),
+    "03": ("03_atlas_susy2018_14_comb", "BkgOnly.json", "patchset_SYNTHETIC.json", "synthetic_signal"),
+    "04": ("04_atlas_susy2018_22_simplified_MB-SSd", "BkgOnly.json", "patchset_SYNTHETIC.json", "synthetic_signal"),
+    "05": ("05_atlas_susy2018_31_sbottom_RegionA", "BkgOnly.json", "patch.sbottom_1300_205_60.json", None),
+    "06": ("06_atlas_susy2019_08_1Lbb", "BkgOnly.json", "patchset.json", "C1N2_Wh_hbb_700_150"),
+    "07": ("07_atlas_susy2018_16_ewkinos_SR2l", "BkgOnly.json", "patchset_SYNTHETIC.json", "synthetic_signal"),
+    "08": ("08_atlas_susy2019_09_offshell", "BkgOnly.json", "patchset_SYNTHETIC.json", "synthetic_signal"),
+}
+VH = REPOSITORY / "Data" / "vh"
+SIX = "cHq3,cHl3,cHDD,cHbox,cHW,cll1"
+EFT_ROWS = [
+    ("VH morphing, 2 coefficients", VH / "workspace_morphing.json", "cHW,cHq3"),
+    ("VH morphing, 6 coefficients", VH / "workspace_morphing.json", SIX),
+    ("VH event database, 2 coefficients", VH / "workspace_events.json", "cHW,cHq3"),
+    ("VH event database + per-event systematics, 2 coefficients", VH / "workspace_events_syst.json", "cHW,cHq3"),
+]
+TOLERANCE = {"logpdf_rel": 1e-9, "grad_rel": 1e-6, "twice_nll_abs": 1e-3, "cls_abs": 1e-4, "limit_rel": 1e-3}
+
+
+def reference_dir() -> Path:
+    for candidate in (os.environ.get("EFTHF_REFERENCE_DIR"), REPOSITORY.parent / "shared" / "reference", "/work/shared/reference"):
+        if candidate and (Path(candidate) / "make_reference.py").exists():
+            return Path(candidate)
+    sys.exit("the shared reference folder (../shared/reference beside the repository, or $EFTHF_REFERENCE_DIR) is absent")
+
+
+def shifted(inits):
+    return [x + 0.3 * math.sin(i + 1) for i, x in enumerate(inits)]
+
+
+# ---------------------------------------------------------------- workers (one per peer) --------
+
+def load_json(path):
+    with open(path) as f:
+        return json.load(f)
+
+
+def worker_main(peer: str) -> None:
+    """Answers one JSON request per line on stdin: {"task", "case"} → {"cpu", ...results}."""
+    import numpy as np
+
+    if peer == "efthf":
+        import efthf as lib
+    else:
+        import pyhf as lib
+        if peer == "pyhf-jax":
+            lib.set_backend("jax", lib.optimize.scipy_optimizer())
+        else:
+            lib.set_backend("numpy")
+    reference = reference_dir()
+    models = {}
+
+    def model_of(key):
+        if key not in models:
+            folder, ws_file, patch_file, patch_name = CASES[key]
+            base = reference / "workspaces" / folder
+            spec = load_json(base / ws_file)
+            ws = lib.Workspace(spec)
+            if patch_file:
+                patch = load_json(base / patch_file)
+                if "patches" in patch:
+                    ws = lib.PatchSet(patch).apply(ws, patch_name)
+                elif peer == "efthf":
+                    ws = lib.apply_patch(ws, patch)
+                else:
+                    ws = lib.Workspace(lib.workspace.jsonpatch.apply_patch(spec, patch))
+            model = ws.model()
+            data = ws.data(model)
+            entry = {"model": model, "data": data}
+            if peer == "pyhf-jax":
+                import jax
+
+                tensor_data = lib.tensorlib.astensor(data)
+                entry["vg"] = jax.jit(jax.value_and_grad(lambda p: model.logpdf(p, tensor_data)[0]))
+            models[key] = entry
+        return models[key]
+
+    for line in sys.stdin:
+        request = json.loads(line)
+        task, key = request["task"], request["case"]
+        try:
+            m = model_of(key)
+            model, data = m["model"], m["data"]
+            point = shifted(model.config.suggested_init())
+            result = {}
+            if task == "eval":
+                if peer == "pyhf-jax":
+                    p = lib.tensorlib.astensor(point)
+                    t0 = time.process_time()
+                    value, grad = m["vg"](p)
+                    value.block_until_ready()
+                    result["first_call_cpu"] = time.process_time() - t0
+                    fn = lambda: m["vg"](p)[0].block_until_ready()  # noqa: E731
+                    result["grad"] = np.asarray(grad).tolist()
+                elif peer == "pyhf-numpy":
+                    p = lib.tensorlib.astensor(point)
+                    fn = lambda: model.logpdf(p, data)  # noqa: E731
+                    value = model.logpdf(p, data)[0]
+                else:
+                    value, grad = model.logpdf_and_grad(point, data)
+                    fn = lambda: model.logpdf_and_grad(point, data)  # noqa: E731
+                    result["grad"] = grad.tolist()
+                result["logpdf"] = float(value)
+                n = 1
+                while True:  # batches of at least 0.1 s of CPU
+                    t0 = time.process_time()
+                    for _ in range(n):
+                        fn()
+                    cpu = time.process_time() - t0
+                    if cpu > 0.1:
+                        break
+                    n *= 4
+                result["cpu"] = cpu / n
+            else:
+                t0 = time.process_time()
+                if task == "fit":
+                    _, twice_nll = lib.infer.mle.fit(data, model, return_fitted_val=True)
+                    result["twice_nll"] = float(twice_nll)
+                elif task == "hypotest":
+                    result["cls"] = float(lib.infer.hypotest(1.0, data, model, test_stat="qtilde"))
+                elif task == "limit":
+                    observed, _ = lib.infer.intervals.upper_limits.upper_limit(data, model, scan=None, level=0.05)
+                    result["limit"] = float(observed)
+                result["cpu"] = time.process_time() - t0
+            result["npars"] = model.config.npars
+            print(json.dumps(result), flush=True)
+        except Exception as e:  # reported to the runner, which stops
+            print(json.dumps({"error": f"{type(e).__name__}: {e}"}), flush=True)
+
+
+class Worker:
+    def __init__(self, peer, env):
+        self.peer = peer
+        self.process = subprocess.Popen([sys.executable, __file__, "--worker", peer], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                        text=True, env=env)
+
+    def ask(self, task, case):
+        self.process.stdin.write(json.dumps({"task": task, "case": case}) + "\n")
+        self.process.stdin.flush()
+        line = self.process.stdout.readline()
+        if not line:
+            sys.exit(f"FAIL: the {self.peer} worker died on {task} {case}")
+        answer = json.loads(line)
+        if "error" in answer and self.peer == "efthf":
+            sys.exit(f"FAIL: efthf on {task} {case}: {answer['error']}")
+        return answer
+
+    def close(self):
+        self.process.stdin.close()
+        self.process.wait(timeout=60)
+
+
+# ---------------------------------------------------------------- efthf's own processes ---------
+
+def children_cpu():
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def core_eval(binary, key):
+    """efthf's ln L + gradient per evaluation off the inits, in the Swift process (HistFactoryBenchmark)."""
+    folder, ws_file, patch_file, patch_name = CASES[key]
+    base = reference_dir() / "workspaces" / folder
+    args = [str(binary), str(base / ws_file)]
+    if patch_file:
+        args.append(str(base / patch_file) + (f":{patch_name}" if patch_name else ""))
+    out = json.loads(subprocess.run(args + ["--repeat", "1"], check=True, capture_output=True, text=True).stdout)
+    return {"cpu": out["logpdf_grad_shifted_seconds_median"], "logpdf": out["logpdf_at_shifted"]}
+
+
+def eft_fit(efthf, workspace, ops):
+    t0 = children_cpu()
+    run = subprocess.run([str(efthf), "fit", str(workspace), "--ops", ops, "--json"], capture_output=True, text=True)
+    cpu = children_cpu() - t0
+    if run.returncode != 0:
+        sys.exit(f"FAIL: efthf fit {workspace.name} --ops {ops}: exit {run.returncode}\n{run.stderr}")
+    report = json.loads(run.stdout)
+    return {"cpu": cpu, "report": report}
+
+
+def check_eft(efthf, workspace, ops, report):
+    fit = report.get("fit") or report
+    if fit.get("status") != "converged":
+        sys.exit(f"FAIL: efthf fit {workspace.name} --ops {ops}: status {fit.get('status')}")
+    values = {name: p["value"] for name, p in fit["parameters"].items()}
+    at = os.path.join(os.environ.get("TMPDIR", "/tmp"), f"efthf-bench-point-{os.getpid()}.json")
+    with open(at, "w") as f:
+        json.dump(values, f)
+    evaluated = json.loads(subprocess.run([str(efthf), "eval", str(workspace), "--pars", at], check=True, capture_output=True,
+                                          text=True).stdout)
+    os.unlink(at)
+    twice_nll = fit["twice_nll"]
+    if not abs(-2.0 * evaluated["logpdf"] - twice_nll) <= 1e-9 * max(1.0, abs(twice_nll)):
+        sys.exit(f"FAIL: efthf fit {workspace.name} --ops {ops}: 2NLL {twice_nll} but −2 ln L at its minimum {-2 * evaluated['logpdf']}")
+    return twice_nll
+
+
+# ---------------------------------------------------------------- the run -----------------------
+
+def summary(values):
+    return {"median": statistics.median(values), "min": min(values), "max": max(values), "rounds": values}
+
+
+def fmt_time(seconds):
+    if seconds < 1e-3:
+        return f"{seconds * 1e6:.1f} µs"
+    if seconds < 1:
+        return f"{seconds * 1e3:.1f} ms"
+    return f"{seconds:.2f} s"
+
+
+def check(row, peer, efthf_result, peer_result):
+    task = row["task"]
+    where = f"{row['case']} {task}: {peer}"
+    if task == "eval":
+        a, b = efthf_result["logpdf"], peer_result["logpdf"]
+        if not abs(a - b) <= TOLERANCE["logpdf_rel"] * abs(a):
+            sys.exit(f"FAIL: {where} ln L {b!r} against efthf's {a!r}")
+    elif task == "fit":
+        a, b = efthf_result["twice_nll"], peer_result["twice_nll"]
+        if not abs(a - b) <= TOLERANCE["twice_nll_abs"]:
+            sys.exit(f"FAIL: {where} 2NLL {b!r} against efthf's {a!r}")
+    elif task == "hypotest":
+        a, b = efthf_result["cls"], peer_result["cls"]
+        if not abs(a - b) <= TOLERANCE["cls_abs"]:
+            sys.exit(f"FAIL: {where} CLs {b!r} against efthf's {a!r}")
+    elif task == "limit":
+        a, b = efthf_result["limit"], peer_result["limit"]
+        if not abs(a - b) <= TOLERANCE["limit_rel"] * abs(a):
+            sys.exit(f"FAIL: {where} upper limit {b!r} against efthf's {a!r}")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    parser.add_argument("--cases", default=",".join(CASES), help="reference workspaces (default all: 01,…,08)")
+    parser.add_argument("--tasks", default="eval,fit,hypotest,limit,eft")
+    parser.add_argument("--peers", default="pyhf-numpy,pyhf-jax")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--build", default=str(REPOSITORY / ".build" / "release"), help="the release build folder")
+    parser.add_argument("--perturb", choices=["eval", "fit", "hypotest", "limit"],
+                        help="shift efthf's result of this task by 10× its tolerance before the check (the run must then fail)")
+    parser.add_argument("-o", "--output", default=str(REPOSITORY / ".build" / "benchmarks"))
+    args = parser.parse_args()
+    if args.worker:
+        return worker_main(args.worker)
+
+    build = Path(args.build)
+    binaries = {name: build / name for name in ("efthf", "HistFactoryBenchmark", "libEFTHFC.so")}
+    missing = [str(p) for p in binaries.values() if not p.exists()]
+    if missing:
+        sys.exit("build first: swift build -c release --product efthf --product HistFactoryBenchmark --product EFTHFC "
+                 f"(missing {', '.join(missing)})")
+    cases = [c for c in args.cases.split(",") if c]
+    unknown = [c for c in cases if c not in CASES]
+    if unknown:
+        sys.exit(f"--cases: unknown {', '.join(unknown)}; choose from {', '.join(CASES)}")
+    tasks = args.tasks.split(",")
+    peers = [p for p in args.peers.split(",") if p]
+    if not 1 <= args.rounds <= 100:
+        sys.exit(f"--rounds {args.rounds}: between 1 and 100")
+    env = dict(os.environ, EFTHF_LIBRARY=str(binaries["libEFTHFC.so"]))
+    env.pop("OPENBLAS_CORETYPE", None)  # a pinned OpenBLAS kernel slows numpy (see the machine notes); both together
+    env.pop("OPENBLAS_L2_SIZE", None)
+    workers = {p: Worker(p, env) for p in ["efthf", *peers]}
+    load_before = os.getloadavg()
+    print(f"efthf benchmarks: cases {','.join(cases)}; tasks {','.join(tasks)}; peers {','.join(peers) or 'none'}; "
+          f"{args.rounds} rounds; load average {load_before[0]:.2f}", file=sys.stderr)
+
+    rows = []
+    for key in cases:
+        for task in [t for t in tasks if t != "eft"]:
+            rows.append({"case": key, "task": task, "times": {p: [] for p in ["efthf", *peers]}, "results": {}})
+    for label, workspace, ops in EFT_ROWS if "eft" in tasks else []:
+        rows.append({"case": label, "task": "eft", "workspace": workspace, "ops": ops, "times": {"efthf": []}, "results": {}})
+
+    for r in range(args.rounds):
+        for row in rows:
+            order = list(row["times"])
+            order = order[r % len(order):] + order[:r % len(order)]  # who goes first rotates with the round
+            for peer in order:
+                if row["task"] == "eft":
+                    out = eft_fit(binaries["efthf"], row["workspace"], row["ops"])
+                    if r == 0:
+                        row["results"]["twice_nll"] = check_eft(binaries["efthf"], row["workspace"], row["ops"], out["report"])
+                        row["results"]["evaluations"] = (out["report"].get("fit") or out["report"]).get("function_calls")
+                elif row["task"] == "eval" and peer == "efthf":
+                    out = core_eval(binaries["HistFactoryBenchmark"], row["case"])
+                    if r == 0:
+                        via_python = workers["efthf"].ask("eval", row["case"])
+                        row["results"]["efthf"] = {**out, "grad": via_python["grad"], "python_cpu": via_python["cpu"],
+                                                   "npars": via_python["npars"]}
+                else:
+                    if "error" in row["results"].get(peer, {}):
+                        continue  # the peer cannot do this work: said once in the table
+                    out = workers[peer].ask(row["task"], row["case"])
+                    if r == 0:
+                        row["results"][peer] = out
+                    if "error" in out:
+                        print(f"  {peer} cannot do {row['case']} {row['task']}: {out['error']}", file=sys.stderr)
+                        continue
+                row["times"][peer].append(out["cpu"])
+            print(f"  round {r + 1}/{args.rounds}: {row['case']} {row['task']} done", file=sys.stderr)
+        if r == 0:  # checks once every peer has answered
+            for row in rows:
+                if row["task"] == "eft":
+                    continue
+                if row["task"] == args.perturb:
+                    ours = row["results"]["efthf"]
+                    key, shift = {"eval": ("logpdf", 10 * TOLERANCE["logpdf_rel"] * abs(ours.get("logpdf", 0.0))),
+                                  "fit": ("twice_nll", 10 * TOLERANCE["twice_nll_abs"]), "hypotest": ("cls", 10 * TOLERANCE["cls_abs"]),
+                                  "limit": ("limit", 10 * TOLERANCE["limit_rel"] * abs(ours.get("limit", 0.0)))}[row["task"]]
+                    ours[key] += shift
+                for peer in peers:
+                    if "error" not in row["results"][peer]:
+                        check(row, peer, row["results"]["efthf"], row["results"][peer])
+                if row["task"] == "eval" and "pyhf-jax" in peers and "error" not in row["results"]["pyhf-jax"]:
+                    ours, theirs = row["results"]["efthf"]["grad"], row["results"]["pyhf-jax"]["grad"]
+                    scale = max(1.0, max(abs(g) for g in ours))
+                    worst = max(abs(a - b) for a, b in zip(ours, theirs)) / scale
+                    if not worst <= TOLERANCE["grad_rel"]:
+                        sys.exit(f"FAIL: {row['case']} eval: JAX's gradient differs from efthf's by {worst:.2e} (relative to the largest)")
+    for w in workers.values():
+        w.close()
+    load_after = os.getloadavg()
+
+    out_dir = Path(args.output)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    document = {
+        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "load_before": load_before, "load_after": load_after},
+        "rounds": args.rounds, "tolerances": TOLERANCE, "peers": peers,
+        "rows": [{"case": row["case"], "task": row["task"], "ops": row.get("ops"),
+                  "cpu_seconds": {p: summary(t) for p, t in row["times"].items() if t},
+                  "results": {p: {k: v for k, v in res.items() if k != "grad"} if isinstance(res, dict) else res
+                              for p, res in row["results"].items()}} for row in rows],
+    }
+    (out_dir / "benchmarks.json").write_text(json.dumps(document, indent=1) + "\n")
+    head = "| workspace | task | efthf | " + " | ".join(peers) + " | " + " | ".join(f"{p} / efthf" for p in peers) + " | check |"
+    lines = [f"CPU time, medians of {args.rounds} interleaved rounds (range in brackets); load average "
+             f"{load_before[0]:.2f} before, {load_after[0]:.2f} after; {os.cpu_count()} cores.", "", head,
+             "|" + "---|" * (4 + 2 * len(peers))]
+    for row in rows:
+        med = {p: statistics.median(t) for p, t in row["times"].items() if t}
+        cells = [f"{fmt_time(med[p])} [{fmt_time(min(row['times'][p]))}–{fmt_time(max(row['times'][p]))}]" if p in med
+                 else "failed: " + row["results"][p]["error"].split(":")[0] for p in row["times"]]
+        if row["task"] == "eft":
+            cells += ["no peer"] * len(peers)
+            ratios = [""] * len(peers)
+            checked = f"converged, 2NLL {row['results']['twice_nll']:.6f} = −2 ln L at the minimum; {row['results']['evaluations']} evaluations"
+            task = f"fit --ops {row['ops']}"
+        else:
+            ratios = [f"{med[p] / med['efthf']:.0f}×" if p in med else "" for p in peers]
+            checked = {"eval": "ln L 1e-9" + (", JAX gradient 1e-6" if "pyhf-jax" in med else ""), "fit": "2NLL 1e-3", "hypotest": "CLs 1e-4", "limit": "limit 1e-3"}[row["task"]]
+            task = {"eval": "ln L + gradient (off the inits)", "fit": "fit", "hypotest": "q̃μ hypotest, μ = 1", "limit": "upper limit (obs.)"}[row["task"]]
+            if row["task"] == "eval" and "pyhf-jax" in med:
+                compile_time = row["results"]["pyhf-jax"]["first_call_cpu"]
+                checked += f"; JAX compile {compile_time:.2f} s CPU"
+            if row["task"] == "eval":
+                checked += f"; via Python {fmt_time(row['results']['efthf']['python_cpu'])}"
+        lines.append(f"| {row['case']} | {task} | " + " | ".join(cells) + " | " + " | ".join(ratios) + f" | {checked} |")
+    (out_dir / "benchmarks.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    print(f"\nwritten: {out_dir / 'benchmarks.json'}, {out_dir / 'benchmarks.md'}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
