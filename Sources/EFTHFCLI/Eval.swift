@@ -9,6 +9,11 @@ extension EFTHFCommand {
             discussion: """
                 Parameters not named keep their initial values. Names are pyhf's: a scalar parameter by \
                 its name, one component of a vector as name[i]; name=value on a vector sets every component.
+
+                "status" is "ok" inside the model's domain; "outside_domain" where the model refuses the \
+                point (log L = -inf) and "not_finite" where log L is not finite (negative or zero expected \
+                yields with observed events): then the values JSON cannot hold are null, "warning" says \
+                why, and the exit status is 3.
                 """
         )
 
@@ -41,6 +46,8 @@ extension EFTHFCommand {
                 var out = JSONObject()
                 out["workspace"] = .string(model.workspace)
                 out["measurement"] = .string(hf.measurementName)
+                let problem = hf.evaluationProblem(point)
+                out["status"] = .string(problem != nil ? "outside_domain" : logL.isFinite ? "ok" : "not_finite")
                 out["logpdf"] = .number(logL)
                 out["twice_nll"] = .number(-2 * logL)
                 out["parameters"] = .object(JSONObject(zip(names, point.map { JSON.number($0) }).map { ($0, $1) }))
@@ -53,13 +60,14 @@ extension EFTHFCommand {
                     offset += n
                 }
                 out["expected_data"] = .object(byChannel)
-                if let problem = hf.evaluationProblem(point) {
+                if let problem {
                     out["warning"] = .string("outside the model's domain (log L = -inf): \(problem)")
                 } else if !logL.isFinite {
                     let bad = expected.indices.filter { !(expected[$0] > 0) && data.main[$0] > 0 || expected[$0] < 0 || expected[$0].isNaN }
                     out["warning"] = .string("the log-likelihood is not finite: expected yields are negative or zero with observed events in \(bad.count) bin(s) (global bins \(bad.prefix(10).map(String.init).joined(separator: ", ")))")
                 }
                 print(JSON.object(out).serialized(.pretty))
+                if problem != nil || !logL.isFinite { throw ExitCode(3) }
             } catch let error as HistFactoryError {
                 fail(error)
             }

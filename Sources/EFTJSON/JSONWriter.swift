@@ -10,7 +10,8 @@ public enum JSONStyle: Sendable {
 }
 
 extension JSON {
-    /// The value as JSON text. Non-finite numbers come out as `NaN`/`Infinity`, as Python writes them.
+    /// The value as JSON text (RFC 8259). A non-finite number, which JSON cannot represent, comes
+    /// out as `null`: documents that can hold one say so with a status member beside it.
     public func serialized(_ style: JSONStyle = .compact) -> String {
         var out = ""
         out.reserveCapacity(256)
@@ -23,7 +24,7 @@ extension JSON {
         case .null: out += "null"
         case .bool(let b): out += b ? "true" : "false"
         case .integer(let i): out += String(i)
-        case .number(let d): out += JSON.pythonRepr(d)
+        case .number(let d): out += d.isFinite ? JSON.pythonRepr(d) : "null"
         case .string(let s): JSON.writeString(s, into: &out)
         case .array(let elements):
             if elements.isEmpty {

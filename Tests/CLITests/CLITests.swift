@@ -458,3 +458,29 @@ func checkSVGFile(_ path: String, sourceLocation: SourceLocation = #_sourceLocat
         #expect(unknown.stderr.contains("cHW"), "the error lists the available coefficients: \(unknown.stderr)")
     }
 }
+
+/// `eval` prints valid JSON (RFC 8259) wherever the point lies, and its status and exit status say
+/// whether the point is inside the model's domain.
+@Suite struct EvalOutputTests {
+    static let morphing = CLI.repository.appendingPathComponent("Data/vh/workspace_morphing.json").path
+
+    @Test(arguments: [
+        ("cHW=0.1,cHq3=0.01", "ok", Int32(0)),
+        ("lumi=-1", "outside_domain", Int32(3)),      // negative morphed yields: the model refuses the point
+        ("cHW=1e308,cHq3=1e308", "not_finite", Int32(3)),
+    ])
+    func evalIsStrictJSONWithItsStatus(at: String, status: String, exit: Int32) throws {
+        let result = try CLI.run(["eval", Self.morphing, "--at", at], workingDirectory: try CLI.temporaryDirectory())
+        #expect(result.status == exit, "\(result.stderr)")
+        // Foundation's reader refuses NaN and Infinity, which are not JSON.
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        #expect(object["status"] as? String == status)
+        if status == "ok" {
+            let logpdf = try #require(object["logpdf"] as? Double)
+            #expect(logpdf.isFinite && (object["twice_nll"] as? Double).map { abs($0 + 2 * logpdf) <= 1e-9 * abs(logpdf) } == true)
+        } else {
+            #expect(object["logpdf"] is NSNull, "a non-finite log L is null, not a number")
+            #expect((object["warning"] as? String)?.isEmpty == false)
+        }
+    }
+}
