@@ -149,6 +149,9 @@ enum Pyhf {
             let names = pyhf.stdout.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty && !$0.hasPrefix("-") && !$0.contains("patches found") }
             #expect(names == listed, "pyhf patchset inspect lists \(names)")
         }
+        // Without the patch set: one line that says how to list the patches.
+        let alone = try CLI.run(["inspect", w06], workingDirectory: directory)
+        #expect(alone.status != 0 && alone.stderrLines.count == 1 && alone.stderr.contains("efthf inspect WORKSPACE --patch patchset.json"), "\(alone.stderr)")
         // The wrong patch set: one line naming the digests.
         if let w03 = CLI.reference("03_atlas_susy2018_14_comb/BkgOnly.json") {
             let wrong = try CLI.run(["inspect", w03, "--patch", p06], workingDirectory: directory)
