@@ -8,7 +8,8 @@ struct EFTHFCommand: ParsableCommand {
         commandName: "efthf",
         abstract: "EFT fits on published HistFactory statistical models.",
         version: efthfVersion,
-        subcommands: [Eval.self, Fit.self, Hypotest.self, Limit.self, Scan.self, Significance.self, Toys.self, Inspect.self, Export.self, PatchSetCommand.self, Reinterpret.self, Import.self, Serve.self]
+        subcommands: [Eval.self, Fit.self, Hypotest.self, Limit.self, Scan.self, Significance.self, Toys.self, Inspect.self, Export.self, PatchSetCommand.self,
+                      Prune.self, Rename.self, Combine.self, Sort.self, Digest.self, Reinterpret.self, Import.self, Serve.self]
     )
 
     /// As ArgumentParser's `main`, except that a bad option or value gives one line
@@ -64,6 +65,17 @@ struct ModelOptions: ParsableArguments {
     func loadWorkspace() throws -> Workspace {
         try source.loadWorkspace()
     }
+}
+
+/// pyhf's `modifier_settings` on the command line, for the commands that build a model.
+struct InterpolationOptions: ParsableArguments {
+    @Option(name: .customLong("interpcode"),
+            help: ArgumentHelp("Interpolation codes, as pyhf's modifier_settings: normsys=code1|code4, histosys=code0|code2|code4p. Without the option pyhf's defaults, code4 and code4p; as in pyhf, settings that name one type give the other its modifier's own default (normsys code1, histosys code0).",
+                               valueName: "normsys=code,histosys=code"),
+            transform: { text throws(HistFactoryError) in try InterpolationSettings(parsing: text) })
+    var settings: InterpolationSettings?
+
+    var interpolation: InterpolationSettings { settings ?? .pyhfDefault }
 }
 
 /// Prints one clear line for a user error and exits non-zero.

@@ -19,6 +19,8 @@ extension EFTHFCommand {
 
         @OptionGroup var model: ModelOptions
 
+        @OptionGroup var interpolation: InterpolationOptions
+
         @Option(help: ArgumentHelp("Parameter values, e.g. mu_SIG=0.5,alpha_JES=-1,staterror_SR[0]=1.02.", valueName: "name=value,..."))
         var at: String?
 
@@ -32,7 +34,7 @@ extension EFTHFCommand {
         func run() throws {
             do {
                 let ws = try model.loadWorkspace()
-                let hf = try HistFactoryModel(workspace: ws, measurement: model.measurement)
+                let hf = try HistFactoryModel(workspace: ws, measurement: model.measurement, interpolation: interpolation.interpolation)
                 let data = try hf.observedData(from: ws)
                 var point = hf.suggestedInits
                 if let at { try ParameterValues(parsing: at).apply(to: &point, model: hf) }

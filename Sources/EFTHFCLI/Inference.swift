@@ -3,8 +3,8 @@ import EFTHF
 import Foundation
 
 extension LoadedModel {
-    init(_ options: ModelOptions) throws {
-        self = try options.source.load()
+    init(_ options: ModelOptions, _ interpolation: InterpolationOptions) throws {
+        self = try options.source.load(interpolation: interpolation.interpolation)
     }
 }
 
@@ -27,6 +27,8 @@ extension EFTHFCommand {
 
         @OptionGroup var model: ModelOptions
 
+        @OptionGroup var interpolation: InterpolationOptions
+
         @Option(help: ArgumentHelp("Fix parameters at values, e.g. mu_SIG=0,alpha_JES=0.5.", valueName: "name=value,..."))
         var fix: String?
 
@@ -44,7 +46,7 @@ extension EFTHFCommand {
 
         func run() throws {
             try reportingErrors {
-                let loaded = try LoadedModel(model)
+                let loaded = try LoadedModel(model, interpolation)
                 let task = FitTask(ops: ops.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } },
                                    fix: try fix.map { text throws(HistFactoryError) in try ParameterValues(parsing: text) } ?? ParameterValues())
                 let report = try task.run(on: loaded)
@@ -70,6 +72,8 @@ extension EFTHFCommand {
 
         @OptionGroup var model: ModelOptions
 
+        @OptionGroup var interpolation: InterpolationOptions
+
         @Option(help: "The POI value to test.")
         var poiValue: Double = 1
 
@@ -82,7 +86,7 @@ extension EFTHFCommand {
         func run() throws {
             guard ["qtilde", "q"].contains(testStat) else { throw ValidationError("--test-stat must be qtilde or q, not \(testStat)") }
             try reportingErrors {
-                let loaded = try LoadedModel(model)
+                let loaded = try LoadedModel(model, interpolation)
                 let r = try HypotestTask(poiValue: poiValue, testStatistic: testStat).run(on: loaded)
                 if json {
                     print(r.jsonValue.serialized(.pretty))
@@ -102,6 +106,8 @@ extension EFTHFCommand {
 
         @OptionGroup var model: ModelOptions
 
+        @OptionGroup var interpolation: InterpolationOptions
+
         @Option(help: "CLs level (0.05 for 95% CL).")
         var level: Double = 0.05
 
@@ -110,7 +116,7 @@ extension EFTHFCommand {
 
         func run() throws {
             try reportingErrors {
-                let loaded = try LoadedModel(model)
+                let loaded = try LoadedModel(model, interpolation)
                 let r = try LimitTask(level: level).run(on: loaded)
                 if json {
                     print(r.jsonValue.serialized(.pretty))

@@ -3,12 +3,12 @@ import EFTHF
 import Foundation
 
 extension EFTHFCommand {
-    /// pyhf's `pyhf patchset inspect|extract|apply`.
+    /// pyhf's `pyhf patchset inspect|extract|apply|verify`.
     struct PatchSetCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "patchset",
-            abstract: "Inspect a pyhf PatchSet, extract one patch, or apply one to its background-only workspace.",
-            subcommands: [Inspect.self, Extract.self, Apply.self]
+            abstract: "Inspect a pyhf PatchSet, extract one patch, apply one to its background-only workspace, or verify its digests.",
+            subcommands: [Inspect.self, Extract.self, Apply.self, Verify.self]
         )
 
         struct Inspect: ParsableCommand {
@@ -82,6 +82,27 @@ extension EFTHFCommand {
             func run() throws {
                 try reportingErrors {
                     try choice.emit(try ModelSource(workspace: workspace, patch: choice.patchSet + ":" + choice.name).loadWorkspace().json)
+                }
+            }
+        }
+
+        struct Verify: ParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "Check that a patch set was made for a background-only workspace: its digests against the workspace's (as pyhf patchset verify).",
+                discussion: "Prints \"All good.\" and exits 0 when every digest of the set matches; otherwise one line naming the algorithm and both digests, exit status 1.")
+
+            @Argument(help: ArgumentHelp("The background-only workspace.", valueName: "BkgOnly.json"))
+            var workspace: String
+
+            @Argument(help: ArgumentHelp("A pyhf PatchSet file.", valueName: "patchset.json"))
+            var patchSet: String
+
+            func run() throws {
+                try reportingErrors {
+                    let set = try PatchSet(contentsOf: patchSet)
+                    let ws = try readWorkspace(workspace)
+                    do throws(HistFactoryError) { try set.verify(ws) } catch { throw error.inFile(patchSet) }
+                    print("All good.")
                 }
             }
         }

@@ -19,6 +19,8 @@ extension EFTHFCommand {
 
         @OptionGroup var model: ModelOptions
 
+        @OptionGroup var interpolation: InterpolationOptions
+
         @Option(name: .customLong("par"), help: ArgumentHelp("A parameter to scan: n values from lo to hi. Give once (1D) or twice (2D).", valueName: "name=lo:hi:n"))
         var par: [String] = []
 
@@ -72,7 +74,7 @@ extension EFTHFCommand {
 
         func run() throws {
             try reportingErrors {
-                let loaded = try LoadedModel(model)
+                let loaded = try LoadedModel(model, interpolation)
                 let task = try self.task
                 let label = adaptive ? "adaptive scan \(axes[0].name) (\(axes[0].count) coarse points, at most \(maxPoints))"
                     : "scan \(axes.map(\.name).joined(separator: " × ")) (\(task.pointCount) points)"

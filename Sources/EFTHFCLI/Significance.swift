@@ -14,12 +14,14 @@ extension EFTHFCommand {
 
         @OptionGroup var model: ModelOptions
 
+        @OptionGroup var interpolation: InterpolationOptions
+
         @Flag(help: "Print the result as JSON.")
         var json = false
 
         func run() throws {
             try reportingErrors {
-                let loaded = try LoadedModel(model)
+                let loaded = try LoadedModel(model, interpolation)
                 let r = try Progress.run("discovery test") { _ in try SignificanceTask().run(on: loaded) }
                 let poi = r.poi
                 if json {

@@ -15,6 +15,8 @@ extension EFTHFCommand {
 
         @OptionGroup var model: ModelOptions
 
+        @OptionGroup var interpolation: InterpolationOptions
+
         @Option(help: "The POI value to test.")
         var poiValue: Double = 1
 
@@ -38,7 +40,7 @@ extension EFTHFCommand {
 
         func run() throws {
             try reportingErrors {
-                let loaded = try LoadedModel(model)
+                let loaded = try LoadedModel(model, interpolation)
                 let task = ToysTask(poiValue: poiValue, toys: ntoys, seed: seed, testStatistic: testStat)
                 let r = try Progress.run("toys (2 × \(ntoys))", total: 2 * ntoys) { progress in try task.run(on: loaded, progress: progress.callback) }
                 if json {

@@ -7,6 +7,11 @@ public enum JSONStyle: Sendable {
     /// Python's `json.dumps(obj, sort_keys=True, ensure_ascii=False)`: `", "` and `": "`
     /// separators, sorted keys, floats as Python's `repr`. pyhf's digests hash exactly this text.
     case pythonSortedKeys
+    /// Python's `json.dumps(obj, indent=4, sort_keys=True)`: what pyhf's command line prints
+    /// (`pyhf prune`, `combine`, …), so that efthf's output of the same command is the same text.
+    /// Four-space indentation, `","` and `": "` separators, sorted keys, non-ASCII characters
+    /// escaped as `\uXXXX` (UTF-16, as `ensure_ascii=True` does).
+    case pythonIndented
 }
 
 extension JSON {
@@ -25,7 +30,7 @@ extension JSON {
         case .bool(let b): out += b ? "true" : "false"
         case .integer(let i): out += String(i)
         case .number(let d): out += d.isFinite ? JSON.pythonRepr(d) : "null"
-        case .string(let s): JSON.writeString(s, into: &out)
+        case .string(let s): JSON.writeString(s, into: &out, asciiOnly: style == .pythonIndented)
         case .array(let elements):
             if elements.isEmpty {
                 out += "[]"
@@ -34,10 +39,10 @@ extension JSON {
             out += "["
             for (k, element) in elements.enumerated() {
                 if k > 0 { out += style == .pythonSortedKeys ? ", " : "," }
-                if style == .pretty { newline(&out, indent + 1) }
+                if style == .pretty || style == .pythonIndented { newline(&out, indent + 1, style) }
                 element.write(into: &out, style: style, indent: indent + 1)
             }
-            if style == .pretty { newline(&out, indent) }
+            if style == .pretty || style == .pythonIndented { newline(&out, indent, style) }
             out += "]"
         case .object(let object):
             if object.count == 0 {
@@ -46,29 +51,30 @@ extension JSON {
             }
             out += "{"
             var order = Array(0..<object.count)
-            if style == .pythonSortedKeys {
+            if style == .pythonSortedKeys || style == .pythonIndented {
                 // Python sorts str keys by code point; Swift's String < compares scalars in the same order.
                 order.sort { object.keys[$0].unicodeScalars.lexicographicallyPrecedes(object.keys[$1].unicodeScalars) }
             }
             for (n, k) in order.enumerated() {
                 if n > 0 { out += style == .pythonSortedKeys ? ", " : "," }
-                if style == .pretty { newline(&out, indent + 1) }
-                JSON.writeString(object.keys[k], into: &out)
+                if style == .pretty || style == .pythonIndented { newline(&out, indent + 1, style) }
+                JSON.writeString(object.keys[k], into: &out, asciiOnly: style == .pythonIndented)
                 out += style == .compact ? ":" : ": "
                 object.values[k].write(into: &out, style: style, indent: indent + 1)
             }
-            if style == .pretty { newline(&out, indent) }
+            if style == .pretty || style == .pythonIndented { newline(&out, indent, style) }
             out += "}"
         }
     }
 
-    private func newline(_ out: inout String, _ level: Int) {
+    private func newline(_ out: inout String, _ level: Int, _ style: JSONStyle) {
         out += "\n"
-        out += String(repeating: "  ", count: level)
+        out += String(repeating: style == .pythonIndented ? "    " : "  ", count: level)
     }
 
-    /// Escapes as Python's `json` with `ensure_ascii=False` does.
-    static func writeString(_ s: String, into out: inout String) {
+    /// Escapes as Python's `json` does: with `ensure_ascii=False`, or, with `asciiOnly`, with
+    /// `ensure_ascii=True` (every non-ASCII character as `\uXXXX`, UTF-16 surrogate pairs above U+FFFF).
+    static func writeString(_ s: String, into out: inout String, asciiOnly: Bool = false) {
         out += "\""
         for scalar in s.unicodeScalars {
             switch scalar {
@@ -80,9 +86,11 @@ extension JSON {
             case "\u{08}": out += "\\b"
             case "\u{0C}": out += "\\f"
             default:
-                if scalar.value < 0x20 {
-                    let hex = String(scalar.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+                if scalar.value < 0x20 || (asciiOnly && scalar.value > 0x7E) {
+                    for unit in String(scalar).utf16 {
+                        let hex = String(unit, radix: 16)
+                        out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+                    }
                 } else {
                     out.unicodeScalars.append(scalar)
                 }

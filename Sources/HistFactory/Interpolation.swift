@@ -30,6 +30,57 @@ public struct InterpolationSettings: Sendable, Equatable {
     }
 
     public static let pyhfDefault = try! InterpolationSettings()
+
+    /// The codes of the modifier classes themselves (`NormSys(interpcode='code1')`,
+    /// `HistoSys(interpcode='code0')`): what a type left out of a `modifier_settings` gets.
+    public static let modifierDefault = try! InterpolationSettings(normsys: .code1, histosys: .code0)
+
+    /// The modifier types whose interpolation code can be chosen.
+    public static let types = ["normsys", "histosys"]
+
+    /// pyhf's `modifier_settings` (`Workspace.model(modifier_settings={"normsys": {"interpcode":
+    /// "code1"}})`), given as (modifier type, code) pairs. As in pyhf 0.7.6, the settings replace the
+    /// model's defaults (code4, code4p) as a whole: a type left out takes its modifier's own default,
+    /// ``modifierDefault`` (normsys code1, histosys code0), not code4/code4p.
+    ///
+    /// Errors name the type or code that is wrong and list the allowed ones.
+    public init(modifierSettings: [(type: String, code: String)]) throws(HistFactoryError) {
+        var normsys = Self.modifierDefault.normsys, histosys = Self.modifierDefault.histosys
+        var seen: Set<String> = []
+        for (type, name) in modifierSettings {
+            guard Self.types.contains(type) else {
+                throw HistFactoryError(.parameter, "interpolation codes are chosen for normsys and histosys, not \"\(type)\"")
+            }
+            guard seen.insert(type).inserted else {
+                throw HistFactoryError(.parameter, "the interpolation code of \(type) is given twice")
+            }
+            let allowed = InterpolationCode.allCases.filter { $0.isMultiplicative == (type == "normsys") }
+            guard let code = InterpolationCode(rawValue: name), allowed.contains(code) else {
+                throw HistFactoryError(.parameter, "\(type) takes \(allowed.map(\.rawValue).joined(separator: ", ")), not \"\(name)\"")
+            }
+            if type == "normsys" { normsys = code } else { histosys = code }
+        }
+        try self.init(normsys: normsys, histosys: histosys)
+    }
+
+    /// The command-line form of ``init(modifierSettings:)``: `normsys=code1,histosys=code0` (either
+    /// or both; pyhf's rule for a type left out applies).
+    public init(parsing text: String) throws(HistFactoryError) {
+        var pairs: [(type: String, code: String)] = []
+        for item in text.split(separator: ",", omittingEmptySubsequences: false) {
+            let parts = item.split(separator: "=", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+            guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else {
+                throw HistFactoryError(.parameter, "expected TYPE=CODE (e.g. normsys=code1,histosys=code0), found \"\(item)\"")
+            }
+            pairs.append((parts[0], parts[1]))
+        }
+        try self.init(modifierSettings: pairs)
+    }
+
+    /// The settings as pyhf's `modifier_settings` dictionary.
+    public var modifierSettings: [(type: String, code: String)] {
+        [("normsys", normsys.rawValue), ("histosys", histosys.rawValue)]
+    }
 }
 
 /// A multiplicative interpolation (codes 1 and 4) for one pair of factors (δ₊ = hi/nom, δ₋ = lo/nom).

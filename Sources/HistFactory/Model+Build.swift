@@ -229,7 +229,7 @@ extension HistFactoryModel {
         var poi: Int? = nil
         if !measurement.poi.isEmpty {
             guard let set = sets.first(where: { $0.name == measurement.poi }) else {
-                throw HistFactoryError(.invalidModel, "the POI \"\(measurement.poi)\" of measurement \"\(measurement.name)\" is not a parameter of the model; if this is a background-only workspace, apply its signal patch first (efthf --patch patchset.json:NAME, pyhf's PatchSet.apply)")
+                throw HistFactoryError(.invalidModel, "the POI \"\(measurement.poi)\" of measurement \"\(measurement.name)\" is not a parameter of the model; if this is a background-only workspace, apply its signal patch first (efthf --patch patchset.json:NAME, pyhf's PatchSet.apply; efthf inspect WORKSPACE --patch patchset.json lists the patches)")
             }
             guard set.isScalar else {
                 throw HistFactoryError(.invalidModel, "the POI \"\(measurement.poi)\" has \(set.count) parameters; a POI must be scalar")

@@ -118,13 +118,19 @@ public struct PatchSet: Sendable {
         return try workspace.applying(patch: patch.operations, label: "patch \"\(patch.name)\"")
     }
 
+    /// The algorithms ``digest(_:algorithm:)`` computes.
+    public static let digestAlgorithms = ["md5", "sha1", "sha256", "sha384", "sha512"]
+
     /// pyhf's `utils.digest`: the hash of `json.dumps(obj, sort_keys=True, ensure_ascii=False)`.
     public static func digest(_ json: JSON, algorithm: String = "sha256") throws(HistFactoryError) -> String {
         let bytes = Data(json.serialized(.pythonSortedKeys).utf8)
         switch algorithm {
         case "sha256": return SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined()
         case "md5": return Insecure.MD5.hash(data: bytes).map { String(format: "%02x", $0) }.joined()
-        default: throw HistFactoryError(.patch, "unsupported digest algorithm \"\(algorithm)\"")
+        case "sha1": return Insecure.SHA1.hash(data: bytes).map { String(format: "%02x", $0) }.joined()
+        case "sha384": return SHA384.hash(data: bytes).map { String(format: "%02x", $0) }.joined()
+        case "sha512": return SHA512.hash(data: bytes).map { String(format: "%02x", $0) }.joined()
+        default: throw HistFactoryError(.patch, "unsupported digest algorithm \"\(algorithm)\"; efthf computes \(Self.digestAlgorithms.joined(separator: ", "))")
         }
     }
 }

@@ -28,14 +28,15 @@ func checkSVGFile(_ path: String, sourceLocation: SourceLocation = #_sourceLocat
 }
 
 @Suite struct HelpTests {
-    static let commands = ["", "eval", "fit", "hypotest", "limit", "scan", "significance", "toys", "inspect", "export", "patchset", "reinterpret", "import", "serve"]
+    static let commands = ["", "eval", "fit", "hypotest", "limit", "scan", "significance", "toys", "inspect", "export", "patchset", "patchset verify",
+                           "prune", "rename", "combine", "sort", "digest", "reinterpret", "import", "serve"]
 
     /// The help text of each subcommand is stored under Snapshots/; EFTHF_UPDATE_SNAPSHOTS=1 rewrites them.
     @Test(arguments: commands)
     func helpMatchesSnapshot(command: String) throws {
-        let result = try CLI.run(command.isEmpty ? ["--help"] : [command, "--help"])
+        let result = try CLI.run(command.split(separator: " ").map(String.init) + ["--help"])
         #expect(result.status == 0)
-        let file = CLI.snapshots.appendingPathComponent("help-\(command.isEmpty ? "efthf" : command).txt")
+        let file = CLI.snapshots.appendingPathComponent("help-\(command.isEmpty ? "efthf" : command.replacingOccurrences(of: " ", with: "-")).txt")
         if ProcessInfo.processInfo.environment["EFTHF_UPDATE_SNAPSHOTS"] == "1" {
             try FileManager.default.createDirectory(at: CLI.snapshots, withIntermediateDirectories: true)
             try Data(result.stdout.utf8).write(to: file)
@@ -51,7 +52,7 @@ func checkSVGFile(_ path: String, sourceLocation: SourceLocation = #_sourceLocat
     /// Every option in the help has a description after its name.
     @Test(arguments: commands.dropFirst())
     func everyOptionIsDocumented(command: String) throws {
-        let help = try CLI.run([command, "--help"]).stdout
+        let help = try CLI.run(command.split(separator: " ").map(String.init) + ["--help"]).stdout
         let lines = help.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         for (i, line) in lines.enumerated() where line.hasPrefix("  -") || line.hasPrefix("  <") {
             let trimmed = line.trimmingCharacters(in: .whitespaces)

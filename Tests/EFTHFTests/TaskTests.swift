@@ -128,5 +128,28 @@ import Testing
         #expect(abs(summed - expected) <= 1e-9 * expected)
         #expect(fit.jsonValue.serialized(.pretty).contains("\"profile_intervals\""))
     }
-}
 
+    @Test("a CLs limit on a Wilson coefficient with a quadratic term is refused, pointing to fit --ops and scan")
+    func limitRefusesQuadraticPOI() throws {
+        let loaded = try ModelSource(workspace: Self.path("Data/vh/workspace_morphing.json")).load()
+        #expect(loaded.model.poiName == "cHW")
+        #expect(LimitTask.higherPowerTerm(of: "cHW", in: loaded.workspace) != nil)
+        #expect { try LimitTask().run(on: loaded) } throws: { error in
+            let text = "\(error)"
+            return text.contains("cHW") && text.contains("efthf fit --ops cHW") && text.contains("efthf scan --par cHW")
+        }
+        // A normalisation factor is linear: the limit runs.
+        let linear = try ModelSource(workspace: Self.path("Data/example/workspace.json")).load()
+        #expect(LimitTask.higherPowerTerm(of: linear.model.poiName ?? "", in: linear.workspace) == nil)
+    }
+
+    @Test("modifier settings follow pyhf: naming one type gives the other its modifier's own default")
+    func partialModifierSettings() throws {
+        let normsysOnly = try ModelOptions(json: JSONParser.parse(#"{"modifier_settings": {"normsys": {"interpcode": "code1"}}}"#))
+        #expect(normsysOnly.interpolation == (try InterpolationSettings(normsys: .code1, histosys: .code0)))
+        let histosysOnly = try InterpolationSettings(parsing: "histosys=code2")
+        #expect(histosysOnly == (try InterpolationSettings(normsys: .code1, histosys: .code2)))
+        #expect(ModelOptions().interpolation == .pyhfDefault)
+        #expect { try InterpolationSettings(parsing: "normsys=code4p") } throws: { "\($0)".contains("normsys takes code1, code4") }
+    }
+}

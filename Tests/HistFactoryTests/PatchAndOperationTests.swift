@@ -44,6 +44,29 @@ import Testing
         #expect(fewer.observations.count == big.observations.count - 1)
     }
 
+    @Test("rename, as pyhf's, refuses names the workspace does not have and names the one given")
+    func renameRefusesUnknownNames() throws {
+        try #require(ReferencePaths.sharedAvailable, "../shared/reference is absent")
+        let ws = try Workspace(contentsOf: Self.workspaces + "/01_pyhf_example/example_bkgonly.json", modifiers: .efthf)
+        #expect { try ws.renamed(samples: ["nosuch": "x"]) } throws: { "\($0)".contains("sample \"nosuch\"") }
+        #expect { try ws.renamed(modifiers: ["syst9": "x"]) } throws: { "\($0)".contains("modifier \"syst9\"") }
+        #expect { try ws.renamed(measurements: ["Nope": "x"]) } throws: { "\($0)".contains("measurement \"Nope\"") }
+    }
+
+    @Test("a right outer join puts the right workspace's items first, as pyhf's _join_items does; sorted orders by name")
+    func rightOuterOrderAndSorting() throws {
+        try #require(ReferencePaths.sharedAvailable, "../shared/reference is absent")
+        let a = try Workspace(contentsOf: Self.workspaces + "/03_atlas_susy2018_14_comb/BkgOnly.json", modifiers: .efthf)
+        let b = try a.pruned(channels: ["SRee_cuts"])
+        let combined = try Workspace.combine(a, b, join: .rightOuter)
+        #expect(combined.channels.map(\.name) == b.channels.map(\.name) + ["SRee_cuts"])
+        let sorted = try combined.sorted()
+        #expect(sorted.channels.map(\.name) == combined.channels.map(\.name).sorted())
+        #expect(sorted.observations.map(\.name) == sorted.channels.map(\.name))
+        #expect(try combined.digest(algorithm: "md5").count == 32 && (try combined.digest(algorithm: "sha512").count) == 128)
+        #expect(throws: HistFactoryError.self) { try combined.digest(algorithm: "sha3_256") }
+    }
+
     @Test func renameKeepsTheLikelihood() throws {
         try #require(ReferencePaths.sharedAvailable, "../shared/reference is absent")
         var ws = try Workspace(contentsOf: Self.workspaces + "/01_pyhf_example/example_bkgonly.json", modifiers: .efthf)

@@ -2,6 +2,7 @@ import EFTJSON
 import EFTModifiers
 import HistFactory
 import Inference
+import Morphing
 
 /// Reports from progress callbacks: (done, total), called from worker threads, serialised.
 public typealias ProgressHandler = @Sendable (_ done: Int, _ total: Int) -> Void
@@ -221,6 +222,7 @@ public struct LimitTask: Sendable, Codable, Equatable {
 
     public func run(on loaded: LoadedModel) throws -> LimitReport {
         guard level > 0, level < 1 else { throw InferenceError(.invalidOptions, "the CLs level must be in (0, 1), not \(level)") }
+        try Self.checkMonotonicPOI(loaded)
         var options = FitOptions()
         try overrides.apply(to: &options, model: loaded.model)
         let statistic = try HypotestTask.statistic(testStatistic)
@@ -235,6 +237,37 @@ public struct LimitTask: Sendable, Codable, Equatable {
         let r = try loaded.model.upperLimit(data: loaded.data, scan: scan, level: level, testStatistic: statistic, options: options)
         return LimitReport(poi: poi, level: level, observed: r.limit.observed, expected: r.limit.expected,
                            scan: r.hypotests.map { HypotestReport($0, poi: poi, testStatistic: testStatistic) })
+    }
+}
+
+extension LimitTask {
+    /// The first term of the workspace in which `coefficient` has a power above 1:
+    /// (channel, sample, term), or nil when every morphing and event-database modifier is at most
+    /// linear in it.
+    public static func higherPowerTerm(of coefficient: String, in workspace: Workspace) -> (channel: String, sample: String, term: String)? {
+        for channel in workspace.channels {
+            for sample in channel.samples {
+                for modifier in sample.modifiers {
+                    guard let morphing = modifier.dependent as? MorphingModifier, let i = morphing.coefficients.firstIndex(of: coefficient) else { continue }
+                    let poly = morphing.templates.yields
+                    if let term = poly.monomials.first(where: { $0.exponent(of: i) > 1 }) {
+                        return (channel.name, sample.name, term.description(names: poly.coefficientNames))
+                    }
+                }
+            }
+        }
+        return nil
+    }
+
+    /// A CLs upper limit assumes that the signal grows with the POI, so that excluding μ excludes
+    /// every larger value (arXiv:1007.1727 §3.6). A Wilson coefficient with a quadratic (or higher)
+    /// term does not: the yield at c and at −c can be the same, and the one-sided limit would
+    /// silently ignore the negative side. Such a POI is refused, with the commands that give its
+    /// two-sided profile-likelihood interval instead.
+    static func checkMonotonicPOI(_ loaded: LoadedModel) throws {
+        guard let poi = loaded.model.poiName, let found = higherPowerTerm(of: poi, in: loaded.workspace) else { return }
+        throw InferenceError(.invalidOptions,
+            "the POI \(poi) is a Wilson coefficient that enters the yields non-linearly (term \(found.term) of sample \(found.sample) in channel \(found.channel)), so a one-sided CLs upper limit does not apply; for its two-sided interval use efthf fit --ops \(poi) (profile-likelihood 68% and 95% CL intervals) or efthf scan --par \(poi)=LO:HI:N")
     }
 }
 

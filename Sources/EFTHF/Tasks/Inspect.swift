@@ -489,3 +489,53 @@ private func list(_ names: [String]) -> String {
 private func pad(_ text: String, _ width: Int) -> String {
     text.count >= width ? text : String(repeating: " ", count: width - text.count) + text
 }
+
+/// A background-only workspace given with the patch set made for it and no patch chosen
+/// (`efthf inspect BkgOnly.json --patch patchset.json`): the set, verified against the workspace
+/// (pyhf's `PatchSet.verify`), and the model of the workspace alone, for ``InspectTask``. The
+/// measurement's POI, which only the patches add, is then left out of that model.
+public struct PatchSetInspection: Sendable {
+    /// The patch set file.
+    public let file: String
+    public let patchSet: PatchSet
+    /// The background-only workspace's model (and observed data).
+    public let loaded: LoadedModel
+    /// The measurement's POI when it is not a parameter of the background-only workspace.
+    public let poiAddedByPatches: String?
+
+    /// The set's summary as `efthf patchset inspect --json` prints it, with the file.
+    public var json: JSON {
+        .object(JSONObject([
+            ("file", .string(file)), ("description", .string(patchSet.description)),
+            ("labels", .array(patchSet.labels.map { .string($0) })),
+            ("digests", .object(JSONObject(patchSet.digests.map { ($0.algorithm, .string($0.value)) }))),
+            ("poi_added_by_patches", poiAddedByPatches.map { JSON.string($0) } ?? .null),
+            ("patches", .array(patchSet.patches.map { .object(JSONObject([("name", .string($0.name)), ("values", .array($0.values))])) })),
+        ]))
+    }
+}
+
+extension ModelSource {
+    /// When ``patch`` names a pyhf PatchSet with more than one patch and no `:NAME`: the set,
+    /// verified against the workspace, and the workspace's own model; nil for any other source
+    /// (which ``load()`` reads as usual).
+    public func patchSetInspection() throws(HistFactoryError) -> PatchSetInspection? {
+        guard let patch, FileManager.default.fileExists(atPath: patch) else { return nil }
+        let json = try loadJSON(patch)
+        guard case .object(let o) = json, o["patches"] != nil else { return nil }
+        let set = try PatchSet(json: json, file: patch)
+        guard set.patches.count > 1 else { return nil }
+        var ws = try Workspace(contentsOf: workspace, modifiers: .efthf)
+        do { try set.verify(ws) } catch { throw error.inFile(patch) }
+        let m = try ws.measurement(named: measurement)
+        let parameters = Set(ws.channels.flatMap { $0.samples.flatMap { $0.modifiers.map(\.name) } })
+        var added: String? = nil
+        if !m.poi.isEmpty && !parameters.contains(m.poi), let k = ws.measurements.firstIndex(where: { $0.name == m.name }) {
+            // An empty POI is a model without one; the workspace itself is unchanged.
+            added = m.poi
+            ws = try ws.applying(patch: .array([.object(JSONObject([("op", .string("replace")), ("path", .string("/measurements/\(k)/config/poi")), ("value", .string(""))]))]),
+                                 label: "the background-only POI")
+        }
+        return PatchSetInspection(file: patch, patchSet: set, loaded: try LoadedModel(workspace: ws, measurement: measurement), poiAddedByPatches: added)
+    }
+}

@@ -37,9 +37,10 @@ public struct ModelSource: Sendable, Codable, Equatable {
         return ws
     }
 
-    /// The workspace, its model and its observed data.
-    public func load() throws(HistFactoryError) -> LoadedModel {
-        try LoadedModel(workspace: loadWorkspace(), measurement: measurement)
+    /// The workspace, its model and its observed data; `interpolation`: the interpolation codes
+    /// of normsys and histosys (pyhf's `modifier_settings`, by default code4 and code4p).
+    public func load(interpolation: InterpolationSettings = .pyhfDefault) throws(HistFactoryError) -> LoadedModel {
+        try LoadedModel(workspace: loadWorkspace(), measurement: measurement, interpolation: interpolation)
     }
 }
 

@@ -20,7 +20,8 @@ public enum EFTHFVersion {
 ///
 /// Patches are RFC 6902 JSON Patches, or patches of a pyhf PatchSet (objects with `patch`),
 /// applied in order. `poi_name` replaces the measurement's POI; `modifier_settings` chooses the
-/// interpolation codes (pyhf's defaults code4 and code4p).
+/// interpolation codes (pyhf's defaults code4 and code4p; as in pyhf, settings that name one type
+/// give the other its modifier's own default, normsys code1 or histosys code0).
 public struct ModelOptions: Sendable, Equatable {
     public var measurement: String?
     public var patches: [JSON]
@@ -71,26 +72,22 @@ public struct ModelOptions: Sendable, Equatable {
                 }
             }
         }
-        var normsys = InterpolationCode.code4, histosys = InterpolationCode.code4p
+        interpolation = .pyhfDefault
         if let s = o["modifier_settings"], s != .null {
             guard case .object(let settings) = s else { throw bad(["modifier_settings"], "expected an object, found \(s.kindDescription)") }
+            var pairs: [(type: String, code: String)] = []
             for (type, value) in settings.pairs {
-                guard type == "normsys" || type == "histosys" else {
-                    throw bad(["modifier_settings", type], "interpolation codes are set for normsys and histosys, not \"\(type)\"")
-                }
                 guard case .object(let v) = value, let name = v["interpcode"]?.stringValue, v.count == 1 else {
                     throw bad(["modifier_settings", type], "expected {\"interpcode\": \"code…\"}")
                 }
-                guard let code = InterpolationCode(rawValue: name) else {
-                    throw bad(["modifier_settings", type, "interpcode"], "unknown interpolation code \"\(name)\"; known: \(InterpolationCode.allCases.map(\.rawValue).joined(separator: ", "))")
-                }
-                if type == "normsys" { normsys = code } else { histosys = code }
+                pairs.append((type, name))
             }
-        }
-        do {
-            interpolation = try InterpolationSettings(normsys: normsys, histosys: histosys)
-        } catch {
-            throw HistFactoryError(error.code, "model options: \(error.message)", path: JSONPointer(tokens: ["modifier_settings"]))
+            // pyhf's rule: the settings replace the defaults whole; a type left out takes its modifier's own default.
+            do {
+                interpolation = try InterpolationSettings(modifierSettings: pairs)
+            } catch {
+                throw HistFactoryError(error.code, "model options: \(error.message)", path: JSONPointer(tokens: ["modifier_settings"]))
+            }
         }
     }
 
