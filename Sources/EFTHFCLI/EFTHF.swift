@@ -8,7 +8,7 @@ struct EFTHFCommand: ParsableCommand {
         commandName: "efthf",
         abstract: "EFT fits on published HistFactory statistical models.",
         version: efthfVersion,
-        subcommands: [Eval.self, Fit.self, Hypotest.self, Limit.self, Scan.self, Significance.self, Toys.self, Inspect.self, Export.self, PatchSetCommand.self, Reinterpret.self, Import.self, Serve.self]
+        subcommands: [Eval.self, Fit.self, Hypotest.self, Limit.self, Scan.self, Significance.self, Toys.self, Inspect.self, Export.self, PatchSetCommand.self, Reinterpret.self, Import.self, PlanCommand.self, RunShard.self, Merge.self, Submit.self, Serve.self]
     )
 
     /// As ArgumentParser's `main`, except that a bad option or value gives one line
