@@ -150,7 +150,7 @@ for i in 0 1 2; do
 done
 "$efthf" merge plan.json plan-results/shard-*.json -o merged.json >/dev/null
 # shellcheck disable=SC2086
-EFTHF_PROGRESS=0 "$efthf" scan "$workspace" $scan -o local.json >/dev/null
+EFTHF_PROGRESS=0 "$efthf" scan "$workspace" $scan --output local.json >/dev/null
 if cmp -s merged.json local.json; then
     say "PASS: the 3 Slurm array tasks merged equal the local scan byte for byte ($(( $(date +%s) - start )) s in all)"
 else

@@ -153,7 +153,7 @@ extension EFTHFCommand {
             discussion: """
                 Every shard must be there exactly once, each a result of this plan (its digest, the workspace's \
                 digest, efthf's version); otherwise every problem is printed on its own line, with the missing \
-                shards to resubmit, and nothing is written. A scan writes the report of 'efthf scan -o' and \
+                shards to resubmit, and nothing is written. A scan writes the report of 'efthf scan --output' and \
                 prints its table; toys write the report of 'efthf toys --json'; a patch set writes \
                 OUT/BkgOnly.json and OUT/patchset.json as 'efthf export --patchset'.
                 """

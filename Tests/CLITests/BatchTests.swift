@@ -38,7 +38,7 @@ import Testing
         let dir = try Self.directory(with: "Data/example/workspace.json")
         defer { try? FileManager.default.removeItem(at: dir) }
         let merged = try Self.planRunMerge(["scan", "workspace.json", "--par", "mu=0:3:10", "--shards", "3"], in: dir)
-        let single = try Self.ok(["scan", "workspace.json", "--par", "mu=0:3:10", "--runs", "3", "-o", "single.json"], in: dir)
+        let single = try Self.ok(["scan", "workspace.json", "--par", "mu=0:3:10", "--runs", "3", "--output", "single.json"], in: dir)
         #expect(try Self.bytes(dir, "merged.json") == Self.bytes(dir, "single.json"))
         #expect(merged.stdout == single.stdout, "the merge prints the scan's table")
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.appendingPathComponent("plan-results").path).filter { $0.hasSuffix(".json") }.count == 3)
@@ -48,7 +48,7 @@ import Testing
         let dir = try Self.directory(with: "Data/example/workspace.json")
         defer { try? FileManager.default.removeItem(at: dir) }
         try Self.planRunMerge(["scan", "workspace.json", "--par", "mu=0:2:5", "--par", "ttbar_norm=0.9:1.1:3", "--shards", "2"], in: dir)
-        try Self.ok(["scan", "workspace.json", "--par", "mu=0:2:5", "--par", "ttbar_norm=0.9:1.1:3", "-o", "single.json"], in: dir)
+        try Self.ok(["scan", "workspace.json", "--par", "mu=0:2:5", "--par", "ttbar_norm=0.9:1.1:3", "--output", "single.json"], in: dir)
         #expect(try Self.bytes(dir, "merged.json") == Self.bytes(dir, "single.json"))
     }
 
