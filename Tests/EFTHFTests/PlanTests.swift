@@ -45,6 +45,21 @@ import Testing
         #expect(merged == single)
     }
 
+    @Test func aScanPlanWithFixedParametersReadsBackWithItsDigest() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("efthf-plan-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let task = ScanTask(axes: [try GridAxis(name: "cHW", lower: -1, upper: 1, count: 5)],
+                            fix: try ParameterValues(parsing: "cHl3=0,cHDD=0,cHbox=0,cll1=0,cHq3=0"))
+        let plan = try Plan(task: .scan(task), source: ModelSource(workspace: TaskTests.path("Data/vh/workspace_morphing.json")), shards: 2)
+        let path = directory.appendingPathComponent("plan.json").path
+        try AtomicFiles.write(plan.json.serialized(.pretty), to: path)
+        let read = try Plan(contentsOf: path)
+        #expect(read.digest == plan.digest)
+        guard case .scan(let t) = read.task else { Issue.record("not a scan"); return }
+        #expect(t.runs == 2 && t.fix.entries.count == 5)
+    }
+
     @Test func adaptiveScansAreNotPlanned() throws {
         let task = ScanTask(axes: [try GridAxis(name: "mu", lower: 0, upper: 2, count: 5)], adaptive: true)
         #expect(throws: HistFactoryError.self) { try Plan(task: .scan(task), source: ModelSource(workspace: Self.example), shards: 2) }

@@ -93,8 +93,9 @@ public struct Plan: Sendable, Equatable {
         case .toys(let t): try t.validate()
         case .patchSet(let t): _ = try GridAxis.checked(t.grid, maximumPoints: Limits.patchSetPoints, what: "the patch set")
         }
-        // The task must survive its JSON form unchanged (a seed above 2⁶³ would not).
-        guard try Task.decode(task.kind, task.json) == task else {
+        // The task must survive its JSON form unchanged (a seed above 2⁶³ would not); the
+        // members of `fix` come back in another order, which does not matter.
+        guard try Task.decode(task.kind, task.json).json.serialized(.pythonSortedKeys) == task.json.serialized(.pythonSortedKeys) else {
             throw HistFactoryError(.parameter, "the task does not survive its JSON form (a seed must be below 2^63)")
         }
         var source = source
