@@ -9,7 +9,8 @@ struct EFTHFCommand: ParsableCommand {
         abstract: "EFT fits on published HistFactory statistical models.",
         version: efthfVersion,
         subcommands: [Eval.self, Fit.self, Hypotest.self, Limit.self, Scan.self, Significance.self, Toys.self, Inspect.self, Export.self, PatchSetCommand.self,
-                      Prune.self, Rename.self, Combine.self, Sort.self, Digest.self, Reinterpret.self, Import.self, Serve.self]
+                      Prune.self, Rename.self, Combine.self, Sort.self, Digest.self, Reinterpret.self, Import.self,
+                      PlanCommand.self, RunShard.self, Merge.self, Submit.self, Serve.self]
     )
 
     /// As ArgumentParser's `main`, except that a bad option or value gives one line

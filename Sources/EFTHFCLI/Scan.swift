@@ -52,10 +52,13 @@ extension EFTHFCommand {
         @Option(help: ArgumentHelp("With --adaptive: at most this many conditional fits in all.", valueName: "n"))
         var maxPoints: Int = 200
 
+        @Option(help: ArgumentHelp("1D grid: split the line into this many runs of warm-started fits (default: one per core). Fixed, the result is the same on every machine, and the same as a plan of as many shards.", valueName: "n"))
+        var runs: Int?
+
         var task: ScanTask {
             get throws {
                 ScanTask(axes: axes, fix: try fix.map { text throws(HistFactoryError) in try ParameterValues(parsing: text) } ?? ParameterValues(),
-                         adaptive: adaptive, tolerance: tolerance, maxPoints: maxPoints)
+                         adaptive: adaptive, tolerance: tolerance, maxPoints: maxPoints, runs: runs)
             }
         }
 
@@ -67,6 +70,7 @@ extension EFTHFCommand {
             if adaptive && axes.count == 2 { throw ValidationError("--adaptive refines 1D scans only: give --par once, or drop --adaptive for a 2D grid") }
             if !adaptive && (tolerance != nil || maxPoints != 200) { throw ValidationError("--tolerance and --max-points need --adaptive") }
             if let tolerance, !(tolerance > 0 && tolerance.isFinite) { throw ValidationError("--tolerance must be positive, not \(tolerance)") }
+            if runs != nil && (adaptive || axes.count != 1) { throw ValidationError("--runs is for 1D grid scans (one --par, without --adaptive)") }
             if adaptive && axes[0].count < 3 { throw ValidationError("--adaptive needs a coarse grid of at least 3 points (name=lo:hi:n with n ≥ 3)") }
             if adaptive && maxPoints < axes[0].count { throw ValidationError("--max-points (\(maxPoints)) is below the coarse grid's \(axes[0].count) points") }
             do { try task.validate() } catch let error as HistFactoryError { throw ValidationError(error.message) }

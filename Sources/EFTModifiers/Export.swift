@@ -22,6 +22,47 @@ public struct PatchSetExport: Sendable {
     public let skipped: [[Double]]
 }
 
+/// The patches of a range of a patch set's grid points, with the set's background-only workspace
+/// and metadata (``Workspace/patchSetPart(grid:points:poi:measurement:skippingInvalidPoints:description:)``).
+public struct PatchSetPart: Sendable {
+    public let backgroundOnly: Workspace
+    /// The PatchSet's `metadata` (digest, labels, description, references): the same in every part.
+    public let metadata: JSON
+    /// `{"metadata": {"name", "values"}, "patch": [...]}` per grid point of the range that has one.
+    public let patches: [JSON]
+    /// The grid points of the range left out (when skipping was asked for).
+    public let skipped: [[Double]]
+
+    public init(backgroundOnly: Workspace, metadata: JSON, patches: [JSON], skipped: [[Double]]) {
+        self.backgroundOnly = backgroundOnly
+        self.metadata = metadata
+        self.patches = patches
+        self.skipped = skipped
+    }
+
+    /// The patch set of parts of consecutive ranges, in order: their patches and skipped points
+    /// joined. The parts must agree on the metadata (hence on the background-only workspace's digest).
+    public static func merged(_ parts: [PatchSetPart]) throws(HistFactoryError) -> PatchSetExport {
+        guard let first = parts.first else { throw HistFactoryError(.parameter, "a patch set needs at least one part") }
+        var names = Set<String>()
+        for (k, part) in parts.enumerated() {
+            guard part.metadata == first.metadata else {
+                throw HistFactoryError(.patch, "part \(k) of the patch set has other metadata (digest, labels or description) than part 0: it was made from another workspace or grid")
+            }
+            for patch in part.patches {
+                let name = patch["metadata"]?["name"]?.stringValue ?? ""
+                guard names.insert(name).inserted else {
+                    throw HistFactoryError(.parameter, "two grid points share the patch name \"\(name)\"; give distinct values")
+                }
+            }
+        }
+        let set = try PatchSet(json: .object(JSONObject([
+            ("metadata", first.metadata), ("patches", .array(parts.flatMap(\.patches))), ("version", .string("1.0.0")),
+        ])))
+        return PatchSetExport(backgroundOnly: first.backgroundOnly, patchSet: set, skipped: parts.flatMap(\.skipped))
+    }
+}
+
 /// Export of extended workspaces to plain pyhf 1.0.0 (issue 7): the workspace evaluated at one
 /// point of the Wilson coefficients, and a background-only workspace with a pyhf PatchSet that adds
 /// the evaluated signal samples back, one patch per grid point (the form of HEPData likelihood records).
@@ -268,6 +309,19 @@ extension Workspace {
     /// under the "error" policy) get no patch and are returned in `skipped`; otherwise they are an error.
     public func patchSet(grid: [GridValues], poi: String? = nil, measurement: String? = nil, skippingInvalidPoints: Bool = false,
                          description: String = "efthf export: EFT signal hypotheses at a grid of Wilson coefficients") throws(HistFactoryError) -> PatchSetExport {
+        let count = grid.reduce(1) { $0 * $1.values.count }
+        return try PatchSetPart.merged([
+            patchSetPart(grid: grid, points: 0..<count, poi: poi, measurement: measurement, skippingInvalidPoints: skippingInvalidPoints, description: description)
+        ])
+    }
+
+    /// The part of ``patchSet(grid:poi:measurement:skippingInvalidPoints:description:)`` at the
+    /// grid points `points` (indices into the Cartesian product, the first coefficient varying
+    /// slowest): the background-only workspace, the set's metadata and the patches of those points.
+    /// Parts of consecutive ranges, merged in order (``PatchSetPart/merged(_:)``), are exactly the
+    /// patch set of the whole grid; a plan's shards on a batch system compute them apart.
+    public func patchSetPart(grid: [GridValues], points range: Range<Int>, poi: String? = nil, measurement: String? = nil, skippingInvalidPoints: Bool = false,
+                             description: String = "efthf export: EFT signal hypotheses at a grid of Wilson coefficients") throws(HistFactoryError) -> PatchSetPart {
         guard !grid.isEmpty, grid.allSatisfy({ !$0.values.isEmpty }) else {
             throw HistFactoryError(.parameter, "the grid needs at least one coefficient with at least one value")
         }
@@ -294,10 +348,13 @@ extension Workspace {
 
         var points: [[Double]] = [[]]
         for axis in grid { points = points.flatMap { p in axis.values.map { p + [$0] } } }
+        guard range.lowerBound >= 0, range.upperBound <= points.count else {
+            throw HistFactoryError(.parameter, "grid points \(range.lowerBound)..<\(range.upperBound) are outside the grid's \(points.count)")
+        }
         var patches: [JSON] = []
         var names = Set<String>()
         var skipped: [[Double]] = []
-        for values in points {
+        for values in points[range] {
             var point: [String: Double] = [:]
             for (axis, v) in zip(grid, values) { point[axis.name] = v }
             let evaluated: JSON
@@ -335,10 +392,7 @@ extension Workspace {
             ("description", .string(description)),
             ("references", .object(JSONObject([("hepdata", .string("ins0000000"))]))),
         ])
-        let set = try PatchSet(json: .object(JSONObject([
-            ("metadata", .object(metadata)), ("patches", .array(patches)), ("version", .string("1.0.0")),
-        ])))
-        return PatchSetExport(backgroundOnly: background, patchSet: set, skipped: skipped)
+        return PatchSetPart(backgroundOnly: background, metadata: .object(metadata), patches: patches, skipped: skipped)
     }
 
     /// "cHW_0p5_cHq3_m0p1": names and values, `-` → `m`, `.` → `p`, anything else outside [A-Za-z0-9_] → `_`.

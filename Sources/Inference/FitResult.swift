@@ -155,3 +155,12 @@ struct WarmStart: Sendable {
         return (x, reduced)
     }
 }
+
+extension FitResult {
+    /// A result known by its summary only, e.g. read back from a file a batch job wrote: no
+    /// covariance, no local minima, no warm start.
+    public init(parameterNames: [String], values: [Double], twiceNLL: Double, status: FitStatus, edm: Double, fixed: [Bool], functionCalls: Int) {
+        self.init(parameterNames: parameterNames, values: values, twiceNLL: twiceNLL, status: status, edm: edm, fixed: fixed,
+                  functionCalls: functionCalls, covarianceStorage: nil, minuitUncertainties: nil, localMinima: [], degeneracyTolerance: 0, warmStart: nil)
+    }
+}

@@ -35,6 +35,24 @@ public struct ProfileScan: Sendable {
     public let statuses: [FitStatus]
     public let bestFit: FitResult
 
+    public init(parameter: String, values: [Double], twiceNLL: [Double], statuses: [FitStatus], bestFit: FitResult) {
+        self.parameter = parameter
+        self.values = values
+        self.twiceNLL = twiceNLL
+        self.statuses = statuses
+        self.bestFit = bestFit
+    }
+
+    /// How a line of `pointCount` points is split into `count` runs of warm-started fits:
+    /// ⌈pointCount / count⌉ points per run, the last shorter; empty runs are left out (fewer
+    /// runs than `count` when `count` does not divide evenly into the points).
+    public static func runs(pointCount: Int, count: Int) -> [Range<Int>] {
+        let count = min(pointCount, max(count, 1))
+        guard count > 0 else { return [] }
+        let perRun = (pointCount + count - 1) / count
+        return stride(from: 0, to: pointCount, by: perRun).map { $0..<min($0 + perRun, pointCount) }
+    }
+
     /// The minimum of 2NLL over the unconditional fit and the scan.
     public var minimumTwiceNLL: Double { min(bestFit.twiceNLL, twiceNLL.min() ?? .infinity) }
 
@@ -56,6 +74,14 @@ public struct ProfileScan2D: Sendable {
     public let yValues: [Double]
     public let twiceNLL: [[Double]]
     public let bestFit: FitResult
+
+    public init(parameters: [String], xValues: [Double], yValues: [Double], twiceNLL: [[Double]], bestFit: FitResult) {
+        self.parameters = parameters
+        self.xValues = xValues
+        self.yValues = yValues
+        self.twiceNLL = twiceNLL
+        self.bestFit = bestFit
+    }
 
     public var minimumTwiceNLL: Double { min(bestFit.twiceNLL, twiceNLL.joined().min() ?? .infinity) }
 
@@ -143,24 +169,34 @@ extension DifferentiableLikelihood {
     }
 
     /// The profile likelihood along `name` at each of `values`: conditional fits, the grid split
-    /// into one contiguous run per core, each fit warm-started from its neighbour.
+    /// into contiguous runs (``ProfileScan/runs(pointCount:count:)``), each run's first fit
+    /// warm-started from the unconditional fit and every later one from its converged neighbour.
     ///
+    /// The fits converge to a tolerance, so 2NLL at a point depends (within that tolerance) on the
+    /// run it belongs to: the same `runs` gives the same doubles on any machine; the default, one
+    /// run per core, gives the same doubles on machines with the same number of cores.
+    ///
+    /// - Parameter runs: the number of runs (default: the number of cores); they run in parallel.
     /// - Parameter progress: called from the worker threads after each conditional fit with the
     ///   number of fits done and `values.count`; calls are serialised and `done` counts up 1…total.
     /// - Complexity: one conditional fit per value, about values.count / cores fits of wall time.
     public func profileScan(
-        _ name: String, values: [Double], data: ModelData, options: FitOptions = FitOptions(),
+        _ name: String, values: [Double], data: ModelData, options: FitOptions = FitOptions(), runs: Int? = nil,
         progress: (@Sendable (_ done: Int, _ total: Int) -> Void)? = nil
     ) throws(InferenceError) -> ProfileScan {
+        if let runs, runs < 1 { throw InferenceError(.invalidOptions, "a scan needs at least one run of fits, not \(runs)") }
         let problem = try FitProblem(model: self, data: data, options: options)
         let p = try index(of: name, in: problem)
         let best = try converged(problem.run(from: problem.start, warmStart: nil), "the unconditional fit")
         let counter = ProgressCounter(total: values.count, progress)
-        let fits = scanLine(problem, best: best, points: values.map { [p: $0] }, counter: counter)
+        let fits = scanLine(problem, best: best, points: values.map { [p: $0] }, runs: runs ?? inferenceConcurrency, counter: counter)
         return ProfileScan(parameter: name, values: values, twiceNLL: fits.map(\.twiceNLL), statuses: fits.map(\.status), bestFit: best)
     }
 
-    /// The profile likelihood on the grid `xValues × yValues` of two parameters, rows in parallel.
+    /// The profile likelihood on the grid `xValues × yValues` of two parameters: one run of
+    /// conditional fits per row (x fixed, y increasing), warm-started from the unconditional fit,
+    /// rows in parallel. Rows do not depend on each other, so the result does not depend on the
+    /// number of cores.
     ///
     /// - Parameter progress: called from the worker threads after each conditional fit with the
     ///   number of fits done and `xValues.count × yValues.count`; calls are serialised.
@@ -173,15 +209,39 @@ extension DifferentiableLikelihood {
         let best = try converged(problem.run(from: problem.start, warmStart: nil), "the unconditional fit")
         let counter = ProgressCounter(total: xValues.count * yValues.count, progress)
         let rows = parallelMap(xValues.count) { i in
-            var previous = best
-            return yValues.map { v -> Double in
-                let fit = problem.fixing([px: xValues[i], py: v]).run(from: previous.values, warmStart: previous.warmStart)
-                if fit.status.isConverged { previous = fit }
-                counter.step()
-                return fit.status.isConverged ? fit.twiceNLL : .nan
-            }
+            fitRun(problem, best: best, points: yValues.map { [px: xValues[i], py: $0] }, counter: counter)
+                .map { $0.status.isConverged ? $0.twiceNLL : .nan }
         }
         return ProfileScan2D(parameters: [x, y], xValues: xValues, yValues: yValues, twiceNLL: rows, bestFit: best)
+    }
+
+    /// The pieces a scan is made of, for a scan run piecewise (one shard of a plan on a batch
+    /// system): the unconditional fit, and for each run of points (values of `parameters`, one
+    /// array per point) the conditional fits, the first warm-started from the unconditional fit
+    /// and each later one from the last converged fit of its run, as ``profileScan(_:values:data:options:runs:progress:)``
+    /// does for a run of a 1D scan and the 2D scan for a row. Runs in parallel.
+    ///
+    /// - Complexity: one fit plus one conditional fit per point.
+    public func conditionalFitRuns(
+        _ parameters: [String], runs: [[[Double]]], data: ModelData, options: FitOptions = FitOptions(),
+        progress: (@Sendable (_ done: Int, _ total: Int) -> Void)? = nil
+    ) throws(InferenceError) -> (bestFit: FitResult, runs: [[FitResult]]) {
+        let problem = try FitProblem(model: self, data: data, options: options)
+        var found: [Int] = []
+        for name in parameters { found.append(try index(of: name, in: problem)) }
+        let indices = found
+        guard Set(indices).count == indices.count else { throw InferenceError(.invalidOptions, "a scanned parameter is named twice: \(parameters)") }
+        for run in runs {
+            guard run.allSatisfy({ $0.count == indices.count }) else {
+                throw InferenceError(.invalidOptions, "every point needs one value per scanned parameter (\(parameters.count))")
+            }
+        }
+        let best = try converged(problem.run(from: problem.start, warmStart: nil), "the unconditional fit")
+        let counter = ProgressCounter(total: runs.reduce(0) { $0 + $1.count }, progress)
+        let fits = parallelMap(runs.count) { r in
+            fitRun(problem, best: best, points: runs[r].map { Dictionary(uniqueKeysWithValues: zip(indices, $0)) }, counter: counter)
+        }
+        return (best, fits)
     }
 
     func index(of name: String, in problem: FitProblem) throws(InferenceError) -> Int {
@@ -191,20 +251,24 @@ extension DifferentiableLikelihood {
         return p
     }
 
-    /// The fits at `points` (parameter index → value), in contiguous chunks, one per core.
-    func scanLine(_ problem: FitProblem, best: FitResult, points: [[Int: Double]], counter: ProgressCounter? = nil) -> [FitResult] {
-        let chunks = min(points.count, inferenceConcurrency)
-        guard chunks > 0 else { return [] }
-        let perChunk = (points.count + chunks - 1) / chunks
-        return parallelMap(chunks) { c in
-            var previous = best
-            return points[min(c * perChunk, points.count)..<min((c + 1) * perChunk, points.count)].map { fixedValues in
-                let fit = problem.fixing(fixedValues).run(from: previous.values, warmStart: previous.warmStart)
-                if fit.status.isConverged { previous = fit }
-                counter?.step()
-                return fit
-            }
+    /// The fits at `points` (parameter index → value), in `runs` contiguous runs (``ProfileScan/runs(pointCount:count:)``) in parallel.
+    func scanLine(_ problem: FitProblem, best: FitResult, points: [[Int: Double]], runs: Int = inferenceConcurrency, counter: ProgressCounter? = nil) -> [FitResult] {
+        let ranges = ProfileScan.runs(pointCount: points.count, count: runs)
+        return parallelMap(ranges.count) { c in
+            fitRun(problem, best: best, points: Array(points[ranges[c]]), counter: counter)
         }.flatMap { $0 }
+    }
+
+    /// Conditional fits at `points` in order, the first started from `best`, each later one from
+    /// the last converged fit.
+    func fitRun(_ problem: FitProblem, best: FitResult, points: [[Int: Double]], counter: ProgressCounter? = nil) -> [FitResult] {
+        var previous = best
+        return points.map { fixedValues in
+            let fit = problem.fixing(fixedValues).run(from: previous.values, warmStart: previous.warmStart)
+            if fit.status.isConverged { previous = fit }
+            counter?.step()
+            return fit
+        }
     }
 }
 

@@ -39,6 +39,22 @@ extension DifferentiableLikelihood {
         options: FitOptions = FitOptions(), progress: (@Sendable (_ done: Int, _ total: Int) -> Void)? = nil
     ) throws(InferenceError) -> ToyHypotestResult {
         guard toys > 0 else { throw InferenceError(.invalidOptions, "the number of toys must be positive, got \(toys)") }
+        let statistics = try toyTestStatistics(poiValue: poiValue, data: data, toys: 0..<toys, seed: seed, testStatistic: testStatistic,
+                                               options: options, progress: progress)
+        return try ToyHypotestResult(poiValue: poiValue, testStatistic: testStatistic, statistics: [statistics])
+    }
+
+    /// The statistic on the observed data and on toys `toys` of both hypotheses, as
+    /// ``toyHypotest(poiValue:data:toys:seed:testStatistic:options:progress:)`` computes them: toy k
+    /// is the same pseudo-data whichever range it is computed in, so ranges computed apart (shards
+    /// of a plan on a batch system) and joined in order give exactly the single run's statistics.
+    ///
+    /// - Complexity: 3 fits, then about 2 × `toys.count` × 2 fits.
+    public func toyTestStatistics(
+        poiValue: Double, data: ModelData, toys: Range<Int>, seed: UInt64, testStatistic: TestStatistic = .qMuTilde,
+        options: FitOptions = FitOptions(), progress: (@Sendable (_ done: Int, _ total: Int) -> Void)? = nil
+    ) throws(InferenceError) -> ToyTestStatistics {
+        guard toys.lowerBound >= 0 else { throw InferenceError(.invalidOptions, "toy indices start at 0, not \(toys.lowerBound)") }
         let (problem, poi) = try poiProblem(data, options)
         let kind = testStatistic
         let mu = kind == .q0 ? 0 : poiValue
@@ -50,10 +66,11 @@ extension DifferentiableLikelihood {
             problem.fixing([poi: backgroundPOI]).run(from: observed.free.values, warmStart: observed.free.warmStart), "the fit at μ = \(backgroundPOI)")
         let sampler = ToySampler(model: self)
         let model = self
-        let counter = ProgressCounter(total: 2 * toys, progress)
+        let counter = ProgressCounter(total: 2 * toys.count, progress)
         func statistics(_ generator: FitResult, stream: UInt64) -> [Double?] {
-            parallelMap(toys) { k -> Double? in
+            parallelMap(toys.count) { offset -> Double? in
                 defer { counter.step() }
+                let k = toys.lowerBound + offset
                 var rng = Xoshiro256StarStar(seed: seed, stream: stream, index: UInt64(k))
                 let (main, aux) = sampler.sample(generator.values, using: &rng)
                 guard let toyData = try? model.data(main: main, auxiliary: aux) else { return nil }
@@ -68,9 +85,48 @@ extension DifferentiableLikelihood {
                 return value
             }
         }
-        let signal = statistics(signalFit, stream: 1)
-        let background = statistics(backgroundFit, stream: 2)
-        let s = signal.compactMap { $0 }, b = background.compactMap { $0 }
+        return ToyTestStatistics(toys: toys, q: q, signal: statistics(signalFit, stream: 1), background: statistics(backgroundFit, stream: 2))
+    }
+}
+
+/// The test statistic on the observed data and on a range of toys of each hypothesis (nil where a
+/// fit failed on the toy).
+public struct ToyTestStatistics: Sendable, Equatable {
+    /// The toy indices.
+    public let toys: Range<Int>
+    /// The statistic on the observed data.
+    public let q: Double
+    /// Per toy of the range, from signal-plus-background pseudo-data.
+    public let signal: [Double?]
+    /// Per toy of the range, from background-only pseudo-data.
+    public let background: [Double?]
+
+    public init(toys: Range<Int>, q: Double, signal: [Double?], background: [Double?]) {
+        self.toys = toys
+        self.q = q
+        self.signal = signal
+        self.background = background
+    }
+}
+
+extension ToyHypotestResult {
+    /// The p-values and CLs from the toys' statistics: `statistics` are consecutive ranges of toys
+    /// from 0, in order, that agree on the observed statistic (one range for a single run; a
+    /// plan's shards otherwise).
+    public init(poiValue: Double, testStatistic: TestStatistic, statistics: [ToyTestStatistics]) throws(InferenceError) {
+        guard let first = statistics.first else { throw InferenceError(.invalidOptions, "no toys") }
+        var next = 0
+        for part in statistics {
+            guard part.toys.lowerBound == next, part.signal.count == part.toys.count, part.background.count == part.toys.count else {
+                throw InferenceError(.invalidOptions, "the toys must be consecutive ranges from 0: toy \(next) is followed by the range \(part.toys)")
+            }
+            guard part.q.bitPattern == first.q.bitPattern else {
+                throw InferenceError(.invalidOptions, "the ranges of toys disagree on the observed statistic (\(first.q) and \(part.q)): they were computed on different inputs")
+            }
+            next = part.toys.upperBound
+        }
+        let q = first.q
+        let s = statistics.flatMap { $0.signal.compactMap { $0 } }, b = statistics.flatMap { $0.background.compactMap { $0 } }
         guard !s.isEmpty, !b.isEmpty else { throw InferenceError(.failedMinimization, "every toy fit failed") }
         func pValue(_ samples: [Double], _ value: Double) -> Double {
             Double(samples.filter { $0 >= value }.count) / Double(samples.count)
@@ -84,10 +140,10 @@ extension DifferentiableLikelihood {
             let i = Int(position.rounded(.down)), j = min(i + 1, clsOverToys.count - 1)
             return clsOverToys[i] + (position - Double(i)) * (clsOverToys[j] - clsOverToys[i])
         }
-        return ToyHypotestResult(
-            poiValue: poiValue, testStatistic: kind, q: q, clsbObserved: clsb, clbObserved: clb,
+        self.init(
+            poiValue: poiValue, testStatistic: testStatistic, q: q, clsbObserved: clsb, clbObserved: clb,
             clsObserved: clb > 0 ? clsb / clb : .nan, clsExpected: expected, signalTestStatistics: s,
-            backgroundTestStatistics: b, failedToys: 2 * toys - s.count - b.count)
+            backgroundTestStatistics: b, failedToys: 2 * next - s.count - b.count)
     }
 }
 

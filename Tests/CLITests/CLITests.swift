@@ -29,7 +29,7 @@ func checkSVGFile(_ path: String, sourceLocation: SourceLocation = #_sourceLocat
 
 @Suite struct HelpTests {
     static let commands = ["", "eval", "fit", "hypotest", "limit", "scan", "significance", "toys", "inspect", "export", "patchset", "patchset verify",
-                           "prune", "rename", "combine", "sort", "digest", "reinterpret", "import", "serve"]
+                           "prune", "rename", "combine", "sort", "digest", "reinterpret", "import", "plan", "run", "merge", "submit", "serve"]
 
     /// The help text of each subcommand is stored under Snapshots/; EFTHF_UPDATE_SNAPSHOTS=1 rewrites them.
     @Test(arguments: commands)

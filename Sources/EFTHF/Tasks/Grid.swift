@@ -70,6 +70,9 @@ public enum Limits {
     public static let scanPoints = 250_000
     /// Toys per hypothesis.
     public static let toys = 10_000_000
+    /// Shards of one plan (``Plan``): a Slurm job array's indices 0…999 fit under Slurm's default
+    /// `MaxArraySize` (1001).
+    public static let shards = 1000
 }
 
 extension GridAxis {

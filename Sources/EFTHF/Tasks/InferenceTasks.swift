@@ -331,14 +331,33 @@ public struct ToysTask: Sendable, Codable, Equatable {
         self.testStatistic = testStatistic
     }
 
-    public func run(on loaded: LoadedModel, progress: ProgressHandler? = nil) throws -> ToysReport {
+    /// Checks the number of toys, the POI value and the test statistic.
+    public func validate() throws(InferenceError) {
         guard toys > 0, toys <= Limits.toys else { throw InferenceError(.invalidOptions, "the number of toys must be from 1 to \(Limits.toys), not \(toys)") }
         guard poiValue.isFinite else { throw InferenceError(.invalidOptions, "the POI value must be finite") }
+        _ = try HypotestTask.statistic(testStatistic)
+    }
+
+    public func run(on loaded: LoadedModel, progress: ProgressHandler? = nil) throws -> ToysReport {
+        try validate()
         let r = try loaded.model.toyHypotest(poiValue: poiValue, data: loaded.data, toys: toys, seed: seed,
                                              testStatistic: try HypotestTask.statistic(testStatistic), progress: progress)
-        return ToysReport(poi: loaded.model.poiName ?? "", poiValue: poiValue, testStatistic: testStatistic, ntoys: toys, seed: seed, q: r.q,
-                          clsObserved: r.clsObserved, clsbObserved: r.clsbObserved, clbObserved: r.clbObserved, clsExpected: r.clsExpected,
-                          failedToys: r.failedToys)
+        return report(r, poi: loaded.model.poiName ?? "")
+    }
+
+    /// The statistics of toys `range` (a shard of a plan; ``DifferentiableLikelihood/toyTestStatistics(poiValue:data:toys:seed:testStatistic:options:progress:)``).
+    public func statistics(on loaded: LoadedModel, toys range: Range<Int>, progress: ProgressHandler? = nil) throws -> ToyTestStatistics {
+        try validate()
+        guard range.lowerBound >= 0, range.upperBound <= toys else { throw InferenceError(.invalidOptions, "toys \(range) are outside 0..<\(toys)") }
+        return try loaded.model.toyTestStatistics(poiValue: poiValue, data: loaded.data, toys: range, seed: seed,
+                                                  testStatistic: try HypotestTask.statistic(testStatistic), progress: progress)
+    }
+
+    /// The report of a toy test made with this task.
+    public func report(_ r: ToyHypotestResult, poi: String) -> ToysReport {
+        ToysReport(poi: poi, poiValue: poiValue, testStatistic: testStatistic, ntoys: toys, seed: seed, q: r.q,
+                   clsObserved: r.clsObserved, clsbObserved: r.clsbObserved, clbObserved: r.clbObserved, clsExpected: r.clsExpected,
+                   failedToys: r.failedToys)
     }
 }
 

@@ -15,13 +15,19 @@ public struct ScanTask: Sendable, Codable, Equatable {
     public var tolerance: Double?
     /// With `adaptive`: at most this many conditional fits.
     public var maxPoints: Int
+    /// A 1D grid scan: the number of contiguous runs of warm-started fits the line is split into
+    /// (``ProfileScan/runs(pointCount:count:)``); nil: one per core. Fixing it makes the result
+    /// the same on every machine, and the same as a plan of as many shards (``Plan``).
+    public var runs: Int?
 
-    public init(axes: [GridAxis], fix: ParameterValues = ParameterValues(), adaptive: Bool = false, tolerance: Double? = nil, maxPoints: Int = 200) {
+    public init(axes: [GridAxis], fix: ParameterValues = ParameterValues(), adaptive: Bool = false, tolerance: Double? = nil, maxPoints: Int = 200,
+                runs: Int? = nil) {
         self.axes = axes
         self.fix = fix
         self.adaptive = adaptive
         self.tolerance = tolerance
         self.maxPoints = maxPoints
+        self.runs = runs
     }
 
     /// The conditional fits the scan starts with.
@@ -48,6 +54,10 @@ public struct ScanTask: Sendable, Codable, Equatable {
         if let tolerance, !(tolerance > 0 && tolerance.isFinite) {
             throw HistFactoryError(.parameter, "the tolerance must be positive, not \(tolerance)")
         }
+        if let runs {
+            guard axes.count == 1, !adaptive else { throw HistFactoryError(.parameter, "the number of runs is for 1D grid scans (not adaptive, not 2D)") }
+            guard runs >= 1, runs <= Limits.shards else { throw HistFactoryError(.parameter, "the number of runs must be from 1 to \(Limits.shards), not \(runs)") }
+        }
     }
 
     public func run(on loaded: LoadedModel, progress: ProgressHandler? = nil) throws -> ScanReport {
@@ -63,7 +73,7 @@ public struct ScanTask: Sendable, Codable, Equatable {
             return ScanReport(scan)
         }
         if axes.count == 1 {
-            return ScanReport(try loaded.model.profileScan(axes[0].name, values: axes[0].values, data: loaded.data, options: options, progress: progress))
+            return ScanReport(try loaded.model.profileScan(axes[0].name, values: axes[0].values, data: loaded.data, options: options, runs: runs, progress: progress))
         }
         return ScanReport(try loaded.model.profileScan(axes[0].name, values: axes[0].values, axes[1].name, values: axes[1].values,
                                                        data: loaded.data, options: options, progress: progress))

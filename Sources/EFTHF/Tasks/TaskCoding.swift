@@ -207,14 +207,14 @@ extension ToysTask {
 }
 
 extension ScanTask {
-    enum CodingKeys: String, CodingKey, CaseIterable { case axes, fix, adaptive, tolerance, maxPoints = "max_points" }
+    enum CodingKeys: String, CodingKey, CaseIterable { case axes, fix, adaptive, tolerance, maxPoints = "max_points", runs }
 
     public init(from decoder: any Decoder) throws {
         try TaskCoding.rejectUnknown(decoder, CodingKeys.self)
         let c = try decoder.container(keyedBy: CodingKeys.self)
         self.init(axes: try c.decode([GridAxis].self, forKey: .axes), fix: try c.value(.fix, default: ParameterValues()),
                   adaptive: try c.value(.adaptive, default: false), tolerance: try c.decodeIfPresent(Double.self, forKey: .tolerance),
-                  maxPoints: try c.value(.maxPoints, default: 200))
+                  maxPoints: try c.value(.maxPoints, default: 200), runs: try c.decodeIfPresent(Int.self, forKey: .runs))
     }
 }
 
