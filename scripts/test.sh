@@ -7,3 +7,4 @@ swift package dump-package | scripts/check-modules.py
 swift build --build-tests
 swift test --skip-build 2>&1 | tee .build/test-output.txt
 scripts/test-bindings.sh
+scripts/test-browser.sh
