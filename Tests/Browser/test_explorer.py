@@ -65,7 +65,11 @@ def server():
         pytest.fail("efthf serve did not answer /v1/health: " + (Path(data) / "serve.log").read_text())
     yield url
     process.terminate()
-    process.wait(timeout=30)
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:  # a job still running: graceful shutdown waits for it
+        process.kill()
+        process.wait()
     log.close()
     shutil.rmtree(data, ignore_errors=True)
 
@@ -157,7 +161,7 @@ def test_bundled_example_charts_fit_pulls_sliders_scan_download(server, browser,
     slider = driver.find_element(By.ID, "wc-cHW")
     slider.send_keys(*([Keys.ARROW_RIGHT] * 15))
     wait(driver, lambda d: signal_heights(d) != before, message="moving the cHW slider did not change the signal")
-    assert "modified" in driver.find_element(By.ID, "yields-mode").text
+    wait(driver, lambda d: "modified" in d.find_element(By.ID, "yields-mode").text)
     driver.save_screenshot(str(SCREENSHOTS / "02-slider-moved.png"))
 
     # The fit job: pulls and the correlation matrix.
@@ -186,7 +190,9 @@ def test_bundled_example_charts_fit_pulls_sliders_scan_download(server, browser,
     wait(driver, lambda d: stack_svgs(d) != before, message="dragging a pull did not change the post-fit charts")
     # …and by keyboard.
     before = stack_svgs(driver)
-    handle.send_keys(Keys.ARROW_LEFT, Keys.ARROW_LEFT, Keys.ARROW_LEFT)
+    # The drag focused the handle; the arrow keys go to it.
+    assert driver.switch_to.active_element == handle
+    ActionChains(driver).send_keys(Keys.ARROW_LEFT, Keys.ARROW_LEFT, Keys.ARROW_LEFT).perform()
     wait(driver, lambda d: stack_svgs(d) != before, message="moving a pull with the keys did not change the charts")
     driver.save_screenshot(str(SCREENSHOTS / "04-pull-dragged.png"))
 

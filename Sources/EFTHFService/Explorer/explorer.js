@@ -213,7 +213,14 @@ function renderSliders() {
       output.textContent = Number(input.value).toPrecision(3);
       refreshYields();
     });
-    row.append(label, input, output);
+    // Which coefficients the fit floats (the others stay at 0); by default those the measurement
+    // leaves free.
+    const float = document.createElement("label");
+    const box = document.createElement("input");
+    Object.assign(box, { type: "checkbox", id: `float-${name}`, checked: p ? !p.fixed : true });
+    box.dataset.coefficient = name;
+    float.append(box, " float in the fit");
+    row.append(label, input, output, float);
     holder.append(row);
   }
 }
@@ -236,14 +243,22 @@ async function refreshYields() {
     do {
       state.yieldsPending = false;
       const sequence = ++state.yieldsRequest;
-      const report = await api("POST", `/v1/workspaces/${state.id}/yields`, { at: currentPoint() });
-      if (sequence === state.yieldsRequest) renderStacks(report);
+      const point = currentPoint();
+      const report = await api("POST", `/v1/workspaces/${state.id}/yields`, { at: point });
+      if (sequence === state.yieldsRequest) {
+        renderStacks(report);
+        updateMode();
+      }
     } while (state.yieldsPending);
   } catch (error) {
     setStatus($("status"), `Yields: ${error.message}`, true);
   } finally {
     state.yieldsBusy = false;
   }
+}
+
+/// The label of the prediction charts: pre- or post-fit, and whether pulls or sliders moved.
+function updateMode() {
   const mode = $("yields-mode");
   const edited = state.edits.size > 0 || state.wilson.size > 0;
   mode.textContent = (state.fit ? "post-fit" : "pre-fit") + (edited ? ", modified" : "");
@@ -491,15 +506,16 @@ async function runFit() {
   button.disabled = true;
   setStatus($("fit-status"), "Fit submitted…");
   try {
-    const ops = state.summary.wilson_coefficients;
+    const ops = state.summary.wilson_coefficients.filter((name) => $(`float-${name}`).checked);
     const request = ops.length ? { kind: "fit", ops } : { kind: "fit" };
     const job = await api("POST", `/v1/workspaces/${state.id}/jobs`, request);
     const done = await waitForJob(job, (s) => setStatus($("fit-status"), `Fit ${s.state}…`));
     state.fit = await api("GET", `/v1/jobs/${job.id}/files/fit.json`);
     state.edits.clear();
+    // The sliders show the best fit; they count as moved only when the user moves them again.
+    state.wilson.clear();
     for (const name of ops) {
       const value = state.fit.parameters[name] ? state.fit.parameters[name].value : 0;
-      state.wilson.set(name, value);
       const input = $(`wc-${name}`);
       if (input) { input.value = value; input.nextElementSibling.textContent = Number(value).toPrecision(3); }
     }
@@ -641,7 +657,8 @@ function renderFreeParameters() {
 function renderScanControls() {
   const select = $("scan-parameter");
   const previous = select.value;
-  const candidates = state.summary.parameters.filter((p) => !p.fixed && (p.constraint === "unconstrained" || state.summary.wilson_coefficients.includes(p.name)));
+  const candidates = state.summary.parameters.filter((p) =>
+    (!p.fixed && p.constraint === "unconstrained") || state.summary.wilson_coefficients.includes(p.name));
   select.replaceChildren(...candidates.map((p) => new Option(p.name, p.name)));
   if (candidates.some((p) => p.name === previous)) select.value = previous;
   setScanRange();
