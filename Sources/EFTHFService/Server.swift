@@ -239,23 +239,37 @@ public struct EFTHFServer: Sendable {
     }
 
     /// POST /v1/workspaces/{id}/yields: `YieldsTask` at the point `{"at": {name: value, …}}`
-    /// (parameters not named at their initial values), answered at once: one evaluation of the model.
+    /// (parameters not named at their initial values), answered at once: one evaluation of the
+    /// model, and two per parameter of the band when `"band"` asks for one: `"constraints"` (the
+    /// pre-fit widths) or `{"fit_job": ID}` (the covariance of a finished fit job on this workspace).
     private func yields(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
-        let loaded = try await state.loadedModel(try uuid(context))
+        let id = try uuid(context)
+        let loaded = try await state.loadedModel(id)
         let body = try await Storage.collect(request, limit: ServiceConfiguration.maximumJobRequestBytes)
         let parsed: JSON
         do { parsed = try JSONParser.parse(body) } catch {
             throw ServiceError(.badRequest, "the request is not valid JSON: \(error)", code: "syntax")
         }
         guard case .object(let o) = parsed else { throw ServiceError(.badRequest, "the request must be a JSON object {\"at\": {…}}", code: "request", path: "/") }
-        for key in o.keys where key != "at" { throw ServiceError(.badRequest, "unknown member \"\(key)\"; allowed: at", code: "request", path: "/\(key)") }
+        for key in o.keys where key != "at" && key != "band" {
+            throw ServiceError(.badRequest, "unknown member \"\(key)\"; allowed: at, band", code: "request", path: "/\(key)")
+        }
         var at = ParameterValues()
         if let value = o["at"] {
             do { at = try ParameterValues(json: value, at: JSONPointer(tokens: ["at"])) } catch {
                 throw ServiceError(.badRequest, error.message, code: error.code.name, path: error.path.map { "/" + $0.tokens.joined(separator: "/") })
             }
         }
-        let task = YieldsTask(at: at)
+        var band: YieldsTask.Band? = nil
+        switch o["band"] {
+        case nil, .null?: break
+        case .string("constraints")?: band = .constraints
+        case .object(let b)? where b.count == 1 && b["fit_job"]?.stringValue != nil:
+            band = try await fitCovariance(b["fit_job"]!.stringValue!, workspace: id)
+        default:
+            throw ServiceError(.badRequest, "\"band\" must be \"constraints\" or {\"fit_job\": ID}", code: "request", path: "/band")
+        }
+        let task = YieldsTask(at: at, band: band)
         let result: Result<JSON, ServiceError> = await onDedicatedThread {
             do { return .success(try task.run(on: loaded).jsonValue) } catch let error as HistFactoryError {
                 return .failure(ServiceError(error))
@@ -264,6 +278,24 @@ public struct EFTHFServer: Sendable {
             }
         }
         return json(.ok, try result.get())
+    }
+
+    /// The covariance `C_ij = ρ_ij σ̂_i σ̂_j` of the free parameters of a finished fit job's
+    /// `fit.json` (the job must have run on `workspace`).
+    private func fitCovariance(_ text: String, workspace: UUID) async throws -> YieldsTask.Band {
+        guard let jobID = UUID(uuidString: text) else { throw ServiceError(.badRequest, "\"\(text)\" is not a job id", code: "request", path: "/band/fit_job") }
+        let job = try await state.job(jobID)
+        guard job.workspaceID == workspace, job.request.kind == "fit", job.state == .done else {
+            throw ServiceError(.conflict, "job \(text) is not a finished fit of this workspace", path: "/band/fit_job")
+        }
+        let report = try JSONParser.parse(Data(contentsOf: URL(fileURLWithPath: jobsDirectory + "/" + text.lowercased() + "/fit.json")))
+        guard case .object(let parameters)? = report["parameters"], case .array(let rows)? = report["correlations"], rows.count == parameters.count else {
+            throw ServiceError(.conflict, "the fit of job \(text) has no correlations (uncertainties were not computed)", path: "/band/fit_job")
+        }
+        let sigma = parameters.values.map { $0["uncertainty"]?.doubleValue ?? 0 }
+        let kept = sigma.indices.filter { sigma[$0] > 0 && sigma[$0].isFinite }
+        let matrix = kept.map { i in kept.map { j in (rows[i].arrayValue?[j].doubleValue ?? 0) * sigma[i] * sigma[j] } }
+        return .covariance(parameters: kept.map { parameters.keys[$0] }, matrix: matrix)
     }
 
     /// POST /v1/workspaces/{id}/patched: `{"patchset": {…a pyhf PatchSet…}, "patch": "name"}` →

@@ -91,6 +91,10 @@ def browser(downloads):
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service(executable_path="/usr/bin/chromedriver"), options=options)
     driver.execute_cdp_cmd("Page.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)})
+    # A 1280×800 viewport (the window size includes what headless Chromium counts as its frame).
+    driver.get("about:blank")
+    frame = driver.execute_script("return [window.outerWidth - window.innerWidth, window.outerHeight - window.innerHeight]")
+    driver.set_window_size(1280 + frame[0], 800 + frame[1])
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     yield driver
     driver.quit()
@@ -128,10 +132,19 @@ def wait_for_charts(driver, server):
         assert figure.find_elements(By.CSS_SELECTOR, "rect.bar"), f"no bars in the chart of {c}"
         assert figure.find_elements(By.CSS_SELECTOR, "circle.data"), f"no data points in the chart of {c}"
         assert figure.find_elements(By.CSS_SELECTOR, "circle.ratio"), f"no ratio panel points in the chart of {c}"
+        assert figure.find_elements(By.CSS_SELECTOR, "rect.band"), f"no uncertainty band in the chart of {c}"
     assert bars(driver, "#composition"), "the composition chart has no bars"
     assert bars(driver, "#modifiers"), "the modifier-structure chart has no cells"
     assert driver.find_elements(By.CSS_SELECTOR, "#samples li") and driver.find_elements(By.CSS_SELECTOR, "#channels li")
     return summary
+
+
+def shoot(driver, name, element_id=None):
+    """A screenshot of the viewport, scrolled to an element first."""
+    if element_id:
+        driver.execute_script("document.getElementById(arguments[0]).scrollIntoView({block: 'start'})", element_id)
+        time.sleep(0.1)
+    driver.save_screenshot(str(SCREENSHOTS / name))
 
 
 def severe_console_entries(driver):
@@ -147,7 +160,9 @@ def test_bundled_example_charts_fit_pulls_sliders_scan_download(server, browser,
     assert summary["wilson_coefficients"] == ["cHW", "cHq3"] or set(summary["wilson_coefficients"]) >= {"cHW"}
     warnings = driver.find_elements(By.CSS_SELECTOR, "#warnings li")
     assert len(warnings) >= 1
-    driver.save_screenshot(str(SCREENSHOTS / "01-example-loaded.png"))
+    assert driver.execute_script("return [innerWidth, innerHeight]") == [1280, 800]
+    shoot(driver, "01-example-loaded.png")
+    shoot(driver, "01-example-prefit-charts.png", "yields")
 
     # A Wilson-coefficient slider moved with the arrow keys morphs the signal.
     morphed = {(e["channel"], e["sample"]) for e in summary["inspection"]["wilson_coefficients"]}
@@ -162,12 +177,14 @@ def test_bundled_example_charts_fit_pulls_sliders_scan_download(server, browser,
     slider.send_keys(*([Keys.ARROW_RIGHT] * 15))
     wait(driver, lambda d: signal_heights(d) != before, message="moving the cHW slider did not change the signal")
     wait(driver, lambda d: "modified" in d.find_element(By.ID, "yields-mode").text)
-    driver.save_screenshot(str(SCREENSHOTS / "02-slider-moved.png"))
+    shoot(driver, "02-slider-moved.png", "eft")
 
     # The fit job: pulls and the correlation matrix.
     driver.find_element(By.ID, "fit-button").click()
     wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#pulls .pull-handle"), timeout=180, message="no pulls after the fit")
     assert bars(driver, "#correlations"), "the correlation matrix has no cells"
+    wait(driver, lambda d: "fit covariance" in d.find_element(By.CSS_SELECTOR, "#stack-charts svg").get_attribute("outerHTML"),
+         message="the band is not the fit's after the fit")
     assert "post-fit" in driver.find_element(By.ID, "yields-mode").text
     cells_at_default = len(bars(driver, "#correlations"))
     threshold = driver.find_element(By.ID, "rho-threshold")
@@ -176,7 +193,7 @@ def test_bundled_example_charts_fit_pulls_sliders_scan_download(server, browser,
     assert driver.find_element(By.CSS_SELECTOR, '#correlations figure[data-chart="correlations"] figcaption').text.startswith("Correlations, |ρ| > 0.60")
     threshold.send_keys(*([Keys.ARROW_LEFT] * 10))
     assert len(bars(driver, "#correlations")) == cells_at_default
-    driver.save_screenshot(str(SCREENSHOTS / "03-fitted.png"))
+    shoot(driver, "03-fitted.png", "fit")
     wait(driver, lambda d: "post-fit" in d.find_element(By.ID, "yields-mode").text)
 
     # Drag a pull: the post-fit charts follow (the server evaluates the model at the new point).
@@ -194,7 +211,8 @@ def test_bundled_example_charts_fit_pulls_sliders_scan_download(server, browser,
     assert driver.switch_to.active_element == handle
     ActionChains(driver).send_keys(Keys.ARROW_LEFT, Keys.ARROW_LEFT, Keys.ARROW_LEFT).perform()
     wait(driver, lambda d: stack_svgs(d) != before, message="moving a pull with the keys did not change the charts")
-    driver.save_screenshot(str(SCREENSHOTS / "04-pull-dragged.png"))
+    shoot(driver, "04-pull-dragged-pulls.png", "fit")
+    shoot(driver, "04-pull-dragged-postfit-chart.png", "yields")
 
     # Download a chart as SVG; the file parses as XML and holds the bars.
     driver.find_element(By.CSS_SELECTOR, f'button[data-download="stack-{channel}"]').click()
@@ -220,8 +238,7 @@ def test_bundled_example_charts_fit_pulls_sliders_scan_download(server, browser,
     assert progress.get_attribute("value") == progress.get_attribute("max") == "11"
     assert len(driver.find_elements(By.CSS_SELECTOR, "#scan-chart circle.point")) == 11
     assert "68% CL" in driver.find_element(By.ID, "scan-status").text
-    driver.execute_script("document.getElementById('scan').scrollIntoView()")
-    driver.save_screenshot(str(SCREENSHOTS / "05-scan.png"))
+    shoot(driver, "05-scan.png", "scan")
 
     # The permalink opens the same workspace.
     url = driver.current_url
@@ -257,7 +274,8 @@ def test_published_workspace_with_patch_set(server, browser):
     driver.find_element(By.ID, "fit-button").click()
     wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#pulls .pull-handle"), timeout=120, message="no pulls after the fit")
     assert driver.find_elements(By.CSS_SELECTOR, "#free-parameters td"), "the POI's row is missing"
-    driver.save_screenshot(str(SCREENSHOTS / "06-pyhf-example-patched-fitted.png"))
+    shoot(driver, "06-pyhf-example-patched-structure.png", "structure")
+    shoot(driver, "06-pyhf-example-patched-fitted.png", "fit")
     assert severe_console_entries(driver) == []
 
 
@@ -267,5 +285,5 @@ def test_published_cms_workspace(server, browser):
     driver.get(server + "/")
     driver.find_element(By.ID, "file-workspace").send_keys(str(REFERENCE / "workspaces/02_cms_combine2pyhf_one-bin-stat-full/workspace.json"))
     wait_for_charts(driver, server)
-    driver.save_screenshot(str(SCREENSHOTS / "07-cms-workspace.png"))
+    shoot(driver, "07-cms-workspace.png", "yields")
     assert severe_console_entries(driver) == []

@@ -64,6 +64,43 @@ import Testing
         }
     }
 
+    /// lumi multiplies the samples that carry it, so its band is exactly σ·Σ ν_s of those samples;
+    /// the central differences must reproduce it.
+    @Test func bandOfOneLinearParameterIsItsWidthTimesTheScaledYields() throws {
+        let loaded = try LoadedModel(workspace: Workspace(contentsOf: Example.morphing, modifiers: .efthf))
+        let report = try YieldsTask(band: .covariance(parameters: ["lumi"], matrix: [[0.02 * 0.02]])).run(on: loaded)
+        let channel = try #require(report.channels.first)
+        let scaled = loaded.workspace.channels[0].samples.filter { $0.modifiers.contains { $0.kind == .lumi } }.map(\.name)
+        let sigma = try #require(channel.totalUncertainty)
+        for b in channel.total.indices {
+            let expected = 0.02 * scaled.reduce(0) { $0 + (channel.samples[$1]?[b] ?? 0) }
+            #expect(abs(sigma[b] - expected) <= 1e-7 * expected, "bin \(b): \(sigma[b]) vs \(expected)")
+        }
+        #expect(throws: HistFactoryError.self) { try YieldsTask(band: .covariance(parameters: ["lumi"], matrix: [[1, 0]])).run(on: loaded) }
+    }
+
+    @Test func bandsFromConstraintsAndFromAFitJob() async throws {
+        let loaded = try LoadedModel(workspace: Workspace(contentsOf: Example.morphing, modifiers: .efthf))
+        let prefit = try YieldsTask(band: .constraints).run(on: loaded).jsonValue
+        let fit = try FitTask().run(on: loaded).fit!
+        let free = fit.fixed.indices.filter { !fit.fixed[$0] }
+        let covariance = try #require(fit.covariance)
+        let postfit = try YieldsTask(band: .covariance(parameters: free.map { fit.parameterNames[$0] }, matrix: free.map { i in free.map { j in covariance[i][j] } })).run(on: loaded)
+        try await withServer { client, _ in
+            let id = try await client.uploadWorkspace(Example.morphing)
+            #expect(try await client.send(.post, "/v1/workspaces/\(id)/yields", json: ["band": "constraints"]).json == prefit)
+            let job = try await client.submit(id, ["kind": "fit"])
+            _ = try await client.wait(job)
+            let served = try await client.send(.post, "/v1/workspaces/\(id)/yields", json: ["band": ["fit_job": .string(job)]]).json
+            let sigma = try #require(served["channels"]?.arrayValue?.first?["total_uncertainty"]?.arrayValue?.compactMap(\.doubleValue))
+            let expected = try #require(postfit.channels[0].totalUncertainty)
+            #expect(sigma.count == expected.count)
+            // fit.json rounds nothing, but the service rebuilds C from σ̂ and ρ: equal to rounding.
+            for (a, b) in zip(sigma, expected) { #expect(abs(a - b) <= 1e-9 * max(b, 1)) }
+            #expect(try await client.send(.post, "/v1/workspaces/\(id)/yields", json: ["band": "nope"]).status == .badRequest)
+        }
+    }
+
     @Test func scanJobReportsProgressAndGivesTheScanTasksReport() async throws {
         let loaded = try LoadedModel(workspace: Workspace(contentsOf: Example.morphing, modifiers: .efthf))
         let axis = try GridAxis(name: "cHW", lower: -0.5, upper: 0.5, count: 5)

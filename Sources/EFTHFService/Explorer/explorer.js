@@ -16,6 +16,7 @@ const state = {
   parameters: new Map(), // name → ParameterTable entry
   sampleColours: new Map(),
   fit: null,           // fit.json
+  fitJob: null,        // the id of the fit job, whose covariance makes the post-fit band
   edits: new Map(),    // parameter name → value set by dragging a pull
   wilson: new Map(),   // coefficient → slider value
   patchSet: null,
@@ -138,6 +139,7 @@ async function applyPatch() {
 async function openWorkspace(id) {
   state.id = id;
   state.fit = null;
+  state.fitJob = null;
   state.edits.clear();
   state.wilson.clear();
   setStatus($("status"), "Reading the summary…");
@@ -243,8 +245,11 @@ async function refreshYields() {
     do {
       state.yieldsPending = false;
       const sequence = ++state.yieldsRequest;
-      const point = currentPoint();
-      const report = await api("POST", `/v1/workspaces/${state.id}/yields`, { at: point });
+      const request = { at: currentPoint() };
+      // The ±1σ band of the totals, propagated by the server: the constraint widths before a fit,
+      // the fit's covariance after it.
+      if ($("band-toggle").checked) request.band = state.fitJob ? { fit_job: state.fitJob } : "constraints";
+      const report = await api("POST", `/v1/workspaces/${state.id}/yields`, request);
       if (sequence === state.yieldsRequest) {
         renderStacks(report);
         updateMode();
@@ -351,8 +356,13 @@ function drawStack(holder, channel) {
   const plotW = W - left - right;
   const svg = figure(holder, `stack-${channel.name}`, `${channel.name}: prediction and data`, W, H);
   svg.dataset.channel = channel.name;
+  const hatch = `hatch-${channel.name.replace(/[^A-Za-z0-9_-]+/g, "_")}`;
+  const pattern = el("pattern", { id: hatch, patternUnits: "userSpaceOnUse", width: 6, height: 6, patternTransform: "rotate(45)" }, el("defs", {}, svg));
+  el("rect", { width: 6, height: 6, fill: "#ffffff", "fill-opacity": 0.35 }, pattern);
+  el("line", { x1: 0, y1: 0, x2: 0, y2: 6, stroke: "#333", "stroke-width": 1.5 }, pattern);
   const observed = channel.observed;
-  const upper = Math.max(...channel.total, ...observed.map((d) => d + Math.sqrt(Math.max(d, 0)))) * 1.15 || 1;
+  const sigma = channel.total_uncertainty;
+  const upper = Math.max(...channel.total.map((t, b) => t + (sigma ? sigma[b] : 0)), ...observed.map((d) => d + Math.sqrt(Math.max(d, 0)))) * 1.15 || 1;
   const x = (b) => left + (b / n) * plotW;
   const y = (v) => top + mainH - (Math.max(v, 0) / upper) * mainH;
   // Stack: positive yields only (a negative morphed yield cannot be stacked; the total is drawn as a line).
@@ -371,6 +381,13 @@ function drawStack(holder, channel) {
   let path = "";
   for (let b = 0; b < n; b++) path += `${b ? "L" : "M"}${x(b)},${y(channel.total[b])}H${x(b + 1)}`;
   el("path", { class: "total", d: path, fill: "none", stroke: "#1d2430", "stroke-width": 1.5 }, svg);
+  // The ±1σ band of the total, when the server sent one.
+  if (sigma) {
+    for (let b = 0; b < n; b++) {
+      el("rect", { class: "band", x: x(b), y: y(channel.total[b] + sigma[b]), width: x(b + 1) - x(b),
+                   height: Math.max(y(channel.total[b] - sigma[b]) - y(channel.total[b] + sigma[b]), 0), fill: `url(#${hatch})`, stroke: "none" }, svg);
+    }
+  }
   // Data with Poisson √n error bars.
   for (let b = 0; b < n; b++) {
     const cx = (x(b) + x(b + 1)) / 2, d = observed[b], e = Math.sqrt(Math.max(d, 0));
@@ -391,6 +408,14 @@ function drawStack(holder, channel) {
   const rmin = Math.min(0.5, ...ratios.filter(Number.isFinite).map((r) => Math.max(r * 0.9, 0)));
   const ry = (r) => r0 + ratioH - ((r - rmin) / (rmax - rmin)) * ratioH;
   el("rect", { x: left, y: r0, width: plotW, height: ratioH, fill: "none", stroke: "#000" }, svg);
+  if (sigma) {
+    for (let b = 0; b < n; b++) {
+      if (!(channel.total[b] > 0)) continue;
+      const rel = sigma[b] / channel.total[b];
+      const hi = Math.max(Math.min(ry(1 + rel), r0 + ratioH), r0), lo = Math.max(Math.min(ry(1 - rel), r0 + ratioH), r0);
+      el("rect", { class: "band", x: x(b), y: hi, width: x(b + 1) - x(b), height: lo - hi, fill: `url(#${hatch})` }, svg);
+    }
+  }
   el("line", { x1: left, x2: left + plotW, y1: ry(1), y2: ry(1), stroke: "#888", "stroke-dasharray": "4 3" }, svg);
   for (const t of niceTicks(rmin, rmax, 3)) text(svg, left - 6, ry(t) + 4, format(t), { "text-anchor": "end" });
   text(svg, 14, r0 + ratioH / 2, "data/pred.", { transform: `rotate(-90 14 ${r0 + ratioH / 2})`, "text-anchor": "middle" });
@@ -411,6 +436,11 @@ function drawStack(holder, channel) {
   let ly = top + 4;
   el("circle", { cx: left + plotW + 16, cy: ly + 4, r: 3, fill: "#000" }, svg);
   text(svg, left + plotW + 26, ly + 8, "data");
+  if (sigma) {
+    ly += 16;
+    el("rect", { x: left + plotW + 10, y: ly - 2, width: 12, height: 10, fill: `url(#${hatch})`, stroke: "#555" }, svg);
+    text(svg, left + plotW + 26, ly + 7, state.fitJob ? "±1σ (fit covariance)" : "±1σ (constraints)");
+  }
   for (const [name] of samples) {
     ly += 16;
     el("rect", { x: left + plotW + 10, y: ly - 2, width: 12, height: 10, fill: state.sampleColours.get(name) || "#999" }, svg);
@@ -511,6 +541,7 @@ async function runFit() {
     const job = await api("POST", `/v1/workspaces/${state.id}/jobs`, request);
     const done = await waitForJob(job, (s) => setStatus($("fit-status"), `Fit ${s.state}…`));
     state.fit = await api("GET", `/v1/jobs/${job.id}/files/fit.json`);
+    state.fitJob = state.fit.correlations ? job.id : null;
     state.edits.clear();
     // The sliders show the best fit; they count as moved only when the user moves them again.
     state.wilson.clear();
@@ -742,6 +773,7 @@ function start() {
   $("reset-pulls").addEventListener("click", () => { state.edits.clear(); renderPulls(); refreshYields(); });
   $("rho-threshold").addEventListener("input", () => { $("rho-value").textContent = Number($("rho-threshold").value).toFixed(2); renderCorrelations(); });
   $("scan-parameter").addEventListener("change", setScanRange);
+  $("band-toggle").addEventListener("change", refreshYields);
   $("scan-button").addEventListener("click", runScan);
   loadExamples();
   const id = new URLSearchParams(location.search).get("workspace");
