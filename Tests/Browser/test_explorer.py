@@ -109,9 +109,10 @@ def bars(driver, selector):
 
 
 def stack_svgs(driver):
-    """The per-channel stacked charts' SVG sources, by channel."""
-    return {f.get_attribute("data-chart"): f.find_element(By.TAG_NAME, "svg").get_attribute("outerHTML")
-            for f in driver.find_elements(By.CSS_SELECTOR, "#stack-charts figure")}
+    """The per-channel stacked charts' SVG sources, by channel (read in one script: the page
+    redraws a chart by replacing its SVG, so element references can go stale between calls)."""
+    return dict(driver.execute_script(
+        "return [...document.querySelectorAll('#stack-charts figure')].map(f => [f.dataset.chart, f.querySelector('svg').outerHTML])"))
 
 
 def summary_of(server, driver):
@@ -169,8 +170,9 @@ def test_bundled_example_charts_fit_pulls_sliders_scan_download(server, browser,
     channel, sample = sorted(morphed)[0]
 
     def signal_heights(d):
-        figure = d.find_element(By.CSS_SELECTOR, f'#stack-charts figure[data-chart="stack-{channel}"]')
-        return [r.get_attribute("height") for r in figure.find_elements(By.CSS_SELECTOR, f'rect.bar[data-sample="{sample}"]')]
+        return d.execute_script(
+            "return [...document.querySelectorAll(`#stack-charts figure[data-chart=\"stack-${arguments[0]}\"] rect.bar[data-sample=\"${arguments[1]}\"]`)]"
+            ".map(r => r.getAttribute('height'))", channel, sample)
 
     before = signal_heights(driver)
     slider = driver.find_element(By.ID, "wc-cHW")

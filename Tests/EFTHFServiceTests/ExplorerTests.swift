@@ -92,7 +92,8 @@ import Testing
             let job = try await client.submit(id, ["kind": "fit"])
             _ = try await client.wait(job)
             let served = try await client.send(.post, "/v1/workspaces/\(id)/yields", json: ["band": ["fit_job": .string(job)]]).json
-            let sigma = try #require(served["channels"]?.arrayValue?.first?["total_uncertainty"]?.arrayValue?.compactMap(\.doubleValue))
+            let values = try #require(served["channels"]?.arrayValue?.first?["total_uncertainty"]?.arrayValue)
+            let sigma = values.compactMap { $0.doubleValue }
             let expected = try #require(postfit.channels[0].totalUncertainty)
             #expect(sigma.count == expected.count)
             // fit.json rounds nothing, but the service rebuilds C from σ̂ and ρ: equal to rounding.
@@ -131,7 +132,8 @@ import Testing
             let new = try #require(try response.json["id"]?.stringValue)
             #expect(new != id)
             let yields = try await client.send(.post, "/v1/workspaces/\(new)/yields", json: [:]).json
-            #expect(yields == YieldsTask().run(on: LoadedModel(workspace: patched)).jsonValue)
+            let expected = try YieldsTask().run(on: LoadedModel(workspace: patched)).jsonValue
+            #expect(yields == expected)
             let unknown = try await client.send(.post, "/v1/workspaces/\(id)/patched", json: ["patchset": set, "patch": "nope"])
             #expect(unknown.status == .unprocessableContent)
         }
