@@ -491,7 +491,9 @@ function renderModifierChart() {
   const cell = Math.max(8, Math.min(18, Math.floor(560 / Math.max(columns.length, 1))));
   const rowH = Math.max(8, Math.min(14, Math.floor(1400 / Math.max(rows.length, 1))));
   const longest = Math.min(Math.max(...rows.map((r) => r.length), 4), 32);
-  const left = 10 + longest * 6.2, top = 140;
+  // Column labels are written at 60°: room for the longest (at most 26 characters shown).
+  const longestColumn = Math.min(Math.max(...columns.map(([c, s]) => c.length + s.length + 3), 4), 26);
+  const left = 10 + longest * 6.2, top = 20 + longestColumn * 4.8;
   const W = Math.max(left + columns.length * cell + 150, 420), H = top + rows.length * rowH + 20;
   const svg = figure($("modifiers"), "modifiers", "Modifier structure (channel × sample × modifier)", W, H);
   columns.forEach(([channel, sample], j) => {
