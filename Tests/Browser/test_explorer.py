@@ -228,6 +228,10 @@ def test_bundled_example_charts_fit_pulls_sliders_scan_download(server, browser,
     wait(driver, lambda d: (downloads / "modifiers.svg").exists())
     time.sleep(0.2)
     assert ET.parse(downloads / "modifiers.svg").getroot().tag == SVG + "svg"
+    driver.find_element(By.CSS_SELECTOR, 'button[data-download-png="composition"]').click()
+    wait(driver, lambda d: (downloads / "composition.png").exists() and (downloads / "composition.png").stat().st_size > 0)
+    time.sleep(0.2)
+    assert (downloads / "composition.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
     # A 1-D profile scan as a job, with its progress.
     Select(driver.find_element(By.ID, "scan-parameter")).select_by_value("cHW")

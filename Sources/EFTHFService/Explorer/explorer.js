@@ -320,7 +320,16 @@ function figure(holder, id, title, width, height) {
   button.textContent = "Download SVG";
   button.dataset.download = id;
   button.setAttribute("aria-label", `Download ${title} as SVG`);
-  caption.append(span, button);
+  const png = document.createElement("button");
+  png.type = "button";
+  png.className = "download";
+  png.textContent = "PNG";
+  png.dataset.downloadPng = id;
+  png.setAttribute("aria-label", `Download ${title} as PNG`);
+  png.addEventListener("click", () => downloadPNG(svg, id));
+  const buttons = document.createElement("span");
+  buttons.append(button, " ", png);
+  caption.append(span, buttons);
   const svg = el("svg", { xmlns: SVGNS, width, height, viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": title });
   el("rect", { x: 0, y: 0, width, height, fill: "#fff" }, svg);
   button.addEventListener("click", () => downloadSVG(svg, id));
@@ -328,16 +337,39 @@ function figure(holder, id, title, width, height) {
   return svg;
 }
 
-function downloadSVG(svg, name) {
-  const source = '<?xml version="1.0" encoding="UTF-8"?>\n' + new XMLSerializer().serializeToString(svg);
-  const url = URL.createObjectURL(new Blob([source], { type: "image/svg+xml" }));
+function svgSource(svg) {
+  return '<?xml version="1.0" encoding="UTF-8"?>\n' + new XMLSerializer().serializeToString(svg);
+}
+
+function save(blob, file) {
+  const url = URL.createObjectURL(blob);
   const a = document.createElement("a");
   a.href = url;
-  a.download = `${name.replace(/[^A-Za-z0-9._-]+/g, "_")}.svg`;
+  a.download = file;
   document.body.appendChild(a);
   a.click();
   a.remove();
   setTimeout(() => URL.revokeObjectURL(url), 1000);
+}
+
+function downloadSVG(svg, name) {
+  save(new Blob([svgSource(svg)], { type: "image/svg+xml" }), `${name.replace(/[^A-Za-z0-9._-]+/g, "_")}.svg`);
+}
+
+/// The SVG rasterised by the browser at twice its size.
+function downloadPNG(svg, name) {
+  const width = Number(svg.getAttribute("width")), height = Number(svg.getAttribute("height"));
+  const image = new Image();
+  image.onload = () => {
+    const canvas = document.createElement("canvas");
+    canvas.width = 2 * width;
+    canvas.height = 2 * height;
+    const context = canvas.getContext("2d");
+    context.scale(2, 2);
+    context.drawImage(image, 0, 0, width, height);
+    canvas.toBlob((blob) => save(blob, `${name.replace(/[^A-Za-z0-9._-]+/g, "_")}.png`), "image/png");
+  };
+  image.src = "data:image/svg+xml;charset=utf-8," + encodeURIComponent(svgSource(svg));
 }
 
 // MARK: Stacked prediction vs data with the ratio panel
