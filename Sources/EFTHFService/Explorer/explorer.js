@@ -584,7 +584,9 @@ async function runFit() {
       const input = $(`wc-${name}`);
       if (input) { input.value = value; input.nextElementSibling.textContent = Number(value).toPrecision(3); }
     }
-    setStatus($("fit-status"), `Fit ${state.fit.converged ? "converged" : "did NOT converge"} (${state.fit.status}), 2NLL = ${format(state.fit.twice_nll)}, ${done.seconds.toFixed(2)} s.`, !state.fit.converged);
+    const outcome = state.fit.converged ? "converged" : `did NOT converge (${state.fit.status})`;
+    const floated = ops.length ? `, floating ${ops.join(", ")}` : "";
+    setStatus($("fit-status"), `Fit ${outcome}${floated}: 2NLL = ${format(state.fit.twice_nll)}, ${done.seconds.toFixed(2)} s.`, !state.fit.converged);
     renderPulls();
     renderCorrelations();
     renderFreeParameters();
