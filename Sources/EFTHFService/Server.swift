@@ -89,6 +89,7 @@ public struct EFTHFServer: Sendable {
         v1.get("workspaces/:id/summary") { _, context in try await summary(context) }
         v1.post("workspaces/:id/yields") { request, context in try await yields(request, context) }
         v1.post("workspaces/:id/patched") { request, context in try await patched(request, context) }
+        v1.post("patched") { request, _ in try await patchedUpload(request) }
         v1.get("examples") { _, _ in json(.ok, .object(JSONObject([("examples", .array(exampleNames().map { .string($0) }))]))) }
         v1.post("examples/:name") { _, context in try await loadExample(context) }
         v1.delete("workspaces/:id") { _, context in
@@ -305,24 +306,46 @@ public struct EFTHFServer: Sendable {
         let workspace = try await state.loadedModel(record.id).workspace
         let body = try await Storage.collect(request, limit: configuration.maxUploadBytes)
         let result: Result<Data, ServiceError> = await onDedicatedThread {
-            do {
-                let request: JSON
-                do { request = try JSONParser.parse(body) } catch {
-                    throw ServiceError(.badRequest, "the request is not valid JSON: \(error)", code: "syntax")
-                }
-                guard case .object(let o) = request, let setJSON = o["patchset"], let name = o["patch"]?.stringValue else {
-                    throw ServiceError(.badRequest, "expected {\"patchset\": {…}, \"patch\": \"name\"}", code: "request", path: "/")
-                }
-                let set = try PatchSet(json: setJSON)
-                let patchedWorkspace = try set.apply(try set.patch(named: name), to: workspace)
-                return .success(Data(patchedWorkspace.json.serialized().utf8))
-            } catch let error as HistFactoryError {
-                return .failure(ServiceError(error, hiding: record.directory))
-            } catch {
-                return .failure(error as? ServiceError ?? ServiceError(.internalServerError, "\(error)"))
-            }
+            Self.applyPatch(body, to: workspace, members: ["patchset", "patch"], hiding: record.directory)
         }
         return try await createWorkspace(try result.get(), filesFrom: record.directory)
+    }
+
+    /// POST /v1/patched: `{"workspace": {…}, "patchset": {…}, "patch": "name"}` → a new workspace,
+    /// the given one with the patch applied. For a HEPData-style background-only workspace, which
+    /// is not a valid model on its own (its POI is defined by the signal patch).
+    private func patchedUpload(_ request: Request) async throws -> Response {
+        let body = try await Storage.collect(request, limit: configuration.maxUploadBytes)
+        let result: Result<Data, ServiceError> = await onDedicatedThread {
+            Self.applyPatch(body, to: nil, members: ["workspace", "patchset", "patch"], hiding: nil)
+        }
+        return try await createWorkspace(try result.get(), filesFrom: nil)
+    }
+
+    /// The patched workspace's JSON, from a request with `patchset`, `patch` and, when `workspace`
+    /// is nil, `workspace` (read, not built into a model: a background-only one has no POI).
+    private static func applyPatch(_ body: Data, to workspace: Workspace?, members: Set<String>, hiding directory: String?) -> Result<Data, ServiceError> {
+        do {
+            let request: JSON
+            do { request = try JSONParser.parse(body) } catch {
+                throw ServiceError(.badRequest, "the request is not valid JSON: \(error)", code: "syntax")
+            }
+            let shape = members.contains("workspace") ? "{\"workspace\": {…}, \"patchset\": {…}, \"patch\": \"name\"}" : "{\"patchset\": {…}, \"patch\": \"name\"}"
+            guard case .object(let o) = request, let setJSON = o["patchset"], let name = o["patch"]?.stringValue,
+                  Set(o.keys) == members else {
+                throw ServiceError(.badRequest, "expected \(shape)", code: "request", path: "/")
+            }
+            let base = try workspace ?? Workspace(json: o["workspace"]!, modifiers: .efthf)
+            // A plain RFC 6902 JSON Patch (HEPData's patch.NAME.json files) has no names or digests.
+            if case .array = setJSON { return .success(Data(try base.applying(patch: setJSON, label: "patch \"\(name)\"").json.serialized().utf8)) }
+            let set = try PatchSet(json: setJSON)
+            let patchedWorkspace = try set.apply(try set.patch(named: name), to: base)
+            return .success(Data(patchedWorkspace.json.serialized().utf8))
+        } catch let error as HistFactoryError {
+            return .failure(ServiceError(error, hiding: directory))
+        } catch {
+            return .failure(error as? ServiceError ?? ServiceError(.internalServerError, "\(error)"))
+        }
     }
 
     /// The example workspaces: the `*.json` files of the examples directory, sorted.

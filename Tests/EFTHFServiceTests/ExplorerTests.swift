@@ -139,6 +139,25 @@ import Testing
         }
     }
 
+    @Test func backgroundOnlyWorkspaceIsPatchedInOneRequest() async throws {
+        let folder = Example.repository.deletingLastPathComponent().appendingPathComponent("shared/reference/workspaces/03_atlas_susy2018_14_comb").path
+        let reference = FileManager.default.fileExists(atPath: folder) ? folder : "/work/shared/reference/workspaces/03_atlas_susy2018_14_comb"
+        guard FileManager.default.fileExists(atPath: reference) else { return }
+        let background = try loadJSON(reference + "/BkgOnly.json"), set = try loadJSON(reference + "/patchset_SYNTHETIC.json")
+        let patched = try Workspace(json: background).applying(patchFile: reference + "/patchset_SYNTHETIC.json", name: "synthetic_signal")
+        try await withServer { client, _ in
+            // Alone it is no model (no POI without the signal), so it is refused …
+            #expect(try await client.send(.post, "/v1/workspaces", json: background).status == .unprocessableContent)
+            // … and accepted with its patch.
+            let response = try await client.send(.post, "/v1/patched", json: ["workspace": background, "patchset": set, "patch": "synthetic_signal"])
+            #expect(response.status == .created, "\(response.text)")
+            let id = try #require(try response.json["id"]?.stringValue)
+            let expected = try YieldsTask().run(on: LoadedModel(workspace: patched)).jsonValue
+            #expect(try await client.send(.post, "/v1/workspaces/\(id)/yields", json: [:]).json == expected)
+            #expect(try await client.send(.post, "/v1/patched", json: ["patchset": set, "patch": "synthetic_signal"]).status == .badRequest)
+        }
+    }
+
     @Test func examplesAreOfferedAndLoadWithTheirFiles() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("efthf-explorer-test-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: directory) }

@@ -20,6 +20,7 @@ const state = {
   edits: new Map(),    // parameter name → value set by dragging a pull
   wilson: new Map(),   // coefficient → slider value
   patchSet: null,
+  uploadedText: null,  // the last workspace file read, for a background-only one that needs its patch
   yieldsRequest: 0,    // sequence number of the latest yields request
   yieldsBusy: false,
   yieldsPending: false,
@@ -94,9 +95,12 @@ async function uploadWorkspaceFile(file) {
   setStatus($("status"), `Uploading ${file.name}…`);
   try {
     const text = await file.text();
+    state.uploadedText = text;
+    state.id = null;
     await accept(await api("POST", "/v1/workspaces", text, true));
   } catch (error) {
-    setStatus($("status"), `${file.name}: ${error.message}`, true);
+    setStatus($("status"), `${file.name}: ${error.message}${state.patchSet ? "" : " — if it is a background-only workspace, choose its patch set below and apply a patch"}`, true);
+    $("patch-row").hidden = false;
   }
 }
 
@@ -117,7 +121,9 @@ async function uploadDatabases(files) {
 async function readPatchSet(file) {
   try {
     state.patchSet = JSON.parse(await file.text());
-    const names = (state.patchSet.patches || []).map((p) => p.metadata && p.metadata.name).filter(Boolean);
+    // A pyhf PatchSet names its patches; a plain JSON Patch (an array of operations) is one patch.
+    const names = Array.isArray(state.patchSet) ? [file.name.replace(/\.json$/, "")]
+      : (state.patchSet.patches || []).map((p) => p.metadata && p.metadata.name).filter(Boolean);
     $("patch-select").replaceChildren(...names.map((n) => new Option(n, n)));
     setStatus($("status"), `Patch set ${file.name}: ${names.length} patch(es); choose one and apply it.`);
   } catch (error) {
@@ -126,11 +132,16 @@ async function readPatchSet(file) {
 }
 
 async function applyPatch() {
-  if (!state.patchSet || !state.id) return;
+  if (!state.patchSet || !(state.id || state.uploadedText)) return;
   const patch = $("patch-select").value;
   setStatus($("status"), `Applying patch ${patch}…`);
   try {
-    await accept(await api("POST", `/v1/workspaces/${state.id}/patched`, { patchset: state.patchSet, patch }));
+    // A workspace the server holds is patched there; a background-only upload that is not a model
+    // on its own (no POI without its signal) is sent again with the patch set.
+    const status = state.id
+      ? await api("POST", `/v1/workspaces/${state.id}/patched`, { patchset: state.patchSet, patch })
+      : await api("POST", "/v1/patched", { workspace: JSON.parse(state.uploadedText), patchset: state.patchSet, patch });
+    await accept(status);
   } catch (error) {
     setStatus($("status"), `Patch ${patch}: ${error.message}`, true);
   }
