@@ -395,7 +395,8 @@ function renderStacks(report) {
 function drawStack(holder, channel) {
   const n = channel.total.length;
   const samples = Object.entries(channel.samples);
-  const W = 600, H = 380, left = 62, right = 150, top = 12, mainH = 230, gap = 10, ratioH = 80;
+  // Two charts side by side at 1280 px.
+  const W = 590, H = 380, left = 62, right = 150, top = 12, mainH = 230, gap = 10, ratioH = 80;
   const plotW = W - left - right;
   const svg = figure(holder, `stack-${channel.name}`, `${channel.name}: prediction and data`, W, H);
   svg.dataset.channel = channel.name;
@@ -517,7 +518,7 @@ function renderComposition() {
   for (const [name, colour] of state.sampleColours) {
     const lx = left + (k % 4) * (plotW / 4), ly = axisY + 22 + Math.floor(k / 4) * 16;
     el("rect", { x: lx, y: ly, width: 10, height: 10, fill: colour }, svg);
-    text(svg, lx + 14, ly + 9, name.length > 16 ? name.slice(0, 15) + "…" : name);
+    text(svg, lx + 14, ly + 9, name.length > 14 ? name.slice(0, 13) + "…" : name);
     k++;
   }
 }
