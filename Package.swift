@@ -46,11 +46,13 @@ let package = Package(
             name: "EFTHFCLI",
             dependencies: ["EFTHF", "EFTHFService", "Plots", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
-        // `efthf serve`: uploads, export/patch-set/fit jobs in a bounded queue, results over HTTP (Hummingbird).
+        // `efthf serve`: uploads, export/patch-set/fit/scan jobs in a bounded queue, results over HTTP
+        // (Hummingbird), and the workspace explorer page (Explorer/, plain HTML + JavaScript + SVG).
         .target(
             name: "EFTHFService",
             dependencies: ["EFTHF", .product(name: "Hummingbird", package: "hummingbird"),
-                           .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]
+                           .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
+            resources: [.copy("Explorer")]
         ),
         .testTarget(
             name: "EFTHFServiceTests",

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs what efthf needs on a Debian machine with Swift 6 (run as root; idempotent):
-# HDF5 and NLopt from Debian, rsvg-convert for rendering plots in tests, and pyhf for the
+# HDF5 and NLopt from Debian, rsvg-convert for rendering plots in tests, chromium and its
+# driver for the explorer's browser tests (with selenium from PyPI), and pyhf for the
 # cross-checks that compare against it.
 set -euo pipefail
 need=()
-for pkg in libhdf5-dev libnlopt-dev librsvg2-bin pkg-config zlib1g-dev; do
+for pkg in libhdf5-dev libnlopt-dev librsvg2-bin pkg-config zlib1g-dev chromium chromium-driver; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then
@@ -24,11 +25,11 @@ if command -v python3 >/dev/null 2>&1 && ! python3 -c "import popxf.validator" >
     echo "efthf setup: installing popxf-validator with pip" >&2
     python3 -m pip install -q popxf-validator >/dev/null 2>&1 || echo "efthf setup: pip install popxf-validator failed; its test will be skipped" >&2
 fi
-# The Python package's tests: pytest, iminuit (the global-fit example), spey and its pyhf backend
+# The Python package's tests and the explorer's browser tests: pytest, selenium, iminuit (the global-fit example), spey and its pyhf backend
 # (the spey backend is compared with it), setuptools/wheel to install ./python.
 if command -v python3 >/dev/null 2>&1; then
     missing=()
-    for spec in "pytest:pytest" "iminuit:iminuit" "spey:spey>=0.2,<0.3" "spey_pyhf:spey-pyhf" "setuptools:setuptools>=64" "wheel:wheel" "scipy:scipy"; do
+    for spec in "pytest:pytest" "selenium:selenium" "iminuit:iminuit" "spey:spey>=0.2,<0.3" "spey_pyhf:spey-pyhf" "setuptools:setuptools>=64" "wheel:wheel" "scipy:scipy"; do
         python3 -c "import ${spec%%:*}" >/dev/null 2>&1 || missing+=("${spec#*:}")
     done
     if [ ${#missing[@]} -gt 0 ]; then

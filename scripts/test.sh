@@ -9,3 +9,4 @@ swift test --skip-build 2>&1 | tee .build/test-output.txt
 # Batch work on a real single-node Slurm (installs slurm-wlm and munge, starts and stops the daemons).
 EFTHF_BINARY="$PWD/.build/debug/efthf" scripts/slurm-test.sh
 scripts/test-bindings.sh
+scripts/test-browser.sh

@@ -5,12 +5,13 @@ import Foundation
 extension EFTHFCommand {
     struct Serve: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Serve export, patch-set and fit jobs over HTTP (API: Specs/service.md).",
+            abstract: "Serve the workspace explorer and export, patch-set, fit and scan jobs over HTTP (API: Specs/service.md).",
             discussion: """
                 POST /v1/workspaces uploads a workspace, PUT /v1/workspaces/ID/files/NAME each event-database file it \
-                names, POST /v1/workspaces/ID/jobs submits {"kind": "export"|"patchset"|"fit", …}, GET /v1/jobs/ID polls \
+                names, POST /v1/workspaces/ID/jobs submits {"kind": "export"|"patchset"|"fit"|"scan", …}, GET /v1/jobs/ID polls \
                 and GET /v1/jobs/ID/files/NAME downloads a result. Jobs wait in a bounded queue (503 when full); errors \
-                are JSON {"error": "…"}. SIGINT or SIGTERM stops taking jobs, finishes the running ones and exits.
+                are JSON {"error": "…"}. The workspace explorer is the page at /. SIGINT or SIGTERM stops taking jobs, \
+                finishes the running ones and exits.
                 """
         )
 
@@ -32,6 +33,9 @@ extension EFTHFCommand {
         @Option(help: ArgumentHelp("Where uploads and results are kept (default: a new directory in the system's temporary directory).", valueName: "dir"))
         var dataDir: String?
 
+        @Option(help: ArgumentHelp("A directory of example workspaces (*.json, with the event databases they name) that the explorer offers (default: Data/vh when it exists in the working directory).", valueName: "dir"))
+        var examples: String?
+
         func validate() throws {
             if workers < 1 { throw ValidationError("--workers must be at least 1") }
             if queueLimit < 0 { throw ValidationError("--queue-limit must not be negative") }
@@ -41,7 +45,8 @@ extension EFTHFCommand {
 
         func run() throws {
             let server = try EFTHFServer(configuration: ServiceConfiguration(
-                host: host, port: port, workers: workers, queueLimit: queueLimit, maxUploadBytes: maxUploadBytes, dataDirectory: dataDir))
+                host: host, port: port, workers: workers, queueLimit: queueLimit, maxUploadBytes: maxUploadBytes, dataDirectory: dataDir,
+                examplesDirectory: examples ?? (FileManager.default.fileExists(atPath: "Data/vh") ? "Data/vh" : nil)))
             print("efthf serve: \(workers) worker(s), queue limit \(queueLimit), uploads up to \(maxUploadBytes) bytes, data in \(server.configuration.dataDirectory)")
             // The root command is synchronous; the server runs on Swift's concurrency pool while
             // the main thread waits for it to stop (runService handles SIGINT and SIGTERM).

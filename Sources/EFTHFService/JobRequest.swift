@@ -7,15 +7,17 @@ import Foundation
 /// {"kind": "export",   "at": {"cHW": 0.5}, "poi"?: "lumi"}
 /// {"kind": "patchset", "grid": {"cHW": [-1, 1, 21], "cHq3": [-0.5, 0.5, 11]}, "poi"?, "skip_invalid"?: false}
 /// {"kind": "fit",      "ops"?: ["cHW", "cHq3"], "fix"?: {"lumi": 1, "gamma_stat": [1, 1.02]}, "measurement"?: "name"}
+/// {"kind": "scan",     "axes": {"cHW": [-1, 1, 21]}, "fix"?: {…}, "measurement"?: "name"}
 /// ```
 ///
-/// The task layer's ``ExportTask``, ``PatchSetTask`` and ``FitTask``: the same operations as
-/// `efthf export --at`, `efthf export --patchset --grid` and `efthf fit --ops … --json`, with the
-/// same results, grid limits and parameter rules.
+/// The task layer's ``ExportTask``, ``PatchSetTask``, ``FitTask`` and ``ScanTask``: the same
+/// operations as `efthf export --at`, `efthf export --patchset --grid`, `efthf fit --ops … --json`
+/// and `efthf scan --par … --json`, with the same results, grid limits and parameter rules.
 public enum JobRequest: Sendable, Equatable {
     case export(point: [String: Double], poi: String?)
     case patchSet(grid: [GridAxis], poi: String?, skipInvalid: Bool)
     case fit(ops: [String]?, fix: ParameterValues, measurement: String?)
+    case scan(axes: [GridAxis], fix: ParameterValues, measurement: String?)
 
     /// Most grid points one patch-set job may have: each is a full workspace evaluation and a patch.
     public static let maximumGridPoints = Limits.patchSetPoints
@@ -25,6 +27,7 @@ public enum JobRequest: Sendable, Equatable {
         case .export: "export"
         case .patchSet: "patchset"
         case .fit: "fit"
+        case .scan: "scan"
         }
     }
 
@@ -34,17 +37,19 @@ public enum JobRequest: Sendable, Equatable {
         case .export: ["workspace.json"]
         case .patchSet: ["patchset.json", "BkgOnly.json"]
         case .fit: ["fit.json"]
+        case .scan: ["scan.json"]
         }
     }
 
     /// Reads a job request; a 400 names the member that is missing, unknown or of the wrong kind.
     public init(json: JSON) throws(ServiceError) {
         guard case .object(let o) = json else { throw Self.bad("", "the job request must be a JSON object, found \(json.kindDescription)") }
-        guard let kind = o["kind"]?.stringValue else { throw Self.bad("/kind", "\"kind\" must be \"export\", \"patchset\" or \"fit\"") }
+        guard let kind = o["kind"]?.stringValue else { throw Self.bad("/kind", "\"kind\" must be \"export\", \"patchset\", \"fit\" or \"scan\"") }
         let allowed: [String: Set<String>] = [
             "export": ["kind", "at", "poi"], "patchset": ["kind", "grid", "poi", "skip_invalid"], "fit": ["kind", "ops", "fix", "measurement"],
+            "scan": ["kind", "axes", "fix", "measurement"],
         ]
-        guard let keys = allowed[kind] else { throw Self.bad("/kind", "\"kind\" must be \"export\", \"patchset\" or \"fit\", found \"\(kind)\"") }
+        guard let keys = allowed[kind] else { throw Self.bad("/kind", "\"kind\" must be \"export\", \"patchset\", \"fit\" or \"scan\", found \"\(kind)\"") }
         for key in o.keys where !keys.contains(key) {
             throw Self.bad("/\(key)", "unknown member \"\(key)\" for a \(kind) job; allowed: \(keys.sorted().joined(separator: ", "))")
         }
@@ -54,21 +59,7 @@ public enum JobRequest: Sendable, Equatable {
             guard let at = o["at"] else { throw Self.bad("/at", "an export job needs \"at\": {coefficient: value, …}") }
             self = .export(point: try Self.numbers(at, "/at"), poi: poi)
         case "patchset":
-            guard case .object(let g)? = o["grid"], g.count > 0 else {
-                throw Self.bad("/grid", "a patchset job needs \"grid\": {coefficient: [lower, upper, count], …} with at least one coefficient")
-            }
-            var axes: [GridAxis] = []
-            for (name, value) in g.pairs {
-                let p = "/grid/\(name)"
-                guard case .array(let a) = value, a.count == 3, let lower = a[0].doubleValue, let upper = a[1].doubleValue, case .integer(let n) = a[2] else {
-                    throw Self.bad(p, "expected [lower, upper, count] with lower < upper and an integer count ≥ 1")
-                }
-                do {
-                    axes.append(try GridAxis(name: name, lower: lower, upper: upper, count: Int(clamping: n)))
-                } catch {
-                    throw Self.bad(p, error.message)
-                }
-            }
+            let axes = try Self.axes(o["grid"], "/grid", "a patchset job needs \"grid\": {coefficient: [lower, upper, count], …} with at least one coefficient")
             do {
                 _ = try GridAxis.checked(axes, maximumPoints: Self.maximumGridPoints, what: "the patch set")
             } catch {
@@ -80,6 +71,11 @@ public enum JobRequest: Sendable, Equatable {
                 skip = b
             }
             self = .patchSet(grid: axes, poi: poi, skipInvalid: skip)
+        case "scan":
+            let axes = try Self.axes(o["axes"], "/axes", "a scan job needs \"axes\": {parameter: [lower, upper, count]} with one or two parameters")
+            let task = ScanTask(axes: axes)
+            do { try task.validate() } catch { throw Self.bad("/axes", error.message) }
+            self = .scan(axes: axes, fix: try Self.fix(o["fix"]), measurement: try Self.optionalString(o["measurement"], "/measurement"))
         default:
             var ops: [String]? = nil
             if let value = o["ops"] {
@@ -88,15 +84,7 @@ public enum JobRequest: Sendable, Equatable {
                 }
                 ops = a.compactMap(\.stringValue)
             }
-            var fix = ParameterValues()
-            if let v = o["fix"] {
-                do {
-                    fix = try ParameterValues(json: v, at: JSONPointer(tokens: ["fix"]))
-                } catch {
-                    throw Self.bad(error.path.map { "/" + $0.tokens.joined(separator: "/") } ?? "/fix", error.message)
-                }
-            }
-            self = .fit(ops: ops, fix: fix,
+            self = .fit(ops: ops, fix: try Self.fix(o["fix"]),
                         measurement: try Self.optionalString(o["measurement"], "/measurement"))
         }
     }
@@ -119,6 +107,11 @@ public enum JobRequest: Sendable, Equatable {
         case .patchSet(let grid, _, _): try known(grid.map(\.name), "grid")
         case .fit(let ops, _, let measurement):
             if let ops { try known(ops, "ops") }
+            try knownMeasurement(measurement)
+        case .scan(_, _, let measurement):
+            try knownMeasurement(measurement)
+        }
+        func knownMeasurement(_ measurement: String?) throws(ServiceError) {
             if let measurement, !workspace.measurements.contains(where: { $0.name == measurement }) {
                 throw ServiceError(.unprocessableContent, "no measurement named \"\(measurement)\"; the workspace has: \(workspace.measurements.map(\.name).joined(separator: ", "))",
                                    code: "parameter", path: "/measurement")
@@ -130,7 +123,8 @@ public enum JobRequest: Sendable, Equatable {
     ///
     /// - Complexity: that of the library call: one workspace evaluation (export), one per grid
     ///   point (patch set), or a multi-start fit with profile intervals (fit).
-    func run(on workspace: Workspace) throws -> (files: [(String, Data)], summary: JSON?) {
+    /// `progress` receives (done, total) conditional fits of a scan.
+    func run(on workspace: Workspace, progress: ProgressHandler? = nil) throws -> (files: [(String, Data)], summary: JSON?) {
         func file(_ json: JSON) -> Data { Data((json.serialized(.pretty) + "\n").utf8) }
         switch self {
         case .export(let point, let poi):
@@ -142,11 +136,41 @@ public enum JobRequest: Sendable, Equatable {
         case .fit(let ops, let fix, let measurement):
             let report = try FitTask(ops: ops, fix: fix).run(on: LoadedModel(workspace: workspace, measurement: measurement))
             return ([("fit.json", file(report.jsonValue))], nil)
+        case .scan(let axes, let fix, let measurement):
+            let report = try ScanTask(axes: axes, fix: fix).run(on: LoadedModel(workspace: workspace, measurement: measurement), progress: progress)
+            return ([("scan.json", file(report.jsonValue))], nil)
         }
     }
 
     private static func bad(_ path: String, _ message: String) -> ServiceError {
         ServiceError(.badRequest, path.isEmpty ? message : "at \(path): \(message)", code: "request", path: path.isEmpty ? "/" : path)
+    }
+
+    /// `{name: [lower, upper, count], …}` with at least one axis.
+    private static func axes(_ value: JSON?, _ path: String, _ missing: String) throws(ServiceError) -> [GridAxis] {
+        guard case .object(let g)? = value, g.count > 0 else { throw bad(path, missing) }
+        var axes: [GridAxis] = []
+        for (name, value) in g.pairs {
+            let p = "\(path)/\(name)"
+            guard case .array(let a) = value, a.count == 3, let lower = a[0].doubleValue, let upper = a[1].doubleValue, case .integer(let n) = a[2] else {
+                throw bad(p, "expected [lower, upper, count] with lower < upper and an integer count ≥ 1")
+            }
+            do {
+                axes.append(try GridAxis(name: name, lower: lower, upper: upper, count: Int(clamping: n)))
+            } catch {
+                throw bad(p, error.message)
+            }
+        }
+        return axes
+    }
+
+    private static func fix(_ value: JSON?) throws(ServiceError) -> ParameterValues {
+        guard let value else { return ParameterValues() }
+        do {
+            return try ParameterValues(json: value, at: JSONPointer(tokens: ["fix"]))
+        } catch {
+            throw bad(error.path.map { "/" + $0.tokens.joined(separator: "/") } ?? "/fix", error.message)
+        }
     }
 
     private static func optionalString(_ value: JSON?, _ path: String) throws(ServiceError) -> String? {

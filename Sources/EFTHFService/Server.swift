@@ -15,12 +15,15 @@ public struct ServiceConfiguration: Sendable {
     public var maxUploadBytes: Int
     /// Where uploads and results are kept: `workspaces/ID/` and `jobs/ID/`.
     public var dataDirectory: String
+    /// Example workspaces offered by `GET /v1/examples`: every `*.json` workspace in this
+    /// directory, with the event-database files they name beside them (nil: none).
+    public var examplesDirectory: String?
 
     /// Largest job request body: a job request is a small JSON object.
     public static let maximumJobRequestBytes = 1 << 20
 
     public init(host: String = "127.0.0.1", port: Int = 8080, workers: Int = 2, queueLimit: Int = 64,
-                maxUploadBytes: Int = 256 << 20, dataDirectory: String? = nil) {
+                maxUploadBytes: Int = 256 << 20, dataDirectory: String? = nil, examplesDirectory: String? = nil) {
         self.host = host
         self.port = port
         self.workers = workers
@@ -28,6 +31,7 @@ public struct ServiceConfiguration: Sendable {
         self.maxUploadBytes = maxUploadBytes
         self.dataDirectory = dataDirectory
             ?? FileManager.default.temporaryDirectory.appendingPathComponent("efthf-serve-\(UUID().uuidString.lowercased())").path
+        self.examplesDirectory = examplesDirectory
     }
 }
 
@@ -71,12 +75,23 @@ public struct EFTHFServer: Sendable {
     public func router() -> Router<BasicRequestContext> {
         let router = Router()
         router.add(middleware: JSONErrorMiddleware())
+        // The workspace explorer: a static page over the API below (Specs/service.md, "Explorer").
+        router.get("/") { _, _ in try ExplorerAssets.response("index.html") }
+        router.get("explorer/:name") { _, context in try ExplorerAssets.response(context.parameters.get("name") ?? "") }
         let v1 = router.group("v1")
         v1.get("health") { _, _ in try await health() }
-        v1.post("workspaces") { request, _ in try await uploadWorkspace(request) }
+        v1.post("workspaces") { request, _ in
+            try await createWorkspace(try await Storage.collect(request, limit: configuration.maxUploadBytes), filesFrom: nil)
+        }
         v1.get("workspaces/:id") { _, context in
             json(.ok, try await state.workspace(try uuid(context)).json)
         }
+        v1.get("workspaces/:id/summary") { _, context in try await summary(context) }
+        v1.post("workspaces/:id/yields") { request, context in try await yields(request, context) }
+        v1.post("workspaces/:id/patched") { request, context in try await patched(request, context) }
+        v1.post("patched") { request, _ in try await patchedUpload(request) }
+        v1.get("examples") { _, _ in json(.ok, .object(JSONObject([("examples", .array(exampleNames().map { .string($0) }))]))) }
+        v1.post("examples/:name") { _, context in try await loadExample(context) }
         v1.delete("workspaces/:id") { _, context in
             let record = try await state.removeWorkspace(try uuid(context))
             try? FileManager.default.removeItem(atPath: record.directory)
@@ -105,9 +120,9 @@ public struct EFTHFServer: Sendable {
     }
 
     /// POST /v1/workspaces: the body is the workspace JSON. A workspace without event databases is
-    /// validated at once; one with them waits for its files (state "awaiting_files").
-    private func uploadWorkspace(_ request: Request) async throws -> Response {
-        let body = try await Storage.collect(request, limit: configuration.maxUploadBytes)
+    /// validated at once; one with them waits for its files (state "awaiting_files"), unless
+    /// `filesFrom` is a directory that holds them (an example), from which they are copied.
+    private func createWorkspace(_ body: Data, filesFrom: String?) async throws -> Response {
         let id = UUID()
         let directory = workspacesDirectory + "/" + id.uuidString.lowercased()
         let outcome: Result<WorkspaceRecord, ServiceError> = await onDedicatedThread {
@@ -119,8 +134,16 @@ public struct EFTHFServer: Sendable {
                 let required = try Self.eventDatabaseFiles(json)
                 try Storage.writeAtomically(body, to: directory + "/" + Storage.workspaceFileName)
                 var record = WorkspaceRecord(id: id, directory: directory, requiredFiles: required)
-                if required.isEmpty {
-                    record.workspace = try Self.validate(json, directory: directory)
+                if let filesFrom {
+                    for name in required {
+                        let destination = directory + "/" + name
+                        try FileManager.default.createDirectory(atPath: URL(fileURLWithPath: destination).deletingLastPathComponent().path, withIntermediateDirectories: true)
+                        try FileManager.default.copyItem(atPath: filesFrom + "/" + name, toPath: destination)
+                        record.uploaded.insert(name)
+                    }
+                }
+                if record.missingFiles.isEmpty {
+                    record.loaded = try Self.validate(json, directory: directory)
                     record.state = .ready
                 }
                 return .success(record)
@@ -158,7 +181,7 @@ public struct EFTHFServer: Sendable {
         }
         if updated.missingFiles.isEmpty && updated.state == .awaitingFiles {
             let directory = updated.directory
-            let result: Result<Workspace, ServiceError> = await onDedicatedThread {
+            let result: Result<LoadedModel, ServiceError> = await onDedicatedThread {
                 do {
                     return .success(try Self.validate(loadJSON(directory + "/" + Storage.workspaceFileName), directory: directory))
                 } catch {
@@ -200,6 +223,148 @@ public struct EFTHFServer: Sendable {
         return Response(status: .ok, headers: [.contentType: "application/json"], body: body)
     }
 
+    /// GET /v1/workspaces/{id}/summary: `InspectTask`'s report (structure and validator
+    /// warnings, as `efthf inspect --json`), every parameter (``ParameterTable``) and the Wilson
+    /// coefficients.
+    private func summary(_ context: BasicRequestContext) async throws -> Response {
+        let id = try uuid(context)
+        let loaded = try await state.loadedModel(id)
+        let body: JSON = await onDedicatedThread {
+            .object(JSONObject([
+                ("inspection", InspectTask().run(on: loaded).report(file: id.uuidString.lowercased()).jsonValue),
+                ("parameters", ParameterTable(model: loaded.model).jsonValue),
+                ("wilson_coefficients", .array(loaded.workspace.wilsonCoefficients.map { .string($0) })),
+            ]))
+        }
+        return json(.ok, body)
+    }
+
+    /// POST /v1/workspaces/{id}/yields: `YieldsTask` at the point `{"at": {name: value, …}}`
+    /// (parameters not named at their initial values), answered at once: one evaluation of the
+    /// model, and two per parameter of the band when `"band"` asks for one: `"constraints"` (the
+    /// pre-fit widths) or `{"fit_job": ID}` (the covariance of a finished fit job on this workspace).
+    private func yields(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+        let id = try uuid(context)
+        let loaded = try await state.loadedModel(id)
+        let body = try await Storage.collect(request, limit: ServiceConfiguration.maximumJobRequestBytes)
+        let parsed: JSON
+        do { parsed = try JSONParser.parse(body) } catch {
+            throw ServiceError(.badRequest, "the request is not valid JSON: \(error)", code: "syntax")
+        }
+        guard case .object(let o) = parsed else { throw ServiceError(.badRequest, "the request must be a JSON object {\"at\": {…}}", code: "request", path: "/") }
+        for key in o.keys where key != "at" && key != "band" {
+            throw ServiceError(.badRequest, "unknown member \"\(key)\"; allowed: at, band", code: "request", path: "/\(key)")
+        }
+        var at = ParameterValues()
+        if let value = o["at"] {
+            do { at = try ParameterValues(json: value, at: JSONPointer(tokens: ["at"])) } catch {
+                throw ServiceError(.badRequest, error.message, code: error.code.name, path: error.path.map { "/" + $0.tokens.joined(separator: "/") })
+            }
+        }
+        var band: YieldsTask.Band? = nil
+        switch o["band"] {
+        case nil, .null?: break
+        case .string("constraints")?: band = .constraints
+        case .object(let b)? where b.count == 1 && b["fit_job"]?.stringValue != nil:
+            band = try await fitCovariance(b["fit_job"]!.stringValue!, workspace: id)
+        default:
+            throw ServiceError(.badRequest, "\"band\" must be \"constraints\" or {\"fit_job\": ID}", code: "request", path: "/band")
+        }
+        let task = YieldsTask(at: at, band: band)
+        let result: Result<JSON, ServiceError> = await onDedicatedThread {
+            do { return .success(try task.run(on: loaded).jsonValue) } catch let error as HistFactoryError {
+                return .failure(ServiceError(error))
+            } catch {
+                return .failure(ServiceError(.internalServerError, "\(error)"))
+            }
+        }
+        return json(.ok, try result.get())
+    }
+
+    /// The covariance `C_ij = ρ_ij σ̂_i σ̂_j` of the free parameters of a finished fit job's
+    /// `fit.json` (the job must have run on `workspace`).
+    private func fitCovariance(_ text: String, workspace: UUID) async throws -> YieldsTask.Band {
+        guard let jobID = UUID(uuidString: text) else { throw ServiceError(.badRequest, "\"\(text)\" is not a job id", code: "request", path: "/band/fit_job") }
+        let job = try await state.job(jobID)
+        guard job.workspaceID == workspace, job.request.kind == "fit", job.state == .done else {
+            throw ServiceError(.conflict, "job \(text) is not a finished fit of this workspace", path: "/band/fit_job")
+        }
+        let report = try JSONParser.parse(Data(contentsOf: URL(fileURLWithPath: jobsDirectory + "/" + text.lowercased() + "/fit.json")))
+        guard case .object(let parameters)? = report["parameters"], case .array(let rows)? = report["correlations"], rows.count == parameters.count else {
+            throw ServiceError(.conflict, "the fit of job \(text) has no correlations (uncertainties were not computed)", path: "/band/fit_job")
+        }
+        let sigma = parameters.values.map { $0["uncertainty"]?.doubleValue ?? 0 }
+        let kept = sigma.indices.filter { sigma[$0] > 0 && sigma[$0].isFinite }
+        let matrix = kept.map { i in kept.map { j in (rows[i].arrayValue?[j].doubleValue ?? 0) * sigma[i] * sigma[j] } }
+        return .covariance(parameters: kept.map { parameters.keys[$0] }, matrix: matrix)
+    }
+
+    /// POST /v1/workspaces/{id}/patched: `{"patchset": {…a pyhf PatchSet…}, "patch": "name"}` →
+    /// a new workspace, this one with the patch applied (the patch set's digest is checked).
+    private func patched(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+        let record = try await state.workspace(try uuid(context))
+        let workspace = try await state.loadedModel(record.id).workspace
+        let body = try await Storage.collect(request, limit: configuration.maxUploadBytes)
+        let result: Result<Data, ServiceError> = await onDedicatedThread {
+            Self.applyPatch(body, to: workspace, members: ["patchset", "patch"], hiding: record.directory)
+        }
+        return try await createWorkspace(try result.get(), filesFrom: record.directory)
+    }
+
+    /// POST /v1/patched: `{"workspace": {…}, "patchset": {…}, "patch": "name"}` → a new workspace,
+    /// the given one with the patch applied. For a HEPData-style background-only workspace, which
+    /// is not a valid model on its own (its POI is defined by the signal patch).
+    private func patchedUpload(_ request: Request) async throws -> Response {
+        let body = try await Storage.collect(request, limit: configuration.maxUploadBytes)
+        let result: Result<Data, ServiceError> = await onDedicatedThread {
+            Self.applyPatch(body, to: nil, members: ["workspace", "patchset", "patch"], hiding: nil)
+        }
+        return try await createWorkspace(try result.get(), filesFrom: nil)
+    }
+
+    /// The patched workspace's JSON, from a request with `patchset`, `patch` and, when `workspace`
+    /// is nil, `workspace` (read, not built into a model: a background-only one has no POI).
+    private static func applyPatch(_ body: Data, to workspace: Workspace?, members: Set<String>, hiding directory: String?) -> Result<Data, ServiceError> {
+        do {
+            let request: JSON
+            do { request = try JSONParser.parse(body) } catch {
+                throw ServiceError(.badRequest, "the request is not valid JSON: \(error)", code: "syntax")
+            }
+            let shape = members.contains("workspace") ? "{\"workspace\": {…}, \"patchset\": {…}, \"patch\": \"name\"}" : "{\"patchset\": {…}, \"patch\": \"name\"}"
+            guard case .object(let o) = request, let setJSON = o["patchset"], let name = o["patch"]?.stringValue,
+                  Set(o.keys) == members else {
+                throw ServiceError(.badRequest, "expected \(shape)", code: "request", path: "/")
+            }
+            let base = try workspace ?? Workspace(json: o["workspace"]!, modifiers: .efthf)
+            // A plain RFC 6902 JSON Patch (HEPData's patch.NAME.json files) has no names or digests.
+            if case .array = setJSON { return .success(Data(try base.applying(patch: setJSON, label: "patch \"\(name)\"").json.serialized().utf8)) }
+            let set = try PatchSet(json: setJSON)
+            let patchedWorkspace = try set.apply(try set.patch(named: name), to: base)
+            return .success(Data(patchedWorkspace.json.serialized().utf8))
+        } catch let error as HistFactoryError {
+            return .failure(ServiceError(error, hiding: directory))
+        } catch {
+            return .failure(error as? ServiceError ?? ServiceError(.internalServerError, "\(error)"))
+        }
+    }
+
+    /// The example workspaces: the `*.json` files of the examples directory, sorted.
+    private func exampleNames() -> [String] {
+        guard let directory = configuration.examplesDirectory,
+              let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return [] }
+        return names.filter { $0.hasSuffix(".json") && (try? Storage.relativePath($0)) != nil }.sorted()
+    }
+
+    /// POST /v1/examples/{name}: a new workspace from an example, with its event-database files.
+    private func loadExample(_ context: BasicRequestContext) async throws -> Response {
+        let name = context.parameters.get("name") ?? ""
+        guard let directory = configuration.examplesDirectory, exampleNames().contains(name) else {
+            throw ServiceError(.notFound, "no example \"\(name)\"; the examples are: \(exampleNames().joined(separator: ", "))")
+        }
+        let body = try Data(contentsOf: URL(fileURLWithPath: directory + "/" + name))
+        return try await createWorkspace(body, filesFrom: directory)
+    }
+
     // MARK: Helpers
 
     private func uuid(_ context: BasicRequestContext) throws(ServiceError) -> UUID {
@@ -238,12 +403,12 @@ public struct EFTHFServer: Sendable {
     }
 
     /// Full validation, with event-database paths resolved against the workspace's directory.
-    static func validate(_ json: JSON, directory: String) throws(ServiceError) -> Workspace {
+    static func validate(_ json: JSON, directory: String) throws(ServiceError) -> LoadedModel {
         do {
             let workspace = try Workspace(json: json, file: directory + "/" + Storage.workspaceFileName, modifiers: .efthf)
-            // Built once here, so a model error is a 422 at upload rather than a failed job.
-            _ = try HistFactoryModel(workspace: workspace)
-            return workspace
+            // Built once here, so a model error is a 422 at upload rather than a failed job, and
+            // kept for the summary and the yields at a point.
+            return try LoadedModel(workspace: workspace)
         } catch {
             throw ServiceError(error, hiding: directory)
         }
@@ -288,7 +453,7 @@ extension EFTHFServer {
         let workspacesDirectory = self.workspacesDirectory
         let result: Result<JSON?, ServiceError> = await onDedicatedThread {
             do {
-                let (files, summary) = try job.request.run(on: workspace)
+                let (files, summary) = try job.request.run(on: workspace, progress: { done, total in job.progress.set(done, total) })
                 for (name, data) in files { try Storage.writeAtomically(data, to: directory + "/" + name) }
                 return .success(summary)
             } catch let error as HistFactoryError {

@@ -20,7 +20,10 @@ struct WorkspaceRecord: Sendable {
     /// Names being uploaded now: a second upload of the same name is refused rather than raced.
     var uploading: Set<String> = []
     var state: State = .awaitingFiles
-    var workspace: Workspace?
+    /// The validated workspace with the model of its default measurement and its observed data,
+    /// built once: the summary and yields at a point answer from it without rebuilding.
+    var loaded: LoadedModel?
+    var workspace: Workspace? { loaded?.workspace }
     var error: ServiceError?
 
     var missingFiles: [String] { requiredFiles.filter { !uploaded.contains($0) } }
@@ -53,6 +56,8 @@ struct JobRecord: Sendable {
     let submitted = Date()
     var started: Date?
     var finished: Date?
+    /// Conditional fits done of a scan's total, written by the worker while the job runs.
+    let progress = JobProgress()
 
     var json: JSON {
         var o = JSONObject([
@@ -67,8 +72,31 @@ struct JobRecord: Sendable {
         if let finished { o["finished"] = .string(finished.formatted(.iso8601)) }
         if let started, let finished { o["seconds"] = .number(finished.timeIntervalSince(started)) }
         if let summary { o["summary"] = summary }
+        if let (done, total) = progress.value {
+            o["progress"] = .object(JSONObject([("done", .integer(Int64(done))), ("total", .integer(Int64(total)))]))
+        }
         if let error { o["error"] = error.json }
         return .object(o)
+    }
+}
+
+/// A running job's progress, (done, total), set from the worker's thread and read by status
+/// requests; nil until the task first reports.
+final class JobProgress: @unchecked Sendable {
+    private let lock = NSLock()
+    // Guarded by `lock`.
+    private var stored: (Int, Int)?
+
+    func set(_ done: Int, _ total: Int) {
+        lock.lock()
+        defer { lock.unlock() }
+        stored = (done, total)
+    }
+
+    var value: (Int, Int)? {
+        lock.lock()
+        defer { lock.unlock() }
+        return stored
     }
 }
 
@@ -101,6 +129,17 @@ actor ServiceState {
         return record
     }
 
+    /// The model of a ready workspace; 409 while files are missing, the validation error when invalid.
+    func loadedModel(_ id: UUID) throws(ServiceError) -> LoadedModel {
+        let record = try workspace(id)
+        switch record.state {
+        case .ready: return record.loaded!
+        case .invalid: throw record.error ?? ServiceError(.unprocessableContent, "the workspace is invalid")
+        case .awaitingFiles:
+            throw ServiceError(.conflict, "the workspace still needs the event-database file(s) \(record.missingFiles.map { "\"\($0)\"" }.joined(separator: ", "))")
+        }
+    }
+
     /// Reserves `name` for an upload: it must be one the workspace names and not uploaded yet.
     func beginUpload(_ id: UUID, name: String) throws(ServiceError) -> WorkspaceRecord {
         var record = try workspace(id)
@@ -124,11 +163,11 @@ actor ServiceState {
         return record
     }
 
-    func setValidation(_ id: UUID, _ result: Result<Workspace, ServiceError>) -> WorkspaceRecord? {
+    func setValidation(_ id: UUID, _ result: Result<LoadedModel, ServiceError>) -> WorkspaceRecord? {
         guard var record = workspaces[id] else { return nil }
         switch result {
-        case .success(let ws):
-            record.workspace = ws
+        case .success(let loaded):
+            record.loaded = loaded
             record.state = .ready
         case .failure(let error):
             record.error = error

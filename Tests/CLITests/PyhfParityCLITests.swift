@@ -199,13 +199,13 @@ enum Pyhf {
             let pars = point["pars"]!.objectValue!
             let at = pars.pairs.map { "\($0.0)=\(JSON.pythonRepr($0.1.arrayValue![0].doubleValue!))" }.joined(separator: ",")
             let r = try CLI.run(["eval", "ws.json", "--at", at] + Self.interpcodeArguments(s), workingDirectory: directory)
-            #expect(r.status == 0, "\(r.stderr)")
             let logpdf = try JSONParser.parse(Data(r.stdout.utf8))["logpdf"]?.doubleValue ?? .nan
             guard let expected = point["logpdf"]!.doubleValue else {
-                // pyhf: NaN (a negative expected rate); efthf: no finite value either.
-                #expect(!logpdf.isFinite, "at \(at): efthf \(logpdf), pyhf NaN")
+                // pyhf: NaN (a negative expected rate); efthf: no finite value either (null, exit status 3).
+                #expect(r.status == 3 && !logpdf.isFinite, "at \(at): efthf \(logpdf) (exit \(r.status)), pyhf NaN")
                 continue
             }
+            #expect(r.status == 0, "\(r.stderr)")
             #expect(abs(logpdf - expected) <= 1e-9 * abs(expected), "at \(at): efthf \(logpdf), pyhf \(expected)")
         }
     }

@@ -62,7 +62,9 @@ import Testing
     static let badJobs: [BadJob] = [
         BadJob(label: "not JSON", body: "kind=fit", status: .badRequest, message: "not valid JSON"),
         BadJob(label: "not an object", body: "[]", status: .badRequest, message: "must be a JSON object"),
-        BadJob(label: "unknown kind", body: #"{"kind": "scan"}"#, status: .badRequest, message: "\"kind\" must be"),
+        BadJob(label: "unknown kind", body: #"{"kind": "nonsense"}"#, status: .badRequest, message: "\"kind\" must be"),
+        BadJob(label: "scan without axes", body: #"{"kind": "scan"}"#, status: .badRequest, message: "needs \"axes\""),
+        BadJob(label: "scan of three axes", body: #"{"kind": "scan", "axes": {"cHW": [-1, 1, 3], "cHq3": [-1, 1, 3], "lumi": [0.9, 1.1, 3]}}"#, status: .badRequest, message: "one axis"),
         BadJob(label: "unknown member", body: #"{"kind": "export", "at": {}, "grid": {}}"#, status: .badRequest, message: "unknown member \"grid\""),
         BadJob(label: "export without a point", body: #"{"kind": "export"}"#, status: .badRequest, message: "needs \"at\""),
         BadJob(label: "value not a number", body: #"{"kind": "export", "at": {"cHW": "big"}}"#, status: .badRequest, message: "at /at/cHW: must be a finite number"),

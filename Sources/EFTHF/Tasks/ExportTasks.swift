@@ -62,19 +62,85 @@ public struct PatchSetTask: Sendable, Codable, Equatable {
 }
 
 /// Each sample's expected yields per channel at a point, with the observed data: what the yield
-/// plots and the explorer draw, from the likelihood's own evaluation.
+/// plots and the explorer draw, from the likelihood's own evaluation; optionally the ±1σ band of
+/// each channel's total.
 public struct YieldsTask: Sendable, Codable, Equatable {
     /// The point; parameters not named keep their suggested inits.
     public var at: ParameterValues
+    /// Which parameter uncertainties make the band of the totals (nil: no band). Not part of the
+    /// task's JSON options (`TaskRunner`), only of the Swift API and the service's yields request.
+    public var band: Band?
 
-    public init(at: ParameterValues = ParameterValues()) {
+    /// The covariance C of the parameters that the band propagates.
+    public enum Band: Sendable, Equatable {
+        /// Every free constrained parameter with its constraint width σ₀ (``ParameterTable``),
+        /// uncorrelated: the pre-fit band.
+        case constraints
+        /// The covariance of the parameters named (`name` or `name[i]`), e.g. a fit's
+        /// `C_ij = ρ_ij σ̂_i σ̂_j`: the post-fit band.
+        case covariance(parameters: [String], matrix: [[Double]])
+    }
+
+    public init(at: ParameterValues = ParameterValues(), band: Band? = nil) {
         self.at = at
+        self.band = band
     }
 
     public func run(on loaded: LoadedModel) throws(HistFactoryError) -> YieldsReport {
         var point = loaded.model.suggestedInits
         try at.apply(to: &point, model: loaded.model)
-        return YieldsReport(model: loaded.model, data: loaded.data, at: point)
+        let sigma = try band.map { b throws(HistFactoryError) in try Self.totalUncertainty(b, model: loaded.model, at: point) }
+        return YieldsReport(model: loaded.model, data: loaded.data, at: point, totalUncertainty: sigma)
+    }
+
+    /// The linearised ±1σ of every bin's total expected yield ν_b:
+    ///
+    /// ```
+    /// σ_b² = Σ_ij J_bi C_ij J_bj,   J_bi = ∂ν_b/∂θ_i ≈ (ν_b(θ + h_i e_i) − ν_b(θ − h_i e_i)) / 2h_i
+    /// ```
+    ///
+    /// with h_i = 10⁻³ √C_ii (central differences; the interpolation codes are smooth near the
+    /// point, and a step small against the parameter's own uncertainty keeps the linearisation's
+    /// meaning). Linear propagation: an asymmetric or strongly non-linear response is not captured.
+    ///
+    /// - Complexity: two model evaluations per parameter with C_ii > 0, then O(bins · k²).
+    public static func totalUncertainty(_ band: Band, model: HistFactoryModel, at point: [Double]) throws(HistFactoryError) -> [Double] {
+        let indices: [Int], covariance: [[Double]]
+        switch band {
+        case .constraints:
+            let table = ParameterTable(model: model).parameters
+            let chosen = table.indices.filter { !table[$0].fixed && (table[$0].width ?? 0) > 0 }
+            indices = chosen
+            covariance = chosen.indices.map { a in chosen.indices.map { b in a == b ? table[chosen[a]].width! * table[chosen[a]].width! : 0 } }
+        case .covariance(let names, let matrix):
+            guard matrix.count == names.count, matrix.allSatisfy({ $0.count == names.count }) else {
+                throw HistFactoryError(.parameter, "the covariance must be \(names.count)×\(names.count) for \(names.count) parameters")
+            }
+            guard matrix.allSatisfy({ $0.allSatisfy(\.isFinite) }) else { throw HistFactoryError(.invalidValue, "the covariance has a non-finite entry") }
+            var found: [Int] = []
+            for name in names { found.append(try model.parameterIndex(named: name)) }
+            indices = found
+            covariance = matrix
+        }
+        let bins = model.mainBinCount
+        var jacobian: [[Double]] = []  // [parameter][bin]
+        for (k, i) in indices.enumerated() {
+            let width = max(covariance[k][k], 0).squareRoot()
+            guard width > 0 else { jacobian.append(Array(repeating: 0, count: bins)); continue }
+            let h = 1e-3 * width
+            var up = point, down = point
+            up[i] += h
+            down[i] -= h
+            let plus = model.expectedMainData(up), minus = model.expectedMainData(down)
+            jacobian.append((0..<bins).map { (plus[$0] - minus[$0]) / (2 * h) })
+        }
+        return (0..<bins).map { b in
+            var variance = 0.0
+            for a in indices.indices where jacobian[a][b] != 0 {
+                for c in indices.indices where jacobian[c][b] != 0 { variance += jacobian[a][b] * covariance[a][c] * jacobian[c][b] }
+            }
+            return max(variance, 0).squareRoot()
+        }
     }
 }
 
@@ -85,11 +151,15 @@ public struct YieldsReport: Sendable, Codable, Equatable {
         public let total: [Double]
         /// The samples defined in the channel, in model order.
         public let samples: NamedValues<[Double]>
+        /// The ±1σ of `total` per bin when a band was asked for (``YieldsTask/band``).
+        public var totalUncertainty: [Double]? = nil
+
+        enum CodingKeys: String, CodingKey { case name, observed, total, samples, totalUncertainty = "total_uncertainty" }
     }
 
     public let channels: [Channel]
 
-    public init(model: HistFactoryModel, data: ModelData, at point: [Double]) {
+    public init(model: HistFactoryModel, data: ModelData, at point: [Double], totalUncertainty: [Double]? = nil) {
         let bySample = model.expectedSampleData(point)
         let total = model.expectedMainData(point)
         var offset = 0
@@ -97,7 +167,8 @@ public struct YieldsReport: Sendable, Codable, Equatable {
             defer { offset += n }
             let samples = bySample.filter { $0.channel == name }
             return Channel(name: name, observed: Array(data.main[offset..<offset + n]), total: Array(total[offset..<offset + n]),
-                           samples: NamedValues(names: samples.map(\.sample), values: samples.map(\.yields)))
+                           samples: NamedValues(names: samples.map(\.sample), values: samples.map(\.yields)),
+                           totalUncertainty: totalUncertainty.map { Array($0[offset..<offset + n]) })
         }
     }
 }
