@@ -198,7 +198,7 @@ extension Workspace {
                 if set.fixed[k] { point["const"] = .bool(true) }
                 pointEntries.append(.object(point))
             }
-            if set.modifierKinds.first == .lumi, case .normal(let sigmas) = set.constraint {
+            if set.modifierKinds.first == Modifier.Kind.lumi, case .normal(let sigmas) = set.constraint {
                 // pyhf's lumi: Gauss(a | λ, σ) with a and σ from the measurement (H §2).
                 pointEntries.append(.object(JSONObject([("name", .string("nominal_" + set.name)), ("value", .number(set.auxdata[0])), ("const", .bool(true))])))
                 distributions.append(.object(JSONObject([("name", .string(set.name + "Constraint")), ("type", .string("gaussian_dist")), ("x", .string(set.name)),
@@ -226,8 +226,8 @@ extension Workspace {
             ("format", .string("efthf HS3 export, Specs/hs3.md")),
             ("source_version", .string(version)),
             ("measurement", .string(model.measurementName)),
-            ("parameter_names", .object(JSONObject(model.parameterNames.map { ($0, .string(rootName[$0]!)) }))),
-            ("staterror", .object(JSONObject(staterrorOffset.keys.sorted().map { ($0, .array(staterrorOffset[$0]!.keys.sorted().map { JSON.string($0) })) }))),
+            ("parameter_names", .object(JSONObject(model.parameterNames.map { ($0, JSON.string(rootName[$0]!)) }))),
+            ("staterror", .object(JSONObject(staterrorOffset.keys.sorted().map { ($0, JSON.array(staterrorOffset[$0]!.keys.sorted().map { JSON.string($0) })) }))),
             ("wilson_coefficients", .array(names.map { .string($0) })),
             ("differences", .array(differences.map { .string($0) })),
         ])
@@ -283,7 +283,7 @@ extension Workspace {
     }
 
     func hs3Powers(_ m: Monomial, names: [String]) -> JSON {
-        .object(JSONObject(m.factors.map { (names[$0.coefficient], .integer(Int64($0.power))) }))
+        .object(JSONObject(m.factors.map { (names[$0.coefficient], JSON.integer(Int64($0.power))) }))
     }
 }
 
@@ -447,7 +447,7 @@ extension Workspace {
                     for t in terms {
                         let powers = monomials[t.function!]!
                         for (c, _) in powers where !coefficients.contains(c) { coefficients.append(c) }
-                        termsJSON.append(.object(JSONObject([("powers", .object(JSONObject(powers.map { ($0.0, .integer(Int64($0.1))) }))), ("data", .numbers(t.contents))])))
+                        termsJSON.append(.object(JSONObject([("powers", .object(JSONObject(powers.map { ($0.0, JSON.integer(Int64($0.1))) }))), ("data", .numbers(t.contents))])))
                     }
                     var data = JSONObject([("coefficients", .array(coefficients.map { .string($0) })), ("form", .string("absolute")), ("terms", .array(termsJSON))])
                     if let v = record?["variance"] { data["variance"] = v }
