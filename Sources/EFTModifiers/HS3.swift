@@ -14,6 +14,12 @@ extension Workspace {
     /// The `metadata.hs3_version` efthf writes.
     public static let hs3Version = "0.2"
 
+    /// A staterror `errors` entry that stands for 0: ROOT's RooDataHist ignores an error of exactly 0
+    /// (the bin's sum of squared weights becomes its weight), while (1e−200)² is 0 in double precision.
+    /// The import reads anything up to ``hs3ZeroErrorThreshold`` as 0.
+    static let hs3ZeroError = 1e-200
+    static let hs3ZeroErrorThreshold = 1e-150
+
     /// The name of the HS3 sample that carries term `monomial` of morphed sample `sample`; the SM term keeps the sample's name.
     static func hs3TermSample(_ sample: String, _ monomial: Monomial, names: [String]) -> String {
         monomial == .one ? sample : sample + "__" + hs3MonomialTag(monomial, names: names)
@@ -165,7 +171,12 @@ extension Workspace {
                         let offset = staterrorOffset[modifier.name]?[channel.name] ?? 0
                         modifiers.append(.object(JSONObject([("name", .string(modifier.name)), ("type", .string("staterror")),
                                                              ("parameters", .array((0 ..< n).map { .string(Self.hs3Gamma(modifier.name, offset + $0)) }))])))
-                        errors = part.monomial == .one ? (0 ..< n).map { delta[$0] * scale[$0] } : [Double](repeating: 0, count: n)
+                        // ROOT reads an error of 0 as "no error given" and then takes the bin's weight as its
+                        // sum of squares (Poisson counts); 1e-200 squares to exactly 0.
+                        errors = (0 ..< n).map { b in
+                            let e = part.monomial == .one ? delta[b] * scale[b] : 0
+                            return e == 0 ? Self.hs3ZeroError : e
+                        }
                     default:
                         continue
                     }
@@ -434,7 +445,8 @@ extension Workspace {
                         let set = gammas.first.map(setName(ofGamma:)) ?? "staterror_" + channel
                         let errors = baseSample?.errors ?? [Double](repeating: 0, count: n)
                         guard errors.count == n else { throw fail("channel \"\(channel)\" sample \"\(name)\": staterror needs data.errors") }
-                        modifiers.append(.object(JSONObject([("name", .string(set)), ("type", .string("staterror")), ("data", .numbers((0 ..< n).map { errors[$0] / scale[$0] }))])))
+                        modifiers.append(.object(JSONObject([("name", .string(set)), ("type", .string("staterror")),
+                                                             ("data", .numbers((0 ..< n).map { abs(errors[$0]) <= Self.hs3ZeroErrorThreshold ? 0 : errors[$0] / scale[$0] }))])))
                     default:
                         throw fail("channel \"\(channel)\" sample \"\(name)\": modifier \"\(mname)\" of type \"\(type)\" is not read")
                     }
