@@ -247,7 +247,12 @@ extension Workspace {
         var tool = JSONObject([("name", .string("efthf"))])
         if let toolVersion { tool["version"] = .string(toolVersion) }
         var root = JSONObject([
-            ("metadata", .object(JSONObject([("hs3_version", .string(Self.hs3Version)), ("packages", .array([.object(tool)]))]))),
+            ("metadata", .object(JSONObject([
+                ("hs3_version", .string(Self.hs3Version)), ("packages", .array([.object(tool)])),
+                ("description", .string("efthf export (Specs/hs3.md): the likelihood of \(file ?? "a workspace") (measurement \(model.measurementName)) with the Wilson coefficients free; "
+                    + (morphed.isEmpty ? "exact; " : "exact where every staterror gamma of a morphed bin is 1; ")
+                    + "what HS3 does not express is listed in misc.efthf.differences")),
+            ]))),
             ("distributions", .array(distributions)),
         ])
         if !functionsJSON.isEmpty { root["functions"] = .array(functionsJSON) }
