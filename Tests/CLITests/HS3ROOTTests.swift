@@ -30,7 +30,7 @@ import Testing
             Issue.record("the efthf binary was not found")
             return
         }
-        var workspaces = [CLI.repository.appendingPathComponent("Data/vh/workspace_morphing.json").path]
+        var workspaces = ["Data/vh/workspace_morphing.json", "Data/vh/workspace_events.json"].map { CLI.repository.appendingPathComponent($0).path }
         for name in ["01_pyhf_example/example_bkgonly.json", "02_cms_combine2pyhf_one-bin-stat-full/workspace.json"] {
             if let path = CLI.reference(name) { workspaces.append(path) }
         }
