@@ -405,6 +405,18 @@ extension Workspace {
                 let baseSample = list.first { $0.name == name && $0.function == nil }
                 let terms = list.filter { $0.function != nil && base(of: $0) == name }
                 let own = baseSample ?? terms[0]
+                // A term sample repeats its SM sample's modifiers (shapesys/shapefactor as shapefactors on
+                // the same γ's); anything else would be a different model, which this reader does not build.
+                func signature(_ s: HS3Sample) -> [String] {
+                    s.modifiers.compactMap { m -> String? in
+                        guard let type = m["type"]?.stringValue, type != "custom" else { return nil }
+                        if type == "shapesys" || type == "shapefactor" { return "gamma:" + (m["parameters"]?.serialized() ?? "") }
+                        return type + ":" + (m["parameter"]?.stringValue ?? m["name"]?.stringValue ?? "")
+                    }.sorted()
+                }
+                for t in terms where baseSample != nil && signature(t) != signature(own) {
+                    throw fail("channel \"\(channel)\" sample \"\(t.name)\": a term of \"\(name)\" whose modifiers differ from \"\(name)\"'s (\(signature(t).joined(separator: ", ")) vs \(signature(own).joined(separator: ", ")))")
+                }
                 let contents = baseSample?.contents ?? [Double](repeating: 0, count: n)
                 var modifiers: [JSON] = []
                 for m in own.modifiers {

@@ -101,6 +101,30 @@ import Testing
         }
     }
 
+    /// A term sample whose modifiers are not its SM sample's (here: its lumi removed) is refused by
+    /// the import with both lists, instead of being read as a different model.
+    @Test func termSampleWithOtherModifiersIsRefused() throws {
+        let ws = try Workspace(contentsOf: Self.root + "/Data/vh/workspace_morphing.json", modifiers: .efthf)
+        let text = try ws.hs3().serialized(.pretty)
+        guard case .object(var root) = try JSONParser.parse(text), case .array(var distributions)? = root["distributions"],
+              case .object(var channel) = distributions[0], case .array(var samples)? = channel["samples"],
+              let k = samples.firstIndex(where: { $0["name"]?.stringValue == "VH__cHW" }), case .object(var sample) = samples[k],
+              case .array(let modifiers)? = sample["modifiers"] else {
+            Issue.record("unexpected export layout")
+            return
+        }
+        sample["modifiers"] = .array(modifiers.filter { $0["name"]?.stringValue != "lumi" })
+        samples[k] = .object(sample)
+        channel["samples"] = .array(samples)
+        distributions[0] = .object(channel)
+        root["distributions"] = .array(distributions)
+        #expect {
+            _ = try Workspace(hs3: .object(root))
+        } throws: { error in
+            "\(error)".contains("VH__cHW") && "\(error)".contains("differ")
+        }
+    }
+
     /// Per-event samples are refused with the channel, sample and modifier named.
     @Test func perEventSamplesAreRefused() throws {
         let ws = try Workspace(contentsOf: Self.root + "/Data/vh/workspace_events_syst.json", modifiers: .efthf)
