@@ -25,6 +25,12 @@ if command -v python3 >/dev/null 2>&1 && ! python3 -c "import popxf.validator" >
     echo "efthf setup: installing popxf-validator with pip" >&2
     python3 -m pip install -q popxf-validator >/dev/null 2>&1 || echo "efthf setup: pip install popxf-validator failed; its test will be skipped" >&2
 fi
+# ROOT 6.40 (the PyPI wheel "root", ~250 MB) checks the HS3 export (Tests/CLITests/HS3ROOTTests.swift,
+# Tests/References/root/check_hs3.py).
+if command -v python3 >/dev/null 2>&1 && ! python3 -c "import ROOT" >/dev/null 2>&1; then
+    echo "efthf setup: installing ROOT (PyPI wheel root) with pip" >&2
+    python3 -m pip install -q root >/dev/null 2>&1 || { echo "efthf setup: pip install root failed (the HS3 test compares with ROOT)" >&2; exit 1; }
+fi
 # The Python package's tests and the explorer's browser tests: pytest, selenium, iminuit (the global-fit example), spey and its pyhf backend
 # (the spey backend is compared with it), setuptools/wheel to install ./python.
 if command -v python3 >/dev/null 2>&1; then

@@ -5,14 +5,16 @@ import Foundation
 extension EFTHFCommand {
     struct Export: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Export an extended workspace as plain pyhf 1.0.0 (at a point, or background-only plus a PatchSet), or its EFT polynomials as POPxf.",
+            abstract: "Export an extended workspace as plain pyhf 1.0.0 (at a point, or background-only plus a PatchSet), its EFT polynomials as POPxf, or the whole likelihood as HS3.",
             discussion: """
                 --at c1=v1,c2=v2 writes the workspace with every morphing and event-database sample evaluated at \
                 that point (coefficients not named are 0; the MC-statistical uncertainty at the point is carried as \
                 staterror). --patchset --grid c1=lo:hi:n,... writes DIR/BkgOnly.json and DIR/patchset.json, one \
                 patch per grid point. --popxf --scale GEV writes the per-bin polynomials in the Wilson coefficients \
                 as a POPxf 1.0 file (arXiv:2511.17348), per morphed sample or per channel (--observables), with \
-                the MC statistics. --measurement keeps only that measurement in the exported workspaces. Files are \
+                the MC statistics. --hs3 writes the whole likelihood in HS3 as ROOT 6.40 reads it, the Wilson \
+                coefficients free (Specs/hs3.md; efthf reads such files back wherever it takes a workspace). \
+                --measurement keeps only that measurement in the exported workspaces. Files are \
                 written atomically (the pair of --patchset together).
                 """
         )
@@ -34,6 +36,9 @@ extension EFTHFCommand {
         @Flag(help: "Write the EFT polynomials as a POPxf 1.0 JSON file (needs --scale; -o is a file).")
         var popxf = false
 
+        @Flag(help: "Write the whole likelihood as an HS3 JSON file (ROOT 6.40's RooJSONFactoryWSTool reads it; -o is a file).")
+        var hs3 = false
+
         @Option(help: ArgumentHelp("With --popxf: the renormalisation scale in GeV at which the coefficients are defined.", valueName: "GeV"))
         var scale: Double?
 
@@ -50,6 +55,11 @@ extension EFTHFCommand {
         var output: String
 
         func validate() throws {
+            if hs3 {
+                if popxf || patchset || at != nil || grid != nil || poi != nil || skipInvalid { throw ValidationError("--hs3 takes none of --popxf, --patchset, --at, --grid, --poi, --skip-invalid") }
+                if scale != nil || wcxf != nil || observables != "samples" { throw ValidationError("--scale, --observables and --wcxf need --popxf") }
+                return
+            }
             if popxf {
                 if patchset || at != nil || grid != nil { throw ValidationError("--popxf takes neither --at, --patchset nor --grid") }
                 guard let scale, scale.isFinite, scale > 0 else { throw ValidationError("--popxf needs --scale (GeV, positive)") }
@@ -70,7 +80,12 @@ extension EFTHFCommand {
         func run() throws {
             try reportingErrors {
                 let ws = try model.loadWorkspace()
-                if popxf {
+                if hs3 {
+                    let json = try HS3ExportTask(measurement: model.measurement).run(on: ws)
+                    try writeAtomically(json.serialized(.pretty), to: output)
+                    let samples = json["distributions"]?.arrayValue?.reduce(0) { $0 + ($1["samples"]?.arrayValue?.count ?? 0) } ?? 0
+                    print("wrote \(output) (HS3 \(Workspace.hs3Version), \(samples) HistFactory samples\(ws.wilsonCoefficients.isEmpty ? "" : ", Wilson coefficients " + ws.wilsonCoefficients.joined(separator: ", ")))")
+                } else if popxf {
                     let parts = wcxf?.split(separator: ":").map(String.init)
                     let options = POPxfOptions(observables: POPxfOptions.Observables(rawValue: observables)!, scale: scale!,
                                                basis: parts.map { .wcxf(eft: $0[0], basis: $0[1]) }, toolVersion: efthfVersion)

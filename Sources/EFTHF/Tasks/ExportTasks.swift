@@ -33,6 +33,34 @@ public struct ExportTask: Sendable, Codable, Equatable {
     }
 }
 
+/// The whole likelihood in HS3 as ROOT 6.40 reads it, the Wilson coefficients free
+/// (`efthf export --hs3`; Specs/hs3.md).
+public struct HS3ExportTask: Sendable, Codable, Equatable {
+    /// Export this measurement (default: the first).
+    public var measurement: String?
+
+    public init(measurement: String? = nil) {
+        self.measurement = measurement
+    }
+
+    public func run(on workspace: Workspace) throws(HistFactoryError) -> JSON {
+        try workspace.hs3(measurement: measurement, toolVersion: EFTHFVersion.current)
+    }
+}
+
+/// An HS3 file read back as a workspace (`efthf import hs3`; Specs/hs3.md, "Import").
+public struct HS3ImportTask: Sendable, Codable, Equatable {
+    public var path: String
+
+    public init(path: String) {
+        self.path = path
+    }
+
+    public func run() throws(HistFactoryError) -> Workspace {
+        try Workspace(hs3: try loadJSON(path), file: path)
+    }
+}
+
 /// A background-only workspace and a pyhf PatchSet with one patch per grid point
 /// (`efthf export --patchset --grid`, the service's patchset job).
 public struct PatchSetTask: Sendable, Codable, Equatable {

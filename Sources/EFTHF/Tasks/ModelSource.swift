@@ -3,7 +3,7 @@ import EFTModifiers
 import Foundation
 import HistFactory
 
-/// Where a model comes from: a workspace file (pyhf 1.0.0 or efthf's extension), optionally a
+/// Where a model comes from: a workspace file (pyhf 1.0.0, efthf's extension or HS3), optionally a
 /// patch, and a measurement. The one reading rule of the command line, the service and the
 /// bindings: extended workspaces are read with ``ModifierSet/efthf``, relative paths inside them
 /// against the workspace file's directory.
@@ -24,7 +24,11 @@ public struct ModelSource: Sendable, Codable, Equatable {
 
     /// The workspace with the patch applied.
     public func loadWorkspace() throws(HistFactoryError) -> Workspace {
-        var ws = try Workspace(contentsOf: workspace, modifiers: .efthf)
+        // An HS3 file (Specs/hs3.md) is read as the workspace it describes.
+        let json = try loadJSON(workspace)
+        var ws = json["distributions"] != nil && json["channels"] == nil
+            ? try Workspace(hs3: json, file: workspace)
+            : try Workspace(json: json, file: workspace, modifiers: .efthf)
         if let patch {
             var file = patch
             var name: String? = nil
