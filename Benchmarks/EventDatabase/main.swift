@@ -11,6 +11,8 @@
 // runs skip the generation). Cold reads drop the page cache (`/proc/sys/vm/drop_caches`, as root;
 // otherwise `POSIX_FADV_DONTNEED` on the file) before every run, of `dd` and of the loader alike.
 // `--repeats R` sets the smoothed kernel's evaluations per timing (200; e.g. 2 under callgrind).
+// Both kernels also report events per CPU-second of the process (best of 5), the figure that a
+// shared machine's load does not inflate, and the smoothed kernel its ratio to the sharp one's.
 import Dispatch
 import EventDatabase
 import Foundation
