@@ -83,9 +83,11 @@ extension EventDatabase {
 
     /// Reads the event database at `url` (Specs/event-database.md).
     ///
-    /// Float32 columns are accepted and widened. Every column is checked for its length (one
-    /// entry per event, `event_count`) and for NaN and infinities, and the coefficient columns for
-    /// a one-to-one match with `/monomials`. The metadata are read through HDF5 first; then
+    /// Float32, big-endian and chunked (gzip- or shuffle-filtered) columns are accepted and read
+    /// through HDF5. Every column is checked for its length (one entry per event, `event_count`) and
+    /// for NaN and infinities, and the coefficient columns for a one-to-one match with `/monomials`
+    /// by the monomial they name, in any spelling (``monomial(named:coefficientNames:file:dataset:)``).
+    /// Without `/weights/nominal` the nominal weights are computed at the SM. The metadata are read through HDF5 first; then
     /// efthf's own layout (contiguous little-endian float64) is copied with sequential `pread`s in
     /// file order straight into the arrays, each piece checked for finiteness while in cache
     /// (``_DirectRead``), outside the HDF5 lock.
@@ -115,7 +117,8 @@ private struct _FileLayout {
     let referencePoint: [Double]?
     /// Indices into `columns`.
     let coefficientColumns: [Int]
-    let nominalColumn: Int
+    /// Nil when the file has no `/weights/nominal`.
+    let nominalColumn: Int?
     let observables: [(name: String, unit: String, column: Int)]
     let weightVariations: [(name: String, up: Int, down: Int)]
     let observableShifts: [(name: String, observable: String, up: Int, down: Int)]
@@ -175,25 +178,46 @@ private struct _FileLayout {
             return columns.count - 1
         }
 
+        // Each dataset of /coefficients may spell its monomial differently from /monomials (factors
+        // in another order, `1` for `SM`): columns are matched by the monomial they name.
+        var termOfMonomial: [Monomial: Int] = [:]
+        for (t, m) in monomials.enumerated() {
+            if let first = termOfMonomial.updateValue(t, forKey: m) {
+                throw root.error(.names, "entries \(first) (\"\(monomialNames[first])\") and \(t) (\"\(monomialNames[t])\") are the same monomial", dataset: "/monomials")
+            }
+        }
         let coefficientGroup = try root.group("coefficients")
-        let stored = Set(try coefficientGroup.memberNames())
-        let canonical = monomials.map { EventDatabase.name(of: $0, coefficientNames: coefficientNames) }
-        if let extra = stored.subtracting(canonical).sorted().first {
-            throw root.error(.names, "column \"\(extra)\" is not one of the monomials \(canonical) listed in /monomials", dataset: "/coefficients/\(extra)")
+        var storedName = [String?](repeating: nil, count: monomials.count)
+        for name in try coefficientGroup.memberNames().sorted() {
+            let dataset = "/coefficients/" + name
+            let m = try EventDatabase.monomial(named: name, coefficientNames: coefficientNames, file: root.file, dataset: dataset)
+            guard let t = termOfMonomial[m] else {
+                throw root.error(.names, "column \"\(name)\" is not one of the monomials \(monomialNames) listed in /monomials", dataset: dataset)
+            }
+            if let other = storedName[t] {
+                throw root.error(.names, "columns \"\(other)\" and \"\(name)\" both hold monomial \"\(monomialNames[t])\"", dataset: dataset)
+            }
+            storedName[t] = name
         }
         var coefficientColumns: [Int] = []
-        for (t, name) in canonical.enumerated() {
-            guard stored.contains(name) else {
-                throw root.error(.missing, "missing coefficient column for monomial \"\(monomialNames[t])\"", dataset: "/coefficients/\(name)")
+        for t in monomials.indices {
+            guard let name = storedName[t] else {
+                throw root.error(.missing, "missing coefficient column for monomial \"\(monomialNames[t])\"", dataset: "/coefficients/\(monomialNames[t])")
             }
             coefficientColumns.append(try column(coefficientGroup, name))
         }
         self.coefficientColumns = coefficientColumns
 
-        let weightGroup = try root.group("weights")
-        nominalColumn = try column(weightGroup, "nominal")
-        let nominalObject = try weightGroup.object("nominal")
-        referencePoint = nominalObject.hasAttribute("reference_point") ? try nominalObject.doublesAttribute("reference_point") : nil
+        // Optional: without it the weights at the SM are computed from the coefficients.
+        if root.exists("weights"), try root.group("weights").exists("nominal") {
+            let weightGroup = try root.group("weights")
+            nominalColumn = try column(weightGroup, "nominal")
+            let nominalObject = try weightGroup.object("nominal")
+            referencePoint = nominalObject.hasAttribute("reference_point") ? try nominalObject.doublesAttribute("reference_point") : nil
+        } else {
+            nominalColumn = nil
+            referencePoint = nil
+        }
 
         let observableGroup = try root.group("observables")
         var observables: [(name: String, unit: String, column: Int)] = []
@@ -252,7 +276,7 @@ private struct _FileLayout {
         }
         return try EventDatabase(
             provenance: provenance, coefficientNames: coefficientNames, monomials: monomials,
-            basisCoefficients: coefficientColumns.map { values[$0] }, referencePoint: referencePoint, nominalWeights: values[nominalColumn],
+            basisCoefficients: coefficientColumns.map { values[$0] }, referencePoint: referencePoint, nominalWeights: nominalColumn.map { values[$0] },
             observables: observables.map { EventDatabase.Observable(name: $0.name, unit: $0.unit, values: values[$0.column]) },
             weightVariations: weightVariations.map { EventDatabase.WeightVariation(name: $0.name, up: values[$0.up], down: values[$0.down]) },
             observableShifts: observableShifts.map { EventDatabase.ObservableShift(name: $0.name, observable: $0.observable, up: values[$0.up], down: values[$0.down]) },

@@ -43,10 +43,11 @@ public struct EventSystematic: Sendable, Hashable {
 /// the bins by a logistic kernel, so ν is smooth in θ and tends to the histogram as h → 0. With
 /// `h = 0` the assignment is the sharp `[e_b, e_{b+1})` (then shifts have no θ-gradient; the model
 /// requires h > 0 when it declares a shift). Flow: with ``Binning/Flow/foldIntoEdgeBins``,
-/// `G_0 = 0` and `G_B = 1`, so `Σ_b p_eb = 1`; with ``Binning/Flow/drop`` the tails beyond the outer
-/// edges are lost. Truncation: `G_k` is set to exactly 0 for `z < −40` and 1 for `z > 40` (the
-/// logistic differs from these by less than `e^{−40} ≈ 4.2·10⁻¹⁸`), so only edges within `40h` of
-/// an event are evaluated.
+/// `G_0 = 0` and `G_B = 1` for every event, however far outside the edges, so `Σ_b p_eb = 1`; with
+/// ``Binning/Flow/drop`` the tails beyond the outer edges are lost. Truncation: `G_k` is set to
+/// exactly 0 for `z < −40` and 1 for `z > 40` (the logistic differs from these by less than
+/// `e^{−40} ≈ 4.2·10⁻¹⁸`), so only edges within `40h` of an event are evaluated, and an event with
+/// none is binned as by the sharp kernel, with no `exp` (``_SmoothingContext/cutoff``).
 ///
 /// Derivatives, per event and touched bin (`W = w f`, `g(z) = F(z)(1 − F(z))`):
 ///
@@ -217,8 +218,8 @@ public struct SmoothedReweightingKernel: Sendable {
     ///   - coefficients: `c`, in the order of ``coefficientNames``.
     ///   - nuisance: `θ`, one per entry of ``systematics``.
     /// - Complexity: O(N'·(T + K + touched edges + touched bins·(1 + (C + K)·[jacobian]))); reads
-    ///   ``bytesPerEvent`` bytes per event. An event touches the bins with an edge within `40h` of it
-    ///   (one `exp` per such edge), so with h much smaller than the bins one or two.
+    ///   ``bytesPerEvent`` bytes per event. An event costs one `exp` per edge within `40h` of it and
+    ///   touches the bins next to those edges; with none (h ≪ bin width) it costs a bin search only.
     public func evaluate(coefficients: [Double], nuisance: [Double], jacobian: Bool) -> Evaluation {
         precondition(coefficients.count == coefficientNames.count, "\(coefficients.count) coefficients, expected \(coefficientNames.count)")
         precondition(nuisance.count == systematics.count, "\(nuisance.count) nuisance parameters, expected \(systematics.count)")
@@ -244,33 +245,35 @@ public struct SmoothedReweightingKernel: Sendable {
             return [a, b, da, db]
         }
         let isShift = systematics.map { $0.kind == .shift }
-        let context = _SmoothingContext(
-            locator: _locator, width: smoothingWidth, binCount: B, fold: binning.flow == .foldIntoEdgeBins)
 
         // Soundness of the unsafe pointers: every buffer is an immutable array (of `self` or a local)
         // that outlives the synchronous `concurrentPerform`; reads stay within `0..<N` of each column
         // (`0..<N·T` of the coefficients, laid out for exactly these chunks and blocks) because the
         // chunks partition `0..<N`; each chunk writes only its own `stride` doubles of `partials`;
-        // bins touched come from `_SmoothingContext.bins`, inside `0..<B`.
-        withPointers(_up + _down) { systematicColumns in
-            _coefficients.withUnsafeBufferPointer { a in
-                _observable.withUnsafeBufferPointer { xs in
-                    m.withUnsafeBufferPointer { m in
-                        derivativeStart.withUnsafeBufferPointer { dStart in
-                            derivativeCoefficient.withUnsafeBufferPointer { dCoefficient in
-                                derivativeValue.withUnsafeBufferPointer { dValue in
-                                    alpha.withUnsafeBufferPointer { alpha in
-                                        isShift.withUnsafeBufferPointer { isShift in
-                                            systematicColumns.withUnsafeBufferPointer { columns in
-                                                partials.withUnsafeMutableBufferPointer { out in
-                                                    let pass = _SmoothedPass(
-                                                        a: a.baseAddress, x: xs.baseAddress, columns: columns.baseAddress,
-                                                        terms: monomials.count, coefficients: C, systematics: K, m: m.baseAddress!,
-                                                        derivativeStart: dStart.baseAddress!, derivativeCoefficient: dCoefficient.baseAddress,
-                                                        derivativeValue: dValue.baseAddress, alpha: alpha.baseAddress, isShift: isShift.baseAddress,
-                                                        jacobian: jacobian, context: context, out: out.baseAddress!, stride: stride)
-                                                    DispatchQueue.concurrentPerform(iterations: chunkCount) { chunk in
-                                                        pass.run(range: chunk * N / chunkCount ..< (chunk + 1) * N / chunkCount, out: pass.out + chunk * stride)
+        // edges read are `0...B` and bins touched come from `_SmoothingContext.bins`, inside `0..<B`.
+        _locator.edges.withUnsafeBufferPointer { edges in
+            let context = _SmoothingContext(
+                locator: _locator, edges: edges.baseAddress!, width: smoothingWidth, binCount: B, fold: binning.flow == .foldIntoEdgeBins)
+            withPointers(_up + _down) { systematicColumns in
+                _coefficients.withUnsafeBufferPointer { a in
+                    _observable.withUnsafeBufferPointer { xs in
+                        m.withUnsafeBufferPointer { m in
+                            derivativeStart.withUnsafeBufferPointer { dStart in
+                                derivativeCoefficient.withUnsafeBufferPointer { dCoefficient in
+                                    derivativeValue.withUnsafeBufferPointer { dValue in
+                                        alpha.withUnsafeBufferPointer { alpha in
+                                            isShift.withUnsafeBufferPointer { isShift in
+                                                systematicColumns.withUnsafeBufferPointer { columns in
+                                                    partials.withUnsafeMutableBufferPointer { out in
+                                                        let pass = _SmoothedPass(
+                                                            a: a.baseAddress, x: xs.baseAddress, columns: columns.baseAddress,
+                                                            terms: monomials.count, coefficients: C, systematics: K, m: m.baseAddress!,
+                                                            derivativeStart: dStart.baseAddress!, derivativeCoefficient: dCoefficient.baseAddress,
+                                                            derivativeValue: dValue.baseAddress, alpha: alpha.baseAddress, isShift: isShift.baseAddress,
+                                                            jacobian: jacobian, context: context, out: out.baseAddress!, stride: stride)
+                                                        DispatchQueue.concurrentPerform(iterations: chunkCount) { chunk in
+                                                            pass.run(range: chunk * N / chunkCount ..< (chunk + 1) * N / chunkCount, out: pass.out + chunk * stride)
+                                                        }
                                                     }
                                                 }
                                             }
@@ -327,34 +330,33 @@ private struct _SmoothedPass: @unchecked Sendable {
     ///
     /// Per block, the per-event sums run as sweeps over contiguous column segments (they
     /// vectorise), each event's terms added in the order t = 0, 1, …, T − 1 and systematics in
-    /// the order k = 0, 1, …, K − 1; then the bin assignment and the accumulation go event by
-    /// event, into one record per bin `(ν, Σw², ∂ν/∂q…, ∂Σw²/∂q…)` so that the Q derivatives of a
-    /// touched bin are contiguous (the update vectorises). Every sum receives the same terms in
-    /// the same order as the event-by-event formula, so the result does not depend on the blocking.
+    /// the order k = 0, 1, …, K − 1, and the derivatives `∂W/∂q` of the block are laid out event
+    /// by event; then the bin assignment and the accumulation go event by event, into one record
+    /// per bin `(ν, Σw², ∂ν/∂q…, ∂Σw²/∂q…)` so that the Q derivatives of a touched bin are
+    /// contiguous (the update vectorises). Every sum receives the same terms in the same order as
+    /// the event-by-event formula, so the result does not depend on the blocking.
     func run(range: Range<Int>, out: UnsafeMutablePointer<Double>) {
         guard let a, let x, !range.isEmpty else { return }
         let T = terms, C = coefficients, K = systematics, B = context.binCount
         let Q = jacobian ? C + K : 0, L = Self.blockSize, R = 2 + 2 * Q
         // Scratch: w, f, x(θ) per event of the block, ∂w/∂c_i (C rows) and ∂I/∂θ_k (K rows) per
-        // event; the event's ∂W/∂q; per q whether it is a shift; the bin records; the bin
-        // assignment of one event (bins, p, ∂p/∂x).
+        // event; ∂W/∂q of the block event-major (Q per event, in record-slot order); the bin
+        // records; the bin assignment of one event (bins, p, ∂p/∂x) and its edges' (G, g).
         let rows = jacobian ? C + K : 0
-        let scratchCount = (3 + rows) * L + 2 * Q + R * B + 3 * B
+        let scratchCount = (3 + rows) * L + Q * L + R * B + 3 * B + 2 * (B + 1)
         withUnsafeTemporaryAllocation(of: Double.self, capacity: scratchCount) { scratch in
             let w = scratch.baseAddress!, f = w + L, shifted = f + L, dw = shifted + L, slopes = dw + C * L
-            let dW = shifted + L + rows * L, slotParameter = dW + Q, records = slotParameter + Q
-            let binsAsDoubles = records + R * B, p = binsAsDoubles + B, dp = p + B
+            let dW = shifted + L + rows * L, records = dW + Q * L
+            let binsAsDoubles = records + R * B, p = binsAsDoubles + B, dp = p + B, edgeG = dp + B, edgeDensity = edgeG + (B + 1)
             // Sound: B doubles reused as B Ints (same size and alignment), only ever accessed as Int.
             let bins = UnsafeMutableRawPointer(binsAsDoubles).bindMemory(to: Int.self, capacity: B)
             records.update(repeating: 0, count: R * B)
             // Record order of the derivatives: coefficients, weight systematics, then shifts
             // (`slotParameter[r]` is the q of record slot r).
             let shiftCount = jacobian ? (0 ..< K).filter { isShift![$0] }.count : 0, P = Q - shiftCount
-            do {
-                var r = 0
-                for q in 0 ..< Q where q < C || !isShift![q - C] { slotParameter[r] = Double(q); r += 1 }
-                for q in 0 ..< Q where q >= C && isShift![q - C] { slotParameter[r] = Double(q); r += 1 }
-            }
+            var slotParameter: [Int] = []
+            for q in 0 ..< Q where q < C || !isShift![q - C] { slotParameter.append(q) }
+            for q in 0 ..< Q where q >= C && isShift![q - C] { slotParameter.append(q) }
             var start = range.lowerBound
             while start < range.upperBound {
                 let n = min(L, range.upperBound - start)
@@ -387,23 +389,27 @@ private struct _SmoothedPass: @unchecked Sendable {
                         }
                     }
                 }
-                for i in 0 ..< n {
-                    let W = w[i] * f[i]
-                    if jacobian {
-                        for r in 0 ..< Q {
-                            let q = Int(slotParameter[r])
-                            dW[r] = q < C ? dw[q * L + i] * f[i] : slopes[(q - C) * L + i]
-                        }
+                // ∂W/∂q per event, in record-slot order: ∂w/∂c_i · f, or the slope row of θ_k.
+                for (r, q) in slotParameter.enumerated() {
+                    if q < C {
+                        let row = dw + q * L
+                        for i in 0 ..< n { dW[i * Q + r] = row[i] * f[i] }
+                    } else {
+                        let row = slopes + (q - C) * L
+                        for i in 0 ..< n { dW[i * Q + r] = row[i] }
                     }
-                    let count = context.bins(of: shifted[i], bins: bins, p: p, dp: dp)
+                }
+                for i in 0 ..< n {
+                    let W = w[i] * f[i], dWi = dW + i * Q
+                    let count = context.bins(of: shifted[i], bins: bins, p: p, dp: dp, edgeG: edgeG, edgeDensity: edgeDensity)
                     for j in 0 ..< count {
                         let record = records + bins[j] * R
                         let pb = p[j], Wp = W * pb, Wdp = W * dp[j], twiceWp = 2 * Wp
                         record[0] += Wp
                         record[1] += Wp * Wp
                         // d = ∂(W p)/∂q: ∂W/∂q · p, or for a shift W ∂p/∂x · ∂x/∂θ.
-                        Self.accumulate(record + 2, record + 2 + Q, dW, count: P, scale: pb, twiceWp: twiceWp)
-                        Self.accumulate(record + 2 + P, record + 2 + Q + P, dW + P, count: Q - P, scale: Wdp, twiceWp: twiceWp)
+                        Self.accumulate(record + 2, record + 2 + Q, dWi, count: P, scale: pb, twiceWp: twiceWp)
+                        Self.accumulate(record + 2 + P, record + 2 + Q + P, dWi + P, count: Q - P, scale: Wdp, twiceWp: twiceWp)
                     }
                 }
                 start += n
@@ -412,8 +418,7 @@ private struct _SmoothedPass: @unchecked Sendable {
                 let record = records + b * R
                 out[b] = record[0]
                 out[B + b] = record[1]
-                for r in 0 ..< Q {
-                    let q = Int(slotParameter[r])
+                for (r, q) in slotParameter.enumerated() {
                     out[2 * B + q * B + b] = record[2 + r]
                     out[2 * B + Q * B + q * B + b] = record[2 + Q + r]
                 }
@@ -445,69 +450,104 @@ private struct _SmoothedPass: @unchecked Sendable {
 }
 
 /// The differentiable bin assignment of ``SmoothedReweightingKernel`` for one value.
-internal struct _SmoothingContext: Sendable {
+///
+/// `edges` points to the `B + 1` edges of `locator` while an evaluation runs (`evaluate` holds them).
+internal struct _SmoothingContext: @unchecked Sendable {
     let locator: _BinLocator
+    let edges: UnsafePointer<Double>
     let width: Double
     let binCount: Int
     let fold: Bool
 
-    /// The logistic CDF `F(z)` and density `F(z)(1 − F(z))`, 0/1 and 0 beyond |z| > 40.
+    /// The truncation of the logistic, `|z| > 40`, in units of `h` (Specs/event-database.md).
+    ///
+    /// Beyond it `G` is taken as exactly 0 or 1: `F(z) < e^{−40} ≈ 4.2·10⁻¹⁸` for `z < −40`, and
+    /// `1 − F(z) < e^{−40}` for `z > 40`, where `1/(1 + e^{−z})` already rounds to exactly 1 (it
+    /// does for every `z > 53 ln 2 ≈ 36.7`, as `e^{−z} < 2^{−53}`, half an ulp of 1). An event with
+    /// no edge within `40h` therefore has exactly `p = 1` in its own bin and `∂p/∂x = 0`, as the
+    /// sharp histogram, and costs no `exp`.
+    static let cutoff: Double = 40
+
+    /// Writes the bins with a non-zero share `p_b` of a value `x`, with `∂p_b/∂x`; returns their number.
+    ///
+    /// `bins`, `p` and `dp` hold `B` values, `edgeG` and `edgeDensity` `B + 1` (scratch for
+    /// `G_k = F(z_k)` and `g_k = F(1 − F)` of the edges within the truncation, `z_k = (e_k − x)/h`).
+    /// The edges at or above `x` are visited upwards and those below downwards, each walk ending at
+    /// the first edge beyond `40h`: as `z_k` is monotone in `k`, the edges passed are exactly those
+    /// with `|z_k| ≤ 40`, and all others have `G_k` 0 (below) or 1 (above). With flow folding
+    /// `G_0 = 0` and `G_B = 1` whatever `x` (also far outside the edges); those edges cost no `exp`.
+    @inline(__always)
+    func bins(
+        of x: Double, bins: UnsafeMutablePointer<Int>, p: UnsafeMutablePointer<Double>, dp: UnsafeMutablePointer<Double>,
+        edgeG: UnsafeMutablePointer<Double>, edgeDensity: UnsafeMutablePointer<Double>
+    ) -> Int {
+        let B = binCount, h = width
+        guard h > 0 else {
+            let b = locator.bin(x, edges)
+            guard b >= 0 else { return 0 }
+            bins[0] = b
+            p[0] = 1
+            dp[0] = 0
+            return 1
+        }
+        // j = the number of edges ≤ x: x lies in bin j − 1 (j = 0: below e_0, j = B + 1: at or above e_B).
+        let j = Self.count(edges, B + 1, below: x, inclusive: true)
+        // Edges in [a, c) have their (G, g) in the scratch; below a, G = 0; from c on, G = 1.
+        var c = j
+        while c <= B {
+            if !(fold && (c == 0 || c == B)) {
+                let z = (edges[c] - x) / h
+                guard z <= Self.cutoff else { break }
+                (edgeG[c], edgeDensity[c]) = Self.logistic(z)
+            }
+            c += 1
+        }
+        var a = j
+        while a > 0 {
+            if !(fold && (a - 1 == 0 || a - 1 == B)) {
+                let z = (edges[a - 1] - x) / h
+                guard z >= -Self.cutoff else { break }
+                (edgeG[a - 1], edgeDensity[a - 1]) = Self.logistic(z)
+            }
+            a -= 1
+        }
+        var first = max(0, a - 1), last = min(B - 1, c - 1)
+        if fold {
+            first = min(first, B - 1)
+            last = max(last, 0)
+        }
+        guard first <= last else { return 0 }
+        /// (G_k, g_k), with flow folding G_0 = 0 and G_B = 1.
+        @inline(__always)
+        func edge(_ k: Int) -> (Double, Double) {
+            if fold && k == 0 { return (0, 0) }
+            if fold && k == B { return (1, 0) }
+            if k < a { return (0, 0) }
+            if k >= c { return (1, 0) }
+            return (edgeG[k], edgeDensity[k])
+        }
+        var n = 0
+        var (lowerG, lowerg) = edge(first)
+        for b in first ... last {
+            let (upperG, upperg) = edge(b + 1)
+            let share = upperG - lowerG
+            let slope = -(upperg - lowerg) / h
+            (lowerG, lowerg) = (upperG, upperg)
+            guard share != 0 || slope != 0 else { continue }
+            bins[n] = b
+            p[n] = share
+            dp[n] = slope
+            n += 1
+        }
+        return n
+    }
+
+    /// The logistic CDF `F(z) = 1/(1 + e^{−z})` and density `F(z)(1 − F(z)) = e^{−z} F²`, for `|z| ≤ 40`.
     @inline(__always)
     static func logistic(_ z: Double) -> (Double, Double) {
-        if z < -40 { return (0, 0) }
-        if z > 40 { return (1, 0) }
         let e = Foundation.exp(-z)
         let F = 1 / (1 + e)
         return (F, e * F * F)
-    }
-
-    /// Writes the bins with a non-zero share `p_b` of a value `x`, with `∂p_b/∂x`; returns their number.
-    /// `bins`, `p` and `dp` hold `B` values.
-    @inline(__always)
-    func bins(of x: Double, bins: UnsafeMutablePointer<Int>, p: UnsafeMutablePointer<Double>, dp: UnsafeMutablePointer<Double>) -> Int {
-        let B = binCount
-        // Sound: `edges` has B + 1 elements and lives in `locator`, which outlives this call.
-        return locator.edges.withUnsafeBufferPointer { edgeBuffer in
-            let edges = edgeBuffer.baseAddress!
-            guard width > 0 else {
-                let b = locator.bin(x, edges)
-                guard b >= 0 else { return 0 }
-                bins[0] = b
-                p[0] = 1
-                dp[0] = 0
-                return 1
-            }
-            // Candidate edges [lo, hi): those within 41h of x (G is exactly 0 below, 1 above).
-            let lo = Self.count(edges, B + 1, below: x - 41 * width, inclusive: false)
-            let hi = Self.count(edges, B + 1, below: x + 41 * width, inclusive: true)
-            var first = max(0, lo - 1), last = min(B - 1, hi - 1)
-            if fold {
-                first = min(first, B - 1)
-                last = max(last, 0)
-            }
-            guard first <= last else { return 0 }
-            /// (G_k, g_k); with flow folding G_0 = 0 and G_B = 1.
-            @inline(__always)
-            func edge(_ k: Int) -> (Double, Double) {
-                if k < lo || (fold && k == 0) { return (0, 0) }
-                if k >= hi || (fold && k == B) { return (1, 0) }
-                return Self.logistic((edges[k] - x) / width)
-            }
-            var n = 0
-            var (lowerG, lowerg) = edge(first)
-            for b in first ... last {
-                let (upperG, upperg) = edge(b + 1)
-                let share = upperG - lowerG
-                let slope = -(upperg - lowerg) / width
-                (lowerG, lowerg) = (upperG, upperg)
-                guard share != 0 || slope != 0 else { continue }
-                bins[n] = b
-                p[n] = share
-                dp[n] = slope
-                n += 1
-            }
-            return n
-        }
     }
 
     /// The number of the `count` sorted `edges` that are `< value` (or `≤ value` when `inclusive`):

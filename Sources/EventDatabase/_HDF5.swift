@@ -157,13 +157,26 @@ internal struct _H5Location {
 
     // MARK: Datasets of numbers
 
-    /// Writes `count` values of `values` as a contiguous float64 (or int64) dataset of the given shape.
-    private func writeNumbers(_ name: String, shape: [Int], memoryType: hid_t, fileType: hid_t, _ base: UnsafeRawPointer?) throws(EventDatabaseError) {
+    /// Writes `count` values of `values` as a float64 (or int64) dataset of the given shape:
+    /// contiguous, or with `chunked` as chunks of that many rows, each gzip-compressed (deflate at
+    /// `level`, after the byte shuffle when `shuffle`), as h5py's `chunks=…, compression="gzip"`.
+    private func writeNumbers(
+        _ name: String, shape: [Int], memoryType: hid_t, fileType: hid_t, _ base: UnsafeRawPointer?,
+        chunked: (rows: Int, level: UInt32, shuffle: Bool)? = nil
+    ) throws(EventDatabaseError) {
         var dims = shape.map { hsize_t($0) }
         let space = H5Screate_simple(Int32(dims.count), &dims, nil)
         guard space >= 0 else { throw error(.io, "cannot create dataspace", dataset: childPath(name)) }
         defer { H5Sclose(space) }
         let datasetCreation = _HDF5.untimedCreationList(chdf5_plist_dataset_create())
+        if let chunked {
+            var chunkDims = dims
+            chunkDims[0] = hsize_t(max(1, chunked.rows))
+            guard H5Pset_chunk(datasetCreation.id, Int32(chunkDims.count), &chunkDims) >= 0,
+                !chunked.shuffle || H5Pset_shuffle(datasetCreation.id) >= 0,
+                H5Pset_deflate(datasetCreation.id, chunked.level) >= 0
+            else { throw error(.io, "cannot set chunked, compressed storage", dataset: childPath(name)) }
+        }
         let dataset = H5Dcreate2(id, name, fileType, space, chdf5_default(), datasetCreation.id, chdf5_default())
         guard dataset >= 0 else { throw error(.io, "cannot create dataset", dataset: childPath(name)) }
         defer { H5Dclose(dataset) }
@@ -174,10 +187,16 @@ internal struct _H5Location {
         }
     }
 
-    func writeDoubles(_ name: String, _ values: [Double], shape: [Int]? = nil) throws(EventDatabaseError) {
+    /// Writes a float64 dataset, contiguous (efthf's layout) unless `chunked` (see `writeNumbers`:
+    /// the layout other writers may use, which readers accept).
+    func writeDoubles(
+        _ name: String, _ values: [Double], shape: [Int]? = nil, chunked: (rows: Int, level: UInt32, shuffle: Bool)? = nil
+    ) throws(EventDatabaseError) {
         try values.withUnsafeBytes { raw in
             Result { () throws(EventDatabaseError) in
-                try writeNumbers(name, shape: shape ?? [values.count], memoryType: chdf5_native_double(), fileType: chdf5_ieee_f64le(), raw.baseAddress)
+                try writeNumbers(
+                    name, shape: shape ?? [values.count], memoryType: chdf5_native_double(), fileType: chdf5_ieee_f64le(), raw.baseAddress,
+                    chunked: chunked)
             }
         }.get()
     }

@@ -161,6 +161,129 @@ struct EventDatabaseFileTests {
         }
     }
 
+    /// Writes `database` with `_writeContents`, lets `edit` change the file, and reads it back.
+    static func readBack(_ database: EventDatabase, editedBy edit: (_H5Location) throws -> Void) throws -> EventDatabase {
+        let directory = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("edited.h5").path
+        try _HDF5.withLock {
+            let root = try _H5Location.create(file: path)
+            try database._writeContents(root)
+            try edit(root)
+            #expect(root.handle.closeNow())
+        }
+        return try EventDatabase(contentsOf: URL(fileURLWithPath: path))
+    }
+
+    /// Replaces dataset `name` of `group` by `newName` holding the same doubles.
+    static func rename(_ group: _H5Location, _ name: String, to newName: String, count: Int) throws {
+        let (values, _) = try group.readDoubles(name, expectedShape: [count])
+        try group.delete(name)
+        try group.writeDoubles(newName, values)
+    }
+
+    /// The spellings Specs/event-database.md allows besides the written ones, independently in
+    /// `/monomials` and in the `/coefficients/` dataset names: `1` for `SM`, factors in another
+    /// order, `^1`, a repeated factor. The columns are matched by monomial, not by string.
+    @Test("coefficient columns and /monomials may use any spelling of a monomial")
+    func alternativeMonomialSpellingsAreAccepted() throws {
+        let database = try Fixtures.database(events: 300)
+        let names = database.monomials.map { EventDatabase.name(of: $0, coefficientNames: Fixtures.coefficientNames) }
+        #expect(names.contains("cHW*cHq3") && names.contains("cHq3*cHDD") && names.contains("cHW^2"))
+        let read = try Self.readBack(database) { root in
+            let coefficients = try root.group("coefficients")
+            let N = database.eventCount
+            try Self.rename(coefficients, "SM", to: "1", count: N)
+            try Self.rename(coefficients, "cHW*cHq3", to: "cHq3*cHW", count: N)
+            try Self.rename(coefficients, "cHW^2", to: "cHW*cHW", count: N)
+            try Self.rename(coefficients, "cHDD", to: "cHDD^1", count: N)
+            // /monomials spelled differently again (the column of cHq3*cHDD keeps its written name).
+            try root.delete("monomials")
+            try root.writeStrings("monomials", names.map { ["SM": "SM", "cHq3*cHDD": "cHDD*cHq3", "cHW": "cHW^1"][$0] ?? $0 })
+        }
+        #expect(read.monomials == database.monomials)
+        #expect(read.basisCoefficients == database.basisCoefficients)
+        #expect(read.nominalWeights == database.nominalWeights)
+    }
+
+    /// Two datasets that spell the same monomial, or `/monomials` naming one monomial twice, are errors.
+    @Test("two spellings of one monomial are rejected, naming the dataset")
+    func repeatedMonomialSpellingsAreRejected() throws {
+        let database = try Fixtures.database(events: 50)
+        let N = database.eventCount
+        #expect {
+            _ = try Self.readBack(database) { root in
+                try root.group("coefficients").writeDoubles("cHq3*cHW", [Double](repeating: 0, count: N))
+            }
+        } throws: { error in
+            let e = error as? EventDatabaseError
+            return e?.code == .names && e?.dataset == "/coefficients/cHq3*cHW" && e?.message.contains("cHW*cHq3") == true
+        }
+        #expect {
+            _ = try Self.readBack(database) { root in
+                let names = database.monomials.map { EventDatabase.name(of: $0, coefficientNames: Fixtures.coefficientNames) }
+                try root.delete("monomials")
+                try root.writeStrings("monomials", names.map { $0 == "SM" ? "1" : $0 == "cHW" ? "cHW^2" : $0 })
+                try root.delete("monomial_exponents")
+            }
+        } throws: { error in
+            let e = error as? EventDatabaseError
+            return e?.code == .names && e?.dataset == "/monomials"
+        }
+    }
+
+    /// Other writers (h5py with `chunks=…, compression="gzip"`) store columns chunked and
+    /// compressed; the reader takes them through HDF5 instead of the direct copy, with the same
+    /// values, and still checks them for NaN.
+    @Test("chunked, gzip-compressed columns read back exactly", arguments: [false, true])
+    func chunkedCompressedColumnsAreRead(_ shuffle: Bool) throws {
+        let database = try Fixtures.database(events: 2500)
+        let chunked = (rows: 1000, level: UInt32(4), shuffle: shuffle)
+        let read = try Self.readBack(database) { root in
+            let coefficients = try root.group("coefficients")
+            for (t, name) in database.monomials.map({ EventDatabase.name(of: $0, coefficientNames: Fixtures.coefficientNames) }).enumerated() where t % 2 == 0 {
+                try coefficients.delete(name)
+                try coefficients.writeDoubles(name, database.basisCoefficients[t], chunked: chunked)
+            }
+            let observables = try root.group("observables")
+            try observables.delete("pTV")
+            try observables.writeDoubles("pTV", database.observables[0].values, chunked: chunked)
+            try observables.object("pTV").writeAttribute("unit", string: "GeV")
+            let weights = try root.group("weights")
+            try weights.delete("nominal")
+            try weights.writeDoubles("nominal", database.nominalWeights, chunked: chunked)
+        }
+        #expect(read.basisCoefficients == database.basisCoefficients)
+        #expect(read.observables.first { $0.name == "pTV" }?.values == database.observables[0].values)
+        #expect(read.nominalWeights == database.nominalWeights)
+        #expect {
+            _ = try Self.readBack(database) { root in
+                var values = database.observables[1].values
+                values[2499] = .nan
+                let observables = try root.group("observables")
+                try observables.delete("etaV")
+                try observables.writeDoubles("etaV", values, chunked: chunked)
+            }
+        } throws: { error in
+            let e = error as? EventDatabaseError
+            return e?.code == .invalidValue && e?.dataset == "/observables/etaV"
+        }
+    }
+
+    /// `/weights/nominal` is optional for readers: without it the weights are those at the SM.
+    @Test("without /weights/nominal the nominal weights are computed at the SM")
+    func nominalWeightsAreOptional() throws {
+        let database = try Fixtures.database(events: 400)
+        for removeGroup in [false, true] {
+            let read = try Self.readBack(database) { root in
+                if removeGroup { try root.delete("weights") } else { try root.group("weights").delete("nominal") }
+            }
+            #expect(read.referencePoint == [0, 0, 0])
+            #expect(read.nominalWeights == database.nominalWeights)
+            #expect(read.basisCoefficients == database.basisCoefficients)
+        }
+    }
+
     @Test("a file that is not HDF5, or absent, is reported with its path")
     func notHDF5IsRejected() throws {
         let directory = try Fixtures.temporaryDirectory()
