@@ -307,7 +307,7 @@ public struct Plan: Sendable, Equatable {
                 for run in runs {
                     var row: [(Double, FitStatus)] = []
                     for point in run.arrayValue ?? [] {
-                        guard let v = point["twice_nll"]?.doubleValue, let s = point["status"] else { throw bad(file, "a scan point needs twice_nll and status") }
+                        guard let v = ShardCoding.number(point["twice_nll"]), let s = point["status"] else { throw bad(file, "a scan point needs twice_nll and status") }
                         do { row.append((v, try ShardCoding.status(s))) } catch { throw error.inFile(file) }
                     }
                     fits += row
@@ -459,9 +459,16 @@ enum ShardCoding {
         ]))
     }
 
+    /// A number that may be non-finite: JSON writes those as `null` (RFC 8259 has no NaN), read back as NaN.
+    static func number(_ json: JSON?) -> Double? {
+        guard let json else { return nil }
+        return json == .null ? .nan : json.doubleValue
+    }
+
     static func fit(_ json: JSON) throws(HistFactoryError) -> FitResult {
-        guard let names = json["parameter_names"]?.arrayValue?.compactMap(\.stringValue), let values = json["values"]?.arrayValue?.compactMap(\.doubleValue),
-              let twiceNLL = json["twice_nll"]?.doubleValue, let s = json["status"], let edm = json["edm"]?.doubleValue,
+        guard let names = json["parameter_names"]?.arrayValue?.compactMap(\.stringValue),
+              let values = json["values"]?.arrayValue?.compactMap({ number($0) }),
+              let twiceNLL = number(json["twice_nll"]), let s = json["status"], let edm = number(json["edm"]),
               let fixed = json["fixed"]?.arrayValue?.compactMap(\.boolValue), let calls = json["function_calls"]?.doubleValue,
               values.count == names.count, fixed.count == names.count
         else { throw HistFactoryError(.schema, "a fit needs parameter_names, values, twice_nll, status, edm, fixed and function_calls") }
