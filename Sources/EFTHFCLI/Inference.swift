@@ -169,7 +169,7 @@ enum FitTable {
     static func searchSummary(_ report: EFTHF.FitReport) -> String {
         var lines = [""]
         if let s = report.search {
-            lines.append("multistart \(s.strategy): \(s.fits) local fits, \(report.minima.count) distinct minima"
+            lines.append("multistart \(s.strategy): \(s.fits) local fit\(s.fits == 1 ? "" : "s"), \(report.minima.count) distinct minim\(report.minima.count == 1 ? "um" : "a")"
                          + (s.excluded > 0 ? ", \(s.excluded) starts excluded (a minimum there cannot be lower)" : "")
                          + (s.globalMinimumAssured ? "" : "; GLOBAL MINIMUM NOT ASSURED: the budget ran out with \(s.untried) starts left (raise --max-starts)"))
             if report.minima.count > 1 {
