@@ -20,6 +20,23 @@ func reportingErrors(_ body: () throws -> Void) throws {
 }
 
 
+extension MultiStart.Strategy: ExpressibleByArgument {}
+
+/// `--multistart` and `--max-starts`, shared by the commands whose fits look for the global minimum.
+struct MultiStartOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("How the fit looks for the global minimum: none (one local fit), auto (one local fit, then starts chosen from the structure of the yields: reflections of quadratic coefficients about their vertex), grid (a grid of starts, 3^n or 5^n fits).", valueName: "none|auto|grid"))
+    var multistart: MultiStart.Strategy = .auto
+
+    @Option(help: ArgumentHelp("The search's budget: most extra local fits (auto; default 2n+2 for n searched parameters), most grid points (grid; default \(MultiStart.maximumStarts)). From 0 to \(MultiStart.maximumStarts).", valueName: "N"))
+    var maxStarts: Int?
+
+    func validate() throws {
+        if let maxStarts, maxStarts < 0 || maxStarts > MultiStart.maximumStarts {
+            throw ValidationError("--max-starts must be from 0 to \(MultiStart.maximumStarts), not \(maxStarts)")
+        }
+    }
+}
+
 extension EFTHFCommand {
     struct Fit: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -44,11 +61,14 @@ extension EFTHFCommand {
         @Option(help: ArgumentHelp("Write SVG plots (pre-/post-fit yields per channel, pulls, correlation matrix, morphed signal at several coefficient points) into this directory.", valueName: "dir"))
         var plots: String?
 
+        @OptionGroup var search: MultiStartOptions
+
         func run() throws {
             try reportingErrors {
                 let loaded = try LoadedModel(model, interpolation)
                 let task = FitTask(ops: ops.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } },
-                                   fix: try fix.map { text throws(HistFactoryError) in try ParameterValues(parsing: text) } ?? ParameterValues())
+                                   fix: try fix.map { text throws(HistFactoryError) in try ParameterValues(parsing: text) } ?? ParameterValues(),
+                                   multistart: search.multistart, maxStarts: search.maxStarts)
                 let report = try task.run(on: loaded)
                 let result = report.fit!
                 if let plots { try FitPlots.write(result, workspace: loaded.workspace, model: loaded.model, data: loaded.data, to: plots) }
@@ -60,6 +80,7 @@ extension EFTHFCommand {
                     print(FitTable.table(result))
                     if let intervals = report.profileIntervals { print(FitTable.intervalTable(intervals, result: result)) }
                     if let reason = report.profileIntervalsError { print("\nprofile likelihood intervals: not computed (\(reason))") }
+                    print(FitTable.searchSummary(report))
                 }
                 if !result.status.isConverged { throw ExitCode(2) }
             }
@@ -83,11 +104,13 @@ extension EFTHFCommand {
         @Flag(help: "Print the result as JSON.")
         var json = false
 
+        @OptionGroup var search: MultiStartOptions
+
         func run() throws {
             guard ["qtilde", "q"].contains(testStat) else { throw ValidationError("--test-stat must be qtilde or q, not \(testStat)") }
             try reportingErrors {
                 let loaded = try LoadedModel(model, interpolation)
-                let r = try HypotestTask(poiValue: poiValue, testStatistic: testStat).run(on: loaded)
+                let r = try HypotestTask(poiValue: poiValue, testStatistic: testStat, multistart: search.multistart, maxStarts: search.maxStarts).run(on: loaded)
                 if json {
                     print(r.jsonValue.serialized(.pretty))
                 } else {
@@ -114,10 +137,12 @@ extension EFTHFCommand {
         @Flag(help: "Print the result as JSON.")
         var json = false
 
+        @OptionGroup var search: MultiStartOptions
+
         func run() throws {
             try reportingErrors {
                 let loaded = try LoadedModel(model, interpolation)
-                let r = try LimitTask(level: level).run(on: loaded)
+                let r = try LimitTask(level: level, multistart: search.multistart, maxStarts: search.maxStarts).run(on: loaded)
                 if json {
                     print(r.jsonValue.serialized(.pretty))
                 } else {
@@ -146,6 +171,25 @@ enum FitTable {
         return lines.joined(separator: "\n")
     }
 
+    /// The minima found, whether the global one is assured, and the evaluations of each stage.
+    static func searchSummary(_ report: EFTHF.FitReport) -> String {
+        var lines = [""]
+        if let s = report.search {
+            lines.append("multistart \(s.strategy): \(s.fits) local fit\(s.fits == 1 ? "" : "s"), \(report.minima.count) distinct minim\(report.minima.count == 1 ? "um" : "a")"
+                         + (s.excluded > 0 ? ", \(s.excluded) starts excluded (a minimum there cannot be lower)" : "")
+                         + (s.globalMinimumAssured ? "" : "; GLOBAL MINIMUM NOT ASSURED: the budget ran out with \(s.untried) starts left (raise --max-starts)"))
+            if report.minima.count > 1 {
+                for m in report.minima {
+                    lines.append("  2NLL = \(formatted(m.twiceNLL, 12))  (Δ = \(formatted(m.twiceNLL - report.twiceNLL, 4)))  "
+                                 + m.values.entries.map { "\($0.name) = \(formatted($0.value, 6))" }.joined(separator: ", "))
+                }
+            }
+        }
+        let e = report.evaluations
+        lines.append("likelihood evaluations: local fit \(e.localFit), multistart \(e.multistart), uncertainties \(e.uncertainties), profile intervals \(e.profileIntervals); total \(e.total)")
+        return lines.joined(separator: "\n")
+    }
+
     /// Wilson coefficients: best fit, ±1σ and 95% CL profile-likelihood intervals (null end: the
     /// profile stays below the level up to the bound), and their correlations.
     static func intervalTable(_ intervals: NamedValues<EFTHF.FitReport.Interval>, result: FitResult) -> String {
@@ -155,10 +199,13 @@ enum FitTable {
                      "coefficient".padding(toLength: width, withPad: " ", startingAt: 0) + "     best fit          ±1σ interval            95% CL interval"]
         for entry in intervals.entries {
             let one = entry.value.oneSigma, cl95 = entry.value.cl95
-            let a = "[\(end(one[0], "bound")), \(end(one[1], "bound"))]"
-            let b = "[\(end(cl95[0], "bound")), \(end(cl95[1], "bound"))]"
+            // An end without a value lies beyond the bound, unless its search failed.
+            func open(_ label: String) -> String { (entry.value.failures ?? []).contains { $0.hasPrefix(label + ":") } ? "failed" : "bound" }
+            let a = "[\(end(one[0], open("one_sigma lower"))), \(end(one[1], open("one_sigma upper")))]"
+            let b = "[\(end(cl95[0], open("cl95 lower"))), \(end(cl95[1], open("cl95 upper")))]"
             lines.append(entry.name.padding(toLength: width, withPad: " ", startingAt: 0) + String(format: " %12.5g", entry.value.bestFit)
                          + "   " + a.padding(toLength: 22, withPad: " ", startingAt: 0) + "   " + b)
+            for failure in entry.value.failures ?? [] { lines.append("  \(entry.name) \(failure)") }
         }
         let names = intervals.names
         if names.count > 1, let c = result.correlations {

@@ -64,7 +64,7 @@ extension DifferentiableLikelihood {
         guard let topLevel = levels.last, levels.allSatisfy({ $0 > 0 && $0.isFinite }) else {
             throw InferenceError(.invalidOptions, "give at least one positive Δ2NLL level")
         }
-        let best = try converged(problem.run(from: problem.start, warmStart: nil), "the unconditional fit")
+        let best = try converged(problem.runSearch(), "the unconditional fit")
         let tol = tolerance ?? min((hi - lo) / 1000, estimatedSigma(best, p) / 100)
         let counter = ProgressCounter(total: initialPoints, progress)
 

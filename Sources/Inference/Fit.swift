@@ -5,6 +5,9 @@ extension DifferentiableLikelihood {
     /// The maximum-likelihood fit: minimises 2NLL(θ) = −2 log L(θ | data) over the free parameters
     /// within their bounds (pyhf's `mle.fit`, objective `twice_nll`).
     ///
+    /// With `options.multiStart` the fit looks for the global minimum (``MultiStart``); the
+    /// result lists the distinct minima found and whether the global one is assured.
+    ///
     /// Fixed parameters are taken out of the vector the minimiser sees. The minimiser is
     /// ``BoundedQuasiNewton`` on the analytic gradient; when it fails, the fit retries with a fresh
     /// curvature estimate, then with NLopt's LD_LBFGS, then from the suggested inits, and reports
@@ -15,10 +18,7 @@ extension DifferentiableLikelihood {
     /// - Complexity: O(iterations × (gradient cost + n²)); uncertainties add 2n gradient evaluations.
     public func fit(_ data: ModelData, options: FitOptions = FitOptions()) throws(InferenceError) -> FitResult {
         let problem = try FitProblem(model: self, data: data, options: options)
-        guard let multiStart = options.multiStart else {
-            return problem.run(from: problem.start, warmStart: nil)
-        }
-        return try problem.runMultiStart(multiStart)
+        return try problem.runSearch()
     }
 
     /// The fit with `name` held at `value` (pyhf's `fixed_poi_fit` when `name` is the POI).
@@ -72,12 +72,17 @@ struct FitProblem: Sendable {
     }
 
     /// The same problem with some parameters additionally fixed (or moved) to `values`.
+    /// Its fits are sub-fits (profile intervals, scan points, test statistics): they search no
+    /// other minima and compute no uncertainties.
     func fixing(_ values: [Int: Double]) -> FitProblem {
         var start = self.start, fixed = self.fixed
         for (i, v) in values {
             start[i] = v
             fixed[i] = true
         }
+        var options = self.options
+        options.computeUncertainties = false
+        options.multiStart = nil
         return FitProblem(model: model, data: data, options: options, start: start, lower: lower, upper: upper, fixed: fixed)
     }
 
@@ -115,8 +120,17 @@ struct FitProblem: Sendable {
 
     func twiceNLL(_ full: [Double]) -> Double { -2 * model.logLikelihood(full, data: data) }
 
-    /// One fit (no multi-start) from `from`, with retries.
+    /// One local fit from `initial`, with retries, and its uncertainties when the options ask for
+    /// them.
     func run(from initial: [Double], warmStart: WarmStart?) -> FitResult {
+        let fit = minimize(from: initial, warmStart: warmStart)
+        return options.computeUncertainties ? addingUncertainties(fit) : fit
+    }
+
+    /// One local fit from `initial` (no uncertainties), with retries. A start outside the domain
+    /// (2NLL not finite) is first moved into it (``domainStart(near:)``); when that fails the
+    /// status says why.
+    func minimize(from initial: [Double], warmStart: WarmStart?) -> FitResult {
         let free = freeIndices
         var startFull = initial
         for i in 0..<start.count where fixed[i] { startFull[i] = start[i] }
@@ -126,12 +140,25 @@ struct FitProblem: Sendable {
             for i in 0..<start.count where fixed[i] { startFull[i] = start[i] }
             inverseHessian = conditioned.inverseHessian
         }
+        var calls = 0
+        if !twiceNLL(startFull).isFinite {
+            calls += 1
+            let moved = domainStart(near: startFull)
+            calls += moved.evaluations
+            guard let point = moved.start else {
+                return FitResult(
+                    parameterNames: model.parameterNames, values: startFull, twiceNLL: .nan, status: .failed(reason: moved.reason),
+                    edm: .infinity, fixed: fixed, functionCalls: calls, covarianceStorage: nil, minuitUncertainties: nil,
+                    localMinima: [], degeneracyTolerance: 0, warmStart: nil, evaluations: FitEvaluations(localFit: calls))
+            }
+            startFull = point
+            inverseHessian = nil
+        }
         let lo = free.map { lower[$0] }, hi = free.map { upper[$0] }
         var minimizer = BoundedQuasiNewton()
         minimizer.edmTolerance = options.edmTolerance
         minimizer.maxIterations = options.maxIterations
         var reasons: [String] = []
-        var calls = 0
         var best: BoundedQuasiNewton.Outcome? = nil
         func consider(_ outcome: BoundedQuasiNewton.Outcome, _ label: String) {
             calls += outcome.evaluations
@@ -171,7 +198,7 @@ struct FitProblem: Sendable {
         var values = startFull
         for (k, i) in free.enumerated() { values[i] = outcome.x[k] }
         let names = model.parameterNames
-        var status: FitStatus
+        let status: FitStatus
         if outcome.failure != nil {
             status = .failed(reason: reasons.joined(separator: "; "))
         } else {
@@ -181,44 +208,123 @@ struct FitProblem: Sendable {
             }
             status = atBound.isEmpty ? .converged : .convergedAtBound(parameters: atBound.map { names[$0] })
         }
-        var minimum = outcome.value
-        var warm = outcome.inverseHessian.isEmpty ? nil : WarmStart(indices: free, inverseHessian: outcome.inverseHessian, values: values)
+        let warm = outcome.inverseHessian.isEmpty ? nil : WarmStart(indices: free, inverseHessian: outcome.inverseHessian, values: values)
+        return FitResult(
+            parameterNames: names, values: values, twiceNLL: outcome.value, status: status, edm: outcome.edm, fixed: fixed,
+            functionCalls: calls, covarianceStorage: nil, minuitUncertainties: nil, localMinima: [], degeneracyTolerance: 0,
+            warmStart: warm, gradient: outcome.gradient, evaluations: FitEvaluations(localFit: calls))
+    }
+
+    /// `fit` with the covariance from the Hessian at its minimum (2 gradient evaluations per free
+    /// parameter), after one Newton step with that Hessian (kept only if 2NLL drops).
+    func addingUncertainties(_ fit: FitResult) -> FitResult {
+        guard fit.status.isConverged, fit.covarianceStorage == nil else { return fit }
+        let free = freeIndices
+        var status = fit.status
+        var values = fit.values
+        var minimum = fit.twiceNLL
+        var calls = 0
+        var warm = fit.warmStart
         var covariance: [Double]? = nil
         var minuitErrors: [Double]? = nil
-        if options.computeUncertainties, status.isConverged {
-            let hessian = self.hessian(at: values, inverseHessianHint: outcome.inverseHessian)
-            calls += 2 * free.count
-            if let inverse = choleskyInverse(hessian, free.count) {
-                // One Newton step with the accurate Hessian polishes the minimum (kept only if 2NLL drops).
-                if case .converged = status {
-                    var polished = values
-                    for (a, i) in free.enumerated() {
-                        var step = 0.0
-                        for b in 0..<free.count { step -= inverse[a * free.count + b] * outcome.gradient[b] }
-                        polished[i] = min(max(values[i] + step, lower[i]), upper[i])
-                    }
-                    let f = twiceNLL(polished)
-                    calls += 1
-                    if f.isFinite && f < minimum {
-                        values = polished
-                        minimum = f
-                    }
-                }
-                let n = values.count
-                var v = [Double](repeating: 0, count: n * n)
+        let gradient = fit.gradient.count == free.count ? fit.gradient : [Double](repeating: 0, count: free.count)
+        let hessian = self.hessian(at: values, inverseHessianHint: warm?.indices == free ? warm!.inverseHessian : [])
+        calls += 2 * free.count
+        if let inverse = choleskyInverse(hessian, free.count) {
+            if case .converged = status {
+                var polished = values
                 for (a, i) in free.enumerated() {
-                    for (b, j) in free.enumerated() { v[i * n + j] = 2 * inverse[a * free.count + b] }
+                    var step = 0.0
+                    for b in 0..<free.count { step -= inverse[a * free.count + b] * gradient[b] }
+                    polished[i] = min(max(values[i] + step, lower[i]), upper[i])
                 }
-                covariance = v
-                minuitErrors = minuitUncertainties(hessian: hessian, gradient: outcome.gradient, values: values)
-                warm = WarmStart(indices: free, inverseHessian: inverse, values: values)
-            } else {
-                status = .failed(reason: "the Hessian of 2NLL at the minimum is not positive definite")
+                let f = twiceNLL(polished)
+                calls += 1
+                if f.isFinite && f < minimum {
+                    values = polished
+                    minimum = f
+                }
             }
+            let n = values.count
+            var v = [Double](repeating: 0, count: n * n)
+            for (a, i) in free.enumerated() {
+                for (b, j) in free.enumerated() { v[i * n + j] = 2 * inverse[a * free.count + b] }
+            }
+            covariance = v
+            minuitErrors = minuitUncertainties(hessian: hessian, gradient: gradient, values: values)
+            warm = WarmStart(indices: free, inverseHessian: inverse, values: values)
+        } else {
+            status = .failed(reason: "the Hessian of 2NLL at the minimum is not positive definite")
         }
+        var evaluations = fit.evaluations
+        evaluations.uncertainties += calls
         return FitResult(
-            parameterNames: names, values: values, twiceNLL: minimum, status: status, edm: outcome.edm, fixed: fixed,
-            functionCalls: calls, covarianceStorage: covariance, minuitUncertainties: minuitErrors, localMinima: [], degeneracyTolerance: 0, warmStart: warm)
+            parameterNames: fit.parameterNames, values: values, twiceNLL: minimum, status: status, edm: fit.edm, fixed: fit.fixed,
+            functionCalls: evaluations.total, covarianceStorage: covariance, minuitUncertainties: minuitErrors,
+            localMinima: fit.localMinima, degeneracyTolerance: fit.degeneracyTolerance, warmStart: warm, gradient: gradient,
+            evaluations: evaluations, search: fit.search)
+    }
+
+    /// A point inside the domain (2NLL finite) near `x`, a start outside it (a bin with ν = 0 and
+    /// n > 0, negative yields). Tries, at steps of 1 %, 10 % and 50 % of each free parameter's
+    /// scale (half its range when finite, else max(1, |x_i|)), every free parameter moved alone
+    /// up and down, then all together, and keeps the lowest finite 2NLL of the first step size that
+    /// gives one; then the suggested inits. Without one, `reason` names the bins that make 2NLL
+    /// infinite at `x`.
+    ///
+    /// - Complexity: at most 3·(2k + 2) + 1 evaluations of 2NLL for k free parameters.
+    func domainStart(near x: [Double]) -> (start: [Double]?, evaluations: Int, reason: String) {
+        var evaluations = 0
+        let free = freeIndices
+        for fraction in [0.01, 0.1, 0.5] {
+            var candidates: [[Double]] = []
+            func moved(_ shift: (Int) -> Double) -> [Double] {
+                var y = x
+                for i in free {
+                    let scale = lower[i].isFinite && upper[i].isFinite ? 0.5 * (upper[i] - lower[i]) : max(1, abs(x[i]))
+                    y[i] = min(max(x[i] + shift(i) * fraction * scale, lower[i]), upper[i])
+                }
+                return y
+            }
+            for i in free {
+                candidates.append(moved { $0 == i ? 1 : 0 })
+                candidates.append(moved { $0 == i ? -1 : 0 })
+            }
+            candidates.append(moved { _ in 1 })
+            candidates.append(moved { _ in -1 })
+            var best: (point: [Double], value: Double)? = nil
+            for c in candidates where c != x {
+                let f = twiceNLL(c)
+                evaluations += 1
+                if f.isFinite, f < best?.value ?? .infinity { best = (c, f) }
+            }
+            if let best { return (best.point, evaluations, "") }
+        }
+        var inits = model.suggestedInits
+        for i in 0..<inits.count where fixed[i] { inits[i] = start[i] }
+        evaluations += 1
+        if inits != x, twiceNLL(inits).isFinite { return (inits, evaluations, "") }
+        return (nil, evaluations, outsideDomainReason(x))
+    }
+
+    /// Why 2NLL is not finite at `x`: the main bins with ν ≤ 0 (or not finite) and n > 0, the
+    /// bins with negative ν, or else the constraint terms.
+    func outsideDomainReason(_ x: [Double]) -> String {
+        let nu = model.expectedMainData(x)
+        var empty: [String] = [], negative: [String] = [], nonFinite: [String] = []
+        for (b, v) in nu.enumerated() {
+            let n = b < data.main.count ? data.main[b] : 0
+            if !v.isFinite { nonFinite.append("\(b) (ν = \(v))") }
+            else if v < 0 { negative.append("\(b) (ν = \(v), n = \(n))") }
+            else if v == 0 && n > 0 { empty.append("\(b) (n = \(n))") }
+        }
+        func list(_ bins: [String]) -> String { bins.prefix(8).joined(separator: ", ") + (bins.count > 8 ? ", … (\(bins.count) bins)" : "") }
+        var parts: [String] = []
+        if !empty.isEmpty { parts.append("main bins with ν = 0 and n > 0: \(list(empty))") }
+        if !negative.isEmpty { parts.append("main bins with negative ν: \(list(negative))") }
+        if !nonFinite.isEmpty { parts.append("main bins with ν not finite: \(list(nonFinite))") }
+        if parts.isEmpty { parts.append("the constraint terms are not finite") }
+        return "2NLL is not finite at the start and at every point tried around it (steps of 1 %, 10 %, 50 % of each free parameter's range, the suggested inits): " + parts.joined(separator: "; ")
     }
 }
 

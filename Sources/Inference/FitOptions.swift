@@ -19,7 +19,7 @@ public struct FitOptions: Sendable {
     public var maxIterations: Int
     /// Compute the Hessian, covariance, uncertainties and correlations at the minimum.
     public var computeUncertainties: Bool
-    /// Look for the global minimum from several starts (see ``MultiStart``).
+    /// Look for the global minimum from several starts (see ``MultiStart``); nil: one local fit.
     public var multiStart: MultiStart?
 
     public init(
@@ -38,27 +38,79 @@ public struct FitOptions: Sendable {
     }
 }
 
-/// A coarse grid of starting points along named parameters, for likelihoods with several local
-/// minima (a yield quadratic in a Wilson coefficient has two).
+/// How a fit looks for the global minimum of a likelihood with several local minima (a yield
+/// quadratic in a Wilson coefficient has two), and its budget.
 ///
-/// The fit runs from the initial values and from every grid point (the product of
-/// `pointsPerParameter` evenly spaced values per parameter, the other parameters at their
-/// initial values), on all cores, and keeps the lowest minimum. Distinct minima within
-/// `degeneracyTolerance` in 2NLL of it are reported as degenerate.
-public struct MultiStart: Sendable {
+/// - `.none`: one local fit from the initial values.
+/// - `.auto`: one local fit, then starts chosen from the structure of the expected yields around
+///   each minimum found, at most ``maxStarts`` further local fits. Along a direction d in the
+///   searched parameters the yields are fitted by ν_b(θ̂ + t d) ≈ ν̂_b + A_b t + Q_b t² (from the
+///   expected data at θ̂ ± h e_p and θ̂ + h e_p + h e_q, exact for morphing polynomials of degree 2).
+///   The reflection about the vertex that keeps the yields best,
+///   ```
+///   t* = −Σ_b w_b A_b Q_b / Σ_b w_b Q_b²,   w_b = 1 / max(ν̂_b, 1)
+///   R  = Σ_b w_b (A_b t* + Q_b t*²)²           (Pearson distance of the yields there)
+///   ```
+///   is a start, for d along each parameter, each pair (±) and the sign flip of all of them. A
+///   start can lead to a lower minimum only if its yields fit the data better; with the Pearson
+///   residual χ²_r = Σ_b w_b (n_b − ν̂_b)², Cauchy–Schwarz gives χ²(ν') − χ²_r ≥ R − 2√(R χ²_r),
+///   so starts with √R > 2√χ²_r + 1 (the 1 allows for the profiled nuisance parameters and the
+///   Pearson approximation) are left out. The others are fitted, most promising first, each
+///   warm-started with the curvature of its minimum; every new minimum is probed in turn. The cost
+///   is one local fit plus 1 + 2k + k(k − 1)/2 yield evaluations per minimum (k searched
+///   parameters, pairs for k ≤ 12) plus the fits the structure calls for.
+/// - `.grid`: local fits from the initial values and from every point of a grid of
+///   ``pointsPerParameter`` cell centres per parameter over ``ranges`` (the bounds when absent),
+///   in parallel: (points)^k fits.
+///
+/// Distinct minima within ``degeneracyTolerance`` in 2NLL of the lowest are degenerate.
+public struct MultiStart: Sendable, Equatable {
+    public enum Strategy: String, Sendable, CaseIterable, Codable {
+        case none, auto, grid
+    }
+
+    public var strategy: Strategy
+    /// The parameters the search varies; empty: the parameter of interest.
     public var parameters: [String]
+    /// The budget: most local fits beyond the first (`.auto`), most grid points (`.grid`).
+    public var maxStarts: Int
     public var pointsPerParameter: Int
     /// The grid range per parameter; the parameter's bounds when absent.
     public var ranges: [String: ClosedRange<Double>]
     public var degeneracyTolerance: Double
 
+    /// The largest budget a user may choose.
+    public static let maximumStarts = 10_000
+
+    /// `.auto`'s budget for k searched parameters, 2k + 2: every parameter's reflection and its
+    /// return, with room for one more.
+    public static func defaultMaxStarts(parameterCount k: Int) -> Int { 2 * max(k, 1) + 2 }
+
+    /// A grid search (`.grid`) over `parameters`.
     public init(
         parameters: [String], pointsPerParameter: Int = 7, ranges: [String: ClosedRange<Double>] = [:],
         degeneracyTolerance: Double = 1e-3
     ) {
+        self.init(strategy: .grid, parameters: parameters, maxStarts: Self.maximumStarts, pointsPerParameter: pointsPerParameter,
+                  ranges: ranges, degeneracyTolerance: degeneracyTolerance)
+    }
+
+    /// - Parameter maxStarts: nil: ``defaultMaxStarts(parameterCount:)`` for `.auto`,
+    ///   ``maximumStarts`` for `.grid`.
+    public init(
+        strategy: Strategy, parameters: [String] = [], maxStarts: Int? = nil, pointsPerParameter: Int = 3,
+        ranges: [String: ClosedRange<Double>] = [:], degeneracyTolerance: Double = 1e-3
+    ) {
+        self.strategy = strategy
         self.parameters = parameters
+        self.maxStarts = maxStarts ?? (strategy == .grid ? Self.maximumStarts : Self.defaultMaxStarts(parameterCount: parameters.count))
         self.pointsPerParameter = pointsPerParameter
         self.ranges = ranges
         self.degeneracyTolerance = degeneracyTolerance
+    }
+
+    /// The structural search (`.auto`) over `parameters` (empty: the POI).
+    public static func auto(parameters: [String] = [], maxStarts: Int? = nil) -> MultiStart {
+        MultiStart(strategy: .auto, parameters: parameters, maxStarts: maxStarts)
     }
 }

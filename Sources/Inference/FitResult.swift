@@ -34,6 +34,42 @@ public struct LocalMinimum: Sendable, Equatable {
     public let twiceNLL: Double
 }
 
+/// Likelihood evaluations of a fit by stage (each is log L with its gradient, or the expected
+/// data at one point, which costs about as much).
+public struct FitEvaluations: Sendable, Equatable {
+    /// The first local fit, its retries included.
+    public var localFit = 0
+    /// The global-minimum search: the structure probes that choose the starts and the fits from them.
+    public var multiStart = 0
+    /// The Hessian at the minimum (two gradients per free parameter) and its Newton step.
+    public var uncertainties = 0
+
+    public var total: Int { localFit + multiStart + uncertainties }
+
+    public init(localFit: Int = 0, multiStart: Int = 0, uncertainties: Int = 0) {
+        self.localFit = localFit
+        self.multiStart = multiStart
+        self.uncertainties = uncertainties
+    }
+}
+
+/// How a fit looked for the global minimum (see ``MultiStart``).
+public struct MinimumSearch: Sendable, Equatable {
+    public let strategy: MultiStart.Strategy
+    /// The parameters the search varied.
+    public let parameters: [String]
+    /// Local fits made, the first one included.
+    public let fits: Int
+    /// Starts chosen but not fitted because the budget (``MultiStart/maxStarts``) ran out.
+    public let untried: Int
+    /// Structural starts left out because a minimum there cannot be lower (the yield bound of
+    /// ``MultiStart``).
+    public let excluded: Int
+    /// Every start the strategy chose was fitted. False when the budget ran out first: a lower
+    /// minimum may exist.
+    public let globalMinimumAssured: Bool
+}
+
 /// The result of a maximum-likelihood fit: best-fit values, 2NLL at the minimum, status and,
 /// when asked for, the covariance from the Hessian.
 ///
@@ -52,8 +88,9 @@ public struct FitResult: Sendable {
     public let edm: Double
     /// The parameters that were held constant.
     public let fixed: [Bool]
-    /// Objective-and-gradient evaluations, summed over retries, starts and the Hessian.
-    public let functionCalls: Int
+    /// Objective-and-gradient evaluations, summed over retries, starts and the Hessian (the total
+    /// of ``evaluations``).
+    public internal(set) var functionCalls: Int
     /// Row-major n×n covariance (n = parameter count), when uncertainties were computed.
     let covarianceStorage: [Double]?
     /// The errors Minuit's HESSE would report for this minimum with every parameter bounded as
@@ -62,11 +99,17 @@ public struct FitResult: Sendable {
     /// (see `FitProblem.minuitUncertainties`); ``uncertainties`` are the plain Hessian ones.
     public let minuitUncertainties: [Double]?
     /// Distinct local minima of a multi-start fit, lowest first (empty without multi-start).
-    public let localMinima: [LocalMinimum]
+    public internal(set) var localMinima: [LocalMinimum]
     /// The 2NLL window within which distinct minima count as degenerate.
-    let degeneracyTolerance: Double
+    var degeneracyTolerance: Double
     /// The fit's final curvature estimate, reused to start related fits.
     let warmStart: WarmStart?
+    /// ∇2NLL over the free parameters at the minimum, as the minimiser ended.
+    var gradient: [Double] = []
+    /// Likelihood evaluations by stage; their total is ``functionCalls``.
+    public internal(set) var evaluations = FitEvaluations()
+    /// How the global minimum was looked for (nil for a single local fit).
+    public internal(set) var search: MinimumSearch? = nil
 
     /// σ_i = √V_ii (0 for fixed parameters), when uncertainties were computed.
     public var uncertainties: [Double]? {

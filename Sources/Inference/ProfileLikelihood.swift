@@ -20,10 +20,29 @@ public struct ProfileInterval: Sendable, Equatable {
     public let parameter: String
     public let bestFit: Double
     public let level: Double
-    /// nil when the profile stays below `level` down to the lower bound.
+    /// nil when the profile stays below `level` down to the lower bound, or the search failed
+    /// (``lowerFailure``).
     public let lower: Double?
-    /// nil when the profile stays below `level` up to the upper bound.
+    /// nil when the profile stays below `level` up to the upper bound, or the search failed
+    /// (``upperFailure``).
     public let upper: Double?
+    /// Why the lower end could not be found: a conditional fit that failed.
+    public var lowerFailure: String? = nil
+    /// Why the upper end could not be found.
+    public var upperFailure: String? = nil
+    /// Likelihood evaluations of the conditional fits.
+    public var evaluations = 0
+    /// A conditional fit below the best fit's 2NLL (by more than 10⁻⁶): the best fit was not the
+    /// global minimum, and this point (all parameters) is a start that leads lower.
+    public var lowerPoint: [Double]? = nil
+
+    public init(parameter: String, bestFit: Double, level: Double, lower: Double?, upper: Double?) {
+        self.parameter = parameter
+        self.bestFit = bestFit
+        self.level = level
+        self.lower = lower
+        self.upper = upper
+    }
 }
 
 /// A 1D profile-likelihood scan: the conditional fit at each value of one parameter.
@@ -132,11 +151,12 @@ public struct ContourSegment: Sendable, Equatable {
 extension DifferentiableLikelihood {
     /// The profile-likelihood interval of `name` at Δ(2NLL) = `level` (MINOS-like): on each side of
     /// the best fit, Brent's method on `2NLL(θ_p, θ̂̂(θ_p)) − 2NLL_min − level`, bracketed from the
-    /// Hessian estimate θ̂_p ± σ√level. Each evaluation is a conditional fit warm-started by
-    /// linear response from the best fit.
+    /// Hessian estimate θ̂_p ± σ√level, to 10⁻⁶σ. Each evaluation is a conditional fit warm-started
+    /// by linear response from the best fit. A side whose conditional fit fails has no end and says
+    /// why (``ProfileInterval/lowerFailure``); the other side is kept.
     ///
     /// - Parameter bestFit: the unconditional fit, if already done (with the same options).
-    /// - Throws: ``InferenceError`` when a fit fails or `name` is unknown or fixed.
+    /// - Throws: ``InferenceError`` when the unconditional fit fails or `name` is unknown or fixed.
     public func profileInterval(
         _ name: String, data: ModelData, level: Double = DeltaTwiceNLL.oneSigma1D,
         options: FitOptions = FitOptions(), bestFit: FitResult? = nil
@@ -144,28 +164,39 @@ extension DifferentiableLikelihood {
         let problem = try FitProblem(model: self, data: data, options: options)
         let p = try index(of: name, in: problem)
         let best: FitResult
-        if let bestFit { best = bestFit } else { best = try converged(problem.run(from: problem.start, warmStart: nil), "the unconditional fit") }
+        if let bestFit { best = bestFit } else { best = try converged(problem.runSearch(), "the unconditional fit") }
         let sigma = estimatedSigma(best, p)
         let target = best.twiceNLL + level
         let bestValue = best.values[p]
-        func side(_ up: Bool) throws(InferenceError) -> Double? {
+        var evaluations = 0
+        var lowest: FitResult? = nil
+        func side(_ up: Bool) -> (end: Double?, failure: String?) {
             let limits = up ? bestValue...problem.upper[p] : problem.lower[p]...bestValue
-            guard limits.lowerBound < limits.upperBound else { return nil }
+            guard limits.lowerBound < limits.upperBound else { return (nil, nil) }
             do {
-                return try bracketAndSolve({ t in
+                let end = try bracketAndSolve({ t in
                     let fit = problem.fixing([p: t]).run(from: best.values, warmStart: best.warmStart)
+                    evaluations += fit.functionCalls
                     guard fit.status.isConverged else { throw InferenceError(.failedMinimization, "the fit at \(name) = \(t): \(fit.status)") }
+                    if fit.twiceNLL < min(best.twiceNLL - 1e-6, lowest?.twiceNLL ?? .infinity) { lowest = fit }
                     return fit.twiceNLL - target
                 }, increasing: up, guess: bestValue + (up ? 1 : -1) * sigma * level.squareRoot(), step: 0.5 * sigma,
                 limits: limits, xTolerance: 1e-6 * sigma)
+                return (end, nil)
             } catch let error as InferenceError {
-                throw error
+                return (nil, error.message)
             } catch {
-                throw InferenceError(.failedMinimization, "\(error)")
+                return (nil, "\(error)")
             }
         }
-        let results = try [false, true].map { up throws(InferenceError) in try side(up) }
-        return ProfileInterval(parameter: name, bestFit: bestValue, level: level, lower: results[0], upper: results[1])
+        let (lower, lowerFailure) = side(false)
+        let (upper, upperFailure) = side(true)
+        var interval = ProfileInterval(parameter: name, bestFit: bestValue, level: level, lower: lower, upper: upper)
+        interval.lowerFailure = lowerFailure
+        interval.upperFailure = upperFailure
+        interval.evaluations = evaluations
+        interval.lowerPoint = lowest?.values
+        return interval
     }
 
     /// The profile likelihood along `name` at each of `values`: conditional fits, the grid split
@@ -187,7 +218,7 @@ extension DifferentiableLikelihood {
         if let runs, runs < 1 { throw InferenceError(.invalidOptions, "a scan needs at least one run of fits, not \(runs)") }
         let problem = try FitProblem(model: self, data: data, options: options)
         let p = try index(of: name, in: problem)
-        let best = try converged(problem.run(from: problem.start, warmStart: nil), "the unconditional fit")
+        let best = try converged(problem.runSearch(), "the unconditional fit")
         let counter = ProgressCounter(total: values.count, progress)
         let fits = scanLine(problem, best: best, points: values.map { [p: $0] }, runs: runs ?? inferenceConcurrency, counter: counter)
         return ProfileScan(parameter: name, values: values, twiceNLL: fits.map(\.twiceNLL), statuses: fits.map(\.status), bestFit: best)
@@ -206,7 +237,7 @@ extension DifferentiableLikelihood {
     ) throws(InferenceError) -> ProfileScan2D {
         let problem = try FitProblem(model: self, data: data, options: options)
         let px = try index(of: x, in: problem), py = try index(of: y, in: problem)
-        let best = try converged(problem.run(from: problem.start, warmStart: nil), "the unconditional fit")
+        let best = try converged(problem.runSearch(), "the unconditional fit")
         let counter = ProgressCounter(total: xValues.count * yValues.count, progress)
         let rows = parallelMap(xValues.count) { i in
             fitRun(problem, best: best, points: yValues.map { [px: xValues[i], py: $0] }, counter: counter)

@@ -48,7 +48,7 @@ struct TestStatisticFits: Sendable {
     init(problem: FitProblem, poi: Int, kind: TestStatistic, start: [Double]? = nil, warmStart: WarmStart? = nil) throws(InferenceError) {
         self.problem = problem
         self.poi = poi
-        free = try converged(problem.run(from: start ?? problem.start, warmStart: warmStart), "the unconditional fit")
+        free = try converged(problem.runSearch(from: start, warmStart: warmStart), "the unconditional fit")
         if kind.usesZeroFit && free.values[poi] < 0 {
             zero = try converged(problem.fixing([poi: 0]).run(from: free.values, warmStart: free.warmStart), "the fit at \(problem.model.parameterNames[poi]) = 0")
         } else {

@@ -64,13 +64,25 @@ public struct BenchmarkMorphing: Sendable {
         self.benchmarks = benchmarks
         morphingMatrix = matrix
         singularValues = sigma
-        pseudoInverse = (0 ..< T).map { t in
+        var inverse = (0 ..< T).map { t in
             (0 ..< N).map { k in
                 var s = 0.0
                 for j in 0 ..< T { s += svd.v[t][j] * svd.u[k][j] / sigma[j] }
                 return s
             }
         }
+        // A benchmark where one monomial alone is nonzero (the SM point for the constant term):
+        // M_k· = v e_tᵀ, and M M⁻¹ = I makes row t of M⁻¹ exactly e_kᵀ / v. Written exactly, so
+        // the morphed yield there is that benchmark's template to the last bit (no −1e-14 where
+        // the SM template is empty); the SVD leaves rounding of order κ₂ ε in that row.
+        if N == T {
+            for k in 0 ..< N {
+                let nonzero = (0 ..< T).filter { matrix[k][$0] != 0 }
+                guard nonzero.count == 1, let t = nonzero.first else { continue }
+                inverse[t] = (0 ..< N).map { $0 == k ? 1 / matrix[k][t] : 0 }
+            }
+        }
+        pseudoInverse = inverse
     }
 
     /// The morphing weights `w_k(c) = Σ_t m_t(c) M⁺_tk`, one per benchmark.

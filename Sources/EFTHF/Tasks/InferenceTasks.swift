@@ -19,38 +19,66 @@ public struct FitTask: Sendable, Codable, Equatable {
     /// Start values, bounds and fixed flags for every parameter (pyhf's `mle.fit` arguments):
     /// they replace what `ops` sets, and `fix` applies on top.
     public var overrides: ParameterOverrides
+    /// How the global minimum is looked for, over `ops` (else the POI): ``MultiStart``.
+    public var multistart: MultiStart.Strategy
+    /// The search's budget (``MultiStart/maxStarts``, 0 … ``MultiStart/maximumStarts``); nil: the
+    /// strategy's default.
+    public var maxStarts: Int?
+
+    /// Restarts from a profile-interval fit that went below the best fit (each redoes the intervals).
+    static let intervalRestarts = 2
 
     public init(ops: [String]? = nil, fix: ParameterValues = ParameterValues(), uncertainties: Bool = true,
-                overrides: ParameterOverrides = ParameterOverrides()) {
+                overrides: ParameterOverrides = ParameterOverrides(), multistart: MultiStart.Strategy = .auto, maxStarts: Int? = nil) {
         self.ops = ops
         self.fix = fix
         self.uncertainties = uncertainties
         self.overrides = overrides
+        self.multistart = multistart
+        self.maxStarts = maxStarts
     }
 
     /// The fit options the task uses on `model`.
     public func options(for model: HistFactoryModel) throws(HistFactoryError) -> FitOptions {
-        var options = FitOptions(computeUncertainties: uncertainties)
-        if let ops { options = try FitOptions.floating(operators: ops, of: model, computeUncertainties: uncertainties) }
+        try MultiStart.checkBudget(maxStarts)
+        var options = FitOptions(computeUncertainties: uncertainties, multiStart: MultiStart(strategy: multistart, maxStarts: maxStarts))
+        if let ops {
+            options = try FitOptions.floating(operators: ops, of: model, computeUncertainties: uncertainties, strategy: multistart, maxStarts: maxStarts)
+        }
         try overrides.apply(to: &options, model: model)
         try fix.fix(in: &options, model: model)
         return options
     }
 
+    /// The fit, then with `ops` the profile-likelihood intervals. A conditional fit of an interval
+    /// that ends below the best fit's 2NLL is a start that leads lower: the fit is redone from it
+    /// (at most twice) and the intervals with it. Failed interval ends are reported, the rest kept.
     public func run(on loaded: LoadedModel) throws -> FitReport {
-        let options = try options(for: loaded.model)
-        let result = try loaded.model.fit(loaded.data, options: options)
+        var options = try options(for: loaded.model)
+        var result = try loaded.model.fit(loaded.data, options: options)
+        var stages = FitReport.Evaluations(result.evaluations)
         var intervals: [CoefficientInterval] = []
         var intervalError: String? = nil
-        if let ops, result.status.isConverged {
+        var restarts = 0
+        while let ops, result.status.isConverged {
             // The fit stands even when an interval's conditional fits fail: the report says why.
             do {
                 intervals = try loaded.model.profileIntervals(ops, data: loaded.data, options: options, bestFit: result)
+                intervalError = nil
             } catch {
+                intervals = []
                 intervalError = error.message
             }
+            stages.profileIntervals += intervals.reduce(0) { $0 + $1.evaluations }
+            guard restarts < Self.intervalRestarts, let point = intervals.lazy.compactMap(\.lowerPoint).first else { break }
+            restarts += 1
+            options.initialValues = point
+            let again = try loaded.model.fit(loaded.data, options: options)
+            stages.add(again.evaluations)
+            guard again.status.isConverged, again.twiceNLL < result.twiceNLL else { break }
+            result = again
         }
-        var report = FitReport(result, intervals: intervals)
+        var report = FitReport(result, intervals: intervals, evaluations: stages)
         report.profileIntervalsError = intervalError
         return report
     }
@@ -58,7 +86,8 @@ public struct FitTask: Sendable, Codable, Equatable {
 
 /// A fit's result as `efthf fit --json` writes it: status, 2NLL, EDM, calls, per parameter its
 /// value, fixed flag and Hessian uncertainty, the correlation matrix, and for fitted Wilson
-/// coefficients their ±1σ and 95 % CL profile-likelihood intervals.
+/// coefficients their ±1σ and 95 % CL profile-likelihood intervals; the minima found, whether
+/// the global one is assured, and the likelihood evaluations of each stage.
 public struct FitReport: Sendable, Codable {
     public struct Parameter: Sendable, Codable, Equatable {
         public let value: Double
@@ -74,14 +103,16 @@ public struct FitReport: Sendable, Codable {
         }
     }
 
-    /// A parameter's profile-likelihood intervals; a nil end lies beyond the parameter's bound.
+    /// A parameter's profile-likelihood intervals; a nil end lies beyond the parameter's bound, or
+    /// its conditional fits failed (`failures` says which and why).
     public struct Interval: Sendable, Codable, Equatable {
         public let bestFit: Double
         public let oneSigma: [Double?]
         public let cl95: [Double?]
+        public var failures: [String]? = nil
 
         enum CodingKeys: String, CodingKey {
-            case bestFit = "best_fit", oneSigma = "one_sigma", cl95
+            case bestFit = "best_fit", oneSigma = "one_sigma", cl95, failures
         }
 
         public func encode(to encoder: any Encoder) throws {
@@ -92,6 +123,75 @@ public struct FitReport: Sendable, Codable {
             for end in oneSigma { if let end { try one.encode(end) } else { try one.encodeNil() } }
             var cl = c.nestedUnkeyedContainer(forKey: .cl95)
             for end in cl95 { if let end { try cl.encode(end) } else { try cl.encodeNil() } }
+            try c.encodeIfPresent(failures, forKey: .failures)
+        }
+    }
+
+    /// Likelihood evaluations by stage (each is log L with its gradient, or the expected data).
+    public struct Evaluations: Sendable, Codable, Equatable {
+        /// The first local fit, retries included.
+        public var localFit = 0
+        /// The global-minimum search (structure probes and extra fits), refits from profile points included.
+        public var multistart = 0
+        /// The Hessian at the minimum.
+        public var uncertainties = 0
+        /// The conditional fits of the profile-likelihood intervals.
+        public var profileIntervals = 0
+
+        public var total: Int { localFit + multistart + uncertainties + profileIntervals }
+
+        enum CodingKeys: String, CodingKey {
+            case localFit = "local_fit", multistart, uncertainties, profileIntervals = "profile_intervals", total
+        }
+
+        public init(_ e: FitEvaluations = FitEvaluations()) {
+            localFit = e.localFit
+            multistart = e.multiStart
+            uncertainties = e.uncertainties
+        }
+
+        /// A refit's evaluations, all counted as search.
+        mutating func add(_ e: FitEvaluations) { multistart += e.total }
+
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            localFit = try c.decode(Int.self, forKey: .localFit)
+            multistart = try c.decode(Int.self, forKey: .multistart)
+            uncertainties = try c.decode(Int.self, forKey: .uncertainties)
+            profileIntervals = try c.decode(Int.self, forKey: .profileIntervals)
+        }
+
+        public func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(localFit, forKey: .localFit)
+            try c.encode(multistart, forKey: .multistart)
+            try c.encode(uncertainties, forKey: .uncertainties)
+            try c.encode(profileIntervals, forKey: .profileIntervals)
+            try c.encode(total, forKey: .total)
+        }
+    }
+
+    /// One distinct minimum: 2NLL and the searched parameters' values.
+    public struct Minimum: Sendable, Codable, Equatable {
+        public let twiceNLL: Double
+        public let values: NamedValues<Double>
+
+        enum CodingKeys: String, CodingKey { case twiceNLL = "twice_nll", values }
+    }
+
+    /// How the global minimum was looked for.
+    public struct Search: Sendable, Codable, Equatable {
+        public let strategy: String
+        /// Local fits made, the first one included.
+        public let fits: Int
+        /// Starts left unfitted because the budget ran out.
+        public let untried: Int
+        /// Structural starts left out because a minimum there cannot be lower.
+        public let excluded: Int
+        public let globalMinimumAssured: Bool
+
+        enum CodingKeys: String, CodingKey {
+            case strategy, fits, untried, excluded, globalMinimumAssured = "global_minimum_assured"
         }
     }
 
@@ -99,6 +199,7 @@ public struct FitReport: Sendable, Codable {
     public let converged: Bool
     public let twiceNLL: Double
     public let edm: Double
+    /// Evaluations of the fit (local fit, search, uncertainties); `evaluations.total` adds the intervals.
     public let functionCalls: Int
     public let parameters: NamedValues<Parameter>
     public let correlations: [[Double]]?
@@ -107,15 +208,21 @@ public struct FitReport: Sendable, Codable {
     public let profileIntervals: NamedValues<Interval>?
     /// Why the profile-likelihood intervals could not be computed, when they could not.
     public var profileIntervalsError: String? = nil
+    /// Every distinct minimum found, lowest first (the searched parameters' values).
+    public var minima: [Minimum] = []
+    /// The search for the global minimum; nil for a single local fit.
+    public var search: Search? = nil
+    public var evaluations = Evaluations()
     /// The fit itself (not encoded; nil in a decoded report).
     public var fit: FitResult? = nil
 
     enum CodingKeys: String, CodingKey {
         case status, converged, twiceNLL = "twice_nll", edm, functionCalls = "function_calls", parameters, correlations
         case degenerateMinima = "degenerate_minima", profileIntervals = "profile_intervals", profileIntervalsError = "profile_intervals_error"
+        case minima, search = "multistart", evaluations
     }
 
-    public init(_ r: FitResult, intervals: [CoefficientInterval] = []) {
+    public init(_ r: FitResult, intervals: [CoefficientInterval] = [], evaluations: Evaluations? = nil) {
         status = r.status.description
         converged = r.status.isConverged
         twiceNLL = r.twiceNLL
@@ -128,8 +235,17 @@ public struct FitReport: Sendable, Codable {
         correlations = r.correlations
         degenerateMinima = r.degenerateMinima.count
         profileIntervals = intervals.isEmpty ? nil : NamedValues(names: intervals.map(\.oneSigma.parameter), values: intervals.map {
-            Interval(bestFit: $0.oneSigma.bestFit, oneSigma: [$0.oneSigma.lower, $0.oneSigma.upper], cl95: [$0.cl95.lower, $0.cl95.upper])
+            Interval(bestFit: $0.oneSigma.bestFit, oneSigma: [$0.oneSigma.lower, $0.oneSigma.upper], cl95: [$0.cl95.lower, $0.cl95.upper],
+                     failures: $0.failures.isEmpty ? nil : $0.failures)
         })
+        if let s = r.search {
+            search = Search(strategy: s.strategy.rawValue, fits: s.fits, untried: s.untried, excluded: s.excluded, globalMinimumAssured: s.globalMinimumAssured)
+            let indices = s.parameters.compactMap { r.parameterNames.firstIndex(of: $0) }
+            minima = r.localMinima.map { m in
+                Minimum(twiceNLL: m.twiceNLL, values: NamedValues(names: indices.map { r.parameterNames[$0] }, values: indices.map { m.values[$0] }))
+            }
+        }
+        self.evaluations = evaluations ?? Evaluations(r.evaluations)
         fit = r
     }
 }
@@ -141,11 +257,18 @@ public struct HypotestTask: Sendable, Codable, Equatable {
     public var testStatistic: String
     /// Start values, bounds and fixed flags of the fits (pyhf's `init_pars`, `par_bounds`, `fixed_params`).
     public var overrides: ParameterOverrides
+    /// How the unconditional fits look for the global minimum over the POI (``MultiStart``).
+    public var multistart: MultiStart.Strategy
+    /// The search's budget; nil: the strategy's default.
+    public var maxStarts: Int?
 
-    public init(poiValue: Double = 1, testStatistic: String = "qtilde", overrides: ParameterOverrides = ParameterOverrides()) {
+    public init(poiValue: Double = 1, testStatistic: String = "qtilde", overrides: ParameterOverrides = ParameterOverrides(),
+                multistart: MultiStart.Strategy = .auto, maxStarts: Int? = nil) {
         self.poiValue = poiValue
         self.testStatistic = testStatistic
         self.overrides = overrides
+        self.multistart = multistart
+        self.maxStarts = maxStarts
     }
 
     static func statistic(_ name: String) throws(InferenceError) -> TestStatistic {
@@ -157,8 +280,7 @@ public struct HypotestTask: Sendable, Codable, Equatable {
 
     public func run(on loaded: LoadedModel) throws -> HypotestReport {
         guard poiValue.isFinite else { throw InferenceError(.invalidOptions, "the POI value must be finite") }
-        var options = FitOptions()
-        try overrides.apply(to: &options, model: loaded.model)
+        let options = try MultiStart.options(multistart, maxStarts: maxStarts, overrides: overrides, model: loaded.model)
         let r = try loaded.model.hypotest(poiValue: poiValue, data: loaded.data, testStatistic: try Self.statistic(testStatistic), options: options)
         return HypotestReport(r, poi: loaded.model.poiName ?? "", testStatistic: testStatistic)
     }
@@ -209,22 +331,28 @@ public struct LimitTask: Sendable, Codable, Equatable {
     public var testStatistic: String
     /// Start values, bounds and fixed flags of the fits.
     public var overrides: ParameterOverrides
+    /// How the unconditional fits look for the global minimum over the POI (``MultiStart``).
+    public var multistart: MultiStart.Strategy
+    /// The search's budget; nil: the strategy's default.
+    public var maxStarts: Int?
 
     /// Most POI values of one scan.
     public static let maximumScanPoints = 10_000
 
-    public init(level: Double = 0.05, scan: [Double]? = nil, testStatistic: String = "qtilde", overrides: ParameterOverrides = ParameterOverrides()) {
+    public init(level: Double = 0.05, scan: [Double]? = nil, testStatistic: String = "qtilde", overrides: ParameterOverrides = ParameterOverrides(),
+                multistart: MultiStart.Strategy = .auto, maxStarts: Int? = nil) {
         self.level = level
         self.scan = scan
         self.testStatistic = testStatistic
         self.overrides = overrides
+        self.multistart = multistart
+        self.maxStarts = maxStarts
     }
 
     public func run(on loaded: LoadedModel) throws -> LimitReport {
         guard level > 0, level < 1 else { throw InferenceError(.invalidOptions, "the CLs level must be in (0, 1), not \(level)") }
         try Self.checkMonotonicPOI(loaded)
-        var options = FitOptions()
-        try overrides.apply(to: &options, model: loaded.model)
+        let options = try MultiStart.options(multistart, maxStarts: maxStarts, overrides: overrides, model: loaded.model)
         let statistic = try HypotestTask.statistic(testStatistic)
         let poi = loaded.model.poiName ?? ""
         guard let scan else {
@@ -294,8 +422,7 @@ public struct SignificanceTask: Sendable, Codable, Equatable {
         guard let poi = loaded.model.poiName else {
             throw InferenceError(.invalidOptions, "measurement \"\(loaded.model.measurementName)\" has no POI; a discovery test needs one")
         }
-        var options = FitOptions()
-        try overrides.apply(to: &options, model: loaded.model)
+        let options = try MultiStart.options(.auto, maxStarts: nil, overrides: overrides, model: loaded.model)
         let r = try loaded.model.discoverySignificance(data: loaded.data, options: options)
         return SignificanceReport(poi: poi, q0: r.q0, p0: r.p0, significance: r.significance, p0Expected: r.p0Expected,
                                   expectedSignificance: r.expectedSignificance)
@@ -378,6 +505,23 @@ public struct ToysReport: Sendable, Codable, Equatable {
     enum CodingKeys: String, CodingKey {
         case poi, poiValue = "poi_value", testStatistic = "test_statistic", ntoys, seed, q
         case clsObserved = "cls_obs", clsbObserved = "clsb_obs", clbObserved = "clb_obs", clsExpected = "cls_exp", failedToys = "failed_toys"
+    }
+}
+
+extension MultiStart {
+    /// Refuses a budget outside 0 … ``maximumStarts``, naming the option.
+    static func checkBudget(_ maxStarts: Int?) throws(HistFactoryError) {
+        if let maxStarts, maxStarts < 0 || maxStarts > maximumStarts {
+            throw HistFactoryError(.parameter, "max_starts (--max-starts) must be from 0 to \(maximumStarts), not \(maxStarts)")
+        }
+    }
+
+    /// The options of a hypothesis test's fits: `overrides`, and the search over the POI.
+    static func options(_ strategy: Strategy, maxStarts: Int?, overrides: ParameterOverrides, model: HistFactoryModel) throws(HistFactoryError) -> FitOptions {
+        try checkBudget(maxStarts)
+        var options = FitOptions(multiStart: MultiStart(strategy: strategy, maxStarts: maxStarts))
+        try overrides.apply(to: &options, model: model)
+        return options
     }
 }
 

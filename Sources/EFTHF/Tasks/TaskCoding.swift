@@ -94,6 +94,24 @@ public enum TaskCoding {
         }
     }
 
+    /// `"none"`, `"auto"` (the default) or `"grid"`.
+    static func strategy<K: CodingKey>(_ c: KeyedDecodingContainer<K>, _ key: K) throws -> MultiStart.Strategy {
+        guard let name = try c.decodeIfPresent(String.self, forKey: key) else { return .auto }
+        guard let strategy = MultiStart.Strategy(rawValue: name) else {
+            throw HistFactoryError(.schema, "at \(pointer(c.codingPath + [key])): the multi-start strategy must be none, auto or grid, not \"\(name)\"")
+        }
+        return strategy
+    }
+
+    /// A multi-start budget from 0 to ``MultiStart/maximumStarts``; nil when absent.
+    static func budget<K: CodingKey>(_ c: KeyedDecodingContainer<K>, _ key: K) throws -> Int? {
+        guard let n = try c.decodeIfPresent(Int.self, forKey: key) else { return nil }
+        guard n >= 0, n <= MultiStart.maximumStarts else {
+            throw HistFactoryError(.parameter, "at \(pointer(c.codingPath + [key])): max_starts must be from 0 to \(MultiStart.maximumStarts), not \(n)")
+        }
+        return n
+    }
+
     /// Refuses members of the decoder's object that are not in `Keys`.
     static func rejectUnknown<Keys: CodingKey & CaseIterable>(_ decoder: any Decoder, _ keys: Keys.Type) throws {
         let c = try decoder.container(keyedBy: AnyKey.self)
@@ -153,35 +171,42 @@ extension GridAxis {
 }
 
 extension FitTask {
-    enum CodingKeys: String, CodingKey, CaseIterable { case ops, fix, uncertainties, overrides }
+    enum CodingKeys: String, CodingKey, CaseIterable { case ops, fix, uncertainties, overrides, multistart, maxStarts = "max_starts" }
 
     public init(from decoder: any Decoder) throws {
         try TaskCoding.rejectUnknown(decoder, CodingKeys.self)
         let c = try decoder.container(keyedBy: CodingKeys.self)
         self.init(ops: try c.decodeIfPresent([String].self, forKey: .ops), fix: try c.value(.fix, default: ParameterValues()),
-                  uncertainties: try c.value(.uncertainties, default: true), overrides: try c.value(.overrides, default: ParameterOverrides()))
+                  uncertainties: try c.value(.uncertainties, default: true), overrides: try c.value(.overrides, default: ParameterOverrides()),
+                  multistart: try TaskCoding.strategy(c, .multistart), maxStarts: try TaskCoding.budget(c, .maxStarts))
     }
 }
 
 extension HypotestTask {
-    enum CodingKeys: String, CodingKey, CaseIterable { case poiValue = "poi_value", testStatistic = "test_statistic", overrides }
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case poiValue = "poi_value", testStatistic = "test_statistic", overrides, multistart, maxStarts = "max_starts"
+    }
 
     public init(from decoder: any Decoder) throws {
         try TaskCoding.rejectUnknown(decoder, CodingKeys.self)
         let c = try decoder.container(keyedBy: CodingKeys.self)
         self.init(poiValue: try c.value(.poiValue, default: 1), testStatistic: try c.value(.testStatistic, default: "qtilde"),
-                  overrides: try c.value(.overrides, default: ParameterOverrides()))
+                  overrides: try c.value(.overrides, default: ParameterOverrides()),
+                  multistart: try TaskCoding.strategy(c, .multistart), maxStarts: try TaskCoding.budget(c, .maxStarts))
     }
 }
 
 extension LimitTask {
-    enum CodingKeys: String, CodingKey, CaseIterable { case level, scan, testStatistic = "test_statistic", overrides }
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case level, scan, testStatistic = "test_statistic", overrides, multistart, maxStarts = "max_starts"
+    }
 
     public init(from decoder: any Decoder) throws {
         try TaskCoding.rejectUnknown(decoder, CodingKeys.self)
         let c = try decoder.container(keyedBy: CodingKeys.self)
         self.init(level: try c.value(.level, default: 0.05), scan: try c.decodeIfPresent([Double].self, forKey: .scan),
-                  testStatistic: try c.value(.testStatistic, default: "qtilde"), overrides: try c.value(.overrides, default: ParameterOverrides()))
+                  testStatistic: try c.value(.testStatistic, default: "qtilde"), overrides: try c.value(.overrides, default: ParameterOverrides()),
+                  multistart: try TaskCoding.strategy(c, .multistart), maxStarts: try TaskCoding.budget(c, .maxStarts))
     }
 }
 

@@ -40,11 +40,15 @@ def wilson_coefficients(target: Union[Workspace, Model], measurement_name: Optio
 
 
 def fit(target: Union[Workspace, Model], ops: Optional[Sequence[str]] = None, fix: Optional[Mapping[str, Any]] = None,
-        measurement_name: Optional[str] = None, data: Any = None, uncertainties: bool = True) -> Dict[str, Any]:
+        measurement_name: Optional[str] = None, data: Any = None, uncertainties: bool = True,
+        multistart: str = "auto", max_starts: Optional[int] = None) -> Dict[str, Any]:
     """A fit floating the Wilson coefficients ``ops`` (the others at the Standard Model, 0) with
-    every nuisance parameter, from several starts, with each coefficient's ±1σ and 95 % CL
-    profile-likelihood interval (``efthf fit --ops … --json``)."""
-    options: Dict[str, Any] = {"uncertainties": uncertainties}
+    every nuisance parameter, with each coefficient's ±1σ and 95 % CL profile-likelihood interval
+    (``efthf fit --ops … --json``). ``multistart`` ("auto", "none" or "grid") and ``max_starts``
+    choose the search for the global minimum and its budget (``--multistart``, ``--max-starts``)."""
+    options: Dict[str, Any] = {"uncertainties": uncertainties, "multistart": multistart}
+    if max_starts is not None:
+        options["max_starts"] = int(max_starts)
     if ops is not None:
         options["ops"] = list(ops)
     if fix:
