@@ -48,7 +48,7 @@ def test_unknown_measurement_and_bad_modifier_settings():
         ws.model(measurement_name="nosuch")
     with pytest.raises(InvalidSpecification, match=r"code9.*modifier_settings|modifier_settings.*code9"):
         ws.model(modifier_settings={"normsys": {"interpcode": "code9"}})
-    with pytest.raises(InvalidSpecification, match="normsys takes code1 or code4"):
+    with pytest.raises(InvalidSpecification, match="normsys takes code1, code4, not \"code0\""):
         ws.model(modifier_settings={"normsys": {"interpcode": "code0"}})
     with pytest.raises(InvalidArgument, match="frobnicate"):
         ws.model(frobnicate=True)
