@@ -73,22 +73,12 @@ extension EFTHFCommand {
 
             @OptionGroup var model: ModelOptions
 
-            @Option(help: "The POI value to test.")
-            var poiValue: Double = 1
-
-            @Option(help: "Toys per hypothesis (signal plus background, and background only).")
-            var ntoys: Int = 1000
-
-            @Option(help: "Seed of the pseudo-random generator.")
-            var seed: UInt64 = 0
-
-            @Option(help: ArgumentHelp("Test statistic: qtilde or q.", valueName: "qtilde|q"))
-            var testStat: String = "qtilde"
+            @OptionGroup var toys: ToyOptions
 
             @OptionGroup var shards: ShardOptions
 
             func run() throws {
-                try shards.write(.toys(ToysTask(poiValue: poiValue, toys: ntoys, seed: seed, testStatistic: testStat)), model: model)
+                try shards.write(.toys(toys.task), model: model)
             }
         }
 

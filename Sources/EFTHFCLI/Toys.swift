@@ -17,36 +17,20 @@ extension EFTHFCommand {
 
         @OptionGroup var interpolation: InterpolationOptions
 
-        @Option(help: "The POI value to test.")
-        var poiValue: Double = 1
-
-        @Option(help: "Toys per hypothesis (signal plus background, and background only).")
-        var ntoys: Int = 1000
-
-        @Option(help: "Seed of the pseudo-random generator.")
-        var seed: UInt64 = 0
-
-        @Option(help: ArgumentHelp("Test statistic: qtilde or q.", valueName: "qtilde|q"))
-        var testStat: String = "qtilde"
+        @OptionGroup var toys: ToyOptions
 
         @Flag(help: "Print the result as JSON.")
         var json = false
 
-        func validate() throws {
-            guard ntoys > 0, ntoys <= Limits.toys else { throw ValidationError("--ntoys must be from 1 to \(Limits.toys), not \(ntoys)") }
-            guard poiValue.isFinite else { throw ValidationError("--poi-value must be finite") }
-            guard ["qtilde", "q"].contains(testStat) else { throw ValidationError("--test-stat must be qtilde or q, not \(testStat)") }
-        }
-
         func run() throws {
             try reportingErrors {
                 let loaded = try LoadedModel(model, interpolation)
-                let task = ToysTask(poiValue: poiValue, toys: ntoys, seed: seed, testStatistic: testStat)
-                let r = try Progress.run("toys (2 × \(ntoys))", total: 2 * ntoys) { progress in try task.run(on: loaded, progress: progress.callback) }
+                let task = toys.task
+                let r = try Progress.run("toys (2 × \(toys.ntoys))", total: 2 * toys.ntoys) { progress in try task.run(on: loaded, progress: progress.callback) }
                 if json {
                     print(r.jsonValue.serialized(.pretty))
                 } else {
-                    print("POI \(r.poi.isEmpty ? "?" : r.poi) = \(formatted(poiValue)), test statistic \(testStat), \(ntoys) toys per hypothesis, seed \(seed)")
+                    print("POI \(r.poi.isEmpty ? "?" : r.poi) = \(formatted(toys.poiValue)), test statistic \(toys.testStat), \(toys.ntoys) toys per hypothesis, seed \(toys.seed)")
                     print("  q = \(formatted(r.q))")
                     print("  CLs observed  \(formatted(r.clsObserved))   (CLs+b \(formatted(r.clsbObserved)), CLb \(formatted(r.clbObserved)))")
                     print("  CLs expected  " + zip(["-2σ", "-1σ", "median", "+1σ", "+2σ"], r.clsExpected).map { "\($0) \(formatted($1))" }.joined(separator: "   "))
@@ -55,4 +39,27 @@ extension EFTHFCommand {
             }
         }
     }
+}
+
+/// The toy test's options, shared by `efthf toys` and `efthf plan toys`.
+struct ToyOptions: ParsableArguments {
+    @Option(help: "The POI value to test.")
+    var poiValue: Double = 1
+
+    @Option(help: "Toys per hypothesis (signal plus background, and background only).")
+    var ntoys: Int = 1000
+
+    @Option(help: "Seed of the pseudo-random generator.")
+    var seed: UInt64 = 0
+
+    @Option(help: ArgumentHelp("Test statistic: qtilde or q.", valueName: "qtilde|q"))
+    var testStat: String = "qtilde"
+
+    func validate() throws {
+        guard ntoys > 0, ntoys <= Limits.toys else { throw ValidationError("--ntoys must be from 1 to \(Limits.toys), not \(ntoys)") }
+        guard poiValue.isFinite else { throw ValidationError("--poi-value must be finite") }
+        guard ["qtilde", "q"].contains(testStat) else { throw ValidationError("--test-stat must be qtilde or q, not \(testStat)") }
+    }
+
+    var task: ToysTask { ToysTask(poiValue: poiValue, toys: ntoys, seed: seed, testStatistic: testStat) }
 }

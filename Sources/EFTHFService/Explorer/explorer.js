@@ -313,6 +313,16 @@ function format(v) {
 }
 
 /// A figure with a caption, a download button and the SVG; returns the SVG.
+/** A download button of a chart's title bar. */
+function downloadButton(text, label) {
+  const button = document.createElement("button");
+  button.type = "button";
+  button.className = "download";
+  button.textContent = text;
+  button.setAttribute("aria-label", label);
+  return button;
+}
+
 function figure(holder, id, title, width, height) {
   let fig = holder.querySelector(`figure[data-chart="${id}"]`);
   if (!fig) {
@@ -325,18 +335,10 @@ function figure(holder, id, title, width, height) {
   const caption = document.createElement("figcaption");
   const span = document.createElement("span");
   span.textContent = title;
-  const button = document.createElement("button");
-  button.type = "button";
-  button.className = "download";
-  button.textContent = "Download SVG";
+  const button = downloadButton("Download SVG", `Download ${title} as SVG`);
   button.dataset.download = id;
-  button.setAttribute("aria-label", `Download ${title} as SVG`);
-  const png = document.createElement("button");
-  png.type = "button";
-  png.className = "download";
-  png.textContent = "PNG";
+  const png = downloadButton("PNG", `Download ${title} as PNG`);
   png.dataset.downloadPng = id;
-  png.setAttribute("aria-label", `Download ${title} as PNG`);
   png.addEventListener("click", () => downloadPNG(svg, id));
   const buttons = document.createElement("span");
   buttons.append(button, " ", png);
