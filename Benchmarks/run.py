@@ -325,7 +325,8 @@ def main():
                     out = eft_fit(binaries["efthf"], row["workspace"], row["ops"])
                     if r == 0:
                         row["results"]["twice_nll"] = check_eft(binaries["efthf"], row["workspace"], row["ops"], out["report"])
-                        row["results"]["evaluations"] = (out["report"].get("fit") or out["report"]).get("function_calls")
+                        fit = out["report"].get("fit") or out["report"]
+                        row["results"]["evaluations"] = (fit.get("evaluations") or {}).get("total", fit.get("function_calls"))
                 elif row["task"] == "eval" and peer == "efthf":
                     out = core_eval(binaries["HistFactoryBenchmark"], row["case"])
                     if r == 0:
@@ -388,7 +389,7 @@ def main():
         if row["task"] == "eft":
             cells += ["no peer"] * len(peers)
             ratios = [""] * len(peers)
-            checked = f"converged, 2NLL {row['results']['twice_nll']:.6f} = −2 ln L at the minimum; {row['results']['evaluations']} evaluations"
+            checked = f"converged, 2NLL {row['results']['twice_nll']:.6f} = −2 ln L at the minimum; {row['results']['evaluations']} likelihood evaluations in all (fit, search, uncertainties, intervals)"
             task = f"fit --ops {row['ops']}"
         else:
             ratios = [f"{med[p] / med['efthf']:.0f}×" if p in med else "" for p in peers]
