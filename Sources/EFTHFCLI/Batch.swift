@@ -1,6 +1,7 @@
 import ArgumentParser
 import EFTHF
 import Foundation
+import Plots
 
 /// The shard-count option of `efthf plan …`.
 struct ShardOptions: ParsableArguments {
@@ -15,9 +16,9 @@ struct ShardOptions: ParsableArguments {
     }
 
     /// Makes the plan, writes it and says what it holds.
-    func write(_ task: Plan.Task, model: ModelOptions) throws {
+    func write(_ task: Plan.Task, model: ModelOptions, interpolation: InterpolationOptions) throws {
         try reportingErrors {
-            let plan = try Plan(task: task, source: model.source, shards: shards)
+            let plan = try Plan(task: task, source: model.source, interpolation: interpolation.interpolation, shards: shards)
             try writeAtomically(plan.json.serialized(.pretty), to: output)
             let units = plan.shards.map(\.count)
             print("wrote \(output): \(plan.shards.count) shards of the \(plan.kind.rawValue) (\(units.min()!)–\(units.max()!) \(plan.json["units"]?.stringValue ?? "units") each), plan sha256 \(plan.digest.prefix(12))…")
@@ -32,14 +33,14 @@ extension EFTHFCommand {
     struct PlanCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "plan",
-            abstract: "Split a scan, a toy test or a patch-set grid into shards for a batch system (then: submit or run, merge).",
+            abstract: "Split a scan, a toy test, a patch-set grid or a limit grid into shards for a batch system (then: submit or run, merge).",
             discussion: """
                 Writes a manifest: the task, the workspace (absolute path and sha256 digest), efthf's version and \
-                the shards (ranges of grid points, of 2D rows, or of toys). 'efthf run PLAN --shard i' computes one \
+                the shards (ranges of grid points, of 2D rows, of toys or of patches). 'efthf run PLAN --shard i' computes one \
                 shard, 'efthf submit PLAN --engine slurm|htcondor|local' runs them all, 'efthf merge PLAN RESULTS…' \
                 checks and joins them into the single-machine command's result (Specs/batch.md).
                 """,
-            subcommands: [ScanPlan.self, ToysPlan.self, PatchSetPlan.self]
+            subcommands: [ScanPlan.self, ToysPlan.self, PatchSetPlan.self, LimitGridPlan.self]
         )
 
         struct ScanPlan: ParsableCommand {
@@ -48,6 +49,8 @@ extension EFTHFCommand {
                 abstract: "Plan a 1D or 2D grid scan (as efthf scan): shards are runs of points (1D) or rows (2D).")
 
             @OptionGroup var model: ModelOptions
+
+            @OptionGroup var interpolation: InterpolationOptions
 
             @Option(name: .customLong("par"), help: ArgumentHelp("A parameter to scan: n values from lo to hi. Give once (1D) or twice (2D).", valueName: "name=lo:hi:n"))
             var par: [String] = []
@@ -61,7 +64,7 @@ extension EFTHFCommand {
                 try reportingErrors {
                     let axes = try par.map { text throws(HistFactoryError) in try GridAxis(parsing: text) }
                     let task = ScanTask(axes: axes, fix: try fix.map { text throws(HistFactoryError) in try ParameterValues(parsing: text) } ?? ParameterValues())
-                    try shards.write(.scan(task), model: model)
+                    try shards.write(.scan(task), model: model, interpolation: interpolation)
                 }
             }
         }
@@ -73,12 +76,14 @@ extension EFTHFCommand {
 
             @OptionGroup var model: ModelOptions
 
+            @OptionGroup var interpolation: InterpolationOptions
+
             @OptionGroup var toys: ToyOptions
 
             @OptionGroup var shards: ShardOptions
 
             func run() throws {
-                try shards.write(.toys(toys.task), model: model)
+                try shards.write(.toys(toys.task), model: model, interpolation: interpolation)
             }
         }
 
@@ -88,6 +93,8 @@ extension EFTHFCommand {
                 abstract: "Plan a patch-set export on a grid (as efthf export --patchset): shards are ranges of grid points.")
 
             @OptionGroup var model: ModelOptions
+
+            @OptionGroup var interpolation: InterpolationOptions
 
             @Option(help: ArgumentHelp("The grid: name=lower:upper:count per coefficient, e.g. cHW=-1:1:21,cHq3=-0.5:0.5:11.", valueName: "name=lo:hi:n,..."))
             var grid: String
@@ -103,7 +110,32 @@ extension EFTHFCommand {
             func run() throws {
                 try reportingErrors {
                     let task = PatchSetTask(grid: try PatchSetTask.grid(parsing: grid), poi: poi, measurement: model.measurement, skipInvalid: skipInvalid)
-                    try shards.write(.patchSet(task), model: model)
+                    try shards.write(.patchSet(task), model: model, interpolation: interpolation)
+                }
+            }
+        }
+
+        struct LimitGridPlan: ParsableCommand {
+            static let configuration = CommandConfiguration(
+                commandName: "limit-grid",
+                abstract: "Plan CLs and upper limits for the patches of a patch set (as efthf limit BkgOnly.json --patchset): shards are ranges of patches.")
+
+            @OptionGroup var model: ModelOptions
+
+            @OptionGroup var interpolation: InterpolationOptions
+
+            @OptionGroup var grid: LimitGridOptions
+
+            @Option(help: "CLs level of the limits (0.05 for 95% CL).")
+            var level: Double = 0.05
+
+            @OptionGroup var shards: ShardOptions
+
+            func run() throws {
+                try reportingErrors {
+                    guard var task = try grid.task else { throw HistFactoryError(.parameter, "a limit grid needs --patchset patchset.json") }
+                    task.level = level
+                    try shards.write(.limitGrid(task), model: model, interpolation: interpolation)
                 }
             }
         }
@@ -144,8 +176,9 @@ extension EFTHFCommand {
                 Every shard must be there exactly once, each a result of this plan (its digest, the workspace's \
                 digest, efthf's version); otherwise every problem is printed on its own line, with the missing \
                 shards to resubmit, and nothing is written. A scan writes the report of 'efthf scan --output' and \
-                prints its table; toys write the report of 'efthf toys --json'; a patch set writes \
-                OUT/BkgOnly.json and OUT/patchset.json as 'efthf export --patchset'.
+                prints its table (--plot: the plot of 'efthf scan --plot'); toys write the report of 'efthf toys --json'; \
+                a patch set writes OUT/BkgOnly.json and OUT/patchset.json as 'efthf export --patchset'; a limit grid \
+                writes the report of 'efthf limit BkgOnly.json --patchset patchset.json --json' and prints its table.
                 """
         )
 
@@ -158,12 +191,24 @@ extension EFTHFCommand {
         @Option(name: [.short, .customLong("output")], help: ArgumentHelp("The merged result: a JSON file, or a directory for a patch set.", valueName: "path"))
         var output: String
 
+        @Option(help: ArgumentHelp("A scan: write its plot as efthf scan --plot does (1D profile, 2D contours).", valueName: "file.svg"))
+        var plot: String?
+
         func run() throws {
             do {
                 let plan = try Plan(contentsOf: self.plan)
+                if plot != nil && plan.kind != .scan { throw HistFactoryError(.parameter, "--plot is for scans; this plan is a \(plan.kind.rawValue)") }
                 switch try plan.merge(files: results) {
                 case .scan(let report):
                     if let scan = report.scan1D { Scan.printTable(scan, adaptive: nil) } else if let scan = report.scan2D { Scan.printTable(scan) }
+                    if let plot {
+                        if let scan = report.scan1D {
+                            try writeAtomically(Plot.scan(scan), to: plot)
+                        } else if let scan = report.scan2D {
+                            let loaded = try plan.source.load(interpolation: plan.interpolation)
+                            try writeAtomically(Plot.contours(scan, reference: Scan.standardModelPoint(scan, model: loaded.model)), to: plot)
+                        }
+                    }
                     try writeAtomically(report.jsonValue.serialized(.pretty), to: output)
                 case .toys(let report):
                     try writeAtomically(report.jsonValue.serialized(.pretty), to: output)
@@ -174,6 +219,9 @@ extension EFTHFCommand {
                         (output + "/patchset.json", export.patchSet.json.serialized(.pretty)),
                     ])
                     print("wrote \(output)/BkgOnly.json and \(output)/patchset.json (\(export.patchSet.patches.count) patches\(export.skipped.isEmpty ? "" : ", \(export.skipped.count) grid points skipped (negative morphed yields)"))")
+                case .limitGrid(let report):
+                    Limit.printTable(report)
+                    try writeAtomically(report.jsonValue.serialized(.pretty), to: output)
                 }
             } catch let error as PlanMergeError {
                 for line in error.problems { FileHandle.standardError.write(Data("efthf: error: \(line)\n".utf8)) }

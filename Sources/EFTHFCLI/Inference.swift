@@ -139,8 +139,22 @@ extension EFTHFCommand {
 
         @OptionGroup var search: MultiStartOptions
 
+        @OptionGroup var grid: LimitGridOptions
+
         func run() throws {
             try reportingErrors {
+                if var task = try grid.task {
+                    task.level = level
+                    task.multistart = search.multistart
+                    task.maxStarts = search.maxStarts
+                    let workspace = try model.loadWorkspace()
+                    let chosen = try task.selectedPatches().patches.count
+                    let report = try Progress.run("limit grid (\(chosen) patches)", total: chosen) { progress in
+                        try task.run(backgroundOnly: workspace, measurement: model.measurement, interpolation: interpolation.interpolation, progress: progress.callback)
+                    }
+                    if json { print(report.jsonValue.serialized(.pretty)) } else { Self.printTable(report) }
+                    return
+                }
                 let loaded = try LoadedModel(model, interpolation)
                 let r = try LimitTask(level: level, multistart: search.multistart, maxStarts: search.maxStarts).run(on: loaded)
                 if json {
@@ -151,6 +165,62 @@ extension EFTHFCommand {
                     print("  expected  " + zip(["-2σ", "-1σ", "median", "+1σ", "+2σ"], r.expected).map { "\($0) \(formatted($1))" }.joined(separator: "   "))
                 }
             }
+        }
+
+        /// The limit grid as a table: per patch its labels, CLs at the POI value (observed,
+        /// expected median), whether it is excluded, and the upper limits.
+        static func printTable(_ r: LimitGridReport) {
+            let cl = formatted(100 * (1 - r.level), 3)
+            print("CLs at POI = \(formatted(r.poiValue)) and \(cl)% CL upper limits on the POI for \(r.rows.count) patches (\(r.testStatistic))")
+            let nameWidth = max(5, r.rows.map(\.patch.count).max() ?? 0)
+            let labels = r.labels.map { $0.count < 10 ? $0.padding(toLength: 10, withPad: " ", startingAt: 0) : $0 }
+            print("patch".padding(toLength: nameWidth, withPad: " ", startingAt: 0) + "  " + labels.joined(separator: " ")
+                  + "   CLs obs    CLs exp   excluded   limit obs  limit exp (-1σ, median, +1σ)")
+            for row in r.rows {
+                var line = row.patch.padding(toLength: nameWidth, withPad: " ", startingAt: 0) + "  "
+                line += zip(row.values, labels).map { value, label in
+                    (value.doubleValue.map { formatted($0) } ?? value.stringValue ?? value.serialized()).padding(toLength: label.count, withPad: " ", startingAt: 0)
+                }.joined(separator: " ")
+                func cell(_ text: String, _ width: Int) -> String { text.padding(toLength: max(width, text.count), withPad: " ", startingAt: 0) }
+                if let obs = row.clsObserved, let exp = row.clsExpected {
+                    line += "   " + cell(formatted(obs, 4), 9) + "  " + cell(formatted(exp[2], 4), 9) + "  " + cell(obs < r.level ? "yes" : "no", 8)
+                }
+                if let limit = row.limitObserved, let band = row.limitExpected {
+                    line += "   " + cell(formatted(limit, 4), 9) + "  " + [band[1], band[2], band[3]].map { formatted($0, 4) }.joined(separator: ", ")
+                }
+                if let error = row.error { line += "   failed: \(error)" }
+                print(line)
+            }
+            let excluded = r.rows.filter { $0.excluded(level: r.level) == true }.count
+            let failed = r.rows.filter { $0.error != nil }.count
+            print("\(excluded) of \(r.rows.count) patches excluded at \(cl)% CL (CLs < \(formatted(r.level)))" + (failed > 0 ? "; \(failed) with a failure (the reason on its row)" : ""))
+        }
+    }
+}
+
+/// The options of `efthf limit` and `efthf plan limit-grid` for a grid of signal hypotheses.
+struct LimitGridOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("A pyhf patch set of signal hypotheses for the (background-only) workspace: test every patch (CLs at --poi-value and the upper limit).", valueName: "patchset.json"))
+    var patchset: String?
+
+    @Option(help: ArgumentHelp("With --patchset: only these patches, in this order.", valueName: "name,..."))
+    var patches: String?
+
+    @Option(help: ArgumentHelp("With --patchset: the POI value of each patch's hypotest.", valueName: "value"))
+    var poiValue: Double = 1
+
+    func validate() throws {
+        if patchset == nil && (patches != nil || poiValue != 1) { throw ValidationError("--patches and --poi-value need --patchset") }
+        guard poiValue.isFinite else { throw ValidationError("--poi-value must be finite, not \(poiValue)") }
+    }
+
+    /// The grid's task, nil without --patchset.
+    var task: LimitGridTask? {
+        get throws {
+            guard let patchset else { return nil }
+            let names = patches.map { $0.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) } }
+            if let names, names.contains(where: \.isEmpty) { throw ValidationError("--patches takes names separated by commas, not \"\(patches!)\"") }
+            return LimitGridTask(patchSet: patchset, patches: names, poiValue: poiValue)
         }
     }
 }

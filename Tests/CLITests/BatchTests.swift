@@ -1,3 +1,4 @@
+import EFTJSON
 import Foundation
 import Testing
 
@@ -235,5 +236,38 @@ import Testing
     ])
     func badBatchOptionsGiveOneClearError(arguments: [String], mention: String) throws {
         try CLI.expectOneClearError(arguments, mentioning: mention)
+    }
+}
+
+/// The plan carries the model's interpolation codes (`--interpcode`), and the merge draws the
+/// single-machine scan's plot.
+@Suite struct BatchModelSettingsTests {
+    @Test func aPlanWithInterpolationCodesMergesToTheSingleMachineScanWithThem() throws {
+        let dir = try BatchTests.directory(with: "Data/example/workspace.json")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let codes = ["--interpcode", "normsys=code1,histosys=code0"]
+        try BatchTests.planRunMerge(["scan", "workspace.json", "--par", "mu=0:3:6", "--shards", "2"] + codes, in: dir)
+        try BatchTests.ok(["scan", "workspace.json", "--par", "mu=0:3:6", "--runs", "2", "--output", "single.json"] + codes, in: dir)
+        try BatchTests.ok(["scan", "workspace.json", "--par", "mu=0:3:6", "--runs", "2", "--output", "default.json"], in: dir)
+        #expect(try BatchTests.bytes(dir, "merged.json") == BatchTests.bytes(dir, "single.json"))
+        #expect(try BatchTests.bytes(dir, "merged.json") != BatchTests.bytes(dir, "default.json"), "the codes change the likelihood of this workspace")
+        let plan = try JSONParser.parse(try BatchTests.bytes(dir, "plan.json"))
+        #expect(plan["model"]?["interpcode"]?.stringValue == "normsys=code1,histosys=code0")
+    }
+
+    @Test func mergeDrawsTheScansPlot() throws {
+        let dir = try BatchTests.directory(with: "Data/example/workspace.json")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try BatchTests.ok(["plan", "scan", "workspace.json", "--par", "mu=0:2:5", "--par", "ttbar_norm=0.9:1.1:3", "--shards", "2", "-o", "plan.json"], in: dir)
+        try BatchTests.ok(["submit", "plan.json", "--engine", "local"], in: dir)
+        let results = (0..<2).map { "plan-results/shard-\($0).json" }
+        try BatchTests.ok(["merge", "plan.json"] + results + ["-o", "merged.json", "--plot", "merged.svg"], in: dir)
+        try BatchTests.ok(["scan", "workspace.json", "--par", "mu=0:2:5", "--par", "ttbar_norm=0.9:1.1:3", "--plot", "single.svg"], in: dir)
+        #expect(try BatchTests.bytes(dir, "merged.svg") == BatchTests.bytes(dir, "single.svg"))
+        try BatchTests.ok(["plan", "toys", "workspace.json", "--ntoys", "4", "--shards", "1", "-o", "toys.json"], in: dir)
+        try BatchTests.ok(["run", "toys.json", "--shard", "0", "-o", "t0.json"], in: dir)
+        let refused = try CLI.run(["merge", "toys.json", "t0.json", "-o", "t.json", "--plot", "t.svg"], workingDirectory: dir)
+        #expect(refused.status != 0 && refused.stderr.contains("--plot is for scans"), "\(refused.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("t.json").path))
     }
 }

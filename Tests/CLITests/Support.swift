@@ -48,6 +48,12 @@ enum CLI {
             Issue.record("the efthf binary was not found next to the test bundle or in .build/debug; set EFTHF_BINARY")
             return Output(status: -1, stdout: "", stderr: "")
         }
+        return try runProcess(binary, arguments, environment: environment.merging(["COLUMNS": "100"]) { given, _ in given }, workingDirectory: workingDirectory)
+    }
+
+    /// Runs `executable arguments` (e.g. `/usr/bin/env pyhf …`) with stdout and stderr to files,
+    /// standard input closed, the environment extended by `environment`.
+    static func runProcess(_ executable: String, _ arguments: [String], environment: [String: String] = [:], workingDirectory: URL? = nil) throws -> Output {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("efthf-cli-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
@@ -57,13 +63,10 @@ enum CLI {
             throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: directory.path])
         }
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: binary)
+        process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
         if let workingDirectory { process.currentDirectoryURL = workingDirectory }
-        var env = ProcessInfo.processInfo.environment
-        env["COLUMNS"] = "100"
-        for (k, v) in environment { env[k] = v }
-        process.environment = env
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, given in given }
         process.standardOutput = try FileHandle(forWritingTo: out)
         process.standardError = try FileHandle(forWritingTo: err)
         process.standardInput = FileHandle.nullDevice

@@ -6,7 +6,8 @@ import Inference
 
 /// A computation split into shards for a batch system (`efthf plan`, `efthf run`, `efthf merge`;
 /// Specs/batch.md): a profile-likelihood scan (shards are runs of grid points, or rows of a 2D
-/// grid), a toy-based CLs test (ranges of toy indices) or a patch-set grid (ranges of grid points).
+/// grid), a toy-based CLs test (ranges of toy indices), a patch-set grid (ranges of grid points)
+/// or a limit grid (ranges of the patches of a pyhf patch set, each tested for CLs and its limit).
 ///
 /// The manifest names the model (the workspace by absolute path, with its digest), the task, the
 /// shards and efthf's version, and carries its own digest. Running a shard is pure: the same
@@ -15,6 +16,7 @@ import Inference
 public struct Plan: Sendable, Equatable {
     public enum Kind: String, Sendable, CaseIterable {
         case scan, toys, patchset
+        case limitGrid = "limit-grid"
     }
 
     /// The task of a plan.
@@ -22,12 +24,14 @@ public struct Plan: Sendable, Equatable {
         case scan(ScanTask)
         case toys(ToysTask)
         case patchSet(PatchSetTask)
+        case limitGrid(LimitGridTask)
 
         public var kind: Kind {
             switch self {
             case .scan: .scan
             case .toys: .toys
             case .patchSet: .patchset
+            case .limitGrid: .limitGrid
             }
         }
 
@@ -36,6 +40,7 @@ public struct Plan: Sendable, Equatable {
             case .scan(let t): t.jsonValue
             case .toys(let t): t.jsonValue
             case .patchSet(let t): t.jsonValue
+            case .limitGrid(let t): t.jsonValue
             }
         }
 
@@ -45,15 +50,23 @@ public struct Plan: Sendable, Equatable {
             case .scan: return .scan(try TaskCoding.decode(ScanTask.self, from: text, what: "the plan's scan task"))
             case .toys: return .toys(try TaskCoding.decode(ToysTask.self, from: text, what: "the plan's toys task"))
             case .patchset: return .patchSet(try TaskCoding.decode(PatchSetTask.self, from: text, what: "the plan's patch-set task"))
+            case .limitGrid:
+                let t = try TaskCoding.decode(LimitGridTask.self, from: text, what: "the plan's limit-grid task")
+                guard t.patches != nil, t.patchSetDigest != nil else {
+                    throw HistFactoryError(.schema, "the plan's limit-grid task names its patches and the patch set's digest")
+                }
+                return .limitGrid(t)
             }
         }
 
-        /// What the shards split: grid points (a 1D scan, a patch set), rows (a 2D scan) or toys.
+        /// What the shards split: grid points (a 1D scan, a patch set), rows (a 2D scan), toys or
+        /// patches (a limit grid; a plan lists them by name).
         var units: (count: Int, name: String) {
             switch self {
             case .scan(let t): t.axes.count == 1 ? (t.axes[0].count, "grid points") : (t.axes[0].count, "rows of the grid")
             case .toys(let t): (t.toys, "toys")
             case .patchSet(let t): (t.grid.reduce(1) { $0 * $1.count }, "grid points")
+            case .limitGrid(let t): (t.patches?.count ?? 0, "patches")
             }
         }
     }
@@ -68,16 +81,19 @@ public struct Plan: Sendable, Equatable {
     public let workspaceDigest: String
     /// The version of efthf that made the plan; only the same version runs and merges it.
     public let efthfVersion: String
-    /// Per shard the range of units (grid points, rows, toys) it computes, consecutive from 0.
+    /// Per shard the range of units (grid points, rows, toys, patches) it computes, consecutive from 0.
     public let shards: [Range<Int>]
+    /// The interpolation codes of normsys and histosys the model is built with (`--interpcode`).
+    public let interpolation: InterpolationSettings
 
     public var kind: Kind { task.kind }
 
     /// A plan of `task` on the model of `source` in at most `shards` shards (fewer when the units
     /// do not divide evenly: ⌈units / shards⌉ per shard, as ``ProfileScan/runs(pointCount:count:)``).
     /// A 1D scan's task gets `runs` = `shards`, so that the plan says which single-machine scan it
-    /// reproduces. Loads the model to check the task against it.
-    public init(task: Task, source: ModelSource, shards requested: Int) throws {
+    /// reproduces. A limit grid's task gets the patch set by absolute path, its patches by name and
+    /// the set's digest. Loads the model to check the task against it.
+    public init(task: Task, source: ModelSource, interpolation: InterpolationSettings = .pyhfDefault, shards requested: Int) throws {
         guard (1...Limits.shards).contains(requested) else {
             throw HistFactoryError(.parameter, "the number of shards must be from 1 to \(Limits.shards), not \(requested)")
         }
@@ -92,6 +108,13 @@ public struct Plan: Sendable, Equatable {
             task = .scan(t)
         case .toys(let t): try t.validate()
         case .patchSet(let t): _ = try GridAxis.checked(t.grid, maximumPoints: Limits.patchSetPoints, what: "the patch set")
+        case .limitGrid(var t):
+            try t.validate()
+            t.patchSet = URL(fileURLWithPath: t.patchSet).standardizedFileURL.path
+            let (set, patches) = try t.selectedPatches()
+            t.patches = patches.map(\.name)
+            t.patchSetDigest = try PatchSet.digest(set.json)
+            task = .limitGrid(t)
         }
         // The task must survive its JSON form unchanged (a seed above 2⁶³ would not); the
         // members of `fix` come back in another order, which does not matter.
@@ -101,15 +124,23 @@ public struct Plan: Sendable, Equatable {
         var source = source
         source.workspace = URL(fileURLWithPath: source.workspace).standardizedFileURL.path
         if let patch = source.patch, !patch.hasPrefix("/") { source.patch = FileManager.default.currentDirectoryPath + "/" + patch }
-        let loaded = try source.load()
-        if case .scan(let t) = task {
+        // A limit grid's workspace is background-only: its models are those of the patches.
+        let workspace = try source.loadWorkspace()
+        switch task {
+        case .scan(let t):
+            let loaded = try LoadedModel(workspace: workspace, measurement: source.measurement, interpolation: interpolation)
             var options = FitOptions()
             try t.fix.fix(in: &options, model: loaded.model)
             for axis in t.axes { _ = try loaded.model.parameterIndex(named: axis.name) }
+        case .toys, .patchSet:
+            _ = try LoadedModel(workspace: workspace, measurement: source.measurement, interpolation: interpolation)
+        case .limitGrid(let t):
+            try t.selectedPatches().set.verify(workspace)
         }
         self.task = task
         self.source = source
-        workspaceDigest = try PatchSet.digest(loaded.workspace.json)
+        self.interpolation = interpolation
+        workspaceDigest = try PatchSet.digest(workspace.json)
         efthfVersion = EFTHFVersion.current
         shards = ProfileScan.runs(pointCount: task.units.count, count: requested)
     }
@@ -125,6 +156,7 @@ public struct Plan: Sendable, Equatable {
             ("model", .object(JSONObject([
                 ("workspace", .string(source.workspace)), ("patch", source.patch.map(JSON.string) ?? .null),
                 ("measurement", source.measurement.map(JSON.string) ?? .null),
+                ("interpcode", .string(interpolation.modifierSettings.map { "\($0.type)=\($0.code)" }.joined(separator: ","))),
             ]))),
             ("workspace_sha256", .string(workspaceDigest)),
             ("task", task.json),
@@ -150,14 +182,7 @@ public struct Plan: Sendable, Equatable {
     /// Reads a manifest; refuses one of another format, an edited one (its digest no longer
     /// matches) and one made by another version of efthf.
     public init(contentsOf path: String) throws(HistFactoryError) {
-        let json: JSON
-        do {
-            json = try JSONParser.parse(try Data(contentsOf: URL(fileURLWithPath: path)))
-        } catch let error as JSONSyntaxError {
-            throw HistFactoryError(.syntax, "not JSON: \(error)", file: path)
-        } catch {
-            throw HistFactoryError(.io, "cannot read the plan: \(error.localizedDescription)", file: path)
-        }
+        let json = try loadJSON(path)
         func bad(_ message: String) -> HistFactoryError { HistFactoryError(.schema, message, file: path) }
         guard case .object(let o) = json, o["efthf_plan"]?.doubleValue == Double(Self.formatVersion) else {
             throw bad("not an efthf plan (format \(Self.formatVersion)); make one with efthf plan")
@@ -176,6 +201,9 @@ public struct Plan: Sendable, Equatable {
             shards.append(Int(lo)..<Int(hi))
         }
         do { task = try Task.decode(kind, taskJSON) } catch { throw error.inFile(path) }
+        do {
+            interpolation = try model["interpcode"]?.stringValue.map { text throws(HistFactoryError) in try InterpolationSettings(parsing: text) } ?? .pyhfDefault
+        } catch { throw bad("model.interpcode: \(error.message)") }
         source = ModelSource(workspace: workspace, patch: model["patch"]?.stringValue, measurement: model["measurement"]?.stringValue)
         self.workspaceDigest = workspaceDigest
         efthfVersion = version
@@ -199,15 +227,19 @@ public struct Plan: Sendable, Equatable {
         guard shards.indices.contains(index) else {
             throw HistFactoryError(.parameter, "the plan has shards 0 to \(shards.count - 1), not \(index)")
         }
-        let loaded = try source.load()
-        let digest = try PatchSet.digest(loaded.workspace.json)
+        let workspace = try source.loadWorkspace()
+        let digest = try PatchSet.digest(workspace.json)
         guard digest == workspaceDigest else {
             throw HistFactoryError(.patch, "the workspace has changed since the plan was made (sha256 \(digest), the plan's \(workspaceDigest)); make the plan again", file: source.workspace)
+        }
+        func loadModel() throws(HistFactoryError) -> LoadedModel {
+            try LoadedModel(workspace: workspace, measurement: source.measurement, interpolation: interpolation)
         }
         let range = shards[index]
         let result: JSON
         switch task {
         case .scan(let t):
+            let loaded = try loadModel()
             var options = FitOptions()
             try t.fix.fix(in: &options, model: loaded.model)
             let names = t.axes.map(\.name)
@@ -227,6 +259,7 @@ public struct Plan: Sendable, Equatable {
                 })),
             ]))
         case .toys(let t):
+            let loaded = try loadModel()
             let s = try t.statistics(on: loaded, toys: range, progress: progress)
             func list(_ values: [Double?]) -> JSON { .array(values.map { $0.map(JSON.number) ?? .null }) }
             result = .object(JSONObject([
@@ -234,13 +267,16 @@ public struct Plan: Sendable, Equatable {
             ]))
         case .patchSet(let t):
             let grid = try GridAxis.checked(t.grid, maximumPoints: Limits.patchSetPoints, what: "the patch set")
-            let part = try loaded.workspace.patchSetPart(grid: grid.map(\.gridValues), points: range, poi: t.poi, measurement: t.measurement,
+            let part = try workspace.patchSetPart(grid: grid.map(\.gridValues), points: range, poi: t.poi, measurement: t.measurement,
                                                          skippingInvalidPoints: t.skipInvalid)
             // The background-only workspace is the same in every shard: shard 0 carries it.
             result = .object(JSONObject([
                 ("background_only", index == 0 ? part.backgroundOnly.json : .null), ("metadata", part.metadata),
                 ("patches", .array(part.patches)), ("skipped", .array(part.skipped.map(JSON.numbers))),
             ]))
+        case .limitGrid(let t):
+            result = try t.run(backgroundOnly: workspace, measurement: source.measurement, interpolation: interpolation,
+                               range: range, progress: progress).jsonValue
         }
         return ShardResult(planDigest: self.digest, workspaceDigest: workspaceDigest, efthfVersion: EFTHFVersion.current, kind: kind,
                            shard: index, range: range, result: result)
@@ -349,6 +385,20 @@ public struct Plan: Sendable, Equatable {
                                            skipped: skipped.map { ($0.arrayValue ?? []).compactMap(\.doubleValue) }))
             }
             return .patchSet(try PatchSetPart.merged(pieces))
+        case .limitGrid:
+            var merged: LimitGridReport? = nil
+            var rows: [LimitGridReport.Row] = []
+            for ((file, r), range) in zip(parts, shards) {
+                let part: LimitGridReport
+                do { part = try TaskCoding.decode(LimitGridReport.self, from: r.serialized(), what: "the limit-grid shard") } catch { throw error.inFile(file) }
+                guard part.rows.count == range.count else { throw bad(file, "a limit-grid shard needs one row per patch of its range (\(range.count)), not \(part.rows.count)") }
+                if let merged, merged.labels != part.labels || merged.poiValue != part.poiValue || merged.level != part.level || merged.testStatistic != part.testStatistic {
+                    throw bad(file, "the shard's labels, POI value, level or test statistic differ from shard 0's: the shards ran on different inputs or builds")
+                }
+                merged = merged ?? part
+                rows += part.rows
+            }
+            return .limitGrid(LimitGridReport(labels: merged!.labels, poiValue: merged!.poiValue, level: merged!.level, testStatistic: merged!.testStatistic, rows: rows))
         }
     }
 }
@@ -361,6 +411,8 @@ public enum MergedResult: Sendable {
     case toys(ToysReport)
     /// As `efthf export --patchset` (BkgOnly.json and patchset.json).
     case patchSet(PatchSetExport)
+    /// As `efthf limit BkgOnly.json --patchset patchset.json --json`.
+    case limitGrid(LimitGridReport)
 }
 
 /// Why shard results could not be merged: one line per problem (a result of another plan or
@@ -414,11 +466,9 @@ public struct ShardResult: Sendable, Equatable {
     public init(contentsOf path: String) throws(HistFactoryError) {
         let json: JSON
         do {
-            json = try JSONParser.parse(try Data(contentsOf: URL(fileURLWithPath: path)))
-        } catch let error as JSONSyntaxError {
-            throw HistFactoryError(.syntax, "not an efthf shard result: not JSON (\(error))", file: path)
+            json = try loadJSON(path)
         } catch {
-            throw HistFactoryError(.io, "cannot read: \(error.localizedDescription)", file: path)
+            throw error.code == .syntax ? HistFactoryError(.syntax, "not an efthf shard result: \(error.message)", file: path) : error
         }
         guard case .object(let o) = json, o["efthf_shard_result"]?.doubleValue == Double(Self.formatVersion),
               let plan = o["plan_sha256"]?.stringValue, let workspace = o["workspace_sha256"]?.stringValue,
