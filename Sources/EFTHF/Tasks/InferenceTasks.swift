@@ -484,7 +484,56 @@ public struct ToysTask: Sendable, Codable, Equatable {
     public func report(_ r: ToyHypotestResult, poi: String) -> ToysReport {
         ToysReport(poi: poi, poiValue: poiValue, testStatistic: testStatistic, ntoys: toys, seed: seed, q: r.q,
                    clsObserved: r.clsObserved, clsbObserved: r.clsbObserved, clbObserved: r.clbObserved, clsExpected: r.clsExpected,
-                   failedToys: r.failedToys)
+                   failedToys: r.failedToys,
+                   distributions: ToyDistributions(signal: r.signalTestStatistics, background: r.backgroundTestStatistics, observed: r.q))
+    }
+}
+
+/// The toys' test statistics as histograms on common bins: what a plot of the toy distributions
+/// shows, and what shards of a toy plan sum to (their merge gives the same bins and counts).
+///
+/// Bins: ``binCount`` equal bins from 0 to 1.05 × the largest of q_obs and the 99th percentiles
+/// (numpy's linear percentile) of the two samples; the last bin also holds the statistics beyond
+/// it (their number is ``overflow``). Statistics are ≥ 0 (q̃μ, qμ), so no underflow.
+public struct ToyDistributions: Sendable, Codable, Equatable {
+    public static let binCount = 40
+
+    /// ``binCount`` + 1 bin edges.
+    public let edges: [Double]
+    /// Signal-plus-background toys per bin.
+    public let signal: [Int]
+    /// Background-only toys per bin.
+    public let background: [Int]
+    /// Toys beyond the last edge, counted in the last bin: (signal, background).
+    public let overflow: [Int]
+
+    public init(signal: [Double], background: [Double], observed q: Double) {
+        let top = [q, Self.percentile99(signal), Self.percentile99(background)].filter(\.isFinite).max() ?? 0
+        let upper = top > 0 ? 1.05 * top : 1
+        edges = (0...Self.binCount).map { upper * Double($0) / Double(Self.binCount) }
+        func counts(_ values: [Double]) -> (bins: [Int], overflow: Int) {
+            var bins = [Int](repeating: 0, count: Self.binCount)
+            var beyond = 0
+            for v in values where v.isFinite {
+                let k = Int((max(v, 0) / upper * Double(Self.binCount)).rounded(.down))
+                if k >= Self.binCount { beyond += 1 }
+                bins[min(k, Self.binCount - 1)] += 1
+            }
+            return (bins, beyond)
+        }
+        let s = counts(signal), b = counts(background)
+        self.signal = s.bins
+        self.background = b.bins
+        overflow = [s.overflow, b.overflow]
+    }
+
+    /// numpy's `percentile(values, 99)` (linear interpolation); NaN for no values.
+    static func percentile99(_ values: [Double]) -> Double {
+        let sorted = values.filter(\.isFinite).sorted()
+        guard !sorted.isEmpty else { return .nan }
+        let position = 0.99 * Double(sorted.count - 1)
+        let k = Int(position.rounded(.down)), f = position - Double(k)
+        return k + 1 < sorted.count ? sorted[k] + f * (sorted[k + 1] - sorted[k]) : sorted[k]
     }
 }
 
@@ -501,10 +550,13 @@ public struct ToysReport: Sendable, Codable, Equatable {
     public let clsExpected: [Double]
     /// Toys dropped because a fit failed on them.
     public let failedToys: Int
+    /// The test statistics of the toys as histograms (``ToyDistributions``).
+    public let distributions: ToyDistributions
 
     enum CodingKeys: String, CodingKey {
         case poi, poiValue = "poi_value", testStatistic = "test_statistic", ntoys, seed, q
         case clsObserved = "cls_obs", clsbObserved = "clsb_obs", clbObserved = "clb_obs", clsExpected = "cls_exp", failedToys = "failed_toys"
+        case distributions
     }
 }
 
