@@ -143,7 +143,13 @@ extension EFTHFCommand {
                     }
                 }
                 let failed = scan.twiceNLL.joined().filter(\.isNaN).count
-                if failed > 0 { print("  warning: \(failed) conditional fits failed (2NLL = nan there); contours skip those cells") }
+                if failed > 0 {
+                    print("  warning: \(failed) conditional fits failed (2NLL = nan there); contours skip those cells")
+                    if let first = scan.failures.first {
+                        print("  e.g. at (\(scan.parameters.joined(separator: ", "))) = (\(formatted(scan.xValues[first.x])), \(formatted(scan.yValues[first.y]))): \(first.reason)")
+                        print("  (every failed point and its reason: the report's \"failures\", efthf scan --json or --output)")
+                    }
+                }
             }
         }
 

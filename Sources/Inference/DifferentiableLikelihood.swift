@@ -31,9 +31,21 @@ public protocol DifferentiableLikelihood: Sendable {
     var auxiliaryWidths: [Double?] { get }
     /// Main and auxiliary data checked against the likelihood's sizes.
     func data(main: [Double], auxiliary: [Double]?) throws(HistFactoryError) -> ModelData
+    /// Why θ lies outside the likelihood's domain in its own terms (e.g. negative morphed yields),
+    /// or nil; fit failures quote it.
+    func domainProblem(_ parameters: [Double]) -> String?
+}
+
+extension DifferentiableLikelihood {
+    public func domainProblem(_ parameters: [Double]) -> String? { nil }
 }
 
 extension HistFactoryModel: DifferentiableLikelihood {
+    /// ``HistFactoryModel/evaluationProblem(_:)`` in words.
+    public func domainProblem(_ parameters: [Double]) -> String? {
+        evaluationProblem(parameters).map { "\($0)" }
+    }
+
     /// σ of each Gaussian constraint's auxiliary datum, nil for Poisson ones, in auxiliary order.
     public var auxiliaryWidths: [Double?] {
         var sigmas: [Double?] = []

@@ -323,6 +323,7 @@ struct FitProblem: Sendable {
         if !empty.isEmpty { parts.append("main bins with ν = 0 and n > 0: \(list(empty))") }
         if !negative.isEmpty { parts.append("main bins with negative ν: \(list(negative))") }
         if !nonFinite.isEmpty { parts.append("main bins with ν not finite: \(list(nonFinite))") }
+        if let problem = model.domainProblem(x) { parts.insert("outside the model's domain: \(problem)", at: 0) }
         if parts.isEmpty { parts.append("the constraint terms are not finite") }
         return "2NLL is not finite at the start and at every point tried around it (steps of 1 %, 10 %, 50 % of each free parameter's range, the suggested inits): " + parts.joined(separator: "; ")
     }

@@ -93,13 +93,42 @@ public struct ProfileScan2D: Sendable {
     public let yValues: [Double]
     public let twiceNLL: [[Double]]
     public let bestFit: FitResult
+    /// The points whose conditional fit failed (2NLL NaN there), with the minimiser's reason.
+    public let failures: [Failure]
 
-    public init(parameters: [String], xValues: [Double], yValues: [Double], twiceNLL: [[Double]], bestFit: FitResult) {
+    /// A failed conditional fit of a 2D scan: grid indices `[x][y]` and why it failed.
+    public struct Failure: Sendable, Equatable {
+        public let x: Int
+        public let y: Int
+        public let reason: String
+
+        public init(x: Int, y: Int, reason: String) {
+            self.x = x
+            self.y = y
+            self.reason = reason
+        }
+    }
+
+    public init(parameters: [String], xValues: [Double], yValues: [Double], twiceNLL: [[Double]], bestFit: FitResult, failures: [Failure] = []) {
         self.parameters = parameters
         self.xValues = xValues
         self.yValues = yValues
         self.twiceNLL = twiceNLL
         self.bestFit = bestFit
+        self.failures = failures
+    }
+
+    /// The scan from its conditional fits, `fits[x][y]`: 2NLL where a fit converged, NaN and the
+    /// reason where it failed.
+    public init(parameters: [String], xValues: [Double], yValues: [Double], fits: [[(twiceNLL: Double, status: FitStatus)]], bestFit: FitResult) {
+        var failures: [Failure] = []
+        for (i, row) in fits.enumerated() {
+            for (j, fit) in row.enumerated() {
+                if case .failed(let reason) = fit.status { failures.append(Failure(x: i, y: j, reason: reason)) }
+            }
+        }
+        self.init(parameters: parameters, xValues: xValues, yValues: yValues,
+                  twiceNLL: fits.map { $0.map { $0.status.isConverged ? $0.twiceNLL : .nan } }, bestFit: bestFit, failures: failures)
     }
 
     public var minimumTwiceNLL: Double { min(bestFit.twiceNLL, twiceNLL.joined().min() ?? .infinity) }
@@ -240,10 +269,9 @@ extension DifferentiableLikelihood {
         let best = try converged(problem.runSearch(), "the unconditional fit")
         let counter = ProgressCounter(total: xValues.count * yValues.count, progress)
         let rows = parallelMap(xValues.count) { i in
-            fitRun(problem, best: best, points: yValues.map { [px: xValues[i], py: $0] }, counter: counter)
-                .map { $0.status.isConverged ? $0.twiceNLL : .nan }
+            fitRun(problem, best: best, points: yValues.map { [px: xValues[i], py: $0] }, counter: counter).map { (twiceNLL: $0.twiceNLL, status: $0.status) }
         }
-        return ProfileScan2D(parameters: [x, y], xValues: xValues, yValues: yValues, twiceNLL: rows, bestFit: best)
+        return ProfileScan2D(parameters: [x, y], xValues: xValues, yValues: yValues, fits: rows, bestFit: best)
     }
 
     /// The pieces a scan is made of, for a scan run piecewise (one shard of a plan on a batch

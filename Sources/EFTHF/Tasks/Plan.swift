@@ -333,7 +333,7 @@ public struct Plan: Sendable, Equatable {
         case .scan(let t):
             var best: JSON? = nil
             var fits: [(twiceNLL: Double, status: FitStatus)] = []
-            var rows: [[Double]] = []
+            var rows: [[(twiceNLL: Double, status: FitStatus)]] = []
             for (file, r) in parts {
                 guard let b = r["best_fit"], let runs = r["runs"]?.arrayValue else { throw bad(file, "a scan shard needs best_fit and runs") }
                 if let best, best.serialized() != b.serialized() {
@@ -347,7 +347,7 @@ public struct Plan: Sendable, Equatable {
                         do { row.append((v, try ShardCoding.status(s))) } catch { throw error.inFile(file) }
                     }
                     fits += row
-                    rows.append(row.map { $0.1.isConverged ? $0.0 : .nan })
+                    rows.append(row.map { (twiceNLL: $0.0, status: $0.1) })
                 }
             }
             let bestFit: FitResult
@@ -357,7 +357,7 @@ public struct Plan: Sendable, Equatable {
                                                     statuses: fits.map(\.status), bestFit: bestFit)))
             }
             return .scan(ScanReport(ProfileScan2D(parameters: t.axes.map(\.name), xValues: t.axes[0].values, yValues: t.axes[1].values,
-                                                  twiceNLL: rows, bestFit: bestFit)))
+                                                  fits: rows, bestFit: bestFit)))
         case .toys(let t):
             var statistics: [ToyTestStatistics] = []
             for ((file, r), range) in zip(parts, shards) {

@@ -117,8 +117,8 @@ public struct ScanReport: Sendable, Codable {
         }
     }
 
-    /// A 2D scan: the grid, 2NLL per point (`[x][y]`, NaN where the fit failed) and the 68 % and 95 %
-    /// CL contours as segments `[x1, y1, x2, y2]`.
+    /// A 2D scan: the grid, 2NLL per point (`[x][y]`, NaN where the fit failed), the 68 % and 95 %
+    /// CL contours as segments `[x1, y1, x2, y2]` and the failed fits with their reasons.
     public struct Contours: Sendable, Codable {
         public let parameters: [String]
         public let bestFit: [Double]
@@ -128,10 +128,18 @@ public struct ScanReport: Sendable, Codable {
         public let yValues: [Double]
         public let twiceNLL: [[Double]]
         public let contours: NamedValues<[[Double]]>
+        /// The points whose conditional fit failed: the parameters' values and the reason (nil in
+        /// reports written before efthf recorded them).
+        public let failures: [Failure]?
+
+        public struct Failure: Sendable, Codable, Equatable {
+            public let point: [Double]
+            public let reason: String
+        }
 
         enum CodingKeys: String, CodingKey {
             case parameters, bestFit = "best_fit", twiceNLLMinimum = "twice_nll_min", fitStatus = "fit_status"
-            case xValues = "x_values", yValues = "y_values", twiceNLL = "twice_nll", contours
+            case xValues = "x_values", yValues = "y_values", twiceNLL = "twice_nll", contours, failures
         }
     }
 
@@ -157,7 +165,8 @@ public struct ScanReport: Sendable, Codable {
             parameters: scan.parameters, bestFit: scan.parameters.map { p in names.firstIndex(of: p).map { scan.bestFit.values[$0] } ?? .nan },
             twiceNLLMinimum: scan.minimumTwiceNLL, fitStatus: scan.bestFit.status.description, xValues: scan.xValues, yValues: scan.yValues,
             twiceNLL: scan.twiceNLL,
-            contours: NamedValues(names: levels.map(\.0), values: levels.map { scan.contour(level: $0.1).map { [$0.start.x, $0.start.y, $0.end.x, $0.end.y] } }))
+            contours: NamedValues(names: levels.map(\.0), values: levels.map { scan.contour(level: $0.1).map { [$0.start.x, $0.start.y, $0.end.x, $0.end.y] } }),
+            failures: scan.failures.map { Contours.Failure(point: [scan.xValues[$0.x], scan.yValues[$0.y]], reason: $0.reason) })
         scan2D = scan
     }
 
