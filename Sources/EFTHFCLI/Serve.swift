@@ -114,6 +114,8 @@ extension EFTHFCommand {
             for note in server.recoveryNotes { print("efthf serve: recovery: \(note)") }
             let owners = server.configuration.tokens.map { "\($0.owners.count) token owner(s)" } ?? "no authentication"
             print("efthf serve: \(workers) worker(s), queue limit \(queueLimit), uploads up to \(maxUploadBytes) bytes, \(owners), data in \(server.configuration.dataDirectory)")
+            // Written at once, so that a log file shows the start (and what recovery did) while the server runs.
+            fflush(nil)
             // The root command is synchronous; the server runs on Swift's concurrency pool while
             // the main thread waits for it to stop (runService handles SIGINT and SIGTERM).
             let outcome = ServeOutcome()

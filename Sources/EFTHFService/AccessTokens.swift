@@ -113,7 +113,7 @@ public struct ServiceRequestContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
     /// The owner of the request's token; "" when the server runs without authentication.
     public var owner = ""
-    let channel: any Channel
+    let channel: any NIOCore.Channel
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)

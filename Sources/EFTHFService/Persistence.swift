@@ -1,5 +1,6 @@
 import EFTHF
 import Foundation
+import Hummingbird
 
 /// The service's records in the data directory, and their recovery when a server starts.
 ///

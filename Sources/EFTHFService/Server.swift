@@ -179,9 +179,12 @@ public struct EFTHFServer: Sendable {
     private func receivedBody(_ request: Request, _ context: ServiceRequestContext) async throws -> Data {
         let upload = try await receiveUpload(request, context)
         defer { try? FileManager.default.removeItem(atPath: upload.path) }
-        return try await onDedicatedThread {
-            Result { try Data(contentsOf: URL(fileURLWithPath: upload.path)) }
-        }.get()
+        let result: Result<Data, ServiceError> = await onDedicatedThread {
+            do { return .success(try Data(contentsOf: URL(fileURLWithPath: upload.path))) } catch {
+                return .failure(ServiceError(.internalServerError, "cannot read the received body: \(error)"))
+            }
+        }
+        return try result.get()
     }
 
     /// POST /v1/workspaces: the body (the workspace JSON) is received to disk, then read and validated.
@@ -291,10 +294,15 @@ public struct EFTHFServer: Sendable {
         }
         let jobRequest = try JobRequest(json: parsed)
         let loaded = try await state.loadedModel(id, owner: context.owner)
-        let checked: Result<Void, ServiceError> = await onDedicatedThread {
-            do { return .success(try jobRequest.check(on: loaded)) } catch { return .failure(error) }
+        if jobRequest.measurement == nil && jobRequest.kind != "limit" {
+            try jobRequest.check(on: loaded)  // name look-ups only
+        } else {
+            // Builds the named measurement's model, or reads the morphing terms: off the request threads.
+            let checked: Result<Void, ServiceError> = await onDedicatedThread {
+                Result { () throws(ServiceError) in try jobRequest.check(on: loaded) }
+            }
+            try checked.get()
         }
-        try checked.get()
         let job = try await state.submit(jobRequest, json: parsed, workspace: id, owner: context.owner)
         return json(.accepted, job.json, location: "/v1/jobs/\(job.id.uuidString.lowercased())")
     }

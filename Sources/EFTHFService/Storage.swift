@@ -66,41 +66,37 @@ enum Storage {
     ///
     /// Refused: over `limit` bytes (413, before reading anything when Content-Length says so),
     /// over the owner's `quota` of remaining bytes (403), not complete within `timeout` (408).
-    /// After a refusal the connection stops being read and is closed once the answer is out,
-    /// rather than the rest of the body being read and discarded. The file is the caller's to
-    /// remove on failure.
+    /// After a 408 the connection stops being read and is closed once the answer is out (a slow
+    /// client is not waited for again); after a 413 or 403 the server reads and discards the rest
+    /// of the body, one chunk at a time, so that the client reliably receives the answer. The
+    /// file is the caller's to remove on failure.
     static func receive(_ request: Request, context: ServiceRequestContext, to path: String,
                         limit: Int, quota: (remaining: Int, error: ServiceError)?, timeout: Duration) async throws -> Int {
         let declared = request.headers[.contentLength].flatMap { Int($0) }
-        if let declared, declared > limit { context.closeInput(); throw tooLarge(limit) }
-        if let quota, let declared, declared > quota.remaining { context.closeInput(); throw quota.error }
+        if let declared, declared > limit { throw tooLarge(limit) }
+        if let quota, let declared, declared > quota.remaining { throw quota.error }
         let body = CountedBody(base: request.body, limit: limit, quota: quota)
         let counter = body.counter
-        do {
-            return try await withThrowingTaskGroup(of: Int?.self) { group in
-                group.addTask {
-                    try await FileIO().writeFile(contents: body, path: path, context: context)
-                    try Task.checkCancellation()
-                    return counter.value
-                }
-                group.addTask {
-                    try await Task.sleep(for: timeout)
-                    return nil
-                }
-                let first = try await group.next()!
-                guard let count = first else {
-                    // The writer may be waiting for bytes that come slowly: closing the input ends
-                    // its wait, and cancellation makes it stop at once.
-                    context.closeInput()
-                    group.cancelAll()
-                    throw ServiceError(.requestTimeout, "the request body was not received within \(timeout.components.seconds) s (\(counter.value) bytes arrived); send it faster or in smaller files", code: "timeout")
-                }
-                group.cancelAll()
-                return count
+        return try await withThrowingTaskGroup(of: Int?.self) { group in
+            group.addTask {
+                try await FileIO().writeFile(contents: body, path: path, context: context)
+                try Task.checkCancellation()
+                return counter.value
             }
-        } catch let error as ServiceError {
-            context.closeInput()
-            throw error
+            group.addTask {
+                try await Task.sleep(for: timeout)
+                return nil
+            }
+            let first = try await group.next()!
+            guard let count = first else {
+                // The writer may be waiting for bytes that come slowly: closing the input ends
+                // its wait, and cancellation makes it stop at once.
+                context.closeInput()
+                group.cancelAll()
+                throw ServiceError(.requestTimeout, "the request body was not received within \(timeout.components.seconds) s (\(counter.value) bytes arrived); send it faster or in smaller files", code: "timeout")
+            }
+            group.cancelAll()
+            return count
         }
     }
 }

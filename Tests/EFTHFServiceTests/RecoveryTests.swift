@@ -3,6 +3,9 @@ import Foundation
 import Hummingbird
 import HummingbirdTesting
 import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A real `efthf serve` process (the built binary), killed with SIGKILL and started again on the
 /// same data directory.
@@ -58,7 +61,7 @@ final class ServeProcess: @unchecked Sendable {
     }
 
     func kill() {
-        Foundation.kill(process.processIdentifier, SIGKILL)
+        Glibc.kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()
     }
 
