@@ -208,7 +208,7 @@ extension TestClientProtocol {
             var answer = ""
             for _ in 0..<25 where answer.isEmpty {
                 try? socket.send("x")
-                answer = socket.receive(waiting: .milliseconds(200))
+                answer = await socket.receive(waiting: .milliseconds(200))
             }
             let elapsed = ContinuousClock.now - start
             #expect(answer.hasPrefix("HTTP/1.1 408"), "\(answer)")
@@ -216,7 +216,7 @@ extension TestClientProtocol {
             #expect(elapsed < .seconds(3), "answered after \(elapsed)")
             // The connection is closed rather than read to the end.
             var closed = false
-            for _ in 0..<20 where !closed { closed = socket.isClosed(waiting: .milliseconds(100)) }
+            for _ in 0..<20 where !closed { closed = await socket.isClosed(waiting: .milliseconds(100)) }
             #expect(closed)
             // The slot and the name are free again, and nothing is left in tmp/.
             #expect(try FileManager.default.contentsOfDirectory(atPath: server.persistence.temporaryDirectory).isEmpty)
@@ -244,7 +244,7 @@ extension TestClientProtocol {
             #expect(try response.json["error"]?.stringValue?.contains("1 uploads are in progress") == true)
             // Once the first upload ends (here: it is not HDF5, so the workspace is invalid), the slot is free.
             try socket.send(String(repeating: "x", count: 97))
-            let answer = socket.receive(waiting: .seconds(5))
+            let answer = await socket.receive(waiting: .seconds(5))
             #expect(answer.hasPrefix("HTTP/1.1 422"), "\(answer)")
             #expect(try await client.send(.post, "/v1/workspaces", try Example.bytes(Example.morphing)).status == .created)
         }
@@ -252,7 +252,9 @@ extension TestClientProtocol {
 }
 
 /// A plain TCP connection for requests no HTTP client sends: a body that trickles in, or stops.
-final class RawConnection {
+/// Its waits run on threads of their own: blocking the few threads of Swift's cooperative pool
+/// would also stall the in-process server under test.
+final class RawConnection: @unchecked Sendable {
     let fd: Int32
 
     init(port: Int) throws {
@@ -275,7 +277,19 @@ final class RawConnection {
     }
 
     /// What arrives within `waiting` ("" if nothing).
-    func receive(waiting: Duration) -> String {
+    func receive(waiting: Duration) async -> String {
+        await Self.onThread { self.blockingReceive(waiting: waiting) }
+    }
+
+    func isClosed(waiting: Duration) async -> Bool {
+        await Self.onThread { self.blockingIsClosed(waiting: waiting) }
+    }
+
+    private static func onThread<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
+        await withCheckedContinuation { continuation in Thread { continuation.resume(returning: body()) }.start() }
+    }
+
+    private func blockingReceive(waiting: Duration) -> String {
         var pollfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
         guard poll(&pollfd, 1, Int32(waiting.components.seconds * 1000 + waiting.components.attoseconds / 1_000_000_000_000_000)) > 0 else { return "" }
         var buffer = [UInt8](repeating: 0, count: 65536)
@@ -284,7 +298,7 @@ final class RawConnection {
     }
 
     /// Whether the peer has closed the connection (a read returns end of file or an error).
-    func isClosed(waiting: Duration) -> Bool {
+    private func blockingIsClosed(waiting: Duration) -> Bool {
         var pollfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
         guard poll(&pollfd, 1, Int32(waiting.components.seconds * 1000 + waiting.components.attoseconds / 1_000_000_000_000_000)) > 0 else { return false }
         var buffer = [UInt8](repeating: 0, count: 65536)
