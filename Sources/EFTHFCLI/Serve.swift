@@ -5,10 +5,10 @@ import Foundation
 extension EFTHFCommand {
     struct Serve: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Serve the workspace explorer and export, patch-set, fit and scan jobs over HTTP (API: Specs/service.md).",
+            abstract: "Serve the workspace explorer and export, patch-set, fit, scan and limit jobs over HTTP (API: Specs/service.md).",
             discussion: """
                 POST /v1/workspaces uploads a workspace, PUT /v1/workspaces/ID/files/NAME each event-database file it \
-                names, POST /v1/workspaces/ID/jobs submits {"kind": "export"|"patchset"|"fit"|"scan", …}, GET /v1/jobs/ID polls \
+                names, POST /v1/workspaces/ID/jobs submits {"kind": "export"|"patchset"|"fit"|"scan"|"limit", …}, GET /v1/jobs/ID polls \
                 and GET /v1/jobs/ID/files/NAME downloads a result. Jobs wait in a bounded queue (503 when full); errors \
                 are JSON {"error": "…"}. The workspace explorer is the page at /. SIGINT or SIGTERM stops taking jobs, \
                 finishes the running ones and exits; queued jobs run when a server starts again on the same --data-dir.

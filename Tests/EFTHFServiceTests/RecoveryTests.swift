@@ -79,6 +79,25 @@ final class ServeProcess: @unchecked Sendable {
 }
 
 @Suite(.serialized) struct RecoveryTests {
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: ServeProcess.binary)), arguments: [
+        (["--host", "0.0.0.0", "--no-auth"], "efthf: error: refusing to serve 0.0.0.0 without authentication: it is not a loopback address; give --token-file FILE\n"),
+        (["--host", "192.168.0.7"], "efthf: error: refusing to serve 192.168.0.7 without authentication: it is not a loopback address; give --token-file FILE\n"),
+        ([], "efthf: error: give --token-file FILE (bearer tokens), or --no-auth to serve the loopback address 127.0.0.1 without authentication\n"),
+    ])
+    func serveWithoutAuthenticationOnANonLoopbackHostRefusesToStart(_ arguments: [String], _ message: String) throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: ServeProcess.binary)
+        process.arguments = ["serve", "--port", "0"] + arguments
+        let errors = Pipe()
+        process.standardError = errors
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        let output = errors.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 64)
+        #expect(String(decoding: output, as: UTF8.self).hasPrefix(message), "\(String(decoding: output, as: UTF8.self))")
+    }
+
     @Test(.timeLimit(.minutes(2)), .enabled(if: FileManager.default.isExecutableFile(atPath: ServeProcess.binary)))
     func killNineThenRestartRunsQueuedJobsAndMarksRunningInterrupted() async throws {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("efthf-recovery-\(UUID().uuidString)").path
