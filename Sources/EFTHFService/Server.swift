@@ -263,7 +263,8 @@ public struct EFTHFServer: Sendable {
             throw error
         }
         guard var updated = await state.endUpload(id, name: name, bytes: bytes) else {
-            try? FileManager.default.removeItem(atPath: destination)
+            // Deleted meanwhile: the directory this upload made again goes too.
+            try? FileManager.default.removeItem(atPath: record.directory)
             throw ServiceError(.notFound, "the workspace was deleted during the upload")
         }
         if updated.missingFiles.isEmpty && updated.state == .awaitingFiles {

@@ -81,7 +81,7 @@ async function waitForJob(job, onProgress) {
     const status = await api("GET", `/v1/jobs/${job.id}`);
     if (onProgress) onProgress(status);
     if (status.state === "done") return status;
-    if (status.state === "failed" || status.state === "cancelled") {
+    if (status.state === "failed" || status.state === "cancelled" || status.state === "interrupted") {
       throw new Error(status.error ? status.error.error : `the job is ${status.state}`);
     }
     await new Promise((resolve) => setTimeout(resolve, 250));
