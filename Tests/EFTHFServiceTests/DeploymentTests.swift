@@ -233,13 +233,14 @@ extension TestClientProtocol {
             // One upload in progress holds the only slot.
             let socket = try RawConnection(port: port)
             try socket.send("PUT /v1/workspaces/\(workspace)/files/vh_smeft_events.h5 HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100\r\n\r\nabc")
-            var refused: TestResponse? = nil
-            for _ in 0..<100 {
-                let response = try await client.send(.post, "/v1/workspaces", try Example.bytes(Example.morphing))
-                if response.status == .serviceUnavailable { refused = response; break }
+            var uploads: JSON? = nil
+            for _ in 0..<250 where uploads != .integer(1) {
+                uploads = try await client.send(.get, "/v1/health").json["uploads"]
                 try await Task.sleep(for: .milliseconds(20))
             }
-            let response = try #require(refused)
+            #expect(uploads == .integer(1))
+            let response = try await client.send(.post, "/v1/workspaces", try Example.bytes(Example.morphing))
+            #expect(response.status == .serviceUnavailable, "\(response.text)")
             #expect(response.headers[.retryAfter] == "1")
             #expect(try response.json["error"]?.stringValue?.contains("1 uploads are in progress") == true)
             // Once the first upload ends (here: it is not HDF5, so the workspace is invalid), the slot is free.
