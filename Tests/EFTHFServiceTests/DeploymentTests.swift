@@ -200,28 +200,42 @@ extension TestClientProtocol {
     func slowBodyIsClosedWith408AfterTheTimeout() async throws {
         try await withServer(configure: { $0.bodyTimeout = .seconds(1) }, .live) { client, server in
             let port = try #require(client.port)
-            let workspace = try await client.uploadWorkspace(Example.events)
+            // The 1 s timeout applies to every body: on a loaded machine even this upload may need a
+            // retry, each on a new connection (a 408 closes the connection).
+            func fresh(_ method: HTTPRequest.Method, _ uri: String, _ path: String) async throws -> TestClient.Response {
+                try await TestClient.withClient(host: "127.0.0.1", port: port) { connection in
+                    try await connection.execute(TestClient.Request(uri, method: method, authority: "localhost", body: try Example.bytes(path)))
+                }
+            }
+            var workspace = ""
+            for _ in 0..<10 where workspace.isEmpty {
+                let created = try await fresh(.post, "/v1/workspaces", Example.events)
+                if created.head.status == .created, let body = created.body { workspace = try JSONParser.parse(Data(body.readableBytesView))["id"]?.stringValue ?? "" }
+            }
             let socket = try RawConnection(port: port)
             try socket.send("PUT /v1/workspaces/\(workspace)/files/vh_smeft_events.h5 HTTP/1.1\r\nHost: localhost\r\nContent-Length: 1000\r\n\r\n")
             let start = ContinuousClock.now
-            // One byte every 200 ms, well under the rate a 1000-byte body needs within 1 s.
+            // One byte every 200 ms: the body would take 200 s; it is cut off at the 1 s timeout.
             var answer = ""
-            for _ in 0..<25 where answer.isEmpty {
+            for _ in 0..<50 where answer.isEmpty {
                 try? socket.send("x")
                 answer = await socket.receive(waiting: .milliseconds(200))
             }
             let elapsed = ContinuousClock.now - start
             #expect(answer.hasPrefix("HTTP/1.1 408"), "\(answer)")
             #expect(answer.contains("not received within 1 s"), "\(answer)")
-            #expect(elapsed < .seconds(3), "answered after \(elapsed)")
+            #expect(elapsed < .seconds(10), "answered after \(elapsed)")
             // The connection is closed rather than read to the end.
             var closed = false
             for _ in 0..<20 where !closed { closed = await socket.isClosed(waiting: .milliseconds(100)) }
             #expect(closed)
             // The slot and the name are free again, and nothing is left in tmp/.
             #expect(try FileManager.default.contentsOfDirectory(atPath: server.persistence.temporaryDirectory).isEmpty)
-            let put = try await client.send(.put, "/v1/workspaces/\(workspace)/files/vh_smeft_events.h5", try Example.bytes(Example.database))
-            #expect(put.status == .created, "\(put.text)")
+            var put = try await fresh(.put, "/v1/workspaces/\(workspace)/files/vh_smeft_events.h5", Example.database)
+            for _ in 0..<5 where put.head.status == .requestTimeout {  // a loaded machine again
+                put = try await fresh(.put, "/v1/workspaces/\(workspace)/files/vh_smeft_events.h5", Example.database)
+            }
+            #expect(put.head.status == .created, "\(put.body.map { String(buffer: $0) } ?? "")")
         }
     }
 
