@@ -154,9 +154,19 @@ public enum JobRequest: Sendable, Equatable {
                 }
             }
         }
+        /// The POI the exported measurements get: `poi`, or theirs when it is not a coefficient.
+        func checkPOI(_ poi: String?) throws(ServiceError) {
+            do { try workspace.checkExportMeasurements(poi: poi) } catch {
+                throw ServiceError(.unprocessableContent, "at /poi: \(error.message)", code: error.code.name, path: "/poi")
+            }
+        }
         switch self {
-        case .export(let point, _): try known(point.keys.sorted(), "at")
-        case .patchSet(let grid, _, _): try known(grid.map(\.name), "grid")
+        case .export(let point, let poi):
+            try known(point.keys.sorted(), "at")
+            try checkPOI(poi)
+        case .patchSet(let grid, let poi, _):
+            try known(grid.map(\.name), "grid")
+            try checkPOI(poi)
         case .fit(let ops, let fix, _):
             if let ops { try known(ops, "ops") }
             try checkFix(fix)
