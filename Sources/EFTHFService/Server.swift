@@ -159,10 +159,7 @@ public struct EFTHFServer: Sendable {
         try await state.beginBody()
         let path = persistence.temporaryDirectory + "/" + UUID().uuidString.lowercased() + ".upload"
         do {
-            let remaining = try await state.remainingBytes(of: context.owner)
-            let quota = remaining.map { r in
-                (remaining: r, error: ServiceState.overQuota(used: configuration.quota.storedBytes! - r, adding: r + 1, limit: configuration.quota.storedBytes!))
-            }
+            let quota = try await state.byteQuota(of: context.owner)
             let bytes = try await Storage.receive(request, context: context, to: path, limit: configuration.maxUploadBytes,
                                                   quota: quota, timeout: configuration.bodyTimeout)
             await state.endBody()

@@ -154,6 +154,15 @@ public struct Quota: Sendable, Equatable {
     }
 }
 
+/// An owner's stored bytes against the storage quota, for an upload about to be received.
+struct ByteQuota: Sendable {
+    let used: Int
+    let limit: Int
+    var remaining: Int { limit - used }
+
+    func exceeded(adding bytes: Int) -> ServiceError { ServiceState.overQuota(used: used, adding: bytes, limit: limit) }
+}
+
 /// All mutable state of the service: workspaces, jobs and the bounded queue between the HTTP
 /// handlers and the workers. One actor, so that "is there room in the queue" and "enqueue" (and
 /// "is the job done" and "serve its file") are single steps that no other request can interleave.
@@ -209,12 +218,13 @@ actor ServiceState {
         workspaces.values.reduce(0) { $0 + ($1.owner == owner ? $1.bytes : 0) } + jobs.values.reduce(0) { $0 + ($1.owner == owner ? $1.bytes : 0) }
     }
 
-    /// The bytes `owner` may still store (nil: no quota); 403 when `adding` more would pass the quota.
-    func remainingBytes(of owner: String, adding: Int = 0) throws(ServiceError) -> Int? {
+    /// The bytes `owner` stores against the quota (nil: no quota); 403 when `adding` more would pass it.
+    @discardableResult
+    func byteQuota(of owner: String, adding: Int = 0) throws(ServiceError) -> ByteQuota? {
         guard let limit = quota.storedBytes else { return nil }
         let used = storedBytes(of: owner)
         guard used + adding <= limit else { throw Self.overQuota(used: used, adding: adding, limit: limit) }
-        return limit - used
+        return ByteQuota(used: used, limit: limit)
     }
 
     static func overQuota(used: Int, adding: Int, limit: Int) -> ServiceError {
@@ -235,7 +245,7 @@ actor ServiceState {
     /// Stores a new workspace; the quotas are checked again here, where no other request interleaves.
     func add(_ record: WorkspaceRecord) throws(ServiceError) {
         try checkWorkspaceQuota(record.owner)
-        _ = try remainingBytes(of: record.owner, adding: record.bytes)
+        try byteQuota(of: record.owner, adding: record.bytes)
         var record = record
         record.expires = expiry(from: record.created)
         workspaces[record.id] = record
@@ -321,7 +331,7 @@ actor ServiceState {
         let record = try workspace(id, owner: owner)
         guard let ws = record.workspace, record.state == .ready else { _ = try loadedModel(id, owner: owner); throw ServiceError(.conflict, "the workspace is not ready") }
         try checkJobQuota(owner)
-        _ = try remainingBytes(of: owner)
+        try byteQuota(of: owner)
         return try enqueue(JobRecord(owner: owner, workspaceID: id, request: request, requestJSON: json), on: ws)
     }
 

@@ -71,10 +71,10 @@ enum Storage {
     /// of the body, one chunk at a time, so that the client reliably receives the answer. The
     /// file is the caller's to remove on failure.
     static func receive(_ request: Request, context: ServiceRequestContext, to path: String,
-                        limit: Int, quota: (remaining: Int, error: ServiceError)?, timeout: Duration) async throws -> Int {
+                        limit: Int, quota: ByteQuota?, timeout: Duration) async throws -> Int {
         let declared = request.headers[.contentLength].flatMap { Int($0) }
         if let declared, declared > limit { throw tooLarge(limit) }
-        if let quota, let declared, declared > quota.remaining { throw quota.error }
+        if let quota, let declared, declared > quota.remaining { throw quota.exceeded(adding: declared) }
         let body = CountedBody(base: request.body, limit: limit, quota: quota)
         let counter = body.counter
         return try await withThrowingTaskGroup(of: Int?.self) { group in
@@ -128,13 +128,13 @@ struct CountedBody<Base: AsyncSequence & Sendable>: AsyncSequence, Sendable wher
     typealias Element = ByteBuffer
     let base: Base
     let limit: Int
-    let quota: (remaining: Int, error: ServiceError)?
+    let quota: ByteQuota?
     let counter = ByteCounter()
 
     struct AsyncIterator: AsyncIteratorProtocol {
         var base: Base.AsyncIterator
         let limit: Int
-        let quota: (remaining: Int, error: ServiceError)?
+        let quota: ByteQuota?
         let counter: ByteCounter
 
         mutating func next() async throws -> ByteBuffer? {
@@ -143,7 +143,7 @@ struct CountedBody<Base: AsyncSequence & Sendable>: AsyncSequence, Sendable wher
             try Task.checkCancellation()
             let count = counter.add(chunk.readableBytes)
             guard count <= limit else { throw Storage.tooLarge(limit) }
-            if let quota, count > quota.remaining { throw quota.error }
+            if let quota, count > quota.remaining { throw quota.exceeded(adding: count) }
             return chunk
         }
     }
