@@ -135,6 +135,21 @@ extension TestClientProtocol {
         }
     }
 
+    /// The sweep runs as a service of the application: with a 1 s expiry a workspace is gone
+    /// within about 2 s.
+    @Test(.timeLimit(.minutes(1)))
+    func expirySweepRunsOnItsOwn() async throws {
+        try await withServer(configure: { $0.expireAfter = .seconds(1) }) { client, _ in
+            let workspace = try await client.uploadWorkspace(Example.morphing)
+            var status: HTTPResponse.Status = .ok
+            for _ in 0..<100 where status == .ok {
+                try await Task.sleep(for: .milliseconds(100))
+                status = try await client.send(.get, "/v1/workspaces/\(workspace)").status
+            }
+            #expect(status == .notFound)
+        }
+    }
+
     @Test func quotasOnWorkspacesBytesAndJobs() async throws {
         let morphingBytes = try Data(contentsOf: URL(fileURLWithPath: Example.morphing)).count
         try await withServer(configure: {

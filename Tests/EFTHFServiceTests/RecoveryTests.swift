@@ -29,12 +29,12 @@ final class ServeProcess: @unchecked Sendable {
     var output: String { (try? String(contentsOfFile: log, encoding: .utf8)) ?? "" }
 
     /// Requests with Alice's token, retried while the server is still starting.
-    func send(_ method: HTTPRequest.Method, _ uri: String, _ body: ByteBuffer? = nil) async throws -> TestClient.Response {
+    func send(_ method: HTTPRequest.Method, _ uri: String, _ body: ByteBuffer? = nil, token: String = Tokens.alice) async throws -> TestClient.Response {
         var lastError: Error? = nil
         for _ in 0..<200 {
             do {
                 return try await TestClient.withClient(host: "127.0.0.1", port: port) { client in
-                    try await client.execute(TestClient.Request(uri, method: method, authority: "localhost", headers: Tokens.bearer(Tokens.alice), body: body))
+                    try await client.execute(TestClient.Request(uri, method: method, authority: "localhost", headers: Tokens.bearer(token), body: body))
                 }
             } catch {
                 lastError = error
@@ -141,6 +141,9 @@ final class ServeProcess: @unchecked Sendable {
         #expect(try FileManager.default.contentsOfDirectory(atPath: data + "/tmp").isEmpty)
         #expect(!FileManager.default.fileExists(atPath: orphan))
         #expect(second.output.contains("job \(long) was running: now interrupted"), "\(second.output)")
+        // Ownership survives the restart.
+        #expect(try await second.send(.get, "/v1/jobs/\(done)", token: Tokens.bob).head.status == .notFound)
+        #expect(try await second.send(.get, "/v1/workspaces/\(workspace)", token: Tokens.bob).head.status == .notFound)
         // The interrupted job can be run again, under the same id.
         let retried = try await second.json(.post, "/v1/jobs/\(long)/retry")
         #expect(["queued", "running"].contains(retried["state"]?.stringValue ?? ""), "\(retried.serialized())")
