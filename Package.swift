@@ -51,7 +51,8 @@ let package = Package(
         .target(
             name: "EFTHFService",
             dependencies: ["EFTHF", .product(name: "Hummingbird", package: "hummingbird"),
-                           .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
+                           .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                           .product(name: "Crypto", package: "swift-crypto")],
             resources: [.copy("Explorer")]
         ),
         .testTarget(

@@ -8,16 +8,19 @@ import Foundation
 /// {"kind": "patchset", "grid": {"cHW": [-1, 1, 21], "cHq3": [-0.5, 0.5, 11]}, "poi"?, "skip_invalid"?: false}
 /// {"kind": "fit",      "ops"?: ["cHW", "cHq3"], "fix"?: {"lumi": 1, "gamma_stat": [1, 1.02]}, "measurement"?: "name"}
 /// {"kind": "scan",     "axes": {"cHW": [-1, 1, 21]}, "fix"?: {…}, "measurement"?: "name"}
+/// {"kind": "limit",    "level"?: 0.05, "scan"?: [0, 5, 21], "test_statistic"?: "qtilde", "measurement"?: "name"}
 /// ```
 ///
-/// The task layer's ``ExportTask``, ``PatchSetTask``, ``FitTask`` and ``ScanTask``: the same
-/// operations as `efthf export --at`, `efthf export --patchset --grid`, `efthf fit --ops … --json`
-/// and `efthf scan --par … --json`, with the same results, grid limits and parameter rules.
+/// The task layer's ``ExportTask``, ``PatchSetTask``, ``FitTask``, ``ScanTask`` and ``LimitTask``:
+/// the same operations as `efthf export --at`, `efthf export --patchset --grid`,
+/// `efthf fit --ops … --json`, `efthf scan --par … --json` and `efthf limit --json`, with the
+/// same results, grid limits and parameter rules.
 public enum JobRequest: Sendable, Equatable {
     case export(point: [String: Double], poi: String?)
     case patchSet(grid: [GridAxis], poi: String?, skipInvalid: Bool)
     case fit(ops: [String]?, fix: ParameterValues, measurement: String?)
     case scan(axes: [GridAxis], fix: ParameterValues, measurement: String?)
+    case limit(level: Double, scan: GridAxis?, testStatistic: String, measurement: String?)
 
     /// Most grid points one patch-set job may have: each is a full workspace evaluation and a patch.
     public static let maximumGridPoints = Limits.patchSetPoints
@@ -28,6 +31,7 @@ public enum JobRequest: Sendable, Equatable {
         case .patchSet: "patchset"
         case .fit: "fit"
         case .scan: "scan"
+        case .limit: "limit"
         }
     }
 
@@ -38,18 +42,20 @@ public enum JobRequest: Sendable, Equatable {
         case .patchSet: ["patchset.json", "BkgOnly.json"]
         case .fit: ["fit.json"]
         case .scan: ["scan.json"]
+        case .limit: ["limit.json"]
         }
     }
 
     /// Reads a job request; a 400 names the member that is missing, unknown or of the wrong kind.
     public init(json: JSON) throws(ServiceError) {
         guard case .object(let o) = json else { throw Self.bad("", "the job request must be a JSON object, found \(json.kindDescription)") }
-        guard let kind = o["kind"]?.stringValue else { throw Self.bad("/kind", "\"kind\" must be \"export\", \"patchset\", \"fit\" or \"scan\"") }
+        let kinds = "\"export\", \"patchset\", \"fit\", \"scan\" or \"limit\""
+        guard let kind = o["kind"]?.stringValue else { throw Self.bad("/kind", "\"kind\" must be \(kinds)") }
         let allowed: [String: Set<String>] = [
             "export": ["kind", "at", "poi"], "patchset": ["kind", "grid", "poi", "skip_invalid"], "fit": ["kind", "ops", "fix", "measurement"],
-            "scan": ["kind", "axes", "fix", "measurement"],
+            "scan": ["kind", "axes", "fix", "measurement"], "limit": ["kind", "level", "scan", "test_statistic", "measurement"],
         ]
-        guard let keys = allowed[kind] else { throw Self.bad("/kind", "\"kind\" must be \"export\", \"patchset\", \"fit\" or \"scan\", found \"\(kind)\"") }
+        guard let keys = allowed[kind] else { throw Self.bad("/kind", "\"kind\" must be \(kinds), found \"\(kind)\"") }
         for key in o.keys where !keys.contains(key) {
             throw Self.bad("/\(key)", "unknown member \"\(key)\" for a \(kind) job; allowed: \(keys.sorted().joined(separator: ", "))")
         }
@@ -63,7 +69,7 @@ public enum JobRequest: Sendable, Equatable {
             do {
                 _ = try GridAxis.checked(axes, maximumPoints: Self.maximumGridPoints, what: "the patch set")
             } catch {
-                throw Self.bad("/grid", error.message)
+                throw Self.unacceptable("/grid", error.message)
             }
             var skip = false
             if let s = o["skip_invalid"] {
@@ -74,8 +80,20 @@ public enum JobRequest: Sendable, Equatable {
         case "scan":
             let axes = try Self.axes(o["axes"], "/axes", "a scan job needs \"axes\": {parameter: [lower, upper, count]} with one or two parameters")
             let task = ScanTask(axes: axes)
-            do { try task.validate() } catch { throw Self.bad("/axes", error.message) }
+            do { try task.validate() } catch { throw Self.unacceptable("/axes", error.message) }
             self = .scan(axes: axes, fix: try Self.fix(o["fix"]), measurement: try Self.optionalString(o["measurement"], "/measurement"))
+        case "limit":
+            var level = 0.05
+            if let value = o["level"] {
+                guard let x = value.doubleValue else { throw Self.bad("/level", "must be a number, found \(value.kindDescription)") }
+                level = x
+            }
+            var scan: GridAxis? = nil
+            if let value = o["scan"] {
+                scan = try Self.axes(.object(JSONObject([("scan", value)])), "", "").first
+            }
+            let statistic = try Self.optionalString(o["test_statistic"], "/test_statistic") ?? "qtilde"
+            self = .limit(level: level, scan: scan, testStatistic: statistic, measurement: try Self.optionalString(o["measurement"], "/measurement"))
         default:
             var ops: [String]? = nil
             if let value = o["ops"] {
@@ -89,34 +107,94 @@ public enum JobRequest: Sendable, Equatable {
         }
     }
 
-    /// Checks the request against the workspace before it is queued, so that a wrong coefficient
-    /// name is a 422 now rather than a failed job later.
-    func check(against workspace: Workspace) throws(ServiceError) {
+    /// The measurement the request names, if any.
+    var measurement: String? {
+        switch self {
+        case .export, .patchSet: nil
+        case .fit(_, _, let m), .scan(_, _, let m), .limit(_, _, _, let m): m
+        }
+    }
+
+    /// Checks the request against the workspace's model before it is queued, with the task
+    /// layer's own checks, so that a wrong name or range is a 422 naming the member and the value
+    /// now rather than a failed job later. `loaded` is the workspace's default model; a request
+    /// naming another measurement is checked on that measurement's model.
+    ///
+    /// - Complexity: building the model when another measurement is named; otherwise a few
+    ///   look-ups (the limit's monotonicity check reads the morphing terms).
+    func check(on loaded: LoadedModel) throws(ServiceError) {
+        let workspace = loaded.workspace
         let coefficients = workspace.wilsonCoefficients
         func known(_ names: [String], _ what: String) throws(ServiceError) {
             guard !coefficients.isEmpty else {
-                throw ServiceError(.unprocessableContent, "the workspace has no Wilson coefficients (no morphing or event-database modifier)", code: "parameter")
+                throw ServiceError(.unprocessableContent, "at /\(what): the workspace has no Wilson coefficients (no morphing or event-database modifier)", code: "parameter", path: "/\(what)")
             }
             for name in names where !coefficients.contains(name) {
-                throw ServiceError(.unprocessableContent, "\(what): unknown Wilson coefficient \"\(name)\"; the workspace has: \(coefficients.joined(separator: ", "))",
+                throw ServiceError(.unprocessableContent, "at /\(what)/\(name): unknown Wilson coefficient \"\(name)\"; the workspace has: \(coefficients.joined(separator: ", "))",
                                    code: "parameter", path: "/\(what)/\(name)")
             }
         }
-        switch self {
-        case .export(let point, _): try known(point.keys.sorted(), "at")
-        case .patchSet(let grid, _, _): try known(grid.map(\.name), "grid")
-        case .fit(let ops, _, let measurement):
-            if let ops { try known(ops, "ops") }
-            try knownMeasurement(measurement)
-        case .scan(_, _, let measurement):
-            try knownMeasurement(measurement)
-        }
-        func knownMeasurement(_ measurement: String?) throws(ServiceError) {
-            if let measurement, !workspace.measurements.contains(where: { $0.name == measurement }) {
-                throw ServiceError(.unprocessableContent, "no measurement named \"\(measurement)\"; the workspace has: \(workspace.measurements.map(\.name).joined(separator: ", "))",
+        var model = loaded
+        if let measurement {
+            guard workspace.measurements.contains(where: { $0.name == measurement }) else {
+                throw ServiceError(.unprocessableContent, "at /measurement: no measurement named \"\(measurement)\"; the workspace has: \(workspace.measurements.map(\.name).joined(separator: ", "))",
                                    code: "parameter", path: "/measurement")
             }
+            do { model = try LoadedModel(workspace: workspace, measurement: measurement) } catch {
+                throw ServiceError(.unprocessableContent, "at /measurement: \(error.message)", code: error.code.name, path: "/measurement")
+            }
         }
+        /// `fix`, entry by entry, so the error names the entry: the library's own rule (a known
+        /// parameter, the right number of values).
+        func checkFix(_ fix: ParameterValues) throws(ServiceError) {
+            for entry in fix.entries {
+                var options = FitOptions()
+                do { try ParameterValues([entry]).fix(in: &options, model: model.model) } catch {
+                    throw ServiceError(.unprocessableContent, "at /fix/\(entry.name): \(error.message)", code: error.code.name, path: "/fix/\(entry.name)")
+                }
+            }
+        }
+        /// The POI the exported measurements get: `poi`, or theirs when it is not a coefficient.
+        func checkPOI(_ poi: String?) throws(ServiceError) {
+            do { try workspace.checkExportMeasurements(poi: poi) } catch {
+                throw ServiceError(.unprocessableContent, "at /poi: \(error.message)", code: error.code.name, path: "/poi")
+            }
+        }
+        switch self {
+        case .export(let point, let poi):
+            try known(point.keys.sorted(), "at")
+            try checkPOI(poi)
+        case .patchSet(let grid, let poi, _):
+            try known(grid.map(\.name), "grid")
+            try checkPOI(poi)
+        case .fit(let ops, let fix, _):
+            if let ops { try known(ops, "ops") }
+            try checkFix(fix)
+            do { _ = try FitTask(ops: ops, fix: fix).options(for: model.model) } catch {
+                throw ServiceError(.unprocessableContent, error.message, code: error.code.name, path: "/")
+            }
+        case .scan(let axes, let fix, _):
+            for axis in axes {
+                do { _ = try model.model.parameterIndex(named: axis.name) } catch {
+                    throw ServiceError(.unprocessableContent, "at /axes/\(axis.name): \(error.message)", code: error.code.name, path: "/axes/\(axis.name)")
+                }
+            }
+            try checkFix(fix)
+        case .limit:
+            do { try limitTask.validate(on: model) } catch let error as InferenceError {
+                throw ServiceError(error)
+            } catch let error as HistFactoryError {
+                throw ServiceError(error)
+            } catch {
+                throw ServiceError(.unprocessableContent, "\(error)")
+            }
+        }
+    }
+
+    /// The limit job's task (nil for other kinds).
+    private var limitTask: LimitTask {
+        guard case .limit(let level, let scan, let statistic, _) = self else { return LimitTask() }
+        return LimitTask(level: level, scan: scan?.values, testStatistic: statistic)
     }
 
     /// The job's result: file name → contents, in ``resultFiles`` order, and a summary for the job status.
@@ -139,7 +217,15 @@ public enum JobRequest: Sendable, Equatable {
         case .scan(let axes, let fix, let measurement):
             let report = try ScanTask(axes: axes, fix: fix).run(on: LoadedModel(workspace: workspace, measurement: measurement), progress: progress)
             return ([("scan.json", file(report.jsonValue))], nil)
+        case .limit(_, _, _, let measurement):
+            let report = try limitTask.run(on: LoadedModel(workspace: workspace, measurement: measurement))
+            return ([("limit.json", file(report.jsonValue))], nil)
         }
+    }
+
+    /// A well-formed member whose value the library refuses (a range, a grid size): 422.
+    private static func unacceptable(_ path: String, _ message: String) -> ServiceError {
+        ServiceError(.unprocessableContent, "at \(path): \(message)", code: "parameter", path: path)
     }
 
     private static func bad(_ path: String, _ message: String) -> ServiceError {
@@ -158,7 +244,7 @@ public enum JobRequest: Sendable, Equatable {
             do {
                 axes.append(try GridAxis(name: name, lower: lower, upper: upper, count: Int(clamping: n)))
             } catch {
-                throw bad(p, error.message)
+                throw unacceptable(p, error.message)
             }
         }
         return axes

@@ -13,17 +13,30 @@ public struct ServiceConfiguration: Sendable {
     public var queueLimit: Int
     /// Largest request body (a workspace or one event-database file); larger ones get 413.
     public var maxUploadBytes: Int
-    /// Where uploads and results are kept: `workspaces/ID/` and `jobs/ID/`.
+    /// Where uploads, results and the records of workspaces and jobs are kept (``Persistence``).
     public var dataDirectory: String
     /// Example workspaces offered by `GET /v1/examples`: every `*.json` workspace in this
     /// directory, with the event-database files they name beside them (nil: none).
     public var examplesDirectory: String?
+    /// The bearer tokens every API request must present; nil serves without authentication,
+    /// which only a loopback `host` allows.
+    public var tokens: AccessTokens?
+    /// The longest a request body may take to arrive; a slower one is refused with 408.
+    public var bodyTimeout: Duration
+    /// Request bodies received at once; one more is refused with 503 and Retry-After.
+    public var maxConcurrentUploads: Int
+    /// Workspaces expire this long after their upload, jobs this long after they finished (nil: never).
+    public var expireAfter: Duration?
+    /// Per-owner limits.
+    public var quota: Quota
 
     /// Largest job request body: a job request is a small JSON object.
     public static let maximumJobRequestBytes = 1 << 20
 
     public init(host: String = "127.0.0.1", port: Int = 8080, workers: Int = 2, queueLimit: Int = 64,
-                maxUploadBytes: Int = 256 << 20, dataDirectory: String? = nil, examplesDirectory: String? = nil) {
+                maxUploadBytes: Int = 256 << 20, dataDirectory: String? = nil, examplesDirectory: String? = nil,
+                tokens: AccessTokens? = nil, bodyTimeout: Duration = .seconds(600), maxConcurrentUploads: Int = 8,
+                expireAfter: Duration? = nil, quota: Quota = Quota()) {
         self.host = host
         self.port = port
         self.workers = workers
@@ -32,78 +45,96 @@ public struct ServiceConfiguration: Sendable {
         self.dataDirectory = dataDirectory
             ?? FileManager.default.temporaryDirectory.appendingPathComponent("efthf-serve-\(UUID().uuidString.lowercased())").path
         self.examplesDirectory = examplesDirectory
+        self.tokens = tokens
+        self.bodyTimeout = bodyTimeout
+        self.maxConcurrentUploads = maxConcurrentUploads
+        self.expireAfter = expireAfter
+        self.quota = quota
     }
 }
 
 /// The HTTP service (Specs/service.md): uploads of workspaces with their event databases,
-/// export, patch-set and fit jobs in a bounded queue served by a fixed number of workers, and
-/// their results, which are downloadable only once completely written.
+/// export, patch-set, fit, scan and limit jobs in a bounded queue served by a fixed number of
+/// workers, and their results, which are downloadable only once completely written. Every API
+/// request carries a bearer token (unless the server runs without authentication on loopback);
+/// workspaces and jobs belong to the owner of the token that created them.
 ///
-/// State lives in memory (``ServiceState``); files under the data directory. A restarted server
-/// starts empty.
+/// State lives in memory (``ServiceState``) and, record by record, in the data directory
+/// (``Persistence``), from which a restarted server recovers.
 public struct EFTHFServer: Sendable {
     public let configuration: ServiceConfiguration
     let state: ServiceState
-    let workspacesDirectory: String
-    let jobsDirectory: String
+    let persistence: Persistence
+    var workspacesDirectory: String { persistence.workspacesDirectory }
+    var jobsDirectory: String { persistence.jobsDirectory }
+    /// What recovery found and did on start (one line each), for the log.
+    public let recoveryNotes: [String]
 
-    /// Checks the configuration and creates the data directory.
+    /// Checks the configuration, creates the data directory and recovers the state kept in it.
     public init(configuration: ServiceConfiguration) throws {
         guard configuration.workers >= 1 else { throw ServiceError(.internalServerError, "workers must be at least 1, not \(configuration.workers)") }
         guard configuration.queueLimit >= 0 else { throw ServiceError(.internalServerError, "the queue limit must not be negative") }
         guard configuration.maxUploadBytes >= 1 else { throw ServiceError(.internalServerError, "the upload limit must be positive") }
+        guard configuration.maxConcurrentUploads >= 1 else { throw ServiceError(.internalServerError, "the concurrent-upload limit must be at least 1") }
+        guard configuration.bodyTimeout > .zero else { throw ServiceError(.internalServerError, "the body timeout must be positive") }
+        guard configuration.tokens != nil || isLoopback(configuration.host) else {
+            throw ServiceError(.internalServerError, "refusing to serve \(configuration.host) without authentication: it is not a loopback address; give --token-file FILE (or listen on 127.0.0.1)", code: "authentication")
+        }
         let root = URL(fileURLWithPath: configuration.dataDirectory).standardizedFileURL.path
         self.configuration = configuration
-        state = ServiceState(queueLimit: configuration.queueLimit)
-        workspacesDirectory = root + "/workspaces"
-        jobsDirectory = root + "/jobs"
-        for directory in [workspacesDirectory, jobsDirectory] {
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        }
+        persistence = try Persistence(root: root)
+        let restored = persistence.restore(expireAfter: configuration.expireAfter)
+        recoveryNotes = restored.notes
+        state = ServiceState(queueLimit: configuration.queueLimit, quota: configuration.quota, expireAfter: configuration.expireAfter,
+                             maximumUploads: configuration.maxConcurrentUploads, persistence: persistence, restored: restored)
     }
 
-    /// The application: the router with its workers as a service, bound to host:port.
+    /// The application: the router with its workers (and the expiry sweep) as services, bound to host:port.
     public func application() -> some ApplicationProtocol {
-        Application(
+        var services: [any Service] = [Workers(server: self)]
+        if let expireAfter = configuration.expireAfter { services.append(ExpirySweep(state: state, every: ExpirySweep.interval(expireAfter))) }
+        return Application(
             router: router(),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "efthf"),
-            services: [Workers(server: self)]
+            services: services
         )
     }
 
-    /// The routes; every error answer is JSON (``JSONErrorMiddleware``).
-    public func router() -> Router<BasicRequestContext> {
-        let router = Router()
+    /// The routes; every error answer is JSON (``JSONErrorMiddleware``), every API route needs a
+    /// token when the server has tokens (``AuthenticationMiddleware``).
+    public func router() -> Router<ServiceRequestContext> {
+        let router = Router(context: ServiceRequestContext.self)
         router.add(middleware: JSONErrorMiddleware())
+        router.add(middleware: AuthenticationMiddleware(tokens: configuration.tokens))
         // The workspace explorer: a static page over the API below (Specs/service.md, "Explorer").
         router.get("/") { _, _ in try ExplorerAssets.response("index.html") }
         router.get("explorer/:name") { _, context in try ExplorerAssets.response(context.parameters.get("name") ?? "") }
         let v1 = router.group("v1")
         v1.get("health") { _, _ in try await health() }
-        v1.post("workspaces") { request, _ in
-            try await createWorkspace(try await Storage.collect(request, limit: configuration.maxUploadBytes), filesFrom: nil)
-        }
+        v1.post("workspaces") { request, context in try await uploadWorkspace(request, context) }
         v1.get("workspaces/:id") { _, context in
-            json(.ok, try await state.workspace(try uuid(context)).json)
+            json(.ok, try await state.workspace(try uuid(context), owner: context.owner).json)
         }
         v1.get("workspaces/:id/summary") { _, context in try await summary(context) }
         v1.post("workspaces/:id/yields") { request, context in try await yields(request, context) }
         v1.post("workspaces/:id/patched") { request, context in try await patched(request, context) }
-        v1.post("patched") { request, _ in try await patchedUpload(request) }
+        v1.post("patched") { request, context in try await patchedUpload(request, context) }
         v1.get("examples") { _, _ in json(.ok, .object(JSONObject([("examples", .array(exampleNames().map { .string($0) }))]))) }
         v1.post("examples/:name") { _, context in try await loadExample(context) }
         v1.delete("workspaces/:id") { _, context in
-            let record = try await state.removeWorkspace(try uuid(context))
-            try? FileManager.default.removeItem(atPath: record.directory)
+            try await state.removeWorkspace(try uuid(context), owner: context.owner)
             return Response(status: .noContent)
         }
         v1.put("workspaces/:id/files/:name") { request, context in try await uploadFile(request, context) }
         v1.post("workspaces/:id/jobs") { request, context in try await submit(request, context) }
-        v1.get("jobs/:id") { _, context in json(.ok, try await state.job(try uuid(context)).json) }
+        v1.get("jobs/:id") { _, context in json(.ok, try await state.job(try uuid(context), owner: context.owner).json) }
         v1.get("jobs/:id/files/:name") { _, context in try await download(context) }
+        v1.post("jobs/:id/retry") { _, context in
+            let job = try await state.retry(try uuid(context), owner: context.owner)
+            return json(.accepted, job.json, location: "/v1/jobs/\(job.id.uuidString.lowercased())")
+        }
         v1.delete("jobs/:id") { _, context in
-            let job = try await state.delete(try uuid(context))
-            if job.state != .cancelled { try? FileManager.default.removeItem(atPath: jobsDirectory + "/" + job.id.uuidString.lowercased()) }
+            try await state.delete(try uuid(context), owner: context.owner)
             return Response(status: .noContent)
         }
         return router
@@ -116,15 +147,57 @@ public struct EFTHFServer: Sendable {
             ("status", .string("ok")), ("version", .string(efthfServiceVersion)),
             ("workers", .integer(Int64(configuration.workers))), ("queue_limit", .integer(Int64(configuration.queueLimit))),
             ("queued", .integer(Int64(await state.queuedCount))), ("running", .integer(Int64(await state.runningCount))),
+            ("uploads", .integer(Int64(await state.uploadCount))),
         ])))
     }
 
-    /// POST /v1/workspaces: the body is the workspace JSON. A workspace without event databases is
-    /// validated at once; one with them waits for its files (state "awaiting_files"), unless
-    /// `filesFrom` is a directory that holds them (an example), from which they are copied.
-    private func createWorkspace(_ body: Data, filesFrom: String?) async throws -> Response {
+    /// Receives a request body into a new file under `tmp/` of the data directory, within the
+    /// upload slots, size limit, the owner's storage quota and the body timeout
+    /// (``Storage/receive(_:context:to:limit:quota:timeout:)``); returns its path and size. The
+    /// caller moves the file into place or removes it.
+    private func receiveUpload(_ request: Request, _ context: ServiceRequestContext) async throws -> (path: String, bytes: Int) {
+        try await state.beginBody()
+        let path = persistence.temporaryDirectory + "/" + UUID().uuidString.lowercased() + ".upload"
+        do {
+            let quota = try await state.byteQuota(of: context.owner)
+            let bytes = try await Storage.receive(request, context: context, to: path, limit: configuration.maxUploadBytes,
+                                                  quota: quota, timeout: configuration.bodyTimeout)
+            await state.endBody()
+            return (path, bytes)
+        } catch {
+            await state.endBody()
+            try? FileManager.default.removeItem(atPath: path)
+            throw error
+        }
+    }
+
+    /// A JSON request body (a workspace, a patch request), received to disk first like every
+    /// upload, then read: parsing needs the whole document.
+    private func receivedBody(_ request: Request, _ context: ServiceRequestContext) async throws -> Data {
+        let upload = try await receiveUpload(request, context)
+        defer { try? FileManager.default.removeItem(atPath: upload.path) }
+        let result: Result<Data, ServiceError> = await onDedicatedThread {
+            do { return .success(try Data(contentsOf: URL(fileURLWithPath: upload.path))) } catch {
+                return .failure(ServiceError(.internalServerError, "cannot read the received body: \(error)"))
+            }
+        }
+        return try result.get()
+    }
+
+    /// POST /v1/workspaces: the body (the workspace JSON) is received to disk, then read and validated.
+    private func uploadWorkspace(_ request: Request, _ context: ServiceRequestContext) async throws -> Response {
+        try await state.checkWorkspaceQuota(context.owner)
+        return try await createWorkspace(try await receivedBody(request, context), owner: context.owner, filesFrom: nil)
+    }
+
+    /// A new workspace from its JSON. A workspace without event databases is validated at once;
+    /// one with them waits for its files (state "awaiting_files"), unless `filesFrom` is a
+    /// directory that holds them (an example, a patched workspace), from which they are copied.
+    private func createWorkspace(_ body: Data, owner: String, filesFrom: String?) async throws -> Response {
+        try await state.checkWorkspaceQuota(owner)
         let id = UUID()
         let directory = workspacesDirectory + "/" + id.uuidString.lowercased()
+        let blank = await state.makeRecord(id: id, owner: owner, directory: directory, requiredFiles: [], bytes: 0)
         let outcome: Result<WorkspaceRecord, ServiceError> = await onDedicatedThread {
             do {
                 let json: JSON
@@ -133,13 +206,15 @@ public struct EFTHFServer: Sendable {
                 }
                 let required = try Self.eventDatabaseFiles(json)
                 try Storage.writeAtomically(body, to: directory + "/" + Storage.workspaceFileName)
-                var record = WorkspaceRecord(id: id, directory: directory, requiredFiles: required)
+                var record = WorkspaceRecord(id: id, owner: owner, directory: directory, requiredFiles: required,
+                                             bytes: body.count, expires: blank.expires, created: blank.created)
                 if let filesFrom {
                     for name in required {
                         let destination = directory + "/" + name
                         try FileManager.default.createDirectory(atPath: URL(fileURLWithPath: destination).deletingLastPathComponent().path, withIntermediateDirectories: true)
                         try FileManager.default.copyItem(atPath: filesFrom + "/" + name, toPath: destination)
                         record.uploaded.insert(name)
+                        record.bytes += (try? FileManager.default.attributesOfItem(atPath: destination)[.size] as? Int) ?? 0
                     }
                 }
                 if record.missingFiles.isEmpty {
@@ -153,30 +228,40 @@ public struct EFTHFServer: Sendable {
             }
         }
         let record = try outcome.get()
-        await state.add(record)
+        do { try await state.add(record) } catch {
+            try? FileManager.default.removeItem(atPath: directory)
+            throw error
+        }
         return json(.created, record.json, location: "/v1/workspaces/\(id.uuidString.lowercased())")
     }
 
-    /// PUT /v1/workspaces/{id}/files/{name}: the body is the file, streamed to disk. The last
-    /// missing file triggers validation of the workspace: 422 with the reason if it fails.
-    private func uploadFile(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+    /// PUT /v1/workspaces/{id}/files/{name}: the body is the file, streamed to disk and renamed
+    /// into place. The last missing file triggers validation of the workspace, which reads the
+    /// files from disk: 422 with the reason if it fails.
+    private func uploadFile(_ request: Request, _ context: ServiceRequestContext) async throws -> Response {
         let id = try uuid(context)
         let raw = context.parameters.get("name") ?? ""
         let name = try Storage.relativePath(raw.removingPercentEncoding ?? raw)
-        let record = try await state.beginUpload(id, name: name)
+        let record = try await state.beginUpload(id, owner: context.owner, name: name)
         let destination = record.directory + "/" + name
-        let temporary = URL(fileURLWithPath: destination).deletingLastPathComponent().appendingPathComponent(".upload-\(UUID().uuidString).tmp").path
+        let bytes: Int
         do {
-            try Storage.checkDeclaredLength(request, limit: configuration.maxUploadBytes)
-            try FileManager.default.createDirectory(atPath: URL(fileURLWithPath: temporary).deletingLastPathComponent().path, withIntermediateDirectories: true)
-            try await FileIO().writeFile(contents: LimitedBody(base: request.body, limit: configuration.maxUploadBytes), path: temporary, context: context)
-            try Storage.rename(temporary, to: destination)
+            let upload = try await receiveUpload(request, context)
+            do {
+                try FileManager.default.createDirectory(atPath: URL(fileURLWithPath: destination).deletingLastPathComponent().path, withIntermediateDirectories: true)
+                try Storage.rename(upload.path, to: destination)
+            } catch {
+                try? FileManager.default.removeItem(atPath: upload.path)
+                throw error
+            }
+            bytes = upload.bytes
         } catch {
-            try? FileManager.default.removeItem(atPath: temporary)
-            _ = await state.endUpload(id, name: name, succeeded: false)
+            _ = await state.endUpload(id, name: name, bytes: nil)
             throw error
         }
-        guard var updated = await state.endUpload(id, name: name, succeeded: true) else {
+        guard var updated = await state.endUpload(id, name: name, bytes: bytes) else {
+            // Deleted meanwhile: the directory this upload made again goes too.
+            try? FileManager.default.removeItem(atPath: record.directory)
             throw ServiceError(.notFound, "the workspace was deleted during the upload")
         }
         if updated.missingFiles.isEmpty && updated.state == .awaitingFiles {
@@ -194,22 +279,36 @@ public struct EFTHFServer: Sendable {
         return json(.created, updated.json)
     }
 
-    /// POST /v1/workspaces/{id}/jobs: 202 with the queued (or already running) job.
-    private func submit(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+    /// POST /v1/workspaces/{id}/jobs: 202 with the queued (or already running) job. The request
+    /// is checked against the workspace's model first (``JobRequest/check(on:)``): 422 naming
+    /// the member and value the task layer refuses.
+    private func submit(_ request: Request, _ context: ServiceRequestContext) async throws -> Response {
         let id = try uuid(context)
+        _ = try await state.workspace(id, owner: context.owner)
         let body = try await Storage.collect(request, limit: ServiceConfiguration.maximumJobRequestBytes)
         let parsed: JSON
         do { parsed = try JSONParser.parse(body) } catch {
             throw ServiceError(.badRequest, "the job request is not valid JSON: \(error)", code: "syntax")
         }
-        let job = try await state.submit(try JobRequest(json: parsed), workspace: id)
+        let jobRequest = try JobRequest(json: parsed)
+        let loaded = try await state.loadedModel(id, owner: context.owner)
+        if jobRequest.measurement == nil && jobRequest.kind != "limit" {
+            try jobRequest.check(on: loaded)  // name look-ups only
+        } else {
+            // Builds the named measurement's model, or reads the morphing terms: off the request threads.
+            let checked: Result<Void, ServiceError> = await onDedicatedThread {
+                Result { () throws(ServiceError) in try jobRequest.check(on: loaded) }
+            }
+            try checked.get()
+        }
+        let job = try await state.submit(jobRequest, json: parsed, workspace: id, owner: context.owner)
         return json(.accepted, job.json, location: "/v1/jobs/\(job.id.uuidString.lowercased())")
     }
 
     /// GET /v1/jobs/{id}/files/{name}: only for a job in state "done", whose files were renamed
     /// into place before it was marked done, so a download never sees a partial file.
-    private func download(_ context: BasicRequestContext) async throws -> Response {
-        let job = try await state.job(try uuid(context))
+    private func download(_ context: ServiceRequestContext) async throws -> Response {
+        let job = try await state.job(try uuid(context), owner: context.owner)
         let name = context.parameters.get("name") ?? ""
         guard job.state == .done else {
             let reason = job.error.map { ": \($0.message)" } ?? "; poll GET /v1/jobs/\(job.id.uuidString.lowercased()) until its state is \"done\""
@@ -218,7 +317,7 @@ public struct EFTHFServer: Sendable {
         guard job.request.resultFiles.contains(name) else {
             throw ServiceError(.notFound, "a \(job.request.kind) job has no file \"\(name)\"; it has: \(job.request.resultFiles.joined(separator: ", "))")
         }
-        let path = jobsDirectory + "/" + job.id.uuidString.lowercased() + "/" + name
+        let path = persistence.directory(ofJob: job.id) + "/" + name
         let body = try await FileIO().loadFile(path: path, context: context)
         return Response(status: .ok, headers: [.contentType: "application/json"], body: body)
     }
@@ -226,9 +325,9 @@ public struct EFTHFServer: Sendable {
     /// GET /v1/workspaces/{id}/summary: `InspectTask`'s report (structure and validator
     /// warnings, as `efthf inspect --json`), every parameter (``ParameterTable``) and the Wilson
     /// coefficients.
-    private func summary(_ context: BasicRequestContext) async throws -> Response {
+    private func summary(_ context: ServiceRequestContext) async throws -> Response {
         let id = try uuid(context)
-        let loaded = try await state.loadedModel(id)
+        let loaded = try await state.loadedModel(id, owner: context.owner)
         let body: JSON = await onDedicatedThread {
             .object(JSONObject([
                 ("inspection", InspectTask().run(on: loaded).report(file: id.uuidString.lowercased()).jsonValue),
@@ -243,9 +342,9 @@ public struct EFTHFServer: Sendable {
     /// (parameters not named at their initial values), answered at once: one evaluation of the
     /// model, and two per parameter of the band when `"band"` asks for one: `"constraints"` (the
     /// pre-fit widths) or `{"fit_job": ID}` (the covariance of a finished fit job on this workspace).
-    private func yields(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+    private func yields(_ request: Request, _ context: ServiceRequestContext) async throws -> Response {
         let id = try uuid(context)
-        let loaded = try await state.loadedModel(id)
+        let loaded = try await state.loadedModel(id, owner: context.owner)
         let body = try await Storage.collect(request, limit: ServiceConfiguration.maximumJobRequestBytes)
         let parsed: JSON
         do { parsed = try JSONParser.parse(body) } catch {
@@ -266,7 +365,7 @@ public struct EFTHFServer: Sendable {
         case nil, .null?: break
         case .string("constraints")?: band = .constraints
         case .object(let b)? where b.count == 1 && b["fit_job"]?.stringValue != nil:
-            band = try await fitCovariance(b["fit_job"]!.stringValue!, workspace: id)
+            band = try await fitCovariance(b["fit_job"]!.stringValue!, workspace: id, owner: context.owner)
         default:
             throw ServiceError(.badRequest, "\"band\" must be \"constraints\" or {\"fit_job\": ID}", code: "request", path: "/band")
         }
@@ -283,9 +382,9 @@ public struct EFTHFServer: Sendable {
 
     /// The covariance `C_ij = ρ_ij σ̂_i σ̂_j` of the free parameters of a finished fit job's
     /// `fit.json` (the job must have run on `workspace`).
-    private func fitCovariance(_ text: String, workspace: UUID) async throws -> YieldsTask.Band {
+    private func fitCovariance(_ text: String, workspace: UUID, owner: String) async throws -> YieldsTask.Band {
         guard let jobID = UUID(uuidString: text) else { throw ServiceError(.badRequest, "\"\(text)\" is not a job id", code: "request", path: "/band/fit_job") }
-        let job = try await state.job(jobID)
+        let job = try await state.job(jobID, owner: owner)
         guard job.workspaceID == workspace, job.request.kind == "fit", job.state == .done else {
             throw ServiceError(.conflict, "job \(text) is not a finished fit of this workspace", path: "/band/fit_job")
         }
@@ -301,25 +400,25 @@ public struct EFTHFServer: Sendable {
 
     /// POST /v1/workspaces/{id}/patched: `{"patchset": {…a pyhf PatchSet…}, "patch": "name"}` →
     /// a new workspace, this one with the patch applied (the patch set's digest is checked).
-    private func patched(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
-        let record = try await state.workspace(try uuid(context))
-        let workspace = try await state.loadedModel(record.id).workspace
-        let body = try await Storage.collect(request, limit: configuration.maxUploadBytes)
+    private func patched(_ request: Request, _ context: ServiceRequestContext) async throws -> Response {
+        let record = try await state.workspace(try uuid(context), owner: context.owner)
+        let workspace = try await state.loadedModel(record.id, owner: context.owner).workspace
+        let body = try await receivedBody(request, context)
         let result: Result<Data, ServiceError> = await onDedicatedThread {
             Self.applyPatch(body, to: workspace, members: ["patchset", "patch"], hiding: record.directory)
         }
-        return try await createWorkspace(try result.get(), filesFrom: record.directory)
+        return try await createWorkspace(try result.get(), owner: context.owner, filesFrom: record.directory)
     }
 
     /// POST /v1/patched: `{"workspace": {…}, "patchset": {…}, "patch": "name"}` → a new workspace,
     /// the given one with the patch applied. For a HEPData-style background-only workspace, which
     /// is not a valid model on its own (its POI is defined by the signal patch).
-    private func patchedUpload(_ request: Request) async throws -> Response {
-        let body = try await Storage.collect(request, limit: configuration.maxUploadBytes)
+    private func patchedUpload(_ request: Request, _ context: ServiceRequestContext) async throws -> Response {
+        let body = try await receivedBody(request, context)
         let result: Result<Data, ServiceError> = await onDedicatedThread {
             Self.applyPatch(body, to: nil, members: ["workspace", "patchset", "patch"], hiding: nil)
         }
-        return try await createWorkspace(try result.get(), filesFrom: nil)
+        return try await createWorkspace(try result.get(), owner: context.owner, filesFrom: nil)
     }
 
     /// The patched workspace's JSON, from a request with `patchset`, `patch` and, when `workspace`
@@ -356,18 +455,18 @@ public struct EFTHFServer: Sendable {
     }
 
     /// POST /v1/examples/{name}: a new workspace from an example, with its event-database files.
-    private func loadExample(_ context: BasicRequestContext) async throws -> Response {
+    private func loadExample(_ context: ServiceRequestContext) async throws -> Response {
         let name = context.parameters.get("name") ?? ""
         guard let directory = configuration.examplesDirectory, exampleNames().contains(name) else {
             throw ServiceError(.notFound, "no example \"\(name)\"; the examples are: \(exampleNames().joined(separator: ", "))")
         }
         let body = try Data(contentsOf: URL(fileURLWithPath: directory + "/" + name))
-        return try await createWorkspace(body, filesFrom: directory)
+        return try await createWorkspace(body, owner: context.owner, filesFrom: directory)
     }
 
     // MARK: Helpers
 
-    private func uuid(_ context: BasicRequestContext) throws(ServiceError) -> UUID {
+    private func uuid(_ context: ServiceRequestContext) throws(ServiceError) -> UUID {
         let text = context.parameters.get("id") ?? ""
         guard let id = UUID(uuidString: text) else { throw ServiceError(.notFound, "\"\(text)\" is not a job or workspace id (a UUID)") }
         return id
@@ -449,13 +548,13 @@ struct Workers: Service {
 extension EFTHFServer {
     /// Computes a job and writes its files (each atomically) before marking it done.
     func execute(_ job: JobRecord, on workspace: Workspace) async {
-        let directory = jobsDirectory + "/" + job.id.uuidString.lowercased()
+        let directory = persistence.directory(ofJob: job.id)
         let workspacesDirectory = self.workspacesDirectory
-        let result: Result<JSON?, ServiceError> = await onDedicatedThread {
+        let result: Result<(summary: JSON?, bytes: Int), ServiceError> = await onDedicatedThread {
             do {
                 let (files, summary) = try job.request.run(on: workspace, progress: { done, total in job.progress.set(done, total) })
                 for (name, data) in files { try Storage.writeAtomically(data, to: directory + "/" + name) }
-                return .success(summary)
+                return .success((summary, files.reduce(0) { $0 + $1.1.count }))
             } catch let error as HistFactoryError {
                 return .failure(ServiceError(error, hiding: workspacesDirectory))
             } catch let error as InferenceError {
@@ -465,5 +564,24 @@ extension EFTHFServer {
             }
         }
         await state.finish(job.id, result)
+    }
+}
+
+/// Removes expired workspaces and jobs (``ServiceState/sweep(now:)``) every `every`, until the
+/// server shuts down.
+struct ExpirySweep: Service {
+    let state: ServiceState
+    let every: Duration
+
+    /// A tenth of the expiry time, from 1 s to 1 min: an item outlives its expiry by at most that.
+    static func interval(_ expireAfter: Duration) -> Duration {
+        min(max(expireAfter / 10, .seconds(1)), .seconds(60))
+    }
+
+    func run() async throws {
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            await state.sweep()
+            do { try await cancelWhenGracefulShutdown { try await Task.sleep(for: every) } } catch { return }
+        }
     }
 }

@@ -50,7 +50,10 @@ public struct ServiceError: Error, Sendable, CustomStringConvertible, HTTPRespon
 
     var response: Response {
         var headers: HTTPFields = [.contentType: "application/json"]
-        if status == .serviceUnavailable { headers[.retryAfter] = "1" }
+        if status == .serviceUnavailable || status == .tooManyRequests { headers[.retryAfter] = "1" }
+        if status == .unauthorized { headers[.wwwAuthenticate] = "Bearer realm=\"efthf\"" }
+        // A body too slow to wait for is not read further: the connection closes.
+        if status == .requestTimeout { headers[.connection] = "close" }
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: json.serialized() + "\n")))
     }
 }

@@ -1,7 +1,7 @@
 import EFTHF
 import Foundation
 
-/// An uploaded workspace and the event-database files it still waits for.
+/// An uploaded workspace, its owner and the event-database files it still waits for.
 struct WorkspaceRecord: Sendable {
     enum State: String, Sendable {
         /// Some event-database files named by the workspace are not uploaded yet.
@@ -13,7 +13,10 @@ struct WorkspaceRecord: Sendable {
     }
 
     let id: UUID
+    /// The owner of the token that created it ("" without authentication).
+    let owner: String
     let directory: String
+    let created: Date
     /// The event-database files the workspace names, relative to its directory.
     let requiredFiles: [String]
     var uploaded: Set<String> = []
@@ -25,6 +28,20 @@ struct WorkspaceRecord: Sendable {
     var loaded: LoadedModel?
     var workspace: Workspace? { loaded?.workspace }
     var error: ServiceError?
+    /// Bytes stored: the workspace document and the uploaded files (counted against the quota).
+    var bytes: Int
+    /// When the expiry sweep removes it (nil: never).
+    var expires: Date?
+
+    init(id: UUID, owner: String, directory: String, requiredFiles: [String], bytes: Int, expires: Date?, created: Date = Date()) {
+        self.id = id
+        self.owner = owner
+        self.directory = directory
+        self.requiredFiles = requiredFiles
+        self.bytes = bytes
+        self.expires = expires
+        self.created = created
+    }
 
     var missingFiles: [String] { requiredFiles.filter { !uploaded.contains($0) } }
 
@@ -34,30 +51,52 @@ struct WorkspaceRecord: Sendable {
             ("state", .string(state.rawValue)),
             ("required_files", .array(requiredFiles.map { .string($0) })),
             ("missing_files", .array(missingFiles.map { .string($0) })),
+            ("bytes", .integer(Int64(bytes))),
+            ("created", .string(created.formatted(.iso8601))),
         ])
+        if let expires { o["expires"] = .string(expires.formatted(.iso8601)) }
         if let workspace { o["wilson_coefficients"] = .array(workspace.wilsonCoefficients.map { .string($0) }) }
         if let error { o["error"] = error.json }
         return .object(o)
     }
 }
 
-/// A submitted job and where it stands.
+/// A submitted job, its owner and where it stands.
 struct JobRecord: Sendable {
     enum State: String, Sendable {
-        case queued, running, done, failed, cancelled
+        /// `interrupted`: it was running when the server stopped without finishing it (a crash or
+        /// kill); POST /v1/jobs/ID/retry queues it again.
+        case queued, running, done, failed, cancelled, interrupted
     }
 
     let id: UUID
+    let owner: String
     let workspaceID: UUID
     let request: JobRequest
+    /// The request as submitted, kept in the job's record so a restarted server can run it.
+    let requestJSON: JSON
     var state: State = .queued
     var error: ServiceError?
     var summary: JSON?
-    let submitted = Date()
+    let submitted: Date
     var started: Date?
     var finished: Date?
+    /// Bytes of the result files (counted against the quota).
+    var bytes = 0
+    var expires: Date?
     /// Conditional fits done of a scan's total, written by the worker while the job runs.
     let progress = JobProgress()
+
+    init(id: UUID = UUID(), owner: String, workspaceID: UUID, request: JobRequest, requestJSON: JSON, submitted: Date = Date()) {
+        self.id = id
+        self.owner = owner
+        self.workspaceID = workspaceID
+        self.request = request
+        self.requestJSON = requestJSON
+        self.submitted = submitted
+    }
+
+    var isFinished: Bool { [.done, .failed, .cancelled, .interrupted].contains(state) }
 
     var json: JSON {
         var o = JSONObject([
@@ -71,6 +110,7 @@ struct JobRecord: Sendable {
         if let started { o["started"] = .string(started.formatted(.iso8601)) }
         if let finished { o["finished"] = .string(finished.formatted(.iso8601)) }
         if let started, let finished { o["seconds"] = .number(finished.timeIntervalSince(started)) }
+        if let expires { o["expires"] = .string(expires.formatted(.iso8601)) }
         if let summary { o["summary"] = summary }
         if let (done, total) = progress.value {
             o["progress"] = .object(JSONObject([("done", .integer(Int64(done))), ("total", .integer(Int64(total)))]))
@@ -100,11 +140,40 @@ final class JobProgress: @unchecked Sendable {
     }
 }
 
+/// Per-owner limits (nil: none): workspaces held, bytes stored (workspace documents, uploaded
+/// files, job results) and jobs queued or running at once.
+public struct Quota: Sendable, Equatable {
+    public var workspaces: Int?
+    public var storedBytes: Int?
+    public var concurrentJobs: Int?
+
+    public init(workspaces: Int? = nil, storedBytes: Int? = nil, concurrentJobs: Int? = nil) {
+        self.workspaces = workspaces
+        self.storedBytes = storedBytes
+        self.concurrentJobs = concurrentJobs
+    }
+}
+
+/// An owner's stored bytes against the storage quota, for an upload about to be received.
+struct ByteQuota: Sendable {
+    let used: Int
+    let limit: Int
+    var remaining: Int { limit - used }
+
+    func exceeded(adding bytes: Int) -> ServiceError { ServiceState.overQuota(used: used, adding: bytes, limit: limit) }
+}
+
 /// All mutable state of the service: workspaces, jobs and the bounded queue between the HTTP
 /// handlers and the workers. One actor, so that "is there room in the queue" and "enqueue" (and
 /// "is the job done" and "serve its file") are single steps that no other request can interleave.
+/// Every change of a record is written to the data directory (``Persistence``) before the actor
+/// moves on, so a restarted server finds what the clients were told.
 actor ServiceState {
     let queueLimit: Int
+    let quota: Quota
+    let expireAfter: Duration?
+    let maximumUploads: Int
+    let persistence: Persistence
     private var workspaces: [UUID: WorkspaceRecord] = [:]
     private var jobs: [UUID: JobRecord] = [:]
     /// Queued jobs in submission order, each with the validated workspace it runs on.
@@ -113,25 +182,90 @@ actor ServiceState {
     private var idleWorkers: [CheckedContinuation<(JobRecord, Workspace)?, Never>] = []
     private var isShutDown = false
     private(set) var runningCount = 0
+    /// Request bodies being received now (uploads), at most `maximumUploads`.
+    private(set) var uploadCount = 0
 
-    init(queueLimit: Int) {
+    init(queueLimit: Int, quota: Quota, expireAfter: Duration?, maximumUploads: Int, persistence: Persistence, restored: Persistence.Restored) {
         self.queueLimit = queueLimit
+        self.quota = quota
+        self.expireAfter = expireAfter
+        self.maximumUploads = maximumUploads
+        self.persistence = persistence
+        for record in restored.workspaces { workspaces[record.id] = record }
+        for job in restored.jobs { jobs[job.id] = job }
+        queue = restored.queue
+    }
+
+    private func expiry(from date: Date) -> Date? {
+        expireAfter.map { date.addingTimeInterval(Double($0.components.seconds) + Double($0.components.attoseconds) * 1e-18) }
+    }
+
+    // MARK: Uploads
+
+    /// Reserves one of the upload slots; 503 with Retry-After when all are taken.
+    func beginBody() throws(ServiceError) {
+        guard uploadCount < maximumUploads else {
+            throw ServiceError(.serviceUnavailable, "\(maximumUploads) uploads are in progress, the most this server receives at once; try again shortly", code: "busy")
+        }
+        uploadCount += 1
+    }
+
+    func endBody() { uploadCount -= 1 }
+
+    // MARK: Quotas
+
+    func storedBytes(of owner: String) -> Int {
+        workspaces.values.reduce(0) { $0 + ($1.owner == owner ? $1.bytes : 0) } + jobs.values.reduce(0) { $0 + ($1.owner == owner ? $1.bytes : 0) }
+    }
+
+    /// The bytes `owner` stores against the quota (nil: no quota); 403 when `adding` more would pass it.
+    @discardableResult
+    func byteQuota(of owner: String, adding: Int = 0) throws(ServiceError) -> ByteQuota? {
+        guard let limit = quota.storedBytes else { return nil }
+        let used = storedBytes(of: owner)
+        guard used + adding <= limit else { throw Self.overQuota(used: used, adding: adding, limit: limit) }
+        return ByteQuota(used: used, limit: limit)
+    }
+
+    static func overQuota(used: Int, adding: Int, limit: Int) -> ServiceError {
+        ServiceError(.forbidden, "storage quota exceeded: \(used) bytes stored, \(adding) more would pass the quota of \(limit) bytes; delete workspaces or jobs first", code: "quota")
+    }
+
+    /// 403 when `owner` already holds the most workspaces the quota allows.
+    func checkWorkspaceQuota(_ owner: String) throws(ServiceError) {
+        guard let limit = quota.workspaces else { return }
+        let held = workspaces.values.count { $0.owner == owner }
+        guard held < limit else {
+            throw ServiceError(.forbidden, "workspace quota exceeded: \(held) workspaces held, the quota is \(limit); delete one first", code: "quota")
+        }
     }
 
     // MARK: Workspaces
 
-    func add(_ record: WorkspaceRecord) {
+    /// Stores a new workspace; the quotas are checked again here, where no other request interleaves.
+    func add(_ record: WorkspaceRecord) throws(ServiceError) {
+        try checkWorkspaceQuota(record.owner)
+        try byteQuota(of: record.owner, adding: record.bytes)
+        var record = record
+        record.expires = expiry(from: record.created)
         workspaces[record.id] = record
+        persistence.save(record)
     }
 
-    func workspace(_ id: UUID) throws(ServiceError) -> WorkspaceRecord {
-        guard let record = workspaces[id] else { throw ServiceError(.notFound, "no workspace \(id.uuidString.lowercased())") }
+    func makeRecord(id: UUID, owner: String, directory: String, requiredFiles: [String], bytes: Int) -> WorkspaceRecord {
+        let now = Date()
+        return WorkspaceRecord(id: id, owner: owner, directory: directory, requiredFiles: requiredFiles, bytes: bytes, expires: expiry(from: now), created: now)
+    }
+
+    /// The workspace `id` if `owner` created it; another owner's workspace is "not found".
+    func workspace(_ id: UUID, owner: String) throws(ServiceError) -> WorkspaceRecord {
+        guard let record = workspaces[id], record.owner == owner else { throw ServiceError(.notFound, "no workspace \(id.uuidString.lowercased())") }
         return record
     }
 
     /// The model of a ready workspace; 409 while files are missing, the validation error when invalid.
-    func loadedModel(_ id: UUID) throws(ServiceError) -> LoadedModel {
-        let record = try workspace(id)
+    func loadedModel(_ id: UUID, owner: String) throws(ServiceError) -> LoadedModel {
+        let record = try workspace(id, owner: owner)
         switch record.state {
         case .ready: return record.loaded!
         case .invalid: throw record.error ?? ServiceError(.unprocessableContent, "the workspace is invalid")
@@ -141,8 +275,8 @@ actor ServiceState {
     }
 
     /// Reserves `name` for an upload: it must be one the workspace names and not uploaded yet.
-    func beginUpload(_ id: UUID, name: String) throws(ServiceError) -> WorkspaceRecord {
-        var record = try workspace(id)
+    func beginUpload(_ id: UUID, owner: String, name: String) throws(ServiceError) -> WorkspaceRecord {
+        var record = try workspace(id, owner: owner)
         guard record.requiredFiles.contains(name) else {
             throw ServiceError(.notFound, "the workspace names no event-database file \"\(name)\"; it needs: \(record.requiredFiles.isEmpty ? "none" : record.requiredFiles.joined(separator: ", "))")
         }
@@ -154,11 +288,15 @@ actor ServiceState {
         return record
     }
 
-    /// Ends an upload; returns the record, which needs validating when no file is missing any more.
-    func endUpload(_ id: UUID, name: String, succeeded: Bool) -> WorkspaceRecord? {
+    /// Ends an upload of `bytes` bytes; returns the record, which needs validating when no file is missing any more.
+    func endUpload(_ id: UUID, name: String, bytes: Int?) -> WorkspaceRecord? {
         guard var record = workspaces[id] else { return nil }
         record.uploading.remove(name)
-        if succeeded { record.uploaded.insert(name) }
+        if let bytes {
+            record.uploaded.insert(name)
+            record.bytes += bytes
+            persistence.save(record)
+        }
         workspaces[id] = record
         return record
     }
@@ -174,32 +312,45 @@ actor ServiceState {
             record.state = .invalid
         }
         workspaces[id] = record
+        persistence.save(record)
         return record
     }
 
-    func removeWorkspace(_ id: UUID) throws(ServiceError) -> WorkspaceRecord {
-        guard let record = workspaces.removeValue(forKey: id) else { throw ServiceError(.notFound, "no workspace \(id.uuidString.lowercased())") }
-        return record
+    /// Forgets a workspace and removes its files (jobs already submitted on it still run).
+    func removeWorkspace(_ id: UUID, owner: String) throws(ServiceError) {
+        let record = try workspace(id, owner: owner)
+        workspaces[id] = nil
+        persistence.remove(workspace: record)
     }
 
     // MARK: Jobs
 
-    /// Queues a job on a ready workspace, or hands it to an idle worker; 503 when the queue is full.
-    func submit(_ request: JobRequest, workspace id: UUID) throws(ServiceError) -> JobRecord {
-        let record = try workspace(id)
-        guard !isShutDown else { throw ServiceError(.serviceUnavailable, "the service is shutting down") }
-        guard record.state == .ready, let ws = record.workspace else {
-            switch record.state {
-            case .invalid: throw record.error ?? ServiceError(.unprocessableContent, "the workspace is invalid")
-            default: throw ServiceError(.conflict, "the workspace still needs the event-database file(s) \(record.missingFiles.map { "\"\($0)\"" }.joined(separator: ", ")): upload them with PUT /v1/workspaces/\(id.uuidString.lowercased())/files/NAME")
-            }
+    /// Queues a job on a ready workspace (the request already checked against its model), or
+    /// hands it to an idle worker; 429 over the owner's concurrent-job quota, 503 when the queue is full.
+    func submit(_ request: JobRequest, json: JSON, workspace id: UUID, owner: String) throws(ServiceError) -> JobRecord {
+        let record = try workspace(id, owner: owner)
+        guard let ws = record.workspace, record.state == .ready else { _ = try loadedModel(id, owner: owner); throw ServiceError(.conflict, "the workspace is not ready") }
+        try checkJobQuota(owner)
+        try byteQuota(of: owner)
+        return try enqueue(JobRecord(owner: owner, workspaceID: id, request: request, requestJSON: json), on: ws)
+    }
+
+    private func checkJobQuota(_ owner: String) throws(ServiceError) {
+        guard let limit = quota.concurrentJobs else { return }
+        let active = jobs.values.count { $0.owner == owner && ($0.state == .queued || $0.state == .running) }
+        guard active < limit else {
+            throw ServiceError(.tooManyRequests, "job quota exceeded: \(active) jobs queued or running, the quota is \(limit); wait for one to finish", code: "quota")
         }
-        try request.check(against: ws)
-        var job = JobRecord(id: UUID(), workspaceID: id, request: request)
+    }
+
+    private func enqueue(_ job: JobRecord, on ws: Workspace) throws(ServiceError) -> JobRecord {
+        guard !isShutDown else { throw ServiceError(.serviceUnavailable, "the service is shutting down") }
+        var job = job
         if !idleWorkers.isEmpty {
             job.state = .running
             job.started = Date()
             jobs[job.id] = job
+            persistence.save(job)
             runningCount += 1
             idleWorkers.removeFirst().resume(returning: (job, ws))
             return job
@@ -208,8 +359,25 @@ actor ServiceState {
             throw ServiceError(.serviceUnavailable, "the job queue is full (\(queueLimit) jobs waiting); try again later")
         }
         jobs[job.id] = job
+        persistence.save(job)
         queue.append((job.id, ws))
         return job
+    }
+
+    /// Queues an interrupted or failed job again, under the same id, on its workspace as it is now.
+    func retry(_ id: UUID, owner: String) throws(ServiceError) -> JobRecord {
+        var job = try self.job(id, owner: owner)
+        guard job.state == .interrupted || job.state == .failed else {
+            throw ServiceError(.conflict, "only an interrupted or failed job can be retried; this one is \(job.state.rawValue)")
+        }
+        let ws = try loadedModel(job.workspaceID, owner: owner).workspace
+        try checkJobQuota(owner)
+        job.state = .queued
+        job.error = nil
+        job.started = nil
+        job.finished = nil
+        job.expires = nil
+        return try enqueue(job, on: ws)
     }
 
     /// The next job for a worker, waiting for one when the queue is empty; nil once shut down.
@@ -219,6 +387,7 @@ actor ServiceState {
             let (id, ws) = queue.removeFirst()
             jobs[id]!.state = .running
             jobs[id]!.started = Date()
+            persistence.save(jobs[id]!)
             runningCount += 1
             return (jobs[id]!, ws)
         }
@@ -226,30 +395,34 @@ actor ServiceState {
     }
 
     /// Records the end of a job; its files are already in place when it is marked done.
-    func finish(_ id: UUID, _ result: Result<JSON?, ServiceError>) {
+    func finish(_ id: UUID, _ result: Result<(summary: JSON?, bytes: Int), ServiceError>) {
         runningCount -= 1
         guard var job = jobs[id] else { return }  // deleted while running
         job.finished = Date()
+        job.expires = expiry(from: job.finished!)
         switch result {
-        case .success(let summary):
+        case .success(let outcome):
             job.state = .done
-            job.summary = summary
+            job.summary = outcome.summary
+            job.bytes = outcome.bytes
         case .failure(let error):
             job.state = .failed
             job.error = error
         }
         jobs[id] = job
+        persistence.save(job)
     }
 
-    func job(_ id: UUID) throws(ServiceError) -> JobRecord {
-        guard let job = jobs[id] else { throw ServiceError(.notFound, "no job \(id.uuidString.lowercased())") }
+    /// The job `id` if `owner` submitted it; another owner's job is "not found".
+    func job(_ id: UUID, owner: String) throws(ServiceError) -> JobRecord {
+        guard let job = jobs[id], job.owner == owner else { throw ServiceError(.notFound, "no job \(id.uuidString.lowercased())") }
         return job
     }
 
-    /// Cancels a queued job, or forgets a finished one (the caller removes its files); a running
-    /// job cannot be stopped, since the library's computations are not interruptible.
-    func delete(_ id: UUID) throws(ServiceError) -> JobRecord {
-        var job = try self.job(id)
+    /// Cancels a queued job, or forgets a finished one and removes its files; a running job cannot
+    /// be stopped, since the library's computations are not interruptible.
+    func delete(_ id: UUID, owner: String) throws(ServiceError) {
+        var job = try self.job(id, owner: owner)
         switch job.state {
         case .running:
             throw ServiceError(.conflict, "the job is running and cannot be cancelled; delete it once it has finished")
@@ -257,16 +430,38 @@ actor ServiceState {
             queue.removeAll { $0.0 == id }
             job.state = .cancelled
             job.finished = Date()
+            job.expires = expiry(from: job.finished!)
             jobs[id] = job
-        case .done, .failed, .cancelled:
+            persistence.save(job)
+        case .done, .failed, .cancelled, .interrupted:
             jobs[id] = nil
+            persistence.remove(job: job)
         }
-        return job
     }
 
     var queuedCount: Int { queue.count }
 
-    /// Stops handing out jobs: idle workers get nil and return, queued jobs stay queued.
+    // MARK: Expiry
+
+    /// Removes the workspaces and finished jobs whose expiry time is before `now`, with their
+    /// files; returns how many of each. Queued and running jobs never expire.
+    @discardableResult
+    func sweep(now: Date = Date()) -> (workspaces: Int, jobs: Int) {
+        let oldWorkspaces = workspaces.values.filter { ($0.expires.map { $0 <= now } ?? false) && $0.uploading.isEmpty }
+        for record in oldWorkspaces {
+            workspaces[record.id] = nil
+            persistence.remove(workspace: record)
+        }
+        let oldJobs = jobs.values.filter { $0.isFinished && ($0.expires.map { $0 <= now } ?? false) }
+        for job in oldJobs {
+            jobs[job.id] = nil
+            persistence.remove(job: job)
+        }
+        return (oldWorkspaces.count, oldJobs.count)
+    }
+
+    /// Stops handing out jobs: idle workers get nil and return, queued jobs stay queued (and run
+    /// when a server is started again on the same data directory).
     func shutDown() {
         isShutDown = true
         for worker in idleWorkers { worker.resume(returning: nil) }

@@ -50,7 +50,7 @@ enum Storage {
         ServiceError(.contentTooLarge, "the request body is larger than the limit of \(limit) bytes")
     }
 
-    /// The whole request body, or a 413 as soon as it passes `limit` bytes.
+    /// The whole request body, or a 413 as soon as it passes `limit` bytes (small JSON requests only).
     static func collect(_ request: Request, limit: Int) async throws -> Data {
         try checkDeclaredLength(request, limit: limit)
         var data = Data()
@@ -60,29 +60,95 @@ enum Storage {
         }
         return data
     }
+
+    /// Streams the request body to the file `path`, holding one chunk at a time in memory (the
+    /// body is read only as fast as the file is written); returns the number of bytes.
+    ///
+    /// Refused: over `limit` bytes (413, before reading anything when Content-Length says so),
+    /// over the owner's `quota` of remaining bytes (403), not complete within `timeout` (408).
+    /// After a 408 the connection stops being read and is closed once the answer is out (a slow
+    /// client is not waited for again); after a 413 or 403 the server reads and discards the rest
+    /// of the body, one chunk at a time, so that the client reliably receives the answer. The
+    /// file is the caller's to remove on failure.
+    static func receive(_ request: Request, context: ServiceRequestContext, to path: String,
+                        limit: Int, quota: ByteQuota?, timeout: Duration) async throws -> Int {
+        let declared = request.headers[.contentLength].flatMap { Int($0) }
+        if let declared, declared > limit { throw tooLarge(limit) }
+        if let quota, let declared, declared > quota.remaining { throw quota.exceeded(adding: declared) }
+        let body = CountedBody(base: request.body, limit: limit, quota: quota)
+        let counter = body.counter
+        return try await withThrowingTaskGroup(of: Int?.self) { group in
+            group.addTask {
+                try await FileIO().writeFile(contents: body, path: path, context: context)
+                try Task.checkCancellation()
+                return counter.value
+            }
+            group.addTask {
+                try await Task.sleep(for: timeout)
+                return nil
+            }
+            let first = try await group.next()!
+            guard let count = first else {
+                // The writer may be waiting for bytes that come slowly: closing the input ends
+                // its wait, and cancellation makes it stop at once.
+                context.closeInput()
+                group.cancelAll()
+                throw ServiceError(.requestTimeout, "the request body was not received within \(timeout.components.seconds) s (\(counter.value) bytes arrived); send it faster or in smaller files", code: "timeout")
+            }
+            group.cancelAll()
+            return count
+        }
+    }
 }
 
-/// The request body, failing with a 413 once more than `limit` bytes have passed, so a database
-/// upload streams to disk without ever holding more than one chunk in memory.
-struct LimitedBody<Base: AsyncSequence & Sendable>: AsyncSequence, Sendable where Base.Element == ByteBuffer {
+/// The bytes of a body counted so far, shared between the writer and the timeout's message.
+final class ByteCounter: @unchecked Sendable {
+    private let lock = NSLock()
+    // Guarded by `lock`.
+    private var count = 0
+
+    func add(_ n: Int) -> Int {
+        lock.lock()
+        defer { lock.unlock() }
+        count += n
+        return count
+    }
+
+    var value: Int {
+        lock.lock()
+        defer { lock.unlock() }
+        return count
+    }
+}
+
+/// The request body, failing with a 413 once more than `limit` bytes have passed, or with the
+/// quota's error once more than its remaining bytes have, and stopping when its task is
+/// cancelled; so an upload streams to disk without ever holding more than one chunk in memory.
+struct CountedBody<Base: AsyncSequence & Sendable>: AsyncSequence, Sendable where Base.Element == ByteBuffer {
     typealias Element = ByteBuffer
     let base: Base
     let limit: Int
+    let quota: ByteQuota?
+    let counter = ByteCounter()
 
     struct AsyncIterator: AsyncIteratorProtocol {
         var base: Base.AsyncIterator
         let limit: Int
-        var count = 0
+        let quota: ByteQuota?
+        let counter: ByteCounter
 
         mutating func next() async throws -> ByteBuffer? {
+            try Task.checkCancellation()
             guard let chunk = try await base.next() else { return nil }
-            count += chunk.readableBytes
+            try Task.checkCancellation()
+            let count = counter.add(chunk.readableBytes)
             guard count <= limit else { throw Storage.tooLarge(limit) }
+            if let quota, count > quota.remaining { throw quota.exceeded(adding: count) }
             return chunk
         }
     }
 
-    func makeAsyncIterator() -> AsyncIterator { AsyncIterator(base: base.makeAsyncIterator(), limit: limit) }
+    func makeAsyncIterator() -> AsyncIterator { AsyncIterator(base: base.makeAsyncIterator(), limit: limit, quota: quota, counter: counter) }
 }
 
 /// Runs blocking work (JSON parsing, HDF5 reads, fits) on a thread of its own rather than on

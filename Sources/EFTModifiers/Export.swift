@@ -115,6 +115,13 @@ extension Workspace {
         return try Workspace(json: json, baseDirectory: baseDirectory, modifiers: modifiers)
     }
 
+    /// Checks, without evaluating anything, the measurements an export at any point would have
+    /// (the rules of ``evaluated(at:poi:measurement:)``): `measurement` must exist, `poi` must not
+    /// be a Wilson coefficient, and without `poi` no kept measurement's POI may be one.
+    public func checkExportMeasurements(poi: String?, measurement: String? = nil) throws(HistFactoryError) {
+        _ = try Self.plainMeasurements(json["measurements"], coefficients: wilsonCoefficients, poi: poi, measurement: measurement)
+    }
+
     /// The name of the channel, sample and staterror modifier that carry the normalisation of the
     /// point-dependent staterror widths in an export (§16).
     public static let staterrorNormalisationChannel = "efthf_staterror_normalisation"

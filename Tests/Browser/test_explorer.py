@@ -35,6 +35,13 @@ if not REFERENCE.is_dir():
     REFERENCE = Path("/work/shared/reference")
 EXAMPLE = ROOT / "Data/vh/workspace_morphing.json"
 SVG = "{http://www.w3.org/2000/svg}"
+# The server runs with a token file (Specs/service.md, "Authentication"); the page gets the token
+# from the address's fragment on its first load and keeps it in localStorage.
+TOKEN = "explorer-test-token-" + os.urandom(8).hex()
+
+
+def authorised(url):
+    return urllib.request.Request(url, headers={"Authorization": f"Bearer {TOKEN}"})
 
 
 def free_port():
@@ -49,13 +56,16 @@ def server():
     data = tempfile.mkdtemp(prefix="efthf-explorer-test-")
     port = free_port()
     log = open(Path(data) / "serve.log", "w")
+    tokens = Path(data) / "tokens"
+    tokens.write_text(f"# token owner\n{TOKEN} explorer-test\n")
     process = subprocess.Popen(
-        [str(BINARY), "serve", "--port", str(port), "--data-dir", data, "--examples", str(ROOT / "Data/vh")],
+        [str(BINARY), "serve", "--port", str(port), "--data-dir", data + "/data", "--examples", str(ROOT / "Data/vh"),
+         "--token-file", str(tokens)],
         cwd=data, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     for _ in range(200):
         try:
-            with urllib.request.urlopen(url + "/v1/health", timeout=1) as r:
+            with urllib.request.urlopen(authorised(url + "/v1/health"), timeout=1) as r:
                 if r.status == 200:
                     break
         except OSError:
@@ -117,7 +127,7 @@ def stack_svgs(driver):
 
 def summary_of(server, driver):
     workspace = driver.execute_script("return new URLSearchParams(location.search).get('workspace')")
-    with urllib.request.urlopen(f"{server}/v1/workspaces/{workspace}/summary") as r:
+    with urllib.request.urlopen(authorised(f"{server}/v1/workspaces/{workspace}/summary")) as r:
         return json.load(r)
 
 
@@ -156,7 +166,7 @@ def severe_console_entries(driver, expected=()):
 
 def test_bundled_example_charts_fit_pulls_sliders_scan_download(server, browser, downloads):
     driver = browser
-    driver.get(server + "/")
+    driver.get(server + "/#token=" + TOKEN)
     # Upload the bundled example as a user would, through the file input.
     driver.find_element(By.ID, "file-workspace").send_keys(str(EXAMPLE))
     summary = wait_for_charts(driver, server)
@@ -256,7 +266,7 @@ def test_bundled_example_charts_fit_pulls_sliders_scan_download(server, browser,
 
 
 def test_example_button(server, browser):
-    browser.get(server + "/")
+    browser.get(server + "/#token=" + TOKEN)
     wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#example-select option[value='workspace_morphing.json']"))
     Select(browser.find_element(By.ID, "example-select")).select_by_value("workspace_morphing.json")
     browser.find_element(By.ID, "load-example").click()
@@ -267,7 +277,7 @@ def test_example_button(server, browser):
 def test_published_workspace_with_patch_set(server, browser):
     driver = browser
     folder = REFERENCE / "workspaces/01_pyhf_example"
-    driver.get(server + "/")
+    driver.get(server + "/#token=" + TOKEN)
     driver.find_element(By.ID, "file-workspace").send_keys(str(folder / "example_bkgonly.json"))
     wait_for_charts(driver, server)
     first = driver.current_url
@@ -290,7 +300,7 @@ def test_published_workspace_with_patch_set(server, browser):
 @pytest.mark.skipif(not (REFERENCE / "workspaces/02_cms_combine2pyhf_one-bin-stat-full").is_dir(), reason="the shared reference workspaces are absent")
 def test_published_cms_workspace(server, browser):
     driver = browser
-    driver.get(server + "/")
+    driver.get(server + "/#token=" + TOKEN)
     driver.find_element(By.ID, "file-workspace").send_keys(str(REFERENCE / "workspaces/02_cms_combine2pyhf_one-bin-stat-full/workspace.json"))
     wait_for_charts(driver, server)
     shoot(driver, "07-cms-workspace.png", "yields")
@@ -303,7 +313,7 @@ def test_background_only_workspace_with_a_hepdata_json_patch(server, browser):
     the upload is refused with the library's reason, and applying a patch file sends both."""
     driver = browser
     folder = REFERENCE / "workspaces/05_atlas_susy2018_31_sbottom_RegionA"
-    driver.get(server + "/")
+    driver.get(server + "/#token=" + TOKEN)
     driver.find_element(By.ID, "file-workspace").send_keys(str(folder / "BkgOnly.json"))
     wait(driver, lambda d: "apply its signal patch first" in d.find_element(By.ID, "status").text, message="no refusal of the background-only workspace")
     driver.find_element(By.ID, "file-patchset").send_keys(str(folder / "patch.sbottom_1300_205_60.json"))
@@ -315,3 +325,19 @@ def test_background_only_workspace_with_a_hepdata_json_patch(server, browser):
     shoot(driver, "08-atlas-sbottom-patched-charts.png", "yields")
     shoot(driver, "08-atlas-sbottom-patched-structure.png", "structure")
     assert severe_console_entries(driver, expected=["/v1/workspaces - Failed to load resource: the server responded with a status of 422"]) == []
+
+
+def test_page_without_a_token_asks_for_one(server, browser):
+    browser.get(server + "/")
+    browser.execute_script("localStorage.clear()")
+    browser.get(server + "/")
+    form = browser.find_element(By.ID, "token-form")
+    wait(browser, lambda d: form.is_displayed(), message="the token form did not appear")
+    assert "access token" in browser.find_element(By.ID, "token-status").text
+    browser.find_element(By.ID, "token-input").send_keys(TOKEN)
+    browser.find_element(By.ID, "token-submit").click()
+    wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#example-select option[value='workspace_morphing.json']"),
+         message="the examples did not load with the token")
+    assert not form.is_displayed()
+    assert browser.execute_script("return localStorage.getItem('efthf-token')") == TOKEN
+    assert severe_console_entries(browser, expected=["/v1/examples - Failed to load resource: the server responded with a status of 401"]) == []

@@ -56,6 +56,7 @@ import Testing
         let body: String
         let status: HTTPResponse.Status
         let message: String
+        var path: String? = nil
         var testDescription: String { label }
     }
 
@@ -64,15 +65,34 @@ import Testing
         BadJob(label: "not an object", body: "[]", status: .badRequest, message: "must be a JSON object"),
         BadJob(label: "unknown kind", body: #"{"kind": "nonsense"}"#, status: .badRequest, message: "\"kind\" must be"),
         BadJob(label: "scan without axes", body: #"{"kind": "scan"}"#, status: .badRequest, message: "needs \"axes\""),
-        BadJob(label: "scan of three axes", body: #"{"kind": "scan", "axes": {"cHW": [-1, 1, 3], "cHq3": [-1, 1, 3], "lumi": [0.9, 1.1, 3]}}"#, status: .badRequest, message: "one axis"),
+        BadJob(label: "scan of three axes", body: #"{"kind": "scan", "axes": {"cHW": [-1, 1, 3], "cHq3": [-1, 1, 3], "lumi": [0.9, 1.1, 3]}}"#, status: .unprocessableContent, message: "one axis"),
         BadJob(label: "unknown member", body: #"{"kind": "export", "at": {}, "grid": {}}"#, status: .badRequest, message: "unknown member \"grid\""),
         BadJob(label: "export without a point", body: #"{"kind": "export"}"#, status: .badRequest, message: "needs \"at\""),
         BadJob(label: "value not a number", body: #"{"kind": "export", "at": {"cHW": "big"}}"#, status: .badRequest, message: "at /at/cHW: must be a finite number"),
         BadJob(label: "unknown coefficient", body: #"{"kind": "export", "at": {"cHX": 1}}"#, status: .unprocessableContent, message: "unknown Wilson coefficient \"cHX\""),
-        BadJob(label: "bad grid axis", body: #"{"kind": "patchset", "grid": {"cHW": [1, -1, 3]}}"#, status: .badRequest, message: "must be below the upper end"),
-        BadJob(label: "grid too large", body: #"{"kind": "patchset", "grid": {"cHW": [-1, 1, 1000], "cHq3": [-1, 1, 1000]}}"#, status: .badRequest, message: "1000000 points (cHW: 1000 × cHq3: 1000); the limit is 10000"),
+        BadJob(label: "bad grid axis", body: #"{"kind": "patchset", "grid": {"cHW": [1, -1, 3]}}"#, status: .unprocessableContent, message: "must be below the upper end"),
+        BadJob(label: "grid too large", body: #"{"kind": "patchset", "grid": {"cHW": [-1, 1, 1000], "cHq3": [-1, 1, 1000]}}"#, status: .unprocessableContent, message: "1000000 points (cHW: 1000 × cHq3: 1000); the limit is 10000"),
         BadJob(label: "unknown fit operator", body: #"{"kind": "fit", "ops": ["cHW", "cZZ"]}"#, status: .unprocessableContent, message: "unknown Wilson coefficient \"cZZ\""),
         BadJob(label: "unknown measurement", body: #"{"kind": "fit", "measurement": "other"}"#, status: .unprocessableContent, message: "no measurement named \"other\""),
+        BadJob(label: "unknown fix parameter", body: #"{"kind": "fit", "fix": {"alpha_nonsense": 0.5}}"#, status: .unprocessableContent,
+               message: "at /fix/alpha_nonsense: ", path: "/fix/alpha_nonsense"),
+        BadJob(label: "fix of a vector with the wrong count", body: #"{"kind": "scan", "axes": {"cHW": [-1, 1, 3]}, "fix": {"lumi": [1, 2]}}"#,
+               status: .unprocessableContent, message: "at /fix/lumi: ", path: "/fix/lumi"),
+        BadJob(label: "unknown scan parameter", body: #"{"kind": "scan", "axes": {"cXYZ": [-1, 1, 5]}}"#, status: .unprocessableContent,
+               message: "at /axes/cXYZ: ", path: "/axes/cXYZ"),
+        BadJob(label: "scan range reversed", body: #"{"kind": "scan", "axes": {"cHW": [1, -1, 5]}}"#, status: .unprocessableContent,
+               message: "at /axes/cHW: ", path: "/axes/cHW"),
+        BadJob(label: "scan of one point", body: #"{"kind": "scan", "axes": {"cHW": [0, 0, 1]}}"#, status: .unprocessableContent, message: "at least 2 points"),
+        BadJob(label: "export without a POI (the measurement's is a coefficient)", body: #"{"kind": "export", "at": {"cHW": 0.1}}"#,
+               status: .unprocessableContent, message: "at /poi: the POI of measurement \"VH_SMEFT\" is the Wilson coefficient \"cHW\"", path: "/poi"),
+        BadJob(label: "export with a coefficient as POI", body: #"{"kind": "export", "at": {"cHW": 0.1}, "poi": "cHq3"}"#,
+               status: .unprocessableContent, message: "at /poi: the POI \"cHq3\" is a Wilson coefficient", path: "/poi"),
+        BadJob(label: "patch set without a POI", body: #"{"kind": "patchset", "grid": {"cHW": [-0.1, 0.1, 3]}}"#,
+               status: .unprocessableContent, message: "at /poi: ", path: "/poi"),
+        BadJob(label: "limit on a POI that enters non-linearly", body: #"{"kind": "limit"}"#, status: .unprocessableContent, message: "enters the yields non-linearly"),
+        BadJob(label: "limit level out of range", body: #"{"kind": "limit", "level": 1.5}"#, status: .unprocessableContent, message: "not 1.5"),
+        BadJob(label: "limit test statistic", body: #"{"kind": "limit", "test_statistic": "q0"}"#, status: .unprocessableContent, message: "qtilde or q, not q0"),
+        BadJob(label: "limit scan range", body: #"{"kind": "limit", "scan": [2, 0, 5]}"#, status: .unprocessableContent, message: "at /scan: ", path: "/scan"),
     ]
 
     @Test(arguments: badJobs)
@@ -82,6 +102,7 @@ import Testing
             let response = try await client.send(.post, "/v1/workspaces/\(workspace)/jobs", ByteBuffer(string: bad.body))
             #expect(response.status == bad.status, "\(response.text)")
             #expect(try response.json["error"]?.stringValue?.contains(bad.message) == true, "\(response.text)")
+            if let path = bad.path { #expect(try response.json["path"]?.stringValue == path, "\(response.text)") }
             #expect(try await client.send(.get, "/v1/health").json["queued"] == .integer(0))
         }
     }

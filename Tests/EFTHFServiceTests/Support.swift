@@ -17,6 +17,20 @@ enum Example {
     }
 }
 
+/// A server with the configuration `configure` makes of the default test one, on a fresh data
+/// directory (removed afterwards).
+func withServer<T>(
+    configure: (inout ServiceConfiguration) -> Void, _ setup: TestingSetup = .router,
+    _ body: @Sendable (any TestClientProtocol, EFTHFServer) async throws -> T
+) async throws -> T {
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("efthf-service-test-\(UUID().uuidString)").path
+    defer { try? FileManager.default.removeItem(atPath: directory) }
+    var configuration = ServiceConfiguration(host: "127.0.0.1", port: 0, workers: 2, queueLimit: 16, maxUploadBytes: 64 << 20, dataDirectory: directory)
+    configure(&configuration)
+    let server = try EFTHFServer(configuration: configuration)
+    return try await server.application().test(setup) { client in try await body(client, server) }
+}
+
 /// A server on a fresh data directory, removed afterwards.
 func withServer<T>(
     workers: Int = 2, queueLimit: Int = 16, maxUploadBytes: Int = 64 << 20, _ setup: TestingSetup = .router,

@@ -349,18 +349,30 @@ public struct LimitTask: Sendable, Codable, Equatable {
         self.maxStarts = maxStarts
     }
 
-    public func run(on loaded: LoadedModel) throws -> LimitReport {
+    /// Checks the task against the model before anything is computed: the level, the test
+    /// statistic, the scan's size, a POI that exists and enters the yields monotonically, the
+    /// fit options. `run` does the same checks.
+    public func validate(on loaded: LoadedModel) throws {
         guard level > 0, level < 1 else { throw InferenceError(.invalidOptions, "the CLs level must be in (0, 1), not \(level)") }
+        _ = try HypotestTask.statistic(testStatistic)
+        if let scan, scan.count > Self.maximumScanPoints {
+            throw InferenceError(.invalidOptions, "the scan has \(scan.count) POI values; the limit is \(Self.maximumScanPoints)")
+        }
+        guard loaded.model.poiName != nil else {
+            throw InferenceError(.invalidOptions, "the measurement has no POI (its config.poi is empty); a CLs upper limit needs one")
+        }
         try Self.checkMonotonicPOI(loaded)
+        _ = try MultiStart.options(multistart, maxStarts: maxStarts, overrides: overrides, model: loaded.model)
+    }
+
+    public func run(on loaded: LoadedModel) throws -> LimitReport {
+        try validate(on: loaded)
         let options = try MultiStart.options(multistart, maxStarts: maxStarts, overrides: overrides, model: loaded.model)
         let statistic = try HypotestTask.statistic(testStatistic)
         let poi = loaded.model.poiName ?? ""
         guard let scan else {
             let r = try loaded.model.upperLimit(data: loaded.data, level: level, testStatistic: statistic, options: options)
             return LimitReport(poi: poi, level: level, observed: r.observed, expected: r.expected)
-        }
-        guard scan.count <= Self.maximumScanPoints else {
-            throw InferenceError(.invalidOptions, "the scan has \(scan.count) POI values; the limit is \(Self.maximumScanPoints)")
         }
         let r = try loaded.model.upperLimit(data: loaded.data, scan: scan, level: level, testStatistic: statistic, options: options)
         return LimitReport(poi: poi, level: level, observed: r.limit.observed, expected: r.limit.expected,

@@ -30,8 +30,36 @@ const $ = (id) => document.getElementById(id);
 
 // MARK: API
 
+// The bearer token of the API (Specs/service.md, "Authentication"): from the address's fragment
+// (#token=…, then kept in localStorage and removed from the address bar), else from localStorage,
+// else asked for in the token form when the server answers 401.
+const TOKEN_KEY = "efthf-token";
+
+function readToken() {
+  const match = /(?:^|&)token=([^&]*)/.exec(location.hash.slice(1));
+  if (match) {
+    const token = decodeURIComponent(match[1]);
+    try { localStorage.setItem(TOKEN_KEY, token); } catch (e) { /* storage disabled: the token lives for this page only */ }
+    history.replaceState(null, "", location.pathname + location.search);
+    return token;
+  }
+  try { return localStorage.getItem(TOKEN_KEY); } catch (e) { return null; }
+}
+
+let accessToken = readToken();
+
+function authHeaders() {
+  return accessToken ? { Authorization: `Bearer ${accessToken}` } : {};
+}
+
+function askForToken(message) {
+  $("token-form").hidden = false;
+  setStatus($("token-status"), message, true);
+  $("token-input").focus();
+}
+
 async function api(method, path, body, raw) {
-  const init = { method, headers: {} };
+  const init = { method, headers: authHeaders() };
   if (body !== undefined) {
     init.body = raw ? body : JSON.stringify(body);
     init.headers["Content-Type"] = "application/json";
@@ -42,6 +70,7 @@ async function api(method, path, body, raw) {
   try { json = text ? JSON.parse(text) : null; } catch (e) { json = null; }
   if (!response.ok) {
     const message = json && json.error ? json.error : `${response.status} ${text}`;
+    if (response.status === 401) askForToken(message);
     throw new Error(message);
   }
   return json;
@@ -52,7 +81,7 @@ async function waitForJob(job, onProgress) {
     const status = await api("GET", `/v1/jobs/${job.id}`);
     if (onProgress) onProgress(status);
     if (status.state === "done") return status;
-    if (status.state === "failed" || status.state === "cancelled") {
+    if (status.state === "failed" || status.state === "cancelled" || status.state === "interrupted") {
       throw new Error(status.error ? status.error.error : `the job is ${status.state}`);
     }
     await new Promise((resolve) => setTimeout(resolve, 250));
@@ -108,8 +137,9 @@ async function uploadDatabases(files) {
   try {
     let status = null;
     for (const file of files) {
-      const response = await fetch(`/v1/workspaces/${state.id}/files/${encodeURIComponent(file.name)}`, { method: "PUT", body: file });
+      const response = await fetch(`/v1/workspaces/${state.id}/files/${encodeURIComponent(file.name)}`, { method: "PUT", body: file, headers: authHeaders() });
       status = await response.json();
+      if (response.status === 401) askForToken(status.error);
       if (!response.ok) throw new Error(status.error);
     }
     if (status) await accept(status);
@@ -825,6 +855,19 @@ function start() {
   $("scan-parameter").addEventListener("change", setScanRange);
   $("band-toggle").addEventListener("change", refreshYields);
   $("scan-button").addEventListener("click", runScan);
+  $("token-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    accessToken = $("token-input").value.trim();
+    try { localStorage.setItem(TOKEN_KEY, accessToken); } catch (error) { /* kept for this page only */ }
+    $("token-form").hidden = true;
+    setStatus($("token-status"), "");
+    loadInitial();
+  });
+  loadInitial();
+}
+
+// The examples and the workspace of a permalink (/?workspace=ID); again once a token is given.
+function loadInitial() {
   loadExamples();
   const id = new URLSearchParams(location.search).get("workspace");
   if (id) {
