@@ -36,14 +36,12 @@ enum FitPlots {
             files.append(path)
         }
         let yields = SampleYields(model: model)
-        let report = YieldsReport(loaded: loaded, fit: result)
-        for channel in report.channels {
-            for (stage, prediction) in [("pre-fit", channel.prefit), ("post-fit", channel.postfit)] {
-                guard let prediction else { continue }
-                let panel = YieldsPanel(title: "\(channel.name): \(stage)",
-                                        samples: prediction.samples.entries.map { Histogram(label: $0.name, values: $0.value) },
-                                        data: channel.data, binEdges: channel.binEdges, xLabel: channel.observable,
-                                        uncertainty: prediction.uncertainty, bandLabel: "\(stage.prefix(1).uppercased() + stage.dropFirst()) uncertainty",
+        let (prefit, postfit) = try YieldsTask.fitYields(loaded, fit: result)
+        for (stage, report) in [("pre-fit", prefit), ("post-fit", postfit)] {
+            for channel in report.channels {
+                let panel = YieldsPanel(title: "\(channel.name): \(stage)", samples: channel.samples.entries.map { Histogram(label: $0.name, values: $0.value) },
+                                        data: channel.observed, binEdges: channel.binEdges, xLabel: channel.observable,
+                                        uncertainty: channel.totalUncertainty, bandLabel: stage == "pre-fit" ? "Pre-fit uncertainty" : "Post-fit uncertainty",
                                         colorOrder: model.samples)
                 try save("yields_\(stage.replacingOccurrences(of: "-", with: ""))_\(fileName(channel.name)).svg", Plot.yields(panel, logY: logY))
             }

@@ -53,39 +53,40 @@ import Testing
         let model = loaded.model
         let fit = try model.fit(loaded.data, options: FitOptions(computeUncertainties: true))
         let V = try #require(fit.covariance)
-        let report = YieldsReport(loaded: loaded, fit: fit)
-        #expect(report.channels.map(\.name) == model.channels)
+        let (prefit, postfit) = try YieldsTask.fitYields(loaded, fit: fit)
+        #expect(postfit.channels.map(\.name) == model.channels)
         let post = Self.finiteDifferenceJacobian(model, at: fit.values)
         let pre = Self.finiteDifferenceJacobian(model, at: model.suggestedInits)
-        let widths = model.constraintWidths
-        let postBand = report.channels.flatMap { $0.postfit!.uncertainty! }
-        let preBand = report.channels.flatMap { $0.prefit.uncertainty! }
-        let postTotal = report.channels.flatMap { $0.postfit!.total }
-        #expect(postTotal == model.expectedMainData(fit.values))
+        let widths = ParameterTable(model: model).parameters.map(\.width)
+        let postBand = postfit.channels.flatMap { $0.totalUncertainty! }
+        let preBand = prefit.channels.flatMap { $0.totalUncertainty! }
+        #expect(postfit.channels.flatMap(\.total) == model.expectedMainData(fit.values))
+        #expect(prefit.channels.flatMap(\.total) == model.expectedMainData(model.suggestedInits))
         for b in 0..<model.mainBinCount {
             var postVariance = 0.0, preVariance = 0.0
             for i in 0..<model.parameterCount {
                 for j in 0..<model.parameterCount { postVariance += post[b][i] * V[i][j] * post[b][j] }
-                if !model.suggestedFixed[i], let w = widths[i] { preVariance += pre[b][i] * pre[b][i] * w.width * w.width }
+                if !model.suggestedFixed[i], let w = widths[i] { preVariance += pre[b][i] * pre[b][i] * w * w }
             }
             #expect(abs(postBand[b] - postVariance.squareRoot()) <= 1e-6 * postBand[b], "bin \(b): \(postBand[b]) vs \(postVariance.squareRoot())")
             #expect(abs(preBand[b] - preVariance.squareRoot()) <= 1e-6 * preBand[b], "bin \(b): \(preBand[b]) vs \(preVariance.squareRoot())")
         }
         // The fit constrains: the post-fit band is narrower than the pre-fit one in the control region.
-        let cr = try #require(report.channels.first { $0.name == "CR_ttbar" })
-        #expect(zip(cr.postfit!.uncertainty!, cr.prefit.uncertainty!).allSatisfy { $0 < $1 })
+        let k = try #require(model.channels.firstIndex(of: "CR_ttbar"))
+        #expect(zip(postfit.channels[k].totalUncertainty!, prefit.channels[k].totalUncertainty!).allSatisfy { $0 < $1 })
         // A pyhf workspace has no bin edges.
-        #expect(report.channels.allSatisfy { $0.binEdges == nil && $0.observable == nil })
+        #expect(postfit.channels.allSatisfy { $0.binEdges == nil && $0.observable == nil })
+        #expect(postfit.jsonValue["channels"]?.arrayValue?.first?.objectValue?.keys == ["name", "observed", "total", "samples", "total_uncertainty"])
     }
 
     @Test("an event-database channel takes its bin edges and observable from the modifier")
     func eventDatabaseBinEdges() throws {
         let loaded = try ModelSource(workspace: Self.path("Data/vh/workspace_events.json")).load()
-        let report = YieldsReport(loaded: loaded, fit: nil)
+        let report = try YieldsTask().run(on: loaded)
         let channel = try #require(report.channels.first)
         #expect(channel.observable == "pTV")
         #expect(channel.binEdges == [0, 60, 100, 140, 200, 260, 340, 440, 600])
-        #expect(channel.postfit == nil)
+        #expect(report.jsonValue["channels"]?.arrayValue?.first?["bin_edges"]?.arrayValue?.count == 9)
     }
 
     struct GoodnessCase: Sendable, CustomTestStringConvertible {
@@ -136,7 +137,8 @@ import Testing
         #expect(keys == keys.sorted(by: >))
         // Every constrained free parameter except the POI, once.
         let model = loaded.model
-        let constrained = model.parameterNames.indices.filter { model.constraintWidths[$0] != nil && !model.suggestedFixed[$0] }.map { model.parameterNames[$0] }
+        let table = ParameterTable(model: model).parameters
+        let constrained = model.parameterNames.indices.filter { table[$0].width != nil && !model.suggestedFixed[$0] && $0 != model.poiIndex }.map { model.parameterNames[$0] }
         #expect(Set(report.parameters.map(\.name)) == Set(constrained))
         #expect(report.parameters.allSatisfy { $0.failures == nil })
         // Linear response of a Gaussian likelihood: Δμ(θ_k = θ̂_k ± σ̂_k) = ± V_μk/σ̂_k.

@@ -154,14 +154,12 @@ func attributeValues(_ svg: String, _ name: String) -> [String] {
     func eventDatabaseYieldsPlot() throws {
         let loaded = try ModelSource(workspace: Self.repository.appendingPathComponent("Data/vh/workspace_events.json").path).load()
         let fit = try loaded.model.fit(loaded.data, options: FitOptions(computeUncertainties: true))
-        let report = YieldsReport(loaded: loaded, fit: fit)
-        let channel = try #require(report.channels.first)
-        let post = try #require(channel.postfit)
+        let channel = try #require(YieldsTask.fitYields(loaded, fit: fit).postfit.channels.first)
         for logY in [false, true] {
-            let svg = Plot.yields(YieldsPanel(title: "\(channel.name): post-fit", samples: post.samples.entries.map { Histogram(label: $0.name, values: $0.value) },
-                                              data: channel.data, binEdges: channel.binEdges, xLabel: channel.observable, uncertainty: post.uncertainty,
+            let svg = Plot.yields(YieldsPanel(title: "\(channel.name): post-fit", samples: channel.samples.entries.map { Histogram(label: $0.name, values: $0.value) },
+                                              data: channel.observed, binEdges: channel.binEdges, xLabel: channel.observable, uncertainty: channel.totalUncertainty,
                                               bandLabel: "Post-fit uncertainty"), logY: logY)
-            #expect(pathPoints(svg, className: "band")?.count == 4 * channel.data.count)
+            #expect(pathPoints(svg, className: "band")?.count == 4 * channel.observed.count)
             #expect(svg.contains(">600</text>") && svg.contains(">pTV</text>"))
             try checkPlot(svg, name: logY ? "vh_events_postfit_log" : "vh_events_postfit")
         }

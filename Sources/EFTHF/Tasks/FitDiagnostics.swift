@@ -5,26 +5,6 @@ import Foundation
 import HistFactory
 import Inference
 
-extension HistFactoryModel {
-    /// Per parameter: the centre θ₀ and pre-fit width σ₀ of its constraint (the auxiliary datum and
-    /// σ of a Gaussian one; 1 and 1/√τ of a Poisson one), nil for an unconstrained parameter.
-    public var constraintWidths: [(centre: Double, width: Double)?] {
-        var out = [(centre: Double, width: Double)?](repeating: nil, count: parameterCount)
-        for set in parameterSets {
-            for (k, i) in set.indices.enumerated() {
-                switch set.constraint {
-                case .unconstrained: break
-                case .normal(let sigmas):
-                    out[i] = (k < set.auxdata.count ? set.auxdata[k] : 0, sigmas[k])
-                case .poisson(let tau):
-                    out[i] = (1, 1 / tau[k].squareRoot())
-                }
-            }
-        }
-        return out
-    }
-}
-
 /// The saturated-model goodness of fit (Baker & Cousins 1984; cabinetry's `fit._goodness_of_fit`):
 ///
 /// ```
@@ -59,8 +39,8 @@ public struct GoodnessOfFit: Sendable, Codable, Equatable {
         let saturatedMain = data.main.reduce(0.0) { $0 + Self.logPoisson($1, $1) }
         saturatedTwiceNLL = -2 * (saturatedMain + constraint)
         twiceDeltaNLL = fit.twiceNLL - saturatedTwiceNLL
-        let constraints = model.constraintWidths
-        let freeUnconstrained = (0..<model.parameterCount).filter { !fit.fixed[$0] && constraints[$0] == nil }.count
+        let table = ParameterTable(model: model).parameters
+        let freeUnconstrained = (0..<model.parameterCount).filter { !fit.fixed[$0] && table[$0].width == nil }.count
         degreesOfFreedom = data.main.count - freeUnconstrained
         pValue = chiSquaredSurvival(max(twiceDeltaNLL, 0), degreesOfFreedom: degreesOfFreedom)
     }
@@ -71,101 +51,34 @@ public struct GoodnessOfFit: Sendable, Codable, Equatable {
     }
 }
 
-/// Pre- and post-fit yields per channel with their uncertainty bands, for yield plots and tables.
-///
-/// The band is linear error propagation, σ²_ν_b = Σ_ij J_bi V_ij J_bj with J = ∂ν/∂θ from the
-/// model's analytic Jacobian (``HistFactoryModel/expectedMainDataJacobian(_:)``). Pre-fit: at the
-/// inits, V diagonal with the constraint widths σ₀² of the free constrained parameters (0 for
-/// unconstrained ones, as cabinetry's pre-fit model). Post-fit: at θ̂ with the fit's covariance.
-public struct YieldsReport: Sendable, Codable {
-    /// Expected yields at one point.
-    public struct Prediction: Sendable, Codable {
-        /// Each sample's yields per bin.
-        public let samples: NamedValues<[Double]>
-        /// ν_b, the sum of the samples.
-        public let total: [Double]
-        /// σ_ν_b; nil without a covariance (a fit without uncertainties).
-        public let uncertainty: [Double]?
-    }
-
-    public struct Channel: Sendable, Codable {
-        public let name: String
-        /// The observable of the bin edges, when known.
-        public let observable: String?
-        /// Bin edges (bins + 1 values), from an event-database modifier of the channel; nil when
-        /// the workspace does not say (pyhf workspaces have no bin edges): bins are then numbered.
-        public let binEdges: [Double]?
-        public let data: [Double]
-        public let prefit: Prediction
-        public let postfit: Prediction?
-
-        enum CodingKeys: String, CodingKey {
-            case name, observable, binEdges = "bin_edges", data, prefit, postfit
+extension YieldsTask {
+    /// The yields of a fit's plots and tables (cabinetry's pre- and post-fit models): pre-fit at
+    /// the inits with the band of the constraint widths (``Band/constraints``), post-fit at θ̂ with
+    /// the band of the fit's covariance (nil without one: a fit without uncertainties).
+    public static func fitYields(_ loaded: LoadedModel, fit: FitResult) throws(HistFactoryError) -> (prefit: YieldsReport, postfit: YieldsReport) {
+        let prefit = try YieldsTask(band: .constraints).run(on: loaded)
+        var sigma: [Double]? = nil
+        if let V = fit.covariance {
+            let free = fit.fixed.indices.filter { !fit.fixed[$0] }
+            sigma = try totalUncertainty(.covariance(parameters: free.map { fit.parameterNames[$0] }, matrix: free.map { i in free.map { V[i][$0] } }),
+                                         model: loaded.model, at: fit.values)
         }
+        let postfit = YieldsReport(model: loaded.model, data: loaded.data, at: fit.values, totalUncertainty: sigma,
+                                   binning: YieldsReport.binEdges(loaded.workspace))
+        return (prefit, postfit)
     }
+}
 
-    public let channels: [Channel]
-
-    /// The yields of `loaded`'s model: pre-fit, and post-fit when `fit` is given.
-    public init(loaded: LoadedModel, fit: FitResult?) {
-        let model = loaded.model
-        let widths = model.constraintWidths
-        let free = model.suggestedFixed.indices.map { i in !(fit?.fixed[i] ?? model.suggestedFixed[i]) }
-        let prefitVariance = widths.indices.map { i in free[i] ? (widths[i].map { $0.width * $0.width } ?? 0) : 0 }
-        let prefit = Self.predictions(model, at: model.suggestedInits) { J in
-            J.map { row in zip(row, prefitVariance).reduce(0) { $0 + $1.0 * $1.0 * $1.1 }.squareRoot() }
-        }
-        let postfit = fit.map { fit in
-            Self.predictions(model, at: fit.values) { J -> [Double]? in
-                guard let V = fit.covariance else { return nil }
-                return J.map { row in Self.propagated(row, V).squareRoot() }
-            }
-        }
-        let edges = Self.binEdges(loaded.workspace)
-        var offset = 0
-        channels = model.channels.enumerated().map { k, name in
-            let n = model.channelBinCounts[k]
-            defer { offset += n }
-            let binning = edges[name].flatMap { $0.edges.count == n + 1 ? $0 : nil }
-            return Channel(name: name, observable: binning?.observable, binEdges: binning?.edges,
-                           data: Array(loaded.data.main[offset..<offset + n]),
-                           prefit: prefit[k], postfit: postfit?[k])
-        }
-    }
-
-    /// rᵀ V r over the parameters where r is not zero.
-    static func propagated(_ row: [Double], _ V: [[Double]]) -> Double {
-        let nonzero = row.indices.filter { row[$0] != 0 }
-        var sum = 0.0
-        for i in nonzero { for j in nonzero { sum += row[i] * V[i][j] * row[j] } }
-        return max(sum, 0)
-    }
-
-    /// Per channel: the samples' yields, their total, and `sigma` of the Jacobian rows of its bins.
-    static func predictions(_ model: HistFactoryModel, at point: [Double], sigma: ([[Double]]) -> [Double]?) -> [Prediction] {
-        let samples = model.expectedSampleData(point)
-        let total = model.expectedMainData(point)
-        let uncertainty = sigma(model.expectedMainDataJacobian(point))
-        var offset = 0
-        return model.channels.enumerated().map { k, channel in
-            let n = model.channelBinCounts[k]
-            defer { offset += n }
-            let inChannel = samples.filter { $0.channel == channel }
-            return Prediction(samples: NamedValues(names: inChannel.map(\.sample), values: inChannel.map(\.yields)),
-                              total: Array(total[offset..<offset + n]), uncertainty: uncertainty.map { Array($0[offset..<offset + n]) })
-        }
-    }
-
+extension YieldsReport {
     /// The bin edges of each channel that has an event-database modifier (its `observable` and
     /// `edges`, Specs/event-database.md); the first such modifier of the channel wins.
     public static func binEdges(_ workspace: Workspace) -> [String: (observable: String, edges: [Double])] {
         var out: [String: (observable: String, edges: [Double])] = [:]
-        for channel in workspace.channels where out[channel.name] == nil {
+        for channel in workspace.channels {
             for sample in channel.samples {
-                for modifier in sample.modifiers {
+                for modifier in sample.modifiers where out[channel.name] == nil {
                     guard let morphing = modifier.dependent as? MorphingModifier, morphing.source["file"] != nil,
-                          let edges = morphing.source["edges"]?.arrayValue?.compactMap(\.doubleValue), edges.count >= 2,
-                          out[channel.name] == nil
+                          let edges = morphing.source["edges"]?.arrayValue?.compactMap(\.doubleValue), edges.count >= 2
                     else { continue }
                     out[channel.name] = (morphing.source["observable"]?.stringValue ?? "observable", edges)
                 }
@@ -212,7 +125,7 @@ public struct RankingTask: Sendable, Codable, Equatable {
             throw InferenceError(.failedMinimization, "the best fit has no Hessian uncertainties; the post-fit impacts need σ̂")
         }
         guard !best.fixed[p] else { throw InferenceError(.invalidOptions, "\(poiName) is fixed in this fit; rank impacts on a free parameter") }
-        let widths = model.constraintWidths
+        let widths = ParameterTable(model: model).parameters.map { e in e.width.map { (centre: e.centre ?? 0, width: $0) } }
         let ranked = (0..<model.parameterCount).filter { $0 != p && !best.fixed[$0] && widths[$0] != nil }
         guard ranked.count <= Self.maximumParameters else {
             throw InferenceError(.invalidOptions, "\(ranked.count) constrained parameters to rank; the limit is \(Self.maximumParameters)")

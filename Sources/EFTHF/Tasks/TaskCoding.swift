@@ -211,6 +211,17 @@ extension LimitTask {
     }
 }
 
+extension RankingTask {
+    enum CodingKeys: String, CodingKey, CaseIterable { case poi, ops, fix }
+
+    public init(from decoder: any Decoder) throws {
+        try TaskCoding.rejectUnknown(decoder, CodingKeys.self)
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(poi: try c.decodeIfPresent(String.self, forKey: .poi), ops: try c.decodeIfPresent([String].self, forKey: .ops),
+                  fix: try c.value(.fix, default: ParameterValues()))
+    }
+}
+
 extension SignificanceTask {
     enum CodingKeys: String, CodingKey, CaseIterable { case overrides }
 
