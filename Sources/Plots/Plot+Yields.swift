@@ -130,9 +130,7 @@ extension Plot {
         for b in 0..<bins { step += [(main.x(edges[b]), main.y(max(total[b], floorY))), (main.x(edges[b + 1]), main.y(max(total[b], floorY)))] }
         svg.polyline(step, stroke: "#000", width: 1.2)
         if let sigma {
-            let upper = (0..<bins).flatMap { b in [(edges[b], total[b] + sigma[b]), (edges[b + 1], total[b] + sigma[b])] }
-            let lower = (0..<bins).reversed().flatMap { b in [(edges[b + 1], total[b] - sigma[b]), (edges[b], total[b] - sigma[b])] }
-            svg.path(upper + lower, frame: main, clampTo: yDomain, fill: "url(#hatch)", stroke: "#555", className: "band", title: panel.bandLabel)
+            svg.path(bandOutline(edges: edges, centre: total, halfWidth: sigma), frame: main, clampTo: yDomain, fill: "url(#hatch)", stroke: "#555", className: "band", title: panel.bandLabel)
         }
         if let data, let intervals {
             for b in 0..<bins {
@@ -165,9 +163,7 @@ extension Plot {
         let ratioFrame = Frame(left: main.left, top: main.bottom + 10, width: plotWidth, height: ratioHeight, x: main.x.domain, y: (1 - halfRange)...(1 + halfRange))
         svg.raw("<g class=\"ratio-panel\">")
         if let relative {
-            let upper = (0..<bins).flatMap { b in [(edges[b], 1 + relative[b]), (edges[b + 1], 1 + relative[b])] }
-            let lower = (0..<bins).reversed().flatMap { b in [(edges[b + 1], 1 - relative[b]), (edges[b], 1 - relative[b])] }
-            svg.path(upper + lower, frame: ratioFrame, clampTo: ratioFrame.y.domain, fill: "url(#hatch)", stroke: "#555", className: "ratio-band", title: panel.bandLabel)
+            svg.path(bandOutline(edges: edges, centre: [Double](repeating: 1, count: bins), halfWidth: relative), frame: ratioFrame, clampTo: ratioFrame.y.domain, fill: "url(#hatch)", stroke: "#555", className: "ratio-band", title: panel.bandLabel)
         }
         svg.line(ratioFrame.left, ratioFrame.y(1), ratioFrame.right, ratioFrame.y(1), stroke: "#d62728", width: 1, dash: "5,3")
         for b in 0..<bins {
@@ -192,6 +188,21 @@ extension Plot {
         ratioFrame.drawFrame(&svg)
         svg.raw("</g>")
         return svg.rendered()
+    }
+
+    /// The outline of a step band centre ± halfWidth over the bins: the upper edge left to right
+    /// (2 points per bin), then the lower edge right to left (2 per bin).
+    static func bandOutline(edges: [Double], centre: [Double], halfWidth: [Double]) -> [(Double, Double)] {
+        var points: [(Double, Double)] = []
+        for b in centre.indices {
+            points.append((edges[b], centre[b] + halfWidth[b]))
+            points.append((edges[b + 1], centre[b] + halfWidth[b]))
+        }
+        for b in centre.indices.reversed() {
+            points.append((edges[b + 1], centre[b] - halfWidth[b]))
+            points.append((edges[b], centre[b] - halfWidth[b]))
+        }
+        return points
     }
 
     /// A bin's name in tooltips: its edges, or its index.

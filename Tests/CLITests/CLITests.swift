@@ -28,7 +28,7 @@ func checkSVGFile(_ path: String, sourceLocation: SourceLocation = #_sourceLocat
 }
 
 @Suite struct HelpTests {
-    static let commands = ["", "eval", "fit", "hypotest", "limit", "scan", "significance", "toys", "inspect", "export", "patchset", "patchset verify",
+    static let commands = ["", "eval", "fit", "hypotest", "limit", "scan", "ranking", "significance", "toys", "inspect", "export", "patchset", "patchset verify",
                            "prune", "rename", "combine", "sort", "digest", "reinterpret", "import", "plan", "run", "merge", "submit", "serve"]
 
     /// The help text of each subcommand is stored under Snapshots/; EFTHF_UPDATE_SNAPSHOTS=1 rewrites them.

@@ -140,8 +140,10 @@ func attributeValues(_ svg: String, _ name: String) -> [String] {
         let lines = [(2.30, "68% CL"), (5.99, "95% CL")].map { level, label in
             ContourLine(label: label, segments: Plot.closedContour(x: g.x, y: g.y, values: g.values, level: level).segments)
         }
-        let cells = [[12, 9], [13, 9], [12, 10]].map { ij in
-            (lower: SIMD2(g.x[ij[0]] - 0.1, g.y[ij[1]] - 0.09375), upper: SIMD2(g.x[ij[0]] + 0.1, g.y[ij[1]] + 0.09375))
+        var cells: [(lower: SIMD2<Double>, upper: SIMD2<Double>)] = []
+        for (i, j) in [(12, 9), (13, 9), (12, 10)] {
+            let x: Double = g.x[i], y: Double = g.y[j]
+            cells.append((lower: SIMD2(x - 0.1, y - 0.09375), upper: SIMD2(x + 0.1, y + 0.09375)))
         }
         let svg = Plot.contours(xName: "cHq3", yName: "cHW", xRange: -2...2, yRange: -1.5...1.5, lines: lines, bestFit: SIMD2(0, 0),
                                 reference: (SIMD2(0, 0), "Standard Model"), failedCells: cells, closedAtBoundary: true)

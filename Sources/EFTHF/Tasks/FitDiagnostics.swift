@@ -237,8 +237,16 @@ final class Locked<Value: Sendable>: @unchecked Sendable {
 
     init(_ value: Value) { stored = value }
 
-    var value: Value { lock.withLock { stored } }
+    var value: Value {
+        lock.lock()
+        defer { lock.unlock() }
+        return stored
+    }
 
     @discardableResult
-    func update<R>(_ body: (inout Value) -> R) -> R { lock.withLock { body(&stored) } }
+    func update<R>(_ body: (inout Value) -> R) -> R {
+        lock.lock()
+        defer { lock.unlock() }
+        return body(&stored)
+    }
 }
