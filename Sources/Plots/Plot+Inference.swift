@@ -9,7 +9,7 @@ extension Plot {
     }
 
     /// The 68% and 95% contours of a 2D profile scan (Δ2NLL = 2.30 and 5.99) with the best fit,
-    /// closed along the grid's boundary and around failed conditional fits
+    /// closed along the grid's boundary and interpolated across failed conditional fits
     /// (``closedContour(x:y:values:level:)``), failed points shaded.
     public static func contours(_ scan: ProfileScan2D, reference: (point: SIMD2<Double>, label: String)? = nil,
                                 levels: [(value: Double, label: String)] = [(DeltaTwiceNLL.oneSigma2D, "68% CL"), (DeltaTwiceNLL.cl95In2D, "95% CL")]) -> String {
@@ -42,24 +42,25 @@ extension Plot {
                              lines: lines, bestFit: best, reference: reference, failedCells: failed, closedAtBoundary: atBoundary)
     }
 
-    /// Marching squares for `values[i][j] = level` (i along x, j along y) that closes every line:
-    /// the grid is surrounded by a ring of points at +∞ (outside the region) placed on the grid's
-    /// edge, and a failed point (non-finite value) is also taken as +∞. A line that would leave the
-    /// grid then runs along its edge, and one that meets a failed point passes through the last
-    /// converged points beside it, so that each region is a closed polygon. `closedAtBoundary`:
-    /// some line runs along the edge.
+    /// Marching squares for `values[i][j] = level` (i along x, j along y) that closes every line.
+    /// A failed point (NaN) takes the mean of its converged neighbours (repeatedly, inwards, for
+    /// failed patches), so that a line crosses a failed region as it would a converged one; the
+    /// plot shades those points. The grid is surrounded by a ring of points at +∞ (outside the
+    /// region) placed on the grid's edge, so that a line that would leave the grid runs along its
+    /// edge and each region is a closed polygon. `closedAtBoundary`: some line runs along the edge.
     ///
-    /// - Complexity: O(x.count × y.count).
+    /// - Complexity: O(x.count × y.count) per pass over failed patches.
     public static func closedContour(x: [Double], y: [Double], values: [[Double]], level: Double)
         -> (segments: [(start: SIMD2<Double>, end: SIMD2<Double>)], closedAtBoundary: Bool) {
         let nx = x.count, ny = y.count
         guard nx >= 1, ny >= 1, values.count == nx, values.allSatisfy({ $0.count == ny }) else { return ([], false) }
+        let filled = filledFailures(values)
         // Padded coordinates: index 0 and n+1 repeat the edge values.
         func px(_ i: Int) -> Double { x[min(max(i - 1, 0), nx - 1)] }
         func py(_ j: Int) -> Double { y[min(max(j - 1, 0), ny - 1)] }
         func f(_ i: Int, _ j: Int) -> Double {
             guard i >= 1, i <= nx, j >= 1, j <= ny else { return .infinity }
-            let v = values[i - 1][j - 1] - level
+            let v = filled[i - 1][j - 1] - level
             return v.isNaN ? .infinity : v
         }
         var segments: [(start: SIMD2<Double>, end: SIMD2<Double>)] = []
@@ -93,5 +94,27 @@ extension Plot {
             }
         }
         return (segments, atBoundary)
+    }
+
+    /// `values` with each NaN replaced by the mean of its finite 4-neighbours, pass after pass
+    /// until none is left or a pass fills nothing (an all-NaN grid stays NaN).
+    static func filledFailures(_ values: [[Double]]) -> [[Double]] {
+        var v = values
+        let nx = v.count, ny = v.first?.count ?? 0
+        while true {
+            var next = v
+            var changed = false
+            for i in 0..<nx {
+                for j in 0..<ny where v[i][j].isNaN {
+                    let neighbours = [(i - 1, j), (i + 1, j), (i, j - 1), (i, j + 1)]
+                        .filter { $0.0 >= 0 && $0.0 < nx && $0.1 >= 0 && $0.1 < ny }.map { v[$0.0][$0.1] }.filter { !$0.isNaN }
+                    guard !neighbours.isEmpty else { continue }
+                    next[i][j] = neighbours.reduce(0, +) / Double(neighbours.count)
+                    changed = true
+                }
+            }
+            v = next
+            if !changed { return v }
+        }
     }
 }

@@ -47,10 +47,12 @@ extension Plot {
     public static func ranking(_ impacts: [Impact], poi: String, bestFit: Double? = nil, uncertainty: Double? = nil, top: Int = 20) -> String {
         let rows = Array(impacts.sorted { $0.size > $1.size || ($0.size == $1.size && $0.name < $1.name) }.prefix(max(top, 1)))
         let rowHeight = 22.0
-        let nameWidth = 7.4 * Double((rows.map(\.name.count) + [8]).max()!) + 16
+        let labels = rows.enumerated().map { "\($0 + 1). \($1.name)" }
+        let nameWidth = 7.2 * Double((labels.map(\.count) + [8]).max()!) + 20
         let plotHeight = max(rowHeight * Double(rows.count), 80)
         let pullWidth = 300.0, impactWidth = 320.0
-        var svg = SVGDocument(width: nameWidth + pullWidth + 30 + impactWidth + 30, height: plotHeight + 150)
+        let anyFailed = rows.contains { [$0.postfit.up, $0.postfit.down, $0.prefit.up, $0.prefit.down].contains { $0 == nil } }
+        var svg = SVGDocument(width: nameWidth + pullWidth + 30 + impactWidth + (anyFailed ? 90 : 30), height: plotHeight + 125)
         let top0 = 70.0
         let pullExtent = max(2.5, (rows.map { abs($0.pull) + ($0.constraint.isFinite ? $0.constraint : 0) }.max() ?? 0) * 1.1)
         let pulls = Frame(left: nameWidth, top: top0, width: pullWidth, height: plotHeight, x: -pullExtent...pullExtent, y: 0...1)
@@ -75,7 +77,7 @@ extension Plot {
                 svg.rect(x: pulls.left, y: py - rowHeight / 2, width: pullWidth, height: rowHeight, fill: "#000", opacity: 0.05)
                 svg.rect(x: impact.left, y: py - rowHeight / 2, width: impactWidth, height: rowHeight, fill: "#000", opacity: 0.05)
             }
-            svg.text("\(k + 1). \(r.name)", x: pulls.left - 8, y: py + 4.5, size: 12, anchor: "end")
+            svg.text(labels[k], x: pulls.left - 8, y: py + 4.5, size: 12, anchor: "end")
             // Pre-fit: open boxes, full row height; post-fit: filled bars, narrower.
             for (value, colour) in [(r.prefit.up, "#d62728"), (r.prefit.down, "#1f77b4")] {
                 guard let value, value.isFinite else { continue }
@@ -89,7 +91,7 @@ extension Plot {
                          title: "\(r.name): Δ\(poi) = \(tickLabel(value))")
             }
             if [r.postfit.up, r.postfit.down, r.prefit.up, r.prefit.down].contains(where: { $0 == nil }) {
-                svg.text("fit failed", x: impact.right - 4, y: py + 4, size: 10, anchor: "end", fill: "#d62728")
+                svg.text("refit failed", x: impact.right + 6, y: py + 4, size: 11, anchor: "start", fill: "#d62728")
             }
             if r.pull.isFinite {
                 if r.constraint.isFinite && r.constraint > 0 {

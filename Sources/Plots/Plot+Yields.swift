@@ -179,7 +179,9 @@ extension Plot {
                 svg.polygon([(px, yEdge), (px - 5, yEdge + (up ? 9 : -9)), (px + 5, yEdge + (up ? 9 : -9))], fill: "#d62728")
             }
         }
-        ratioFrame.drawYAxis(&svg, label: "Data / Pred.", ticks: niceTicks(ratioFrame.y.domain, count: 4), grid: false, labelSize: 12)
+        // No label at the top edge, where it would meet the main panel's lowest one.
+        let ratioTicks = niceTicks(ratioFrame.y.domain, count: 4).filter { $0 < ratioFrame.y.domain.upperBound - 1e-9 * halfRange }
+        ratioFrame.drawYAxis(&svg, label: "Data / Pred.", ticks: ratioTicks, grid: false, labelSize: 12)
         if panel.binEdges != nil {
             ratioFrame.drawXAxis(&svg, label: panel.xLabel, ticks: edges.count <= 12 ? edges : niceTicks(ratioFrame.x.domain))
         } else {

@@ -199,7 +199,7 @@ public enum Plot {
     ///
     /// - Parameters:
     ///   - failedCells: rectangles (data coordinates) around grid points whose conditional fits
-    ///     failed, shaded grey and counted in the legend.
+    ///     failed, hatched and counted in the legend.
     ///   - closedAtBoundary: the contours were closed along the scan's boundary (the region
     ///     continues beyond the grid); said in the legend.
     public static func contours(xName: String, yName: String, xRange: ClosedRange<Double>, yRange: ClosedRange<Double>,
@@ -217,7 +217,7 @@ public enum Plot {
                 let y0 = frame.y(min(cell.upper.y, yRange.upperBound)), y1 = frame.y(max(cell.lower.y, yRange.lowerBound))
                 svg.raw("<rect class=\"failed-fit\" x=\"\(SVGDocument.n(x0))\" y=\"\(SVGDocument.n(y0))\" width=\"\(SVGDocument.n(x1 - x0))\" height=\"\(SVGDocument.n(y1 - y0))\" fill=\"url(#hatch)\"/>")
             }
-            entries.append((label: "conditional fit failed (\(failedCells.count) point\(failedCells.count == 1 ? "" : "s"))", color: "url(#hatch)", kind: .box))
+            entries.append((label: "conditional fit failed (\(failedCells.count) point\(failedCells.count == 1 ? "" : "s")): interpolated", color: "url(#hatch)", kind: .box))
         }
         for (k, line) in lines.enumerated() {
             let c = k == 0 ? "#1f77b4" : k == 1 ? "#d62728" : color(k + 1)
@@ -232,9 +232,12 @@ public enum Plot {
         }
         svg.star(cx: frame.x(bestFit.x), cy: frame.y(bestFit.y), r: 9, fill: "#ffcc00")
         entries.append((label: "best fit (\(tickLabel(bestFit.x)), \(tickLabel(bestFit.y)))", color: "#ffcc00", kind: .star))
-        if closedAtBoundary || !failedCells.isEmpty {
-            let what = [closedAtBoundary ? "the scan's boundary" : nil, failedCells.isEmpty ? nil : "failed points"].compactMap { $0 }.joined(separator: " and ")
-            svg.text("Contours are closed along \(what): the region may extend beyond.", x: frame.left + frame.width / 2, y: frame.bottom + 66, size: 11, fill: "#555")
+        var notes: [String] = []
+        if closedAtBoundary { notes.append("contours are closed along the scan's boundary (the region extends beyond)") }
+        if !failedCells.isEmpty { notes.append("across failed points the contours follow the mean of the converged neighbours") }
+        if !notes.isEmpty {
+            let text = notes.joined(separator: "; ")
+            svg.text(text.prefix(1).uppercased() + text.dropFirst() + ".", x: frame.left + frame.width / 2, y: frame.bottom + 66, size: 11, fill: "#555")
         }
         drawLegend(&svg, x: frame.left + 10, y: frame.top + 8, entries: entries)
         return svg.rendered()
