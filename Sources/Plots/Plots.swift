@@ -233,8 +233,8 @@ public enum Plot {
         svg.star(cx: frame.x(bestFit.x), cy: frame.y(bestFit.y), r: 9, fill: "#ffcc00")
         entries.append((label: "best fit (\(tickLabel(bestFit.x)), \(tickLabel(bestFit.y)))", color: "#ffcc00", kind: .star))
         var notes: [String] = []
-        if closedAtBoundary { notes.append("contours are closed along the scan's boundary (the region extends beyond)") }
-        if !failedCells.isEmpty { notes.append("across failed points the contours follow the mean of the converged neighbours") }
+        if closedAtBoundary { notes.append("contours closed along the scan's edge (the region extends beyond)") }
+        if !failedCells.isEmpty { notes.append("interpolated across failed points") }
         if !notes.isEmpty {
             let text = notes.joined(separator: "; ")
             svg.text(text.prefix(1).uppercased() + text.dropFirst() + ".", x: frame.left + frame.width / 2, y: frame.bottom + 66, size: 11, fill: "#555")

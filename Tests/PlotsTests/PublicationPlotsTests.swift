@@ -158,7 +158,7 @@ func attributeValues(_ svg: String, _ name: String) -> [String] {
         let svg = Plot.contours(xName: "cHq3", yName: "cHW", xRange: -2...2, yRange: -1.5...1.5, lines: lines, bestFit: SIMD2(0, 0),
                                 reference: (SIMD2(0, 0), "Standard Model"), failedCells: cells, closedAtBoundary: true)
         #expect(svg.components(separatedBy: "class=\"failed-fit\"").count - 1 == 3)
-        #expect(svg.contains("conditional fit failed (3 points): interpolated") && svg.contains("closed along the scan&apos;s boundary"))
+        #expect(svg.contains("conditional fit failed (3 points): interpolated") && svg.contains("closed along the scan&apos;s edge"))
         try checkPlot(svg, name: "contours_failed")
     }
 
