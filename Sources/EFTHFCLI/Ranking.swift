@@ -49,7 +49,9 @@ extension EFTHFCommand {
                 let loaded = try LoadedModel(model, interpolation)
                 let task = RankingTask(poi: poi, ops: ops.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } },
                                        fix: try fix.map { text throws(HistFactoryError) in try ParameterValues(parsing: text) } ?? ParameterValues())
-                let report = try Progress.run("ranking (4 fits per parameter)") { progress in try task.run(on: loaded, progress: progress.callback) }
+                // Quiet with --json: the document is the whole output.
+                let report = json ? try task.run(on: loaded)
+                    : try Progress.run("ranking (4 fits per parameter)") { progress in try task.run(on: loaded, progress: progress.callback) }
                 if let plot { try writeAtomically(Self.plot(report, top: top), to: plot) }
                 let document = report.jsonValue.serialized(.pretty)
                 if let output { try writeAtomically(document, to: output) }
