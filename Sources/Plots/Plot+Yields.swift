@@ -184,6 +184,9 @@ extension Plot {
         ratioFrame.drawYAxis(&svg, label: "Data / Pred.", ticks: ratioTicks, grid: false, labelSize: 12)
         if panel.binEdges != nil {
             ratioFrame.drawXAxis(&svg, label: panel.xLabel, ticks: edges.count <= 12 ? edges : niceTicks(ratioFrame.x.domain))
+        } else if bins > 20 {
+            // Many numbered bins: round index ticks at the bins' lower edges.
+            ratioFrame.drawXAxis(&svg, label: panel.xLabel, ticks: niceTicks(ratioFrame.x.domain).filter { $0 == $0.rounded() && $0 < Double(bins) })
         } else {
             ratioFrame.drawXAxis(&svg, label: panel.xLabel, ticks: [], categories: (0..<bins).map { String($0) })
         }

@@ -62,6 +62,11 @@ func attributeValues(_ svg: String, _ name: String) -> [String] {
         let svg = Plot.yields(panel)
         #expect(svg.contains(">bin index</text>") && svg.contains(">4</text>"))
         checkWellFormed(svg)
+        // 40 numbered bins: round index ticks, not 40 labels.
+        let many = Plot.yields(YieldsPanel(title: "many", samples: [Histogram(label: "bkg", values: (0..<40).map { 100 + Double($0) })],
+                                           data: (0..<40).map { 100 + Double($0 % 7) }))
+        #expect(many.contains(">10</text>") && !many.contains(">11</text>"))
+        checkWellFormed(many)
     }
 
     @Test("Garwood Poisson intervals equal scipy.stats.gamma.ppf (1e-8 relative)",

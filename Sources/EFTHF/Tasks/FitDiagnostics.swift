@@ -160,8 +160,11 @@ public struct RankingTask: Sendable, Codable, Equatable {
             } catch {
                 failures.update { $0[k] = "\(error)" }
             }
-            let count = done.update { $0 += 1; return $0 }
-            progress?(count, total)
+            // Under the lock: progress reports are serialised (``ProgressHandler``).
+            done.update { count in
+                count += 1
+                progress?(count, total)
+            }
         }
         let shifts = results.value.map { $0.map { $0 - best.values[p] } }
         let labels = ["post-fit +σ̂", "post-fit −σ̂", "pre-fit +σ₀", "pre-fit −σ₀"]
