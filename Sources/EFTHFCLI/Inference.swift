@@ -160,7 +160,10 @@ extension EFTHFCommand {
         }
 
         func validate() throws {
-            do { _ = try scanValues() } catch { throw ValidationError("--scan lo:hi:n: \(error.message.replacingOccurrences(of: "name=", with: ""))") }
+            do { _ = try scanValues() } catch {
+                throw ValidationError("--scan \(scan ?? ""): " + error.message.replacingOccurrences(of: "name=", with: "").replacingOccurrences(of: "poi: ", with: "")
+                    .replacingOccurrences(of: "\"poi=", with: "\""))
+            }
             if let n = try? scanValues()?.count, n > LimitTask.maximumScanPoints {
                 throw ValidationError("--scan has \(n) POI values; the limit is \(LimitTask.maximumScanPoints)")
             }
