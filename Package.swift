@@ -72,7 +72,7 @@ let package = Package(
         .testTarget(name: "EventDatabaseTests", dependencies: ["EventDatabase", "Morphing", "_SeededRandom"]),
         .executableTarget(name: "EventDatabaseBenchmark", dependencies: ["EventDatabase", "_SeededRandom"], path: "Benchmarks/EventDatabase"),
         .target(name: "Plots", dependencies: ["HistFactory", "Inference"]),
-        .testTarget(name: "PlotsTests", dependencies: ["Plots"]),
+        .testTarget(name: "PlotsTests", dependencies: ["Plots", "EFTHF"]),
         .testTarget(name: "CLITests", dependencies: ["EFTHFCLI", "EFTHF", "Plots"], exclude: ["Snapshots"]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .executableTarget(name: "MakeExampleData", dependencies: ["EventDatabase", "Morphing", "_SeededRandom"], path: "Data/generator"),

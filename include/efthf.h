@@ -89,7 +89,7 @@ int efthf_model_logpdf(const efthf_model *model, const double *pars, ptrdiff_t n
                        double *value, double *gradient, char **error);
 
 /* Runs a task on the model with data (NULL: the observed data) and returns its report as JSON.
- * task: "fit", "hypotest", "limit", "significance", "toys", "scan", "yields", "inspect", "export",
+ * task: "fit", "hypotest", "limit", "significance", "toys", "scan", "ranking", "yields", "inspect", "export",
  * "patchset"; options: the task's JSON (NULL or "" for its defaults), e.g. for "fit"
  * {"ops": ["cHW"], "fix": {"lumi": 1}, "uncertainties": true,
  *  "overrides": {"inits": [...], "bounds": [[lo, hi], ...], "fixed": [...]}}.

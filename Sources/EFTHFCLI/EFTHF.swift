@@ -8,7 +8,7 @@ struct EFTHFCommand: ParsableCommand {
         commandName: "efthf",
         abstract: "EFT fits on published HistFactory statistical models.",
         version: efthfVersion,
-        subcommands: [Eval.self, Fit.self, Hypotest.self, Limit.self, Scan.self, Significance.self, Toys.self, Inspect.self, Export.self, PatchSetCommand.self,
+        subcommands: [Eval.self, Fit.self, Hypotest.self, Limit.self, Scan.self, Ranking.self, Significance.self, Toys.self, Inspect.self, Export.self, PatchSetCommand.self,
                       Prune.self, Rename.self, Combine.self, Sort.self, Digest.self, Reinterpret.self, Import.self,
                       PlanCommand.self, RunShard.self, Merge.self, Submit.self, Serve.self]
     )

@@ -20,12 +20,15 @@ struct SampleYields {
     }
 }
 
-/// The SVG plots of a fit: pre- and post-fit yields per channel, pulls, correlations, and the
-/// morphed samples at several Wilson-coefficient points.
+/// The SVG plots of a fit: pre- and post-fit yields per channel (with their uncertainty bands
+/// and data/prediction ratios), pulls, correlations, and the morphed samples at several
+/// Wilson-coefficient points.
 enum FitPlots {
     /// Writes the plots into `directory` (created if needed) and returns the files written.
+    /// `logY`: logarithmic yields axes.
     @discardableResult
-    static func write(_ result: FitResult, workspace: Workspace, model: HistFactoryModel, data: ModelData, to directory: String) throws(HistFactoryError) -> [String] {
+    static func write(_ result: FitResult, loaded: LoadedModel, logY: Bool = false, to directory: String) throws(HistFactoryError) -> [String] {
+        let workspace = loaded.workspace, model = loaded.model
         var files: [String] = []
         func save(_ name: String, _ svg: String) throws(HistFactoryError) {
             let path = URL(fileURLWithPath: directory).appendingPathComponent(name).path
@@ -33,14 +36,15 @@ enum FitPlots {
             files.append(path)
         }
         let yields = SampleYields(model: model)
-        var offset = 0
-        let prefit = yields.yields(at: model.suggestedInits), postfit = yields.yields(at: result.values)
-        for (k, channel) in model.channels.enumerated() {
-            let n = model.channelBinCounts[k]
-            let observed = Array(data.main[offset..<offset + n])
-            offset += n
-            try save("yields_prefit_\(fileName(channel)).svg", Plot.stackedYields(title: "\(channel): pre-fit", samples: prefit[k].samples, data: observed, colorOrder: model.samples))
-            try save("yields_postfit_\(fileName(channel)).svg", Plot.stackedYields(title: "\(channel): post-fit", samples: postfit[k].samples, data: observed, colorOrder: model.samples))
+        let (prefit, postfit) = try YieldsTask.fitYields(loaded, fit: result)
+        for (stage, report) in [("pre-fit", prefit), ("post-fit", postfit)] {
+            for channel in report.channels {
+                let panel = YieldsPanel(title: "\(channel.name): \(stage)", samples: channel.samples.entries.map { Histogram(label: $0.name, values: $0.value) },
+                                        data: channel.observed, binEdges: channel.binEdges, xLabel: channel.observable,
+                                        uncertainty: channel.totalUncertainty, bandLabel: stage == "pre-fit" ? "Pre-fit uncertainty" : "Post-fit uncertainty",
+                                        colorOrder: model.samples)
+                try save("yields_\(stage.replacingOccurrences(of: "-", with: ""))_\(fileName(channel.name)).svg", Plot.yields(panel, logY: logY))
+            }
         }
         let pulls = Self.pulls(result, model: model)
         if !pulls.isEmpty { try save("pulls.svg", Plot.pulls(pulls)) }

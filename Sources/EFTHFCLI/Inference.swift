@@ -1,6 +1,7 @@
 import ArgumentParser
 import EFTHF
 import Foundation
+import Plots
 
 extension LoadedModel {
     init(_ options: ModelOptions, _ interpolation: InterpolationOptions) throws {
@@ -58,10 +59,17 @@ extension EFTHFCommand {
         @Option(help: ArgumentHelp("Also write the result as JSON to this file (written atomically).", valueName: "file.json"))
         var output: String?
 
-        @Option(help: ArgumentHelp("Write SVG plots (pre-/post-fit yields per channel, pulls, correlation matrix, morphed signal at several coefficient points) into this directory.", valueName: "dir"))
+        @Option(help: ArgumentHelp("Write SVG plots (pre-/post-fit yields per channel with uncertainty bands and data/prediction ratio, pulls, correlation matrix, morphed signal at several coefficient points) into this directory.", valueName: "dir"))
         var plots: String?
 
+        @Flag(help: "With --plots: logarithmic y axes on the yields plots.")
+        var logY = false
+
         @OptionGroup var search: MultiStartOptions
+
+        func validate() throws {
+            if logY && plots == nil { throw ValidationError("--log-y draws the yields plots of --plots: give --plots DIR") }
+        }
 
         func run() throws {
             try reportingErrors {
@@ -71,7 +79,7 @@ extension EFTHFCommand {
                                    multistart: search.multistart, maxStarts: search.maxStarts)
                 let report = try task.run(on: loaded)
                 let result = report.fit!
-                if let plots { try FitPlots.write(result, workspace: loaded.workspace, model: loaded.model, data: loaded.data, to: plots) }
+                if let plots { try FitPlots.write(result, loaded: loaded, logY: logY, to: plots) }
                 let document = report.jsonValue.serialized(.pretty)
                 if let output { try writeAtomically(document, to: output) }
                 if json {
@@ -80,6 +88,7 @@ extension EFTHFCommand {
                     print(FitTable.table(result))
                     if let intervals = report.profileIntervals { print(FitTable.intervalTable(intervals, result: result)) }
                     if let reason = report.profileIntervalsError { print("\nprofile likelihood intervals: not computed (\(reason))") }
+                    if let g = report.goodnessOfFit { print(FitTable.goodnessOfFit(g)) }
                     print(FitTable.searchSummary(report))
                 }
                 if !result.status.isConverged { throw ExitCode(2) }
@@ -134,12 +143,36 @@ extension EFTHFCommand {
         @Option(help: "CLs level (0.05 for 95% CL).")
         var level: Double = 0.05
 
+        @Option(help: ArgumentHelp("Test n POI values from lo to hi and interpolate the limits between them (pyhf's linear grid scan) instead of finding the roots.", valueName: "lo:hi:n"))
+        var scan: String?
+
+        @Option(help: ArgumentHelp("Draw the CLs scan as SVG (Brazil plot: observed CLs, expected ±1σ and ±2σ bands, the level, the limits). Without --scan, 41 POI values from 0 to 1.25 × the largest limit are tested after the roots are found.", valueName: "file.svg"))
+        var plot: String?
+
         @Flag(help: "Print the result as JSON.")
         var json = false
 
         @OptionGroup var search: MultiStartOptions
 
         @OptionGroup var grid: LimitGridOptions
+
+        /// The `--scan` values (``GridAxis``'s rule; `validate()` has reported a bad one).
+        func scanValues() throws(HistFactoryError) -> [Double]? {
+            try scan.map { text throws(HistFactoryError) in try GridAxis(parsing: "poi=" + text).values }
+        }
+
+        func validate() throws {
+            if grid.patchset != nil && (scan != nil || plot != nil) {
+                throw ValidationError("--scan and --plot are for one model's limit, not for a grid of patches (--patchset)")
+            }
+            do { _ = try scanValues() } catch {
+                throw ValidationError("--scan \(scan ?? ""): " + error.message.replacingOccurrences(of: "name=", with: "").replacingOccurrences(of: "poi: ", with: "")
+                    .replacingOccurrences(of: "\"poi=", with: "\""))
+            }
+            if let n = try? scanValues()?.count, n > LimitTask.maximumScanPoints {
+                throw ValidationError("--scan has \(n) POI values; the limit is \(LimitTask.maximumScanPoints)")
+            }
+        }
 
         func run() throws {
             try reportingErrors {
@@ -156,7 +189,13 @@ extension EFTHFCommand {
                     return
                 }
                 let loaded = try LoadedModel(model, interpolation)
-                let r = try LimitTask(level: level, multistart: search.multistart, maxStarts: search.maxStarts).run(on: loaded)
+                let values = try scanValues()
+                let r = try LimitTask(level: level, scan: values, bandPoints: plot != nil && values == nil ? 41 : nil,
+                                      multistart: search.multistart, maxStarts: search.maxStarts).run(on: loaded)
+                if let plot, let points = r.scan {
+                    try writeAtomically(Plot.brazil(points.map { CLsPoint(poi: $0.poiValue, observed: $0.clsObserved, expected: $0.clsExpected) },
+                                                    poi: r.poi, level: level, observedLimit: r.observed, expectedLimits: r.expected), to: plot)
+                }
                 if json {
                     print(r.jsonValue.serialized(.pretty))
                 } else {
@@ -239,6 +278,12 @@ enum FitTable {
             lines.append("degenerate minima: \(r.degenerateMinima.count) other minima within tolerance of the best 2NLL")
         }
         return lines.joined(separator: "\n")
+    }
+
+    /// The saturated-model goodness of fit in one line.
+    static func goodnessOfFit(_ g: GoodnessOfFit) -> String {
+        "\ngoodness of fit (saturated model): −2 ln λ = \(formatted(g.twiceDeltaNLL, 6)), ndf = \(g.degreesOfFreedom), p = "
+            + (g.pValue.isNaN ? "n/a (ndf < 1)" : formatted(g.pValue, 4))
     }
 
     /// The minima found, whether the global one is assured, and the evaluations of each stage.

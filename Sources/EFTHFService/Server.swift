@@ -340,7 +340,7 @@ public struct EFTHFServer: Sendable {
 
     /// POST /v1/workspaces/{id}/yields: `YieldsTask` at the point `{"at": {name: value, …}}`
     /// (parameters not named at their initial values), answered at once: one evaluation of the
-    /// model, and two per parameter of the band when `"band"` asks for one: `"constraints"` (the
+    /// model, and its Jacobian (one backward pass per bin) when `"band"` asks for one: `"constraints"` (the
     /// pre-fit widths) or `{"fit_job": ID}` (the covariance of a finished fit job on this workspace).
     private func yields(_ request: Request, _ context: ServiceRequestContext) async throws -> Response {
         let id = try uuid(context)

@@ -122,6 +122,40 @@ extension HistFactoryModel {
         }
     }
 
+    /// The Jacobian J_bi = ∂ν_b/∂θ_i of the expected main-bin yields (rows: main bins in model
+    /// order; columns: every parameter, fixed ones included), from the likelihood's own backward
+    /// pass: with the cotangent w = e_b in place of ∂ log L/∂ν, the pass returns row b (the
+    /// vector-Jacobian product eᵀ_b J). Used for error propagation, σ²_ν = J V Jᵀ.
+    ///
+    /// - Complexity: one forward pass and one backward pass per main bin.
+    public func expectedMainDataJacobian(_ parameters: [Double]) -> [[Double]] {
+        precondition(parameters.count == parameterCount, "expected \(parameterCount) parameters, got \(parameters.count)")
+        let bins = mainBinCount, count = parameterCount
+        let kernel = flat.kernel
+        return withScratch(bins) { s in
+            parameters.withUnsafeBufferPointer { parsBuffer in
+                // Sound: as in `evaluate`; `row` holds parameterCount values.
+                let pars = parsBuffer.baseAddress!
+                let (_, values) = prepareMorphing(pars, s, derivatives: true)
+                kernel.forward(pars, s, mainBins: bins, wantGradient: true, vectorised: flat.vectorised)
+                var rows: [[Double]] = []
+                rows.reserveCapacity(bins)
+                var row = [Double](repeating: 0, count: count)
+                for b in 0..<bins {
+                    s.weight.update(repeating: 0, count: bins)
+                    s.weight[b] = 1
+                    row.withUnsafeMutableBufferPointer { grad in
+                        grad.update(repeating: 0)
+                        kernel.backward(pars, s, grad.baseAddress!, vectorised: flat.vectorised)
+                        morphingGradient(s, values, grad.baseAddress!)
+                    }
+                    rows.append(row)
+                }
+                return rows
+            }
+        }
+    }
+
     /// The expected main-bin yields of each sample in each channel where it is defined, in model
     /// order (channels, then samples): the terms P_e G_b B_b of ν_b that ``expectedMainData(_:)``
     /// sums (pyhf's `main_model.expected_data(pars, return_by_sample=True)`, without its zero rows).

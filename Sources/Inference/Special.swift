@@ -115,3 +115,49 @@ func bracketAndSolve(
     }
     return nil
 }
+
+/// The χ² survival function P(χ²_k > x) = Q(k/2, x/2) (``regularizedUpperGamma(_:_:)``).
+///
+/// - Returns: NaN when `degreesOfFreedom` < 1 or `x` is NaN; 1 for x ≤ 0.
+public func chiSquaredSurvival(_ x: Double, degreesOfFreedom: Int) -> Double {
+    guard degreesOfFreedom >= 1 else { return .nan }
+    return regularizedUpperGamma(Double(degreesOfFreedom) / 2, x / 2)
+}
+
+/// The regularized upper incomplete gamma function Q(a, x) = Γ(a, x)/Γ(a) (Numerical Recipes,
+/// 3rd ed., §6.2: the series of P(a, x) for x < a + 1, else Lentz's continued fraction of Q(a, x),
+/// each to relative 1e−15). Computing Q directly, not 1 − P, keeps full relative precision for
+/// small tail probabilities.
+///
+/// - Returns: NaN when a ≤ 0 or x is NaN; 1 for x ≤ 0, 0 for x = +∞.
+public func regularizedUpperGamma(_ a: Double, _ x: Double) -> Double {
+    guard a > 0, !x.isNaN else { return .nan }
+    guard x > 0 else { return 1 }
+    guard x.isFinite else { return 0 }
+    let logPrefactor = a * log(x) - x - lgamma(a)
+    if x < a + 1 {
+        var term = 1 / a, sum = term, n = a
+        for _ in 0..<10_000 {
+            n += 1
+            term *= x / n
+            sum += term
+            if abs(term) < abs(sum) * 1e-15 { break }
+        }
+        return max(0, 1 - sum * exp(logPrefactor))
+    }
+    let tiny = 1e-300
+    var b = x + 1 - a, c = 1 / tiny, d = 1 / b, h = d
+    for i in 1..<10_000 {
+        let an = -Double(i) * (Double(i) - a)
+        b += 2
+        d = an * d + b
+        if abs(d) < tiny { d = tiny }
+        c = b + an / c
+        if abs(c) < tiny { c = tiny }
+        d = 1 / d
+        let delta = d * c
+        h *= delta
+        if abs(delta - 1) < 1e-15 { break }
+    }
+    return exp(logPrefactor) * h
+}

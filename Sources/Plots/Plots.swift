@@ -196,13 +196,29 @@ public enum Plot {
     }
 
     /// Contours of a 2D scan with the best fit (and the Standard Model point, when given) marked.
+    ///
+    /// - Parameters:
+    ///   - failedCells: rectangles (data coordinates) around grid points whose conditional fits
+    ///     failed, hatched and counted in the legend.
+    ///   - closedAtBoundary: the contours were closed along the scan's boundary (the region
+    ///     continues beyond the grid); said in the legend.
     public static func contours(xName: String, yName: String, xRange: ClosedRange<Double>, yRange: ClosedRange<Double>,
-                                lines: [ContourLine], bestFit: SIMD2<Double>, reference: (point: SIMD2<Double>, label: String)? = nil) -> String {
-        var svg = SVGDocument(width: 680, height: 600)
+                                lines: [ContourLine], bestFit: SIMD2<Double>, reference: (point: SIMD2<Double>, label: String)? = nil,
+                                failedCells: [(lower: SIMD2<Double>, upper: SIMD2<Double>)] = [], closedAtBoundary: Bool = false) -> String {
+        var svg = SVGDocument(width: 680, height: 612)
         let frame = Frame(left: 90, top: 48, width: 520, height: 480, x: xRange, y: yRange)
         svg.text("Profile likelihood contours in (\(xName), \(yName))", x: frame.left + frame.width / 2, y: 28, size: 16, weight: "bold")
         frame.drawAxes(&svg, xLabel: xName, yLabel: yName)
         var entries: [(label: String, color: String, kind: LegendKind)] = []
+        if !failedCells.isEmpty {
+            svg.raw(hatchPattern)
+            for cell in failedCells {
+                let x0 = frame.x(max(cell.lower.x, xRange.lowerBound)), x1 = frame.x(min(cell.upper.x, xRange.upperBound))
+                let y0 = frame.y(min(cell.upper.y, yRange.upperBound)), y1 = frame.y(max(cell.lower.y, yRange.lowerBound))
+                svg.raw("<rect class=\"failed-fit\" x=\"\(SVGDocument.n(x0))\" y=\"\(SVGDocument.n(y0))\" width=\"\(SVGDocument.n(x1 - x0))\" height=\"\(SVGDocument.n(y1 - y0))\" fill=\"url(#hatch)\"/>")
+            }
+            entries.append((label: "conditional fit failed (\(failedCells.count) point\(failedCells.count == 1 ? "" : "s")): interpolated", color: "url(#hatch)", kind: .box))
+        }
         for (k, line) in lines.enumerated() {
             let c = k == 0 ? "#1f77b4" : k == 1 ? "#d62728" : color(k + 1)
             for path in joined(line.segments) {
@@ -216,6 +232,13 @@ public enum Plot {
         }
         svg.star(cx: frame.x(bestFit.x), cy: frame.y(bestFit.y), r: 9, fill: "#ffcc00")
         entries.append((label: "best fit (\(tickLabel(bestFit.x)), \(tickLabel(bestFit.y)))", color: "#ffcc00", kind: .star))
+        var notes: [String] = []
+        if closedAtBoundary { notes.append("contours closed along the scan's edge (the region extends beyond)") }
+        if !failedCells.isEmpty { notes.append("interpolated across failed points") }
+        if !notes.isEmpty {
+            let text = notes.joined(separator: "; ")
+            svg.text(text.prefix(1).uppercased() + text.dropFirst() + ".", x: frame.left + frame.width / 2, y: frame.bottom + 66, size: 11, fill: "#555")
+        }
         drawLegend(&svg, x: frame.left + 10, y: frame.top + 8, entries: entries)
         return svg.rendered()
     }

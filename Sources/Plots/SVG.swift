@@ -84,6 +84,30 @@ public struct SVGDocument: Sendable {
         elements.append(s + ">\(Self.escaped(string))</text>")
     }
 
+    /// A closed polygon through data points of `frame` (y clamped to `clampTo`), with a class
+    /// (for tests and styling) and a tooltip.
+    mutating func path(_ points: [(Double, Double)], frame: Frame, clampTo: ClosedRange<Double>, fill: String, stroke: String? = nil,
+                       className: String, title: String? = nil) {
+        guard points.count > 2 else { return }
+        let d = points.enumerated().map { k, p in
+            let y = min(max(p.1, clampTo.lowerBound), clampTo.upperBound)
+            return "\(k == 0 ? "M" : "L")\(Self.n(frame.x(p.0))),\(Self.n(frame.y(y)))"
+        }.joined(separator: " ") + " Z"
+        var s = "<path class=\"\(className)\" d=\"\(d)\" fill=\"\(fill)\""
+        if let stroke { s += " stroke=\"\(stroke)\" stroke-width=\"0.6\"" }
+        if let title { s += "><title>\(Self.escaped(title))</title></path>" } else { s += "/>" }
+        elements.append(s)
+    }
+
+    /// A filled polygon in pixel coordinates.
+    mutating func polygon(_ points: [(Double, Double)], fill: String, opacity: Double? = nil, className: String? = nil) {
+        guard points.count > 2 else { return }
+        var s = "<polygon points=\"" + points.map { "\(Self.n($0.0)),\(Self.n($0.1))" }.joined(separator: " ") + "\" fill=\"\(fill)\""
+        if let opacity { s += " fill-opacity=\"\(Self.n(opacity))\"" }
+        if let className { s += " class=\"\(className)\"" }
+        elements.append(s + "/>")
+    }
+
     /// The document as a string: XML declaration, white background, a sans-serif font.
     public func rendered() -> String {
         var out = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
@@ -94,16 +118,42 @@ public struct SVGDocument: Sendable {
     }
 }
 
-/// A linear map from data to pixels.
+/// A linear (or, with `logarithmic`, log₁₀) map from data to pixels.
 struct LinearScale {
     var domain: ClosedRange<Double>
     var range: (Double, Double)
+    /// Positions proportional to log₁₀ x; values ≤ 0 map below the lower edge.
+    var logarithmic = false
 
     func callAsFunction(_ x: Double) -> Double {
-        let span = domain.upperBound - domain.lowerBound
-        let t = span > 0 ? (x - domain.lowerBound) / span : 0.5
+        let t: Double
+        if logarithmic {
+            let lo = log10(domain.lowerBound), hi = log10(domain.upperBound)
+            t = hi > lo ? ((x > 0 ? log10(x) : lo - 1) - lo) / (hi - lo) : 0.5
+        } else {
+            let span = domain.upperBound - domain.lowerBound
+            t = span > 0 ? (x - domain.lowerBound) / span : 0.5
+        }
         return range.0 + t * (range.1 - range.0)
     }
+}
+
+/// The powers of ten in `range` (at most 12, thinned to every 2nd, 3rd … decade when more).
+func decadeTicks(_ range: ClosedRange<Double>) -> [Double] {
+    guard range.lowerBound > 0 else { return [] }
+    let lo = Int(ceil(log10(range.lowerBound) - 1e-9)), hi = Int(floor(log10(range.upperBound) + 1e-9))
+    guard hi >= lo else { return [] }
+    let stride = max(1, (hi - lo + 11) / 12)
+    return Swift.stride(from: lo, through: hi, by: stride).map { pow(10, Double($0)) }
+}
+
+/// 10ⁿ with superscript digits.
+func decadeLabel(_ x: Double) -> String {
+    let e = Int(log10(x).rounded())
+    if e == 0 { return "1" }
+    if e == 1 { return "10" }
+    let superscripts: [Character: Character] = ["0": "⁰", "1": "¹", "2": "²", "3": "³", "4": "⁴", "5": "⁵", "6": "⁶", "7": "⁷", "8": "⁸", "9": "⁹", "-": "⁻"]
+    return "10" + String(String(e).map { superscripts[$0]! })
 }
 
 /// About `count` round tick values (1, 2, 2.5, 5 × 10^k steps) covering `range`.
@@ -158,6 +208,49 @@ struct Frame {
 
     var right: Double { left + width }
     var bottom: Double { top + height }
+
+    /// The y axis: ticks with labels (decades on a logarithmic scale), grid lines, the title.
+    func drawYAxis(_ svg: inout SVGDocument, label: String, ticks: [Double]? = nil, grid: Bool = true, labelSize: Double = 14) {
+        let values = ticks ?? (y.logarithmic ? decadeTicks(y.domain) : niceTicks(y.domain))
+        for t in values {
+            let py = y(t)
+            if grid { svg.line(left, py, right, py, stroke: "#e3e3e3") }
+            svg.line(left - 5, py, left, py)
+            svg.text(y.logarithmic ? decadeLabel(t) : tickLabel(t), x: left - 8, y: py + 4.5, size: 12, anchor: "end")
+        }
+        if y.logarithmic {
+            // Minor ticks at 2 … 9 × 10ⁿ.
+            var decade = pow(10, floor(log10(y.domain.lowerBound)))
+            while decade < y.domain.upperBound {
+                for m in 2...9 {
+                    let v = Double(m) * decade
+                    if y.domain.contains(v) { svg.line(left - 3, y(v), left, y(v)) }
+                }
+                decade *= 10
+            }
+        }
+        svg.text(label, x: left - 58, y: top + height / 2, size: labelSize, rotate: -90)
+    }
+
+    /// The x axis: ticks at `ticks` (data values) or centred category labels, and the title.
+    func drawXAxis(_ svg: inout SVGDocument, label: String, ticks: [Double], categories: [String]? = nil) {
+        for t in ticks {
+            let px = x(t)
+            svg.line(px, bottom, px, bottom + 5)
+            svg.text(tickLabel(t), x: px, y: bottom + 19, size: 12)
+        }
+        for (i, c) in (categories ?? []).enumerated() {
+            let px = x(Double(i) + 0.5)
+            svg.line(px, bottom, px, bottom + 5)
+            svg.text(c, x: px, y: bottom + 19, size: 12)
+        }
+        svg.text(label, x: left + width / 2, y: bottom + 42, size: 14)
+    }
+
+    /// The frame's border.
+    func drawFrame(_ svg: inout SVGDocument) {
+        svg.rect(x: left, y: top, width: width, height: height, fill: "none", stroke: "#000", strokeWidth: 1.2)
+    }
 
     /// Frame, grid lines, ticks with labels, axis titles. `xTicks` nil: numeric ticks.
     func drawAxes(_ svg: inout SVGDocument, xLabel: String, yLabel: String, xCategories: [String]? = nil, grid: Bool = true) {

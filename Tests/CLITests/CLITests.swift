@@ -28,7 +28,7 @@ func checkSVGFile(_ path: String, sourceLocation: SourceLocation = #_sourceLocat
 }
 
 @Suite struct HelpTests {
-    static let commands = ["", "eval", "fit", "hypotest", "limit", "scan", "significance", "toys", "inspect", "export", "patchset", "patchset verify",
+    static let commands = ["", "eval", "fit", "hypotest", "limit", "scan", "ranking", "significance", "toys", "inspect", "export", "patchset", "patchset verify",
                            "prune", "rename", "combine", "sort", "digest", "reinterpret", "import", "plan", "run", "merge", "submit", "serve"]
 
     /// The help text of each subcommand is stored under Snapshots/; EFTHF_UPDATE_SNAPSHOTS=1 rewrites them.
@@ -269,7 +269,8 @@ func checkSVGFile(_ path: String, sourceLocation: SourceLocation = #_sourceLocat
         let model = try HistFactoryModel(workspace: ws)
         let data = try model.observedData(from: ws)
         let result = try model.fit(data, options: FitOptions(computeUncertainties: true))
-        let files = try FitPlots.write(result, workspace: ws, model: model, data: data, to: directory.path).map { URL(fileURLWithPath: $0).lastPathComponent }
+        let loaded = LoadedModel(workspace: ws, model: model, data: data)
+        let files = try FitPlots.write(result, loaded: loaded, to: directory.path).map { URL(fileURLWithPath: $0).lastPathComponent }
         #expect(files.contains { $0.hasPrefix("yields_prefit_") } && files.contains { $0.hasPrefix("yields_postfit_") })
         #expect(files.contains("pulls.svg"))
         // eft_parameter_order's Hessian is not positive definite: no covariance, no matrix.

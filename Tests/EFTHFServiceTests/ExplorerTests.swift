@@ -65,7 +65,7 @@ import Testing
     }
 
     /// lumi multiplies the samples that carry it, so its band is exactly σ·Σ ν_s of those samples;
-    /// the central differences must reproduce it.
+    /// the analytic Jacobian must reproduce it.
     @Test func bandOfOneLinearParameterIsItsWidthTimesTheScaledYields() throws {
         let loaded = try LoadedModel(workspace: Workspace(contentsOf: Example.morphing, modifiers: .efthf))
         let report = try YieldsTask(band: .covariance(parameters: ["lumi"], matrix: [[0.02 * 0.02]])).run(on: loaded)

@@ -13,7 +13,7 @@ import Testing
         let loaded = try ModelSource(workspace: Self.path("Data/vh/workspace_morphing.json")).load()
         let report = try FitTask(ops: ["cHW"]).run(on: loaded)
         let json = report.jsonValue
-        #expect(json.objectValue?.keys == ["status", "converged", "twice_nll", "edm", "function_calls", "parameters", "correlations", "degenerate_minima", "profile_intervals", "minima", "multistart", "evaluations"])
+        #expect(json.objectValue?.keys == ["status", "converged", "twice_nll", "edm", "function_calls", "parameters", "correlations", "degenerate_minima", "profile_intervals", "minima", "multistart", "evaluations", "goodness_of_fit"])
         #expect(json["parameters"]?.objectValue?.keys == loaded.model.parameterNames)
         #expect(json["twice_nll"]?.doubleValue == report.fit?.twiceNLL)
         let interval = try #require(json["profile_intervals"]?["cHW"])

@@ -172,6 +172,28 @@ def test_scan_from_python(loaded):
     assert lo < report["best_fit"] < hi
 
 
+def test_ranking_impact_is_the_shift_of_a_refit(loaded):
+    """efthf.eft.ranking: sorted by post-fit impact; the top parameter's +σ̂ impact equals the shift
+    of cHW in an mle.fit with that parameter fixed at θ̂ + σ̂ (1e-4)."""
+    ws, model, data = loaded["workspace_morphing.json"]
+    report = efthf.eft.ranking(ws, poi="cHW", ops=["cHW"])
+    assert report["poi"] == "cHW"
+    keys = [max(abs(x) for x in e["postfit_impact"]) for e in report["parameters"]]
+    assert keys == sorted(keys, reverse=True) and keys[0] > 0
+    top = report["parameters"][0]
+    names = list(efthf.eft.fit(ws, ops=["cHW"], uncertainties=False)["parameters"])
+    init = np.array(model.config.suggested_init())
+    fixed = list(model.config.suggested_fixed())
+    for name in model.config.wilson_coefficients:
+        if name != "cHW":
+            fixed[names.index(name)] = True  # held at the Standard Model, 0, as ops=["cHW"]
+    k = names.index(top["name"])
+    init[k] = top["best_fit"] + top["uncertainty"]
+    fixed[k] = True
+    best = efthf.infer.mle.fit(data, model, init_pars=init, fixed_params=fixed)
+    assert best[names.index("cHW")] - report["best_fit"] == pytest.approx(top["postfit_impact"][0], abs=1e-4)
+
+
 def test_event_database_resolved_from_another_directory(tmp_path, loaded):
     """The HDF5 path inside the workspace is relative to the workspace file, not to the cwd."""
     _, model, data = loaded["workspace_events.json"]

@@ -118,20 +118,20 @@ public struct YieldsTask: Sendable, Codable, Equatable {
         var point = loaded.model.suggestedInits
         try at.apply(to: &point, model: loaded.model)
         let sigma = try band.map { b throws(HistFactoryError) in try Self.totalUncertainty(b, model: loaded.model, at: point) }
-        return YieldsReport(model: loaded.model, data: loaded.data, at: point, totalUncertainty: sigma)
+        return YieldsReport(model: loaded.model, data: loaded.data, at: point, totalUncertainty: sigma, binning: YieldsReport.binEdges(loaded.workspace))
     }
 
     /// The linearised ±1σ of every bin's total expected yield ν_b:
     ///
     /// ```
-    /// σ_b² = Σ_ij J_bi C_ij J_bj,   J_bi = ∂ν_b/∂θ_i ≈ (ν_b(θ + h_i e_i) − ν_b(θ − h_i e_i)) / 2h_i
+    /// σ_b² = Σ_ij J_bi C_ij J_bj,   J_bi = ∂ν_b/∂θ_i
     /// ```
     ///
-    /// with h_i = 10⁻³ √C_ii (central differences; the interpolation codes are smooth near the
-    /// point, and a step small against the parameter's own uncertainty keeps the linearisation's
-    /// meaning). Linear propagation: an asymmetric or strongly non-linear response is not captured.
+    /// with J the model's analytic Jacobian (``HistFactoryModel/expectedMainDataJacobian(_:)``, the
+    /// likelihood's own backward pass). Linear propagation: an asymmetric or strongly non-linear
+    /// response is not captured.
     ///
-    /// - Complexity: two model evaluations per parameter with C_ii > 0, then O(bins · k²).
+    /// - Complexity: one forward and one backward pass of the model per bin, then O(bins · k²).
     public static func totalUncertainty(_ band: Band, model: HistFactoryModel, at point: [Double]) throws(HistFactoryError) -> [Double] {
         let indices: [Int], covariance: [[Double]]
         switch band {
@@ -150,22 +150,12 @@ public struct YieldsTask: Sendable, Codable, Equatable {
             indices = found
             covariance = matrix
         }
-        let bins = model.mainBinCount
-        var jacobian: [[Double]] = []  // [parameter][bin]
-        for (k, i) in indices.enumerated() {
-            let width = max(covariance[k][k], 0).squareRoot()
-            guard width > 0 else { jacobian.append(Array(repeating: 0, count: bins)); continue }
-            let h = 1e-3 * width
-            var up = point, down = point
-            up[i] += h
-            down[i] -= h
-            let plus = model.expectedMainData(up), minus = model.expectedMainData(down)
-            jacobian.append((0..<bins).map { (plus[$0] - minus[$0]) / (2 * h) })
-        }
-        return (0..<bins).map { b in
+        let jacobian = model.expectedMainDataJacobian(point)
+        return jacobian.map { row in
+            let j = indices.map { row[$0] }
             var variance = 0.0
-            for a in indices.indices where jacobian[a][b] != 0 {
-                for c in indices.indices where jacobian[c][b] != 0 { variance += jacobian[a][b] * covariance[a][c] * jacobian[c][b] }
+            for a in j.indices where j[a] != 0 {
+                for c in j.indices where j[c] != 0 { variance += j[a] * covariance[a][c] * j[c] }
             }
             return max(variance, 0).squareRoot()
         }
@@ -181,22 +171,34 @@ public struct YieldsReport: Sendable, Codable, Equatable {
         public let samples: NamedValues<[Double]>
         /// The ±1σ of `total` per bin when a band was asked for (``YieldsTask/band``).
         public var totalUncertainty: [Double]? = nil
+        /// The observable of ``binEdges``.
+        public var observable: String? = nil
+        /// bins + 1 edges from an event-database modifier of the channel (Specs/event-database.md);
+        /// nil when the workspace does not say (a pyhf workspace has no bin edges).
+        public var binEdges: [Double]? = nil
 
-        enum CodingKeys: String, CodingKey { case name, observed, total, samples, totalUncertainty = "total_uncertainty" }
+        enum CodingKeys: String, CodingKey {
+            case name, observed, total, samples, totalUncertainty = "total_uncertainty", observable, binEdges = "bin_edges"
+        }
     }
 
     public let channels: [Channel]
 
-    public init(model: HistFactoryModel, data: ModelData, at point: [Double], totalUncertainty: [Double]? = nil) {
+    /// `binning`: per channel name, the observable and edges (``YieldsReport/binEdges(_:)``); used
+    /// where the number of edges fits the channel's bins.
+    public init(model: HistFactoryModel, data: ModelData, at point: [Double], totalUncertainty: [Double]? = nil,
+                binning: [String: (observable: String, edges: [Double])] = [:]) {
         let bySample = model.expectedSampleData(point)
         let total = model.expectedMainData(point)
         var offset = 0
         channels = zip(model.channels, model.channelBinCounts).map { name, n in
             defer { offset += n }
             let samples = bySample.filter { $0.channel == name }
+            let edges = binning[name].flatMap { $0.edges.count == n + 1 ? $0 : nil }
             return Channel(name: name, observed: Array(data.main[offset..<offset + n]), total: Array(total[offset..<offset + n]),
                            samples: NamedValues(names: samples.map(\.sample), values: samples.map(\.yields)),
-                           totalUncertainty: totalUncertainty.map { Array($0[offset..<offset + n]) })
+                           totalUncertainty: totalUncertainty.map { Array($0[offset..<offset + n]) },
+                           observable: edges?.observable, binEdges: edges?.edges)
         }
     }
 }

@@ -80,6 +80,7 @@ public struct FitTask: Sendable, Codable, Equatable {
         }
         var report = FitReport(result, intervals: intervals, evaluations: stages)
         report.profileIntervalsError = intervalError
+        report.goodnessOfFit = GoodnessOfFit(fit: result, loaded: loaded)
         return report
     }
 }
@@ -213,13 +214,15 @@ public struct FitReport: Sendable, Codable {
     /// The search for the global minimum; nil for a single local fit.
     public var search: Search? = nil
     public var evaluations = Evaluations()
+    /// The saturated-model goodness of fit of the best fit.
+    public var goodnessOfFit: GoodnessOfFit? = nil
     /// The fit itself (not encoded; nil in a decoded report).
     public var fit: FitResult? = nil
 
     enum CodingKeys: String, CodingKey {
         case status, converged, twiceNLL = "twice_nll", edm, functionCalls = "function_calls", parameters, correlations
         case degenerateMinima = "degenerate_minima", profileIntervals = "profile_intervals", profileIntervalsError = "profile_intervals_error"
-        case minima, search = "multistart", evaluations
+        case minima, search = "multistart", evaluations, goodnessOfFit = "goodness_of_fit"
     }
 
     public init(_ r: FitResult, intervals: [CoefficientInterval] = [], evaluations: Evaluations? = nil) {
@@ -327,6 +330,10 @@ public struct LimitTask: Sendable, Codable, Equatable {
     public var level: Double
     /// POI values to test and interpolate between, increasing; nil finds the roots.
     public var scan: [Double]?
+    /// Without `scan`: after finding the roots, also test this many POI values evenly from 0 to
+    /// 1.25 × the largest of the observed and expected limits, for the CLs curves of a Brazil plot
+    /// (``LimitReport/scan``); the limits stay the roots. Nil: no such scan.
+    public var bandPoints: Int?
     /// `qtilde` or `q`.
     public var testStatistic: String
     /// Start values, bounds and fixed flags of the fits.
@@ -339,10 +346,11 @@ public struct LimitTask: Sendable, Codable, Equatable {
     /// Most POI values of one scan.
     public static let maximumScanPoints = 10_000
 
-    public init(level: Double = 0.05, scan: [Double]? = nil, testStatistic: String = "qtilde", overrides: ParameterOverrides = ParameterOverrides(),
-                multistart: MultiStart.Strategy = .auto, maxStarts: Int? = nil) {
+    public init(level: Double = 0.05, scan: [Double]? = nil, bandPoints: Int? = nil, testStatistic: String = "qtilde",
+                overrides: ParameterOverrides = ParameterOverrides(), multistart: MultiStart.Strategy = .auto, maxStarts: Int? = nil) {
         self.level = level
         self.scan = scan
+        self.bandPoints = bandPoints
         self.testStatistic = testStatistic
         self.overrides = overrides
         self.multistart = multistart
@@ -370,9 +378,21 @@ public struct LimitTask: Sendable, Codable, Equatable {
         let options = try MultiStart.options(multistart, maxStarts: maxStarts, overrides: overrides, model: loaded.model)
         let statistic = try HypotestTask.statistic(testStatistic)
         let poi = loaded.model.poiName ?? ""
+        if let bandPoints, scan != nil || !(2...Self.maximumScanPoints).contains(bandPoints) {
+            throw InferenceError(.invalidOptions, scan != nil ? "band_points applies without a scan (a scan already gives the CLs curves)"
+                                 : "band_points must be from 2 to \(Self.maximumScanPoints), not \(bandPoints)")
+        }
         guard let scan else {
             let r = try loaded.model.upperLimit(data: loaded.data, level: level, testStatistic: statistic, options: options)
-            return LimitReport(poi: poi, level: level, observed: r.observed, expected: r.expected)
+            var report = LimitReport(poi: poi, level: level, observed: r.observed, expected: r.expected)
+            if let bandPoints {
+                let top = 1.25 * ([r.observed] + r.expected).filter(\.isFinite).reduce(0, max)
+                guard top > 0 else { throw InferenceError(.noRoot, "the limits (\(r.observed), \(r.expected)) leave no positive range to scan for the CLs band") }
+                let values = Workspace.gridValues(from: 0, to: top, count: bandPoints)
+                let g = try loaded.model.upperLimit(data: loaded.data, scan: values, level: level, testStatistic: statistic, options: options)
+                report.scan = g.hypotests.map { HypotestReport($0, poi: poi, testStatistic: testStatistic) }
+            }
+            return report
         }
         let r = try loaded.model.upperLimit(data: loaded.data, scan: scan, level: level, testStatistic: statistic, options: options)
         return LimitReport(poi: poi, level: level, observed: r.limit.observed, expected: r.limit.expected,

@@ -198,15 +198,27 @@ extension HypotestTask {
 
 extension LimitTask {
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case level, scan, testStatistic = "test_statistic", overrides, multistart, maxStarts = "max_starts"
+        case level, scan, bandPoints = "band_points", testStatistic = "test_statistic", overrides, multistart, maxStarts = "max_starts"
     }
 
     public init(from decoder: any Decoder) throws {
         try TaskCoding.rejectUnknown(decoder, CodingKeys.self)
         let c = try decoder.container(keyedBy: CodingKeys.self)
         self.init(level: try c.value(.level, default: 0.05), scan: try c.decodeIfPresent([Double].self, forKey: .scan),
+                  bandPoints: try c.decodeIfPresent(Int.self, forKey: .bandPoints),
                   testStatistic: try c.value(.testStatistic, default: "qtilde"), overrides: try c.value(.overrides, default: ParameterOverrides()),
                   multistart: try TaskCoding.strategy(c, .multistart), maxStarts: try TaskCoding.budget(c, .maxStarts))
+    }
+}
+
+extension RankingTask {
+    enum CodingKeys: String, CodingKey, CaseIterable { case poi, ops, fix }
+
+    public init(from decoder: any Decoder) throws {
+        try TaskCoding.rejectUnknown(decoder, CodingKeys.self)
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(poi: try c.decodeIfPresent(String.self, forKey: .poi), ops: try c.decodeIfPresent([String].self, forKey: .ops),
+                  fix: try c.value(.fix, default: ParameterValues()))
     }
 }
 

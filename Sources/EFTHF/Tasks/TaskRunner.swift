@@ -194,7 +194,7 @@ public struct ModelConfiguration: Sendable, Codable {
 /// ``TaskCoding`` and returns its report as JSON.
 public enum TaskRunner {
     /// The task names, in the order the documentation lists them.
-    public static let names = ["fit", "hypotest", "limit", "significance", "toys", "scan", "yields", "inspect", "export", "patchset"]
+    public static let names = ["fit", "hypotest", "limit", "significance", "toys", "scan", "ranking", "yields", "inspect", "export", "patchset"]
 
     /// Runs the task `name` with `options` (its JSON; empty for the defaults) on `loaded`.
     public static func run(_ name: String, options: String, on loaded: LoadedModel, progress: ProgressHandler? = nil) throws -> JSON {
@@ -206,6 +206,7 @@ public enum TaskRunner {
         case "significance": return try TaskCoding.decode(SignificanceTask.self, from: options, what: what).run(on: loaded).jsonValue
         case "toys": return try TaskCoding.decode(ToysTask.self, from: options, what: what).run(on: loaded, progress: progress).jsonValue
         case "scan": return try TaskCoding.decode(ScanTask.self, from: options, what: what).run(on: loaded, progress: progress).jsonValue
+        case "ranking": return try TaskCoding.decode(RankingTask.self, from: options, what: what).run(on: loaded, progress: progress).jsonValue
         case "yields": return try TaskCoding.decode(YieldsTask.self, from: options, what: what).run(on: loaded).jsonValue
         case "inspect":
             _ = try TaskCoding.decode(InspectTask.self, from: options, what: what)

@@ -66,6 +66,21 @@ def scan(target: Union[Workspace, Model], grid: Grid, fix: Optional[Mapping[str,
     return _model(target, measurement_name).run("scan", options, data=data)
 
 
+def ranking(target: Union[Workspace, Model], poi: Optional[str] = None, ops: Optional[Sequence[str]] = None,
+            fix: Optional[Mapping[str, Any]] = None, measurement_name: Optional[str] = None, data: Any = None) -> Dict[str, Any]:
+    """The impact of each free constrained parameter on ``poi`` (default: the measurement's POI):
+    the shift of its best fit with the parameter fixed at θ̂ ± σ̂ and θ̂ ± σ₀, largest post-fit
+    impact first (``efthf ranking --json``; cabinetry's ranking)."""
+    options: Dict[str, Any] = {}
+    if poi is not None:
+        options["poi"] = poi
+    if ops is not None:
+        options["ops"] = list(ops)
+    if fix:
+        options["fix"] = dict(fix)
+    return _model(target, measurement_name).run("ranking", options, data=data)
+
+
 def export(workspace: Workspace, point: Mapping[str, float], poi: Optional[str] = None,
            measurement_name: Optional[str] = None) -> Dict[str, Any]:
     """The workspace as plain pyhf 1.0.0 at one point of the Wilson coefficients (a dict that
