@@ -17,21 +17,23 @@ extension Workspace {
     public static let combineStandardModelParameter = "efthf_SM"
 
     /// Every morphed sample as an entry of Combine's InterferenceModel scaling data (Specs/combine.md §2):
-    /// its nominal (N1), expanded into one polynomial (the product of its absolute and relative
-    /// factors multiplied out, truncation applied, as the POPxf and HS3 exports do), divided by the
-    /// sample's `data` y0_b, is written as vᵀ M_b v with v = (1, c_1, …, c_K):
+    /// its nominal (N1), expanded into one polynomial Σ_t T_tb m_t(c) (the product of its absolute and
+    /// relative factors multiplied out, truncation applied, as the POPxf and HS3 exports do), divided
+    /// by the sample's `data` y0_b, is written as vᵀ M_b v. The vector is v = (1, c_1, …, c_K, p_1, …)
+    /// with p the products of two coefficients that terms of degree 3 and 4 need; each term m_t is
+    /// split as a·b (a its first ⌈d/2⌉ factors) and
     ///
     /// ```
-    /// M_b,00 = T_1b / y0_b,   M_b,i0 = T_{c_i} / (2 y0_b),   M_b,ii = T_{c_i²} / y0_b,   M_b,ij = T_{c_i c_j} / (2 y0_b)  (j < i)
+    /// M_b[a,a] += T_tb / y0_b   (a = b),        M_b[a,b] += T_tb / (2 y0_b)   (a ≠ b; s holds 2 M_ab v_a v_b)
     /// ```
     ///
-    /// `parameters` are `efthf_SM[1]` (a constant) and `c[init,min,max]` with the measurement's
-    /// inits and bounds; rows hold the lower triangle row by row. c_1 … c_K are the coefficients the
-    /// sample's polynomial uses, in the workspace's order.
+    /// `parameters` are `efthf_SM[1]` (a constant), `c[init,min,max]` with the measurement's inits
+    /// and bounds, and `expr::efthf_c1_c2('@0*@1', c1, c2)` for the products; rows hold the lower
+    /// triangle row by row. c_1 … c_K are the coefficients the sample's polynomial uses.
     ///
-    /// - Throws: ``HistFactoryError`` for what the quadratic form cannot hold: a term of degree above
-    ///   2 (a product of two relative factors, cubic terms), a bin whose `data` is 0 while a term is
-    ///   not, an event-database sample evaluated per event; and when there is no morphed sample.
+    /// - Throws: ``HistFactoryError`` for what the export cannot hold: a term of degree above 4, a
+    ///   bin whose `data` is 0 while a term is not, an event-database sample evaluated per event; and
+    ///   when there is no morphed sample.
     public func combineScaling(measurement: String? = nil) throws(HistFactoryError) -> CombineScalingExport {
         let model = try HistFactoryModel(workspace: self, measurement: measurement)
         let names = wilsonCoefficients
@@ -48,42 +50,52 @@ extension Workspace {
                 }
                 let yield = try samplePolynomial(sample, channel: channel.name, names: names).yield
                 let bins = sample.data.count
+                let terms = (0 ..< yield.termCount).filter { yield.template(ofTerm: $0).contains { $0 != 0 } }
+                // v = (1, c_used…, products of two coefficients…): each term m = a·b with a the first
+                // ⌈d/2⌉ of its factors, so degrees up to 4 are a quadratic form in v.
                 var used: [Int] = []
-                for t in 0 ..< yield.termCount where yield.template(ofTerm: t).contains(where: { $0 != 0 }) {
-                    let m = yield.monomials[t]
-                    guard m.degree <= 2 else {
-                        throw HistFactoryError(.operation, "channel \"\(channel.name)\" sample \"\(sample.name)\": the term \(m.description(names: names)) has degree \(m.degree); Combine's quadratic form vᵀMv holds degree 2 at most")
-                    }
-                    for f in m.factors where !used.contains(f.coefficient) { used.append(f.coefficient) }
-                }
+                for t in terms { for f in yield.monomials[t].factors where !used.contains(f.coefficient) { used.append(f.coefficient) } }
                 used.sort()
-                // Position in v = (1, c_used…) of coefficient i.
-                func slot(_ i: Int) -> Int { used.firstIndex(of: i)! + 1 }
-                let n = used.count + 1
+                var vector: [Monomial] = [.one] + used.map { Monomial.linear($0) }
+                var halves: [(Monomial, Monomial)] = []
+                for t in terms {
+                    let m = yield.monomials[t]
+                    guard m.degree <= 4 else {
+                        throw HistFactoryError(.operation, "channel \"\(channel.name)\" sample \"\(sample.name)\": the term \(m.description(names: names)) has degree \(m.degree); the export writes degree 4 at most (a quadratic form in the coefficients and their pairwise products)")
+                    }
+                    let flat = m.factors.flatMap { Array(repeating: $0.coefficient, count: $0.power) }
+                    let cut = (flat.count + 1) / 2
+                    let a = flat[..<cut].reduce(Monomial.one) { $0 * .linear($1) }, b = flat[cut...].reduce(Monomial.one) { $0 * .linear($1) }
+                    for h in [a, b] where !vector.contains(h) { vector.append(h) }
+                    halves.append((a, b))
+                }
+                let n = vector.count
                 func index(_ i: Int, _ j: Int) -> Int { let (a, b) = i >= j ? (i, j) : (j, i); return a * (a + 1) / 2 + b }
                 var rows = [[Double]](repeating: [Double](repeating: 0, count: n * (n + 1) / 2), count: bins)
-                for t in 0 ..< yield.termCount where yield.template(ofTerm: t).contains(where: { $0 != 0 }) {
+                for (t, (a, b)) in zip(terms, halves) {
                     let m = yield.monomials[t], template = yield.template(ofTerm: t)
-                    let (k, weight): (Int, Double)
-                    switch m.factors.count {
-                    case 0: (k, weight) = (index(0, 0), 1)
-                    case 1 where m.degree == 1: (k, weight) = (index(slot(m.factors[0].coefficient), 0), 0.5)
-                    case 1: (k, weight) = (index(slot(m.factors[0].coefficient), slot(m.factors[0].coefficient)), 1)
-                    default: (k, weight) = (index(slot(m.factors[0].coefficient), slot(m.factors[1].coefficient)), 0.5)
-                    }
-                    for b in 0 ..< bins where template[b] != 0 {
-                        guard sample.data[b] != 0 else {
-                            throw HistFactoryError(.operation, "channel \"\(channel.name)\" sample \"\(sample.name)\" bin \(b): the sample's data is 0 but its term \(m.description(names: names)) is \(JSON.pythonRepr(template[b])); Combine scales the template, which cannot hold it")
+                    let i = vector.firstIndex(of: a)!, j = vector.firstIndex(of: b)!
+                    // s contains 2 M_ij v_i v_j for i ≠ j.
+                    let weight = i == j ? 1.0 : 0.5
+                    for bin in 0 ..< bins where template[bin] != 0 {
+                        guard sample.data[bin] != 0 else {
+                            throw HistFactoryError(.operation, "channel \"\(channel.name)\" sample \"\(sample.name)\" bin \(bin): the sample's data is 0 but its term \(m.description(names: names)) is \(JSON.pythonRepr(template[bin])); Combine scales the template, which cannot hold it")
                         }
-                        rows[b][k] += weight * template[b] / sample.data[b]
+                        rows[bin][index(i, j)] += weight * template[bin] / sample.data[bin]
                     }
                 }
-                for b in 0 ..< bins where sample.data[b] == 0 { rows[b][0] = 1 }
+                for bin in 0 ..< bins where sample.data[bin] == 0 { rows[bin][0] = 1 }
                 var parameters: [JSON] = [.string(Self.combineStandardModelParameter + "[1]")]
                 for i in used {
                     let p = try model.parameterIndex(named: names[i])
                     let bounds = model.suggestedBounds[p]
                     parameters.append(.string("\(names[i])[\(JSON.pythonRepr(model.suggestedInits[p])),\(JSON.pythonRepr(bounds.lowerBound)),\(JSON.pythonRepr(bounds.upperBound))]"))
+                }
+                for m in vector.dropFirst(1 + used.count) {
+                    let factors = m.factors.flatMap { Array(repeating: names[$0.coefficient], count: $0.power) }
+                    let arguments = m.factors.map { names[$0.coefficient] }
+                    let formula = m.factors.count == 1 ? "@0*@0" : "@0*@1"
+                    parameters.append(.string("expr::efthf_\(factors.joined(separator: "_"))('\(formula)', \(arguments.joined(separator: ", ")))"))
                 }
                 items.append(.object(JSONObject([
                     ("channel", .string(channel.name)), ("process", .string(sample.name)),
