@@ -69,7 +69,7 @@ extension EFTHFCommand {
 
         func run() throws {
             try reportingErrors {
-                let task = EFT2ObsImportTask(table: table, assignments: try samples.map(EFT2ObsImportTask.assignment(parsing:)),
+                let task = EFT2ObsImportTask(table: table, assignments: try samples.map { try EFT2ObsImportTask.assignment(parsing: $0) },
                                              coefficients: coefficients.map { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } },
                                              modifier: modifier, uncertainties: !noUncertainties)
                 let ws = try task.run(on: try model.loadWorkspace())

@@ -1,4 +1,5 @@
 import EFTJSON
+import Foundation
 import HistFactory
 import Morphing
 
@@ -282,11 +283,11 @@ public struct CombineScaling: Sendable {
 extension PolynomialTemplates {
     /// The terms `kept` (indices) over only the coefficients they use (in this polynomial's order).
     func terms(_ kept: [Int]) throws(MorphingError) -> PolynomialTemplates {
-        let used = coefficientNames.indices.filter { i in kept.contains { monomials[$0].exponent(of: i) > 0 } }
-        let monomials = kept.map { t in
+        let used = coefficientNames.indices.filter { i in kept.contains { self.monomials[$0].exponent(of: i) > 0 } }
+        let reindexed = kept.map { t in
             Monomial(powers: Dictionary(uniqueKeysWithValues: self.monomials[t].factors.map { (used.firstIndex(of: $0.coefficient)!, $0.power) }))
         }
-        return try PolynomialTemplates(coefficientNames: used.map { coefficientNames[$0] }, binCount: binCount, monomials: monomials,
+        return try PolynomialTemplates(coefficientNames: used.map { coefficientNames[$0] }, binCount: binCount, monomials: reindexed,
                                        templates: kept.map { template(ofTerm: $0) })
     }
 }

@@ -479,11 +479,13 @@ extension Workspace {
                             }
                             let meanName = g["mean"]?.stringValue ?? ""
                             let aux = g["mean"]?.doubleValue ?? values[meanName]?.value ?? 1
+                            // pyhf's lumi modifier is always named "lumi" (ROOT's is "Lumi").
+                            if pyhfName[x] == nil && x != "lumi" { pyhfName[x] = "lumi" }
                             if let lumi, lumi.name != scalarName(x) {
                                 throw fail("channel \"\(channel)\" sample \"\(name)\": a second luminosity parameter \"\(x)\" (pyhf has one lumi, \"\(lumi.name)\")")
                             }
                             lumi = (scalarName(x), aux, sigma)
-                            modifiers.append(.object(JSONObject([("name", .string(scalarName(x))), ("type", .string("lumi")), ("data", .null)])))
+                            modifiers.append(.object(JSONObject([("name", .string("lumi")), ("type", .string("lumi")), ("data", .null)])))
                         } else {
                             modifiers.append(.object(JSONObject([("name", .string(scalarName(mname))), ("type", .string("normfactor")), ("data", .null)])))
                         }

@@ -1,4 +1,5 @@
 import EFTJSON
+import Foundation
 import EFTModifiers
 import HistFactory
 
