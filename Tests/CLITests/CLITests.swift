@@ -29,7 +29,7 @@ func checkSVGFile(_ path: String, sourceLocation: SourceLocation = #_sourceLocat
 
 @Suite struct HelpTests {
     static let commands = ["", "eval", "fit", "hypotest", "limit", "scan", "significance", "toys", "inspect", "export", "patchset", "patchset verify",
-                           "prune", "rename", "combine", "sort", "digest", "reinterpret", "import", "plan", "run", "merge", "submit", "serve"]
+                           "prune", "rename", "combine", "sort", "digest", "reinterpret", "import", "import combine-scaling", "import eft2obs", "plan", "run", "merge", "submit", "serve"]
 
     /// The help text of each subcommand is stored under Snapshots/; EFTHF_UPDATE_SNAPSHOTS=1 rewrites them.
     @Test(arguments: commands)
@@ -344,6 +344,32 @@ func checkSVGFile(_ path: String, sourceLocation: SourceLocation = #_sourceLocat
         }
         let names = Set(exported.channels[0].samples.flatMap { $0.modifiers.map(\.name) })
         #expect(names.contains("alpha_pTV_scale") && names.contains("alpha_btag"), "\(names)")
+    }
+}
+
+/// `efthf export --combine-scaling` and `efthf import combine-scaling|eft2obs` (Specs/combine.md).
+@Suite struct CombineCommandTests {
+    /// VH → DIR/scaling.json + DIR/workspace.json → import: `efthf eval` gives the same ln L at a
+    /// point (1e−12 relative, staterror γ's at their init 1); bad scaling data is one line naming
+    /// the file, JSON path and value, and writes nothing.
+    @Test func exportThenImportKeepsTheLikelihood() throws {
+        let directory = try CLI.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let vh = CLI.repository.appendingPathComponent("Data/vh/workspace_morphing.json").path
+        let export = try CLI.run(["export", vh, "--combine-scaling", "-o", "out"], workingDirectory: directory)
+        #expect(export.status == 0, "\(export.stderr)")
+        let back = try CLI.run(["import", "combine-scaling", "out/workspace.json", "out/scaling.json", "-o", "back.json"], workingDirectory: directory)
+        #expect(back.status == 0, "\(back.stderr)")
+        func logpdf(_ file: String) throws -> Double {
+            let r = try CLI.run(["eval", file, "--at", "cHW=0.03,cHq3=-0.02"], workingDirectory: directory)
+            return try #require(try JSONParser.parse(r.stdout)["logpdf"]?.doubleValue)
+        }
+        let a = try logpdf(vh), b = try logpdf("back.json")
+        #expect(abs(a - b) <= 1e-12 * abs(a), "\(a) vs \(b)")
+        try Data(#"[{"channel": "SR_pTV", "process": "VH", "parameters": ["sm[1]", "c[0,-1,1]"], "scaling": [[1, 0]]}]"#.utf8).write(to: directory.appendingPathComponent("bad.json"))
+        let bad = try CLI.run(["import", "combine-scaling", "out/workspace.json", "bad.json", "-o", "never.json"], workingDirectory: directory)
+        #expect(bad.status != 0 && bad.stderrLines.count == 1 && bad.stderr.contains("bad.json at /0/scaling/0") && bad.stderr.contains("n(n+1)/2 = 3"), "\(bad.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: directory.appendingPathComponent("never.json").path))
     }
 }
 
