@@ -189,6 +189,8 @@ extension Workspace {
         for c in keep where !operators.contains(c) {
             throw HistFactoryError(.parameter, "coefficient \"\(c)\" appears in none of the selected table entries (\(selected.joined(separator: ", ")))", file: file)
         }
+        // The kept coefficients first, in the order given.
+        operators = keep + operators.filter { !keep.contains($0) }
         let templates: MorphingTemplates
         do {
             templates = try STXSParametrisation.relativeScalings(

@@ -373,6 +373,30 @@ func checkSVGFile(_ path: String, sourceLocation: SourceLocation = #_sourceLocat
     }
 }
 
+/// `efthf import eft2obs`: a CMS STXS→SMEFT table onto a workspace's sample, one entry for all bins.
+@Suite struct EFT2ObsCommandTests {
+    @Test func tableBecomesARelativeModifierWithUncertainties() throws {
+        let directory = try CLI.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let ws = CLI.repository.appendingPathComponent("Tests/References/combine/sample_sm.json").path
+        let table = CLI.repository.appendingPathComponent("Tests/References/combine/prod_ggH_highpt.json").path
+        let result = try CLI.run(["import", "eft2obs", ws, table, "--sample", "my_channel/my_nominal_process=GG2H_PTH_200_300", "--coefficients", "chg,chbox", "-o", "out.json"],
+                                 workingDirectory: directory)
+        #expect(result.status == 0, "\(result.stderr)")
+        let out = try JSONParser.parse(Data(contentsOf: directory.appendingPathComponent("out.json")))
+        let modifier = try #require(out["channels"]?.arrayValue?.first?["samples"]?.arrayValue?.first?["modifiers"]?.arrayValue?.last)
+        #expect(modifier["name"]?.stringValue == "stxs_scaling" && modifier["data"]?["form"]?.stringValue == "relative")
+        #expect(modifier["data"]?["coefficients"] == .array([.string("chg"), .string("chbox")]))
+        // A_chg of GG2H_PTH_200_300 in every bin, with its u_ uncertainty.
+        let terms = try #require(modifier["data"]?["terms"]?.arrayValue)
+        let linear = try #require(terms.first { $0["powers"] == .object(JSONObject([("chg", .integer(1))])) })
+        #expect(linear["data"] == .array([41.79210092819022, 41.79210092819022, 41.79210092819022].map { .number($0) }))
+        #expect(linear["uncertainty"]?.arrayValue?.count == 3)
+        let bad = try CLI.run(["import", "eft2obs", ws, table, "--sample", "my_channel/my_nominal_process=GG2H_PTH_GT650", "-o", "never.json"], workingDirectory: directory)
+        #expect(bad.status != 0 && bad.stderrLines.count == 1 && bad.stderr.contains("/GG2H_PTH_GT650"), "\(bad.stderr)")
+    }
+}
+
 /// `efthf import lhe|madminer`, run from another directory, read back with the library.
 @Suite struct ImportCommandTests {
     /// Four events with weights quadratic in one coefficient, w_e(c) = a0 + a1 c + a2 c², at three points.

@@ -4,6 +4,7 @@ import Foundation
 import HistFactory
 import Morphing
 import Testing
+import _SeededRandom
 
 /// CMS Combine InterferenceModel scaling data and EFT2Obs tables (Specs/combine.md): export and
 /// import keep the likelihood; Combine's documented examples give Combine's numbers; bad input
@@ -21,8 +22,8 @@ import Testing
 
     /// Random points of `model` (coefficients within ±0.05, every free nuisance parameter moved);
     /// the per-bin γ's stay at 1 when `gammasAtOne`.
-    static func points(_ model: HistFactoryModel, coefficients: Set<String>, gammasAtOne: Bool, count: Int) -> [[Double]] {
-        var generator = SystemRandomNumberGenerator()
+    static func points(_ model: HistFactoryModel, coefficients: Set<String>, gammasAtOne: Bool, count: Int, seed: UInt64) -> [[Double]] {
+        var generator = SplitMix64(state: seed)
         return (0 ..< count).map { _ in
             var x = model.suggestedInits
             for set in model.parameterSets {
@@ -40,7 +41,10 @@ import Testing
     }
 
     /// efthf → Combine scaling JSON (text) → efthf on the SM-template workspace: the same ln L to
-    /// 1e−12 relative at 12 random points. Combine's format has no MC uncertainties of the scaling,
+    /// 5e−12 relative at 12 random points (seeded). Not closer: each template goes through
+    /// T/y0 and back (one rounding), and on the VH workspaces (~3·10⁴ events) ln L ≈ −10² is a
+    /// small difference of Poisson terms of order 10⁵, so that rounding reaches 1.7e−12 of |ln L| at
+    /// worst over 300 random points. Combine's format has no MC uncertainties of the scaling,
     /// so where a morphed sample carries them (its staterror width follows c, Specs/eft-extension.md
     /// §8.2) the staterror γ's stay at 1, where that width does not enter (Specs/combine.md §2).
     @Test(arguments: files.indices)
@@ -58,18 +62,18 @@ import Testing
         #expect(data.main == importedData.main)
         let withVariance = model.dependentSampleModels.contains { $0.evaluator.hasVariance }
         var worst = 0.0
-        for x in Self.points(model, coefficients: Set(ws.wilsonCoefficients), gammasAtOne: withVariance, count: 12) {
+        for x in Self.points(model, coefficients: Set(ws.wilsonCoefficients), gammasAtOne: withVariance, count: 12, seed: 17 + UInt64(k)) {
             var y = imported.suggestedInits
             for (i, name) in model.parameterNames.enumerated() { y[imported.parameterNames.firstIndex(of: name)!] = x[i] }
             let a = model.logLikelihood(x, data: data), b = imported.logLikelihood(y, data: importedData)
             let rel = abs(a - b) / max(1, abs(a))
             worst = max(worst, rel)
-            #expect(rel <= 1e-12, "\(Self.files[k]): ln L \(a) (original) vs \(b) (through Combine's scaling data)")
+            #expect(rel <= 5e-12, "\(Self.files[k]): ln L \(a) (original) vs \(b) (through Combine's scaling data)")
         }
         // Measured, not asserted: with the γ's moved too, the width that follows c is what differs.
         var moved = 0.0
         if withVariance {
-            for x in Self.points(model, coefficients: Set(ws.wilsonCoefficients), gammasAtOne: false, count: 12) {
+            for x in Self.points(model, coefficients: Set(ws.wilsonCoefficients), gammasAtOne: false, count: 12, seed: 31 + UInt64(k)) {
                 var y = imported.suggestedInits
                 for (i, name) in model.parameterNames.enumerated() { y[imported.parameterNames.firstIndex(of: name)!] = x[i] }
                 let a = model.logLikelihood(x, data: data), b = imported.logLikelihood(y, data: importedData)
@@ -183,7 +187,7 @@ import Testing
                                                      coefficients: ["chg", "chbox"], modifierName: "ggH_prod")
         let a = try HistFactoryModel(workspace: example), b = try HistFactoryModel(workspace: imported)
         let da = try a.observedData(from: example), db = try b.observedData(from: imported)
-        for x in Self.points(a, coefficients: ["chg", "chbox"], gammasAtOne: false, count: 12) {
+        for x in Self.points(a, coefficients: ["chg", "chbox"], gammasAtOne: false, count: 12, seed: 5) {
             var y = b.suggestedInits
             for (i, name) in a.parameterNames.enumerated() { y[b.parameterNames.firstIndex(of: name)!] = x[i] }
             let la = a.logLikelihood(x, data: da), lb = b.logLikelihood(y, data: db)
