@@ -63,7 +63,7 @@ let package = Package(
         .executableTarget(name: "MorphingBenchmark", dependencies: ["Morphing"], path: "Benchmarks/Morphing"),
         .testTarget(name: "EFTJSONTests", dependencies: ["EFTJSON"]),
         .testTarget(name: "EFTHFTests", dependencies: ["EFTHF"]),
-        .testTarget(name: "HistFactoryTests", dependencies: ["HistFactory", "EFTModifiers", "EFTJSON"]),
+        .testTarget(name: "HistFactoryTests", dependencies: ["HistFactory", "EFTModifiers", "EFTJSON", "_SeededRandom"]),
         .testTarget(name: "MorphingTests", dependencies: ["Morphing", "EFTJSON", "_SeededRandom"]),
         .testTarget(name: "InferenceTests", dependencies: ["Inference", "HistFactory", "EFTModifiers", "Morphing", "EFTJSON"]),
         .executableTarget(name: "InferenceBenchmark", dependencies: ["Inference", "HistFactory"], path: "Benchmarks/inference", exclude: ["bench_pyhf.py"]),

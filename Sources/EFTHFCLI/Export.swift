@@ -14,6 +14,8 @@ extension EFTHFCommand {
                 as a POPxf 1.0 file (arXiv:2511.17348), per morphed sample or per channel (--observables), with \
                 the MC statistics. --hs3 writes the whole likelihood in HS3 as ROOT 6.40 reads it, the Wilson \
                 coefficients free (Specs/hs3.md; efthf reads such files back wherever it takes a workspace). \
+                --combine-scaling writes DIR/scaling.json, CMS Combine's InterferenceModel scaling data of every \
+                morphed sample (--PO scalingData=), and DIR/workspace.json with the SM templates (Specs/combine.md). \
                 --measurement keeps only that measurement in the exported workspaces. Files are \
                 written atomically (the pair of --patchset together).
                 """
@@ -36,6 +38,9 @@ extension EFTHFCommand {
         @Flag(help: "Write the EFT polynomials as a POPxf 1.0 JSON file (needs --scale; -o is a file).")
         var popxf = false
 
+        @Flag(help: "Write CMS Combine InterferenceModel scaling data and the SM-template workspace (-o is a directory).")
+        var combineScaling = false
+
         @Flag(help: "Write the whole likelihood as an HS3 JSON file (ROOT 6.40's RooJSONFactoryWSTool reads it; -o is a file).")
         var hs3 = false
 
@@ -55,6 +60,11 @@ extension EFTHFCommand {
         var output: String
 
         func validate() throws {
+            if combineScaling {
+                if hs3 || popxf || patchset || at != nil || grid != nil || poi != nil || skipInvalid { throw ValidationError("--combine-scaling takes none of --hs3, --popxf, --patchset, --at, --grid, --poi, --skip-invalid") }
+                if scale != nil || wcxf != nil || observables != "samples" { throw ValidationError("--scale, --observables and --wcxf need --popxf") }
+                return
+            }
             if hs3 {
                 if popxf || patchset || at != nil || grid != nil || poi != nil || skipInvalid { throw ValidationError("--hs3 takes none of --popxf, --patchset, --at, --grid, --poi, --skip-invalid") }
                 if scale != nil || wcxf != nil || observables != "samples" { throw ValidationError("--scale, --observables and --wcxf need --popxf") }
@@ -80,7 +90,14 @@ extension EFTHFCommand {
         func run() throws {
             try reportingErrors {
                 let ws = try model.loadWorkspace()
-                if hs3 {
+                if combineScaling {
+                    let export = try CombineScalingExportTask(measurement: model.measurement).run(on: ws)
+                    try writeAtomically([
+                        (output + "/scaling.json", export.scaling.serialized(.pretty)),
+                        (output + "/workspace.json", export.templates.json.serialized(.pretty)),
+                    ])
+                    print("wrote \(output)/scaling.json (\(export.scaling.arrayValue?.count ?? 0) scaled processes) and \(output)/workspace.json (SM templates)")
+                } else if hs3 {
                     let json = try HS3ExportTask(measurement: model.measurement).run(on: ws)
                     try writeAtomically(json.serialized(.pretty), to: output)
                     let samples = json["distributions"]?.arrayValue?.reduce(0) { $0 + ($1["samples"]?.arrayValue?.count ?? 0) } ?? 0

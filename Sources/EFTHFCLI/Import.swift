@@ -3,13 +3,80 @@ import EFTHF
 import Foundation
 
 extension EFTHFCommand {
-    /// `efthf import lhe|madminer`: event databases (Specs/event-database.md) from generator output.
+    /// `efthf import lhe|madminer`: event databases (Specs/event-database.md) from generator output;
+    /// `efthf import combine-scaling|eft2obs`: EFT scalings added to a workspace (Specs/combine.md).
     struct Import: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "import",
-            abstract: "Write an event database (HDF5, Specs/event-database.md) from LHE or MadMiner files.",
-            subcommands: [LHE.self, MadMiner.self]
+            abstract: "Write an event database (HDF5) from LHE or MadMiner files, or add EFT scalings (Combine's InterferenceModel, EFT2Obs tables) to a workspace.",
+            subcommands: [LHE.self, MadMiner.self, CombineScalingImport.self, EFT2ObsImport.self]
         )
+    }
+
+    struct CombineScalingImport: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "combine-scaling",
+            abstract: "Add CMS Combine InterferenceModel scaling data (--PO scalingData=) to a workspace as relative morphing modifiers.",
+            discussion: """
+                Each entry {channel, process, parameters, scaling} scales sample PROCESS of channel CHANNEL by \
+                s_b = vᵀ M_b v (rows: the lower triangle of M_b, row by row); free parameters (name[init,min,max]) \
+                become Wilson coefficients, constants (name[value]) numbers, expr::name('@0*@1', …) products. \
+                s_b must be 1 where the free parameters are 0 (the template is the SM's). Specs/combine.md.
+                """
+        )
+
+        @OptionGroup var model: ModelOptions
+        @Argument(help: ArgumentHelp("Combine's scaling data (JSON).", valueName: "scaling.json"))
+        var scaling: String
+        @Option(help: "The name of the morphing modifier added to each scaled sample.")
+        var modifier: String = "combine_scaling"
+        @Option(name: [.short, .customLong("output")], help: ArgumentHelp("The extended workspace to write.", valueName: "out.json"))
+        var output: String
+
+        func run() throws {
+            try reportingErrors {
+                let ws = try CombineScalingImportTask(scaling: scaling, modifier: modifier).run(on: try model.loadWorkspace())
+                try writeAtomically(ws.json.serialized(.pretty), to: output)
+                print("wrote \(output) (Wilson coefficients \(ws.wilsonCoefficients.joined(separator: ", ")))")
+            }
+        }
+    }
+
+    struct EFT2ObsImport: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "eft2obs",
+            abstract: "Add EFT2Obs / CMS STXS->SMEFT coefficient tables (prod.json) to a workspace as relative morphing modifiers.",
+            discussion: """
+                The table maps entries (STXS bins) to A_<op>, B_<op>_2, B_<op1>_<op2> and their u_ uncertainties: \
+                μ = 1 + Σ A c + Σ B c c'. --sample CHANNEL/SAMPLE=ENTRY[,ENTRY...] gives one entry per bin of the \
+                sample, or one for all its bins (repeat for several samples). Specs/combine.md.
+                """
+        )
+
+        @OptionGroup var model: ModelOptions
+        @Argument(help: ArgumentHelp("The coefficient table (JSON).", valueName: "prod.json"))
+        var table: String
+        @Option(name: .customLong("sample"), help: ArgumentHelp("CHANNEL/SAMPLE=ENTRY[,ENTRY...] (repeat).", valueName: "ch/sample=entry,..."))
+        var samples: [String] = []
+        @Option(help: ArgumentHelp("Keep only terms in these operators.", valueName: "op1,op2,..."))
+        var coefficients: String?
+        @Option(help: "The name of the morphing modifier added to each scaled sample.")
+        var modifier: String = "stxs_scaling"
+        @Flag(help: "Leave out the tables' u_ uncertainties.")
+        var noUncertainties = false
+        @Option(name: [.short, .customLong("output")], help: ArgumentHelp("The extended workspace to write.", valueName: "out.json"))
+        var output: String
+
+        func run() throws {
+            try reportingErrors {
+                let task = EFT2ObsImportTask(table: table, assignments: try samples.map { try EFT2ObsImportTask.assignment(parsing: $0) },
+                                             coefficients: coefficients.map { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } },
+                                             modifier: modifier, uncertainties: !noUncertainties)
+                let ws = try task.run(on: try model.loadWorkspace())
+                try writeAtomically(ws.json.serialized(.pretty), to: output)
+                print("wrote \(output) (Wilson coefficients \(ws.wilsonCoefficients.joined(separator: ", ")))")
+            }
+        }
     }
 
     /// Provenance that generator files do not record (Specs/event-database.md, `/provenance`).

@@ -329,15 +329,44 @@ extension Workspace {
             if gamma.hasPrefix("gamma_"), let r = gamma.range(of: "_bin_", options: .backwards) { return String(gamma[gamma.index(gamma.startIndex, offsetBy: 6) ..< r.lowerBound]) }
             return gamma
         }
+        // ROOT's own files (Specs/hs3.md §3.1): channels are `model_<channel>`, a normsys/histosys
+        // `X` acts on the parameter `alpha_X`, and there is one analysis per data set.
+        let writtenByROOT = root["metadata"]?["packages"]?.arrayValue?.contains { $0["name"]?.stringValue == "ROOT" } ?? false
+        for dist in distributions where dist["type"]?.stringValue == "histfactory_dist" {
+            for s in dist["samples"]?.arrayValue ?? [] {
+                for m in s["modifiers"]?.arrayValue ?? [] {
+                    guard let type = m["type"]?.stringValue, type == "normsys" || type == "histosys",
+                          let name = m["name"]?.stringValue, let parameter = m["parameter"]?.stringValue,
+                          parameter == "alpha_" + name, pyhfName[parameter] == nil else { continue }
+                    pyhfName[parameter] = name
+                }
+            }
+        }
         func scalarName(_ name: String) -> String { pyhfName[name] ?? name }
+        func channelName(_ name: String) -> String {
+            writtenByROOT && name.hasPrefix("model_") && name.count > 6 ? String(name.dropFirst(6)) : name
+        }
+        // The analysis of the observed data (ROOT writes one for asimovData too), else the first.
+        let analyses = root["analyses"]?.arrayValue ?? []
+        let analysis = analyses.first { $0["name"]?.stringValue?.contains("obsData") ?? false } ?? analyses.first
+        let likelihoods = root["likelihoods"]?.arrayValue ?? []
+        let likelihood = likelihoods.first { $0["name"]?.stringValue == analysis?["likelihood"]?.stringValue } ?? likelihoods.first
+        // Parameters fixed by the file: ROOT makes a staterror γ constant below its relative threshold.
+        var constant = Set<String>()
+        for p in root["parameter_points"]?.arrayValue?.first?["parameters"]?.arrayValue ?? [] where p["const"]?.boolValue == true {
+            if let name = p["name"]?.stringValue { constant.insert(name) }
+        }
 
         var monomials: [String: [(String, Int)]] = [:]
+        // HS3 names of the scalar parameters that the functions and modifiers use.
+        var referenced = Set<String>()
         for f in root["functions"]?.arrayValue ?? [] {
             guard let name = f["name"]?.stringValue else { continue }
             guard f["type"]?.stringValue == "product", let factors = f["factors"]?.arrayValue?.compactMap(\.stringValue) else {
                 throw fail("function \"\(name)\" is not a product of parameters (only those are read as monomials)")
             }
             var powers: [(String, Int)] = []
+            referenced.formUnion(factors)
             for c in factors.map(scalarName) {
                 if let i = powers.firstIndex(where: { $0.0 == c }) { powers[i].1 += 1 } else { powers.append((c, 1)) }
             }
@@ -359,9 +388,12 @@ extension Workspace {
         var lumi: (name: String, aux: Double, sigma: Double)? = nil
         var channelsJSON: [JSON] = []
         var channelNames: [String] = []
+        var distributionNames: [String] = []
         var anyMorphing = false
         for dist in distributions where dist["type"]?.stringValue == "histfactory_dist" {
-            guard let channel = dist["name"]?.stringValue, let samples = dist["samples"]?.arrayValue else { throw fail("a histfactory_dist without name or samples") }
+            guard let distName = dist["name"]?.stringValue, let samples = dist["samples"]?.arrayValue else { throw fail("a histfactory_dist without name or samples") }
+            let channel = channelName(distName)
+            distributionNames.append(distName)
             channelNames.append(channel)
             struct HS3Sample { var name: String; var contents: [Double]; var errors: [Double]?; var modifiers: [JSON]; var function: String? }
             var list: [HS3Sample] = []
@@ -395,6 +427,18 @@ extension Workspace {
                 for b in 0 ..< n { sumContents[b] += s.contents[b]; if s.function == nil { sumBase[b] += s.contents[b] } }
             }
             for b in 0 ..< n where sumBase[b] > 0 && sumContents[b] > 0 && sumBase[b] != sumContents[b] { scale[b] = sumContents[b] / sumBase[b] }
+            // The staterror constraint: the channel's `staterror.constraint_type` (what ROOT reads),
+            // else the modifiers' (what ROOT writes), else ROOT's default, Poisson. A Poisson staterror
+            // carried by one sample is pyhf's shapesys exactly (τ_b = 1/σ_b², H §6); carried by several
+            // it has no pyhf form and is read as pyhf's Gaussian staterror of the same width σ_b.
+            let staterrorCarriers = list.filter { s in s.function == nil && carries(s) }
+            let staterrorType = dist["staterror"]?["constraint_type"]?.stringValue
+                ?? staterrorCarriers.lazy.compactMap { s in s.modifiers.first { $0["type"]?.stringValue == "staterror" }?["constraint_type"]?.stringValue }.first
+                ?? "Poisson"
+            guard staterrorType == "Gauss" || staterrorType == "Gaussian" || staterrorType == "Poisson" else {
+                throw fail("channel \"\(channel)\": staterror constraint_type \"\(staterrorType)\" is neither Gauss nor Poisson")
+            }
+            let poissonShapesys = staterrorType == "Poisson" && staterrorCarriers.count == 1
 
             var samplesJSON: [JSON] = []
             var baseNames: [String] = []
@@ -422,33 +466,51 @@ extension Workspace {
                 for m in own.modifiers {
                     guard let type = m["type"]?.stringValue else { continue }
                     let mname = m["name"]?.stringValue ?? m["parameter"]?.stringValue ?? ""
+                    if ["normfactor", "normsys", "histosys"].contains(type) { referenced.insert(m["parameter"]?.stringValue ?? mname) }
                     let parameter = scalarName(m["parameter"]?.stringValue ?? mname)
                     switch type {
                     case "custom":
                         continue
                     case "normfactor":
                         if let c = m["constraint_name"]?.stringValue {
-                            guard let g = gaussians[c], let x = g["x"]?.stringValue, scalarName(x) == "lumi",
-                                  let sigma = g["sigma"]?.doubleValue else {
-                                throw fail("channel \"\(channel)\" sample \"\(name)\": a constrained normfactor other than pyhf's lumi (a Gaussian named by constraint_name on a parameter \"lumi\")")
+                            let x = gaussians[c]?["x"]?.stringValue ?? ""
+                            guard let g = gaussians[c], x == (m["parameter"]?.stringValue ?? mname), let sigma = g["sigma"]?.doubleValue else {
+                                throw fail("channel \"\(channel)\" sample \"\(name)\": normfactor \"\(mname)\" names constraint \"\(c)\", which is not a gaussian_dist on its parameter (pyhf's lumi)")
                             }
                             let meanName = g["mean"]?.stringValue ?? ""
                             let aux = g["mean"]?.doubleValue ?? values[meanName]?.value ?? 1
-                            lumi = ("lumi", aux, sigma)
+                            // pyhf's lumi modifier is always named "lumi" (ROOT's is "Lumi").
+                            if pyhfName[x] == nil && x != "lumi" { pyhfName[x] = "lumi" }
+                            if let lumi, lumi.name != scalarName(x) {
+                                throw fail("channel \"\(channel)\" sample \"\(name)\": a second luminosity parameter \"\(x)\" (pyhf has one lumi, \"\(lumi.name)\")")
+                            }
+                            lumi = (scalarName(x), aux, sigma)
                             modifiers.append(.object(JSONObject([("name", .string("lumi")), ("type", .string("lumi")), ("data", .null)])))
                         } else {
                             modifiers.append(.object(JSONObject([("name", .string(scalarName(mname))), ("type", .string("normfactor")), ("data", .null)])))
                         }
                     case "normsys":
+                        // ROOT 6.40 writes FlexibleInterpVar's code 5 (6th-order polynomial, exponential
+                        // extrapolation), which is pyhf's code4; no field is ROOT's reader's default, the same.
+                        if let code = m["interpolation"], code.doubleValue != 5 {
+                            throw fail("channel \"\(channel)\" sample \"\(name)\": normsys \"\(mname)\" has interpolation \(code.serialized()); only 5 (pyhf's code4) is read")
+                        }
                         guard let hi = m["data"]?["hi"]?.doubleValue, let lo = m["data"]?["lo"]?.doubleValue else { throw fail("normsys \"\(mname)\" without data.hi/lo") }
                         modifiers.append(.object(JSONObject([("name", .string(parameter)), ("type", .string("normsys")), ("data", .object(JSONObject([("hi", .number(hi)), ("lo", .number(lo))])))])))
                     case "histosys":
+                        // PiecewiseInterpolation code 4 (the default) is pyhf's code4p.
+                        if let code = m["interpolation"], code.doubleValue != 4 {
+                            throw fail("channel \"\(channel)\" sample \"\(name)\": histosys \"\(mname)\" has interpolation \(code.serialized()); only 4 (pyhf's code4p) is read")
+                        }
                         guard let hi = m["data"]?["hi"]?["contents"]?.arrayValue?.compactMap(\.doubleValue),
                               let lo = m["data"]?["lo"]?["contents"]?.arrayValue?.compactMap(\.doubleValue) else { throw fail("histosys \"\(mname)\" without data.hi/lo.contents") }
                         // On a morphed sample the SM sample's templates are the pyhf ones (C1).
                         modifiers.append(.object(JSONObject([("name", .string(parameter)), ("type", .string("histosys")),
                                                              ("data", .object(JSONObject([("hi_data", .numbers(hi)), ("lo_data", .numbers(lo))])))])))
                     case "shapesys":
+                        if let type = m["constraint_type"]?.stringValue, type != "Poisson" {
+                            throw fail("channel \"\(channel)\" sample \"\(name)\": shapesys \"\(mname)\" has constraint_type \"\(type)\"; pyhf's shapesys is Poisson-constrained")
+                        }
                         guard let vals = m["data"]?["vals"]?.arrayValue?.compactMap(\.doubleValue), vals.count == n else { throw fail("shapesys \"\(mname)\" without data.vals") }
                         let gammas = m["parameters"]?.arrayValue?.compactMap(\.stringValue) ?? []
                         let set = gammas.first.map(setName(ofGamma:)) ?? mname
@@ -462,8 +524,12 @@ extension Workspace {
                         let set = gammas.first.map(setName(ofGamma:)) ?? "staterror_" + channel
                         let errors = baseSample?.errors ?? [Double](repeating: 0, count: n)
                         guard errors.count == n else { throw fail("channel \"\(channel)\" sample \"\(name)\": staterror needs data.errors") }
-                        modifiers.append(.object(JSONObject([("name", .string(set)), ("type", .string("staterror")),
-                                                             ("data", .numbers((0 ..< n).map { abs(errors[$0]) <= Self.hs3ZeroErrorThreshold ? 0 : errors[$0] / scale[$0] }))])))
+                        // A γ the file holds constant (ROOT: relative error below its threshold) is pyhf's
+                        // frozen component, δ = 0 (H §5).
+                        let delta = (0 ..< n).map { b in
+                            abs(errors[b]) <= Self.hs3ZeroErrorThreshold || (b < gammas.count && constant.contains(gammas[b])) ? 0 : errors[b] / scale[b]
+                        }
+                        modifiers.append(.object(JSONObject([("name", .string(set)), ("type", .string(poissonShapesys ? "shapesys" : "staterror")), ("data", .numbers(delta))])))
                     default:
                         throw fail("channel \"\(channel)\" sample \"\(name)\": modifier \"\(mname)\" of type \"\(type)\" is not read")
                     }
@@ -493,25 +559,30 @@ extension Workspace {
         for d in root["data"]?.arrayValue ?? [] {
             if let name = d["name"]?.stringValue, let c = d["contents"]?.arrayValue?.compactMap(\.doubleValue) { dataByName[name] = c }
         }
-        let likelihood = root["likelihoods"]?.arrayValue?.first
         let likelihoodDistributions = likelihood?["distributions"]?.arrayValue?.compactMap(\.stringValue) ?? []
         let likelihoodData = likelihood?["data"]?.arrayValue?.compactMap(\.stringValue) ?? []
         var observations: [JSON] = []
-        for channel in channelNames {
-            guard let i = likelihoodDistributions.firstIndex(of: channel), i < likelihoodData.count, let d = dataByName[likelihoodData[i]] else {
+        for (channel, distName) in zip(channelNames, distributionNames) {
+            guard let i = likelihoodDistributions.firstIndex(of: distName), i < likelihoodData.count, let d = dataByName[likelihoodData[i]] else {
                 throw fail("the likelihood gives no data for channel \"\(channel)\"")
             }
             observations.append(.object(JSONObject([("name", .string(channel)), ("data", .numbers(d))])))
         }
 
         // Measurement: the analysis's POI, scalar parameters' bounds, inits and fixed flags.
-        let analysis = root["analyses"]?.arrayValue?.first
         let measurementName = efthf?["measurement"]?.stringValue ?? analysis?["name"]?.stringValue ?? "measurement"
         let poi = analysis?["parameters_of_interest"]?.arrayValue?.first?.stringValue.map(scalarName) ?? ""
         var parameters: [JSON] = []
         var lumiWritten = false
-        for axis in root["domains"]?.arrayValue?.first?["axes"]?.arrayValue ?? [] {
+        // The analysis's domains (ROOT: nuisance parameters, global observables, POIs), else the first;
+        // only parameters of the model are configured (not global observables or observables).
+        let domainNames = analysis?["domains"]?.arrayValue?.compactMap(\.stringValue) ?? []
+        let allDomains = root["domains"]?.arrayValue ?? []
+        let domains = domainNames.isEmpty ? Array(allDomains.prefix(1)) : allDomains.filter { domainNames.contains($0["name"]?.stringValue ?? "") }
+        var configured = Set<String>()
+        for axis in domains.flatMap({ $0["axes"]?.arrayValue ?? [] }) {
             guard let hs3Name = axis["name"]?.stringValue, let lower = axis["min"]?.doubleValue, let upper = axis["max"]?.doubleValue else { continue }
+            guard referenced.contains(hs3Name), configured.insert(hs3Name).inserted else { continue }
             let name = scalarName(hs3Name)
             if name.contains("[") || (pyhfName[hs3Name] == nil && hs3Name.hasPrefix("gamma_") && hs3Name.contains("_bin_")) { continue }
             var config = JSONObject([("name", .string(name)), ("bounds", .array([.numbers([lower, upper])]))])

@@ -29,7 +29,7 @@ func checkSVGFile(_ path: String, sourceLocation: SourceLocation = #_sourceLocat
 
 @Suite struct HelpTests {
     static let commands = ["", "eval", "fit", "hypotest", "limit", "scan", "ranking", "significance", "toys", "inspect", "export", "patchset", "patchset verify",
-                           "prune", "rename", "combine", "sort", "digest", "reinterpret", "import", "plan", "run", "merge", "submit", "serve"]
+                           "prune", "rename", "combine", "sort", "digest", "reinterpret", "import", "import combine-scaling", "import eft2obs", "plan", "plan limit-grid", "run", "merge", "submit", "serve"]
 
     /// The help text of each subcommand is stored under Snapshots/; EFTHF_UPDATE_SNAPSHOTS=1 rewrites them.
     @Test(arguments: commands)
@@ -345,6 +345,56 @@ func checkSVGFile(_ path: String, sourceLocation: SourceLocation = #_sourceLocat
         }
         let names = Set(exported.channels[0].samples.flatMap { $0.modifiers.map(\.name) })
         #expect(names.contains("alpha_pTV_scale") && names.contains("alpha_btag"), "\(names)")
+    }
+}
+
+/// `efthf export --combine-scaling` and `efthf import combine-scaling|eft2obs` (Specs/combine.md).
+@Suite struct CombineCommandTests {
+    /// VH → DIR/scaling.json + DIR/workspace.json → import: `efthf eval` gives the same ln L at a
+    /// point (1e−12 relative, staterror γ's at their init 1); bad scaling data is one line naming
+    /// the file, JSON path and value, and writes nothing.
+    @Test func exportThenImportKeepsTheLikelihood() throws {
+        let directory = try CLI.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let vh = CLI.repository.appendingPathComponent("Data/vh/workspace_morphing.json").path
+        let export = try CLI.run(["export", vh, "--combine-scaling", "-o", "out"], workingDirectory: directory)
+        #expect(export.status == 0, "\(export.stderr)")
+        let back = try CLI.run(["import", "combine-scaling", "out/workspace.json", "out/scaling.json", "-o", "back.json"], workingDirectory: directory)
+        #expect(back.status == 0, "\(back.stderr)")
+        func logpdf(_ file: String) throws -> Double {
+            let r = try CLI.run(["eval", file, "--at", "cHW=0.03,cHq3=-0.02"], workingDirectory: directory)
+            return try #require(try JSONParser.parse(r.stdout)["logpdf"]?.doubleValue)
+        }
+        let a = try logpdf(vh), b = try logpdf("back.json")
+        #expect(abs(a - b) <= 1e-12 * abs(a), "\(a) vs \(b)")
+        try Data(#"[{"channel": "SR_pTV", "process": "VH", "parameters": ["sm[1]", "c[0,-1,1]"], "scaling": [[1, 0]]}]"#.utf8).write(to: directory.appendingPathComponent("bad.json"))
+        let bad = try CLI.run(["import", "combine-scaling", "out/workspace.json", "bad.json", "-o", "never.json"], workingDirectory: directory)
+        #expect(bad.status != 0 && bad.stderrLines.count == 1 && bad.stderr.contains("bad.json at /0/scaling/0") && bad.stderr.contains("n(n+1)/2 = 3"), "\(bad.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: directory.appendingPathComponent("never.json").path))
+    }
+}
+
+/// `efthf import eft2obs`: a CMS STXS→SMEFT table onto a workspace's sample, one entry for all bins.
+@Suite struct EFT2ObsCommandTests {
+    @Test func tableBecomesARelativeModifierWithUncertainties() throws {
+        let directory = try CLI.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let ws = CLI.repository.appendingPathComponent("Tests/References/combine/sample_sm.json").path
+        let table = CLI.repository.appendingPathComponent("Tests/References/combine/prod_ggH_highpt.json").path
+        let result = try CLI.run(["import", "eft2obs", ws, table, "--sample", "my_channel/my_nominal_process=GG2H_PTH_200_300", "--coefficients", "chg,chbox", "-o", "out.json"],
+                                 workingDirectory: directory)
+        #expect(result.status == 0, "\(result.stderr)")
+        let out = try JSONParser.parse(Data(contentsOf: directory.appendingPathComponent("out.json")))
+        let modifier = try #require(out["channels"]?.arrayValue?.first?["samples"]?.arrayValue?.first?["modifiers"]?.arrayValue?.last)
+        #expect(modifier["name"]?.stringValue == "stxs_scaling" && modifier["data"]?["form"]?.stringValue == "relative")
+        #expect(modifier["data"]?["coefficients"] == .array([.string("chg"), .string("chbox")]))
+        // A_chg of GG2H_PTH_200_300 in every bin, with its u_ uncertainty.
+        let terms = try #require(modifier["data"]?["terms"]?.arrayValue)
+        let linear = try #require(terms.first { $0["powers"] == .object(JSONObject([("chg", .integer(1))])) })
+        #expect(linear["data"] == .array([41.79210092819022, 41.79210092819022, 41.79210092819022].map { .number($0) }))
+        #expect(linear["uncertainty"]?.arrayValue?.count == 3)
+        let bad = try CLI.run(["import", "eft2obs", ws, table, "--sample", "my_channel/my_nominal_process=GG2H_PTH_GT650", "-o", "never.json"], workingDirectory: directory)
+        #expect(bad.status != 0 && bad.stderrLines.count == 1 && bad.stderr.contains("/GG2H_PTH_GT650"), "\(bad.stderr)")
     }
 }
 
