@@ -331,7 +331,7 @@ internal struct _ColumnSource: Sendable {
                     try file.read(column: i, start: start, into: UnsafeMutableBufferPointer(start: piece, count: count))
                     pointers[j] = UnsafePointer(piece)
                 }
-                for j in columns.indices where bases[j] != nil { pointers[j] = bases[j]! + start }
+                for j in columns.indices where !streamed.contains(j) { pointers[j] = bases[j]! + start }
                 try pointers.withUnsafeBufferPointer { (p: UnsafeBufferPointer<UnsafePointer<Double>>) throws(EventDatabaseError) in
                     try body(start, count, p.baseAddress!)
                 }
@@ -341,7 +341,8 @@ internal struct _ColumnSource: Sendable {
     }
 }
 
-/// Calls `body` with stable base pointers of `arrays` (an empty array gives nil).
+/// Calls `body` with stable base pointers of `arrays` (an empty array's pointer, nil or not, must
+/// not be read).
 ///
 /// Sound because each pointer is taken inside the nested `withUnsafeBufferPointer` of its array,
 /// and `body` runs inside all of them.
