@@ -200,7 +200,7 @@ def main():
         if args.efthf:
             ws = workspace(args.directory, large, report["large_streamed_warm"]["kernel_sm_yields"])
             drop_cache(large)
-            out, wall, rss = timed([args.efthf, "eval", ws, "--event-memory", args.budget, "--json"])
+            out, wall, rss = timed([args.efthf, "eval", ws, "--event-memory", args.budget])
             report["efthf_eval_cold"] = {"wall_seconds": wall, "peak_rss_bytes": rss}
     finally:
         if not args.keep:
