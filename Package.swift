@@ -44,7 +44,7 @@ let package = Package(
         .target(name: "EFTHFC", dependencies: ["EFTHF"]),
         .executableTarget(
             name: "EFTHFCLI",
-            dependencies: ["EFTHF", "EFTHFService", "Plots", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["EFTHF", "EventDatabase", "EFTHFService", "Plots", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         // `efthf serve`: uploads, export/patch-set/fit/scan jobs in a bounded queue, results over HTTP
         // (Hummingbird), and the workspace explorer page (Explorer/, plain HTML + JavaScript + SVG).

@@ -5,6 +5,8 @@
 //   swift build -c release --scratch-path .build-eventdb-release --product EventDatabaseBenchmark
 //   .build-eventdb-release/release/EventDatabaseBenchmark [--events N] [--rounds R] [--file PATH]
 //       [--no-kernel] [--no-smoothed] [--no-load] [--example Data/vh/vh_smeft_events.h5] [--repeats R]
+//   .build-eventdb-release/release/EventDatabaseBenchmark --stream FILE [--budget SIZE] [--passes P]
+//       (passes under a memory budget, Streaming.swift; run by streaming.py)
 //
 // Issue 5 targets: kernel ≥ 70% of the streaming read bandwidth; 10⁷ events × 15 coefficients
 // loaded in ≤ 2 s. `--file PATH` keeps the written database (reused when it exists, so load-only
@@ -55,6 +57,11 @@ func loadAverage() -> String {
 
 let arguments = CommandLine.arguments
 func option(_ name: String) -> String? { arguments.firstIndex(of: name).map { arguments[$0 + 1] } }
+if let path = option("--stream") {
+    // The passes of a model under a memory budget (Streaming.swift; driven by streaming.py).
+    try runStreamingBenchmark(file: path, budget: option("--budget"), passes: option("--passes").map { Int($0)! } ?? 3)
+    exit(0)
+}
 let events = option("--events").map { Int($0)! } ?? 10_000_000
 let rounds = option("--rounds").map { Int($0)! } ?? 3
 let keptFile = option("--file")

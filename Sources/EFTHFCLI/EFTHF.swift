@@ -1,5 +1,6 @@
 import ArgumentParser
 import EFTHF
+import EventDatabase
 import Foundation
 
 @main
@@ -60,8 +61,14 @@ struct ModelOptions: ParsableArguments {
     @Option(help: "The measurement to use (default: the first in the workspace).")
     var measurement: String?
 
+    @Option(name: .customLong("event-memory"),
+            help: ArgumentHelp("Memory for the columns of each event database (e.g. 4GiB, 512MiB, 2GB): columns that do not fit are streamed from the HDF5 file at every evaluation. Default: $EFTHF_EVENT_MEMORY, else the memory available.",
+                               valueName: "size"),
+            transform: { text throws(EventDatabaseError) in try EventMemoryBudget(parsing: text) })
+    var eventMemory: EventMemoryBudget?
+
     /// The task layer's description of the model.
-    var source: ModelSource { ModelSource(workspace: workspace, patch: patch, measurement: measurement) }
+    var source: ModelSource { ModelSource(workspace: workspace, patch: patch, measurement: measurement, eventMemory: eventMemory) }
 
     func loadWorkspace() throws -> Workspace {
         try source.loadWorkspace()

@@ -25,7 +25,7 @@ import Morphing
 /// event at every point by ``SmoothedReweightingKernel`` (weights w_e(c)·f_e(θ), observables
 /// x_e(θ), logistic bin assignment of width h; required > 0 when a shift is declared).
 extension SpecReader {
-    func eventDatabase(_ data: JSON, at p: JSONPointer, name: String, sampleData: [Double]) throws(HistFactoryError) -> MorphingModifier {
+    func eventDatabase(_ data: JSON, at p: JSONPointer, name: String, sampleData: [Double], memory: EventMemoryBudget?) throws(HistFactoryError) -> MorphingModifier {
         let o = try object(data, at: p, required: ["file", "observable", "edges"], optional: ["flow", "selection", "normalisation", "negative_yields", "systematics", "smoothing_width"])
         let relative = try string(o["file"]!, at: p.appending("file"))
         let path = resolve(relative)
@@ -70,14 +70,16 @@ extension SpecReader {
         let templates: MorphingTemplates
         var events: EventSampleModel? = nil
         do {
-            let database = try EventDatabase(contentsOf: URL(fileURLWithPath: path))
+            // Only the columns this sample uses are read, once per file however many samples use it,
+            // and streamed when they do not fit the memory budget.
+            let file = try EventFile(contentsOf: URL(fileURLWithPath: path), memory: memory)
             let binning = try Binning(observable: observable, edges: edges, flow: flow)
-            let projection = try database.projection(binning: binning, selection: Selection(cuts))
+            let projection = try file.projection(binning: binning, selection: Selection(cuts))
             templates = try Self.scaled(projection.templates, by: normalisation)
             if !systematics.isEmpty || width > 0 {
                 do throws(EventDatabaseError) {
                     let kernel = try SmoothedReweightingKernel(
-                        database: database, binning: binning, selection: Selection(cuts), systematics: systematics,
+                        file: file, binning: binning, selection: Selection(cuts), systematics: systematics,
                         smoothingWidth: width, normalisation: normalisation)
                     events = EventSampleModel(kernel: kernel, parameters: parameters)
                 } catch {
@@ -96,8 +98,15 @@ extension SpecReader {
             throw HistFactoryError(.invalidModel, "event database \"\(name)\": \(error)", path: p)
         }
         let zero = [Double](repeating: 0, count: templates.yields.coefficientCount)
-        let sm = events.map { $0.kernel.evaluate(coefficients: zero, nuisance: parameters.map { _ in 0 }, jacobian: false).yields }
-            ?? templates.yields.yields(at: zero)
+        var sm = templates.yields.yields(at: zero)
+        if let events {
+            // For a streamed kernel also the pass that checks its columns for NaN and infinities.
+            do throws(EventDatabaseError) {
+                sm = try events.kernel.checkedEvaluation(coefficients: zero, nuisance: parameters.map { _ in 0 }, jacobian: false).yields
+            } catch {
+                throw HistFactoryError(.invalidModel, "event database \"\(name)\": \(error)", path: p, underlying: error)
+            }
+        }
         for b in sampleData.indices where abs(sm[b] - sampleData[b]) > 1e-9 * max(1, abs(sampleData[b])) {
             let what = width > 0 ? "smoothed (h = \(JSON.pythonRepr(width))) SM yield" : "SM yield"
             throw HistFactoryError(.invalidModel, "the sample's data (\(JSON.pythonRepr(sampleData[b])) in bin \(b)) differs from the event database's \(what) \(JSON.pythonRepr(sm[b]))", path: p)

@@ -106,9 +106,16 @@ extension EventDatabase {
     }
 }
 
+/// Where a per-event column is: its HDF5 path and, for efthf's own layout (contiguous little-endian
+/// float64), the file offset of its values; nil when HDF5 must read (and convert) them.
+internal struct _ColumnLocation: Sendable, Hashable {
+    let dataset: String
+    let offset: Int?
+}
+
 /// What ``EventDatabase/init(contentsOf:)`` learns from a file's metadata: everything but the
-/// per-event columns, which are located (or, when not stored as native doubles, already read).
-private struct _FileLayout {
+/// per-event columns, which are located (none is read).
+internal struct _FileLayout: Sendable {
     let file: String
     let provenance: EventDatabase.Provenance
     let eventCount: Int
@@ -123,7 +130,7 @@ private struct _FileLayout {
     let weightVariations: [(name: String, up: Int, down: Int)]
     let observableShifts: [(name: String, observable: String, up: Int, down: Int)]
     /// Every per-event column: its HDF5 path and where its values are.
-    let columns: [(dataset: String, data: _H5Location.FloatData)]
+    let columns: [_ColumnLocation]
 
     /// Reads the metadata (under the HDF5 lock: the caller holds it).
     init(_ root: _H5Location) throws(EventDatabaseError) {
@@ -169,12 +176,13 @@ private struct _FileLayout {
         self.coefficientNames = coefficientNames
         self.monomials = monomials
 
-        var columns: [(dataset: String, data: _H5Location.FloatData)] = []
+        var columns: [_ColumnLocation] = []
         /// Locates a float column of `N` events, checked for length; returns its index in `columns`.
         func column(_ location: _H5Location, _ name: String) throws(EventDatabaseError) -> Int {
             let (data, shape) = try location.floatData(name, expectedShape: [nil])
             guard shape == [N] else { throw location.error(.shape, "\(shape[0]) entries, expected event_count = \(N)", dataset: location.childPath(name)) }
-            columns.append((location.childPath(name), data))
+            let offset: Int? = if case .stored(let offset) = data { offset } else { nil }
+            columns.append(_ColumnLocation(dataset: location.childPath(name), offset: offset))
             return columns.count - 1
         }
 
@@ -255,24 +263,20 @@ private struct _FileLayout {
         self.columns = columns
     }
 
-    /// Reads the columns (no HDF5 call: outside the lock) and validates the database.
+    /// Reads the columns (the native ones outside the HDF5 lock) and validates the database.
     func load() throws(EventDatabaseError) -> EventDatabase {
-        let stored = columns.indices.compactMap { i -> (index: Int, offset: Int)? in
-            if case .stored(let offset) = columns[i].data { return (i, offset) }
-            return nil
-        }
-        var values = columns.map { column -> [Double] in
-            if case .converted(let v) = column.data { return v }
-            return []
-        }
+        try _SystemMemory.checkAvailable(bytes: 8 * eventCount * columns.count, file: file, what: "the \(columns.count) columns of \(eventCount) events")
+        let stored = columns.indices.compactMap { i -> (index: Int, offset: Int)? in columns[i].offset.map { (i, $0) } }
+        var values = [[Double]](repeating: [], count: columns.count)
         switch _DirectRead.readColumns(file: file, stored.map { ($0.offset, eventCount) }, checkFinite: true) {
         case .success(let read):
             for (k, s) in stored.enumerated() { values[s.index] = read[k] }
         case .failure(let failure):
             throw EventDatabaseError(failure.errorNumber == 0 ? .invalidValue : .io, failure.message, file: file, dataset: columns[stored[failure.column].index].dataset)
         }
-        for (i, column) in columns.enumerated() {
-            if case .converted = column.data { try EventDatabase.checkColumn(values[i], count: eventCount, dataset: column.dataset, file: file) }
+        for (i, column) in columns.enumerated() where column.offset == nil {
+            values[i] = try readThroughHDF5(i, range: 0 ..< eventCount)
+            try EventDatabase.checkColumn(values[i], count: eventCount, dataset: column.dataset, file: file)
         }
         return try EventDatabase(
             provenance: provenance, coefficientNames: coefficientNames, monomials: monomials,
@@ -281,6 +285,22 @@ private struct _FileLayout {
             weightVariations: weightVariations.map { EventDatabase.WeightVariation(name: $0.name, up: values[$0.up], down: values[$0.down]) },
             observableShifts: observableShifts.map { EventDatabase.ObservableShift(name: $0.name, observable: $0.observable, up: values[$0.up], down: values[$0.down]) },
             columnsAreFinite: true)
+    }
+
+    /// Events `range` of column `i` read through HDF5 (a hyperslab), not checked for finiteness.
+    func readThroughHDF5(_ i: Int, range: Range<Int>) throws(EventDatabaseError) -> [Double] {
+        var status: EventDatabaseError? = nil
+        let values = [Double](unsafeUninitializedCapacity: range.count) { buffer, initialized in
+            buffer.initialize(repeating: 0)
+            initialized = range.count
+            do throws(EventDatabaseError) {
+                try _H5Location.readHyperslab(file: file, dataset: columns[i].dataset, start: range.lowerBound, into: buffer)
+            } catch {
+                status = error
+            }
+        }
+        if let status { throw status }
+        return values
     }
 
     private static func scalar(_ location: _H5Location, _ name: String) throws(EventDatabaseError) -> Double {

@@ -37,17 +37,33 @@ extension EventDatabase {
     /// - Throws: ``EventDatabaseError`` for an unknown observable in the binning or selection.
     /// - Complexity: O(N·T²/2) multiply-adds; reads `8(T + 1 + cuts)` bytes per event once.
     public func projection(binning: Binning, selection: Selection = .all) throws(EventDatabaseError) -> EventProjection {
-        let x = observables[try observableIndex(binning.observable)].values
-        let pass = try selection.mask(self)
-        let N = eventCount, T = termCount, B = binning.binCount
+        var columns = [observables[try observableIndex(binning.observable)].values]
+        for cut in selection.cuts { columns.append(observables[try observableIndex(cut.observable)].values) }
+        columns.append(nominalWeights)
+        columns += basisCoefficients
+        return try Self.project(
+            source: _ColumnSource(memory: columns), eventCount: eventCount, cutCount: selection.cuts.count, hasSign: true,
+            coefficientNames: coefficientNames, monomials: monomials, binning: binning, selection: selection)
+    }
+
+    /// The projection's pass over `source`, whose columns are: the binned observable, the `cutCount`
+    /// cut observables, when `hasSign` the nominal weights (only their sign is used), then the `T`
+    /// coefficients. Each accumulator receives its events in event order whatever the pieces, so
+    /// streamed and in-memory columns give the same result bit for bit.
+    static func project(
+        source: _ColumnSource, eventCount N: Int, cutCount: Int, hasSign: Bool, coefficientNames: [String], monomials: [Monomial],
+        binning: Binning, selection: Selection
+    ) throws(EventDatabaseError) -> EventProjection {
+        let T = monomials.count, B = binning.binCount
         let pairCount = T * (T + 1) / 2
         let locator = _BinLocator(binning)
         let chunkCount = max(1, min(16, N / 4096))
         // Per chunk: S (T·B), then W (pairCount·B), then [binned, negative] counts.
         let stride = (T + pairCount) * B + 2
         var partials = [Double](repeating: 0, count: chunkCount * stride)
-        let columns = basisCoefficients
-        let nominal = nominalWeights
+        let cuts = selection.cuts
+        let signColumn = hasSign ? 1 + cutCount : -1, firstCoefficient = 1 + cutCount + (hasSign ? 1 : 0)
+        let errors = _ChunkErrors()
 
         partials.withUnsafeMutableBufferPointer { out in
             let output = _SendablePointer(out.baseAddress!)
@@ -61,36 +77,50 @@ extension EventDatabase {
                     let blockSize = 2048
                     var events = [Int](repeating: 0, count: blockSize)
                     var bins = [Int](repeating: 0, count: blockSize)
-                    var blockStart = start
-                    while blockStart < end {
-                        let blockEnd = min(blockStart + blockSize, end)
-                        var n = 0
-                        for e in blockStart ..< blockEnd where pass[e] {
-                            let b = locator.bin(x[e], edges.pointer)
-                            if b >= 0 {
-                                events[n] = e
-                                bins[n] = b
-                                n += 1
-                                if nominal[e] < 0 { sums[stride - 1] += 1 }
+                    do throws(EventDatabaseError) {
+                        // Sound: `column[j]` holds the `count` events of the piece (``_ColumnSource``);
+                        // `events[k] < count`; bins from `_BinLocator` are in `0..<B`.
+                        try source.forEachPiece(of: start ..< end) { _, count, column throws(EventDatabaseError) in
+                            let x = column[0]
+                            var blockStart = 0
+                            while blockStart < count {
+                                let blockEnd = min(blockStart + blockSize, count)
+                                var n = 0
+                                events: for e in blockStart ..< blockEnd {
+                                    for c in 0 ..< cutCount {
+                                        let v = column[1 + c][e]
+                                        if !(v >= cuts[c].lower && v < cuts[c].upper) { continue events }
+                                    }
+                                    let b = locator.bin(x[e], edges.pointer)
+                                    if b >= 0 {
+                                        events[n] = e
+                                        bins[n] = b
+                                        n += 1
+                                        if signColumn >= 0 && column[signColumn][e] < 0 { sums[stride - 1] += 1 }
+                                    }
+                                }
+                                sums[stride - 2] += Double(n)
+                                var p = 0
+                                for t in 0 ..< T {
+                                    let a = column[firstCoefficient + t]
+                                    for k in 0 ..< n { sums[t * B + bins[k]] += a[events[k]] }
+                                    for u in t ..< T {
+                                        let b = column[firstCoefficient + u]
+                                        let w = pairs + p * B
+                                        for k in 0 ..< n { w[bins[k]] += a[events[k]] * b[events[k]] }
+                                        p += 1
+                                    }
+                                }
+                                blockStart = blockEnd
                             }
                         }
-                        sums[stride - 2] += Double(n)
-                        var p = 0
-                        for t in 0 ..< T {
-                            let a = columns[t]
-                            for k in 0 ..< n { sums[t * B + bins[k]] += a[events[k]] }
-                            for u in t ..< T {
-                                let b = columns[u]
-                                let w = pairs + p * B
-                                for k in 0 ..< n { w[bins[k]] += a[events[k]] * b[events[k]] }
-                                p += 1
-                            }
-                        }
-                        blockStart = blockEnd
+                    } catch {
+                        errors.record(error, chunk: chunk)
                     }
                 }
             }
         }
+        if let error = errors.first { throw error }
 
         var S = [[Double]](repeating: [Double](repeating: 0, count: B), count: T)
         var W = [[Double]](repeating: [Double](repeating: 0, count: B), count: pairCount)

@@ -23,6 +23,8 @@ public struct EventDatabaseError: Error, Sendable, CustomStringConvertible {
         public static let format = Code(name: "format")
         /// The operating system or HDF5 failed to create, open, read, write or rename.
         public static let io = Code(name: "I/O")
+        /// The columns do not fit the memory budget or the memory available, even streamed.
+        public static let memory = Code(name: "memory")
     }
 
     public let code: Code

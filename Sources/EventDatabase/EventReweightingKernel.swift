@@ -30,8 +30,9 @@ public struct EventReweightingKernel: Sendable {
     /// The number of events kept (passing the selection), `N'`.
     public let eventCount: Int
 
-    // Term-major: _coefficients[t·N' + e].
-    internal let _coefficients: [Double]
+    /// One column per monomial, `_columns[t][e]`: the database's own arrays (shared, not copied)
+    /// when every event is kept; with cuts, the selected events' values.
+    internal let _columns: [[Double]]
     internal let _observable: [Double]
     internal let _shiftUp: [Double]
     internal let _shiftDown: [Double]
@@ -40,11 +41,12 @@ public struct EventReweightingKernel: Sendable {
     /// Memory the kernel reads per event: the coefficient columns, the observable, and the shift.
     public var bytesPerEvent: Int { 8 * (monomials.count + 1 + (shiftName == nil ? 0 : 1)) }
 
-    /// Copies the columns of the events that pass `selection` (evaluated on nominal observables).
+    /// Uses the database's columns (shared, not copied) or, with cuts, copies those of the events
+    /// that pass `selection` (evaluated on nominal observables).
     ///
     /// - Parameter shift: the name of an ``EventDatabase/ObservableShift`` of `binning.observable`.
     /// - Throws: ``EventDatabaseError`` for an unknown observable or shift.
-    /// - Complexity: O(N·T); holds `bytesPerEvent` bytes per selected event.
+    /// - Complexity: O(N·T) with cuts, holding `bytesPerEvent` bytes per selected event; O(N) without.
     public init(database: EventDatabase, binning: Binning, selection: Selection = .all, shift: String? = nil) throws(EventDatabaseError) {
         let x = database.observables[try database.observableIndex(binning.observable)].values
         let pass = try selection.mask(database)
@@ -57,18 +59,16 @@ public struct EventReweightingKernel: Sendable {
                     .names, "no shift \(shift) of observable \(binning.observable); shifts are \(database.observableShifts.map { "\($0.name)/\($0.observable)" })",
                     dataset: "/systematics/shifts/\(shift)/\(binning.observable)")
             }
-            shiftColumns = (kept.map { s.up[$0] }, kept.map { s.down[$0] })
+            shiftColumns = selection.cuts.isEmpty ? (s.up, s.down) : (kept.map { s.up[$0] }, kept.map { s.down[$0] })
         }
-        var coefficients = [Double]()
-        coefficients.reserveCapacity(n * database.termCount)
-        for column in database.basisCoefficients { coefficients.append(contentsOf: kept.lazy.map { column[$0] }) }
+        let all = selection.cuts.isEmpty
         coefficientNames = database.coefficientNames
         monomials = database.monomials
         self.binning = binning
         shiftName = shift
         eventCount = n
-        _coefficients = coefficients
-        _observable = kept.map { x[$0] }
+        _columns = all ? database.basisCoefficients : database.basisCoefficients.map { column in kept.map { column[$0] } }
+        _observable = all ? x : kept.map { x[$0] }
         (_shiftUp, _shiftDown) = shiftColumns
         _locator = _BinLocator(binning)
     }
@@ -88,6 +88,10 @@ public struct EventReweightingKernel: Sendable {
         let B = binning.binCount
         precondition(sumOfWeights.count == B && (sumOfSquaredWeights?.count ?? B) == B, "histogram buffers must have \(B) bins")
         let T = monomials.count, N = eventCount
+        guard N > 0 else {
+            for b in 0 ..< B { sumOfWeights[b] = 0; sumOfSquaredWeights?[b] = 0 }
+            return
+        }
         let m = monomials.map { $0.value(at: coefficients) }
         let useShift = shiftName != nil && theta != 0
         let factor = theta >= 0 ? theta : -theta
@@ -97,20 +101,22 @@ public struct EventReweightingKernel: Sendable {
 
         // Soundness of the unsafe pointers below: every buffer is an immutable stored array of
         // `self` (or a local) that outlives the synchronous `concurrentPerform`; reads stay within
-        // `0..<N` of each column because chunks partition `0..<N`; each chunk writes only its own
+        // `0..<N` of each column because chunks partition `0..<N` (every column, of `_columns` through
+        // the table of their base pointers `a`, has N > 0 values); each chunk writes only its own
         // `2B` doubles of `partials`; bin indices from `_BinLocator` are in `0..<B` or -1 (skipped).
-        _coefficients.withUnsafeBufferPointer { a in
+        _withPointers(_columns) { bases in
+          bases.map { $0! }.withUnsafeBufferPointer { a in
             _observable.withUnsafeBufferPointer { xs in
                 (theta >= 0 ? _shiftUp : _shiftDown).withUnsafeBufferPointer { delta in
                     locator.edges.withUnsafeBufferPointer { edges in
                         m.withUnsafeBufferPointer { mv in
                             partials.withUnsafeMutableBufferPointer { out in
-                                let a = _SendableConstPointer(a.baseAddress), xs = _SendableConstPointer(xs.baseAddress)
+                                let a = _SendablePointerTable(a.baseAddress!), xs = _SendableConstPointer(xs.baseAddress)
                                 let delta = _SendableConstPointer(delta.baseAddress), edges = _SendableConstPointer(edges.baseAddress)
                                 let mv = _SendableConstPointer(mv.baseAddress), out = _SendablePointer(out.baseAddress!)
                                 DispatchQueue.concurrentPerform(iterations: chunkCount) { chunk in
                                     Self.fillChunk(
-                                        a: a.pointer!, terms: T, events: N, m: mv.pointer!, x: xs.pointer, delta: useShift ? delta.pointer : nil,
+                                        a: a.pointer, terms: T, events: N, m: mv.pointer!, x: xs.pointer, delta: useShift ? delta.pointer : nil,
                                         factor: factor, locator: locator, edges: edges.pointer!,
                                         range: chunk * N / chunkCount ..< (chunk + 1) * N / chunkCount,
                                         sums: out.pointer + chunk * 2 * B, squares: out.pointer + chunk * 2 * B + B)
@@ -120,6 +126,7 @@ public struct EventReweightingKernel: Sendable {
                     }
                 }
             }
+          }
         }
         for b in 0 ..< B {
             var s = 0.0, s2 = 0.0
@@ -150,7 +157,7 @@ public struct EventReweightingKernel: Sendable {
     /// sequential `Σ_t a_et m_t`.
     @inline(__always)
     private static func fillChunk(
-        a: UnsafePointer<Double>, terms T: Int, events N: Int, m: UnsafePointer<Double>, x: UnsafePointer<Double>?,
+        a: UnsafePointer<UnsafePointer<Double>>, terms T: Int, events N: Int, m: UnsafePointer<Double>, x: UnsafePointer<Double>?,
         delta: UnsafePointer<Double>?, factor: Double, locator: _BinLocator, edges: UnsafePointer<Double>,
         range: Range<Int>, sums: UnsafeMutablePointer<Double>, squares: UnsafeMutablePointer<Double>
     ) {
@@ -163,17 +170,17 @@ public struct EventReweightingKernel: Sendable {
             var start = range.lowerBound
             while start < range.upperBound {
                 let n = min(blockSize, range.upperBound - start)
-                let m0 = m[0], a0 = a + start
+                let m0 = m[0], a0 = a[0] + start
                 for i in 0 ..< n { w[i] = a0[i] * m0 }
                 var t = 1
                 while t + 4 <= T - f {
                     let m1 = m[t], m2 = m[t + 1], m3 = m[t + 2], m4 = m[t + 3]
-                    let a1 = a + t * N + start, a2 = a1 + N, a3 = a2 + N, a4 = a3 + N
+                    let a1 = a[t] + start, a2 = a[t + 1] + start, a3 = a[t + 2] + start, a4 = a[t + 3] + start
                     for i in 0 ..< n { w[i] = w[i] + a1[i] * m1 + a2[i] * m2 + a3[i] * m3 + a4[i] * m4 }
                     t += 4
                 }
-                // The last f columns (pointers past them are formed but never read when f < 4).
-                let c1 = a + t * N + start, c2 = c1 + N, c3 = c2 + N, c4 = c3 + N
+                // The last f columns (when f < 4 the unused ones repeat the first and are never read).
+                let c1 = a[f > 0 ? t : 0] + start, c2 = a[f > 1 ? t + 1 : 0] + start, c3 = a[f > 2 ? t + 2 : 0] + start, c4 = a[f > 3 ? t + 3 : 0] + start
                 let f1 = f > 0 ? m[t] : 0, f2 = f > 1 ? m[t + 1] : 0, f3 = f > 2 ? m[t + 2] : 0, f4 = f > 3 ? m[t + 3] : 0
                 let xb = x + start, db = delta.map { $0 + start }
 
@@ -215,6 +222,12 @@ public struct EventReweightingKernel: Sendable {
             }
         }
     }
+}
+
+/// The base pointers of a kernel's columns, handed to `concurrentPerform` workers that only read.
+internal struct _SendablePointerTable: @unchecked Sendable {
+    let pointer: UnsafePointer<UnsafePointer<Double>>
+    init(_ pointer: UnsafePointer<UnsafePointer<Double>>) { self.pointer = pointer }
 }
 
 internal struct _SendableConstPointer: @unchecked Sendable {

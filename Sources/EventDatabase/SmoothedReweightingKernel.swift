@@ -90,29 +90,126 @@ public struct SmoothedReweightingKernel: Sendable {
     /// The number of events kept (passing the selection), `N'`.
     public let eventCount: Int
 
-    /// `a_et` in evaluation order: event blocks of ``_SmoothedPass/blockSize`` (starting at each
-    /// chunk's first event), term-major inside a block, so that a pass streams one contiguous
-    /// array: event `e = s + i` of the block starting at `s` with `n` events, term `t`, is at
-    /// `s·T + t·n + i`.
-    internal let _coefficients: [Double]
-    internal let _observable: [Double]
-    /// Per systematic k: (δ₊, δ₋) of `I` per event, i.e. (u − 1, 1 − d) or (Δ⁺, −Δ⁻).
-    internal let _up: [[Double]]
-    internal let _down: [[Double]]
+    /// The columns a pass reads, in file event order: the `T` coefficients, the binned
+    /// observable, then per systematic `k` its up column (`K` of them) and its down column (`K`).
+    /// In memory they are the file's (or the database's) own arrays, shared, not copied.
+    internal let _source: _ColumnSource
+    /// The file event of each kept event, in order; nil when every event is kept.
+    internal let _kept: [Int]?
+    /// How a systematic column becomes `(δ₊, δ₋)` of `I`: `u − 1`, `1 − d`, `Δ⁺` or `−Δ⁻`; the up
+    /// columns' then the down columns'.
+    internal let _transforms: [_ColumnTransform]
     internal let _locator: _BinLocator
 
     /// Memory read per event and evaluation: coefficients, observable and two columns per systematic.
     public var bytesPerEvent: Int { 8 * (monomials.count + 1 + 2 * systematics.count) }
 
-    /// Copies the columns of the events that pass `selection` (evaluated on nominal observables).
+    /// Uses the columns of `database` (shared, not copied) for the events that pass `selection`
+    /// (evaluated on nominal observables).
     ///
     /// - Throws: ``EventDatabaseError`` naming the dataset for an unknown observable, systematic or
     ///   a shift that does not move the binned observable, a repeated systematic, a smoothing
     ///   width that is negative or not finite, or a normalisation that is not positive.
-    /// - Complexity: O(N·(T + K)); holds ``bytesPerEvent`` bytes per selected event.
+    /// - Complexity: O(N) for the selection; holds 8 bytes per selected event when there are cuts.
     public init(
         database: EventDatabase, binning: Binning, selection: Selection = .all, systematics: [EventSystematic],
         smoothingWidth: Double, normalisation: Double = 1
+    ) throws(EventDatabaseError) {
+        let x = database.observables[try database.observableIndex(binning.observable)].values
+        let pass = try selection.mask(database)
+        var up: [[Double]] = [], down: [[Double]] = [], transforms: [_ColumnTransform] = []
+        for systematic in try Self.checked(systematics) {
+            switch systematic.kind {
+            case .weight:
+                guard let v = database.weightVariations.first(where: { $0.name == systematic.name }) else {
+                    throw Self.missingWeight(systematic, database.weightVariations.map(\.name))
+                }
+                up.append(v.up)
+                down.append(v.down)
+                transforms.append(.minusOne)
+            case .shift:
+                guard let s = database.observableShifts.first(where: { $0.name == systematic.name && $0.observable == binning.observable }) else {
+                    throw Self.missingShift(systematic, binning, database.observableShifts.map { ($0.name, $0.observable) })
+                }
+                up.append(s.up)
+                down.append(s.down)
+                transforms.append(.identity)
+            }
+        }
+        transforms += transforms.map { $0 == .minusOne ? .oneMinus : .negate }
+        try self.init(
+            coefficientNames: database.coefficientNames, monomials: database.monomials, binning: binning, selection: selection,
+            systematics: systematics, smoothingWidth: smoothingWidth, normalisation: normalisation,
+            source: _ColumnSource(memory: database.basisCoefficients + [x] + up + down), transforms: transforms,
+            kept: pass.allSatisfy { $0 } ? nil : pass.indices.filter { pass[$0] }, eventCount: database.eventCount)
+    }
+
+    /// Reads the columns it needs from `file`: in memory, shared with the file's other users, when
+    /// they fit the file's budget, otherwise streamed at every evaluation
+    /// (Specs/event-database.md, "Memory budget and streaming"). Throws as the other initialiser,
+    /// and ``EventDatabaseError/Code/memory`` when the budget cannot hold one streamed piece.
+    ///
+    /// - Complexity: O(N) for the selection (one pass over the cut observables); holds 8 bytes per
+    ///   selected event when there are cuts.
+    public init(
+        file: EventFile, binning: Binning, selection: Selection = .all, systematics: [EventSystematic],
+        smoothingWidth: Double, normalisation: Double = 1
+    ) throws(EventDatabaseError) {
+        let layout = file._file.layout
+        let x = try file.observableColumn(binning.observable)
+        var up: [Int] = [], down: [Int] = [], transforms: [_ColumnTransform] = []
+        do throws(EventDatabaseError) {
+            for systematic in try Self.checked(systematics) {
+                switch systematic.kind {
+                case .weight:
+                    guard let v = layout.weightVariations.first(where: { $0.name == systematic.name }) else {
+                        throw Self.missingWeight(systematic, layout.weightVariations.map(\.name))
+                    }
+                    up.append(v.up)
+                    down.append(v.down)
+                    transforms.append(.minusOne)
+                case .shift:
+                    guard let s = layout.observableShifts.first(where: { $0.name == systematic.name && $0.observable == binning.observable }) else {
+                        throw Self.missingShift(systematic, binning, layout.observableShifts.map { ($0.name, $0.observable) })
+                    }
+                    up.append(s.up)
+                    down.append(s.down)
+                    transforms.append(.identity)
+                }
+            }
+        } catch {
+            throw EventDatabaseError(error.code, error.message, file: file.path, dataset: error.dataset)
+        }
+        transforms += transforms.map { $0 == .minusOne ? .oneMinus : .negate }
+        var kept: [Int]? = nil
+        if !selection.cuts.isEmpty {
+            let cuts = selection.cuts
+            var columns: [Int] = []
+            for cut in cuts { columns.append(try file.observableColumn(cut.observable)) }
+            let source = try _ColumnSource(file: file._file, columns: columns, budget: file.budget)
+            var list: [Int] = []
+            // Sound: `column[c]` holds the `count` events of the piece (``_ColumnSource``).
+            try source.forEachPiece(of: 0 ..< layout.eventCount) { start, count, column throws(EventDatabaseError) in
+                events: for i in 0 ..< count {
+                    for c in cuts.indices {
+                        let v = column[c][i]
+                        if !(v >= cuts[c].lower && v < cuts[c].upper) { continue events }
+                    }
+                    list.append(start + i)
+                }
+            }
+            kept = list
+        }
+        try self.init(
+            coefficientNames: layout.coefficientNames, monomials: layout.monomials, binning: binning, selection: selection,
+            systematics: systematics, smoothingWidth: smoothingWidth, normalisation: normalisation,
+            source: _ColumnSource(file: file._file, columns: layout.coefficientColumns + [x] + up + down, budget: file.budget),
+            transforms: transforms, kept: kept, eventCount: layout.eventCount)
+    }
+
+    private init(
+        coefficientNames: [String], monomials: [Monomial], binning: Binning, selection: Selection, systematics: [EventSystematic],
+        smoothingWidth: Double, normalisation: Double, source: _ColumnSource, transforms: [_ColumnTransform], kept: [Int]?, eventCount: Int
     ) throws(EventDatabaseError) {
         guard smoothingWidth.isFinite && smoothingWidth >= 0 else {
             throw EventDatabaseError(.invalidValue, "smoothing width \(smoothingWidth) of \(binning.observable) must be finite and ≥ 0")
@@ -120,63 +217,42 @@ public struct SmoothedReweightingKernel: Sendable {
         guard normalisation.isFinite && normalisation > 0 else {
             throw EventDatabaseError(.invalidValue, "normalisation \(normalisation) must be finite and positive")
         }
-        let x = database.observables[try database.observableIndex(binning.observable)].values
-        let pass = try selection.mask(database)
-        let kept = pass.indices.filter { pass[$0] }
-        var up: [[Double]] = [], down: [[Double]] = []
-        for (k, systematic) in systematics.enumerated() {
-            if let j = systematics[..<k].firstIndex(of: systematic) {
-                throw EventDatabaseError(.names, "systematic \(systematic.name) (\(systematic.kind.rawValue)) is declared twice (entries \(j) and \(k))")
-            }
-            switch systematic.kind {
-            case .weight:
-                guard let v = database.weightVariations.first(where: { $0.name == systematic.name }) else {
-                    throw EventDatabaseError(
-                        .missing, "no weight variation \(systematic.name); the database has \(database.weightVariations.map(\.name))",
-                        dataset: "/systematics/weights/\(systematic.name)")
-                }
-                up.append(kept.map { v.up[$0] - 1 })
-                down.append(kept.map { 1 - v.down[$0] })
-            case .shift:
-                guard let s = database.observableShifts.first(where: { $0.name == systematic.name && $0.observable == binning.observable }) else {
-                    let others = database.observableShifts.filter { $0.name == systematic.name }.map(\.observable)
-                    let detail = others.isEmpty
-                        ? "the database has no shift \(systematic.name) (shifts: \(Array(Set(database.observableShifts.map(\.name))).sorted()))"
-                        : "shift \(systematic.name) moves only \(others), not the binned observable \(binning.observable)"
-                    throw EventDatabaseError(.missing, detail, dataset: "/systematics/shifts/\(systematic.name)/\(binning.observable)")
-                }
-                up.append(kept.map { s.up[$0] })
-                down.append(kept.map { -s.down[$0] })
-            }
-        }
-        let N = kept.count, T = database.termCount, L = _SmoothedPass.blockSize, chunkCount = Self.chunkCount(N)
-        let coefficients = [Double](unsafeUninitializedCapacity: N * T) { buffer, initialized in
-            for chunk in 0 ..< chunkCount {
-                var start = chunk * N / chunkCount
-                let end = (chunk + 1) * N / chunkCount
-                while start < end {
-                    let n = min(L, end - start)
-                    for (t, column) in database.basisCoefficients.enumerated() {
-                        for i in 0 ..< n { buffer[start * T + t * n + i] = column[kept[start + i]] }
-                    }
-                    start += n
-                }
-            }
-            initialized = N * T
-        }
-        coefficientNames = database.coefficientNames
-        monomials = database.monomials
+        self.coefficientNames = coefficientNames
+        self.monomials = monomials
         self.binning = binning
         self.selection = selection
         self.systematics = systematics
         self.smoothingWidth = smoothingWidth
         self.normalisation = normalisation
-        eventCount = kept.count
-        _coefficients = coefficients
-        _observable = kept.map { x[$0] }
-        _up = up
-        _down = down
+        self.eventCount = kept?.count ?? eventCount
+        _source = source
+        _kept = kept
+        _transforms = transforms
         _locator = _BinLocator(binning)
+    }
+
+    /// Whether evaluations read (some of) the columns from the file.
+    public var isStreamed: Bool { _source.isStreamed }
+
+    private static func checked(_ systematics: [EventSystematic]) throws(EventDatabaseError) -> [EventSystematic] {
+        for (k, systematic) in systematics.enumerated() {
+            if let j = systematics[..<k].firstIndex(of: systematic) {
+                throw EventDatabaseError(.names, "systematic \(systematic.name) (\(systematic.kind.rawValue)) is declared twice (entries \(j) and \(k))")
+            }
+        }
+        return systematics
+    }
+
+    private static func missingWeight(_ systematic: EventSystematic, _ names: [String]) -> EventDatabaseError {
+        EventDatabaseError(.missing, "no weight variation \(systematic.name); the database has \(names)", dataset: "/systematics/weights/\(systematic.name)")
+    }
+
+    private static func missingShift(_ systematic: EventSystematic, _ binning: Binning, _ shifts: [(name: String, observable: String)]) -> EventDatabaseError {
+        let others = shifts.filter { $0.name == systematic.name }.map(\.observable)
+        let detail = others.isEmpty
+            ? "the database has no shift \(systematic.name) (shifts: \(Array(Set(shifts.map(\.name))).sorted()))"
+            : "shift \(systematic.name) moves only \(others), not the binned observable \(binning.observable)"
+        return EventDatabaseError(.missing, detail, dataset: "/systematics/shifts/\(systematic.name)/\(binning.observable)")
     }
 
     /// The number of chunks of `N` events, each with its own partial sums, added in chunk order: it
@@ -214,6 +290,11 @@ public struct SmoothedReweightingKernel: Sendable {
 
     /// The template and its variance at `(c, θ)`, with their Jacobians when `jacobian` is true.
     ///
+    /// A streamed kernel whose file can no longer be read (its columns were read and checked when
+    /// the kernel's model was built, so only an I/O failure of the device or a file truncated in
+    /// place can do this) reports the error once on stderr and returns NaN yields, which fail the
+    /// fit; ``checkedEvaluation(coefficients:nuisance:jacobian:)`` throws it instead.
+    ///
     /// - Parameters:
     ///   - coefficients: `c`, in the order of ``coefficientNames``.
     ///   - nuisance: `θ`, one per entry of ``systematics``.
@@ -221,6 +302,19 @@ public struct SmoothedReweightingKernel: Sendable {
     ///   ``bytesPerEvent`` bytes per event. An event costs one `exp` per edge within `40h` of it and
     ///   touches the bins next to those edges; with none (h ≪ bin width) it costs a bin search only.
     public func evaluate(coefficients: [Double], nuisance: [Double], jacobian: Bool) -> Evaluation {
+        do throws(EventDatabaseError) {
+            return try checkedEvaluation(coefficients: coefficients, nuisance: nuisance, jacobian: jacobian)
+        } catch {
+            _reportOnce(error)
+            let B = binning.binCount, Q = jacobian ? coefficientNames.count + systematics.count : 0
+            let nan = [Double](repeating: .nan, count: B)
+            return Evaluation(yields: nan, variances: nan, yieldJacobian: .init(repeating: .nan, count: Q * B), varianceJacobian: .init(repeating: .nan, count: Q * B))
+        }
+    }
+
+    /// ``evaluate(coefficients:nuisance:jacobian:)``, throwing when streamed columns cannot be read
+    /// or hold a NaN or an infinity (in memory, columns are checked once when read).
+    public func checkedEvaluation(coefficients: [Double], nuisance: [Double], jacobian: Bool) throws(EventDatabaseError) -> Evaluation {
         precondition(coefficients.count == coefficientNames.count, "\(coefficients.count) coefficients, expected \(coefficientNames.count)")
         precondition(nuisance.count == systematics.count, "\(nuisance.count) nuisance parameters, expected \(systematics.count)")
         let B = binning.binCount, C = coefficientNames.count, K = systematics.count, N = eventCount
@@ -245,35 +339,36 @@ public struct SmoothedReweightingKernel: Sendable {
             return [a, b, da, db]
         }
         let isShift = systematics.map { $0.kind == .shift }
+        let errors = _ChunkErrors()
 
         // Soundness of the unsafe pointers: every buffer is an immutable array (of `self` or a local)
-        // that outlives the synchronous `concurrentPerform`; reads stay within `0..<N` of each column
-        // (`0..<N·T` of the coefficients, laid out for exactly these chunks and blocks) because the
-        // chunks partition `0..<N`; each chunk writes only its own `stride` doubles of `partials`;
-        // edges read are `0...B` and bins touched come from `_SmoothingContext.bins`, inside `0..<B`.
+        // that outlives the synchronous `concurrentPerform`; the chunks partition the kept events
+        // `0..<N`, and each reads only its own events' pieces (``_ColumnSource/forEachPiece``); each
+        // chunk writes only its own `stride` doubles of `partials`; edges read are `0...B` and bins
+        // touched come from `_SmoothingContext.bins`, inside `0..<B`.
         _locator.edges.withUnsafeBufferPointer { edges in
             let context = _SmoothingContext(
                 locator: _locator, edges: edges.baseAddress!, width: smoothingWidth, binCount: B, fold: binning.flow == .foldIntoEdgeBins)
-            withPointers(_up + _down) { systematicColumns in
-                _coefficients.withUnsafeBufferPointer { a in
-                    _observable.withUnsafeBufferPointer { xs in
-                        m.withUnsafeBufferPointer { m in
-                            derivativeStart.withUnsafeBufferPointer { dStart in
-                                derivativeCoefficient.withUnsafeBufferPointer { dCoefficient in
-                                    derivativeValue.withUnsafeBufferPointer { dValue in
-                                        alpha.withUnsafeBufferPointer { alpha in
-                                            isShift.withUnsafeBufferPointer { isShift in
-                                                systematicColumns.withUnsafeBufferPointer { columns in
-                                                    partials.withUnsafeMutableBufferPointer { out in
-                                                        let pass = _SmoothedPass(
-                                                            a: a.baseAddress, x: xs.baseAddress, columns: columns.baseAddress,
-                                                            terms: monomials.count, coefficients: C, systematics: K, m: m.baseAddress!,
-                                                            derivativeStart: dStart.baseAddress!, derivativeCoefficient: dCoefficient.baseAddress,
-                                                            derivativeValue: dValue.baseAddress, alpha: alpha.baseAddress, isShift: isShift.baseAddress,
-                                                            jacobian: jacobian, context: context, out: out.baseAddress!, stride: stride)
-                                                        DispatchQueue.concurrentPerform(iterations: chunkCount) { chunk in
-                                                            pass.run(range: chunk * N / chunkCount ..< (chunk + 1) * N / chunkCount, out: pass.out + chunk * stride)
-                                                        }
+            (_kept ?? []).withUnsafeBufferPointer { kept in
+                m.withUnsafeBufferPointer { m in
+                    derivativeStart.withUnsafeBufferPointer { dStart in
+                        derivativeCoefficient.withUnsafeBufferPointer { dCoefficient in
+                            derivativeValue.withUnsafeBufferPointer { dValue in
+                                alpha.withUnsafeBufferPointer { alpha in
+                                    isShift.withUnsafeBufferPointer { isShift in
+                                        _transforms.withUnsafeBufferPointer { transforms in
+                                            partials.withUnsafeMutableBufferPointer { out in
+                                                let pass = _SmoothedPass(
+                                                    source: _source, kept: _kept == nil ? nil : kept.baseAddress, transforms: transforms.baseAddress,
+                                                    terms: monomials.count, coefficients: C, systematics: K, m: m.baseAddress!,
+                                                    derivativeStart: dStart.baseAddress!, derivativeCoefficient: dCoefficient.baseAddress,
+                                                    derivativeValue: dValue.baseAddress, alpha: alpha.baseAddress, isShift: isShift.baseAddress,
+                                                    jacobian: jacobian, context: context, out: out.baseAddress!, stride: stride)
+                                                DispatchQueue.concurrentPerform(iterations: chunkCount) { chunk in
+                                                    do throws(EventDatabaseError) {
+                                                        try pass.run(range: chunk * N / chunkCount ..< (chunk + 1) * N / chunkCount, out: pass.out + chunk * stride)
+                                                    } catch {
+                                                        errors.record(error, chunk: chunk)
                                                     }
                                                 }
                                             }
@@ -286,6 +381,7 @@ public struct SmoothedReweightingKernel: Sendable {
                 }
             }
         }
+        if let error = errors.first { throw error }
         var total = [Double](repeating: 0, count: stride)
         for chunk in 0 ..< chunkCount {
             for i in 0 ..< stride { total[i] += partials[chunk * stride + i] }
@@ -297,16 +393,47 @@ public struct SmoothedReweightingKernel: Sendable {
             yieldJacobian: total[2 * B ..< 2 * B + Q * B].map { $0 * n },
             varianceJacobian: total[2 * B + Q * B ..< stride].map { $0 * n2 })
     }
+
+    private func _reportOnce(_ error: EventDatabaseError) {
+        guard _ReportedErrors.shared.insert(error.description) else { return }
+        FileHandle.standardError.write(Data("efthf: error: \(error)\n".utf8))
+    }
+}
+
+/// Errors of streamed evaluations already written to stderr (each once per process).
+private final class _ReportedErrors: @unchecked Sendable {
+    // Sound: `seen` is only accessed under `lock`.
+    static let shared = _ReportedErrors()
+    private let lock = NSLock()
+    private var seen = Set<String>()
+
+    func insert(_ message: String) -> Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return seen.insert(message).inserted
+    }
+}
+
+/// How a stored systematic column becomes `δ₊` or `δ₋` of code4p (``SmoothedReweightingKernel``).
+internal enum _ColumnTransform: Sendable, Equatable {
+    /// `Δ⁺`.
+    case identity
+    /// `u − 1`.
+    case minusOne
+    /// `1 − d`.
+    case oneMinus
+    /// `−Δ⁻`.
+    case negate
 }
 
 /// One evaluation's pointers and constants, shared by the chunks (see `evaluate` for why the
 /// pointers are valid while `run` executes).
 private struct _SmoothedPass: @unchecked Sendable {
-    /// The coefficients in block layout (``SmoothedReweightingKernel/_coefficients``) and the binned observable.
-    let a: UnsafePointer<Double>?
-    let x: UnsafePointer<Double>?
-    /// `columns[k]` = δ₊ of systematic k, `columns[K + k]` = δ₋.
-    let columns: UnsafePointer<_SendableConstPointer>?
+    /// The columns (``SmoothedReweightingKernel/_source``), the file event of each kept event
+    /// (nil: all kept) and the transforms of the systematic columns.
+    let source: _ColumnSource
+    let kept: UnsafePointer<Int>?
+    let transforms: UnsafePointer<_ColumnTransform>?
     let terms: Int, coefficients: Int, systematics: Int
     let m: UnsafePointer<Double>
     /// Term t's non-zero `∂m_t/∂c_i` are `derivativeValue[j]` for `i = derivativeCoefficient[j]`,
@@ -335,21 +462,24 @@ private struct _SmoothedPass: @unchecked Sendable {
     /// per bin `(ν, Σw², ∂ν/∂q…, ∂Σw²/∂q…)` so that the Q derivatives of a touched bin are
     /// contiguous (the update vectorises). Every sum receives the same terms in the same order as
     /// the event-by-event formula, so the result does not depend on the blocking.
-    func run(range: Range<Int>, out: UnsafeMutablePointer<Double>) {
-        guard let a, let x, !range.isEmpty else { return }
+    func run(range: Range<Int>, out: UnsafeMutablePointer<Double>) throws(EventDatabaseError) {
+        guard !range.isEmpty else { return }
         let T = terms, C = coefficients, K = systematics, B = context.binCount
         let Q = jacobian ? C + K : 0, L = Self.blockSize, R = 2 + 2 * Q
         // Scratch: w, f, x(θ) per event of the block, ∂w/∂c_i (C rows) and ∂I/∂θ_k (K rows) per
         // event; ∂W/∂q of the block event-major (Q per event, in record-slot order); the bin
         // records; the bin assignment of one event (bins, p, ∂p/∂x) and its edges' (G, g).
         let rows = jacobian ? C + K : 0
-        let scratchCount = (3 + rows) * L + Q * L + R * B + 3 * B + 2 * (B + 1)
+        // Then the gathered block: T coefficient rows, the observable, 2K systematic rows (of L).
+        let scratchCount = (3 + rows) * L + Q * L + R * B + 3 * B + 2 * (B + 1) + (T + 1 + 2 * K) * L
+        var failure: EventDatabaseError? = nil
         withUnsafeTemporaryAllocation(of: Double.self, capacity: scratchCount) { scratch in
             let w = scratch.baseAddress!, f = w + L, shifted = f + L, dw = shifted + L, slopes = dw + C * L
             let dW = shifted + L + rows * L, records = dW + Q * L
             let binsAsDoubles = records + R * B, p = binsAsDoubles + B, dp = p + B, edgeG = dp + B, edgeDensity = edgeG + (B + 1)
             // Sound: B doubles reused as B Ints (same size and alignment), only ever accessed as Int.
             let bins = UnsafeMutableRawPointer(binsAsDoubles).bindMemory(to: Int.self, capacity: B)
+            let ab = edgeDensity + (B + 1), xb = ab + T * L, sb = xb + L
             records.update(repeating: 0, count: R * B)
             // Record order of the derivatives: coefficients, weight systematics, then shifts
             // (`slotParameter[r]` is the q of record slot r).
@@ -357,14 +487,13 @@ private struct _SmoothedPass: @unchecked Sendable {
             var slotParameter: [Int] = []
             for q in 0 ..< Q where q < C || !isShift![q - C] { slotParameter.append(q) }
             for q in 0 ..< Q where q >= C && isShift![q - C] { slotParameter.append(q) }
-            var start = range.lowerBound
-            while start < range.upperBound {
-                let n = min(L, range.upperBound - start)
+            /// One block of `n` kept events, gathered into `ab` (term t at `ab + t·n`), `xb` and `sb`.
+            func process(_ n: Int) {
                 // w_e = Σ_t a_et m_t and ∂w_e/∂c_i = Σ_t a_et ∂m_t/∂c_i.
                 w.update(repeating: 0, count: n)
                 if jacobian { dw.update(repeating: 0, count: C * L) }
                 for t in 0 ..< T {
-                    let at = a + start * T + t * n, mt = m[t]
+                    let at = ab + t * n, mt = m[t]
                     for i in 0 ..< n { w[i] += at[i] * mt }
                     for j in derivativeStart[t] ..< derivativeStart[t + 1] {
                         let row = dw + derivativeCoefficient![j] * L, d = derivativeValue![j]
@@ -373,9 +502,9 @@ private struct _SmoothedPass: @unchecked Sendable {
                 }
                 // f_e = 1 + Σ_{weight} I_ek and x_e(θ) = x_e + Σ_{shift} I_ek, I = α₊δ₊ + α₋δ₋.
                 f.update(repeating: 1, count: n)
-                shifted.update(from: x + start, count: n)
+                shifted.update(from: xb, count: n)
                 for k in 0 ..< K {
-                    let up = columns![k].pointer! + start, down = columns![K + k].pointer! + start
+                    let up = sb + k * L, down = sb + (K + k) * L
                     let target = isShift![k] ? shifted : f
                     let ap = alpha![4 * k], am = alpha![4 * k + 1]
                     for i in 0 ..< n { target[i] += ap * up[i] + am * down[i] }
@@ -412,7 +541,64 @@ private struct _SmoothedPass: @unchecked Sendable {
                         Self.accumulate(record + 2 + P, record + 2 + Q + P, dWi + P, count: Q - P, scale: Wdp, twiceWp: twiceWp)
                     }
                 }
-                start += n
+            }
+
+            // Gathers the kept events of each piece of the chunk's file range into blocks of L
+            // (the chunk's first block starts at its first kept event, as the formula's order needs
+            // nothing else: every accumulator receives the events in order whatever the pieces).
+            let rawStart = kept.map { $0[range.lowerBound] } ?? range.lowerBound
+            let rawEnd = (kept.map { $0[range.upperBound - 1] } ?? (range.upperBound - 1)) + 1
+            var next = range.lowerBound, blockStart = next, filled = 0, n = min(L, range.upperBound - next)
+            do throws(EventDatabaseError) {
+                // Sound: `column[j]` holds events `pieceStart ..< pieceStart + count` of column j; a kept
+                // event `e` is gathered only while `e < pieceStart + count`, and is ≥ pieceStart because
+                // pieces and kept events both go in increasing order; block slots stay below `n ≤ L`.
+                try source.forEachPiece(of: rawStart ..< rawEnd) { pieceStart, count, column throws(EventDatabaseError) in
+                    let pieceEnd = pieceStart + count
+                    while next < range.upperBound {
+                        let room = n - filled
+                        var taken = 0
+                        if let kept {
+                            while taken < room && kept[next + taken] < pieceEnd { taken += 1 }
+                        } else {
+                            taken = min(room, pieceEnd - next)
+                        }
+                        guard taken > 0 else { break }
+                        for j in 0 ..< T + 1 + 2 * K {
+                            let target = j < T ? ab + j * n + filled : j == T ? xb + filled : sb + (j - T - 1) * L + filled
+                            let from = column[j]
+                            let transform = j > T ? transforms![j - T - 1] : .identity
+                            if let kept {
+                                let events = kept + next
+                                switch transform {
+                                case .identity: for i in 0 ..< taken { target[i] = from[events[i] - pieceStart] }
+                                case .minusOne: for i in 0 ..< taken { target[i] = from[events[i] - pieceStart] - 1 }
+                                case .oneMinus: for i in 0 ..< taken { target[i] = 1 - from[events[i] - pieceStart] }
+                                case .negate: for i in 0 ..< taken { target[i] = -from[events[i] - pieceStart] }
+                                }
+                            } else {
+                                let values = from + (next - pieceStart)
+                                switch transform {
+                                case .identity: target.update(from: values, count: taken)
+                                case .minusOne: for i in 0 ..< taken { target[i] = values[i] - 1 }
+                                case .oneMinus: for i in 0 ..< taken { target[i] = 1 - values[i] }
+                                case .negate: for i in 0 ..< taken { target[i] = -values[i] }
+                                }
+                            }
+                        }
+                        filled += taken
+                        next += taken
+                        if filled == n {
+                            process(n)
+                            blockStart += n
+                            filled = 0
+                            n = min(L, range.upperBound - blockStart)
+                        }
+                    }
+                }
+            } catch {
+                failure = error
+                return
             }
             for b in 0 ..< B {
                 let record = records + b * R
@@ -424,6 +610,7 @@ private struct _SmoothedPass: @unchecked Sendable {
                 }
             }
         }
+        if let failure { throw failure }
     }
 
     /// `sums[r] += d_r` and `squares[r] += 2Wp · d_r` with `d_r = dW[r] · scale`, two at a time.
@@ -564,16 +751,4 @@ internal struct _SmoothingContext: @unchecked Sendable {
         }
         return first
     }
-}
-
-/// Calls `body` with stable base pointers of `arrays` (each empty array gives a nil pointer).
-///
-/// Sound because each pointer is taken inside the nested `withUnsafeBufferPointer` of its array,
-/// and `body` runs inside all of them.
-private func withPointers<R>(_ arrays: [[Double]], _ body: ([_SendableConstPointer]) -> R) -> R {
-    func nest(_ i: Int, _ collected: [_SendableConstPointer]) -> R {
-        guard i < arrays.count else { return body(collected) }
-        return arrays[i].withUnsafeBufferPointer { nest(i + 1, collected + [_SendableConstPointer($0.baseAddress)]) }
-    }
-    return nest(0, [])
 }

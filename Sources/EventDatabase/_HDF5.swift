@@ -234,15 +234,14 @@ internal struct _H5Location {
     }
 
     /// Where the values of a floating-point dataset are: at a file offset, when the stored bytes are
-    /// the native doubles themselves (efthf's layout), or already read and converted by HDF5.
+    /// the native doubles themselves (efthf's layout), or to be read (and converted) by HDF5.
     enum FloatData {
         case stored(offset: Int)
-        case converted([Double])
+        case throughHDF5
     }
 
     /// Opens floating-point dataset `name` (float32 or float64 on file), checks its shape against
-    /// `expectedShape` (`nil` entries accept any extent) and finds its data; nothing is read for
-    /// ``FloatData/stored(offset:)``.
+    /// `expectedShape` (`nil` entries accept any extent) and finds its data; nothing is read.
     func floatData(_ name: String, expectedShape: [Int?]) throws(EventDatabaseError) -> (data: FloatData, shape: [Int]) {
         let dataset = try openDataset(name)
         let path = childPath(name)
@@ -264,16 +263,7 @@ internal struct _H5Location {
         }
         let count = shape.reduce(1, *)
         if count > 0, let offset = directOffset(dataset.id, type: type, count: count) { return (.stored(offset: offset), shape) }
-        var status: herr_t = 0
-        let values = [Double](unsafeUninitializedCapacity: count) { buffer, initialized in
-            if count > 0 {
-                status = H5Dread(dataset.id, chdf5_native_double(), chdf5_all(), chdf5_all(), chdf5_default(), buffer.baseAddress)
-            }
-            // On failure the contents are garbage but initialised doubles (the array is then discarded).
-            initialized = count
-        }
-        guard status >= 0 else { throw error(.io, "cannot read dataset", dataset: path) }
-        return (.converted(values), shape)
+        return (.throughHDF5, shape)
     }
 
     /// Reads a floating-point dataset (float32 or float64 on file, converted to Double) into a new array.
@@ -282,13 +272,49 @@ internal struct _H5Location {
     /// straight into the array (``_DirectRead``); values are not checked for finiteness.
     func readDoubles(_ name: String, expectedShape: [Int?]) throws(EventDatabaseError) -> (values: [Double], shape: [Int]) {
         let (data, shape) = try floatData(name, expectedShape: expectedShape)
+        let count = shape.reduce(1, *)
         switch data {
-        case .converted(let values):
+        case .throughHDF5:
+            let dataset = try openDataset(name)
+            var status: herr_t = 0
+            let values = [Double](unsafeUninitializedCapacity: count) { buffer, initialized in
+                if count > 0 {
+                    status = H5Dread(dataset.id, chdf5_native_double(), chdf5_all(), chdf5_all(), chdf5_default(), buffer.baseAddress)
+                }
+                // On failure the contents are garbage but initialised doubles (the array is then discarded).
+                initialized = count
+            }
+            guard status >= 0 else { throw error(.io, "cannot read dataset", dataset: childPath(name)) }
             return (values, shape)
         case .stored(let offset):
-            switch _DirectRead.readColumns(file: file, [(offset, shape.reduce(1, *))], checkFinite: false) {
+            switch _DirectRead.readColumns(file: file, [(offset, count)], checkFinite: false) {
             case .success(let columns): return (columns[0], shape)
             case .failure(let failure): throw error(.io, failure.message, dataset: childPath(name))
+            }
+        }
+    }
+
+    /// Reads events `start ..< start + buffer.count` of the 1-D floating-point dataset at HDF5 path
+    /// `dataset` through HDF5 (a hyperslab: only the chunks that hold them are read and decompressed),
+    /// converted to native doubles. Takes the HDF5 lock.
+    ///
+    /// - Complexity: O(buffer.count) plus, for chunked storage, the chunks overlapping the range.
+    static func readHyperslab(file: String, dataset: String, start: Int, into buffer: UnsafeMutableBufferPointer<Double>) throws(EventDatabaseError) {
+        guard !buffer.isEmpty else { return }
+        try _HDF5.withLock { () throws(EventDatabaseError) in
+            let root = try open(file: file)
+            let id = H5Dopen2(root.id, dataset, chdf5_default())
+            guard id >= 0 else { throw EventDatabaseError(.io, "cannot open dataset", file: file, dataset: dataset) }
+            let handle = _H5Handle(id, close: H5Dclose)
+            let fileSpace = _H5Handle(H5Dget_space(handle.id), close: H5Sclose)
+            var offset = [hsize_t(start)], count = [hsize_t(buffer.count)]
+            guard fileSpace.id >= 0, H5Sselect_hyperslab(fileSpace.id, H5S_SELECT_SET, &offset, nil, &count, nil) >= 0 else {
+                throw EventDatabaseError(.io, "cannot select events \(start) ..< \(start + buffer.count)", file: file, dataset: dataset)
+            }
+            let memorySpace = _H5Handle(H5Screate_simple(1, &count, nil), close: H5Sclose)
+            guard memorySpace.id >= 0,
+                  H5Dread(handle.id, chdf5_native_double(), memorySpace.id, fileSpace.id, chdf5_default(), buffer.baseAddress) >= 0 else {
+                throw EventDatabaseError(.io, "cannot read events \(start) ..< \(start + buffer.count)", file: file, dataset: dataset)
             }
         }
     }
@@ -602,7 +628,7 @@ internal enum _DirectRead {
 
     /// Fills `buffer` from `offset` piece by piece; returns (errno, 0, 0) for a failed read,
     /// (0, event, value) for the first non-finite value, nil when all is well.
-    private static func readColumn(
+    static func readColumn(
         _ fd: Int32, offset: Int, into buffer: UnsafeMutableBufferPointer<Double>, checkFinite: Bool, pieceSize: Int
     ) -> (Int32, Int, Double)? {
         let raw = UnsafeMutableRawBufferPointer(buffer)

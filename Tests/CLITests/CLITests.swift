@@ -536,3 +536,24 @@ func checkSVGFile(_ path: String, sourceLocation: SourceLocation = #_sourceLocat
         }
     }
 }
+
+/// `--event-memory` and `EFTHF_EVENT_MEMORY` (Specs/event-database.md, "Memory budget and
+/// streaming"): a budget far below the columns streams them, with the same output; a budget that
+/// cannot hold one piece, or a malformed one, is one clear error.
+@Suite struct EventMemoryCLITests {
+    static let syst = CLI.repository.appendingPathComponent("Data/vh/workspace_events_syst.json").path
+
+    @Test func streamedEvalPrintsTheInMemoryResult() throws {
+        let at = ["--at", "cHW=0.3,cHq3=-0.1,alpha_pTV_scale=0.6,alpha_btag=-0.4"]
+        let memory = try CLI.run(["eval", Self.syst] + at)
+        let option = try CLI.run(["eval", Self.syst, "--event-memory", "200KiB"] + at)
+        let environment = try CLI.run(["eval", Self.syst] + at, environment: ["EFTHF_EVENT_MEMORY": "200KiB"])
+        #expect(memory.status == 0 && option.status == 0 && environment.status == 0, "\(option.stderr) \(environment.stderr)")
+        #expect(!memory.stdout.isEmpty && option.stdout == memory.stdout && environment.stdout == memory.stdout)
+    }
+
+    @Test func aBudgetTooSmallOrMalformedIsOneClearError() throws {
+        try CLI.expectOneClearError(["eval", "Data/vh/workspace_events_syst.json", "--event-memory", "2KiB"], mentioning: "cannot hold one piece")
+        try CLI.expectOneClearError(["eval", "Data/vh/workspace_events_syst.json", "--event-memory", "lots"], mentioning: "lots")
+    }
+}

@@ -1,5 +1,6 @@
 import EFTJSON
 import EFTModifiers
+import EventDatabase
 import Foundation
 import HistFactory
 
@@ -15,11 +16,16 @@ public struct ModelSource: Sendable, Codable, Equatable {
     public var patch: String?
     /// The measurement (default: the first).
     public var measurement: String?
+    /// The memory budget for each event database's columns (Specs/event-database.md, "Memory
+    /// budget and streaming"); nil: the environment variable `EFTHF_EVENT_MEMORY`, else the memory
+    /// available. JSON: a size string such as `"4GiB"`.
+    public var eventMemory: EventMemoryBudget?
 
-    public init(workspace: String, patch: String? = nil, measurement: String? = nil) {
+    public init(workspace: String, patch: String? = nil, measurement: String? = nil, eventMemory: EventMemoryBudget? = nil) {
         self.workspace = workspace
         self.patch = patch
         self.measurement = measurement
+        self.eventMemory = eventMemory
     }
 
     /// The workspace with the patch applied.
@@ -28,7 +34,7 @@ public struct ModelSource: Sendable, Codable, Equatable {
         let json = try loadJSON(workspace)
         var ws = json["distributions"] != nil && json["channels"] == nil
             ? try Workspace(hs3: json, file: workspace)
-            : try Workspace(json: json, file: workspace, modifiers: .efthf)
+            : try Workspace(json: json, file: workspace, modifiers: .efthf(eventMemory: eventMemory))
         if let patch {
             var file = patch
             var name: String? = nil
