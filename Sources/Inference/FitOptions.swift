@@ -82,6 +82,13 @@ public struct MultiStart: Sendable, Equatable {
     /// The largest budget a user may choose.
     public static let maximumStarts = 10_000
 
+    /// Most nuisance parameters `.auto` probes around a minimum (the most non-linear first).
+    public static let maximumProbedParameters = 16
+
+    /// How far (in 2NLL) a nuisance-parameter profile estimate may lie above the minimum for its
+    /// basin to be fitted: one Newton step of the other parameters is only an estimate.
+    static let profileMargin = 1.0
+
     /// `.auto`'s budget for k searched parameters, 2k + 2: every parameter's reflection and its
     /// return, with room for one more.
     public static func defaultMaxStarts(parameterCount k: Int) -> Int { 2 * max(k, 1) + 2 }

@@ -12,7 +12,7 @@ extension FitProblem {
             throw InferenceError(.invalidOptions, "the multi-start budget max_starts must be from 0 to \(MultiStart.maximumStarts), not \(multiStart.maxStarts)")
         }
         let indices = try searchedIndices(multiStart)
-        guard !indices.isEmpty else { return run(from: first, warmStart: warmStart) }
+        guard !indices.isEmpty || multiStart.strategy == .auto else { return run(from: first, warmStart: warmStart) }
         let result = multiStart.strategy == .grid
             ? try runGrid(multiStart, indices, from: first, warmStart: warmStart)
             : runAuto(multiStart, indices, from: first, warmStart: warmStart)
@@ -63,33 +63,48 @@ extension FitProblem {
         return combined(fits, multiStart, evaluations: evaluations, search: search)
     }
 
-    /// `.auto`: the first fit, then the reflection starts of each minimum found (see ``MultiStart``).
+    /// `.auto`: the first fit, then the reflection starts of each minimum found and the
+    /// nuisance-parameter starts of each new lowest one (see ``MultiStart``).
     private func runAuto(_ multiStart: MultiStart, _ indices: [Int], from first: [Double], warmStart: WarmStart?) -> FitResult {
         let firstFit = minimize(from: first, warmStart: warmStart)
         var evaluations = FitEvaluations(localFit: firstFit.evaluations.total)
         var fits = [firstFit]
         var minima: [FitResult] = firstFit.status.isConverged ? [firstFit] : []
         var probed = 0
-        var pending: [ReflectionStart] = []
+        var pending: [SearchStart] = []
         var tried: [[Double]] = [first]
         var budget = multiStart.maxStarts
         var excluded = 0
         var untried = 0
-        var scales: [Double] = []
+        var unprobed = 0
+        var lowest = Double.infinity
         while true {
             while probed < minima.count {
-                let probe = reflectionStarts(around: minima[probed], indices)
-                evaluations.multiStart += probe.evaluations
-                if scales.isEmpty { scales = probe.scales }
-                for candidate in probe.starts {
-                    if candidate.promising { pending.append(candidate) } else { excluded += 1 }
+                let minimum = minima[probed]
+                if !indices.isEmpty {
+                    let probe = reflectionStarts(around: minimum, indices)
+                    evaluations.multiStart += probe.evaluations
+                    for candidate in probe.starts {
+                        if candidate.promising { pending.append(candidate) } else { excluded += 1 }
+                    }
+                }
+                // The nuisance parameters are probed around each new lowest minimum only: a start
+                // near a higher one leads lower only through that one's own basin.
+                if minimum.twiceNLL < lowest {
+                    lowest = minimum.twiceNLL
+                    let probe = nuisanceStarts(around: minimum, excluding: indices, tolerance: multiStart.degeneracyTolerance)
+                    evaluations.multiStart += probe.evaluations
+                    unprobed = probe.unprobed
+                    for candidate in probe.starts {
+                        if candidate.promising { pending.append(candidate) } else { excluded += 1 }
+                    }
                 }
                 probed += 1
             }
             // Starts that lead where a fit already went are dropped.
             pending.removeAll { candidate in
                 (minima.map(\.values) + tried).contains { point in
-                    zip(indices, scales).allSatisfy { i, scale in abs(point[i] - candidate.values[i]) <= 0.25 * scale }
+                    candidate.key.allSatisfy { i, scale in abs(point[i] - candidate.values[i]) <= 0.25 * scale }
                 }
             }
             guard let next = pending.indices.min(by: { pending[$0].priority < pending[$1].priority }) else { break }
@@ -106,7 +121,8 @@ extension FitProblem {
             fits.append(fit)
             if fit.status.isConverged && !minima.contains(where: { sameMinimum($0, fit) }) { minima.append(fit) }
         }
-        let search = MinimumSearch(strategy: .auto, parameters: indices.map { model.parameterNames[$0] }, fits: fits.count, untried: untried, excluded: excluded, globalMinimumAssured: untried == 0)
+        let search = MinimumSearch(strategy: .auto, parameters: indices.map { model.parameterNames[$0] }, fits: fits.count, untried: untried,
+                                   excluded: excluded, globalMinimumAssured: untried == 0 && unprobed == 0)
         return combined(fits, multiStart, evaluations: evaluations, search: search)
     }
 
@@ -135,29 +151,33 @@ extension FitProblem {
         }
     }
 
-    /// A start of `.auto`: the reflection of `source` along one direction.
-    struct ReflectionStart {
+    /// A start of `.auto`: the reflection of `source` along one direction, or a basin of one
+    /// nuisance parameter's profile.
+    struct SearchStart {
         let values: [Double]
         let source: FitResult
-        /// R, the Pearson distance of the yields at the start from those at `source`.
-        let distance: Double
-        /// √R ≤ 2√χ²_r + 1: a lower minimum may lie there.
+        /// The estimated 2NLL a fit from here reaches or passes: for a reflection the source's
+        /// 2NLL plus R, the Pearson distance of the yields at the start from those at `source`;
+        /// for a nuisance-parameter start the profile estimate p.
+        let priority: Double
+        /// A lower minimum may lie there (see ``MultiStart``).
         let promising: Bool
-        var priority: Double { source.twiceNLL + distance }
+        /// The parameters (and their scales) by which a start duplicates a fit already made.
+        let key: [(Int, Double)]
     }
 
     /// The reflection starts around `minimum` along each searched parameter, each pair (both
     /// signs, for up to 12 parameters) and the sign flip of all, from the quadratic model of the
-    /// yields (``MultiStart``); `scales` are the probe steps h_p, in `indices` order.
+    /// yields (``MultiStart``).
     ///
     /// - Complexity: 1 + 2k + k(k − 1)/2 evaluations of the expected data (k ≤ 12; 1 + 2k above).
-    func reflectionStarts(around minimum: FitResult, _ indices: [Int]) -> (starts: [ReflectionStart], evaluations: Int, scales: [Double]) {
+    func reflectionStarts(around minimum: FitResult, _ indices: [Int]) -> (starts: [SearchStart], evaluations: Int) {
         let theta = minimum.values
         let k = indices.count
         var evaluations = 1
         let nu0 = model.expectedMainData(theta)
         let bins = nu0.count
-        guard nu0.allSatisfy(\.isFinite) else { return ([], evaluations, []) }
+        guard nu0.allSatisfy(\.isFinite) else { return ([], evaluations) }
         let w = nu0.map { 1 / max($0, 1) }
         var residual = 0.0
         for b in 0..<min(bins, data.main.count) { residual += w[b] * (data.main[b] - nu0[b]) * (data.main[b] - nu0[b]) }
@@ -231,7 +251,7 @@ extension FitProblem {
         }
         let flip = indices.map { -theta[$0] }
         if k > 1 && flip.contains(where: { $0 != 0 }) { directions.append(flip) }
-        var starts: [ReflectionStart] = []
+        var starts: [SearchStart] = []
         for d in directions {
             // Linear and quadratic parts along d: change(t d) = t·L + t²·Q.
             let plus = change(d), minus = change(d.map { -$0 })
@@ -254,8 +274,117 @@ extension FitProblem {
             let distance = zip(change(delta), w).reduce(0) { $0 + $1.1 * $1.0 * $1.0 }
             guard distance.isFinite else { continue }
             let promising = distance.squareRoot() <= 2 * residual.squareRoot() + 1
-            starts.append(ReflectionStart(values: x, source: minimum, distance: distance, promising: promising))
+            starts.append(SearchStart(values: x, source: minimum, priority: minimum.twiceNLL + distance, promising: promising, key: Array(zip(indices, steps))))
         }
-        return (starts, evaluations, steps)
+        return (starts, evaluations)
+    }
+
+    /// The nuisance-parameter starts around `minimum` (``MultiStart``, nuisance parameters): the
+    /// free parameters outside `searched` whose yields are not linear in them, screened from the
+    /// expected data at c ± s, c ± s/2, probed along a grid with the others profiled by one Newton
+    /// step, and a start in each basin of that profile the minimum is not in. `unprobed` counts
+    /// the non-linear parameters beyond ``MultiStart/maximumProbedParameters``.
+    ///
+    /// - Complexity: 4 evaluations of the expected data per free parameter outside `searched`,
+    ///   then ≤ 13 evaluations of 2NLL with its gradient and O(n²) work per probed parameter.
+    func nuisanceStarts(around minimum: FitResult, excluding searched: [Int], tolerance: Double) -> (starts: [SearchStart], evaluations: Int, unprobed: Int) {
+        let theta = minimum.values
+        let inits = model.suggestedInits
+        var evaluations = 1
+        let nu0 = model.expectedMainData(theta)
+        guard nu0.allSatisfy(\.isFinite) else { return ([], evaluations, 0) }
+        let w = nu0.map { 1 / max($0, 1) }
+        var residual = 0.0
+        for b in 0..<min(nu0.count, data.main.count) { residual += w[b] * (data.main[b] - nu0[b]) * (data.main[b] - nu0[b]) }
+        // Screen: R_j = max Σ_b w_b r_b², r the departure of ν from the chord through c ± s; the
+        // non-linear part moves 2NLL by at most about R_j + 2√(R_j χ²_r).
+        var nonlinear: [(index: Int, centre: Double, scale: Double, departure: Double)] = []
+        for i in freeIndices where !searched.contains(i) && (upper[i] - lower[i]).isFinite {
+            let scale = min(1, 0.25 * (upper[i] - lower[i]))
+            let centre = min(max(inits[i], lower[i] + scale), upper[i] - scale)
+            func yields(_ v: Double) -> [Double] {
+                var x = theta
+                x[i] = v
+                evaluations += 1
+                return model.expectedMainData(x)
+            }
+            let low = yields(centre - scale), high = yields(centre + scale)
+            var departure = 0.0
+            for (u, nu) in [(-0.5, yields(centre - 0.5 * scale)), (0.5, yields(centre + 0.5 * scale))] {
+                var r2 = 0.0
+                for b in 0..<nu0.count {
+                    let chord = low[b] + 0.5 * (u + 1) * (high[b] - low[b])
+                    r2 += w[b] * (nu[b] - chord) * (nu[b] - chord)
+                }
+                departure = max(departure, r2.isFinite ? r2 : .infinity)
+            }
+            let effect = departure + 2 * (departure * residual).squareRoot()
+            if !(effect <= tolerance) { nonlinear.append((i, centre, scale, effect)) }
+        }
+        nonlinear.sort { $0.departure > $1.departure }
+        let unprobed = max(0, nonlinear.count - MultiStart.maximumProbedParameters)
+        // Σ = H⁻¹ of 2NLL over the free parameters, from the fit's curvature estimate.
+        let free = freeIndices
+        let position = Dictionary(uniqueKeysWithValues: free.enumerated().map { ($1, $0) })
+        let sigma = minimum.warmStart.flatMap { $0.indices == free ? $0.inverseHessian : nil }
+        let n = free.count
+        var starts: [SearchStart] = []
+        var gradient = [Double](repeating: 0, count: model.parameterCount)
+        for (j, centre, scale, _) in nonlinear.prefix(MultiStart.maximumProbedParameters) {
+            let a = position[j]!
+            // The conditional inverse Hessian of the others, C = Σ_RR − Σ_Rj Σ_jR / Σ_jj.
+            var conditional: [Double] = []
+            if let sigma, sigma[a * n + a] > 0 {
+                conditional = sigma
+                let sjj = sigma[a * n + a]
+                for r in 0..<n { for c in 0..<n { conditional[r * n + c] -= sigma[r * n + a] * sigma[a * n + c] / sjj } }
+            }
+            var grid = [-2, -1.5, -1, -0.5, -0.25, 0, 0.25, 0.5, 1, 1.5, 2].map { min(max(centre + $0 * scale, lower[j]), upper[j]) }
+            grid.append(min(max(2 * centre - theta[j], lower[j]), upper[j]))
+            grid = Array(Set(grid)).filter { abs($0 - theta[j]) > 0.05 * scale }.sorted()
+            // Each probe: the point, its profile estimate p and the profile's slope d along θ_j.
+            var probes: [(x: Double, p: Double, d: Double, start: [Double]?)] = [(theta[j], minimum.twiceNLL, 0, nil)]
+            for v in grid {
+                var y = theta
+                y[j] = v
+                if let sigma, sigma[a * n + a] > 0 {
+                    for (r, i) in free.enumerated() where i != j {
+                        y[i] = min(max(y[i] + sigma[r * n + a] / sigma[a * n + a] * (v - theta[j]), lower[i]), upper[i])
+                    }
+                }
+                evaluations += 1
+                let f = -2 * model.logLikelihoodAndGradient(y, data: data, gradient: &gradient)
+                guard f.isFinite else { continue }
+                let g = free.map { -2 * gradient[$0] }
+                var p = f, d = g[a]
+                var start = y
+                if !conditional.isEmpty {
+                    // δ_R = −C g_R; p = f + ½ g_R·δ_R; d = g_j + Σ_jR g_R / Σ_jj.
+                    for r in 0..<n where r != a {
+                        var delta = 0.0
+                        for c in 0..<n where c != a { delta -= conditional[r * n + c] * g[c] }
+                        p += 0.5 * g[r] * delta
+                        d += sigma![a * n + r] * g[r] / sigma![a * n + a]
+                        let i = free[r]
+                        start[i] = min(max(y[i] + delta, lower[i]), upper[i])
+                    }
+                }
+                probes.append((v, p, d, start))
+            }
+            probes.sort { $0.x < $1.x }
+            // A basin other than the minimum's: the slope turns from − to + between neighbours
+            // (the lower of the two starts), or points out of the grid at its ends.
+            var basins: [(p: Double, start: [Double])] = []
+            for (l, r) in zip(probes, probes.dropFirst()) where l.d < 0 && r.d > 0 {
+                if let ls = l.start, let rs = r.start { basins.append(l.p <= r.p ? (l.p, ls) : (r.p, rs)) }
+            }
+            if let f = probes.first, f.d > 0, let s = f.start { basins.append((f.p, s)) }
+            if let f = probes.last, f.d < 0, let s = f.start { basins.append((f.p, s)) }
+            for basin in basins {
+                starts.append(SearchStart(values: basin.start, source: minimum, priority: basin.p,
+                                          promising: basin.p < minimum.twiceNLL + MultiStart.profileMargin, key: [(j, scale)]))
+            }
+        }
+        return (starts, evaluations, unprobed)
     }
 }
