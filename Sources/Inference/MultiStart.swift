@@ -380,6 +380,15 @@ extension FitProblem {
             }
             if let f = probes.first, f.d > 0, let s = f.start { basins.append((f.p, s)) }
             if let f = probes.last, f.d < 0, let s = f.start { basins.append((f.p, s)) }
+            // Where the quadratic model does not reach the other basin (a kink, a strong
+            // correlation) the slope misleads but p does not: the lowest probe on each side of θ̂_j
+            // whose p is below the minimum's 2NLL.
+            for side in [probes.filter { $0.x < theta[j] }, probes.filter { $0.x > theta[j] }] {
+                if let low = side.min(by: { $0.p < $1.p }), let start = low.start, low.p < minimum.twiceNLL - tolerance,
+                   !basins.contains(where: { $0.start == start }) {
+                    basins.append((low.p, start))
+                }
+            }
             for basin in basins {
                 starts.append(SearchStart(values: basin.start, source: minimum, priority: basin.p,
                                           promising: basin.p < minimum.twiceNLL + MultiStart.profileMargin, key: [(j, scale)]))
