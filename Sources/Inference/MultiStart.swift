@@ -64,7 +64,8 @@ extension FitProblem {
     }
 
     /// `.auto`: the first fit, then the reflection starts of each minimum found and the
-    /// nuisance-parameter starts of each new lowest one (see ``MultiStart``).
+    /// nuisance-parameter starts of each new lowest one (see ``MultiStart``), the former
+    /// warm-started with their minimum's curvature.
     private func runAuto(_ multiStart: MultiStart, _ indices: [Int], from first: [Double], warmStart: WarmStart?) -> FitResult {
         let firstFit = minimize(from: first, warmStart: warmStart)
         var evaluations = FitEvaluations(localFit: firstFit.evaluations.total)
@@ -115,7 +116,7 @@ extension FitProblem {
             let candidate = pending.remove(at: next)
             budget -= 1
             tried.append(candidate.values)
-            let warm = candidate.source.warmStart.map { WarmStart(indices: $0.indices, inverseHessian: $0.inverseHessian, values: candidate.values) }
+            let warm = candidate.warm ? candidate.source.warmStart.map { WarmStart(indices: $0.indices, inverseHessian: $0.inverseHessian, values: candidate.values) } : nil
             let fit = minimize(from: candidate.values, warmStart: warm)
             evaluations.multiStart += fit.evaluations.total
             fits.append(fit)
@@ -164,6 +165,10 @@ extension FitProblem {
         let promising: Bool
         /// The parameters (and their scales) by which a start duplicates a fit already made.
         let key: [(Int, Double)]
+        /// Whether the fit from here starts with the source's curvature: yes for a reflection
+        /// (the same quadratic model), no in another basin of a nuisance parameter (across a
+        /// kink or a change of curvature it misleads the minimiser).
+        var warm = true
     }
 
     /// The reflection starts around `minimum` along each searched parameter, each pair (both
@@ -391,7 +396,7 @@ extension FitProblem {
             }
             for basin in basins {
                 starts.append(SearchStart(values: basin.start, source: minimum, priority: basin.p,
-                                          promising: basin.p < minimum.twiceNLL + MultiStart.profileMargin, key: [(j, scale)]))
+                                          promising: basin.p < minimum.twiceNLL + MultiStart.profileMargin, key: [(j, scale)], warm: false))
             }
         }
         return (starts, evaluations, unprobed)
