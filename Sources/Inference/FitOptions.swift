@@ -85,9 +85,10 @@ public struct MultiStart: Sendable, Equatable {
     /// Most nuisance parameters `.auto` probes around a minimum (the most non-linear first).
     public static let maximumProbedParameters = 16
 
-    /// How far (in 2NLL) a nuisance-parameter profile estimate may lie above the minimum for its
-    /// basin to be fitted: one Newton step of the other parameters is only an estimate.
-    static let profileMargin = 1.0
+    /// How far (in 2NLL) below the minimum a nuisance-parameter profile estimate must lie to be
+    /// a start without a basin of its own: one Newton step of the other parameters is only an
+    /// estimate, and on real workspaces it undershoots by up to a few tenths.
+    static let profileMargin = 0.5
 
     /// `.auto`'s budget for k searched parameters, 2k + 2: every parameter's reflection and its
     /// return, with room for one more.

@@ -301,9 +301,31 @@ extension FitProblem {
         let w = nu0.map { 1 / max($0, 1) }
         var residual = 0.0
         for b in 0..<min(nu0.count, data.main.count) { residual += w[b] * (data.main[b] - nu0[b]) * (data.main[b] - nu0[b]) }
-        // Screen: R_j = max Σ_b w_b r_b², r the departure of ν from the chord through c ± s; the
-        // non-linear part moves 2NLL by at most about R_j + 2√(R_j χ²_r).
-        var nonlinear: [(index: Int, centre: Double, scale: Double, departure: Double)] = []
+        // Σ = H⁻¹ of 2NLL over the free parameters, from the fit's curvature estimate.
+        let free = freeIndices
+        let position = Dictionary(uniqueKeysWithValues: free.enumerated().map { ($1, $0) })
+        let n = free.count
+        // Parameters on a bound at the minimum stay there: Σ is conditioned on them (as for a
+        // Gaussian), so that the Newton step does not count a move out of the bounds.
+        let active = Set((0..<n).filter { r in
+            let i = free[r], tolerance = 1e-10 * max(1, abs(theta[i]))
+            return theta[i] - lower[i] <= tolerance || upper[i] - theta[i] <= tolerance
+        })
+        var sigma = minimum.warmStart.flatMap { $0.indices == free ? $0.inverseHessian : nil }
+        if var s = sigma {
+            for q in active where s[q * n + q] > 0 {
+                let column = (0..<n).map { s[$0 * n + q] }, sqq = s[q * n + q]
+                for r in 0..<n { for c in 0..<n { s[r * n + c] -= column[r] * column[c] / sqq } }
+            }
+            sigma = s
+        }
+        // Screen, from the yields at c ± s and c ± s/2: r_b, the departure of ν_b from the chord
+        // through c ± s, gives |ν_b''| ≈ 8/3 · max|r_b| / s² (exact for a parabola). A parameter
+        // is linear enough when the 2NLL it can move, E = R + 2√(R χ²_r) with R = max Σ_b w_b r_b²,
+        // is within the degeneracy tolerance, or when the negative curvature its yields can bring,
+        // κ = Σ_b 2|ν_b''| max|1 − n_b/ν_b| (over those points), is below half the profile's
+        // curvature 1/Σ_jj at the minimum: then the profile does not turn over.
+        var nonlinear: [(index: Int, centre: Double, scale: Double, ratio: Double)] = []
         for i in freeIndices where !searched.contains(i) && (upper[i] - lower[i]).isFinite {
             let scale = min(1, 0.25 * (upper[i] - lower[i]))
             let centre = min(max(inits[i], lower[i] + scale), upper[i] - scale)
@@ -314,8 +336,17 @@ extension FitProblem {
                 return model.expectedMainData(x)
             }
             let low = yields(centre - scale), high = yields(centre + scale)
+            let inner = [(-0.5, yields(centre - 0.5 * scale)), (0.5, yields(centre + 0.5 * scale))]
             var departure = 0.0
-            for (u, nu) in [(-0.5, yields(centre - 0.5 * scale)), (0.5, yields(centre + 0.5 * scale))] {
+            var kappa = 0.0
+            for b in 0..<min(nu0.count, data.main.count) {
+                var r = 0.0
+                for (u, nu) in inner { r = max(r, abs(nu[b] - (low[b] + 0.5 * (u + 1) * (high[b] - low[b])))) }
+                var pull = 0.0
+                for nu in [nu0[b], low[b], high[b], inner[0].1[b], inner[1].1[b]] { pull = max(pull, abs(1 - data.main[b] / max(nu, 1e-9))) }
+                kappa += 2 * (8.0 / 3.0) * r / (scale * scale) * pull
+            }
+            for (u, nu) in inner {
                 var r2 = 0.0
                 for b in 0..<nu0.count {
                     let chord = low[b] + 0.5 * (u + 1) * (high[b] - low[b])
@@ -324,15 +355,14 @@ extension FitProblem {
                 departure = max(departure, r2.isFinite ? r2 : .infinity)
             }
             let effect = departure + 2 * (departure * residual).squareRoot()
-            if !(effect <= tolerance) { nonlinear.append((i, centre, scale, effect)) }
+            guard !(effect <= tolerance) else { continue }
+            let a = position[i]!
+            let curvature = sigma.map { $0[a * n + a] > 0 ? 1 / $0[a * n + a] : 0 } ?? 0
+            let ratio = curvature > 0 ? kappa / curvature : .infinity
+            if !(ratio < 0.5) { nonlinear.append((i, centre, scale, ratio)) }
         }
-        nonlinear.sort { $0.departure > $1.departure }
+        nonlinear.sort { $0.ratio > $1.ratio }
         let unprobed = max(0, nonlinear.count - MultiStart.maximumProbedParameters)
-        // Σ = H⁻¹ of 2NLL over the free parameters, from the fit's curvature estimate.
-        let free = freeIndices
-        let position = Dictionary(uniqueKeysWithValues: free.enumerated().map { ($1, $0) })
-        let sigma = minimum.warmStart.flatMap { $0.indices == free ? $0.inverseHessian : nil }
-        let n = free.count
         var starts: [SearchStart] = []
         var gradient = [Double](repeating: 0, count: model.parameterCount)
         for (j, centre, scale, _) in nonlinear.prefix(MultiStart.maximumProbedParameters) {
@@ -353,7 +383,7 @@ extension FitProblem {
                 var y = theta
                 y[j] = v
                 if let sigma, sigma[a * n + a] > 0 {
-                    for (r, i) in free.enumerated() where i != j {
+                    for (r, i) in free.enumerated() where i != j && !active.contains(r) {
                         y[i] = min(max(y[i] + sigma[r * n + a] / sigma[a * n + a] * (v - theta[j]), lower[i]), upper[i])
                     }
                 }
@@ -365,9 +395,9 @@ extension FitProblem {
                 var start = y
                 if !conditional.isEmpty {
                     // δ_R = −C g_R; p = f + ½ g_R·δ_R; d = g_j + Σ_jR g_R / Σ_jj.
-                    for r in 0..<n where r != a {
+                    for r in 0..<n where r != a && !active.contains(r) {
                         var delta = 0.0
-                        for c in 0..<n where c != a { delta -= conditional[r * n + c] * g[c] }
+                        for c in 0..<n where c != a && !active.contains(c) { delta -= conditional[r * n + c] * g[c] }
                         p += 0.5 * g[r] * delta
                         d += sigma![a * n + r] * g[r] / sigma![a * n + a]
                         let i = free[r]
@@ -387,16 +417,16 @@ extension FitProblem {
             if let f = probes.last, f.d < 0, let s = f.start { basins.append((f.p, s)) }
             // Where the quadratic model does not reach the other basin (a kink, a strong
             // correlation) the slope misleads but p does not: the lowest probe on each side of θ̂_j
-            // whose p is below the minimum's 2NLL.
+            // whose p is clearly (``MultiStart/profileMargin``) below the minimum's 2NLL.
             for side in [probes.filter { $0.x < theta[j] }, probes.filter { $0.x > theta[j] }] {
-                if let low = side.min(by: { $0.p < $1.p }), let start = low.start, low.p < minimum.twiceNLL - tolerance,
+                if let low = side.min(by: { $0.p < $1.p }), let start = low.start, low.p < minimum.twiceNLL - MultiStart.profileMargin,
                    !basins.contains(where: { $0.start == start }) {
                     basins.append((low.p, start))
                 }
             }
             for basin in basins {
                 starts.append(SearchStart(values: basin.start, source: minimum, priority: basin.p,
-                                          promising: basin.p < minimum.twiceNLL + MultiStart.profileMargin, key: [(j, scale)], warm: false))
+                                          promising: basin.p < minimum.twiceNLL, key: [(j, scale)], warm: false))
             }
         }
         return (starts, evaluations, unprobed)
