@@ -66,7 +66,7 @@ struct AsymptoticCalculator: Sendable {
         let (problem, poi) = try model.poiProblem(observed, options)
         data = try TestStatisticFits(problem: problem, poi: poi, kind: kind)
         let asimovFit = try converged(
-            problem.fixing([poi: kind.asimovPOI]).run(from: data.free.values, warmStart: data.free.warmStart), "the Asimov fit")
+            problem.fixing([poi: kind.asimovPOI], searching: true).runSearch(from: data.free.values, warmStart: data.free.warmStart), "the Asimov fit")
         let asimovData = try model.asimovData(at: asimovFit.values)
         // Start the Asimov fit at θ̂̂, with the data fit's curvature.
         let warm = data.free.warmStart.map { WarmStart(indices: $0.indices, inverseHessian: $0.inverseHessian, values: asimovFit.values) }

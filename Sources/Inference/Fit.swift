@@ -72,9 +72,10 @@ struct FitProblem: Sendable {
     }
 
     /// The same problem with some parameters additionally fixed (or moved) to `values`.
-    /// Its fits are sub-fits (profile intervals, scan points, test statistics): they search no
-    /// other minima and compute no uncertainties.
-    func fixing(_ values: [Int: Double]) -> FitProblem {
+    /// Its fits are sub-fits (profile intervals, scan points, test statistics): they compute no
+    /// uncertainties and search no other minima unless `searching` (the conditional fits of a
+    /// test statistic, whose minimum over the nuisance parameters must be the global one too).
+    func fixing(_ values: [Int: Double], searching: Bool = false) -> FitProblem {
         var start = self.start, fixed = self.fixed
         for (i, v) in values {
             start[i] = v
@@ -82,7 +83,7 @@ struct FitProblem: Sendable {
         }
         var options = self.options
         options.computeUncertainties = false
-        options.multiStart = nil
+        if !searching { options.multiStart = nil }
         return FitProblem(model: model, data: data, options: options, start: start, lower: lower, upper: upper, fixed: fixed)
     }
 

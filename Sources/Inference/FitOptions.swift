@@ -59,6 +59,16 @@ public struct FitOptions: Sendable {
 ///   warm-started with the curvature of its minimum; every new minimum is probed in turn. The cost
 ///   is one local fit plus 1 + 2k + k(k − 1)/2 yield evaluations per minimum (k searched
 ///   parameters, pairs for k ≤ 12) plus the fits the structure calls for.
+///
+///   Nuisance parameters (the other free parameters): around the first and each new lowest
+///   minimum, a parameter whose yields are not linear in it (histosys code0/2/4p, normsys, a
+///   coefficient not searched) and can turn its profile over (the negative curvature its yields
+///   can bring, from the expected data at c ± s, c ± s/2, above half the profile curvature) is
+///   probed on c + s·{0, ±¼, ±½, ±1, ±1½, ±2} and its mirror, s = min(1, range/4) (the constraint's
+///   ±1σ, ±2σ), the others profiled by one Newton step with the fit's covariance; a start goes to
+///   each other basin of that profile estimate below the minimum (Specs/bindings.md §1.3.1). At
+///   most ``maximumProbedParameters`` are probed. The conditional fits of the test statistics
+///   search the same way.
 /// - `.grid`: local fits from the initial values and from every point of a grid of
 ///   ``pointsPerParameter`` cell centres per parameter over ``ranges`` (the bounds when absent),
 ///   in parallel: (points)^k fits.
@@ -81,6 +91,14 @@ public struct MultiStart: Sendable, Equatable {
 
     /// The largest budget a user may choose.
     public static let maximumStarts = 10_000
+
+    /// Most nuisance parameters `.auto` probes around a minimum (the most non-linear first).
+    public static let maximumProbedParameters = 16
+
+    /// How far (in 2NLL) below the minimum a nuisance-parameter profile estimate must lie to be
+    /// a start without a basin of its own: one Newton step of the other parameters is only an
+    /// estimate, and on real workspaces it undershoots by up to a few tenths.
+    static let profileMargin = 0.5
 
     /// `.auto`'s budget for k searched parameters, 2k + 2: every parameter's reflection and its
     /// return, with room for one more.

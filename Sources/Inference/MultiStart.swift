@@ -12,7 +12,7 @@ extension FitProblem {
             throw InferenceError(.invalidOptions, "the multi-start budget max_starts must be from 0 to \(MultiStart.maximumStarts), not \(multiStart.maxStarts)")
         }
         let indices = try searchedIndices(multiStart)
-        guard !indices.isEmpty else { return run(from: first, warmStart: warmStart) }
+        guard !indices.isEmpty || multiStart.strategy == .auto else { return run(from: first, warmStart: warmStart) }
         let result = multiStart.strategy == .grid
             ? try runGrid(multiStart, indices, from: first, warmStart: warmStart)
             : runAuto(multiStart, indices, from: first, warmStart: warmStart)
@@ -63,33 +63,49 @@ extension FitProblem {
         return combined(fits, multiStart, evaluations: evaluations, search: search)
     }
 
-    /// `.auto`: the first fit, then the reflection starts of each minimum found (see ``MultiStart``).
+    /// `.auto`: the first fit, then the reflection starts of each minimum found and the
+    /// nuisance-parameter starts of each new lowest one (see ``MultiStart``), the former
+    /// warm-started with their minimum's curvature.
     private func runAuto(_ multiStart: MultiStart, _ indices: [Int], from first: [Double], warmStart: WarmStart?) -> FitResult {
         let firstFit = minimize(from: first, warmStart: warmStart)
         var evaluations = FitEvaluations(localFit: firstFit.evaluations.total)
         var fits = [firstFit]
         var minima: [FitResult] = firstFit.status.isConverged ? [firstFit] : []
         var probed = 0
-        var pending: [ReflectionStart] = []
+        var pending: [SearchStart] = []
         var tried: [[Double]] = [first]
         var budget = multiStart.maxStarts
         var excluded = 0
         var untried = 0
-        var scales: [Double] = []
+        var unprobed = 0
+        var lowest = Double.infinity
         while true {
             while probed < minima.count {
-                let probe = reflectionStarts(around: minima[probed], indices)
-                evaluations.multiStart += probe.evaluations
-                if scales.isEmpty { scales = probe.scales }
-                for candidate in probe.starts {
-                    if candidate.promising { pending.append(candidate) } else { excluded += 1 }
+                let minimum = minima[probed]
+                if !indices.isEmpty {
+                    let probe = reflectionStarts(around: minimum, indices)
+                    evaluations.multiStart += probe.evaluations
+                    for candidate in probe.starts {
+                        if candidate.promising { pending.append(candidate) } else { excluded += 1 }
+                    }
+                }
+                // The nuisance parameters are probed around each new lowest minimum only: a start
+                // near a higher one leads lower only through that one's own basin.
+                if minimum.twiceNLL < lowest {
+                    lowest = minimum.twiceNLL
+                    let probe = nuisanceStarts(around: minimum, excluding: indices, tolerance: multiStart.degeneracyTolerance)
+                    evaluations.multiStart += probe.evaluations
+                    unprobed = probe.unprobed
+                    for candidate in probe.starts {
+                        if candidate.promising { pending.append(candidate) } else { excluded += 1 }
+                    }
                 }
                 probed += 1
             }
             // Starts that lead where a fit already went are dropped.
             pending.removeAll { candidate in
                 (minima.map(\.values) + tried).contains { point in
-                    zip(indices, scales).allSatisfy { i, scale in abs(point[i] - candidate.values[i]) <= 0.25 * scale }
+                    candidate.key.allSatisfy { i, scale in abs(point[i] - candidate.values[i]) <= 0.25 * scale }
                 }
             }
             guard let next = pending.indices.min(by: { pending[$0].priority < pending[$1].priority }) else { break }
@@ -100,13 +116,14 @@ extension FitProblem {
             let candidate = pending.remove(at: next)
             budget -= 1
             tried.append(candidate.values)
-            let warm = candidate.source.warmStart.map { WarmStart(indices: $0.indices, inverseHessian: $0.inverseHessian, values: candidate.values) }
+            let warm = candidate.warm ? candidate.source.warmStart.map { WarmStart(indices: $0.indices, inverseHessian: $0.inverseHessian, values: candidate.values) } : nil
             let fit = minimize(from: candidate.values, warmStart: warm)
             evaluations.multiStart += fit.evaluations.total
             fits.append(fit)
             if fit.status.isConverged && !minima.contains(where: { sameMinimum($0, fit) }) { minima.append(fit) }
         }
-        let search = MinimumSearch(strategy: .auto, parameters: indices.map { model.parameterNames[$0] }, fits: fits.count, untried: untried, excluded: excluded, globalMinimumAssured: untried == 0)
+        let search = MinimumSearch(strategy: .auto, parameters: indices.map { model.parameterNames[$0] }, fits: fits.count, untried: untried,
+                                   excluded: excluded, globalMinimumAssured: untried == 0 && unprobed == 0)
         return combined(fits, multiStart, evaluations: evaluations, search: search)
     }
 
@@ -135,29 +152,37 @@ extension FitProblem {
         }
     }
 
-    /// A start of `.auto`: the reflection of `source` along one direction.
-    struct ReflectionStart {
+    /// A start of `.auto`: the reflection of `source` along one direction, or a basin of one
+    /// nuisance parameter's profile.
+    struct SearchStart {
         let values: [Double]
         let source: FitResult
-        /// R, the Pearson distance of the yields at the start from those at `source`.
-        let distance: Double
-        /// √R ≤ 2√χ²_r + 1: a lower minimum may lie there.
+        /// The estimated 2NLL a fit from here reaches or passes: for a reflection the source's
+        /// 2NLL plus R, the Pearson distance of the yields at the start from those at `source`;
+        /// for a nuisance-parameter start the profile estimate p.
+        let priority: Double
+        /// A lower minimum may lie there (see ``MultiStart``).
         let promising: Bool
-        var priority: Double { source.twiceNLL + distance }
+        /// The parameters (and their scales) by which a start duplicates a fit already made.
+        let key: [(Int, Double)]
+        /// Whether the fit from here starts with the source's curvature: yes for a reflection
+        /// (the same quadratic model), no in another basin of a nuisance parameter (across a
+        /// kink or a change of curvature it misleads the minimiser).
+        var warm = true
     }
 
     /// The reflection starts around `minimum` along each searched parameter, each pair (both
     /// signs, for up to 12 parameters) and the sign flip of all, from the quadratic model of the
-    /// yields (``MultiStart``); `scales` are the probe steps h_p, in `indices` order.
+    /// yields (``MultiStart``).
     ///
     /// - Complexity: 1 + 2k + k(k − 1)/2 evaluations of the expected data (k ≤ 12; 1 + 2k above).
-    func reflectionStarts(around minimum: FitResult, _ indices: [Int]) -> (starts: [ReflectionStart], evaluations: Int, scales: [Double]) {
+    func reflectionStarts(around minimum: FitResult, _ indices: [Int]) -> (starts: [SearchStart], evaluations: Int) {
         let theta = minimum.values
         let k = indices.count
         var evaluations = 1
         let nu0 = model.expectedMainData(theta)
         let bins = nu0.count
-        guard nu0.allSatisfy(\.isFinite) else { return ([], evaluations, []) }
+        guard nu0.allSatisfy(\.isFinite) else { return ([], evaluations) }
         let w = nu0.map { 1 / max($0, 1) }
         var residual = 0.0
         for b in 0..<min(bins, data.main.count) { residual += w[b] * (data.main[b] - nu0[b]) * (data.main[b] - nu0[b]) }
@@ -231,7 +256,7 @@ extension FitProblem {
         }
         let flip = indices.map { -theta[$0] }
         if k > 1 && flip.contains(where: { $0 != 0 }) { directions.append(flip) }
-        var starts: [ReflectionStart] = []
+        var starts: [SearchStart] = []
         for d in directions {
             // Linear and quadratic parts along d: change(t d) = t·L + t²·Q.
             let plus = change(d), minus = change(d.map { -$0 })
@@ -254,8 +279,156 @@ extension FitProblem {
             let distance = zip(change(delta), w).reduce(0) { $0 + $1.1 * $1.0 * $1.0 }
             guard distance.isFinite else { continue }
             let promising = distance.squareRoot() <= 2 * residual.squareRoot() + 1
-            starts.append(ReflectionStart(values: x, source: minimum, distance: distance, promising: promising))
+            starts.append(SearchStart(values: x, source: minimum, priority: minimum.twiceNLL + distance, promising: promising, key: Array(zip(indices, steps))))
         }
-        return (starts, evaluations, steps)
+        return (starts, evaluations)
+    }
+
+    /// The nuisance-parameter starts around `minimum` (``MultiStart``, nuisance parameters): the
+    /// free parameters outside `searched` whose yields are not linear in them, screened from the
+    /// expected data at c ± s, c ± s/2, probed along a grid with the others profiled by one Newton
+    /// step, and a start in each basin of that profile the minimum is not in. `unprobed` counts
+    /// the non-linear parameters beyond ``MultiStart/maximumProbedParameters``.
+    ///
+    /// - Complexity: 4 evaluations of the expected data per free parameter outside `searched`,
+    ///   then ≤ 13 evaluations of 2NLL with its gradient and O(n²) work per probed parameter.
+    func nuisanceStarts(around minimum: FitResult, excluding searched: [Int], tolerance: Double) -> (starts: [SearchStart], evaluations: Int, unprobed: Int) {
+        let theta = minimum.values
+        let inits = model.suggestedInits
+        var evaluations = 1
+        let nu0 = model.expectedMainData(theta)
+        guard nu0.allSatisfy(\.isFinite) else { return ([], evaluations, 0) }
+        let w = nu0.map { 1 / max($0, 1) }
+        var residual = 0.0
+        for b in 0..<min(nu0.count, data.main.count) { residual += w[b] * (data.main[b] - nu0[b]) * (data.main[b] - nu0[b]) }
+        // Σ = H⁻¹ of 2NLL over the free parameters, from the fit's curvature estimate.
+        let free = freeIndices
+        let position = Dictionary(uniqueKeysWithValues: free.enumerated().map { ($1, $0) })
+        let n = free.count
+        // Parameters on a bound at the minimum stay there: Σ is conditioned on them (as for a
+        // Gaussian), so that the Newton step does not count a move out of the bounds.
+        let active = Set((0..<n).filter { r in
+            let i = free[r], tolerance = 1e-10 * max(1, abs(theta[i]))
+            return theta[i] - lower[i] <= tolerance || upper[i] - theta[i] <= tolerance
+        })
+        var sigma = minimum.warmStart.flatMap { $0.indices == free ? $0.inverseHessian : nil }
+        if var s = sigma {
+            for q in active where s[q * n + q] > 0 {
+                let column = (0..<n).map { s[$0 * n + q] }, sqq = s[q * n + q]
+                for r in 0..<n { for c in 0..<n { s[r * n + c] -= column[r] * column[c] / sqq } }
+            }
+            sigma = s
+        }
+        // Screen, from the yields at c ± s and c ± s/2: r_b, the departure of ν_b from the chord
+        // through c ± s, gives |ν_b''| ≈ 8/3 · max|r_b| / s² (exact for a parabola). A parameter
+        // is linear enough when the 2NLL it can move, E = R + 2√(R χ²_r) with R = max Σ_b w_b r_b²,
+        // is within the degeneracy tolerance, or when the negative curvature its yields can bring,
+        // κ = Σ_b 2|ν_b''| max|1 − n_b/ν_b| (over those points), is below half the profile's
+        // curvature 1/Σ_jj at the minimum: then the profile does not turn over.
+        var nonlinear: [(index: Int, centre: Double, scale: Double, ratio: Double)] = []
+        for i in freeIndices where !searched.contains(i) && (upper[i] - lower[i]).isFinite {
+            let scale = min(1, 0.25 * (upper[i] - lower[i]))
+            let centre = min(max(inits[i], lower[i] + scale), upper[i] - scale)
+            func yields(_ v: Double) -> [Double] {
+                var x = theta
+                x[i] = v
+                evaluations += 1
+                return model.expectedMainData(x)
+            }
+            let low = yields(centre - scale), high = yields(centre + scale)
+            let inner = [(-0.5, yields(centre - 0.5 * scale)), (0.5, yields(centre + 0.5 * scale))]
+            var departure = 0.0
+            var kappa = 0.0
+            for b in 0..<min(nu0.count, data.main.count) {
+                var r = 0.0
+                for (u, nu) in inner { r = max(r, abs(nu[b] - (low[b] + 0.5 * (u + 1) * (high[b] - low[b])))) }
+                var pull = 0.0
+                for nu in [nu0[b], low[b], high[b], inner[0].1[b], inner[1].1[b]] { pull = max(pull, abs(1 - data.main[b] / max(nu, 1e-9))) }
+                kappa += 2 * (8.0 / 3.0) * r / (scale * scale) * pull
+            }
+            for (u, nu) in inner {
+                var r2 = 0.0
+                for b in 0..<nu0.count {
+                    let chord = low[b] + 0.5 * (u + 1) * (high[b] - low[b])
+                    r2 += w[b] * (nu[b] - chord) * (nu[b] - chord)
+                }
+                departure = max(departure, r2.isFinite ? r2 : .infinity)
+            }
+            let effect = departure + 2 * (departure * residual).squareRoot()
+            guard !(effect <= tolerance) else { continue }
+            let a = position[i]!
+            let curvature = sigma.map { $0[a * n + a] > 0 ? 1 / $0[a * n + a] : 0 } ?? 0
+            let ratio = curvature > 0 ? kappa / curvature : .infinity
+            if !(ratio < 0.5) { nonlinear.append((i, centre, scale, ratio)) }
+        }
+        nonlinear.sort { $0.ratio > $1.ratio }
+        let unprobed = max(0, nonlinear.count - MultiStart.maximumProbedParameters)
+        var starts: [SearchStart] = []
+        var gradient = [Double](repeating: 0, count: model.parameterCount)
+        for (j, centre, scale, _) in nonlinear.prefix(MultiStart.maximumProbedParameters) {
+            let a = position[j]!
+            // The conditional inverse Hessian of the others, C = Σ_RR − Σ_Rj Σ_jR / Σ_jj.
+            var conditional: [Double] = []
+            if let sigma, sigma[a * n + a] > 0 {
+                conditional = sigma
+                let sjj = sigma[a * n + a]
+                for r in 0..<n { for c in 0..<n { conditional[r * n + c] -= sigma[r * n + a] * sigma[a * n + c] / sjj } }
+            }
+            var grid = [-2, -1.5, -1, -0.5, -0.25, 0, 0.25, 0.5, 1, 1.5, 2].map { min(max(centre + $0 * scale, lower[j]), upper[j]) }
+            grid.append(min(max(2 * centre - theta[j], lower[j]), upper[j]))
+            grid = Array(Set(grid)).filter { abs($0 - theta[j]) > 0.05 * scale }.sorted()
+            // Each probe: the point, its profile estimate p and the profile's slope d along θ_j.
+            var probes: [(x: Double, p: Double, d: Double, start: [Double]?)] = [(theta[j], minimum.twiceNLL, 0, nil)]
+            for v in grid {
+                var y = theta
+                y[j] = v
+                if let sigma, sigma[a * n + a] > 0 {
+                    for (r, i) in free.enumerated() where i != j && !active.contains(r) {
+                        y[i] = min(max(y[i] + sigma[r * n + a] / sigma[a * n + a] * (v - theta[j]), lower[i]), upper[i])
+                    }
+                }
+                evaluations += 1
+                let f = -2 * model.logLikelihoodAndGradient(y, data: data, gradient: &gradient)
+                guard f.isFinite else { continue }
+                let g = free.map { -2 * gradient[$0] }
+                var p = f, d = g[a]
+                var start = y
+                if !conditional.isEmpty {
+                    // δ_R = −C g_R; p = f + ½ g_R·δ_R; d = g_j + Σ_jR g_R / Σ_jj.
+                    for r in 0..<n where r != a && !active.contains(r) {
+                        var delta = 0.0
+                        for c in 0..<n where c != a && !active.contains(c) { delta -= conditional[r * n + c] * g[c] }
+                        p += 0.5 * g[r] * delta
+                        d += sigma![a * n + r] * g[r] / sigma![a * n + a]
+                        let i = free[r]
+                        start[i] = min(max(y[i] + delta, lower[i]), upper[i])
+                    }
+                }
+                probes.append((v, p, d, start))
+            }
+            probes.sort { $0.x < $1.x }
+            // A basin other than the minimum's: the slope turns from − to + between neighbours
+            // (the lower of the two starts), or points out of the grid at its ends.
+            var basins: [(p: Double, start: [Double])] = []
+            for (l, r) in zip(probes, probes.dropFirst()) where l.d < 0 && r.d > 0 {
+                if let ls = l.start, let rs = r.start { basins.append(l.p <= r.p ? (l.p, ls) : (r.p, rs)) }
+            }
+            if let f = probes.first, f.d > 0, let s = f.start { basins.append((f.p, s)) }
+            if let f = probes.last, f.d < 0, let s = f.start { basins.append((f.p, s)) }
+            // Where the quadratic model does not reach the other basin (a kink, a strong
+            // correlation) the slope misleads but p does not: the lowest probe on each side of θ̂_j
+            // whose p is clearly (``MultiStart/profileMargin``) below the minimum's 2NLL.
+            for side in [probes.filter { $0.x < theta[j] }, probes.filter { $0.x > theta[j] }] {
+                if let low = side.min(by: { $0.p < $1.p }), let start = low.start, low.p < minimum.twiceNLL - MultiStart.profileMargin,
+                   !basins.contains(where: { $0.start == start }) {
+                    basins.append((low.p, start))
+                }
+            }
+            for basin in basins {
+                starts.append(SearchStart(values: basin.start, source: minimum, priority: basin.p,
+                                          promising: basin.p < minimum.twiceNLL, key: [(j, scale)], warm: false))
+            }
+        }
+        return (starts, evaluations, unprobed)
     }
 }

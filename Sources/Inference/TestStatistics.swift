@@ -50,7 +50,7 @@ struct TestStatisticFits: Sendable {
         self.poi = poi
         free = try converged(problem.runSearch(from: start, warmStart: warmStart), "the unconditional fit")
         if kind.usesZeroFit && free.values[poi] < 0 {
-            zero = try converged(problem.fixing([poi: 0]).run(from: free.values, warmStart: free.warmStart), "the fit at \(problem.model.parameterNames[poi]) = 0")
+            zero = try converged(problem.fixing([poi: 0], searching: true).runSearch(from: free.values, warmStart: free.warmStart), "the fit at \(problem.model.parameterNames[poi]) = 0")
         } else {
             zero = nil
         }
@@ -60,7 +60,7 @@ struct TestStatisticFits: Sendable {
 
     /// The conditional fit at μ.
     func conditional(_ mu: Double) throws(InferenceError) -> FitResult {
-        try converged(problem.fixing([poi: mu]).run(from: free.values, warmStart: free.warmStart), "the fit at \(problem.model.parameterNames[poi]) = \(mu)")
+        try converged(problem.fixing([poi: mu], searching: true).runSearch(from: free.values, warmStart: free.warmStart), "the fit at \(problem.model.parameterNames[poi]) = \(mu)")
     }
 
     /// The statistic at μ given the conditional fit there.
@@ -103,7 +103,7 @@ extension DifferentiableLikelihood {
     /// (θ̂̂ for Gaussian constraints, γ̂̂τ for Poisson ones).
     public func asimovData(poiValue: Double, data: ModelData, options: FitOptions = FitOptions()) throws(InferenceError) -> ModelData {
         let (problem, poi) = try poiProblem(data, options)
-        let fit = try converged(problem.fixing([poi: poiValue]).run(from: problem.start, warmStart: nil), "the Asimov fit")
+        let fit = try converged(problem.fixing([poi: poiValue], searching: true).runSearch(from: problem.start, warmStart: nil), "the Asimov fit")
         return try asimovData(at: fit.values)
     }
 

@@ -144,6 +144,7 @@ import Testing
         }
         #expect(abs(try fit.value(of: "bkg_norm")) < 1e-4)
         let ratio = Double(fit.evaluations.total) / Double(local.evaluations.total)
+        print("ten operators: one local fit \(local.evaluations.total) evaluations; with the search \(fit.evaluations.total) (local fit \(fit.evaluations.localFit), multistart \(fit.evaluations.multiStart), uncertainties \(fit.evaluations.uncertainties); \(fit.search?.fits ?? 0) fits), ratio \(ratio)")
         #expect(ratio <= 5, "\(fit.evaluations.total) evaluations with the search, \(local.evaluations.total) for one local fit")
         #expect(fit.search?.globalMinimumAssured == true)
     }
