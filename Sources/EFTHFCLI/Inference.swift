@@ -69,7 +69,10 @@ extension EFTHFCommand {
                 let task = FitTask(ops: ops.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } },
                                    fix: try fix.map { text throws(HistFactoryError) in try ParameterValues(parsing: text) } ?? ParameterValues(),
                                    multistart: search.multistart, maxStarts: search.maxStarts)
-                let report = try task.run(on: loaded)
+                let stages = task.ops == nil ? 1 : 2
+                let report = try Progress.run(task.ops == nil ? "fit" : "fit and profile intervals", total: stages, quiet: json) { progress in
+                    try task.run(on: loaded, progress: progress.callback)
+                }
                 let result = report.fit!
                 if let plots { try FitPlots.write(result, workspace: loaded.workspace, model: loaded.model, data: loaded.data, to: plots) }
                 let document = report.jsonValue.serialized(.pretty)
@@ -110,7 +113,8 @@ extension EFTHFCommand {
             guard ["qtilde", "q"].contains(testStat) else { throw ValidationError("--test-stat must be qtilde or q, not \(testStat)") }
             try reportingErrors {
                 let loaded = try LoadedModel(model, interpolation)
-                let r = try HypotestTask(poiValue: poiValue, testStatistic: testStat, multistart: search.multistart, maxStarts: search.maxStarts).run(on: loaded)
+                let task = HypotestTask(poiValue: poiValue, testStatistic: testStat, multistart: search.multistart, maxStarts: search.maxStarts)
+                let r = try Progress.run("hypotest", quiet: json) { _ in try task.run(on: loaded) }
                 if json {
                     print(r.jsonValue.serialized(.pretty))
                 } else {
@@ -142,7 +146,8 @@ extension EFTHFCommand {
         func run() throws {
             try reportingErrors {
                 let loaded = try LoadedModel(model, interpolation)
-                let r = try LimitTask(level: level, multistart: search.multistart, maxStarts: search.maxStarts).run(on: loaded)
+                let task = LimitTask(level: level, multistart: search.multistart, maxStarts: search.maxStarts)
+                let r = try Progress.run("upper limit", quiet: json) { _ in try task.run(on: loaded) }
                 if json {
                     print(r.jsonValue.serialized(.pretty))
                 } else {
