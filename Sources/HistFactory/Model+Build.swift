@@ -51,7 +51,6 @@ extension HistFactoryModel {
             channelOffsets.append(offset)
             offset += n
         }
-        let totalBins = offset
         let sampleNames = Array(Set(channelSpecs.flatMap { $0.samples.map(\.name) })).sorted(by: pyOrder)
 
         // Per (channel, sample): the modifiers by (type, name); a repeated pair keeps the last one,

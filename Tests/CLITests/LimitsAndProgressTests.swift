@@ -27,7 +27,8 @@ import Testing
         Case(arguments: ["plan", "patchset", vh, "--grid", "cHW=-1:1:20000", "-o", "/nonexistent/plan.json"], mentions: ["--grid", "20000", "10000"]),
         Case(arguments: ["plan", "scan", example, "--par", "mu=0:1:10", "--shards", "5000", "-o", "/nonexistent/plan.json"], mentions: ["--shards", "5000", "1000"]),
         Case(arguments: ["plan", "toys", example, "--ntoys", "20000000", "-o", "/nonexistent/plan.json"], mentions: ["--ntoys", "20000000", "10000000"]),
-        Case(arguments: ["import", "lhe", "/nonexistent/events.lhe", "--coefficients", "cHW", "--benchmark", "sm=0", "--degree", "9", "-o", "/nonexistent/out.h5"],
+        Case(arguments: ["import", "lhe", "/nonexistent/events.lhe", "--coefficients", "cHW", "--benchmark", "sm=0", "--degree", "9", "-o", "/nonexistent/out.h5",
+                         "--generator", "MadGraph5_aMC@NLO 3.5.1", "--basis", "SMEFTsim 3.0", "--normalisation", "per-event cross sections", "--weight-unit", "pb"],
              mentions: ["--degree", "9", "4"]),
     ]
 
@@ -74,19 +75,19 @@ import Testing
 @Suite struct ProgressDisplayTests {
     @Test(arguments: [
         // (EFTHF_PROGRESS, stderr is a terminal, --json) → style
-        (nil, true, false, Progress.Style.bar), (nil, false, false, .silent), (nil, true, true, .silent), (nil, false, true, .silent),
+        (nil, true, false, EFTHFCLI.Progress.Style.bar), (nil, false, false, .silent), (nil, true, true, .silent), (nil, false, true, .silent),
         ("0", true, false, .silent), ("plain", false, false, .lines), ("plain", true, true, .lines), ("bar", false, true, .bar),
-    ] as [(String?, Bool, Bool, Progress.Style)])
-    func styleFollowsTheTerminalAndJSON(_ environment: String?, _ terminal: Bool, _ quiet: Bool, _ expected: Progress.Style) {
-        #expect(Progress.style(environment: environment, isTerminal: terminal, quiet: quiet) == expected)
+    ] as [(String?, Bool, Bool, EFTHFCLI.Progress.Style)])
+    func styleFollowsTheTerminalAndJSON(_ environment: String?, _ terminal: Bool, _ quiet: Bool, _ expected: EFTHFCLI.Progress.Style) {
+        #expect(EFTHFCLI.Progress.style(environment: environment, isTerminal: terminal, quiet: quiet) == expected)
     }
 
     /// ETA = max(0, t_last (n − k)/k − (now − t_last)): 10 s for 5 of 10 steps, counted down since.
     @Test func etaCountsDownBetweenSteps() {
-        #expect(Progress.remaining(elapsedAtLastStep: 10, sinceLastStep: 0, done: 5, total: 10) == 10)
-        #expect(Progress.remaining(elapsedAtLastStep: 10, sinceLastStep: 3, done: 5, total: 10) == 7)
-        #expect(Progress.remaining(elapsedAtLastStep: 10, sinceLastStep: 30, done: 5, total: 10) == 0)
-        #expect(Progress.remaining(elapsedAtLastStep: 4, sinceLastStep: 1, done: 1, total: 4) == 11)
+        #expect(EFTHFCLI.Progress.remaining(elapsedAtLastStep: 10, sinceLastStep: 0, done: 5, total: 10) == 10)
+        #expect(EFTHFCLI.Progress.remaining(elapsedAtLastStep: 10, sinceLastStep: 3, done: 5, total: 10) == 7)
+        #expect(EFTHFCLI.Progress.remaining(elapsedAtLastStep: 10, sinceLastStep: 30, done: 5, total: 10) == 0)
+        #expect(EFTHFCLI.Progress.remaining(elapsedAtLastStep: 4, sinceLastStep: 1, done: 1, total: 4) == 11)
     }
 
     /// Runs `efthf arguments` under a pseudo-terminal with stdout to a file: returns what the
