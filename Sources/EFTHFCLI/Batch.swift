@@ -163,7 +163,10 @@ extension EFTHFCommand {
         func run() throws {
             try reportingErrors {
                 let plan = try Plan(contentsOf: self.plan)
-                let result = try plan.run(shard: shard)
+                let units = plan.shards.indices.contains(shard) ? plan.shards[shard].count : nil
+                let result = try Progress.run("shard \(shard)\(units.map { " (\($0) \(plan.task.units.name))" } ?? "")", total: units) { progress in
+                    try plan.run(shard: shard, progress: progress.callback)
+                }
                 try writeAtomically(result.text, to: output)
             }
         }
@@ -258,22 +261,22 @@ extension EFTHFCommand {
         @Option(help: ArgumentHelp("The job file to write (default: PLAN.slurm.sh or PLAN.sub beside the plan).", valueName: "file"))
         var script: String?
 
-        @Option(help: "CPUs per job.")
+        @Option(help: "CPUs per job, from 1 to \(Limits.cpusPerJob).")
         var cpus: Int = 1
 
-        @Option(help: ArgumentHelp("Memory per job: MiB, or with a unit (512M, 4G).", valueName: "size"))
+        @Option(help: ArgumentHelp("Memory per job: MiB, or with a unit (512M, 4G); at most 16T.", valueName: "size"))
         var mem: String = "2G"
 
-        @Option(help: ArgumentHelp("Wall-time limit per job: minutes, HH:MM:SS or D-HH:MM:SS.", valueName: "time"))
+        @Option(help: ArgumentHelp("Wall-time limit per job: minutes, HH:MM:SS or D-HH:MM:SS; from 1 minute to 365 days.", valueName: "time"))
         var time: String = "01:00:00"
 
-        @Option(help: "HTCondor: reruns of a job that exits non-zero.")
+        @Option(help: "HTCondor: reruns of a job that exits non-zero, from 0 to \(Limits.retries).")
         var retries: Int = 3
 
         @Option(help: ArgumentHelp("Only these shards (to resubmit the missing ones a merge lists), e.g. 2,5,7.", valueName: "i,j,..."))
         var only: String?
 
-        @Option(help: "local: shards run at a time.")
+        @Option(help: "local: shards run at a time, from 1 to \(Limits.localJobs).")
         var jobs: Int = 1
 
         @Flag(help: "slurm, htcondor: submit the job file (sbatch, condor_submit) after writing it.")

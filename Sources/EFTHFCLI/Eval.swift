@@ -56,12 +56,12 @@ extension EFTHFCommand {
                 out["gradient"] = .object(JSONObject(zip(names, gradient.map { JSON.number($0) }).map { ($0, $1) }))
                 let expected = hf.expectedMainData(point)
                 var offset = 0
-                var byChannel = JSONObject()
+                var byChannel: [(String, JSON)] = []
                 for (c, n) in zip(hf.channels, hf.channelBinCounts) {
-                    byChannel[c] = .numbers(Array(expected[offset..<offset + n]))
+                    byChannel.append((c, .numbers(Array(expected[offset..<offset + n]))))
                     offset += n
                 }
-                out["expected_data"] = .object(byChannel)
+                out["expected_data"] = .object(JSONObject(byChannel))
                 if let problem {
                     out["warning"] = .string("outside the model's domain (log L = -inf): \(problem)")
                 } else if !logL.isFinite {

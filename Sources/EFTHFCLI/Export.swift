@@ -112,7 +112,8 @@ extension EFTHFCommand {
                     print("wrote \(output) (POPxf, \(count) observables in \(ws.wilsonCoefficients.joined(separator: ", ")))")
                 } else if patchset {
                     let task = PatchSetTask(grid: try PatchSetTask.grid(parsing: grid!), poi: poi, measurement: model.measurement, skipInvalid: skipInvalid)
-                    let export = try task.run(on: ws)
+                    let points = task.grid.reduce(1) { $0 * $1.count }
+                    let export = try Progress.run("patch set (\(points) grid points)", total: points) { progress in try task.run(on: ws, progress: progress.callback) }
                     let background = export.backgroundOnly, set = export.patchSet, skipped = export.skipped
                     // Both files or neither: a PatchSet's digest names its background-only workspace.
                     try writeAtomically([

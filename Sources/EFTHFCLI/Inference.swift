@@ -77,7 +77,10 @@ extension EFTHFCommand {
                 let task = FitTask(ops: ops.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } },
                                    fix: try fix.map { text throws(HistFactoryError) in try ParameterValues(parsing: text) } ?? ParameterValues(),
                                    multistart: search.multistart, maxStarts: search.maxStarts)
-                let report = try task.run(on: loaded)
+                let stages = task.ops == nil ? 1 : 2
+                let report = try Progress.run(task.ops == nil ? "fit" : "fit and profile intervals", total: stages, quiet: json) { progress in
+                    try task.run(on: loaded, progress: progress.callback)
+                }
                 let result = report.fit!
                 if let plots { try FitPlots.write(result, loaded: loaded, logY: logY, to: plots) }
                 let document = report.jsonValue.serialized(.pretty)
@@ -119,7 +122,8 @@ extension EFTHFCommand {
             guard ["qtilde", "q"].contains(testStat) else { throw ValidationError("--test-stat must be qtilde or q, not \(testStat)") }
             try reportingErrors {
                 let loaded = try LoadedModel(model, interpolation)
-                let r = try HypotestTask(poiValue: poiValue, testStatistic: testStat, multistart: search.multistart, maxStarts: search.maxStarts).run(on: loaded)
+                let task = HypotestTask(poiValue: poiValue, testStatistic: testStat, multistart: search.multistart, maxStarts: search.maxStarts)
+                let r = try Progress.run("hypotest", quiet: json) { _ in try task.run(on: loaded) }
                 if json {
                     print(r.jsonValue.serialized(.pretty))
                 } else {
@@ -182,7 +186,7 @@ extension EFTHFCommand {
                     task.maxStarts = search.maxStarts
                     let workspace = try model.loadWorkspace()
                     let chosen = try task.selectedPatches().patches.count
-                    let report = try Progress.run("limit grid (\(chosen) patches)", total: chosen) { progress in
+                    let report = try Progress.run("limit grid (\(chosen) patches)", total: chosen, quiet: json) { progress in
                         try task.run(backgroundOnly: workspace, measurement: model.measurement, interpolation: interpolation.interpolation, progress: progress.callback)
                     }
                     if json { print(report.jsonValue.serialized(.pretty)) } else { Self.printTable(report) }
@@ -190,8 +194,9 @@ extension EFTHFCommand {
                 }
                 let loaded = try LoadedModel(model, interpolation)
                 let values = try scanValues()
-                let r = try LimitTask(level: level, scan: values, bandPoints: plot != nil && values == nil ? 41 : nil,
-                                      multistart: search.multistart, maxStarts: search.maxStarts).run(on: loaded)
+                let task = LimitTask(level: level, scan: values, bandPoints: plot != nil && values == nil ? 41 : nil,
+                                     multistart: search.multistart, maxStarts: search.maxStarts)
+                let r = try Progress.run("upper limit", quiet: json) { _ in try task.run(on: loaded) }
                 if let plot, let points = r.scan {
                     try writeAtomically(Plot.brazil(points.map { CLsPoint(poi: $0.poiValue, observed: $0.clsObserved, expected: $0.clsExpected) },
                                                     poi: r.poi, level: level, observedLimit: r.observed, expectedLimits: r.expected), to: plot)

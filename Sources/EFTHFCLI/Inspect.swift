@@ -24,11 +24,16 @@ extension EFTHFCommand {
         @Flag(help: "Print the summary and warnings as JSON.")
         var json = false
 
-        @Option(help: ArgumentHelp("Show at most this many warnings of each kind (all with --json).", valueName: "n"))
+        /// The largest `--max-warnings`.
+        static let maximumWarnings = 1_000_000
+
+        @Option(help: ArgumentHelp("Show at most this many warnings of each kind (all with --json), from 0 to \(maximumWarnings).", valueName: "n"))
         var maxWarnings: Int = 10
 
         func validate() throws {
-            guard maxWarnings >= 0 else { throw ValidationError("--max-warnings must be ≥ 0, not \(maxWarnings)") }
+            guard (0...Self.maximumWarnings).contains(maxWarnings) else {
+                throw ValidationError("--max-warnings must be from 0 to \(Self.maximumWarnings), not \(maxWarnings)")
+            }
         }
 
         func run() throws {

@@ -6,33 +6,42 @@ import Darwin
 #endif
 
 /// Progress of long work on standard error: a redrawn bar with done/total, elapsed time and ETA (or
-/// a spinner, when the total is unknown) on a terminal, plain "label: k/n" lines about every 10 %
-/// in a pipe or log file, so that logs stay readable.
+/// a spinner, when the total is unknown) when standard error is a terminal; nothing in a pipe or a
+/// log file, and nothing with `--json`, so that captured output stays exactly the result.
 ///
-/// `EFTHF_PROGRESS=0` silences it, `=plain` forces lines, `=bar` forces the bar.
+/// `EFTHF_PROGRESS=0` silences it, `=plain` forces plain "label: k/n" lines about every 10 % (for
+/// batch logs), `=bar` forces the bar.
 final class Progress: @unchecked Sendable {
     enum Style { case bar, lines, silent }
+
+    /// The style for the environment's `EFTHF_PROGRESS` (which wins), else the bar on a terminal and
+    /// nothing otherwise or when `quiet` (`--json`).
+    static func style(environment: String?, isTerminal: Bool, quiet: Bool) -> Style {
+        switch environment {
+        case "0", "off": return .silent
+        case "plain", "lines": return .lines
+        case "bar": return .bar
+        default: return isTerminal && !quiet ? .bar : .silent
+        }
+    }
 
     let label: String
     let style: Style
     private let start = Date()
     private let lock = NSLock()
-    // Guarded by `lock`: the count, the last printed line-mode decile, and the spinner state.
+    // Guarded by `lock`: the count, the time it last grew, the last printed line-mode decile, and
+    // the spinner state.
     private var done = 0
+    private var lastStep: Date? = nil
     private var totalSteps: Int?
     private var lastReported = -1
     private var finished = false
     private var ticker: DispatchSourceTimer?
 
-    init(_ label: String, total: Int?) {
+    init(_ label: String, total: Int?, quiet: Bool = false) {
         self.label = label
         self.totalSteps = total
-        switch ProcessInfo.processInfo.environment["EFTHF_PROGRESS"] {
-        case "0", "off": style = .silent
-        case "plain", "lines": style = .lines
-        case "bar": style = .bar
-        default: style = isatty(STDERR_FILENO) != 0 ? .bar : .lines
-        }
+        style = Self.style(environment: ProcessInfo.processInfo.environment["EFTHF_PROGRESS"], isTerminal: isatty(STDERR_FILENO) != 0, quiet: quiet)
         switch style {
         case .silent: break
         case .lines: Self.write("\(label): started\(total.map { " (\($0) steps)" } ?? "")\n")
@@ -63,6 +72,7 @@ final class Progress: @unchecked Sendable {
     func advance(by k: Int = 1) {
         lock.lock()
         done += k
+        if k > 0 { lastStep = Date() }
         lock.unlock()
         report()
     }
@@ -70,6 +80,7 @@ final class Progress: @unchecked Sendable {
     /// Sets the count of steps done and the total (from a worker thread's progress callback).
     func update(done newDone: Int, total newTotal: Int) {
         lock.lock()
+        if newDone > done { lastStep = Date() }
         done = max(done, newDone)
         totalSteps = newTotal
         lock.unlock()
@@ -92,7 +103,7 @@ final class Progress: @unchecked Sendable {
             let report = decile > lastReported && count < total
             if report { lastReported = decile }
             lock.unlock()
-            if report { Self.write("\(label): \(count)/\(total) (\(elapsed)\(eta(count, total).map { ", ETA \($0)" } ?? ""))\n") }
+            if report { Self.write("\(label): \(count)/\(total) (\(elapsed)\(eta(count, total, now: Date()).map { ", ETA \($0)" } ?? ""))\n") }
         }
     }
 
@@ -112,10 +123,24 @@ final class Progress: @unchecked Sendable {
 
     private var elapsed: String { Self.duration(Date().timeIntervalSince(start)) }
 
-    /// The remaining time extrapolated from the rate so far, once a step is done.
-    private func eta(_ count: Int, _ total: Int) -> String? {
-        guard count > 0, count < total else { return nil }
-        return Self.duration(Date().timeIntervalSince(start) * Double(total - count) / Double(count))
+    /// The remaining time, once a step is done: ``remaining(elapsedAtLastStep:sinceLastStep:done:total:)``.
+    private func eta(_ count: Int, _ total: Int, now: Date) -> String? {
+        lock.lock()
+        let last = lastStep
+        lock.unlock()
+        guard count > 0, count < total, let last else { return nil }
+        return Self.duration(Self.remaining(elapsedAtLastStep: last.timeIntervalSince(start), sinceLastStep: now.timeIntervalSince(last),
+                                            done: count, total: total))
+    }
+
+    /// The remaining time from the mean rate up to the last completed step, counted down since then
+    /// (so that it keeps moving between steps instead of stalling or growing), never below zero:
+    ///
+    /// ```
+    /// ETA = max(0, t_last · (total − done) / done − (now − t_last))
+    /// ```
+    static func remaining(elapsedAtLastStep: Double, sinceLastStep: Double, done: Int, total: Int) -> Double {
+        max(0, elapsedAtLastStep * Double(total - done) / Double(done) - sinceLastStep)
     }
 
     static func duration(_ t: Double) -> String {
@@ -134,7 +159,7 @@ final class Progress: @unchecked Sendable {
             let width = 30
             let filled = min(width, count * width / total)
             let percent = min(100, count * 100 / total)
-            line = "\(label) [\(String(repeating: "█", count: filled))\(String(repeating: "·", count: width - filled))] \(count)/\(total) \(percent)%  \(elapsed)\(eta(count, total).map { "  ETA \($0)" } ?? "")"
+            line = "\(label) [\(String(repeating: "█", count: filled))\(String(repeating: "·", count: width - filled))] \(count)/\(total) \(percent)%  \(elapsed)\(eta(count, total, now: Date()).map { "  ETA \($0)" } ?? "")"
         } else {
             let frames = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"]
             line = "\(frames[Int(Date().timeIntervalSince(start) * 5) % frames.count]) \(label)  \(elapsed)"
@@ -146,14 +171,15 @@ final class Progress: @unchecked Sendable {
         FileHandle.standardError.write(Data(s.utf8))
     }
 
-    /// ``run(_:total:_:)`` when `show` (work long enough to report), else `body` alone.
-    static func runIf<T>(_ show: Bool, _ label: String, _ body: () throws -> T) rethrows -> T {
-        show ? try run(label) { _ in try body() } : try body()
+    /// ``run(_:total:quiet:_:)`` when `show` (work long enough to report), else `body` alone.
+    static func runIf<T>(_ show: Bool, _ label: String, quiet: Bool = false, _ body: () throws -> T) rethrows -> T {
+        show ? try run(label, quiet: quiet) { _ in try body() } : try body()
     }
 
-    /// Runs `body` between a start and a finish line, finishing (with "failed") also on error.
-    static func run<T>(_ label: String, total: Int? = nil, _ body: (Progress) throws -> T) rethrows -> T {
-        let progress = Progress(label, total: total)
+    /// Runs `body` between a start and a finish line, finishing (with "failed") also on error;
+    /// `quiet` (`--json`) silences it unless `EFTHF_PROGRESS` asks for it.
+    static func run<T>(_ label: String, total: Int? = nil, quiet: Bool = false, _ body: (Progress) throws -> T) rethrows -> T {
+        let progress = Progress(label, total: total, quiet: quiet)
         do {
             let result = try body(progress)
             progress.finish()

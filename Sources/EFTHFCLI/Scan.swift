@@ -82,7 +82,7 @@ extension EFTHFCommand {
                 let task = try self.task
                 let label = adaptive ? "adaptive scan \(axes[0].name) (\(axes[0].count) coarse points, at most \(maxPoints))"
                     : "scan \(axes.map(\.name).joined(separator: " × ")) (\(task.pointCount) points)"
-                let report = try Progress.run(label, total: task.pointCount) { progress in try task.run(on: loaded, progress: progress.callback) }
+                let report = try Progress.run(label, total: task.pointCount, quiet: json) { progress in try task.run(on: loaded, progress: progress.callback) }
                 if let scan = report.scan1D {
                     if !json { Self.printTable(scan, adaptive: report.profile?.adaptive) }
                     if let plot { try writeAtomically(Plot.scan(scan), to: plot) }

@@ -22,7 +22,7 @@ extension EFTHFCommand {
         func run() throws {
             try reportingErrors {
                 let loaded = try LoadedModel(model, interpolation)
-                let r = try Progress.run("discovery test") { _ in try SignificanceTask().run(on: loaded) }
+                let r = try Progress.run("discovery test", quiet: json) { _ in try SignificanceTask().run(on: loaded) }
                 let poi = r.poi
                 if json {
                     print(r.jsonValue.serialized(.pretty))

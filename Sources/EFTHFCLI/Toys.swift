@@ -26,7 +26,7 @@ extension EFTHFCommand {
             try reportingErrors {
                 let loaded = try LoadedModel(model, interpolation)
                 let task = toys.task
-                let r = try Progress.run("toys (2 × \(toys.ntoys))", total: 2 * toys.ntoys) { progress in try task.run(on: loaded, progress: progress.callback) }
+                let r = try Progress.run("toys (2 × \(toys.ntoys))", total: 2 * toys.ntoys, quiet: json) { progress in try task.run(on: loaded, progress: progress.callback) }
                 if json {
                     print(r.jsonValue.serialized(.pretty))
                 } else {

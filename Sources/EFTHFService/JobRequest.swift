@@ -201,18 +201,19 @@ public enum JobRequest: Sendable, Equatable {
     ///
     /// - Complexity: that of the library call: one workspace evaluation (export), one per grid
     ///   point (patch set), or a multi-start fit with profile intervals (fit).
-    /// `progress` receives (done, total) conditional fits of a scan.
+    /// `progress` receives (done, total): conditional fits of a scan, grid points of a patch set,
+    /// stages of a fit (the task layer's progress).
     func run(on workspace: Workspace, progress: ProgressHandler? = nil) throws -> (files: [(String, Data)], summary: JSON?) {
         func file(_ json: JSON) -> Data { Data((json.serialized(.pretty) + "\n").utf8) }
         switch self {
         case .export(let point, let poi):
             return ([("workspace.json", file(try ExportTask(point: point, poi: poi).run(on: workspace).json))], nil)
         case .patchSet(let grid, let poi, let skipInvalid):
-            let export = try PatchSetTask(grid: grid, poi: poi, skipInvalid: skipInvalid).run(on: workspace)
+            let export = try PatchSetTask(grid: grid, poi: poi, skipInvalid: skipInvalid).run(on: workspace, progress: progress)
             let summary: JSON = .object(JSONObject([("patches", .integer(Int64(export.patchSet.patches.count))), ("skipped", .array(export.skipped.map { .numbers($0) }))]))
             return ([("patchset.json", file(export.patchSet.json)), ("BkgOnly.json", file(export.backgroundOnly.json))], summary)
         case .fit(let ops, let fix, let measurement):
-            let report = try FitTask(ops: ops, fix: fix).run(on: LoadedModel(workspace: workspace, measurement: measurement))
+            let report = try FitTask(ops: ops, fix: fix).run(on: LoadedModel(workspace: workspace, measurement: measurement), progress: progress)
             return ([("fit.json", file(report.jsonValue))], nil)
         case .scan(let axes, let fix, let measurement):
             let report = try ScanTask(axes: axes, fix: fix).run(on: LoadedModel(workspace: workspace, measurement: measurement), progress: progress)

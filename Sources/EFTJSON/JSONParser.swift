@@ -107,6 +107,7 @@ public struct JSONParser {
         index += 1
         var keys: [String] = []
         var values: [JSON] = []
+        var seen = Set<String>()
         skipBlank()
         if current == UInt8(ascii: "}") {
             index += 1
@@ -118,7 +119,14 @@ public struct JSONParser {
                 throw error(current == nil ? "unexpected end of input (truncated JSON?)" : "expected a string key")
             }
             let key = try parseString()
-            if keys.contains(key) { throw error("duplicate key \"\(key)\"") }
+            // A linear search for small objects, a set beyond (objects of many keys, such as a
+            // parameter file of a large model, would otherwise take quadratic time).
+            if keys.count < 16 {
+                if keys.contains(key) { throw error("duplicate key \"\(key)\"") }
+            } else {
+                if seen.isEmpty { seen = Set(keys) }
+                if !seen.insert(key).inserted { throw error("duplicate key \"\(key)\"") }
+            }
             skipBlank()
             guard current == UInt8(ascii: ":") else { throw error("expected ':' after key \"\(key)\"") }
             index += 1

@@ -315,10 +315,12 @@ extension Workspace {
     /// With `skippingInvalidPoints`, grid points where the evaluation fails (negative morphed yields
     /// under the "error" policy) get no patch and are returned in `skipped`; otherwise they are an error.
     public func patchSet(grid: [GridValues], poi: String? = nil, measurement: String? = nil, skippingInvalidPoints: Bool = false,
-                         description: String = "efthf export: EFT signal hypotheses at a grid of Wilson coefficients") throws(HistFactoryError) -> PatchSetExport {
+                         description: String = "efthf export: EFT signal hypotheses at a grid of Wilson coefficients",
+                         progress: (@Sendable (_ done: Int, _ total: Int) -> Void)? = nil) throws(HistFactoryError) -> PatchSetExport {
         let count = grid.reduce(1) { $0 * $1.values.count }
         return try PatchSetPart.merged([
-            patchSetPart(grid: grid, points: 0..<count, poi: poi, measurement: measurement, skippingInvalidPoints: skippingInvalidPoints, description: description)
+            patchSetPart(grid: grid, points: 0..<count, poi: poi, measurement: measurement, skippingInvalidPoints: skippingInvalidPoints, description: description,
+                         progress: progress)
         ])
     }
 
@@ -327,8 +329,10 @@ extension Workspace {
     /// slowest): the background-only workspace, the set's metadata and the patches of those points.
     /// Parts of consecutive ranges, merged in order (``PatchSetPart/merged(_:)``), are exactly the
     /// patch set of the whole grid; a plan's shards on a batch system compute them apart.
+    /// `progress` is called after each point with (points done, points in `range`).
     public func patchSetPart(grid: [GridValues], points range: Range<Int>, poi: String? = nil, measurement: String? = nil, skippingInvalidPoints: Bool = false,
-                             description: String = "efthf export: EFT signal hypotheses at a grid of Wilson coefficients") throws(HistFactoryError) -> PatchSetPart {
+                             description: String = "efthf export: EFT signal hypotheses at a grid of Wilson coefficients",
+                             progress: (@Sendable (_ done: Int, _ total: Int) -> Void)? = nil) throws(HistFactoryError) -> PatchSetPart {
         guard !grid.isEmpty, grid.allSatisfy({ !$0.values.isEmpty }) else {
             throw HistFactoryError(.parameter, "the grid needs at least one coefficient with at least one value")
         }
@@ -361,7 +365,8 @@ extension Workspace {
         var patches: [JSON] = []
         var names = Set<String>()
         var skipped: [[Double]] = []
-        for values in points[range] {
+        for (k, values) in points[range].enumerated() {
+            defer { progress?(k + 1, range.count) }
             var point: [String: Double] = [:]
             for (axis, v) in zip(grid, values) { point[axis.name] = v }
             let evaluated: JSON

@@ -93,6 +93,13 @@ public struct LHEFile: Sendable {
         try self.init(text: String(decoding: data, as: UTF8.self), file: file)
     }
 
+    /// Most events read from one file (each keeps its particles and weights in memory); larger
+    /// samples are imported in parts, one database each.
+    public static let maximumEvents = 20_000_000
+
+    /// Most distinct weight ids (`<wgt id>`) in one file.
+    public static let maximumWeightIDs = 100_000
+
     /// Parses LHE text; `file` only labels errors.
     public init(text: String, file: String? = nil) throws(EventDatabaseError) {
         func fail(_ message: String) -> EventDatabaseError { EventDatabaseError(.format, message, file: file) }
@@ -133,6 +140,9 @@ public struct LHEFile: Sendable {
             let body = text[tagEnd.upperBound ..< close.lowerBound]
             cursor = close.upperBound
             let e = events.count
+            guard e < Self.maximumEvents else {
+                throw fail("more than \(Self.maximumEvents) events; the limit is \(Self.maximumEvents) per file (split the file and import the parts)")
+            }
             func eventError(_ message: String) -> EventDatabaseError { fail("event \(e): \(message)") }
 
             // The event block proper: the lines before the first tag or comment.
@@ -166,6 +176,9 @@ public struct LHEFile: Sendable {
                     let valueText = rest[wEnd.upperBound ..< wClose.lowerBound].trimmingCharacters(in: .whitespacesAndNewlines)
                     guard let value = Self.number(Substring(valueText)) else { throw eventError("weight \(id): \"\(valueText)\" is not a number") }
                     if index[id] == nil {
+                        guard ids.count < Self.maximumWeightIDs else {
+                            throw eventError("more than \(Self.maximumWeightIDs) distinct weight ids; the limit is \(Self.maximumWeightIDs)")
+                        }
                         // Undeclared ids are accepted (older MadGraph writes no <initrwgt>) and appended.
                         index[id] = ids.count
                         ids.append(id)

@@ -271,6 +271,9 @@ public struct MadMinerFile: Sendable {
         guard eventCount > 0 else {
             throw EventDatabaseError(.missing, "no events (a setup file): samples/weights is absent or empty", file: path, dataset: "/samples/weights")
         }
+        guard eventCount <= LHEFile.maximumEvents else {
+            throw EventDatabaseError(.shape, "\(eventCount) events; the limit is \(LHEFile.maximumEvents) per import (import the events in parts)", file: path, dataset: "/samples/weights")
+        }
         let B = benchmarks.count, O = observableNames.count, N = eventCount
         let (weights, observations): ([Double], [Double])
         do throws(EventDatabaseError) {

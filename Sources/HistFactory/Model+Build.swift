@@ -30,6 +30,15 @@ struct ParameterRequirement: Equatable {
     }
 }
 
+/// Where a staterror set's components sit: the set runs over the bins of the channels that carry
+/// it, in model order, `start[c]` being the component of channel c's first bin; with Σ_s ν⁰_sb and
+/// Σ_s δ_sb² per component over the samples that carry it.
+struct StaterrorLayout {
+    var start: [Int: Int]
+    var nominalSum: [Double]
+    var deltaSquared: [Double]
+}
+
 extension HistFactoryModel {
     init(channels specChannels: [Channel], measurement: Measurement, interpolation: InterpolationSettings) throws(HistFactoryError) {
         func pyOrder(_ a: String, _ b: String) -> Bool { a.unicodeScalars.lexicographicallyPrecedes(b.unicodeScalars) }
@@ -42,37 +51,40 @@ extension HistFactoryModel {
             channelOffsets.append(offset)
             offset += n
         }
-        let totalBins = offset
         let sampleNames = Array(Set(channelSpecs.flatMap { $0.samples.map(\.name) })).sorted(by: pyOrder)
 
         // Per (channel, sample): the modifiers by (type, name); a repeated pair keeps the last one,
         // as pyhf's `moddict` does.
+        // `keys` are the sample's own (type, name) pairs in pyhf's sorted (name, type) order: the
+        // order of the model-wide sorted pairs restricted to the sample, found without walking them
+        // for every sample (which would make the build quadratic in the number of modifiers).
         struct Key: Hashable { let kind: Modifier.Kind; let name: String }
-        var lookup: [[String: (sample: Sample, mods: [Key: Modifier])]] = []
+        func pairOrder(_ a: Key, _ b: Key) -> Bool { a.name != b.name ? pyOrder(a.name, b.name) : pyOrder(a.kind.rawValue, b.kind.rawValue) }
+        var lookup: [[String: (sample: Sample, mods: [Key: Modifier], keys: [Key])]] = []
         var pairs = Set<Key>()
         for channel in channelSpecs {
-            var bySample: [String: (sample: Sample, mods: [Key: Modifier])] = [:]
+            var bySample: [String: (sample: Sample, mods: [Key: Modifier], keys: [Key])] = [:]
             for sample in channel.samples {
                 var mods: [Key: Modifier] = [:]
                 for m in sample.modifiers {
                     mods[Key(kind: m.kind, name: m.name)] = m
                     pairs.insert(Key(kind: m.kind, name: m.name))
                 }
-                bySample[sample.name] = (sample, mods)
+                bySample[sample.name] = (sample, mods, mods.keys.sorted(by: pairOrder))
             }
             lookup.append(bySample)
         }
-        // pyhf sorts (name, type) tuples.
-        let sortedPairs = pairs.sorted { $0.name != $1.name ? pyOrder($0.name, $1.name) : pyOrder($0.kind.rawValue, $1.kind.rawValue) }
+        let sortedPairs = pairs.sorted(by: pairOrder)
 
         // 1. Requirements per type, in first-appearance order walking sorted channels × samples × modifiers.
         var requirementsByKind: [Modifier.Kind: [(String, ParameterRequirement)]] = [:]
+        var required = Set<Key>()  // the (type, name) pairs of `requirementsByKind`
         var shapesysSeen = Set<String>()
         for (c, channel) in channelSpecs.enumerated() {
             for sampleName in sampleNames {
-                guard let (sample, mods) = lookup[c][sampleName] else { continue }
-                for key in sortedPairs {
-                    guard let mod = mods[key] else { continue }
+                guard let (sample, mods, keys) = lookup[c][sampleName] else { continue }
+                for key in keys {
+                    let mod = mods[key]!
                     let requirement: ParameterRequirement
                     switch key.kind {
                     case .histosys, .normsys:
@@ -105,7 +117,7 @@ extension HistFactoryModel {
                     default:
                         // A parameter-dependent modifier: the parameters it declares, each once per kind.
                         guard case .dependent(let dependent) = mod.payload else { preconditionFailure("modifier payload does not match its type") }
-                        for parameter in dependent.declaredParameters where !(requirementsByKind[parameter.kind]?.contains { $0.0 == parameter.name } ?? false) {
+                        for parameter in dependent.declaredParameters where required.insert(Key(kind: parameter.kind, name: parameter.name)).inserted {
                             let requirement: ParameterRequirement
                             switch parameter.constraint.form {
                             case .unconstrained(let initial, let bounds):
@@ -118,7 +130,7 @@ extension HistFactoryModel {
                         }
                         continue
                     }
-                    if !(requirementsByKind[key.kind]?.contains { $0.0 == key.name } ?? false) {
+                    if required.insert(key).inserted {
                         requirementsByKind[key.kind, default: []].append((key.name, requirement))
                     }
                 }
@@ -126,52 +138,64 @@ extension HistFactoryModel {
         }
 
         // 2. staterror: one set per name; σ_b = √(Σ_s δ_sb²) / Σ_s ν⁰_sb over the samples carrying it.
-        var staterrorMasks: [String: [Bool]] = [:]
-        // Per name and global bin: Σ_s ν⁰_sb and Σ_s δ_sb² over the samples carrying it (for §8.2's dynamic σ).
-        var staterrorSums: [String: (nominal: [Double], deltaSquared: [Double])] = [:]
-        for key in sortedPairs where key.kind == .staterror {
-            var mask: [Bool]? = nil
-            var nominalSum = [Double](repeating: 0, count: totalBins)
-            var uncertainties: [[Double]] = []
+        // A staterror covers whole channels, so its set is laid out channel by channel
+        // (`StaterrorLayout`), with memory and time linear in the bins it covers.
+        var staterrorLayouts: [String: StaterrorLayout] = [:]
+        // Per staterror and sample (in channel order): the channels that carry it with their δ.
+        var staterrorCarriers: [Key: [String: [(channel: Int, sample: Sample, delta: [Double])]]] = [:]
+        for (c, _) in channelSpecs.enumerated() where binCounts[c] > 0 {
             for sampleName in sampleNames {
-                var sampleMask = [Bool](repeating: false, count: totalBins)
-                var sampleNominal = [Double](repeating: 0, count: totalBins)
-                var delta = [Double](repeating: 0, count: totalBins)
-                for (c, _) in channelSpecs.enumerated() {
-                    guard let (sample, mods) = lookup[c][sampleName] else { continue }
-                    for b in 0..<binCounts[c] { sampleNominal[channelOffsets[c] + b] = sample.data[b] }
-                    if let mod = mods[key], case .uncertainties(let d) = mod.payload {
-                        for b in 0..<binCounts[c] {
-                            sampleMask[channelOffsets[c] + b] = true
-                            delta[channelOffsets[c] + b] = d[b]
-                        }
-                    }
+                guard let (sample, mods, keys) = lookup[c][sampleName] else { continue }
+                for key in keys where key.kind == .staterror {
+                    guard case .uncertainties(let d) = mods[key]!.payload else { continue }
+                    staterrorCarriers[key, default: [:]][sampleName, default: []].append((c, sample, d))
                 }
-                guard sampleMask.contains(true) else { continue }
-                if let mask, mask != sampleMask {
+            }
+        }
+        for key in sortedPairs where key.kind == .staterror {
+            guard let carriersBySample = staterrorCarriers[key] else { continue }
+            // The channels each sample carries it in, compared between samples.
+            var channels: [Int]? = nil
+            for sampleName in sampleNames {
+                guard let sampleChannels = carriersBySample[sampleName]?.map(\.channel) else { continue }
+                if let channels, channels != sampleChannels {
                     throw HistFactoryError(.invalidModel, "staterror \"\(key.name)\" is carried by sample \"\(sampleName)\" in a different set of channels than by the other samples; pyhf requires the same channels for every sample that carries it")
                 }
-                mask = sampleMask
-                for b in 0..<totalBins { nominalSum[b] += sampleNominal[b] }
-                uncertainties.append(delta)
+                channels = sampleChannels
             }
-            guard let mask else { continue }
-            var sigmas: [Double] = []
-            for b in 0..<totalBins where mask[b] {
-                var relative = 0.0
-                if nominalSum[b] > 0 {
-                    for delta in uncertainties {
-                        let r = delta[b] / nominalSum[b]
-                        relative += r * r
+            guard let channels else { continue }
+            var start: [Int: Int] = [:]
+            var count = 0
+            for c in channels {
+                start[c] = count
+                count += binCounts[c]
+            }
+            // Per component: Σ_s ν⁰_sb and Σ_s δ_sb² over the carrying samples, in sample order
+            // (the order of pyhf's sums), for §8.2's dynamic σ as well.
+            var nominalSum = [Double](repeating: 0, count: count)
+            var deltaSquared = [Double](repeating: 0, count: count)
+            var relative = [Double](repeating: 0, count: count)
+            let ordered = sampleNames.flatMap { carriersBySample[$0] ?? [] }
+            for carrier in ordered {
+                let o = start[carrier.channel]!
+                for b in 0..<binCounts[carrier.channel] { nominalSum[o + b] += carrier.sample.data[b] }
+            }
+            for carrier in ordered {
+                let o = start[carrier.channel]!
+                for b in 0..<binCounts[carrier.channel] {
+                    let d = carrier.delta[b]
+                    deltaSquared[o + b] += d * d
+                    if nominalSum[o + b] > 0 {
+                        let r = d / nominalSum[o + b]
+                        relative[o + b] += r * r
                     }
                 }
-                sigmas.append(relative.squareRoot())
             }
+            var sigmas = relative.map { $0.squareRoot() }
             // pyhf freezes bins with σ = 0 and sets σ = 1 there so that the constraint stays finite.
             let fixed = sigmas.map { $0 == 0 }
             sigmas = sigmas.map { $0 == 0 ? 1 : $0 }
-            staterrorMasks[key.name] = mask
-            staterrorSums[key.name] = (nominalSum, (0..<totalBins).map { b in uncertainties.reduce(0) { $0 + $1[b] * $1[b] } })
+            staterrorLayouts[key.name] = StaterrorLayout(start: start, nominalSum: nominalSum, deltaSquared: deltaSquared)
             requirementsByKind[.staterror, default: []].append((key.name, ParameterRequirement(
                 type: .normal, count: sigmas.count, isScalar: false, inits: .value(Array(repeating: 1, count: sigmas.count)),
                 bounds: .value(Array(repeating: 1e-10...10, count: sigmas.count)), auxdata: .value(Array(repeating: 1, count: sigmas.count)),
@@ -242,12 +266,12 @@ extension HistFactoryModel {
         var compiled: [CompiledSample] = []
         for (c, _) in channelSpecs.enumerated() {
             for sampleName in sampleNames {
-                guard let (sample, mods) = lookup[c][sampleName] else { continue }
+                guard let (sample, mods, keys) = lookup[c][sampleName] else { continue }
                 var scalars: [ScalarTerm] = []
                 var histos: [HistoTerm] = []
                 var binTerms: [BinTerm] = []
                 // The parameter-dependent modifiers in (name, type) order, compiled by the first one's type.
-                let dependents = sortedPairs.compactMap { key -> NamedModifier? in
+                let dependents = keys.compactMap { key -> NamedModifier? in
                     mods[key]?.dependent.map { NamedModifier(name: key.name, modifier: $0) }
                 }
                 var dependent: CompiledDependent? = nil
@@ -256,8 +280,8 @@ extension HistFactoryModel {
                                                 parameterIndex: { @Sendable name in setByName[name]!.offset })
                     dependent = CompiledDependent(sample: try first.modifier.compile(dependents, in: context), channel: channelNames[c], sampleName: sampleName)
                 }
-                for key in sortedPairs {
-                    guard let mod = mods[key] else { continue }
+                for key in keys {
+                    let mod = mods[key]!
                     if case .dependent = mod.payload { continue }
                     guard let set = setByName[key.name] else { continue }
                     switch (key.kind, mod.payload) {
@@ -271,9 +295,8 @@ extension HistFactoryModel {
                     case (.shapesys, _):
                         binTerms.append(BinTerm(parameters: Array(set.indices)))
                     case (.staterror, _):
-                        // The set's parameters run over the masked global bins in order.
-                        let mask = staterrorMasks[key.name]!
-                        let before = mask[..<channelOffsets[c]].filter { $0 }.count
+                        // The set's parameters run over the carrying channels' bins in order.
+                        let before = staterrorLayouts[key.name]?.start[c] ?? 0
                         binTerms.append(BinTerm(parameters: (0..<binCounts[c]).map { set.offset + before + $0 }))
                     case (.shapefactor, _):
                         // pyhf indexes shapefactor parameters by the bin's position within its channel;
@@ -295,36 +318,31 @@ extension HistFactoryModel {
         var morphCounter = 0
         var entryCounter = 0
         var contributions: [Int: [(morph: Int, bin: Int, delta: Double)]] = [:]  // by parameter index
-        var removed: [Int: (variance: Double, nominal: Double)] = [:]
+        var removed: [Int: (variance: Double, nominal: Double, layout: StaterrorLayout, component: Int)] = [:]
         for (c, _) in channelSpecs.enumerated() {
             for sampleName in sampleNames {
-                guard let (sample, mods) = lookup[c][sampleName] else { continue }
+                guard let (sample, mods, _) = lookup[c][sampleName] else { continue }
                 defer { entryCounter += 1 }
                 guard let dependent = compiled[entryCounter].dependent else { continue }
                 defer { morphCounter += 1 }
                 guard dependent.sample.hasVariance else { continue }
                 for (key, mod) in mods where key.kind == .staterror {
                     guard case .uncertainties(let delta) = mod.payload, let set = setByName[key.name],
-                          userConfigs[key.name]?.sigmas == nil, let mask = staterrorMasks[key.name] else { continue }
-                    let before = mask[..<channelOffsets[c]].filter { $0 }.count
+                          userConfigs[key.name]?.sigmas == nil, let layout = staterrorLayouts[key.name], let before = layout.start[c] else { continue }
                     for b in 0..<binCounts[c] where !set.fixed[before + b] {
                         let parameter = set.offset + before + b
                         contributions[parameter, default: []].append((morphCounter, b, delta[b]))
-                        let previous = removed[parameter] ?? (0, 0)
-                        removed[parameter] = (previous.variance + delta[b] * delta[b], previous.nominal + sample.data[b])
+                        let previous = removed[parameter] ?? (0, 0, layout, before + b)
+                        removed[parameter] = (previous.variance + delta[b] * delta[b], previous.nominal + sample.data[b], layout, before + b)
                     }
                 }
             }
         }
         for (k, constraint) in normal.enumerated() {
-            guard let parts = contributions[constraint.parameter],
-                  let set = sets.first(where: { $0.indices.contains(constraint.parameter) }), let sums = staterrorSums[set.name],
-                  let mask = staterrorMasks[set.name] else { continue }
-            let global = mask.indices.filter { mask[$0] }[constraint.parameter - set.offset]
-            let gone = removed[constraint.parameter]!
+            guard let parts = contributions[constraint.parameter], let gone = removed[constraint.parameter] else { continue }
             dynamic.append(DynamicStaterror(parameter: constraint.parameter, constraint: k,
-                                            staticVariance: max(0, sums.deltaSquared[global] - gone.variance),
-                                            staticNominal: sums.nominal[global] - gone.nominal, contributions: parts))
+                                            staticVariance: max(0, gone.layout.deltaSquared[gone.component] - gone.variance),
+                                            staticNominal: gone.layout.nominalSum[gone.component] - gone.nominal, contributions: parts))
         }
         for (d, item) in dynamic.enumerated() { normal[item.constraint].dynamicIndex = d }
 

@@ -67,8 +67,9 @@ public struct Workspace: Sendable, Equatable {
     /// The observed main data of `channelNames`, concatenated in that order.
     public func observedData(channels channelNames: [String]) throws(HistFactoryError) -> [Double] {
         var data: [Double] = []
+        let byName = Dictionary(observations.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         for name in channelNames {
-            guard let obs = observations.first(where: { $0.name == name }) else {
+            guard let obs = byName[name] else {
                 throw HistFactoryError(.invalidModel, "no observation for channel \"\(name)\"", path: JSONPointer(tokens: ["observations"]))
             }
             data += obs.data
@@ -274,11 +275,12 @@ public struct SpecReader: Sendable {
 
     func channels(_ json: JSON, at path: JSONPointer) throws(HistFactoryError) -> [Channel] {
         var channels: [Channel] = []
+        var names = Set<String>()
         for (i, item) in try array(json, at: path, nonEmpty: true).enumerated() {
             let p = path.appending(i)
             let o = try object(item, at: p, required: ["name", "samples"], optional: [])
             let name = try string(o["name"]!, at: p.appending("name"))
-            if channels.contains(where: { $0.name == name }) {
+            guard names.insert(name).inserted else {
                 throw HistFactoryError(.invalidModel, "duplicate channel name \"\(name)\"", path: p.appending("name"))
             }
             var samples: [Sample] = []
@@ -373,15 +375,17 @@ public struct SpecReader: Sendable {
 
     func observations(_ json: JSON, at path: JSONPointer, channels: [Channel]) throws(HistFactoryError) -> [Observation] {
         var observations: [Observation] = []
+        var names = Set<String>()
+        let channelByName = Dictionary(channels.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         for (i, item) in try array(json, at: path, nonEmpty: true).enumerated() {
             let p = path.appending(i)
             let o = try object(item, at: p, required: ["name", "data"], optional: [])
             let name = try string(o["name"]!, at: p.appending("name"))
             let data = try numbers(o["data"]!, at: p.appending("data"))
-            if observations.contains(where: { $0.name == name }) {
+            guard names.insert(name).inserted else {
                 throw HistFactoryError(.invalidModel, "duplicate observation for channel \"\(name)\"", path: p.appending("name"))
             }
-            if let channel = channels.first(where: { $0.name == name }), channel.binCount != data.count {
+            if let channel = channelByName[name], channel.binCount != data.count {
                 throw HistFactoryError(.invalidModel, "observation \"\(name)\" has \(data.count) bins but the channel has \(channel.binCount)", path: p.appending("data"))
             }
             if let k = data.firstIndex(where: { $0 < 0 }) {
@@ -389,7 +393,7 @@ public struct SpecReader: Sendable {
             }
             observations.append(Observation(name: name, data: data))
         }
-        for channel in channels where !observations.contains(where: { $0.name == channel.name }) {
+        for channel in channels where !names.contains(channel.name) {
             throw HistFactoryError(.invalidModel, "channel \"\(channel.name)\" has no observation", path: path)
         }
         return observations
@@ -408,9 +412,10 @@ public struct SpecReader: Sendable {
             let config = try object(o["config"]!, at: cp, required: ["poi", "parameters"], optional: [])
             let poi = try string(config["poi"]!, at: cp.appending("poi"))
             var parameters: [ParameterConfig] = []
+            var parameterNames = Set<String>()
             for (k, par) in try array(config["parameters"]!, at: cp.appending("parameters"), nonEmpty: false).enumerated() {
                 let pc = try parameter(par, at: cp.appending("parameters").appending(k))
-                if parameters.contains(where: { $0.name == pc.name }) {
+                guard parameterNames.insert(pc.name).inserted else {
                     throw HistFactoryError(.invalidModel, "multiple parameter configurations for \"\(pc.name)\"", path: cp.appending("parameters").appending(k).appending("name"))
                 }
                 parameters.append(pc)

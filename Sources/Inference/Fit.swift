@@ -61,6 +61,10 @@ struct FitProblem: Sendable {
         for i in 0..<n where !fixed[i] && !bounds[i].contains(start[i]) {
             throw InferenceError(.invalidOptions, "the initial value \(start[i]) of \(names[i]) is outside its bounds \(bounds[i])")
         }
+        let free = fixed.lazy.filter { !$0 }.count
+        guard free <= Self.maximumFreeParameters else {
+            throw InferenceError(.invalidOptions, "the fit has \(free) free parameters; the limit is \(Self.maximumFreeParameters), since the quasi-Newton minimiser and the Hessian hold n × n matrices (\(free) × \(free) × 8 bytes); fix or prune parameters (efthf prune)")
+        }
         self.model = model
         self.data = data
         self.options = options
@@ -70,6 +74,10 @@ struct FitProblem: Sendable {
         self.fixed = fixed
         self.freeIndices = (0..<n).filter { !fixed[$0] }
     }
+
+    /// Most free parameters of one fit: its dense n × n inverse Hessian (and the Hessian of the
+    /// uncertainties) then take at most 800 MB.
+    static let maximumFreeParameters = 10_000
 
     /// The same problem with some parameters additionally fixed (or moved) to `values`.
     /// Its fits are sub-fits (profile intervals, scan points, test statistics): they compute no

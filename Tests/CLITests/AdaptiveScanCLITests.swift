@@ -7,7 +7,8 @@ import Testing
         let directory = try CLI.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let json = directory.appendingPathComponent("scan.json").path, svg = directory.appendingPathComponent("scan.svg").path
-        let result = try CLI.run(["scan", CLI.example, "--par", "mu=0:4:9", "--adaptive", "--tolerance", "0.001", "--output", json, "--plot", svg])
+        let result = try CLI.run(["scan", CLI.example, "--par", "mu=0:4:9", "--adaptive", "--tolerance", "0.001", "--output", json, "--plot", svg],
+                                 environment: ["EFTHF_PROGRESS": "plain"])
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout.contains("best fit  mu ="))
         #expect(result.stdout.contains("adaptive:") && result.stdout.contains("interval ends located to ±0.001"), "\(result.stdout)")
@@ -57,14 +58,15 @@ import Testing
     }
 
     /// In a pipe: a start line, about one line per tenth with k/n, and a finish line.
+    /// EFTHF_PROGRESS=plain: about ten lines with done/total and ETA (batch logs).
     @Test func progressLinesInAPipe() throws {
-        let scan = try CLI.run(["scan", CLI.example, "--par", "mu=0:3:20"])
+        let scan = try CLI.run(["scan", CLI.example, "--par", "mu=0:3:20"], environment: ["EFTHF_PROGRESS": "plain"])
         #expect(scan.status == 0, "\(scan.stderr)")
         let steps = scan.stderrLines.filter { $0.hasPrefix("scan mu (20 points): ") && $0.contains("/20 (") }
         #expect((3...10).contains(steps.count), "\(scan.stderr)")
         #expect(scan.stderr.contains("ETA"), "\(scan.stderr)")
 
-        let toys = try CLI.run(["toys", CLI.example, "--ntoys", "20", "--seed", "1"])
+        let toys = try CLI.run(["toys", CLI.example, "--ntoys", "20", "--seed", "1"], environment: ["EFTHF_PROGRESS": "plain"])
         #expect(toys.status == 0, "\(toys.stderr)")
         #expect(toys.stderrLines.contains { $0.hasPrefix("toys (2 × 20): ") && $0.contains("/40 (") }, "\(toys.stderr)")
     }

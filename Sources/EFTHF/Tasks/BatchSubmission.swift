@@ -51,10 +51,14 @@ public struct BatchSubmission: Sendable, Equatable {
     /// Checks the resources and the shard list; refuses paths a Slurm directive or an HTCondor
     /// submit file cannot hold (white space, `%`, quotes, `$`).
     public func validate() throws(HistFactoryError) {
-        guard cpus >= 1, cpus <= 1024 else { throw HistFactoryError(.parameter, "--cpus must be from 1 to 1024, not \(cpus)") }
-        guard memoryMiB >= 1 else { throw HistFactoryError(.parameter, "--mem must be positive") }
-        guard timeLimitSeconds >= 60 else { throw HistFactoryError(.parameter, "--time must be at least one minute") }
-        guard (0...100).contains(retries) else { throw HistFactoryError(.parameter, "--retries must be from 0 to 100, not \(retries)") }
+        guard cpus >= 1, cpus <= Limits.cpusPerJob else { throw HistFactoryError(.parameter, "--cpus must be from 1 to \(Limits.cpusPerJob), not \(cpus)") }
+        guard (1...Limits.memoryMiBPerJob).contains(memoryMiB) else {
+            throw HistFactoryError(.parameter, "--mem must be from 1 to \(Limits.memoryMiBPerJob) MiB (16 TiB), not \(memoryMiB) MiB")
+        }
+        guard (60...Limits.secondsPerJob).contains(timeLimitSeconds) else {
+            throw HistFactoryError(.parameter, "--time must be from one minute to \(Limits.secondsPerJob / 86400) days, not \(timeLimitSeconds) s")
+        }
+        guard (0...Limits.retries).contains(retries) else { throw HistFactoryError(.parameter, "--retries must be from 0 to \(Limits.retries), not \(retries)") }
         if let only {
             guard !only.isEmpty else { throw HistFactoryError(.parameter, "--only needs at least one shard") }
             if let bad = only.first(where: { !(0..<shardCount).contains($0) }) {
@@ -96,8 +100,11 @@ public struct BatchSubmission: Sendable, Equatable {
             days = d
             rest = rest[rest.index(after: dash)...]
         }
+        // Fields beyond 10⁹ could overflow the sum below; `validate` refuses such durations anyway.
         let parts = rest.split(separator: ":", omittingEmptySubsequences: false).map { Int($0) }
-        guard !parts.isEmpty, parts.count <= 3, parts.allSatisfy({ $0 != nil && $0! >= 0 }) else { throw bad }
+        guard !parts.isEmpty, parts.count <= 3, parts.allSatisfy({ $0 != nil && $0! >= 0 && $0! <= 1_000_000_000 }), days <= 1_000_000_000 else {
+            throw HistFactoryError(.parameter, "--time: expected minutes, HH:MM:SS or D-HH:MM:SS with fields up to 10⁹, found \"\(text)\"")
+        }
         let p = parts.map { $0! }
         let seconds: Int
         if days > 0 || text.contains("-") {
@@ -231,7 +238,7 @@ public struct BatchSubmission: Sendable, Equatable {
     ///
     /// - Parameter finished: called after each shard (serialised) with the shard and its exit status.
     public func runLocally(jobs: Int, finished: (@Sendable (_ shard: Int, _ status: Int32) -> Void)? = nil) throws(HistFactoryError) -> [(shard: Int, status: Int32)] {
-        guard jobs >= 1 else { throw HistFactoryError(.parameter, "--jobs must be at least 1, not \(jobs)") }
+        guard (1...Limits.localJobs).contains(jobs) else { throw HistFactoryError(.parameter, "--jobs must be from 1 to \(Limits.localJobs), not \(jobs)") }
         try prepareDirectories()
         let shards = self.shards
         let state = LocalRunState()

@@ -80,12 +80,13 @@ public struct PatchSetTask: Sendable, Codable, Equatable {
     /// Reads `name=lower:upper:count,…`.
     public static func grid(parsing text: String) throws(HistFactoryError) -> [GridAxis] {
         try GridAxis.checked(text.split(separator: ",").map { item throws(HistFactoryError) in try GridAxis(parsing: String(item)) },
-                             maximumPoints: Limits.patchSetPoints, what: "the patch set")
+                             maximumPoints: Limits.patchSetPoints, what: "the patch set (--grid)")
     }
 
-    public func run(on workspace: Workspace) throws(HistFactoryError) -> PatchSetExport {
-        let grid = try GridAxis.checked(grid, maximumPoints: Limits.patchSetPoints, what: "the patch set")
-        return try workspace.patchSet(grid: grid.map(\.gridValues), poi: poi, measurement: measurement, skippingInvalidPoints: skipInvalid)
+    /// The patch set; `progress` is called after each grid point with (done, total).
+    public func run(on workspace: Workspace, progress: ProgressHandler? = nil) throws(HistFactoryError) -> PatchSetExport {
+        let grid = try GridAxis.checked(grid, maximumPoints: Limits.patchSetPoints, what: "the patch set (--grid)")
+        return try workspace.patchSet(grid: grid.map(\.gridValues), poi: poi, measurement: measurement, skippingInvalidPoints: skipInvalid, progress: progress)
     }
 }
 

@@ -73,6 +73,16 @@ public enum Limits {
     /// Shards of one plan (``Plan``): a Slurm job array's indices 0…999 fit under Slurm's default
     /// `MaxArraySize` (1001).
     public static let shards = 1000
+    /// Shards run at a time by the local engine (`efthf submit --engine local --jobs`).
+    public static let localJobs = 256
+    /// CPUs per batch job (`--cpus`).
+    public static let cpusPerJob = 1024
+    /// Memory per batch job in MiB (`--mem`): 16 TiB.
+    public static let memoryMiBPerJob = 16 * 1024 * 1024
+    /// Wall time per batch job in seconds (`--time`): 365 days.
+    public static let secondsPerJob = 365 * 86400
+    /// HTCondor reruns of a failed job (`--retries`).
+    public static let retries = 100
 }
 
 extension GridAxis {

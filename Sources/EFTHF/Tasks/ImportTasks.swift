@@ -116,16 +116,16 @@ public struct LHEImportTask: Sendable, Codable, Equatable {
     public func validate() throws(EventDatabaseError) -> [LHEObservable] {
         guard !coefficients.isEmpty, coefficients.count <= Self.maximumCoefficients, Set(coefficients).count == coefficients.count,
               !coefficients.contains("") else {
-            throw EventDatabaseError(.invalidValue, "coefficients: 1 to \(Self.maximumCoefficients) distinct names are needed, found \(coefficients)")
+            throw EventDatabaseError(.invalidValue, "coefficients (--coefficients): 1 to \(Self.maximumCoefficients) distinct names are needed, found \(coefficients.count): \(coefficients.prefix(10))")
         }
-        guard (0...Self.maximumDegree).contains(degree) else { throw EventDatabaseError(.invalidValue, "degree must be 0 to \(Self.maximumDegree), found \(degree)") }
+        guard (0...Self.maximumDegree).contains(degree) else { throw EventDatabaseError(.invalidValue, "degree (--degree) must be from 0 to \(Self.maximumDegree), not \(degree)") }
         guard !benchmarks.isEmpty, benchmarks.count <= Self.maximumBenchmarks else {
-            throw EventDatabaseError(.invalidValue, "1 to \(Self.maximumBenchmarks) benchmarks are needed, found \(benchmarks.count)")
+            throw EventDatabaseError(.invalidValue, "benchmarks (--benchmark): 1 to \(Self.maximumBenchmarks) are needed, found \(benchmarks.count)")
         }
         for b in benchmarks where b.point.count != coefficients.count || !b.point.allSatisfy(\.isFinite) {
             throw EventDatabaseError(.invalidValue, "benchmark \(b.id): expected \(coefficients.count) finite values (\(coefficients.joined(separator: ", "))), found \(b.point)")
         }
-        guard observables.count <= Self.maximumObservables else { throw EventDatabaseError(.invalidValue, "at most \(Self.maximumObservables) observables") }
+        guard observables.count <= Self.maximumObservables else { throw EventDatabaseError(.invalidValue, "observables (--observable): at most \(Self.maximumObservables), found \(observables.count)") }
         guard weightScale.isFinite, weightScale > 0 else { throw EventDatabaseError(.invalidValue, "the weight scale must be positive, found \(weightScale)") }
         try provenance.validate()
         return try observables.map { spec throws(EventDatabaseError) in try Self.observable(spec) }

@@ -53,10 +53,14 @@ public struct FitTask: Sendable, Codable, Equatable {
     /// The fit, then with `ops` the profile-likelihood intervals. A conditional fit of an interval
     /// that ends below the best fit's 2NLL is a start that leads lower: the fit is redone from it
     /// (at most twice) and the intervals with it. Failed interval ends are reported, the rest kept.
-    public func run(on loaded: LoadedModel) throws -> FitReport {
+    /// The fit; `progress` is called with (stages done, stages) after the fit and after the
+    /// profile-likelihood intervals (a restart adds two stages).
+    public func run(on loaded: LoadedModel, progress: ProgressHandler? = nil) throws -> FitReport {
         var options = try options(for: loaded.model)
+        var stages = ops == nil ? 1 : 2
         var result = try loaded.model.fit(loaded.data, options: options)
-        var stages = FitReport.Evaluations(result.evaluations)
+        progress?(1, stages)
+        var evaluations = FitReport.Evaluations(result.evaluations)
         var intervals: [CoefficientInterval] = []
         var intervalError: String? = nil
         var restarts = 0
@@ -69,16 +73,19 @@ public struct FitTask: Sendable, Codable, Equatable {
                 intervals = []
                 intervalError = error.message
             }
-            stages.profileIntervals += intervals.reduce(0) { $0 + $1.evaluations }
+            evaluations.profileIntervals += intervals.reduce(0) { $0 + $1.evaluations }
+            progress?(stages, stages)
             guard restarts < Self.intervalRestarts, let point = intervals.lazy.compactMap(\.lowerPoint).first else { break }
             restarts += 1
+            stages += 2
             options.initialValues = point
             let again = try loaded.model.fit(loaded.data, options: options)
-            stages.add(again.evaluations)
+            progress?(stages - 1, stages)
+            evaluations.add(again.evaluations)
             guard again.status.isConverged, again.twiceNLL < result.twiceNLL else { break }
             result = again
         }
-        var report = FitReport(result, intervals: intervals, evaluations: stages)
+        var report = FitReport(result, intervals: intervals, evaluations: evaluations)
         report.profileIntervalsError = intervalError
         report.goodnessOfFit = GoodnessOfFit(fit: result, loaded: loaded)
         return report

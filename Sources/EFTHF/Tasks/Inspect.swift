@@ -136,7 +136,8 @@ public struct WorkspaceInspection: Sendable {
         var found: [InspectionWarning] = []
         for (sample, channels) in channelsOf.sorted(by: { $0.key < $1.key }) where channels.count > 1 {
             for (name, entry) in (modifierChannels[sample] ?? [:]).sorted(by: { $0.key < $1.key }) where entry.channels.count < channels.count {
-                let missing = channels.filter { !entry.channels.contains($0) }
+                let present = Set(entry.channels)
+                let missing = channels.filter { !present.contains($0) }
                 found.append(InspectionWarning(kind: .inconsistentSystematic, message: "sample \(sample): \(entry.kind.rawValue) \"\(name)\" is in \(list(entry.channels)) but not in \(list(missing))"))
             }
         }

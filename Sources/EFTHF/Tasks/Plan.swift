@@ -61,7 +61,7 @@ public struct Plan: Sendable, Equatable {
 
         /// What the shards split: grid points (a 1D scan, a patch set), rows (a 2D scan), toys or
         /// patches (a limit grid; a plan lists them by name).
-        var units: (count: Int, name: String) {
+        public var units: (count: Int, name: String) {
             switch self {
             case .scan(let t): t.axes.count == 1 ? (t.axes[0].count, "grid points") : (t.axes[0].count, "rows of the grid")
             case .toys(let t): (t.toys, "toys")
@@ -107,7 +107,7 @@ public struct Plan: Sendable, Equatable {
             try t.validate()
             task = .scan(t)
         case .toys(let t): try t.validate()
-        case .patchSet(let t): _ = try GridAxis.checked(t.grid, maximumPoints: Limits.patchSetPoints, what: "the patch set")
+        case .patchSet(let t): _ = try GridAxis.checked(t.grid, maximumPoints: Limits.patchSetPoints, what: "the patch set (--grid)")
         case .limitGrid(var t):
             try t.validate()
             t.patchSet = URL(fileURLWithPath: t.patchSet).standardizedFileURL.path
@@ -225,7 +225,7 @@ public struct Plan: Sendable, Equatable {
     /// plan was made for) and returns the shard's result. Pure: the same shard gives the same result.
     public func run(shard index: Int, progress: ProgressHandler? = nil) throws -> ShardResult {
         guard shards.indices.contains(index) else {
-            throw HistFactoryError(.parameter, "the plan has shards 0 to \(shards.count - 1), not \(index)")
+            throw HistFactoryError(.parameter, "shard (--shard): the plan has shards 0 to \(shards.count - 1), not \(index)")
         }
         let workspace = try source.loadWorkspace()
         let digest = try PatchSet.digest(workspace.json)
@@ -266,9 +266,9 @@ public struct Plan: Sendable, Equatable {
                 ("poi", .string(loaded.model.poiName ?? "")), ("q", .number(s.q)), ("signal", list(s.signal)), ("background", list(s.background)),
             ]))
         case .patchSet(let t):
-            let grid = try GridAxis.checked(t.grid, maximumPoints: Limits.patchSetPoints, what: "the patch set")
+            let grid = try GridAxis.checked(t.grid, maximumPoints: Limits.patchSetPoints, what: "the patch set (--grid)")
             let part = try workspace.patchSetPart(grid: grid.map(\.gridValues), points: range, poi: t.poi, measurement: t.measurement,
-                                                         skippingInvalidPoints: t.skipInvalid)
+                                                         skippingInvalidPoints: t.skipInvalid, progress: progress)
             // The background-only workspace is the same in every shard: shard 0 carries it.
             result = .object(JSONObject([
                 ("background_only", index == 0 ? part.backgroundOnly.json : .null), ("metadata", part.metadata),

@@ -38,7 +38,7 @@ public struct ScanTask: Sendable, Codable, Equatable {
         guard (1...2).contains(axes.count) else {
             throw HistFactoryError(.parameter, "a scan has one axis (1D) or two (2D), not \(axes.count)")
         }
-        _ = try GridAxis.checked(axes, maximumPoints: adaptive ? maxPoints : Limits.scanPoints, what: "the scan")
+        _ = try GridAxis.checked(axes, maximumPoints: adaptive ? maxPoints : Limits.scanPoints, what: "the scan (--par)")
         if let axis = axes.first(where: { $0.count < 2 }) {
             throw HistFactoryError(.parameter, "\(axis.name): a scan axis needs at least 2 points")
         }
@@ -46,7 +46,7 @@ public struct ScanTask: Sendable, Codable, Equatable {
             guard axes.count == 1 else { throw HistFactoryError(.parameter, "adaptive refinement is for 1D scans only") }
             guard axes[0].count >= 3 else { throw HistFactoryError(.parameter, "an adaptive scan needs a coarse grid of at least 3 points") }
             guard maxPoints >= axes[0].count, maxPoints <= Limits.scanPoints else {
-                throw HistFactoryError(.parameter, "the adaptive scan's maximum of points (\(maxPoints)) must be from the coarse grid's \(axes[0].count) to \(Limits.scanPoints)")
+                throw HistFactoryError(.parameter, "max_points (--max-points) must be from the coarse grid's \(axes[0].count) to \(Limits.scanPoints), not \(maxPoints)")
             }
         } else if tolerance != nil || maxPoints != 200 {
             throw HistFactoryError(.parameter, "a tolerance and a maximum of points need adaptive refinement")
@@ -56,7 +56,7 @@ public struct ScanTask: Sendable, Codable, Equatable {
         }
         if let runs {
             guard axes.count == 1, !adaptive else { throw HistFactoryError(.parameter, "the number of runs is for 1D grid scans (not adaptive, not 2D)") }
-            guard runs >= 1, runs <= Limits.shards else { throw HistFactoryError(.parameter, "the number of runs must be from 1 to \(Limits.shards), not \(runs)") }
+            guard runs >= 1, runs <= Limits.shards else { throw HistFactoryError(.parameter, "runs (--runs) must be from 1 to \(Limits.shards), not \(runs)") }
         }
     }
 
