@@ -194,13 +194,13 @@ extension EFTHFCommand {
         @Option(name: [.short, .customLong("output")], help: ArgumentHelp("The merged result: a JSON file, or a directory for a patch set.", valueName: "path"))
         var output: String
 
-        @Option(help: ArgumentHelp("A scan: write its plot as efthf scan --plot does (1D profile, 2D contours).", valueName: "file.svg"))
+        @Option(help: ArgumentHelp("A scan or toys: write the plot of efthf scan --plot (1D profile, 2D contours) or efthf toys --plot (the toy distributions).", valueName: "file.svg"))
         var plot: String?
 
         func run() throws {
             do {
                 let plan = try Plan(contentsOf: self.plan)
-                if plot != nil && plan.kind != .scan { throw HistFactoryError(.parameter, "--plot is for scans; this plan is a \(plan.kind.rawValue)") }
+                if plot != nil && ![.scan, .toys].contains(plan.kind) { throw HistFactoryError(.parameter, "--plot is for scans and toys; this plan is a \(plan.kind.rawValue)") }
                 switch try plan.merge(files: results) {
                 case .scan(let report):
                     if let scan = report.scan1D { Scan.printTable(scan, adaptive: nil) } else if let scan = report.scan2D { Scan.printTable(scan) }
@@ -214,6 +214,7 @@ extension EFTHFCommand {
                     }
                     try writeAtomically(report.jsonValue.serialized(.pretty), to: output)
                 case .toys(let report):
+                    if let plot { try writeAtomically(Toys.plot(report), to: plot) }
                     try writeAtomically(report.jsonValue.serialized(.pretty), to: output)
                     print("wrote \(output): CLs observed \(formatted(report.clsObserved)) from \(report.ntoys) toys per hypothesis")
                 case .patchSet(let export):

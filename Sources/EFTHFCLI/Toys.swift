@@ -1,6 +1,7 @@
 import ArgumentParser
 import EFTHF
 import Foundation
+import Plots
 
 extension EFTHFCommand {
     struct Toys: ParsableCommand {
@@ -22,11 +23,15 @@ extension EFTHFCommand {
         @Flag(help: "Print the result as JSON.")
         var json = false
 
+        @Option(help: ArgumentHelp("Draw the test statistic's distributions over the toys of both hypotheses, with the observed value.", valueName: "file.svg"))
+        var plot: String?
+
         func run() throws {
             try reportingErrors {
                 let loaded = try LoadedModel(model, interpolation)
                 let task = toys.task
                 let r = try Progress.run("toys (2 × \(toys.ntoys))", total: 2 * toys.ntoys, quiet: json) { progress in try task.run(on: loaded, progress: progress.callback) }
+                if let plot { try writeAtomically(Self.plot(r), to: plot) }
                 if json {
                     print(r.jsonValue.serialized(.pretty))
                 } else {
@@ -37,6 +42,14 @@ extension EFTHFCommand {
                     if r.failedToys > 0 { print("  warning: \(r.failedToys) toys dropped because a fit failed on them") }
                 }
             }
+        }
+
+        /// The toy distributions of a report (``ToyDistributions``) as an SVG plot.
+        static func plot(_ r: ToysReport) -> String {
+            let d = r.distributions
+            return Plot.toyDistributions(statistic: r.testStatistic == "qtilde" ? "q̃μ" : "qμ", poi: r.poi.isEmpty ? "POI" : r.poi, poiValue: r.poiValue,
+                                         edges: d.edges, signal: d.signal, background: d.background, observed: r.q,
+                                         clsb: r.clsbObserved, clb: r.clbObserved, cls: r.clsObserved)
         }
     }
 }

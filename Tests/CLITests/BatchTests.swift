@@ -266,8 +266,15 @@ import Testing
         #expect(try BatchTests.bytes(dir, "merged.svg") == BatchTests.bytes(dir, "single.svg"))
         try BatchTests.ok(["plan", "toys", "workspace.json", "--ntoys", "4", "--shards", "1", "-o", "toys.json"], in: dir)
         try BatchTests.ok(["run", "toys.json", "--shard", "0", "-o", "t0.json"], in: dir)
-        let refused = try CLI.run(["merge", "toys.json", "t0.json", "-o", "t.json", "--plot", "t.svg"], workingDirectory: dir)
-        #expect(refused.status != 0 && refused.stderr.contains("--plot is for scans"), "\(refused.stderr)")
-        #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("t.json").path))
+        try BatchTests.ok(["merge", "toys.json", "t0.json", "-o", "t.json", "--plot", "t.svg"], in: dir)
+        try BatchTests.ok(["toys", "workspace.json", "--ntoys", "4", "--plot", "single-toys.svg"], in: dir)
+        #expect(try BatchTests.bytes(dir, "t.svg") == BatchTests.bytes(dir, "single-toys.svg"), "merged toys draw the single-machine plot")
+        try checkSVGFile(dir.appendingPathComponent("t.svg").path)
+        try FileManager.default.copyItem(at: CLI.repository.appendingPathComponent("Data/vh/workspace_morphing.json"), to: dir.appendingPathComponent("vh.json"))
+        try BatchTests.ok(["plan", "patchset", "vh.json", "--grid", "cHW=0:1:2", "--poi", "lumi", "--shards", "1", "-o", "ps.json"], in: dir)
+        try BatchTests.ok(["run", "ps.json", "--shard", "0", "-o", "p0.json"], in: dir)
+        let refused = try CLI.run(["merge", "ps.json", "p0.json", "-o", "p", "--plot", "p.svg"], workingDirectory: dir)
+        #expect(refused.status != 0 && refused.stderr.contains("--plot is for scans and toys"), "\(refused.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("p").path))
     }
 }
