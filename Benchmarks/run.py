@@ -4,7 +4,9 @@ efthf's EFT fits, in CPU time, rounds interleaved, every row checked against its
 
     swift build -c release --product efthf --product HistFactoryBenchmark --product EFTHFC
     pip install pyhf==0.7.6 "jax[cpu]"
-    python3 Benchmarks/run.py [--cases 01,02,...] [--tasks eval,fit,hypotest,limit,eft] [--rounds 3] [-o DIR]
+    pip install root   # for --peers …,root (ROOT 6.40)
+    python3 Benchmarks/run.py [--cases 01,02,...] [--tasks eval,fit,hypotest,limit,eft] [--peers pyhf-numpy,pyhf-jax,root]
+                              [--rounds 3] [--build .build/release] [-o DIR]
 
 Each peer runs in a worker process of its own that stays up for the whole run (pyhf's backend is a
 process-wide setting, and JAX compiles once per process); the runner sends every worker the same
@@ -19,7 +21,16 @@ Rows and their checks (the run stops with status 1 at the first disagreement, na
   hypotest  q̃μ CLs at μ = 1 (asymptotic)    CLs equal to 1e-4 absolute
   limit     observed 95 % CLs upper limit    equal to 1e-3 relative
   eft       efthf fit --ops on the VH examples (2 and 6 coefficients; event databases): converged, and
-            ln L at the reported minimum equal to −½·2NLL (efthf eval)
+            ln L at the reported minimum equal to −½·2NLL (efthf eval); ROOT's 2NLL equal to 1e-2 absolute
+ROOT (`--peers …,root`; Benchmarks/root_peer.py): RooFit/Minuit2/RooStats 6.40 on `efthf export --hs3`,
+its NLL related to efthf's ln L by the constant at efthf's inits (Specs/hs3.md §2); eval times the NLL
+value alone (ROOT's gradient is numerical), hypotest/limit use RooStats' AsymptoticCalculator (one-sided
+q̃μ) and HypoTestInverter, eft fits the VH examples it can import (2NLL to 1e-2 with the width term of
+Specs/hs3.md §2.1 added back; the per-event-systematics example has no HS3 form). A row a peer cannot
+do is said once below the table.
+Per-event pass: in every round, Benchmarks/stream.c (compiled with cc -O2) reads 256 MiB 8 times with
+1 and 2 threads, and efthf's ln L of Data/vh/workspace_events_syst.json (reweighted, varied and binned
+per event at each evaluation) is timed; both as bytes per CPU-second, the kernel's as a fraction.
 JAX's compile (first call) is timed apart. Figures: medians of the rounds with their range; ratios
 are peer / efthf of the medians. Writes DIR/benchmarks.json and DIR/benchmarks.md.
 """
