@@ -532,7 +532,7 @@ def main():
         lines += ["", "ROOT 6.40 (PyPI wheel) runs on efthf's HS3 export (`efthf export --hs3`, imported by RooJSONFactoryWSTool), "
                   f"NLL with `EvalBackend(\"{'cpu'}\")`; its NLL is related to efthf's ln L by the constant at efthf's inits "
                   "(Specs/hs3.md §2). ROOT's eval row is the **NLL value alone** (its gradient is numerical): every parameter "
-                  "moved between calls in a C++ loop; efthf's is ln L + exact gradient. ROOT's fit: Minuit2 migrad, strategy 1, "
+                  "moved between calls in a C++ loop; efthf's is ln L + exact gradient. ROOT's fit: Minuit2 migrad, strategy 1, tolerance 0.01, "
                   "no hesse; hypotest: RooStats AsymptoticCalculator, one-sided q̃μ at μ = 1; limit: HypoTestInverter "
                   "(CLs, 95 %, automatic scan) on it; eft: migrad + hesse, strategy 1 (efthf's eft command also searches "
                   "for minima and computes profile intervals)."]
