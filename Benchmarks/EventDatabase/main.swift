@@ -1,6 +1,8 @@
-// Event-database benchmark: the per-event reweight-and-fill pass against this machine's memory
-// bandwidth measured in the same run, the smoothed kernel of a fit with per-event systematics, and
-// the cold and warm load of an HDF5 event database against `dd` of the same file in the same run.
+// Event-database benchmark: the per-event reweight-and-fill pass beside a streaming read of the same
+// run, the smoothed kernel of a fit with per-event systematics, and the cold and warm load of an HDF5
+// event database against `dd` of the same file in the same run. The kernel's fraction of a streaming
+// read, both in CPU time, is Benchmarks/run.py's (its per-event table); the wall-clock figures here
+// depend on the machine's load and are not a ceiling.
 //
 //   swift build -c release --scratch-path .build-eventdb-release --product EventDatabaseBenchmark
 //   .build-eventdb-release/release/EventDatabaseBenchmark [--events N] [--rounds R] [--file PATH]
@@ -8,8 +10,7 @@
 //   .build-eventdb-release/release/EventDatabaseBenchmark --stream FILE [--budget SIZE] [--passes P]
 //       (passes under a memory budget, Streaming.swift; run by streaming.py)
 //
-// Issue 5 targets: kernel ≥ 70% of the streaming read bandwidth; 10⁷ events × 15 coefficients
-// loaded in ≤ 2 s. `--file PATH` keeps the written database (reused when it exists, so load-only
+// Target: 10⁷ events × 15 coefficients loaded in ≤ 2 s. `--file PATH` keeps the written database (reused when it exists, so load-only
 // runs skip the generation). Cold reads drop the page cache (`/proc/sys/vm/drop_caches`, as root;
 // otherwise `POSIX_FADV_DONTNEED` on the file) before every run, of `dd` and of the loader alike.
 // `--repeats R` sets the smoothed kernel's evaluations per timing (200; e.g. 2 under callgrind).
@@ -184,9 +185,9 @@ if !arguments.contains("--no-kernel"), let synthetic {
         let bytesPerEvent = 8 * (monomials.count + 1 + (theta == 0 ? 0 : 1))
         let bytes = Double(bytesPerEvent * kernel.eventCount)
         let s = kernelSeconds[k]
-        print(String(format: "kernel θ=%.1f: %.1f ms, %.0f Mevents/s, %.2f GB/s = %.0f%% of streaming read bandwidth (%d B/event); %.1f Mevents per CPU-second",
-                     theta, s * 1e3, Double(events) / s / 1e6, bytes / s / 1e9, 100 * bytes / s / streamBandwidth, bytesPerEvent,
-                     Double(events) / kernelCPUSeconds[k] / 1e6))
+        print(String(format: "kernel θ=%.1f: %.1f ms, %.0f Mevents/s, %.2f GB/s wall (%d B/event); %.1f Mevents, %.2f GB per CPU-second",
+                     theta, s * 1e3, Double(events) / s / 1e6, bytes / s / 1e9, bytesPerEvent,
+                     Double(events) / kernelCPUSeconds[k] / 1e6, bytes / kernelCPUSeconds[k] / 1e9))
         if theta != 0 { sharpEventsPerCPUSecond = Double(events) / kernelCPUSeconds[k] }
     }
     print("load average \(loadAverage())")

@@ -48,8 +48,10 @@ def load_root():
 class ImportedModel:
     """The HS3 file as ROOT imports it: the analysis's ModelConfig, its pdf, data and NLL."""
 
-    def __init__(self, ROOT, path, hs3):
+    def __init__(self, ROOT, path, hs3, backend=None):
+        """`backend`: RooFit's EvalBackend for the NLL ("cpu", "legacy", …); None keeps ROOT's default."""
         self.ROOT = ROOT
+        self.backend = backend
         self.ws = ROOT.RooWorkspace("w")
         tool = ROOT.RooJSONFactoryWSTool(self.ws)
         if not tool.importJSON(path):
@@ -60,10 +62,45 @@ class ImportedModel:
         likelihood = next(l for l in hs3["likelihoods"] if l["name"] == analysis["likelihood"])
         names = [likelihood["name"], "obsData"] + (likelihood["data"] if len(likelihood["data"]) == 1 else [])
         self.data = next((self.ws.data(n) for n in names if self.ws.data(n)), None)
+        if self.data is None and isinstance(self.pdf, ROOT.RooSimultaneous):
+            # ROOT imports one binned dataset per channel; the simultaneous pdf needs them in one, indexed by its
+            # category: a weighted dataset with one entry per bin (at the bin's centre), as hist2workspace writes.
+            if not hasattr(ROOT, "efthf_combined_data"):
+                ROOT.gInterpreter.Declare("""
+                    RooDataSet *efthf_combined_data(RooSimultaneous &pdf, RooArgList &observables,
+                                                    const std::vector<std::string> &labels, const std::vector<RooDataHist *> &data) {
+                        auto &category = const_cast<RooCategory &>(dynamic_cast<const RooCategory &>(pdf.indexCat()));
+                        RooRealVar weight("weight", "weight", 1.0);
+                        RooArgSet columns(observables);
+                        columns.add(category);
+                        columns.add(weight);
+                        auto *combined = new RooDataSet("obsData", "obsData", columns, RooFit::WeightVar(weight));
+                        for (size_t i = 0; i < labels.size(); ++i) {
+                            category.setLabel(labels[i].c_str());
+                            for (int bin = 0; bin < data[i]->numEntries(); ++bin) {
+                                RooArgSet row(*data[i]->get(bin));
+                                row.add(category);
+                                combined->add(row, data[i]->weight());
+                            }
+                        }
+                        return combined;
+                    }""")
+            labels, data = ROOT.std.vector["std::string"](), ROOT.std.vector["RooDataHist*"]()
+            for channel, name in zip(likelihood["distributions"], likelihood["data"]):
+                labels.push_back(channel)
+                data.push_back(self.ws.data(name))
+            observables = ROOT.RooArgList()
+            for v in self.mc.GetObservables():
+                if v.GetName() != self.pdf.indexCat().GetName():
+                    observables.add(v)
+            self.data = ROOT.efthf_combined_data(self.pdf, observables, labels, data)
         if self.data is None:
             raise RuntimeError(f"no dataset for likelihood {likelihood['name']} in ROOT's workspace")
-        self.nll = self.pdf.createNLL(self.data)
+        self.nll = self.pdf.createNLL(self.data, *self.backend_options())
         self.snapshot = {v.GetName(): (v.getVal(), v.isConstant()) for v in self.pdf.getParameters(self.data)}
+
+    def backend_options(self):
+        return [self.ROOT.RooFit.EvalBackend(self.backend)] if self.backend else []
 
     def reset(self):
         for name, (value, const) in self.snapshot.items():
@@ -85,11 +122,14 @@ class ImportedModel:
         self.set(values)
         return self.nll.getVal()
 
-    def fit(self):
-        self.reset()
+    def fit(self, reset=True, strategy=1, hesse=True):
+        """Minuit2 (migrad, then hesse) from the current values, or from the file's inits (`reset`)."""
+        if reset:
+            self.reset()
         RF = self.ROOT.RooFit
         # Offset: the VH NLL is ~2.6e5, and without it Minuit2's EDM stalls at ~1e-3 (status 1).
-        result = self.pdf.fitTo(self.data, RF.Minimizer("Minuit2"), RF.Strategy(1), RF.Offset(True), RF.Save(), RF.PrintLevel(-1), RF.Hesse(True))
+        result = self.pdf.fitTo(self.data, RF.Minimizer("Minuit2"), RF.Strategy(strategy), RF.Offset(True), RF.Save(), RF.PrintLevel(-1),
+                                RF.Hesse(hesse), *self.backend_options())
         fitted = {}
         for p in result.floatParsFinal():
             fitted[p.GetName()] = (p.getVal(), p.getError())
