@@ -117,26 +117,9 @@ public struct SmoothedReweightingKernel: Sendable {
     ) throws(EventDatabaseError) {
         let x = database.observables[try database.observableIndex(binning.observable)].values
         let pass = try selection.mask(database)
-        var up: [[Double]] = [], down: [[Double]] = [], transforms: [_ColumnTransform] = []
-        for systematic in try Self.checked(systematics) {
-            switch systematic.kind {
-            case .weight:
-                guard let v = database.weightVariations.first(where: { $0.name == systematic.name }) else {
-                    throw Self.missingWeight(systematic, database.weightVariations.map(\.name))
-                }
-                up.append(v.up)
-                down.append(v.down)
-                transforms.append(.minusOne)
-            case .shift:
-                guard let s = database.observableShifts.first(where: { $0.name == systematic.name && $0.observable == binning.observable }) else {
-                    throw Self.missingShift(systematic, binning, database.observableShifts.map { ($0.name, $0.observable) })
-                }
-                up.append(s.up)
-                down.append(s.down)
-                transforms.append(.identity)
-            }
-        }
-        transforms += transforms.map { $0 == .minusOne ? .oneMinus : .negate }
+        let (up, down, transforms) = try Self.columns(
+            of: systematics, binning: binning, weights: database.weightVariations.map { ($0.name, $0.up, $0.down) },
+            shifts: database.observableShifts.map { ($0.name, $0.observable, $0.up, $0.down) })
         try self.init(
             coefficientNames: database.coefficientNames, monomials: database.monomials, binning: binning, selection: selection,
             systematics: systematics, smoothingWidth: smoothingWidth, normalisation: normalisation,
@@ -157,30 +140,14 @@ public struct SmoothedReweightingKernel: Sendable {
     ) throws(EventDatabaseError) {
         let layout = file._file.layout
         let x = try file.observableColumn(binning.observable)
-        var up: [Int] = [], down: [Int] = [], transforms: [_ColumnTransform] = []
+        let up: [Int], down: [Int], transforms: [_ColumnTransform]
         do throws(EventDatabaseError) {
-            for systematic in try Self.checked(systematics) {
-                switch systematic.kind {
-                case .weight:
-                    guard let v = layout.weightVariations.first(where: { $0.name == systematic.name }) else {
-                        throw Self.missingWeight(systematic, layout.weightVariations.map(\.name))
-                    }
-                    up.append(v.up)
-                    down.append(v.down)
-                    transforms.append(.minusOne)
-                case .shift:
-                    guard let s = layout.observableShifts.first(where: { $0.name == systematic.name && $0.observable == binning.observable }) else {
-                        throw Self.missingShift(systematic, binning, layout.observableShifts.map { ($0.name, $0.observable) })
-                    }
-                    up.append(s.up)
-                    down.append(s.down)
-                    transforms.append(.identity)
-                }
-            }
+            (up, down, transforms) = try Self.columns(
+                of: systematics, binning: binning, weights: layout.weightVariations.map { ($0.name, $0.up, $0.down) },
+                shifts: layout.observableShifts.map { ($0.name, $0.observable, $0.up, $0.down) })
         } catch {
             throw EventDatabaseError(error.code, error.message, file: file.path, dataset: error.dataset)
         }
-        transforms += transforms.map { $0 == .minusOne ? .oneMinus : .negate }
         var kept: [Int]? = nil
         if !selection.cuts.isEmpty {
             let cuts = selection.cuts
@@ -233,6 +200,33 @@ public struct SmoothedReweightingKernel: Sendable {
 
     /// Whether evaluations read (some of) the columns from the file.
     public var isStreamed: Bool { _source.isStreamed }
+
+    /// The up columns of the systematics, then their down columns, with the transform that makes
+    /// each `δ₊` or `δ₋` of code4p (weight ratios u − 1 and 1 − d, shifts Δ⁺ and −Δ⁻), whatever
+    /// holds a column (`Column`: its values, or a column index of a file).
+    private static func columns<Column>(
+        of systematics: [EventSystematic], binning: Binning, weights: [(name: String, up: Column, down: Column)],
+        shifts: [(name: String, observable: String, up: Column, down: Column)]
+    ) throws(EventDatabaseError) -> (up: [Column], down: [Column], transforms: [_ColumnTransform]) {
+        var up: [Column] = [], down: [Column] = [], transforms: [_ColumnTransform] = []
+        for systematic in try checked(systematics) {
+            switch systematic.kind {
+            case .weight:
+                guard let v = weights.first(where: { $0.name == systematic.name }) else { throw missingWeight(systematic, weights.map(\.name)) }
+                up.append(v.up)
+                down.append(v.down)
+                transforms.append(.minusOne)
+            case .shift:
+                guard let s = shifts.first(where: { $0.name == systematic.name && $0.observable == binning.observable }) else {
+                    throw missingShift(systematic, binning, shifts.map { ($0.name, $0.observable) })
+                }
+                up.append(s.up)
+                down.append(s.down)
+                transforms.append(.identity)
+            }
+        }
+        return (up, down, transforms + transforms.map { $0 == .minusOne ? .oneMinus : .negate })
+    }
 
     private static func checked(_ systematics: [EventSystematic]) throws(EventDatabaseError) -> [EventSystematic] {
         for (k, systematic) in systematics.enumerated() {

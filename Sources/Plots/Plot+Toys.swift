@@ -41,7 +41,8 @@ extension Plot {
             svg.text("observed \(tickLabel(observed))", x: frame.x(observed) + 5, y: frame.top + 14, size: 12, anchor: "start")
         }
         frame.drawFrame(&svg)
-        drawLegend(&svg, x: frame.right - 330, y: frame.top + 26, entries: [
+        let legendWidth = 40 + 7.2 * Double(series.map(\.label.count).max() ?? 0)
+        drawLegend(&svg, x: frame.right - legendWidth - 8, y: frame.top + 26, entries: [
             (label: series[0].label, color: series[0].color, kind: .line),
             (label: series[1].label, color: series[1].color, kind: .line),
             (label: "observed; CLs = \(tickLabel(cls))", color: "#000", kind: .dashed),

@@ -21,15 +21,21 @@ import Testing
         return (process.terminationStatus, (try? String(contentsOf: output, encoding: .utf8)) ?? "")
     }
 
-    @Test func rootReadsTheHS3ExportAndAgrees() throws {
-        guard (try? Self.python(["-c", "import ROOT"]))?.status == 0 else {
+    /// The efthf binary when python3 can import ROOT; nil (said why) otherwise.
+    static func prerequisites() -> String? {
+        guard (try? python(["-c", "import ROOT"]))?.status == 0 else {
             print("HS3ROOTTests skipped: python3 cannot import ROOT (pip install root, or scripts/setup.sh)")
-            return
+            return nil
         }
         guard let binary = CLI.binary else {
             Issue.record("the efthf binary was not found")
-            return
+            return nil
         }
+        return binary
+    }
+
+    @Test func rootReadsTheHS3ExportAndAgrees() throws {
+        guard let binary = Self.prerequisites() else { return }
         var workspaces = ["Data/vh/workspace_morphing.json", "Data/vh/workspace_events.json"].map { CLI.repository.appendingPathComponent($0).path }
         for name in ["01_pyhf_example/example_bkgonly.json", "02_cms_combine2pyhf_one-bin-stat-full/workspace.json"] {
             if let path = CLI.reference(name) { workspaces.append(path) }
@@ -45,14 +51,7 @@ import Testing
     /// ROOT's text and gets ROOT's NLL differences of its own workspace at 10 random points
     /// (Tests/References/root/check_root_hs3.py; Specs/hs3.md §3.1).
     @Test func efthfReadsROOTsOwnHS3() throws {
-        guard (try? Self.python(["-c", "import ROOT"]))?.status == 0 else {
-            print("HS3ROOTTests skipped: python3 cannot import ROOT (pip install root, or scripts/setup.sh)")
-            return
-        }
-        guard let binary = CLI.binary else {
-            Issue.record("the efthf binary was not found")
-            return
-        }
+        guard let binary = Self.prerequisites() else { return }
         let script = CLI.repository.appendingPathComponent("Tests/References/root/check_root_hs3.py").path
         let (status, output) = try Self.python([script, "--efthf", binary])
         print(output)

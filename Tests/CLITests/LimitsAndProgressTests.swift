@@ -56,6 +56,24 @@ import Testing
         try Self.expectRefused([arguments[0], plan] + arguments.dropFirst(), mentioning: mentions)
     }
 
+    /// A one-channel workspace of 10 001 bins with a staterror has 10 002 free parameters, one
+    /// above the fit's limit: refused at once, before the minimiser allocates its n × n matrices.
+    @Test func aFitWithTooManyFreeParametersIsRefused() throws {
+        let bins = 10_001
+        let counts = "[" + Array(repeating: "10.0", count: bins).joined(separator: ",") + "]"
+        let errors = "[" + Array(repeating: "1.0", count: bins).joined(separator: ",") + "]"
+        let workspace = """
+            {"version": "1.0.0", "channels": [{"name": "c", "samples": [{"name": "s", "data": \(counts), "modifiers": [
+             {"name": "mu", "type": "normfactor", "data": null}, {"name": "stat", "type": "staterror", "data": \(errors)}]}]}],
+             "observations": [{"name": "c", "data": \(counts)}],
+             "measurements": [{"name": "m", "config": {"poi": "mu", "parameters": []}}]}
+            """
+        let directory = try CLI.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = try CLI.write(workspace, to: "large.json", in: directory)
+        try Self.expectRefused(["fit", path], mentioning: ["10002 free parameters", "the limit is 10000"])
+    }
+
     static func expectRefused(_ arguments: [String], mentioning mentions: [String], sourceLocation: SourceLocation = #_sourceLocation) throws {
         let resolved = arguments.map { $0.hasPrefix("Data/") ? CLI.repository.appendingPathComponent($0).path : $0 }
         let result = try CLI.run(resolved, environment: ["EFTHF_PROGRESS": "0"])

@@ -42,6 +42,7 @@ def load_root():
         sys.exit(2)
     ROOT.gErrorIgnoreLevel = ROOT.kError
     ROOT.RooMsgService.instance().setGlobalKillBelow(ROOT.RooFit.ERROR)
+    ROOT.TH1.AddDirectory(False)
     return ROOT
 
 

@@ -27,17 +27,8 @@ import subprocess
 import sys
 import tempfile
 
-
-def load_root():
-    try:
-        import ROOT  # noqa: N811
-    except ImportError:
-        print("ROOT is not importable (pip install root)")
-        sys.exit(2)
-    ROOT.gErrorIgnoreLevel = ROOT.kError
-    ROOT.RooMsgService.instance().setGlobalKillBelow(ROOT.RooFit.ERROR)
-    ROOT.TH1.AddDirectory(False)
-    return ROOT
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from check_hs3 import load_root  # noqa: E402  (the same ROOT set-up as the export check)
 
 
 KEEP = []
