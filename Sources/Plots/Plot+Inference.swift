@@ -37,9 +37,12 @@ extension Plot {
                 failed.append((SIMD2(x0, y0), SIMD2(x1, y1)))
             }
         }
+        // Points where the model itself is undefined (e.g. negative morphed yields) are named so.
+        let outside = !scan.failures.isEmpty && scan.failures.allSatisfy { $0.reason.contains("outside the model's domain") }
         return Plot.contours(xName: scan.parameters[0], yName: scan.parameters[1],
                              xRange: (xs.min() ?? 0)...(xs.max() ?? 1), yRange: (ys.min() ?? 0)...(ys.max() ?? 1),
-                             lines: lines, bestFit: best, reference: reference, failedCells: failed, closedAtBoundary: atBoundary)
+                             lines: lines, bestFit: best, reference: reference, failedCells: failed, closedAtBoundary: atBoundary,
+                             failedLabel: outside ? "outside the model's domain" : "conditional fit failed")
     }
 
     /// Marching squares for `values[i][j] = level` (i along x, j along y) that closes every line.

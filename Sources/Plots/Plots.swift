@@ -202,9 +202,11 @@ public enum Plot {
     ///     failed, hatched and counted in the legend.
     ///   - closedAtBoundary: the contours were closed along the scan's boundary (the region
     ///     continues beyond the grid); said in the legend.
+    ///   - failedLabel: what the legend calls the failed cells.
     public static func contours(xName: String, yName: String, xRange: ClosedRange<Double>, yRange: ClosedRange<Double>,
                                 lines: [ContourLine], bestFit: SIMD2<Double>, reference: (point: SIMD2<Double>, label: String)? = nil,
-                                failedCells: [(lower: SIMD2<Double>, upper: SIMD2<Double>)] = [], closedAtBoundary: Bool = false) -> String {
+                                failedCells: [(lower: SIMD2<Double>, upper: SIMD2<Double>)] = [], closedAtBoundary: Bool = false,
+                                failedLabel: String = "conditional fit failed") -> String {
         var svg = SVGDocument(width: 680, height: 612)
         let frame = Frame(left: 90, top: 48, width: 520, height: 480, x: xRange, y: yRange)
         svg.text("Profile likelihood contours in (\(xName), \(yName))", x: frame.left + frame.width / 2, y: 28, size: 16, weight: "bold")
@@ -217,7 +219,7 @@ public enum Plot {
                 let y0 = frame.y(min(cell.upper.y, yRange.upperBound)), y1 = frame.y(max(cell.lower.y, yRange.lowerBound))
                 svg.raw("<rect class=\"failed-fit\" x=\"\(SVGDocument.n(x0))\" y=\"\(SVGDocument.n(y0))\" width=\"\(SVGDocument.n(x1 - x0))\" height=\"\(SVGDocument.n(y1 - y0))\" fill=\"url(#hatch)\"/>")
             }
-            entries.append((label: "conditional fit failed (\(failedCells.count) point\(failedCells.count == 1 ? "" : "s")): interpolated", color: "url(#hatch)", kind: .box))
+            entries.append((label: "\(failedLabel) (\(failedCells.count) point\(failedCells.count == 1 ? "" : "s")): interpolated", color: "url(#hatch)", kind: .box))
         }
         for (k, line) in lines.enumerated() {
             let c = k == 0 ? "#1f77b4" : k == 1 ? "#d62728" : color(k + 1)

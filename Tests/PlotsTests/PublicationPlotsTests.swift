@@ -167,6 +167,25 @@ func attributeValues(_ svg: String, _ name: String) -> [String] {
         try checkPlot(svg, name: "contours_failed")
     }
 
+    @Test("failed points outside the model's domain are named so in the contours' legend; other failures as failed fits")
+    func contoursNameTheReasonOfFailedPoints() throws {
+        let best = FitResult(parameterNames: ["a", "b"], values: [0, 0], twiceNLL: 0, status: .converged, edm: 0, fixed: [false, false], functionCalls: 1)
+        func scan(_ reason: String) -> ProfileScan2D {
+            var fits: [[(twiceNLL: Double, status: FitStatus)]] = []
+            for i in 0..<5 {
+                var row: [(twiceNLL: Double, status: FitStatus)] = []
+                for j in 0..<5 { row.append((twiceNLL: Double(i * i + j * j), status: .converged)) }
+                fits.append(row)
+            }
+            fits[0][0] = (twiceNLL: .nan, status: .failed(reason: reason))
+            return ProfileScan2D(parameters: ["a", "b"], xValues: (0..<5).map(Double.init), yValues: (0..<5).map(Double.init), fits: fits, bestFit: best)
+        }
+        let outside = Plot.contours(scan("2NLL is not finite …: outside the model's domain: negative morphed yields at a=0, b=0: …"))
+        #expect(outside.contains("outside the model&apos;s domain (1 point): interpolated"))
+        let failed = Plot.contours(scan("the minimiser stopped: too many evaluations"))
+        #expect(failed.contains("conditional fit failed (1 point): interpolated"))
+    }
+
     @Test("end to end: the event-database example's fit yields with edges, band and ratio (rendered)")
     func eventDatabaseYieldsPlot() throws {
         let loaded = try ModelSource(workspace: Self.repository.appendingPathComponent("Data/vh/workspace_events.json").path).load()
