@@ -135,16 +135,20 @@ extension ToyHypotestResult {
         // CLs at each background-only toy's statistic, then its percentiles.
         let clsOverToys = b.map { t in let c = pValue(b, t); return c > 0 ? pValue(s, t) / c : 0 }.sorted()
         let percentiles = [2.27501319, 15.86552539, 50.0, 84.13447461, 97.72498681]
-        let expected = percentiles.map { p -> Double in
-            let position = p / 100 * Double(clsOverToys.count - 1)
-            let i = Int(position.rounded(.down)), j = min(i + 1, clsOverToys.count - 1)
-            return clsOverToys[i] + (position - Double(i)) * (clsOverToys[j] - clsOverToys[i])
-        }
+        let expected = percentiles.map { linearPercentile(ofSorted: clsOverToys, $0) }
         self.init(
             poiValue: poiValue, testStatistic: testStatistic, q: q, clsbObserved: clsb, clbObserved: clb,
             clsObserved: clb > 0 ? clsb / clb : .nan, clsExpected: expected, signalTestStatistics: s,
             backgroundTestStatistics: b, failedToys: 2 * next - s.count - b.count)
     }
+}
+
+/// numpy's `percentile(values, percent)` (its default, linear interpolation between the two
+/// nearest ranks) of `values` sorted ascending and not empty.
+public func linearPercentile(ofSorted values: [Double], _ percent: Double) -> Double {
+    let position = percent / 100 * Double(values.count - 1)
+    let i = Int(position.rounded(.down)), j = min(i + 1, values.count - 1)
+    return values[i] + (position - Double(i)) * (values[j] - values[i])
 }
 
 /// Draws pseudo-data from the model at given parameters.

@@ -20,26 +20,6 @@ import _SeededRandom
         "Specs/examples/eft_truncation_linear.json",
     ]
 
-    /// Random points of `model` (coefficients within ±0.05, every free nuisance parameter moved);
-    /// the per-bin γ's stay at 1 when `gammasAtOne`.
-    static func points(_ model: HistFactoryModel, coefficients: Set<String>, gammasAtOne: Bool, count: Int, seed: UInt64) -> [[Double]] {
-        var generator = SplitMix64(state: seed)
-        return (0 ..< count).map { _ in
-            var x = model.suggestedInits
-            for set in model.parameterSets {
-                if gammasAtOne && !set.isScalar { continue }
-                for i in set.indices where !model.suggestedFixed[i] {
-                    let v: Double
-                    if coefficients.contains(set.name) { v = Double.random(in: -0.05 ... 0.05, using: &generator) }
-                    else if x[i] == 0 { v = Double.random(in: -1.2 ... 1.2, using: &generator) }
-                    else { v = x[i] * Double.random(in: 0.9 ... 1.1, using: &generator) }
-                    x[i] = min(max(v, model.suggestedBounds[i].lowerBound), model.suggestedBounds[i].upperBound)
-                }
-            }
-            return x
-        }
-    }
-
     /// efthf → Combine scaling JSON (text) → efthf on the SM-template workspace: the same ln L to
     /// 5e−12 relative at 12 random points (seeded). Not closer: each template goes through
     /// T/y0 and back (one rounding), and on the VH workspaces (~3·10⁴ events) ln L ≈ −10² is a
@@ -62,7 +42,7 @@ import _SeededRandom
         #expect(data.main == importedData.main)
         let withVariance = model.dependentSampleModels.contains { $0.evaluator.hasVariance }
         var worst = 0.0
-        for x in Self.points(model, coefficients: Set(ws.wilsonCoefficients), gammasAtOne: withVariance, count: 12, seed: 17 + UInt64(k)) {
+        for x in randomPoints(model, coefficients: Set(ws.wilsonCoefficients), gammasAtOne: withVariance, count: 12, seed: 17 + UInt64(k)) {
             var y = imported.suggestedInits
             for (i, name) in model.parameterNames.enumerated() { y[imported.parameterNames.firstIndex(of: name)!] = x[i] }
             let a = model.logLikelihood(x, data: data), b = imported.logLikelihood(y, data: importedData)
@@ -73,7 +53,7 @@ import _SeededRandom
         // Measured, not asserted: with the γ's moved too, the width that follows c is what differs.
         var moved = 0.0
         if withVariance {
-            for x in Self.points(model, coefficients: Set(ws.wilsonCoefficients), gammasAtOne: false, count: 12, seed: 31 + UInt64(k)) {
+            for x in randomPoints(model, coefficients: Set(ws.wilsonCoefficients), gammasAtOne: false, count: 12, seed: 31 + UInt64(k)) {
                 var y = imported.suggestedInits
                 for (i, name) in model.parameterNames.enumerated() { y[imported.parameterNames.firstIndex(of: name)!] = x[i] }
                 let a = model.logLikelihood(x, data: data), b = imported.logLikelihood(y, data: importedData)
@@ -187,7 +167,7 @@ import _SeededRandom
                                                      coefficients: ["chg", "chbox"], modifierName: "ggH_prod")
         let a = try HistFactoryModel(workspace: example), b = try HistFactoryModel(workspace: imported)
         let da = try a.observedData(from: example), db = try b.observedData(from: imported)
-        for x in Self.points(a, coefficients: ["chg", "chbox"], gammasAtOne: false, count: 12, seed: 5) {
+        for x in randomPoints(a, coefficients: ["chg", "chbox"], gammasAtOne: false, count: 12, seed: 5) {
             var y = b.suggestedInits
             for (i, name) in a.parameterNames.enumerated() { y[b.parameterNames.firstIndex(of: name)!] = x[i] }
             let la = a.logLikelihood(x, data: da), lb = b.logLikelihood(y, data: db)

@@ -40,19 +40,8 @@ import Testing
         let data = try model.observedData(from: ws), importedData = try imported.observedData(from: back)
         #expect(data.main == importedData.main)
         let coefficients = Set(ws.wilsonCoefficients)
-        var generator = SystemRandomNumberGenerator()
         var worst = 0.0
-        for _ in 0 ..< 12 {
-            var x = model.suggestedInits
-            for set in model.parameterSets {
-                for i in set.indices where !model.suggestedFixed[i] {
-                    let v: Double
-                    if coefficients.contains(set.name) { v = Double.random(in: -0.05 ... 0.05, using: &generator) }
-                    else if x[i] == 0 { v = Double.random(in: -1.2 ... 1.2, using: &generator) }
-                    else { v = x[i] * Double.random(in: 0.9 ... 1.1, using: &generator) }
-                    x[i] = min(max(v, model.suggestedBounds[i].lowerBound), model.suggestedBounds[i].upperBound)
-                }
-            }
+        for x in randomPoints(model, coefficients: coefficients, gammasAtOne: false, count: 12, seed: 5 + UInt64(k)) {
             var y = imported.suggestedInits
             for (i, name) in model.parameterNames.enumerated() { y[imported.parameterNames.firstIndex(of: name)!] = x[i] }
             let a = model.logLikelihood(x, data: data), b = imported.logLikelihood(y, data: importedData)

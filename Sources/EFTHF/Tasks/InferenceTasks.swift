@@ -566,13 +566,10 @@ public struct ToyDistributions: Sendable, Codable, Equatable {
         overflow = [s.overflow, b.overflow]
     }
 
-    /// numpy's `percentile(values, 99)` (linear interpolation); NaN for no values.
+    /// numpy's `percentile(values, 99)` of the finite values; NaN for none.
     static func percentile99(_ values: [Double]) -> Double {
         let sorted = values.filter(\.isFinite).sorted()
-        guard !sorted.isEmpty else { return .nan }
-        let position = 0.99 * Double(sorted.count - 1)
-        let k = Int(position.rounded(.down)), f = position - Double(k)
-        return k + 1 < sorted.count ? sorted[k] + f * (sorted[k + 1] - sorted[k]) : sorted[k]
+        return sorted.isEmpty ? .nan : linearPercentile(ofSorted: sorted, 99)
     }
 }
 
