@@ -185,8 +185,8 @@ extension EFTHFCommand {
                     task.multistart = search.multistart
                     task.maxStarts = search.maxStarts
                     let workspace = try model.loadWorkspace()
-                    let chosen = try task.selectedPatches().patches.count
-                    let report = try Progress.run("limit grid (\(chosen) patches)", total: chosen, quiet: json) { progress in
+                    // The task reads the patch set and reports the number of patches as the total.
+                    let report = try Progress.run("limit grid (patches)", quiet: json) { progress in
                         try task.run(backgroundOnly: workspace, measurement: model.measurement, interpolation: interpolation.interpolation, progress: progress.callback)
                     }
                     if json { print(report.jsonValue.serialized(.pretty)) } else { Self.printTable(report) }

@@ -87,6 +87,7 @@ public struct LimitGridTask: Sendable, Equatable {
         let range = range ?? chosen.indices
         var rows: [LimitGridReport.Row] = []
         rows.reserveCapacity(range.count)
+        progress?(0, range.count)
         for (done, patch) in chosen[range].enumerated() {
             rows.append(row(patch, set: set, backgroundOnly: backgroundOnly, measurement: measurement, interpolation: interpolation))
             progress?(done + 1, range.count)

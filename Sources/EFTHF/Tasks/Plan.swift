@@ -98,6 +98,7 @@ public struct Plan: Sendable, Equatable {
             throw HistFactoryError(.parameter, "the number of shards must be from 1 to \(Limits.shards), not \(requested)")
         }
         var task = task
+        var patchSet: PatchSet? = nil
         switch task {
         case .scan(var t):
             guard !t.adaptive else {
@@ -114,6 +115,7 @@ public struct Plan: Sendable, Equatable {
             let (set, patches) = try t.selectedPatches()
             t.patches = patches.map(\.name)
             t.patchSetDigest = try PatchSet.digest(set.json)
+            patchSet = set
             task = .limitGrid(t)
         }
         // The task must survive its JSON form unchanged (a seed above 2⁶³ would not); the
@@ -134,8 +136,8 @@ public struct Plan: Sendable, Equatable {
             for axis in t.axes { _ = try loaded.model.parameterIndex(named: axis.name) }
         case .toys, .patchSet:
             _ = try LoadedModel(workspace: workspace, measurement: source.measurement, interpolation: interpolation)
-        case .limitGrid(let t):
-            try t.selectedPatches().set.verify(workspace)
+        case .limitGrid:
+            try patchSet?.verify(workspace)
         }
         self.task = task
         self.source = source
