@@ -1,0 +1,173 @@
+// The explorer's HEPData archives and exports (Specs/service.md, "Archives" and "Explorer"):
+// an archive is uploaded once for its listing (POST /v1/archives) and again with the chosen
+// workspace and patch, which the server stores as a new workspace; the export buttons submit
+// export, patchset and popxf jobs and download their files. Uses explorer.js's api, accept,
+// setStatus, save and state.
+"use strict";
+
+const archive = { file: null, listing: null };
+
+/// POST /v1/archives with the archive file as the body; `query` selects what to load.
+async function postArchive(file, query) {
+  const response = await fetch(`/v1/archives${query ? "?" + new URLSearchParams(query) : ""}`,
+    { method: "POST", body: file, headers: { ...authHeaders(), "Content-Type": "application/octet-stream" } });
+  const text = await response.text();
+  let json = null;
+  try { json = text ? JSON.parse(text) : null; } catch (e) { json = null; }
+  if (!response.ok) {
+    const message = json && json.error ? json.error : `${response.status} ${text}`;
+    if (response.status === 401) askForToken(message);
+    throw new Error(message);
+  }
+  return json;
+}
+
+/// A patch's label values, e.g. "m1=700, m2=150".
+function patchValues(labels, values) {
+  return values.map((v, i) => `${labels[i] || i}=${v}`).join(", ");
+}
+
+async function readArchive(file) {
+  archive.file = file;
+  archive.listing = null;
+  $("archive-load").disabled = true;
+  setStatus($("status"), `Reading the archive ${file.name}…`);
+  try {
+    const listing = await postArchive(file);
+    archive.listing = listing;
+    $("archive-workspace").replaceChildren(...listing.workspaces.map((w) => new Option(w.member, w.member)));
+    const options = [new Option("(background only: no patch)", "")];
+    for (const set of listing.patchsets) {
+      for (const patch of set.patches) {
+        const values = patchValues(set.labels, patch.values);
+        const option = new Option(`${patch.name}${values ? ` (${values})` : ""}${listing.patchsets.length > 1 ? ` — ${set.member}` : ""}`,
+          JSON.stringify({ patchset: set.member, patch: patch.name, workspace: set.workspace || null }));
+        option.dataset.patch = patch.name;
+        options.push(option);
+      }
+    }
+    $("archive-patch").replaceChildren(...options);
+    // The first patch is preselected: a background-only workspace is rarely a model on its own.
+    if (options.length > 1) $("archive-patch").selectedIndex = 1;
+    syncArchiveWorkspace();
+    for (const id of ["archive-workspace", "archive-patch", "archive-load"]) $(id).disabled = false;
+    const patches = listing.patchsets.reduce((n, s) => n + s.patches.length, 0);
+    setStatus($("status"), `Archive ${file.name} (${listing.format}, ${listing.entries} entries): ${listing.workspaces.length} workspace(s), ` +
+      `${listing.patchsets.length} patch set(s) with ${patches} patch(es); choose one and load it.`);
+  } catch (error) {
+    setStatus($("status"), `${file.name}: ${error.message}`, true);
+  }
+}
+
+/// The workspace the chosen patch set was made for (by digest), when the archive knows it.
+function syncArchiveWorkspace() {
+  const value = $("archive-patch").value;
+  const choice = value ? JSON.parse(value) : null;
+  if (choice && choice.workspace) $("archive-workspace").value = choice.workspace;
+}
+
+async function loadFromArchive() {
+  if (!archive.file || !archive.listing) return;
+  const value = $("archive-patch").value;
+  const choice = value ? JSON.parse(value) : null;
+  const query = { workspace: $("archive-workspace").value };
+  if (choice) Object.assign(query, { patchset: choice.patchset, patch: choice.patch });
+  setStatus($("status"), choice ? `Loading ${query.workspace} with patch ${choice.patch}…` : `Loading ${query.workspace}…`);
+  try {
+    await accept(await postArchive(archive.file, query));
+  } catch (error) {
+    setStatus($("status"), `${archive.file.name}: ${error.message}`, true);
+  }
+}
+
+// MARK: Exports
+
+/// Runs a job on the workspace and downloads its files (`names`: job file → downloaded name).
+async function exportJob(request, names, what) {
+  const status = $("export-status");
+  setStatus(status, `${what}: running…`);
+  try {
+    const job = await api("POST", `/v1/workspaces/${state.id}/jobs`, request);
+    const done = await waitForJob(job);
+    for (const [file, saveAs] of Object.entries(names)) {
+      const response = await fetch(`/v1/jobs/${done.id}/files/${file}`, { headers: authHeaders() });
+      if (!response.ok) throw new Error(`${file}: ${response.status}`);
+      save(await response.blob(), saveAs);
+    }
+    const summary = done.summary && done.summary.patches !== undefined ? ` (${done.summary.patches} patches)` : "";
+    setStatus(status, `${what}: downloaded ${Object.values(names).join(", ")}${summary}.`);
+  } catch (error) {
+    setStatus(status, `${what}: ${error.message}`, true);
+  }
+}
+
+/// The grid field's text `name=lower:upper:count, …` as a patchset job's grid.
+function parseGrid(text) {
+  const grid = {};
+  for (const part of text.split(",").map((p) => p.trim()).filter(Boolean)) {
+    const match = /^([^=\s]+)\s*=\s*([^:]+):([^:]+):(\d+)$/.exec(part);
+    if (!match) throw new Error(`"${part}" is not name=lower:upper:count`);
+    grid[match[1]] = [Number(match[2]), Number(match[3]), Number(match[4])];
+  }
+  return grid;
+}
+
+/// Shows the Wilson-coefficient exports for a workspace that has coefficients, with the POI
+/// choices an exported workspace may have (parameters that are not coefficients, normalisation
+/// factors first) and a default grid of each coefficient over its slider's range.
+function renderExports() {
+  const coefficients = state.summary ? state.summary.wilson_coefficients : [];
+  const has = coefficients.length > 0;
+  $("export-wc").hidden = !has;
+  $("export-grid-row").hidden = !has;
+  $("export-popxf-row").hidden = !has;
+  setStatus($("export-status"), "");
+  if (!has) return;
+  const normfactors = state.summary.inspection.normalisation_factors.map((n) => n.name).filter((n) => !coefficients.includes(n));
+  const others = state.summary.parameters.map((p) => p.set).filter((n, i, all) => all.indexOf(n) === i && !coefficients.includes(n) && !normfactors.includes(n));
+  const poi = state.summary.inspection.poi;
+  const choices = [...normfactors, ...others];
+  $("export-poi").replaceChildren(...choices.map((n) => new Option(n, n)));
+  if (choices.includes(poi)) $("export-poi").value = poi;
+  $("export-grid").value = coefficients.map((c) => {
+    const slider = document.getElementById(`wc-${c}`);
+    return `${c}=${slider ? slider.min : -1}:${slider ? slider.max : 1}:3`;
+  }).join(", ");
+}
+
+async function downloadDocument() {
+  try {
+    const response = await fetch(`/v1/workspaces/${state.id}/workspace.json`, { headers: authHeaders() });
+    if (!response.ok) throw new Error(`${response.status}`);
+    save(await response.blob(), `workspace_${state.id.slice(0, 8)}.json`);
+  } catch (error) {
+    setStatus($("export-status"), `Download: ${error.message}`, true);
+  }
+}
+
+function startLoadAndExport() {
+  $("file-archive").addEventListener("change", (e) => { if (e.target.files[0]) readArchive(e.target.files[0]); });
+  $("archive-patch").addEventListener("change", syncArchiveWorkspace);
+  $("archive-load").addEventListener("click", loadFromArchive);
+  $("export-document").addEventListener("click", downloadDocument);
+  $("export-point").addEventListener("click", () => {
+    const at = Object.fromEntries(state.wilson);
+    exportJob({ kind: "export", at, poi: $("export-poi").value }, { "workspace.json": "workspace_at_point.json" }, "Workspace at the point");
+  });
+  $("export-patchset").addEventListener("click", () => {
+    let grid;
+    try { grid = parseGrid($("export-grid").value); } catch (error) { setStatus($("export-status"), `Patch set: ${error.message}`, true); return; }
+    exportJob({ kind: "patchset", grid, poi: $("export-poi").value }, { "patchset.json": "patchset.json", "BkgOnly.json": "BkgOnly.json" }, "Patch set");
+  });
+  $("export-popxf").addEventListener("click", () => {
+    exportJob({ kind: "popxf", scale: Number($("popxf-scale").value), observables: $("popxf-observables").value }, { "popxf.json": "popxf.json" }, "POPxf");
+  });
+  // The exports follow the workspace explorer.js opens.
+  const open = openWorkspace;
+  openWorkspace = async function (id) {
+    await open(id);
+    renderExports();
+  };
+}
+
+startLoadAndExport();

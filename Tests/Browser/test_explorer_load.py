@@ -1,0 +1,225 @@
+"""The explorer's HEPData archives and export buttons, end to end in headless Chromium against a
+real `efthf serve` (fixtures from test_explorer.py), checked against stock pyhf.
+
+Archives are packed here with Python's tarfile and zipfile from the published ATLAS SUSY-2019-08
+1Lbb likelihood (BkgOnly.json + patchset.json with 125 signal patches) of the shared reference
+folder; the tests that need it are skipped, saying so, when that folder is absent.
+"""
+
+import io
+import json
+import subprocess
+import tarfile
+import time
+import urllib.error
+import urllib.request
+import zipfile
+
+import numpy as np
+import pyhf
+import pytest
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import Select
+
+from test_explorer import (BINARY, EXAMPLE, REFERENCE, TOKEN, authorised, browser, downloads, server,  # noqa: F401 (fixtures)
+                           severe_console_entries, shoot, wait, wait_for_charts)
+
+ONE_L_BB = REFERENCE / "workspaces/06_atlas_susy2019_08_1Lbb"
+PATCH = "C1N2_Wh_hbb_700_150"
+needs_1lbb = pytest.mark.skipif(not ONE_L_BB.is_dir(), reason="the shared reference workspaces (06_atlas_susy2019_08_1Lbb) are absent")
+
+
+def pack(path, kind):
+    """The 1Lbb pair as a HEPData archive would hold it, in a folder with a README."""
+    members = {"1Lbb/BkgOnly.json": (ONE_L_BB / "BkgOnly.json").read_bytes(),
+               "1Lbb/patchset.json": (ONE_L_BB / "patchset.json").read_bytes(),
+               "1Lbb/README.md": b"ATLAS SUSY-2019-08 likelihoods\n"}
+    if kind == "zip":
+        with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+            for name, data in members.items():
+                z.writestr(name, data)
+    else:
+        with tarfile.open(path, "w:gz") as t:
+            for name, data in members.items():
+                info = tarfile.TarInfo(name)
+                info.size = len(data)
+                t.addfile(info, io.BytesIO(data))
+    return path
+
+
+def api(server, method, path, body=None, content_type="application/json"):
+    request = urllib.request.Request(server + path, data=body, method=method,
+                                     headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": content_type})
+    with urllib.request.urlopen(request, timeout=120) as r:
+        return r.status, json.load(r)
+
+
+def efthf_logpdf(workspace_path, at=None):
+    """efthf's log L at the suggested initial values (with `at` set), by `efthf eval`."""
+    command = [str(BINARY), "eval", str(workspace_path)] + (["--at", at] if at else [])
+    return json.loads(subprocess.run(command, check=True, capture_output=True, text=True).stdout)["logpdf"]
+
+
+def pyhf_patched():
+    """pyhf's own BkgOnly + patch: the workspace document and its model's log L and expected main
+    data at the suggested initial values."""
+    background = json.loads((ONE_L_BB / "BkgOnly.json").read_text())
+    patchset = pyhf.PatchSet(json.loads((ONE_L_BB / "patchset.json").read_text()))
+    spec = patchset.apply(background, PATCH)
+    workspace = pyhf.Workspace(spec)
+    model = workspace.model()
+    init = model.config.suggested_init()
+    data = workspace.data(model)
+    logpdf = float(model.logpdf(init, data)[0])
+    expected = model.expected_actualdata(init)
+    by_channel = {c: [float(x) for x in expected[model.config.channel_slices[c]]] for c in model.config.channels}
+    return dict(spec), logpdf, by_channel
+
+
+@needs_1lbb
+def test_archive_upload_pick_patch_matches_pyhf(server, browser, tmp_path):
+    """Upload the 1Lbb .tar.gz, pick a patch by its masses, see the charts; the stored workspace
+    is pyhf's PatchSet.apply result, its log L at the initial values pyhf's to 1e-9 (relative),
+    and the yields the page draws pyhf's expected data to 1e-9 (relative)."""
+    driver = browser
+    archive = pack(tmp_path / "1Lbb.tar.gz", "tar.gz")
+    driver.get(server + "/#token=" + TOKEN)
+    driver.find_element(By.ID, "file-archive").send_keys(str(archive))
+    wait(driver, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#archive-patch option")) == 126, timeout=120, message="no patch list")
+    assert "125 patch(es)" in driver.find_element(By.ID, "status").text
+    patch = Select(driver.find_element(By.ID, "archive-patch"))
+    label = next(o.text for o in patch.options if o.get_attribute("data-patch") == PATCH)
+    assert "m1=700" in label and "m2=150" in label, label
+    patch.select_by_visible_text(label)
+    assert Select(driver.find_element(By.ID, "archive-workspace")).first_selected_option.text == "1Lbb/BkgOnly.json"
+    shoot(driver, "20-archive-listing.png", "load")
+    driver.find_element(By.ID, "archive-load").click()
+    summary = wait_for_charts(driver, server)
+    assert summary["inspection"]["poi"] == "mu_SIG"
+    shoot(driver, "21-archive-patched-charts.png", "yields")
+
+    workspace_id = driver.execute_script("return new URLSearchParams(location.search).get('workspace')")
+    with urllib.request.urlopen(authorised(f"{server}/v1/workspaces/{workspace_id}/workspace.json")) as r:
+        stored = json.load(r)
+    spec, logpdf, expected = pyhf_patched()
+    assert stored == spec, "the stored workspace differs from pyhf's PatchSet.apply"
+    stored_path = tmp_path / "stored.json"
+    stored_path.write_text(json.dumps(stored))
+    ours = efthf_logpdf(stored_path)
+    assert ours == pytest.approx(logpdf, rel=1e-9), (ours, logpdf)
+    _, yields = api(server, "POST", f"/v1/workspaces/{workspace_id}/yields", b"{}")
+    for channel in yields["channels"]:
+        np.testing.assert_allclose(channel["total"], expected[channel["name"]], rtol=1e-9)
+    assert severe_console_entries(driver) == []
+
+
+@needs_1lbb
+def test_zip_archive_lists_and_loads_like_the_tarball(server, tmp_path):
+    """The same archive as .zip: the same listing, and the selected patch gives the same workspace."""
+    tarball = pack(tmp_path / "1Lbb.tar.gz", "tar.gz").read_bytes()
+    zipped = pack(tmp_path / "1Lbb.zip", "zip").read_bytes()
+    _, from_tar = api(server, "POST", "/v1/archives", tarball, "application/octet-stream")
+    _, from_zip = api(server, "POST", "/v1/archives", zipped, "application/octet-stream")
+    assert from_tar["format"] == "tar.gz" and from_zip["format"] == "zip"
+    for listing in (from_tar, from_zip):
+        assert listing["workspaces"] == [{"member": "1Lbb/BkgOnly.json"}]
+        (patchset,) = listing["patchsets"]
+        assert patchset["workspace"] == "1Lbb/BkgOnly.json" and patchset["labels"] == ["m1", "m2"]
+        assert len(patchset["patches"]) == 125
+    assert from_tar["patchsets"] == from_zip["patchsets"]
+    status, created = api(server, "POST", f"/v1/archives?patch={PATCH}", zipped, "application/octet-stream")
+    assert status == 201 and created["state"] == "ready"
+    with urllib.request.urlopen(authorised(f"{server}/v1/workspaces/{created['id']}/workspace.json")) as r:
+        assert json.load(r) == pyhf_patched()[0]
+
+
+def test_unsafe_and_damaged_archives_are_refused_naming_the_member(server, browser, tmp_path):
+    driver = browser
+    evil = tmp_path / "evil.tar.gz"
+    with tarfile.open(evil, "w:gz") as t:
+        info = tarfile.TarInfo("lh/../../evil.json")
+        info.size = 2
+        t.addfile(info, io.BytesIO(b"{}"))
+    driver.get(server + "/#token=" + TOKEN)
+    driver.find_element(By.ID, "file-archive").send_keys(str(evil))
+    wait(driver, lambda d: "lh/../../evil.json" in d.find_element(By.ID, "status").text, message="no refusal naming the member")
+    status = driver.find_element(By.ID, "status").text
+    assert "leaves the archive" in status and "error" in driver.find_element(By.ID, "status").get_attribute("class")
+    # Cut short: one error, 422, saying so.
+    whole = evil.read_bytes()
+    with pytest.raises(urllib.error.HTTPError) as cut:
+        api(server, "POST", "/v1/archives", whole[: len(whole) // 2], "application/octet-stream")
+    assert cut.value.code == 422
+    body = json.load(cut.value)
+    assert body["code"] == "truncated archive" and "ends early" in body["error"], body
+    # Not an archive at all.
+    with pytest.raises(urllib.error.HTTPError) as plain:
+        api(server, "POST", "/v1/archives", b'{"channels": []}', "application/octet-stream")
+    assert plain.value.code == 422 and "not a .tar, .tar.gz (.tgz) or .zip archive" in json.load(plain.value)["error"]
+
+
+def wait_for_download(folder, name, timeout=60):
+    path = folder / name
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if path.exists() and not list(folder.glob("*.crdownload")):
+            return path
+        time.sleep(0.1)
+    pytest.fail(f"{name} was not downloaded; the folder holds {sorted(p.name for p in folder.iterdir())}")
+
+
+def test_export_buttons_workspace_at_point_patch_set_and_popxf(server, browser, downloads):  # noqa: F811
+    """The workspace at the sliders' point, read by stock pyhf, has efthf's log L of the original
+    workspace at that point (relative 1e-9); the patch set over a grid applies with pyhf and
+    matches its grid; the POPxf file lists the workspace's coefficients."""
+    driver = browser
+    for old in downloads.iterdir():
+        old.unlink()
+    driver.get(server + "/#token=" + TOKEN)
+    driver.find_element(By.ID, "file-workspace").send_keys(str(EXAMPLE))
+    summary = wait_for_charts(driver, server)
+    coefficients = summary["wilson_coefficients"]
+    wait(driver, lambda d: d.find_element(By.ID, "export-point").is_displayed(), message="no export buttons")
+    # Move the cHW slider to 0.5 (as dragging it would: the input event).
+    driver.execute_script("const s = document.getElementById('wc-cHW'); s.value = '0.5'; s.dispatchEvent(new Event('input'));")
+    wait(driver, lambda d: "modified" in d.find_element(By.ID, "yields-mode").text)
+    point = driver.execute_script("return Object.fromEntries(state.wilson)")
+    assert point["cHW"] == pytest.approx(0.5)
+    poi = Select(driver.find_element(By.ID, "export-poi")).first_selected_option.get_attribute("value")
+    assert poi not in coefficients
+    driver.find_element(By.ID, "export-point").click()
+    exported = wait_for_download(downloads, "workspace_at_point.json")
+    wait(driver, lambda d: "downloaded" in d.find_element(By.ID, "export-status").text)
+    spec = json.loads(exported.read_text())
+    workspace = pyhf.Workspace(spec)
+    model = workspace.model()
+    assert model.config.poi_name == poi
+    theirs = float(model.logpdf(model.config.suggested_init(), workspace.data(model))[0])
+    at = ",".join(f"{name}={value!r}" for name, value in point.items())
+    ours = efthf_logpdf(EXAMPLE, at)
+    assert theirs == pytest.approx(ours, rel=1e-9), (theirs, ours)
+    shoot(driver, "22-export.png", "export")
+
+    # A 3-point patch set in cHW: pyhf applies each patch to the background-only workspace.
+    others = ", ".join(f"{c}=0:0:1" for c in coefficients if c != "cHW")
+    grid = driver.find_element(By.ID, "export-grid")
+    grid.clear()
+    grid.send_keys("cHW=-1:1:3" + (", " + others if others else ""))
+    driver.find_element(By.ID, "export-patchset").click()
+    patchset_path = wait_for_download(downloads, "patchset.json")
+    background_path = wait_for_download(downloads, "BkgOnly.json")
+    wait(driver, lambda d: "3 patches" in d.find_element(By.ID, "export-status").text)
+    patchset = pyhf.PatchSet(json.loads(patchset_path.read_text()))
+    background = pyhf.Workspace(json.loads(background_path.read_text()))
+    assert [p.values[patchset.labels.index("cHW")] for p in patchset.patches] == [-1.0, 0.0, 1.0]
+    middle = pyhf.Workspace(patchset.apply(background, patchset.patches[2].name))
+    model = middle.model()
+    at_one = ",".join(["cHW=1.0"] + [f"{c}=0" for c in coefficients if c != "cHW"])
+    assert float(model.logpdf(model.config.suggested_init(), middle.data(model))[0]) == pytest.approx(efthf_logpdf(EXAMPLE, at_one), rel=1e-9)
+
+    driver.find_element(By.ID, "export-popxf").click()
+    popxf = json.loads(wait_for_download(downloads, "popxf.json").read_text())
+    assert popxf["metadata"]["scale"] == 125
+    assert sorted(popxf["metadata"]["parameters"]) == sorted(coefficients)
+    assert len(popxf["metadata"]["observable_names"]) == len(popxf["data"]["observable_central"][next(iter(popxf["data"]["observable_central"]))])
+    assert severe_console_entries(driver) == []
