@@ -19,14 +19,16 @@ extension EFTHFServer {
         }
 
         /// `?workspace=MEMBER&patchset=MEMBER&patch=NAME`; any other query parameter is a 400.
-        init(query: FlatDictionary<Substring, Substring>) throws(ServiceError) {
-            for (key, _) in query where !["workspace", "patchset", "patch"].contains(String(key)) {
+        init(query: [(key: String, value: String)]) throws(ServiceError) {
+            for (key, _) in query where !["workspace", "patchset", "patch"].contains(key) {
                 throw ServiceError(.badRequest, "unknown query parameter \"\(key)\"; allowed: workspace, patchset, patch", code: "request")
             }
-            func value(_ key: Substring) throws(ServiceError) -> String? {
-                guard let v = query[key] else { return nil }
+            func value(_ key: String) throws(ServiceError) -> String? {
+                let values = query.filter { $0.key == key }.map(\.value)
+                guard let v = values.first else { return nil }
+                guard values.count == 1 else { throw ServiceError(.badRequest, "the query parameter \"\(key)\" is given \(values.count) times", code: "request") }
                 guard !v.isEmpty else { throw ServiceError(.badRequest, "the query parameter \"\(key)\" is empty", code: "request") }
-                return String(v)
+                return v
             }
             self.init(workspace: try value("workspace"), patchSet: try value("patchset"), patch: try value("patch"))
         }
@@ -41,7 +43,7 @@ extension EFTHFServer {
 
     /// POST /v1/archives[?workspace=&patchset=&patch=]: the body is a .tar, .tar.gz or .zip.
     func uploadArchive(_ request: Request, _ context: ServiceRequestContext) async throws -> Response {
-        let selection = try ArchiveSelection(query: request.uri.queryParameters)
+        let selection = try ArchiveSelection(query: request.uri.queryParameters.map { (key: String($0.key), value: String($0.value)) })
         if !selection.isEmpty { try await state.checkWorkspaceQuota(context.owner) }
         let upload = try await receiveUpload(request, context)
         defer { try? FileManager.default.removeItem(atPath: upload.path) }
@@ -58,8 +60,10 @@ extension EFTHFServer {
                 if selection.isEmpty { return .success(.listing(archive.listing)) }
                 let workspace = try archive.workspace(member: selection.workspace, patchSet: selection.patchSet, patch: selection.patch)
                 return .success(.workspace(Data(workspace.json.serialized().utf8)))
-            } catch {
+            } catch let error as ArchiveError {
                 return .failure(ServiceError(error))
+            } catch {
+                return .failure(ServiceError(.internalServerError, "\(error)"))
             }
         }
         switch try outcome.get() {

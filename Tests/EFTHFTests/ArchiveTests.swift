@@ -150,7 +150,7 @@ import Testing
         var zip = try Data(contentsOf: d.appendingPathComponent("a.zip"))
         zip[zip.startIndex + 60] ^= 0xFF
         zip[zip.startIndex + 61] ^= 0xFF
-        do { _ = try ArchiveReader.read(zip) { _ in true }; Issue.record("a damaged zip was read") } catch {
+        do { _ = try ArchiveReader.read(zip) { _ in true }; Issue.record("a damaged zip was read") } catch let error as ArchiveError {
             #expect(error.code == .corrupt || error.code == .truncated, "\(error)")
             #expect(error.member == "lh/BkgOnly.json", "\(error)")
         }
@@ -158,7 +158,7 @@ import Testing
         for k in 20..<40 { gz[gz.startIndex + k] ^= 0x5A }
         // zlib refuses the data, or what it makes of it is no tar header: an error either way.
         #expect(throws: ArchiveError.self) { try ArchiveReader.read(gz) { _ in true } }
-        do { _ = try ArchiveReader.read(Data("{\"not\": \"an archive\"}".utf8)) { _ in true }; Issue.record("JSON was read as an archive") } catch {
+        do { _ = try ArchiveReader.read(Data("{\"not\": \"an archive\"}".utf8)) { _ in true }; Issue.record("JSON was read as an archive") } catch let error as ArchiveError {
             #expect(error.code == .format && error.message.contains("7b 22 6e 6f"), "\(error)")
         }
     }
@@ -166,7 +166,7 @@ import Testing
     @Test("a HEPData archive: the patch set is paired with its background-only workspace by digest and applies as pyhf's PatchSet.apply",
           .enabled(if: reference != nil, "the shared reference folder (../shared/reference or $EFTHF_REFERENCE_DIR) is absent"))
     func hepDataArchive() throws {
-        let example = reference!.appendingPathComponent("01_pyhf_example").path
+        let example = Self.reference!.appendingPathComponent("01_pyhf_example").path
         let d = try Self.make("""
             with tarfile.open('lh.tar.gz', 'w:gz') as t:
                 t.add('\(example)/example_bkgonly.json', 'lh/BkgOnly.json')
@@ -180,22 +180,22 @@ import Testing
             """)
         defer { try? FileManager.default.removeItem(at: d) }
         let archive = try HEPDataArchive(path: d.appendingPathComponent("lh.tar.gz").path)
-        #expect(archive.workspaces.map(\.member) == ["lh/BkgOnly.json"])
-        #expect(archive.patchSets.map(\.member) == ["lh/patchset.json"] && archive.patchSets.first?.workspace == "lh/BkgOnly.json")
+        #expect(archive.workspaces.map { $0.member } == ["lh/BkgOnly.json"])
+        #expect(archive.patchSets.map { $0.member } == ["lh/patchset.json"] && archive.patchSets.first?.workspace == "lh/BkgOnly.json")
         let listing = archive.listing
-        #expect(listing["patchsets"]?[0]?["patches"]?[0]?["name"]?.stringValue == "patch_channel1_signal_syst1")
+        #expect(listing["patchsets"]?.arrayValue?.first?["patches"]?.arrayValue?.first?["name"]?.stringValue == "patch_channel1_signal_syst1")
         let patched = try archive.workspace(patch: "patch_channel1_signal_syst1")
         let set = try PatchSet(contentsOf: example + "/example_patchset.json")
         let expected = try set.apply(try set.patch(named: "patch_channel1_signal_syst1"), to: try Workspace(json: try loadJSON(example + "/example_bkgonly.json"), modifiers: .efthf))
         #expect(patched.json == expected.json)
         #expect(try archive.workspace().json == (try Workspace(json: try loadJSON(example + "/example_bkgonly.json"), modifiers: .efthf)).json)
-        do { _ = try archive.workspace(patch: "no_such_patch"); Issue.record("an unknown patch applied") } catch {
+        do { _ = try archive.workspace(patch: "no_such_patch"); Issue.record("an unknown patch applied") } catch let error as ArchiveError {
             #expect(error.member == "lh/patchset.json" && error.message.contains("no_such_patch"), "\(error)")
         }
-        do { _ = try HEPDataArchive(path: d.appendingPathComponent("broken.tar.gz").path); Issue.record("an invalid patch set was read") } catch {
+        do { _ = try HEPDataArchive(path: d.appendingPathComponent("broken.tar.gz").path); Issue.record("an invalid patch set was read") } catch let error as ArchiveError {
             #expect(error.code == .content && error.member == "lh/patchset.json", "\(error)")
         }
-        do { _ = try HEPDataArchive(path: d.appendingPathComponent("none.tar.gz").path); Issue.record("an archive without workspace was read") } catch {
+        do { _ = try HEPDataArchive(path: d.appendingPathComponent("none.tar.gz").path); Issue.record("an archive without workspace was read") } catch let error as ArchiveError {
             #expect(error.code == .content && error.message.contains("no pyhf workspace") && error.message.contains("lh/notes.json"), "\(error)")
         }
     }

@@ -110,7 +110,7 @@ public enum ArchiveReader {
             let (entries, members) = try _ZipReader(data: data, limits: limits).read(select: select)
             return (.zip, entries, members)
         }
-        if bytes.count == 512 && _TarReader.checksumMatches(bytes) {
+        if bytes.count == 512 && _TarReader<_MemorySource>.checksumMatches(bytes) {
             var tar = _TarReader(source: _MemorySource(data), limits: limits)
             let (entries, members) = try tar.read(select: select)
             return (.tar, entries, members)
@@ -301,7 +301,9 @@ struct _TarReader<Source: _ByteSource> {
             guard block.count == 512 else { throw ArchiveError(.truncated, "the tar stream ends inside a header (after \(entries) entries)") }
             if block.allSatisfy({ $0 == 0 }) {
                 // The rest is padding; reading it to the end checks a gzip stream's CRC and length.
-                while !(try source.read(1 << 16)).isEmpty {
+                while true {
+                    let rest = try source.read(1 << 16)
+                    if rest.isEmpty { break }
                     guard source.produced <= limits.maximumTotalBytes else { throw ArchiveError(.limit, "the archive unpacks to more than \(limits.maximumTotalBytes) bytes") }
                 }
                 break
@@ -355,7 +357,7 @@ struct _TarReader<Source: _ByteSource> {
             case 0x31, 0x32:
                 throw ArchiveError(.unsafe, "a \(type == 0x31 ? "hard" : "symbolic") link; only regular files are read", member: rawName)
             default:
-                throw ArchiveError(.unsafe, "not a regular file (tar type \"\(String(UnicodeScalar(type)))\"); only regular files are read", member: rawName)
+                throw ArchiveError(.unsafe, "not a regular file (tar type \"\(String(Character(UnicodeScalar(type))))\"); only regular files are read", member: rawName)
             }
             if source.produced > limits.maximumTotalBytes {
                 throw ArchiveError(.limit, "the archive unpacks to more than \(limits.maximumTotalBytes) bytes")
@@ -392,7 +394,7 @@ struct _TarReader<Source: _ByteSource> {
         var i = 0
         while i < body.count {
             guard let space = body[i...].firstIndex(of: 0x20), let length = Int(String(decoding: body[i..<space], as: UTF8.self)),
-                  length > space - i, i + length <= body.count else {
+                  length > space - i + 1, i + length <= body.count else {
                 if body[i...].allSatisfy({ $0 == 0 }) { break }
                 throw ArchiveError(.corrupt, "a malformed pax extended header", member: member)
             }
@@ -485,7 +487,8 @@ struct _ZipReader {
                 throw ArchiveError(.truncated, "the archive ends inside this member (\(max(0, n - start)) of its \(compressed) compressed bytes present)", member: name)
             }
             let body = data[(data.startIndex + start)..<(data.startIndex + start + compressed)]
-            let content = method == 0 ? Data(body) : try inflateRaw(body, expected: uncompressed, member: name)
+            let content: Data
+            if method == 0 { content = Data(body) } else { content = try inflateRaw(body, expected: uncompressed, member: name) }
             guard content.count == uncompressed else {
                 throw ArchiveError(.corrupt, "\(content.count) bytes where the directory announces \(uncompressed)", member: name)
             }

@@ -1,4 +1,7 @@
+import EFTJSON
+import EFTModifiers
 import Foundation
+import HistFactory
 
 /// A likelihood archive as HEPData publishes them (`.tar.gz` or `.zip`): background-only pyhf
 /// workspaces (`BkgOnly.json`) and signal patch sets (`patchset.json`, a pyhf PatchSet), or
@@ -39,20 +42,21 @@ public struct HEPDataArchive: Sendable {
             return last.lowercased().hasSuffix(".json") && !last.hasPrefix(".") && !name.hasPrefix("__MACOSX/")
         }
         let (format, entries, members) = try ArchiveReader.read(path: path, limits: limits, select: isJSON)
-        var workspaces: [(String, JSON)] = [], sets: [(String, PatchSet)] = [], patches: [(String, JSON)] = [], other: [String] = []
+        var workspaces: [(member: String, json: JSON)] = [], patches: [(member: String, json: JSON)] = []
+        var sets: [(member: String, set: PatchSet)] = [], other: [String] = []
         for member in members {
             let json: JSON
             do { json = try JSONParser.parse(member.data) } catch {
                 throw ArchiveError(.content, "not valid JSON: \(error)", member: member.name, underlying: error)
             }
             if case .object(let o) = json, o["channels"] != nil, o["measurements"] != nil, o["observations"] != nil {
-                workspaces.append((member.name, json))
+                workspaces.append((member: member.name, json: json))
             } else if case .object(let o) = json, o["metadata"] != nil, o["patches"] != nil {
-                do { sets.append((member.name, try PatchSet(json: json, file: member.name))) } catch {
+                do { sets.append((member: member.name, set: try PatchSet(json: json, file: member.name))) } catch {
                     throw ArchiveError(.content, "not a valid pyhf patch set: \(error.path.map { "at \($0.description): " } ?? "")\(error.message)", member: member.name, underlying: error)
                 }
             } else if case .array(let a) = json, !a.isEmpty, a.allSatisfy({ $0["op"]?.stringValue != nil }) {
-                patches.append((member.name, json))
+                patches.append((member: member.name, json: json))
             } else {
                 other.append(member.name)
             }
@@ -62,13 +66,17 @@ public struct HEPDataArchive: Sendable {
             throw ArchiveError(.content, "no pyhf workspace (a JSON object with channels, measurements and observations) among its \(read.count) JSON member(s)\(read.isEmpty ? "" : ": " + read.prefix(20).joined(separator: ", "))")
         }
         // pyhf's digest of every workspace, to pair the patch sets with theirs.
-        let digests = workspaces.map { ws in (ws.0, PatchSet.digestAlgorithms.reduce(into: [String: String]()) { d, algorithm in d[algorithm] = try? PatchSet.digest(ws.1, algorithm: algorithm) }) }
+        let digests: [(member: String, digests: [String: String])] = workspaces.map { ws in
+            var d: [String: String] = [:]
+            for algorithm in PatchSet.digestAlgorithms { d[algorithm] = try? PatchSet.digest(ws.json, algorithm: algorithm) }
+            return (member: ws.member, digests: d)
+        }
         self.format = format
         self.entries = entries
         self.workspaces = workspaces
-        self.patchSets = sets.map { name, set in
-            let match = digests.first { _, d in set.digests.allSatisfy { d[$0.algorithm] == $0.value } }
-            return PatchSetMember(member: name, patchSet: set, workspace: match?.0)
+        self.patchSets = sets.map { entry in
+            let match = digests.first { candidate in entry.set.digests.allSatisfy { candidate.digests[$0.algorithm] == $0.value } }
+            return PatchSetMember(member: entry.member, patchSet: entry.set, workspace: match?.member)
         }
         self.patches = patches
         self.otherJSON = other
@@ -83,16 +91,16 @@ public struct HEPDataArchive: Sendable {
             if let workspace = p.workspace { o["workspace"] = .string(workspace) }
             o["description"] = .string(p.patchSet.description)
             o["labels"] = .array(p.patchSet.labels.map { .string($0) })
-            o["patches"] = .array(p.patchSet.patches.map { .object(JSONObject([("name", .string($0.name)), ("values", .array($0.values))])) })
-            return .object(o)
+            o["patches"] = .array(p.patchSet.patches.map { JSON.object(JSONObject([("name", .string($0.name)), ("values", .array($0.values))])) })
+            return JSON.object(o)
         }
         sets += patches.map { p in
-            .object(JSONObject([("member", .string(p.member)), ("kind", .string("patch")), ("labels", .array([])),
+            JSON.object(JSONObject([("member", .string(p.member)), ("kind", .string("patch")), ("labels", .array([])),
                                 ("patches", .array([.object(JSONObject([("name", .string(Self.patchName(p.member))), ("values", .array([]))]))]))]))
         }
         return .object(JSONObject([
             ("format", .string(format.rawValue)), ("entries", .integer(Int64(entries))),
-            ("workspaces", .array(workspaces.map { .object(JSONObject([("member", .string($0.member))])) })),
+            ("workspaces", .array(workspaces.map { JSON.object(JSONObject([("member", .string($0.member))])) })),
             ("patchsets", .array(sets)),
             ("other_json", .array(otherJSON.map { .string($0) })),
         ]))

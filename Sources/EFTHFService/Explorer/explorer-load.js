@@ -135,6 +135,16 @@ function renderExports() {
   }).join(", ");
 }
 
+/// Every Wilson coefficient at its slider's value (the point the charts show).
+function sliderPoint() {
+  const at = {};
+  for (const name of state.summary.wilson_coefficients) {
+    const slider = document.getElementById(`wc-${name}`);
+    at[name] = slider ? Number(slider.value) : 0;
+  }
+  return at;
+}
+
 async function downloadDocument() {
   try {
     const response = await fetch(`/v1/workspaces/${state.id}/workspace.json`, { headers: authHeaders() });
@@ -151,7 +161,7 @@ function startLoadAndExport() {
   $("archive-load").addEventListener("click", loadFromArchive);
   $("export-document").addEventListener("click", downloadDocument);
   $("export-point").addEventListener("click", () => {
-    const at = Object.fromEntries(state.wilson);
+    const at = sliderPoint();
     exportJob({ kind: "export", at, poi: $("export-poi").value }, { "workspace.json": "workspace_at_point.json" }, "Workspace at the point");
   });
   $("export-patchset").addEventListener("click", () => {
