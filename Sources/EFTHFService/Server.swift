@@ -31,6 +31,9 @@ public struct ServiceConfiguration: Sendable {
     public var quota: Quota
     /// What an uploaded archive may unpack to (``ArchiveLimits``: entries, member and total bytes, ratio).
     public var archiveLimits: ArchiveLimits
+    /// Whether `POST /v1/fetch` downloads URLs: off by default, as it lets every client make the
+    /// server send requests to any address the server reaches (server-side request forgery).
+    public var allowURLFetch: Bool
 
     /// Largest job request body: a job request is a small JSON object.
     public static let maximumJobRequestBytes = 1 << 20
@@ -38,7 +41,8 @@ public struct ServiceConfiguration: Sendable {
     public init(host: String = "127.0.0.1", port: Int = 8080, workers: Int = 2, queueLimit: Int = 64,
                 maxUploadBytes: Int = 256 << 20, dataDirectory: String? = nil, examplesDirectory: String? = nil,
                 tokens: AccessTokens? = nil, bodyTimeout: Duration = .seconds(600), maxConcurrentUploads: Int = 8,
-                expireAfter: Duration? = nil, quota: Quota = Quota(), archiveLimits: ArchiveLimits = ArchiveLimits()) {
+                expireAfter: Duration? = nil, quota: Quota = Quota(), archiveLimits: ArchiveLimits = ArchiveLimits(),
+                allowURLFetch: Bool = false) {
         self.host = host
         self.port = port
         self.workers = workers
@@ -53,6 +57,7 @@ public struct ServiceConfiguration: Sendable {
         self.expireAfter = expireAfter
         self.quota = quota
         self.archiveLimits = archiveLimits
+        self.allowURLFetch = allowURLFetch
     }
 }
 
@@ -123,6 +128,7 @@ public struct EFTHFServer: Sendable {
         v1.post("workspaces/:id/patched") { request, context in try await patched(request, context) }
         v1.post("patched") { request, context in try await patchedUpload(request, context) }
         v1.post("archives") { request, context in try await uploadArchive(request, context) }
+        v1.post("fetch") { request, context in try await fetchURL(request, context) }
         v1.get("workspaces/:id/workspace.json") { _, context in try await workspaceDocument(context) }
         v1.get("examples") { _, _ in json(.ok, .object(JSONObject([("examples", .array(exampleNames().map { .string($0) }))]))) }
         v1.post("examples/:name") { _, context in try await loadExample(context) }

@@ -1,16 +1,20 @@
-// The explorer's HEPData archives and exports (Specs/service.md, "Archives" and "Explorer"):
-// an archive is uploaded once for its listing (POST /v1/archives) and again with the chosen
-// workspace and patch, which the server stores as a new workspace; the export buttons submit
+// The explorer's HEPData archives, URLs and exports (Specs/service.md, "Archives", "Loading from
+// a URL" and "Explorer"): an archive is uploaded (POST /v1/archives) or fetched by the server
+// (POST /v1/fetch) once for its listing and again with the chosen workspace and patch, which the
+// server stores as a new workspace; the export buttons submit
 // export, patchset and popxf jobs and download their files. Uses explorer.js's api, accept,
 // setStatus, save and state.
 "use strict";
 
-const archive = { file: null, listing: null };
+// The archive's source: an uploaded file or a URL; its listing once read.
+const archive = { file: null, url: null, name: "", listing: null };
 
-/// POST /v1/archives with the archive file as the body; `query` selects what to load.
-async function postArchive(file, query) {
+/// The archive with `query` selecting what to load: POST /v1/archives with the file as the body,
+/// or POST /v1/fetch with the URL.
+async function postArchive(query) {
+  if (archive.url) return api("POST", "/v1/fetch", { url: archive.url, ...(query || {}) });
   const response = await fetch(`/v1/archives${query ? "?" + new URLSearchParams(query) : ""}`,
-    { method: "POST", body: file, headers: { ...authHeaders(), "Content-Type": "application/octet-stream" } });
+    { method: "POST", body: archive.file, headers: { ...authHeaders(), "Content-Type": "application/octet-stream" } });
   const text = await response.text();
   let json = null;
   try { json = text ? JSON.parse(text) : null; } catch (e) { json = null; }
@@ -28,12 +32,25 @@ function patchValues(labels, values) {
 }
 
 async function readArchive(file) {
-  archive.file = file;
+  Object.assign(archive, { file, url: null, name: file.name });
+  await listArchive();
+}
+
+/// A URL: a workspace is loaded at once, an archive listed for the picker.
+async function readURL() {
+  const url = $("url-input").value.trim();
+  if (!url) return;
+  Object.assign(archive, { file: null, url, name: url });
+  await listArchive();
+}
+
+async function listArchive() {
   archive.listing = null;
   $("archive-load").disabled = true;
-  setStatus($("status"), `Reading the archive ${file.name}…`);
+  setStatus($("status"), `Reading ${archive.name}…`);
   try {
-    const listing = await postArchive(file);
+    const listing = await postArchive();
+    if (listing.state) { await accept(listing); return; }  // a URL of a workspace: loaded already
     archive.listing = listing;
     $("archive-workspace").replaceChildren(...listing.workspaces.map((w) => new Option(w.member, w.member)));
     const options = [new Option("(background only: no patch)", "")];
@@ -52,10 +69,10 @@ async function readArchive(file) {
     syncArchiveWorkspace();
     for (const id of ["archive-workspace", "archive-patch", "archive-load"]) $(id).disabled = false;
     const patches = listing.patchsets.reduce((n, s) => n + s.patches.length, 0);
-    setStatus($("status"), `Archive ${file.name} (${listing.format}, ${listing.entries} entries): ${listing.workspaces.length} workspace(s), ` +
+    setStatus($("status"), `Archive ${archive.name} (${listing.format}, ${listing.entries} entries): ${listing.workspaces.length} workspace(s), ` +
       `${listing.patchsets.length} patch set(s) with ${patches} patch(es); choose one and load it.`);
   } catch (error) {
-    setStatus($("status"), `${file.name}: ${error.message}`, true);
+    setStatus($("status"), `${archive.name}: ${error.message}`, true);
   }
 }
 
@@ -67,16 +84,16 @@ function syncArchiveWorkspace() {
 }
 
 async function loadFromArchive() {
-  if (!archive.file || !archive.listing) return;
+  if (!archive.listing) return;
   const value = $("archive-patch").value;
   const choice = value ? JSON.parse(value) : null;
   const query = { workspace: $("archive-workspace").value };
   if (choice) Object.assign(query, { patchset: choice.patchset, patch: choice.patch });
   setStatus($("status"), choice ? `Loading ${query.workspace} with patch ${choice.patch}…` : `Loading ${query.workspace}…`);
   try {
-    await accept(await postArchive(archive.file, query));
+    await accept(await postArchive(query));
   } catch (error) {
-    setStatus($("status"), `${archive.file.name}: ${error.message}`, true);
+    setStatus($("status"), `${archive.name}: ${error.message}`, true);
   }
 }
 
@@ -159,6 +176,7 @@ function startLoadAndExport() {
   $("file-archive").addEventListener("change", (e) => { if (e.target.files[0]) readArchive(e.target.files[0]); });
   $("archive-patch").addEventListener("change", syncArchiveWorkspace);
   $("archive-load").addEventListener("click", loadFromArchive);
+  $("url-load").addEventListener("click", readURL);
   $("export-document").addEventListener("click", downloadDocument);
   $("export-point").addEventListener("click", () => {
     const at = sliderPoint();
