@@ -223,3 +223,93 @@ def test_export_buttons_workspace_at_point_patch_set_and_popxf(server, browser, 
     assert sorted(popxf["metadata"]["parameters"]) == sorted(coefficients)
     assert len(popxf["metadata"]["observable_names"]) == len(popxf["data"]["observable_central"][next(iter(popxf["data"]["observable_central"]))])
     assert severe_console_entries(driver) == []
+
+
+@pytest.fixture(scope="module")
+def fetching_server(tmp_path_factory):
+    """An `efthf serve --allow-url-fetch` (no authentication, loopback) and a `python3 -m
+    http.server` on loopback serving a folder: (efthf URL, file server URL, folder)."""
+    import socket
+    import sys
+
+    def free_port():
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            return s.getsockname()[1]
+
+    folder = tmp_path_factory.mktemp("served")
+    data = tmp_path_factory.mktemp("fetch-data")
+    files_port, port = free_port(), free_port()
+    files = subprocess.Popen([sys.executable, "-m", "http.server", str(files_port), "--bind", "127.0.0.1", "--directory", str(folder)],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    log = open(data / "serve.log", "w")
+    efthf = subprocess.Popen([str(BINARY), "serve", "--port", str(port), "--data-dir", str(data / "data"), "--no-auth",
+                              "--allow-url-fetch", "--max-upload-bytes", "20000000"], stdout=log, stderr=subprocess.STDOUT)
+    url, files_url = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{files_port}"
+    for target in (url + "/v1/health", files_url + "/"):
+        for _ in range(200):
+            try:
+                with urllib.request.urlopen(target, timeout=1):
+                    break
+            except OSError:
+                time.sleep(0.05)
+        else:
+            pytest.fail(f"{target} did not answer: " + (data / "serve.log").read_text())
+    yield url, files_url, folder
+    for process in (efthf, files):
+        process.terminate()
+        process.wait(timeout=30)
+    log.close()
+
+
+def post_fetch(url, body):
+    request = urllib.request.Request(url + "/v1/fetch", data=json.dumps(body).encode(), method="POST",
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=120) as r:
+        return r.status, json.load(r)
+
+
+@needs_1lbb
+def test_url_of_an_archive_and_of_a_workspace(fetching_server, browser, tmp_path):
+    """The page's URL field: the server fetches an archive from a loopback http server, the
+    picker loads a patch (the workspace is pyhf's PatchSet.apply result); a workspace URL loads
+    at once; an unreachable URL, a non-http URL and an oversized answer are one clear error."""
+    url, files_url, folder = fetching_server
+    pack(folder / "1Lbb.tar.gz", "tar.gz")
+    (folder / "example.json").write_bytes(EXAMPLE.read_bytes())
+    (folder / "big.bin").write_bytes(b"\0" * 25_000_000)
+    driver = browser
+    driver.get(url + "/")
+    field = driver.find_element(By.ID, "url-input")
+    field.send_keys(files_url + "/1Lbb.tar.gz")
+    driver.find_element(By.ID, "url-load").click()
+    wait(driver, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#archive-patch option")) == 126, timeout=120, message="no patch list from the URL")
+    patch = Select(driver.find_element(By.ID, "archive-patch"))
+    patch.select_by_visible_text(next(o.text for o in patch.options if o.get_attribute("data-patch") == PATCH))
+    driver.find_element(By.ID, "archive-load").click()
+    wait_for_charts(driver, url)
+    workspace_id = driver.execute_script("return new URLSearchParams(location.search).get('workspace')")
+    with urllib.request.urlopen(f"{url}/v1/workspaces/{workspace_id}/workspace.json") as r:
+        assert json.load(r) == pyhf_patched()[0]
+
+    field = driver.find_element(By.ID, "url-input")
+    field.clear()
+    field.send_keys(files_url + "/example.json")
+    driver.find_element(By.ID, "url-load").click()
+    wait(driver, lambda d: d.execute_script("return new URLSearchParams(location.search).get('workspace')") != workspace_id, message="the workspace URL was not loaded")
+    summary = wait_for_charts(driver, url)
+    assert "cHW" in summary["wilson_coefficients"]
+
+    for body, status, text in [({"url": files_url + "/missing.tar.gz"}, 502, "answered HTTP 404"),
+                               ({"url": "http://127.0.0.1:1/x.tar.gz"}, 502, "cannot fetch"),
+                               ({"url": "file:///etc/passwd"}, 400, "not an http:// or https:// URL"),
+                               ({"url": files_url + "/big.bin"}, 413, "larger than the limit of 20000000 bytes")]:
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            post_fetch(url, body)
+        assert refused.value.code == status and text in json.load(refused.value)["error"], body
+
+
+def test_url_fetch_is_off_by_default(server):  # noqa: F811
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        api(server, "POST", "/v1/fetch", json.dumps({"url": "http://127.0.0.1:1/x.json"}).encode())
+    assert refused.value.code == 403 and "--allow-url-fetch" in json.load(refused.value)["error"]
