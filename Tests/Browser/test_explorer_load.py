@@ -6,6 +6,7 @@ Archives are packed here with Python's tarfile and zipfile from the published AT
 folder; the tests that need it are skipped, saying so, when that folder is absent.
 """
 
+import importlib.util
 import io
 import json
 import subprocess
@@ -21,7 +22,7 @@ import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
 
-from test_explorer import (BINARY, EXAMPLE, REFERENCE, TOKEN, authorised, browser, downloads, server,  # noqa: F401 (fixtures)
+from test_explorer import (BINARY, EXAMPLE, REFERENCE, ROOT, TOKEN, authorised, browser, downloads, server,  # noqa: F401 (fixtures)
                            severe_console_entries, shoot, wait, wait_for_charts)
 
 ONE_L_BB = REFERENCE / "workspaces/06_atlas_susy2019_08_1Lbb"
@@ -218,7 +219,11 @@ def test_export_buttons_workspace_at_point_patch_set_and_popxf(server, browser, 
     assert float(model.logpdf(model.config.suggested_init(), middle.data(model))[0]) == pytest.approx(efthf_logpdf(EXAMPLE, at_one), rel=1e-9)
 
     driver.find_element(By.ID, "export-popxf").click()
-    popxf = json.loads(wait_for_download(downloads, "popxf.json").read_text())
+    popxf_path = wait_for_download(downloads, "popxf.json")
+    popxf = json.loads(popxf_path.read_text())
+    # popxf-validator (installed by scripts/setup.sh; its check script says what it checks).
+    if importlib.util.find_spec("popxf") is not None:
+        subprocess.run(["python3", str(ROOT / "Tests/References/popxf/check_popxf.py"), str(popxf_path)], check=True)
     assert popxf["metadata"]["scale"] == 125
     assert sorted(popxf["metadata"]["parameters"]) == sorted(coefficients)
     assert len(popxf["metadata"]["observable_names"]) == len(popxf["data"]["observable_central"][next(iter(popxf["data"]["observable_central"]))])
@@ -313,3 +318,40 @@ def test_url_fetch_is_off_by_default(server):  # noqa: F811
     with pytest.raises(urllib.error.HTTPError) as refused:
         api(server, "POST", "/v1/fetch", json.dumps({"url": "http://127.0.0.1:1/x.json"}).encode())
     assert refused.value.code == 403 and "--allow-url-fetch" in json.load(refused.value)["error"]
+
+
+def test_job_permalink_restores_the_fit_and_an_export(server, browser):  # noqa: F811
+    """/?workspace=ID&job=JOB: opened afresh, the page shows the fit job's pulls, correlations and
+    2NLL (the fit.json's), or an export job's files to download."""
+    driver = browser
+    driver.get(server + "/#token=" + TOKEN)
+    driver.find_element(By.ID, "file-workspace").send_keys(str(EXAMPLE))
+    wait_for_charts(driver, server)
+    driver.find_element(By.ID, "fit-button").click()
+    wait(driver, lambda d: "job=" in d.current_url and d.find_elements(By.CSS_SELECTOR, "#pulls .pull-handle"), timeout=180, message="no fit permalink")
+    link = driver.current_url
+    job = link.split("job=")[1]
+    pulls = len(driver.find_elements(By.CSS_SELECTOR, "#pulls .pull-handle"))
+    with urllib.request.urlopen(authorised(f"{server}/v1/jobs/{job}/files/fit.json")) as r:
+        fit = json.load(r)
+    driver.get("about:blank")
+    driver.get(link)
+    wait(driver, lambda d: job in d.find_element(By.ID, "fit-status").text, timeout=60, message="the fit was not restored")
+    assert len(driver.find_elements(By.CSS_SELECTOR, "#pulls .pull-handle")) == pulls
+    assert driver.find_elements(By.CSS_SELECTOR, "#correlations rect")
+    text = driver.find_element(By.ID, "fit-status").text
+    assert f"{fit['twice_nll']:.4g}"[:4] in text.replace("−", "-") or "2NLL" in text, text
+    assert driver.current_url == link
+
+    # A POPxf job's permalink offers its file.
+    driver.find_element(By.ID, "export-popxf").click()
+    wait(driver, lambda d: "downloaded" in d.find_element(By.ID, "export-status").text, timeout=60)
+    popxf_link = driver.current_url
+    assert "job=" in popxf_link and popxf_link != link
+    driver.get("about:blank")
+    driver.get(popxf_link)
+    wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#export-status button[data-job-file='popxf.json']"), message="the POPxf job was not restored")
+    # An unknown job: one clear error, the workspace still shown.
+    driver.get(link.split("job=")[0] + "job=00000000-0000-0000-0000-000000000000")
+    wait(driver, lambda d: "Job 00000000-0000-0000-0000-000000000000" in d.find_element(By.ID, "status").text)
+    assert severe_console_entries(driver, expected=["404"]) == []

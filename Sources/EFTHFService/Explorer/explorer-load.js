@@ -172,6 +172,69 @@ async function downloadDocument() {
   }
 }
 
+// MARK: Job permalinks
+
+/// The job of the address the page was opened with (/?workspace=ID&job=JOB), restored once its
+/// workspace is open.
+let permalinkJob = new URLSearchParams(location.search).get("job");
+
+/// The page's address and permalink name a finished job of the open workspace.
+function linkJob(id) {
+  const link = `/?workspace=${state.id}&job=${id}`;
+  history.replaceState(null, "", link);
+  $("permalink").href = link;
+}
+
+/// Shows a finished job's result as the page showed it when the job ran: a fit's pulls,
+/// correlations and post-fit yields, a 1-D scan's curve, an export's files to download.
+async function restoreJob(id) {
+  const job = await api("GET", `/v1/jobs/${encodeURIComponent(id)}`);
+  if (job.workspace !== state.id) throw new Error(`job ${id} belongs to another workspace`);
+  if (job.state !== "done") throw new Error(`job ${id} is ${job.state}${job.error ? `: ${job.error.error}` : ""}`);
+  linkJob(job.id);
+  if (job.kind === "fit") {
+    state.fit = await api("GET", `/v1/jobs/${job.id}/files/fit.json`);
+    state.fitJob = state.fit.correlations ? job.id : null;
+    state.edits.clear();
+    state.wilson.clear();
+    for (const name of state.summary.wilson_coefficients) {
+      const p = state.fit.parameters[name];
+      const input = $(`wc-${name}`);
+      if (p && !p.fixed && input) { input.value = p.value; input.nextElementSibling.textContent = Number(p.value).toPrecision(3); }
+    }
+    setStatus($("fit-status"), `Fit of job ${job.id} (${state.fit.converged ? "converged" : "did NOT converge"}): 2NLL = ${format(state.fit.twice_nll)}.`, !state.fit.converged);
+    renderPulls();
+    renderCorrelations();
+    renderFreeParameters();
+    renderScanControls();
+    $("reset-pulls").disabled = false;
+    await refreshYields();
+    return;
+  }
+  if (job.kind === "scan") {
+    const scan = await api("GET", `/v1/jobs/${job.id}/files/scan.json`);
+    if (scan.parameter !== undefined) {
+      drawScan(scan);
+      setStatus($("scan-status"), `Scan of ${scan.parameter} (job ${job.id}): best fit ${format(scan.best_fit)}`);
+      return;
+    }
+  }
+  // Any other result: its files, downloaded on request.
+  const status = $("export-status");
+  status.replaceChildren(`${job.kind} job ${job.id}: `);
+  for (const file of job.files) {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.textContent = `Download ${file}`;
+    button.dataset.jobFile = file;
+    button.addEventListener("click", async () => {
+      const response = await fetch(`/v1/jobs/${job.id}/files/${file}`, { headers: authHeaders() });
+      if (response.ok) save(await response.blob(), file);
+    });
+    status.append(button, " ");
+  }
+}
+
 function startLoadAndExport() {
   $("file-archive").addEventListener("change", (e) => { if (e.target.files[0]) readArchive(e.target.files[0]); });
   $("archive-patch").addEventListener("change", syncArchiveWorkspace);
@@ -190,11 +253,23 @@ function startLoadAndExport() {
   $("export-popxf").addEventListener("click", () => {
     exportJob({ kind: "popxf", scale: Number($("popxf-scale").value), observables: $("popxf-observables").value }, { "popxf.json": "popxf.json" }, "POPxf");
   });
-  // The exports follow the workspace explorer.js opens.
+  // The exports follow the workspace explorer.js opens; a job of the permalink is restored then.
   const open = openWorkspace;
   openWorkspace = async function (id) {
     await open(id);
     renderExports();
+    const job = permalinkJob;
+    permalinkJob = null;
+    if (job) {
+      try { await restoreJob(job); } catch (error) { setStatus($("status"), `Job ${job}: ${error.message}`, true); }
+    }
+  };
+  // Every job the page runs on the open workspace becomes the permalink's job once done.
+  const wait = waitForJob;
+  waitForJob = async function (job, onProgress) {
+    const done = await wait(job, onProgress);
+    if (done.workspace === state.id) linkJob(done.id);
+    return done;
   };
 }
 
