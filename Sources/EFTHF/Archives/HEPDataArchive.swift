@@ -65,10 +65,12 @@ public struct HEPDataArchive: Sendable {
             let read = members.map(\.name)
             throw ArchiveError(.content, "no pyhf workspace (a JSON object with channels, measurements and observations) among its \(read.count) JSON member(s)\(read.isEmpty ? "" : ": " + read.prefix(20).joined(separator: ", "))")
         }
-        // pyhf's digest of every workspace, to pair the patch sets with theirs.
+        // pyhf's digest of every workspace, to pair the patch sets with theirs: only the
+        // algorithms the patch sets record (hashing means serialising the whole workspace).
+        let algorithms = Set(sets.flatMap { $0.set.digests.map(\.algorithm) })
         let digests: [(member: String, digests: [String: String])] = workspaces.map { ws in
             var d: [String: String] = [:]
-            for algorithm in PatchSet.digestAlgorithms { d[algorithm] = try? PatchSet.digest(ws.json, algorithm: algorithm) }
+            for algorithm in algorithms { d[algorithm] = try? PatchSet.digest(ws.json, algorithm: algorithm) }
             return (member: ws.member, digests: d)
         }
         self.format = format
