@@ -137,12 +137,11 @@ import Testing
             let whole = try Data(contentsOf: d.appendingPathComponent(file))
             // Cut anywhere: a clear error (truncated, or for a header cut short a corrupt checksum), never a crash.
             for cut in stride(from: 1, to: whole.count - 1, by: max(1, whole.count / 97)) {
-                do {
-                    _ = try ArchiveReader.read(whole.prefix(cut)) { _ in true }
-                    // A tar cut inside the trailing zero blocks still holds every member; nothing else may read.
-                    #expect(format == "tar" && cut >= 8 * 512, "\(file) cut at \(cut) of \(whole.count) was read")
-                } catch {
+                if let error = Self.error(whole.prefix(cut)) {
                     #expect([.truncated, .corrupt, .format].contains(error.code), "\(file) cut at \(cut): \(error)")
+                } else {
+                    // A tar cut after its first end-of-archive block still holds every member; nothing else may read.
+                    #expect(format == "tar" && cut >= 8 * 512, "\(file) cut at \(cut) of \(whole.count) was read")
                 }
             }
         }
@@ -150,17 +149,20 @@ import Testing
         var zip = try Data(contentsOf: d.appendingPathComponent("a.zip"))
         zip[zip.startIndex + 60] ^= 0xFF
         zip[zip.startIndex + 61] ^= 0xFF
-        do { _ = try ArchiveReader.read(zip) { _ in true }; Issue.record("a damaged zip was read") } catch let error as ArchiveError {
-            #expect(error.code == .corrupt || error.code == .truncated, "\(error)")
-            #expect(error.member == "lh/BkgOnly.json", "\(error)")
-        }
+        let damaged = try #require(Self.error(zip), "a damaged zip was read")
+        #expect(damaged.code == .corrupt || damaged.code == .truncated, "\(damaged)")
+        #expect(damaged.member == "lh/BkgOnly.json", "\(damaged)")
         var gz = try Data(contentsOf: d.appendingPathComponent("a.tar.gz"))
         for k in 20..<40 { gz[gz.startIndex + k] ^= 0x5A }
         // zlib refuses the data, or what it makes of it is no tar header: an error either way.
-        #expect(throws: ArchiveError.self) { try ArchiveReader.read(gz) { _ in true } }
-        do { _ = try ArchiveReader.read(Data("{\"not\": \"an archive\"}".utf8)) { _ in true }; Issue.record("JSON was read as an archive") } catch let error as ArchiveError {
-            #expect(error.code == .format && error.message.contains("7b 22 6e 6f"), "\(error)")
-        }
+        #expect(Self.error(gz) != nil, "a damaged tar.gz was read")
+        let json = try #require(Self.error(Data("{\"not\": \"an archive\"}".utf8)), "JSON was read as an archive")
+        #expect(json.code == .format && json.message.contains("7b 22 6e 6f"), "\(json)")
+    }
+
+    /// The error reading `data` throws, or nil when it reads.
+    static func error(_ data: Data) -> ArchiveError? {
+        do { _ = try ArchiveReader.read(data) { _ in true }; return nil } catch { return error }
     }
 
     @Test("a HEPData archive: the patch set is paired with its background-only workspace by digest and applies as pyhf's PatchSet.apply",
@@ -189,14 +191,19 @@ import Testing
         let expected = try set.apply(try set.patch(named: "patch_channel1_signal_syst1"), to: try Workspace(json: try loadJSON(example + "/example_bkgonly.json"), modifiers: .efthf))
         #expect(patched.json == expected.json)
         #expect(try archive.workspace().json == (try Workspace(json: try loadJSON(example + "/example_bkgonly.json"), modifiers: .efthf)).json)
-        do { _ = try archive.workspace(patch: "no_such_patch"); Issue.record("an unknown patch applied") } catch let error as ArchiveError {
-            #expect(error.member == "lh/patchset.json" && error.message.contains("no_such_patch"), "\(error)")
-        }
-        do { _ = try HEPDataArchive(path: d.appendingPathComponent("broken.tar.gz").path); Issue.record("an invalid patch set was read") } catch let error as ArchiveError {
-            #expect(error.code == .content && error.member == "lh/patchset.json", "\(error)")
-        }
-        do { _ = try HEPDataArchive(path: d.appendingPathComponent("none.tar.gz").path); Issue.record("an archive without workspace was read") } catch let error as ArchiveError {
-            #expect(error.code == .content && error.message.contains("no pyhf workspace") && error.message.contains("lh/notes.json"), "\(error)")
-        }
+        let unknownError = Self.failure { () throws(ArchiveError) in _ = try archive.workspace(patch: "no_such_patch") }
+        let unknown = try #require(unknownError, "an unknown patch applied")
+        #expect(unknown.member == "lh/patchset.json" && unknown.message.contains("no_such_patch"), "\(unknown)")
+        let brokenError = Self.failure { () throws(ArchiveError) in _ = try HEPDataArchive(path: d.appendingPathComponent("broken.tar.gz").path) }
+        let broken = try #require(brokenError, "an invalid patch set was read")
+        #expect(broken.code == .content && broken.member == "lh/patchset.json", "\(broken)")
+        let noneError = Self.failure { () throws(ArchiveError) in _ = try HEPDataArchive(path: d.appendingPathComponent("none.tar.gz").path) }
+        let none = try #require(noneError, "an archive without workspace was read")
+        #expect(none.code == .content && none.message.contains("no pyhf workspace") && none.message.contains("lh/notes.json"), "\(none)")
+    }
+
+    /// The error `body` throws, or nil.
+    static func failure(_ body: () throws(ArchiveError) -> Void) -> ArchiveError? {
+        do { try body(); return nil } catch { return error }
     }
 }
