@@ -248,7 +248,10 @@ public enum JobRequest: Sendable, Equatable {
         case .popxf(let scale, let observables, let wcxf):
             let options = POPxfOptions(observables: observables, scale: scale, basis: wcxf.map { text in let parts = text.split(separator: ":").map(String.init); return .wcxf(eft: parts[0], basis: parts[1]) },
                                        toolVersion: EFTHFVersion.current)
-            return ([("popxf.json", file(try workspace.popxf(options)))], nil)
+            // The file records its workspace's file name; the server's own path stays private.
+            let directory = workspace.file.map { URL(fileURLWithPath: $0).deletingLastPathComponent().path }
+            let named = try Workspace(json: workspace.json, file: Storage.workspaceFileName, baseDirectory: directory, modifiers: .efthf)
+            return ([("popxf.json", file(try named.popxf(options)))], nil)
         }
     }
 

@@ -57,7 +57,9 @@ import Testing
     @Test("a popxf job's file is what the library (efthf export --popxf) writes; bad requests are refused")
     func popxfJob() async throws {
         let options = POPxfOptions(observables: .channels, scale: 125, basis: nil, toolVersion: EFTHFVersion.current)
-        let expected = fileText(try Workspace(contentsOf: Example.morphing, modifiers: .efthf).popxf(options))
+        // The job's file names the workspace by its file name, as the server stores it.
+        let stored = try Workspace(json: try loadJSON(Example.morphing), file: "workspace.json", modifiers: .efthf)
+        let expected = fileText(try stored.popxf(options))
         try await withServer { client, _ in
             let workspace = try await client.uploadWorkspace(Example.morphing)
             let job = try await client.submit(workspace, ["kind": "popxf", "scale": 125, "observables": "channels"])

@@ -39,7 +39,7 @@ import Testing
 
     @Test("tar, tar.gz and zip made by Python give the same JSON members, and only those")
     func readsTheThreeFormats() throws {
-        let d = try Self.make(Self.members + """
+        let d = try Self.make(Self.members + "\n" + """
             with tarfile.open('a.tar', 'w') as t: add_tar(t)
             with tarfile.open('a.tar.gz', 'w:gz') as t: add_tar(t)
             with tarfile.open('long.tar.gz', 'w:gz', format=tarfile.PAX_FORMAT) as t:
@@ -126,7 +126,7 @@ import Testing
 
     @Test("truncated and corrupt archives give one error, at every cut")
     func refusesDamagedArchives() throws {
-        let d = try Self.make(Self.members + """
+        let d = try Self.make(Self.members + "\n" + """
             with tarfile.open('a.tar.gz', 'w:gz') as t: add_tar(t)
             with tarfile.open('a.tar', 'w') as t: add_tar(t)
             with zipfile.ZipFile('a.zip', 'w', zipfile.ZIP_DEFLATED) as z:
