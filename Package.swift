@@ -39,7 +39,7 @@ let package = Package(
         .systemLibrary(name: "CNLopt", pkgConfig: "nlopt", providers: [.apt(["libnlopt-dev"])]),
         // Fits, uncertainties, profile scans, test statistics, CLs, toys.
         .target(name: "Inference", dependencies: ["HistFactory", "CNLopt"]),
-        .target(name: "EFTHF", dependencies: ["EFTJSON", "EventDatabase", "HistFactory", "Morphing", "EFTModifiers", "Inference"]),
+        .target(name: "EFTHF", dependencies: ["EFTJSON", "EventDatabase", "HistFactory", "Morphing", "EFTModifiers", "Inference", "CZlib"]),
         // The C interface over the task layer: opaque handles, arrays, JSON strings (include/efthf.h).
         .target(name: "EFTHFC", dependencies: ["EFTHF"]),
         .executableTarget(

@@ -1,7 +1,8 @@
-// zlib (Debian zlib1g-dev) for the EventDatabase module's gzip reader (LHE import).
+// zlib (Debian zlib1g-dev): the EventDatabase module's gzip reader (LHE import) and the EFTHF
+// module's archive reader (.tar.gz, .zip).
 //
 // `inflateInit2` is a macro that passes ZLIB_VERSION and sizeof(z_stream) to `inflateInit2_`;
-// Swift cannot import function-like macros, so the inline function below wraps it.
+// Swift cannot import function-like macros, so the inline functions below wrap it.
 #ifndef EFTHF_CZLIB_SHIM_H
 #define EFTHF_CZLIB_SHIM_H
 
@@ -9,5 +10,9 @@
 
 /// Starts inflating with automatic gzip/zlib header detection (window bits 15 + 32).
 static inline int czlib_inflate_init_auto(z_streamp stream) { return inflateInit2(stream, 15 + 32); }
+
+/// Starts inflating a raw deflate stream without header or trailer (window bits -15), as a ZIP
+/// member's data is stored (APPNOTE.TXT 4.4.5, method 8).
+static inline int czlib_inflate_init_raw(z_streamp stream) { return inflateInit2(stream, -15); }
 
 #endif

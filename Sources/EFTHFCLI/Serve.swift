@@ -65,6 +65,9 @@ extension EFTHFCommand {
         @Option(help: ArgumentHelp("A directory of example workspaces (*.json, with the event databases they name) that the explorer offers (default: Data/vh when it exists in the working directory).", valueName: "dir"))
         var examples: String?
 
+        @Flag(help: "Let POST /v1/fetch download http(s) URLs (workspaces, archives) within the upload limits. Every client may then make the server request any address it reaches: enable it only where that is acceptable.")
+        var allowURLFetch = false
+
         func validate() throws {
             if workers < 1 { throw ValidationError("--workers must be at least 1") }
             if queueLimit < 0 { throw ValidationError("--queue-limit must not be negative") }
@@ -107,7 +110,7 @@ extension EFTHFCommand {
                     examplesDirectory: examples ?? (FileManager.default.fileExists(atPath: "Data/vh") ? "Data/vh" : nil),
                     tokens: try tokenFile.map { try AccessTokens(contentsOf: $0) }, bodyTimeout: .milliseconds(Int64(bodyTimeout * 1000)),
                     maxConcurrentUploads: maxConcurrentUploads, expireAfter: try expireAfter.map(Self.duration),
-                    quota: Quota(workspaces: quotaWorkspaces, storedBytes: quotaBytes, concurrentJobs: quotaJobs)))
+                    quota: Quota(workspaces: quotaWorkspaces, storedBytes: quotaBytes, concurrentJobs: quotaJobs), allowURLFetch: allowURLFetch))
             } catch let error as ServiceError {
                 fail(ValidationError(error.message))
             }

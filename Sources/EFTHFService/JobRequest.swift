@@ -9,11 +9,13 @@ import Foundation
 /// {"kind": "fit",      "ops"?: ["cHW", "cHq3"], "fix"?: {"lumi": 1, "gamma_stat": [1, 1.02]}, "measurement"?: "name"}
 /// {"kind": "scan",     "axes": {"cHW": [-1, 1, 21]}, "fix"?: {…}, "measurement"?: "name"}
 /// {"kind": "limit",    "level"?: 0.05, "scan"?: [0, 5, 21], "test_statistic"?: "qtilde", "measurement"?: "name"}
+/// {"kind": "popxf",    "scale": 125, "observables"?: "samples", "wcxf"?: "SMEFT:Warsaw"}
 /// ```
 ///
 /// The task layer's ``ExportTask``, ``PatchSetTask``, ``FitTask``, ``ScanTask`` and ``LimitTask``:
 /// the same operations as `efthf export --at`, `efthf export --patchset --grid`,
-/// `efthf fit --ops … --json`, `efthf scan --par … --json` and `efthf limit --json`, with the
+/// `efthf fit --ops … --json`, `efthf scan --par … --json`, `efthf limit --json` and
+/// `efthf export --popxf --scale GEV [--observables] [--wcxf]`, with the
 /// same results, grid limits and parameter rules.
 public enum JobRequest: Sendable, Equatable {
     case export(point: [String: Double], poi: String?)
@@ -21,6 +23,7 @@ public enum JobRequest: Sendable, Equatable {
     case fit(ops: [String]?, fix: ParameterValues, measurement: String?)
     case scan(axes: [GridAxis], fix: ParameterValues, measurement: String?)
     case limit(level: Double, scan: GridAxis?, testStatistic: String, measurement: String?)
+    case popxf(scale: Double, observables: POPxfOptions.Observables, wcxf: String?)
 
     /// Most grid points one patch-set job may have: each is a full workspace evaluation and a patch.
     public static let maximumGridPoints = Limits.patchSetPoints
@@ -32,6 +35,7 @@ public enum JobRequest: Sendable, Equatable {
         case .fit: "fit"
         case .scan: "scan"
         case .limit: "limit"
+        case .popxf: "popxf"
         }
     }
 
@@ -43,17 +47,19 @@ public enum JobRequest: Sendable, Equatable {
         case .fit: ["fit.json"]
         case .scan: ["scan.json"]
         case .limit: ["limit.json"]
+        case .popxf: ["popxf.json"]
         }
     }
 
     /// Reads a job request; a 400 names the member that is missing, unknown or of the wrong kind.
     public init(json: JSON) throws(ServiceError) {
         guard case .object(let o) = json else { throw Self.bad("", "the job request must be a JSON object, found \(json.kindDescription)") }
-        let kinds = "\"export\", \"patchset\", \"fit\", \"scan\" or \"limit\""
+        let kinds = "\"export\", \"patchset\", \"fit\", \"scan\", \"limit\" or \"popxf\""
         guard let kind = o["kind"]?.stringValue else { throw Self.bad("/kind", "\"kind\" must be \(kinds)") }
         let allowed: [String: Set<String>] = [
             "export": ["kind", "at", "poi"], "patchset": ["kind", "grid", "poi", "skip_invalid"], "fit": ["kind", "ops", "fix", "measurement"],
             "scan": ["kind", "axes", "fix", "measurement"], "limit": ["kind", "level", "scan", "test_statistic", "measurement"],
+            "popxf": ["kind", "scale", "observables", "wcxf"],
         ]
         guard let keys = allowed[kind] else { throw Self.bad("/kind", "\"kind\" must be \(kinds), found \"\(kind)\"") }
         for key in o.keys where !keys.contains(key) {
@@ -82,6 +88,20 @@ public enum JobRequest: Sendable, Equatable {
             let task = ScanTask(axes: axes)
             do { try task.validate() } catch { throw Self.unacceptable("/axes", error.message) }
             self = .scan(axes: axes, fix: try Self.fix(o["fix"]), measurement: try Self.optionalString(o["measurement"], "/measurement"))
+        case "popxf":
+            guard let scale = o["scale"]?.doubleValue, scale.isFinite, scale > 0 else {
+                throw Self.bad("/scale", "a popxf job needs \"scale\": the renormalisation scale in GeV (a positive number)")
+            }
+            let name = try Self.optionalString(o["observables"], "/observables") ?? "samples"
+            guard let observables = POPxfOptions.Observables(rawValue: name) else {
+                throw Self.bad("/observables", "must be \"samples\" or \"channels\", found \"\(name)\"")
+            }
+            let wcxf = try Self.optionalString(o["wcxf"], "/wcxf")
+            if let text = wcxf {
+                let parts = text.split(separator: ":", omittingEmptySubsequences: false)
+                guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else { throw Self.bad("/wcxf", "must be \"eft:basis\" (e.g. \"SMEFT:Warsaw\"), found \"\(text)\"") }
+            }
+            self = .popxf(scale: scale, observables: observables, wcxf: wcxf)
         case "limit":
             var level = 0.05
             if let value = o["level"] {
@@ -110,7 +130,7 @@ public enum JobRequest: Sendable, Equatable {
     /// The measurement the request names, if any.
     var measurement: String? {
         switch self {
-        case .export, .patchSet: nil
+        case .export, .patchSet, .popxf: nil
         case .fit(_, _, let m), .scan(_, _, let m), .limit(_, _, _, let m): m
         }
     }
@@ -180,6 +200,10 @@ public enum JobRequest: Sendable, Equatable {
                 }
             }
             try checkFix(fix)
+        case .popxf:
+            guard !coefficients.isEmpty else {
+                throw ServiceError(.unprocessableContent, "a popxf job needs Wilson coefficients; the workspace has none (no morphing or event-database modifier)", code: "parameter", path: "/kind")
+            }
         case .limit:
             do { try limitTask.validate(on: model) } catch let error as InferenceError {
                 throw ServiceError(error)
@@ -221,6 +245,13 @@ public enum JobRequest: Sendable, Equatable {
         case .limit(_, _, _, let measurement):
             let report = try limitTask.run(on: LoadedModel(workspace: workspace, measurement: measurement))
             return ([("limit.json", file(report.jsonValue))], nil)
+        case .popxf(let scale, let observables, let wcxf):
+            let options = POPxfOptions(observables: observables, scale: scale, basis: wcxf.map { text in let parts = text.split(separator: ":").map(String.init); return .wcxf(eft: parts[0], basis: parts[1]) },
+                                       toolVersion: EFTHFVersion.current)
+            // The file records its workspace's file name; the server's own path stays private.
+            let directory = workspace.file.map { URL(fileURLWithPath: $0).deletingLastPathComponent().path }
+            let named = try Workspace(json: workspace.json, file: Storage.workspaceFileName, baseDirectory: directory, modifiers: .efthf)
+            return ([("popxf.json", file(try named.popxf(options)))], nil)
         }
     }
 

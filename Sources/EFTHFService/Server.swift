@@ -29,6 +29,11 @@ public struct ServiceConfiguration: Sendable {
     public var expireAfter: Duration?
     /// Per-owner limits.
     public var quota: Quota
+    /// What an uploaded archive may unpack to (``ArchiveLimits``: entries, member and total bytes, ratio).
+    public var archiveLimits: ArchiveLimits
+    /// Whether `POST /v1/fetch` downloads URLs: off by default, as it lets every client make the
+    /// server send requests to any address the server reaches (server-side request forgery).
+    public var allowURLFetch: Bool
 
     /// Largest job request body: a job request is a small JSON object.
     public static let maximumJobRequestBytes = 1 << 20
@@ -36,7 +41,8 @@ public struct ServiceConfiguration: Sendable {
     public init(host: String = "127.0.0.1", port: Int = 8080, workers: Int = 2, queueLimit: Int = 64,
                 maxUploadBytes: Int = 256 << 20, dataDirectory: String? = nil, examplesDirectory: String? = nil,
                 tokens: AccessTokens? = nil, bodyTimeout: Duration = .seconds(600), maxConcurrentUploads: Int = 8,
-                expireAfter: Duration? = nil, quota: Quota = Quota()) {
+                expireAfter: Duration? = nil, quota: Quota = Quota(), archiveLimits: ArchiveLimits = ArchiveLimits(),
+                allowURLFetch: Bool = false) {
         self.host = host
         self.port = port
         self.workers = workers
@@ -50,6 +56,8 @@ public struct ServiceConfiguration: Sendable {
         self.maxConcurrentUploads = maxConcurrentUploads
         self.expireAfter = expireAfter
         self.quota = quota
+        self.archiveLimits = archiveLimits
+        self.allowURLFetch = allowURLFetch
     }
 }
 
@@ -119,6 +127,9 @@ public struct EFTHFServer: Sendable {
         v1.post("workspaces/:id/yields") { request, context in try await yields(request, context) }
         v1.post("workspaces/:id/patched") { request, context in try await patched(request, context) }
         v1.post("patched") { request, context in try await patchedUpload(request, context) }
+        v1.post("archives") { request, context in try await uploadArchive(request, context) }
+        v1.post("fetch") { request, context in try await fetchURL(request, context) }
+        v1.get("workspaces/:id/workspace.json") { _, context in try await workspaceDocument(context) }
         v1.get("examples") { _, _ in json(.ok, .object(JSONObject([("examples", .array(exampleNames().map { .string($0) }))]))) }
         v1.post("examples/:name") { _, context in try await loadExample(context) }
         v1.delete("workspaces/:id") { _, context in
@@ -155,7 +166,7 @@ public struct EFTHFServer: Sendable {
     /// upload slots, size limit, the owner's storage quota and the body timeout
     /// (``Storage/receive(_:context:to:limit:quota:timeout:)``); returns its path and size. The
     /// caller moves the file into place or removes it.
-    private func receiveUpload(_ request: Request, _ context: ServiceRequestContext) async throws -> (path: String, bytes: Int) {
+    func receiveUpload(_ request: Request, _ context: ServiceRequestContext) async throws -> (path: String, bytes: Int) {
         try await state.beginBody()
         let path = persistence.temporaryDirectory + "/" + UUID().uuidString.lowercased() + ".upload"
         do {
@@ -193,7 +204,7 @@ public struct EFTHFServer: Sendable {
     /// A new workspace from its JSON. A workspace without event databases is validated at once;
     /// one with them waits for its files (state "awaiting_files"), unless `filesFrom` is a
     /// directory that holds them (an example, a patched workspace), from which they are copied.
-    private func createWorkspace(_ body: Data, owner: String, filesFrom: String?) async throws -> Response {
+    func createWorkspace(_ body: Data, owner: String, filesFrom: String?) async throws -> Response {
         try await state.checkWorkspaceQuota(owner)
         let id = UUID()
         let directory = workspacesDirectory + "/" + id.uuidString.lowercased()
@@ -466,13 +477,13 @@ public struct EFTHFServer: Sendable {
 
     // MARK: Helpers
 
-    private func uuid(_ context: ServiceRequestContext) throws(ServiceError) -> UUID {
+    func uuid(_ context: ServiceRequestContext) throws(ServiceError) -> UUID {
         let text = context.parameters.get("id") ?? ""
         guard let id = UUID(uuidString: text) else { throw ServiceError(.notFound, "\"\(text)\" is not a job or workspace id (a UUID)") }
         return id
     }
 
-    private func json(_ status: HTTPResponse.Status, _ value: JSON, location: String? = nil) -> Response {
+    func json(_ status: HTTPResponse.Status, _ value: JSON, location: String? = nil) -> Response {
         var headers: HTTPFields = [.contentType: "application/json"]
         if let location { headers[.location] = location }
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: value.serialized() + "\n")))
