@@ -375,7 +375,7 @@ public struct EFTHFServer: Sendable {
         }
         let task = EventStatisticsTask(at: at)
         let result: Result<JSON, ServiceError> = await onDedicatedThread {
-            do { return .success(try task.run(on: loaded.workspace).jsonValue) } catch {
+            do throws(HistFactoryError) { return .success(try task.run(on: loaded.workspace).jsonValue) } catch {
                 return .failure(ServiceError(error, hiding: directory))
             }
         }

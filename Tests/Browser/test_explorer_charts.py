@@ -185,8 +185,8 @@ def test_two_dimensional_scan_draws_the_reports_contours(server, browser, downlo
     load_example(driver, server, "workspace_morphing.json")
     Select(driver.find_element(By.ID, "scan2d-x")).select_by_value("cHW")
     Select(driver.find_element(By.ID, "scan2d-y")).select_by_value("cHq3")
-    for field, value in [("scan2d-x-lower", "-1"), ("scan2d-x-upper", "1"), ("scan2d-x-count", "5"),
-                         ("scan2d-y-lower", "-0.3"), ("scan2d-y-upper", "0.3"), ("scan2d-y-count", "4")]:
+    for field, value in [("scan2d-x-lower", "-0.2"), ("scan2d-x-upper", "0.8"), ("scan2d-x-count", "5"),
+                         ("scan2d-y-lower", "-0.2"), ("scan2d-y-upper", "0.1"), ("scan2d-y-count", "4")]:
         element = driver.find_element(By.ID, field)
         element.clear()
         element.send_keys(value)
@@ -203,8 +203,11 @@ def test_two_dimensional_scan_draws_the_reports_contours(server, browser, downlo
         assert d.count("M") == len(segments), level
     assert sum(len(s) for s in report["contours"].values()) > 0, "the grid holds no contour: widen the test's ranges"
     assert len(driver.find_elements(By.CSS_SELECTOR, "#scan2d-chart rect.cell")) == 20
-    failed = sum(v is None for row in report["twice_nll"] for v in row)
-    assert len(driver.find_elements(By.CSS_SELECTOR, "#scan2d-chart rect.cell.failed")) >= failed
+    # At cHW = −0.2, cHq3 = −0.1 the morphed yield is negative: that conditional fit fails.
+    failures = {tuple(f["point"]) for f in report["failures"]}
+    assert (-0.2, -0.1) in failures
+    assert len(driver.find_elements(By.CSS_SELECTOR, "#scan2d-chart rect.cell.failed")) == len(failures)
+    assert len(driver.find_elements(By.CSS_SELECTOR, "#scan2d-chart path.failed-mark")) == len(failures)
     assert driver.find_elements(By.CSS_SELECTOR, "#scan2d-chart path.best-fit") and driver.find_elements(By.CSS_SELECTOR, "#scan2d-chart circle.sm-point")
     driver.find_element(By.CSS_SELECTOR, 'button[data-download="scan2d"]').click()
     root = ET.parse(downloaded(driver, downloads, "scan2d.svg")).getroot()

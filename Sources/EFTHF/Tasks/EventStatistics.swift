@@ -34,7 +34,7 @@ public struct EventStatisticsTask: Sendable, Equatable {
                     let pointer = JSONPointer(tokens: ["channels", "\(c)", "samples", "\(s)", "modifiers", "\(k)", "data", "file"])
                     let path = workspace.resolve(relative)
                     if byFile[path] == nil {
-                        do {
+                        do throws(EventDatabaseError) {
                             let file = try EventFile(contentsOf: URL(fileURLWithPath: path))
                             let names = file.coefficientNames
                             let sm = try file.weightStatistics(at: names.map { _ in 0 })
