@@ -25,6 +25,7 @@ public struct EventStatisticsTask: Sendable, Equatable {
         if let at, let bad = at.first(where: { !$0.value.isFinite }) {
             throw HistFactoryError(.invalidValue, "the value of \(bad.key) must be finite, found \(bad.value)", path: JSONPointer(tokens: ["at", bad.key]))
         }
+        let reader = SpecReader(version: workspace.version, modifiers: workspace.modifiers, baseDirectory: workspace.baseDirectory)
         var byFile: [String: (sm: WeightStatistics, point: WeightStatistics?, coefficients: [String])] = [:]
         var entries: [EventStatisticsReport.Entry] = []
         for (c, channel) in workspace.channels.enumerated() {
@@ -32,7 +33,8 @@ public struct EventStatisticsTask: Sendable, Equatable {
                 for (k, modifier) in sample.modifiers.enumerated() {
                     guard let morphing = modifier.dependent as? MorphingModifier, let relative = morphing.source["file"]?.stringValue else { continue }
                     let pointer = JSONPointer(tokens: ["channels", "\(c)", "samples", "\(s)", "modifiers", "\(k)", "data", "file"])
-                    let path = workspace.resolve(relative)
+                    // As the modifier resolved it when the model was built.
+                    let path = reader.resolve(relative)
                     if byFile[path] == nil {
                         do throws(EventDatabaseError) {
                             let file = try EventFile(contentsOf: URL(fileURLWithPath: path))
