@@ -199,6 +199,7 @@ async function refreshEventStatistics() {
 const EVENT_COLUMNS = [
   ["events", "events", (s) => String(s.events)],
   ["sum_of_weights", "Σw", (s) => format(s.sum_of_weights)],
+  ["sum_of_squared_weights", "Σw²", (s) => format(s.sum_of_squared_weights)],
   ["minimum", "min w", (s) => (s.minimum == null ? "—" : format(s.minimum))],
   ["maximum", "max w", (s) => (s.maximum == null ? "—" : format(s.maximum))],
   ["negative_fraction", "w < 0", (s) => `${(100 * s.negative_fraction).toFixed(2)}%`],
