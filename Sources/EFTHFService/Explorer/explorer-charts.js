@@ -68,7 +68,7 @@ function modifierSize(m) {
   const extreme = (values) => values.filter((v) => v != null).reduce((a, v) => (Math.abs(v) > Math.abs(a) ? v : a), 0);
   if (m.hi != null) return `hi ×${format(m.hi)}, lo ×${format(m.lo)}`;
   if (m.relative_hi) return `max shift hi ${percent(extreme(m.relative_hi))}, lo ${percent(extreme(m.relative_lo))}`;
-  if (m.relative) return `max δ/ν ${(100 * Math.max(0, ...m.relative.filter((v) => v != null))).toPrecision(3)}% (${m.relative.length} bins)`;
+  if (m.relative) return `max ${m.type === "staterror" ? "σ(γ)" : "δ/ν"} ${(100 * Math.max(0, ...m.relative.filter((v) => v != null))).toPrecision(3)}% (${m.relative.length} bins)`;
   if (m.type === "lumi" && m.effect != null) return `σ ${(100 * m.effect).toPrecision(3)}%`;
   return "unconstrained";
 }
