@@ -32,10 +32,10 @@ if command -v python3 >/dev/null 2>&1 && ! python3 -c "import ROOT" >/dev/null 2
     python3 -m pip install -q root >/dev/null 2>&1 || { echo "efthf setup: pip install root failed (the HS3 test compares with ROOT)" >&2; exit 1; }
 fi
 # The Python package's tests and the explorer's browser tests: pytest, selenium, iminuit (the global-fit example), spey and its pyhf backend
-# (the spey backend is compared with it), setuptools/wheel to install ./python.
+# (the spey backend is compared with it), setuptools/wheel to install ./python, h5py (the event statistics are compared with it).
 if command -v python3 >/dev/null 2>&1; then
     missing=()
-    for spec in "pytest:pytest" "selenium:selenium" "iminuit:iminuit" "spey:spey>=0.2,<0.3" "spey_pyhf:spey-pyhf" "setuptools:setuptools>=64" "wheel:wheel" "scipy:scipy"; do
+    for spec in "pytest:pytest" "selenium:selenium" "iminuit:iminuit" "spey:spey>=0.2,<0.3" "spey_pyhf:spey-pyhf" "setuptools:setuptools>=64" "wheel:wheel" "scipy:scipy" "h5py:h5py"; do
         python3 -c "import ${spec%%:*}" >/dev/null 2>&1 || missing+=("${spec#*:}")
     done
     if [ ${#missing[@]} -gt 0 ]; then

@@ -10,12 +10,13 @@ import Foundation
 /// {"kind": "scan",     "axes": {"cHW": [-1, 1, 21]}, "fix"?: {…}, "measurement"?: "name"}
 /// {"kind": "limit",    "level"?: 0.05, "scan"?: [0, 5, 21], "test_statistic"?: "qtilde", "measurement"?: "name"}
 /// {"kind": "popxf",    "scale": 125, "observables"?: "samples", "wcxf"?: "SMEFT:Warsaw"}
+/// {"kind": "ranking",  "poi"?: "mu", "ops"?: ["cHW"], "fix"?: {…}, "measurement"?: "name"}
 /// ```
 ///
-/// The task layer's ``ExportTask``, ``PatchSetTask``, ``FitTask``, ``ScanTask`` and ``LimitTask``:
-/// the same operations as `efthf export --at`, `efthf export --patchset --grid`,
-/// `efthf fit --ops … --json`, `efthf scan --par … --json`, `efthf limit --json` and
-/// `efthf export --popxf --scale GEV [--observables] [--wcxf]`, with the
+/// The task layer's ``ExportTask``, ``PatchSetTask``, ``FitTask``, ``ScanTask``, ``LimitTask`` and
+/// ``RankingTask``: the same operations as `efthf export --at`, `efthf export --patchset --grid`,
+/// `efthf fit --ops … --json`, `efthf scan --par … --json`, `efthf limit --json`,
+/// `efthf export --popxf --scale GEV [--observables] [--wcxf]` and `efthf ranking --json`, with the
 /// same results, grid limits and parameter rules.
 public enum JobRequest: Sendable, Equatable {
     case export(point: [String: Double], poi: String?)
@@ -24,6 +25,7 @@ public enum JobRequest: Sendable, Equatable {
     case scan(axes: [GridAxis], fix: ParameterValues, measurement: String?)
     case limit(level: Double, scan: GridAxis?, testStatistic: String, measurement: String?)
     case popxf(scale: Double, observables: POPxfOptions.Observables, wcxf: String?)
+    case ranking(poi: String?, ops: [String]?, fix: ParameterValues, measurement: String?)
 
     /// Most grid points one patch-set job may have: each is a full workspace evaluation and a patch.
     public static let maximumGridPoints = Limits.patchSetPoints
@@ -36,6 +38,7 @@ public enum JobRequest: Sendable, Equatable {
         case .scan: "scan"
         case .limit: "limit"
         case .popxf: "popxf"
+        case .ranking: "ranking"
         }
     }
 
@@ -48,18 +51,20 @@ public enum JobRequest: Sendable, Equatable {
         case .scan: ["scan.json"]
         case .limit: ["limit.json"]
         case .popxf: ["popxf.json"]
+        case .ranking: ["ranking.json"]
         }
     }
 
     /// Reads a job request; a 400 names the member that is missing, unknown or of the wrong kind.
     public init(json: JSON) throws(ServiceError) {
         guard case .object(let o) = json else { throw Self.bad("", "the job request must be a JSON object, found \(json.kindDescription)") }
-        let kinds = "\"export\", \"patchset\", \"fit\", \"scan\", \"limit\" or \"popxf\""
+        let kinds = "\"export\", \"patchset\", \"fit\", \"scan\", \"limit\", \"popxf\" or \"ranking\""
         guard let kind = o["kind"]?.stringValue else { throw Self.bad("/kind", "\"kind\" must be \(kinds)") }
         let allowed: [String: Set<String>] = [
             "export": ["kind", "at", "poi"], "patchset": ["kind", "grid", "poi", "skip_invalid"], "fit": ["kind", "ops", "fix", "measurement"],
             "scan": ["kind", "axes", "fix", "measurement"], "limit": ["kind", "level", "scan", "test_statistic", "measurement"],
             "popxf": ["kind", "scale", "observables", "wcxf"],
+            "ranking": ["kind", "poi", "ops", "fix", "measurement"],
         ]
         guard let keys = allowed[kind] else { throw Self.bad("/kind", "\"kind\" must be \(kinds), found \"\(kind)\"") }
         for key in o.keys where !keys.contains(key) {
@@ -114,15 +119,11 @@ public enum JobRequest: Sendable, Equatable {
             }
             let statistic = try Self.optionalString(o["test_statistic"], "/test_statistic") ?? "qtilde"
             self = .limit(level: level, scan: scan, testStatistic: statistic, measurement: try Self.optionalString(o["measurement"], "/measurement"))
+        case "ranking":
+            self = .ranking(poi: poi, ops: try Self.ops(o["ops"]), fix: try Self.fix(o["fix"]),
+                            measurement: try Self.optionalString(o["measurement"], "/measurement"))
         default:
-            var ops: [String]? = nil
-            if let value = o["ops"] {
-                guard case .array(let a) = value, !a.isEmpty, a.allSatisfy({ $0.stringValue?.isEmpty == false }) else {
-                    throw Self.bad("/ops", "\"ops\" must be a non-empty array of coefficient names")
-                }
-                ops = a.compactMap(\.stringValue)
-            }
-            self = .fit(ops: ops, fix: try Self.fix(o["fix"]),
+            self = .fit(ops: try Self.ops(o["ops"]), fix: try Self.fix(o["fix"]),
                         measurement: try Self.optionalString(o["measurement"], "/measurement"))
         }
     }
@@ -131,7 +132,7 @@ public enum JobRequest: Sendable, Equatable {
     var measurement: String? {
         switch self {
         case .export, .patchSet, .popxf: nil
-        case .fit(_, _, let m), .scan(_, _, let m), .limit(_, _, _, let m): m
+        case .fit(_, _, let m), .scan(_, _, let m), .limit(_, _, _, let m), .ranking(_, _, _, let m): m
         }
     }
 
@@ -204,6 +205,19 @@ public enum JobRequest: Sendable, Equatable {
             guard !coefficients.isEmpty else {
                 throw ServiceError(.unprocessableContent, "a popxf job needs Wilson coefficients; the workspace has none (no morphing or event-database modifier)", code: "parameter", path: "/kind")
             }
+        case .ranking(let poi, let ops, let fix, _):
+            if let ops { try known(ops, "ops") }
+            try checkFix(fix)
+            do { _ = try FitTask(ops: ops, fix: fix).options(for: model.model) } catch {
+                throw ServiceError(.unprocessableContent, error.message, code: error.code.name, path: "/")
+            }
+            guard let name = poi ?? model.model.poiName else {
+                throw ServiceError(.unprocessableContent, "at /poi: measurement \"\(model.model.measurementName)\" has no POI; name the parameter to rank impacts on",
+                                   code: "parameter", path: "/poi")
+            }
+            do { _ = try model.model.parameterIndex(named: name) } catch {
+                throw ServiceError(.unprocessableContent, "at /poi: \(error.message)", code: error.code.name, path: "/poi")
+            }
         case .limit:
             do { try limitTask.validate(on: model) } catch let error as InferenceError {
                 throw ServiceError(error)
@@ -252,6 +266,9 @@ public enum JobRequest: Sendable, Equatable {
             let directory = workspace.file.map { URL(fileURLWithPath: $0).deletingLastPathComponent().path }
             let named = try Workspace(json: workspace.json, file: Storage.workspaceFileName, baseDirectory: directory, modifiers: .efthf)
             return ([("popxf.json", file(try named.popxf(options)))], nil)
+        case .ranking(let poi, let ops, let fix, let measurement):
+            let report = try RankingTask(poi: poi, ops: ops, fix: fix).run(on: LoadedModel(workspace: workspace, measurement: measurement), progress: progress)
+            return ([("ranking.json", file(report.jsonValue))], nil)
         }
     }
 
@@ -280,6 +297,14 @@ public enum JobRequest: Sendable, Equatable {
             }
         }
         return axes
+    }
+
+    private static func ops(_ value: JSON?) throws(ServiceError) -> [String]? {
+        guard let value else { return nil }
+        guard case .array(let a) = value, !a.isEmpty, a.allSatisfy({ $0.stringValue?.isEmpty == false }) else {
+            throw bad("/ops", "\"ops\" must be a non-empty array of coefficient names")
+        }
+        return a.compactMap(\.stringValue)
     }
 
     private static func fix(_ value: JSON?) throws(ServiceError) -> ParameterValues {

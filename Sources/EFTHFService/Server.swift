@@ -125,6 +125,7 @@ public struct EFTHFServer: Sendable {
         }
         v1.get("workspaces/:id/summary") { _, context in try await summary(context) }
         v1.post("workspaces/:id/yields") { request, context in try await yields(request, context) }
+        v1.post("workspaces/:id/event-statistics") { request, context in try await eventStatistics(request, context) }
         v1.post("workspaces/:id/patched") { request, context in try await patched(request, context) }
         v1.post("patched") { request, context in try await patchedUpload(request, context) }
         v1.post("archives") { request, context in try await uploadArchive(request, context) }
@@ -334,8 +335,8 @@ public struct EFTHFServer: Sendable {
     }
 
     /// GET /v1/workspaces/{id}/summary: `InspectTask`'s report (structure and validator
-    /// warnings, as `efthf inspect --json`), every parameter (``ParameterTable``) and the Wilson
-    /// coefficients.
+    /// warnings, as `efthf inspect --json`), every parameter (``ParameterTable``), the Wilson
+    /// coefficients and every modifier with its size (``SystematicsTable``).
     private func summary(_ context: ServiceRequestContext) async throws -> Response {
         let id = try uuid(context)
         let loaded = try await state.loadedModel(id, owner: context.owner)
@@ -344,9 +345,52 @@ public struct EFTHFServer: Sendable {
                 ("inspection", InspectTask().run(on: loaded).report(file: id.uuidString.lowercased()).jsonValue),
                 ("parameters", ParameterTable(model: loaded.model).jsonValue),
                 ("wilson_coefficients", .array(loaded.workspace.wilsonCoefficients.map { .string($0) })),
+                ("modifiers", SystematicsTable(workspace: loaded.workspace, model: loaded.model).jsonValue),
             ]))
         }
         return json(.ok, body)
+    }
+
+    /// POST /v1/workspaces/{id}/event-statistics: `EventStatisticsTask` with `{"at"?: {coefficient:
+    /// value, …}}`: the weight statistics of every event database the workspace reads, at the SM
+    /// and at the point. One pass over each file's coefficient columns per point.
+    private func eventStatistics(_ request: Request, _ context: ServiceRequestContext) async throws -> Response {
+        let id = try uuid(context)
+        let loaded = try await state.loadedModel(id, owner: context.owner)
+        let directory = try await state.workspace(id, owner: context.owner).directory
+        let body = try await Storage.collect(request, limit: ServiceConfiguration.maximumJobRequestBytes)
+        let parsed: JSON
+        do { parsed = try JSONParser.parse(body) } catch {
+            throw ServiceError(.badRequest, "the request is not valid JSON: \(error)", code: "syntax")
+        }
+        guard case .object(let o) = parsed else { throw ServiceError(.badRequest, "the request must be a JSON object {\"at\"?: {…}}", code: "request", path: "/") }
+        for key in o.keys where key != "at" {
+            throw ServiceError(.badRequest, "unknown member \"\(key)\"; allowed: at", code: "request", path: "/\(key)")
+        }
+        var at: [String: Double]? = nil
+        if let value = o["at"] {
+            guard case .object(let point) = value else { throw ServiceError(.badRequest, "\"at\" must be an object {coefficient: number, …}", code: "request", path: "/at") }
+            let coefficients = loaded.workspace.wilsonCoefficients
+            var values: [String: Double] = [:]
+            for (name, v) in point.pairs {
+                guard let x = v.doubleValue, x.isFinite else {
+                    throw ServiceError(.badRequest, "at /at/\(name): must be a finite number, found \(v.kindDescription)", code: "request", path: "/at/\(name)")
+                }
+                guard coefficients.contains(name) else {
+                    throw ServiceError(.unprocessableContent, "at /at/\(name): unknown Wilson coefficient \"\(name)\"; the workspace has: \(coefficients.joined(separator: ", "))",
+                                       code: "parameter", path: "/at/\(name)")
+                }
+                values[name] = x
+            }
+            at = values
+        }
+        let task = EventStatisticsTask(at: at)
+        let result: Result<JSON, ServiceError> = await onDedicatedThread {
+            do throws(HistFactoryError) { return .success(try task.run(on: loaded.workspace).jsonValue) } catch {
+                return .failure(ServiceError(error, hiding: directory))
+            }
+        }
+        return json(.ok, try result.get())
     }
 
     /// POST /v1/workspaces/{id}/yields: `YieldsTask` at the point `{"at": {name: value, …}}`

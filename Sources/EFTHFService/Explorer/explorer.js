@@ -204,6 +204,8 @@ async function openWorkspace(id) {
   await refreshYields();
   const ws = summary.inspection;
   setStatus($("status"), `Workspace ${id}: ${ws.channels.length} channel(s), ${samples.length} sample(s), ${ws.parameters.count} parameters, ${ws.warnings.length} warning(s).`);
+  // explorer-charts.js draws its charts from the same summary.
+  document.dispatchEvent(new CustomEvent("efthf:workspace"));
 }
 
 // MARK: Summary
@@ -637,6 +639,7 @@ async function runFit() {
     renderScanControls();
     $("reset-pulls").disabled = false;
     await refreshYields();
+    document.dispatchEvent(new CustomEvent("efthf:fit"));
   } catch (error) {
     setStatus($("fit-status"), `Fit failed: ${error.message}`, true);
   } finally {
