@@ -43,7 +43,7 @@ def header(document):
                   "to efthf's ln L by the constant at efthf's inits (Specs/hs3.md §2). ROOT's eval row is the **NLL value alone** (its "
                   "gradient is numerical), every parameter moved between calls in a C++ loop; efthf's is ln L + exact gradient. "
                   f"Fits: Minuit2 migrad, **strategy {s['strategy']}**, `Offset(True)`, tolerance 0.01, no hesse; hypotest: RooStats "
-                  f"AsymptoticCalculator (Minuit2 strategy {s['strategy']}, `UseNLLOffset`), one-sided q̃μ at μ = 1; limit: "
+                  f"AsymptoticCalculator (Minuit2 strategy {s['strategy']}, no NLL offset), one-sided q̃μ at μ = 1; limit: "
                   "HypoTestInverter (CLs, 95 %, automatic scan) on it; eft: migrad + hesse (efthf's eft command also searches for "
                   "minima and computes profile intervals). ROOT's importer sets `positiveDefinite` on every histosys "
                   "PiecewiseInterpolation, which clamps a sample's interpolated yield at 0 where pyhf's code4p goes below it "

@@ -14,7 +14,8 @@ runner relates the two there. Tasks (one JSON request per line, one answer per l
   limit     RooStats HypoTestInverter on that calculator, CLs, 95 %, its automatic scan: upper limit
   eft       Minuit2 migrad + hesse (STRATEGY) with the named coefficients free, the others at 0
 Every NLL uses RooFit's vectorised CPU backend, EvalBackend("cpu") (once called BatchMode); RooStats'
-fits use Minuit2 with the same strategy and NLL offsetting (RooStats::UseNLLOffset).
+fits use Minuit2 with the same strategy and no NLL offsetting (with RooStats::UseNLLOffset(true)
+HypoTestInverter's automatic scan fails on reference 02 at μ = −10 and returns 10).
 """
 from __future__ import annotations
 
@@ -47,7 +48,6 @@ class Peer:
         self.ROOT.RooStats.AsymptoticCalculator.SetPrintLevel(-1)
         self.ROOT.Math.MinimizerOptions.SetDefaultMinimizer("Minuit2")
         self.ROOT.Math.MinimizerOptions.SetDefaultStrategy(STRATEGY)
-        self.ROOT.RooStats.UseNLLOffset(True)
         self.ROOT.gInterpreter.Declare("""
             double efthf_nll_loop(RooAbsReal &nll, RooArgList &params, const std::vector<double> &a,
                                   const std::vector<double> &b, long n) {

@@ -51,6 +51,7 @@ import os
 import platform
 import resource
 import shlex
+import signal
 import statistics
 import subprocess
 import sys
@@ -215,7 +216,7 @@ class Run:
         self.rows += [{"case": label, "task": "eft", "workspace": workspace, "ops": ops, "peers": ["efthf", *[p for p in peers if p == "root"]]}
                       for label, workspace, ops in (EFT_ROWS if "eft" in tasks else [])]
         for row in self.rows:
-            row.update(times={p: [] for p in row["peers"]}, results={}, status="pending", failures=[], over_budget=[])
+            row.update(times={p: [] for p in row["peers"]}, results={}, status="pending", failures=[], over_budget=[], stopped=False)
         self.events_workspace = VH / "workspace_events_syst.json"
         self.ceiling = {"stream_1": [], "stream_2": [], "value_cpu": [], "value_grad_cpu": [], "kernel": kernel_bytes(self.events_workspace)}
         self.load_before, self.load_rounds, self.load_after = os.getloadavg(), [], None
@@ -304,7 +305,7 @@ class Run:
         self.ceiling["value_cpu"].append(kernel["value_cpu"])
         self.ceiling["value_grad_cpu"].append(kernel["value_grad_cpu"])
         for row in self.rows:
-            if row["status"] == "FAILED" and not row["times"]["efthf"]:
+            if row["stopped"]:
                 continue  # efthf could not do it
             order = row["peers"][r % len(row["peers"]):] + row["peers"][:r % len(row["peers"])]  # who goes first rotates
             try:
@@ -318,7 +319,7 @@ class Run:
                     self.check(row)
             except RowFailure as e:
                 self.fail(row, str(e))
-                row["times"]["efthf"].clear()
+                row["stopped"] = True
             print(f"  round {r + 1}/{self.args.rounds}: {row['case']} {row['task']} {'FAILED' if row['status'] == 'FAILED' else 'done'}"
                   f" (load {os.getloadavg()[0]:.1f})", file=sys.stderr, flush=True)
             self.write()
@@ -412,6 +413,10 @@ def main():
     run = Run(args, binaries, cases, tasks, peers, out_dir)
     print(f"efthf benchmarks: cases {','.join(cases)}; tasks {','.join(tasks)}; peers {','.join(peers) or 'none'}; "
           f"{args.rounds} rounds; budget {args.budget:g} CPU-s; load average {run.load_before[0]:.2f}", file=sys.stderr)
+    def stop(signum, frame):
+        raise KeyboardInterrupt  # SIGTERM as Ctrl-C: a background run ignores SIGINT
+
+    signal.signal(signal.SIGTERM, stop)
     try:
         for r in range(args.rounds):
             run.round(r)
