@@ -134,6 +134,10 @@ class Peer:
             m.set(self.at(entry, other))  # widens ranges that the points leave
             result["nll"] = m.value(self.at(entry, point))
             result["nll_unclamped"] = entry["nll_unclamped"].getVal()
+            if not (math.isfinite(result["nll"]) and math.isfinite(result["nll_unclamped"])):
+                # Reference 07: a staterror γ 50σ from its mean; RooGaussian's value underflows to 0 and its log is −inf.
+                raise RuntimeError(f"ROOT's NLL is {result['nll']} at the benchmark point (a Gaussian constraint term far from "
+                                   "its mean evaluates to 0 and its log to −inf: Specs/hs3.md §4); pyhf's and efthf's are finite")
             params = ROOT.RooArgList()
             for r in entry["root_names"]:
                 params.add(m.ws.var(r))
