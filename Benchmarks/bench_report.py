@@ -20,6 +20,10 @@ def fmt_time(seconds):
     return f"{seconds:.2f} s"
 
 
+def fmt_ratio(x):
+    return f"{x:.1f}×" if x < 10 else f"{x:.0f}×"
+
+
 def loads(document):
     machine = document["machine"]
     rounds = ", ".join(f"{x[0]:.1f}" for x in machine["load_after_rounds"])
@@ -70,7 +74,7 @@ def row_line(row, peers, budget):
     cells = [cell(row, p, budget) for p in ["efthf", *peers]]
     if row["task"] == "eft":
         cells = [cells[0]] + [cell(row, p, budget) if p == "root" else "no peer" for p in peers]
-        ratios = [f"{med[p] / med['efthf']:.1f}×" if p in med and "efthf" in med else "" for p in peers]
+        ratios = [fmt_ratio(med[p] / med["efthf"]) if p in med and "efthf" in med else "" for p in peers]
         checked = ""
         if "twice_nll" in res:
             checked = (f"converged, 2NLL {res['twice_nll']:.6f} = −2 ln L at the minimum; {res['evaluations']} likelihood "
@@ -79,8 +83,8 @@ def row_line(row, peers, budget):
             checked += "; ROOT's 2NLL (with the §2.1 width term) 1e-2"
         task = f"fit --ops {row['ops']}"
     else:
-        ratios = [f"{med[p] / med['efthf']:.0f}×" if p in med and "efthf" in med else "" for p in peers]
-        checked = CHECK_LABEL[row["task"]]
+        ratios = [fmt_ratio(med[p] / med["efthf"]) if p in med and "efthf" in med else "" for p in peers]
+        checked = CHECK_LABEL[row["task"]] if any(p in med for p in peers) else "unchecked: no peer answered"
         jax = res.get("pyhf-jax", {})
         if row["task"] == "eval":
             if "pyhf-jax" in med:
