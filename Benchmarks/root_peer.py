@@ -6,11 +6,16 @@ Tests/References/root/check_hs3.py does (whose ImportedModel this reuses); ROOT'
 runner relates the two there. Tasks (one JSON request per line, one answer per line):
 
   eval      NLL value per evaluation at θ_i = init_i + 0.3·sin(i + 1), every parameter moved between
-            calls (a C++ loop; ROOT's gradient is numerical, so the value alone is timed)
-  fit       Minuit2 migrad (strategy 1, tolerance 0.01, no hesse) from the inits: NLL at the minimum
+            calls (a C++ loop; ROOT's gradient is numerical, so the value alone is timed); also the
+            NLL with every PiecewiseInterpolation's positiveDefinite off (pyhf's histosys, which does
+            not clamp a sample's interpolated yield at 0: Specs/hs3.md §2.3), which is what is checked
+  fit       Minuit2 migrad (STRATEGY, tolerance 0.01, Offset(True), no hesse) from the inits: NLL at the minimum
   hypotest  RooStats AsymptoticCalculator, one-sided q̃μ (SetOneSided, SetQTilde) at μ = 1: CLs
   limit     RooStats HypoTestInverter on that calculator, CLs, 95 %, its automatic scan: upper limit
-  eft       Minuit2 migrad + hesse (strategy 1) with the named coefficients free, the others at 0
+  eft       Minuit2 migrad + hesse (STRATEGY) with the named coefficients free, the others at 0
+Every NLL uses RooFit's vectorised CPU backend, EvalBackend("cpu") (once called BatchMode); RooStats'
+fits use Minuit2 with the same strategy and no NLL offsetting (with RooStats::UseNLLOffset(true)
+HypoTestInverter's automatic scan fails on reference 02 at μ = −10 and returns 10).
 """
 from __future__ import annotations
 
@@ -26,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "Tests" / "Referenc
 import check_hs3  # noqa: E402
 
 BACKEND = "cpu"  # RooFit's vectorised CPU evaluation backend (RooFit::Evaluator)
+STRATEGY = int(os.environ.get("EFTHF_ROOT_STRATEGY", "0"))  # Minuit2 strategy of every ROOT fit (run.py --root-strategy)
 
 
 def shifted(inits):
@@ -40,6 +46,8 @@ class Peer:
         self.cases, self.reference = cases, reference
         self.ROOT = check_hs3.load_root()
         self.ROOT.RooStats.AsymptoticCalculator.SetPrintLevel(-1)
+        self.ROOT.Math.MinimizerOptions.SetDefaultMinimizer("Minuit2")
+        self.ROOT.Math.MinimizerOptions.SetDefaultStrategy(STRATEGY)
         self.ROOT.gInterpreter.Declare("""
             double efthf_nll_loop(RooAbsReal &nll, RooArgList &params, const std::vector<double> &a,
                                   const std::vector<double> &b, long n) {
@@ -76,7 +84,14 @@ class Peer:
         ws = self.load_workspace(key) if key in self.cases else efthf.Workspace.load(str(workspace))
         config = ws.model().config
         names = hs3["misc"]["efthf"]["parameter_names"]
-        entry = {"imported": imported, "hs3": hs3, "par_names": config.par_names, "inits": config.suggested_init(),
+        # The same NLL with pyhf's histosys: no clamp of an interpolated sample yield at 0 (Specs/hs3.md §2.3).
+        interpolations = [f for f in imported.ws.allFunctions() if f.InheritsFrom("PiecewiseInterpolation")]
+        for f in interpolations:
+            f.setPositiveDefinite(False)
+        unclamped = imported.pdf.createNLL(imported.data, *imported.backend_options())
+        for f in interpolations:
+            f.setPositiveDefinite(True)
+        entry = {"imported": imported, "hs3": hs3, "nll_unclamped": unclamped, "par_names": config.par_names, "inits": config.suggested_init(),
                  "fixed": config.suggested_fixed(), "root_names": [names[n] for n in config.par_names]}
         # Global observables: the constant means of the constraint terms, so that the Asimov data of
         # the asymptotic formulae carries the fitted nuisance parameters, as pyhf's and efthf's do.
@@ -106,15 +121,23 @@ class Peer:
         task, key = request["task"], request["case"]
         ROOT = self.ROOT
         entry = self.model(key, request.get("workspace"))
+        if task == "load":
+            return {"loaded": key}
         m = entry["imported"]
         m.reset()
         nll_at_inits = m.value(self.at(entry, entry["inits"]))
-        result = {"nll_at_inits": nll_at_inits, "npars": len(entry["par_names"]), "backend": BACKEND}
+        result = {"nll_at_inits": nll_at_inits, "npars": len(entry["par_names"]), "backend": BACKEND, "strategy": STRATEGY}
         if task == "eval":
+            result["nll_unclamped_at_inits"] = entry["nll_unclamped"].getVal()
             point = shifted(entry["inits"])
             other = [x + 1e-9 * max(1.0, abs(x)) for x in point]
             m.set(self.at(entry, other))  # widens ranges that the points leave
             result["nll"] = m.value(self.at(entry, point))
+            result["nll_unclamped"] = entry["nll_unclamped"].getVal()
+            if not (math.isfinite(result["nll"]) and math.isfinite(result["nll_unclamped"])):
+                # Reference 07: a staterror γ 50σ from its mean; RooGaussian's value underflows to 0 and its log is −inf.
+                raise RuntimeError(f"ROOT's NLL is {result['nll']} at the benchmark point (a Gaussian constraint term far from "
+                                   "its mean evaluates to 0 and its log to −inf: Specs/hs3.md §4); pyhf's and efthf's are finite")
             params = ROOT.RooArgList()
             for r in entry["root_names"]:
                 params.add(m.ws.var(r))
@@ -140,7 +163,7 @@ class Peer:
                     v.setConstant(c not in ops)
             t0 = time.process_time()
             if task == "eft":
-                status, _ = m.fit(reset=False, strategy=1, hesse=True)
+                status, _ = m.fit(reset=False, strategy=STRATEGY, hesse=True)
             else:
                 # Minuit2's default tolerance stops at EDM ≈ 1e-3, 2NLL ≈ 1e-3 above the minimum (reference 01:
                 # 7.5e-4): tolerance 0.01 (EDM ≈ 1e-5) so that the 2NLL check measures the model, not the stopping rule.
@@ -148,7 +171,7 @@ class Peer:
                     entry["offset_nll"] = m.pdf.createNLL(m.data, *m.backend_options(), ROOT.RooFit.Offset(True))
                 minimizer = ROOT.RooMinimizer(entry["offset_nll"])
                 minimizer.setMinimizerType("Minuit2")
-                minimizer.setStrategy(1)
+                minimizer.setStrategy(STRATEGY)
                 minimizer.setEps(0.01)
                 minimizer.setPrintLevel(-1)
                 status = minimizer.migrad()
