@@ -63,7 +63,9 @@ public struct EventSystematic: Sendable, Hashable {
 /// go in blocks: the per-event sums over terms and systematics run as vectorised sweeps over the
 /// block, with the coefficients stored block by block (one contiguous stream per pass), then the
 /// bin assignment and accumulation go event by event; every sum receives the same terms in the same
-/// order as the formulae above evaluated event by event.
+/// order as the formulae above evaluated event by event. A pass reads only the terms with
+/// `m_t ≠ 0` or (with Jacobians) a non-zero `∂m_t/∂c_i` (any other adds exactly ±0), and the last
+/// few results are kept by point `(c, θ)` (``_EvaluationMemo``): neither changes a bit of a result.
 public struct SmoothedReweightingKernel: Sendable {
     /// The template, its variance and, when requested, their Jacobians at one point.
     public struct Evaluation: Sendable {
@@ -100,6 +102,8 @@ public struct SmoothedReweightingKernel: Sendable {
     /// columns' then the down columns'.
     internal let _transforms: [_ColumnTransform]
     internal let _locator: _BinLocator
+    /// The latest evaluations, shared by the kernel's copies (``_EvaluationMemo``).
+    internal let _memo = _EvaluationMemo()
 
     /// Memory read per event and evaluation: coefficients, observable and two columns per systematic.
     public var bytesPerEvent: Int { 8 * (monomials.count + 1 + 2 * systematics.count) }
@@ -293,7 +297,10 @@ public struct SmoothedReweightingKernel: Sendable {
     ///   - coefficients: `c`, in the order of ``coefficientNames``.
     ///   - nuisance: `θ`, one per entry of ``systematics``.
     /// - Complexity: O(N'·(T + K + touched edges + touched bins·(1 + (C + K)·[jacobian]))); reads
-    ///   ``bytesPerEvent`` bytes per event. An event costs one `exp` per edge within `40h` of it and
+    ///   ``bytesPerEvent`` bytes per event at most (terms with `m_t = 0` and, with Jacobians,
+    ///   `∇m_t = 0` are skipped, though a streamed kernel still reads and checks their columns;
+    ///   nothing at a point kept from a recent evaluation).
+    ///   An event costs one `exp` per edge within `40h` of it and
     ///   touches the bins next to those edges; with none (h ≪ bin width) it costs a bin search only.
     public func evaluate(coefficients: [Double], nuisance: [Double], jacobian: Bool) -> Evaluation {
         do throws(EventDatabaseError) {
@@ -307,23 +314,34 @@ public struct SmoothedReweightingKernel: Sendable {
     }
 
     /// ``evaluate(coefficients:nuisance:jacobian:)``, throwing when streamed columns cannot be read
-    /// or hold a NaN or an infinity (in memory, columns are checked once when read).
+    /// or hold a NaN or an infinity (in memory, columns are checked once when read; a point kept
+    /// from a recent evaluation is not read again).
     public func checkedEvaluation(coefficients: [Double], nuisance: [Double], jacobian: Bool) throws(EventDatabaseError) -> Evaluation {
         precondition(coefficients.count == coefficientNames.count, "\(coefficients.count) coefficients, expected \(coefficientNames.count)")
         precondition(nuisance.count == systematics.count, "\(nuisance.count) nuisance parameters, expected \(systematics.count)")
+        if let known = _memo.evaluation(coefficients: coefficients, nuisance: nuisance, jacobian: jacobian) { return known }
         let B = binning.binCount, C = coefficientNames.count, K = systematics.count, N = eventCount
         let Q = jacobian ? C + K : 0
         let stride = 2 * B + 2 * Q * B
         let chunkCount = Self.chunkCount(N)
         var partials = [Double](repeating: 0, count: chunkCount * stride)
-        let m = monomials.map { $0.value(at: coefficients) }
+        let T = monomials.count
+        let values = monomials.map { $0.value(at: coefficients) }
         let dm = jacobian ? Self.monomialGradients(monomials, at: coefficients) : []
-        // Per term, its non-zero ∂m_t/∂c_i as (i, value), in increasing i.
+        // The terms the pass reads: those with m_t ≠ 0 or, with the Jacobian, a non-zero ∂m_t/∂c_i.
+        // Every other term adds a_et·0 = ±0 (the columns are finite) to w_e and nothing to ∂w_e/∂c,
+        // so leaving it out changes no sum (Specs/event-database.md, "Formulae", evaluation).
+        var activeTerms: [Int] = [], m: [Double] = []
+        // Per active term, its non-zero ∂m_t/∂c_i as (i, value), in increasing i.
         var derivativeStart = [0], derivativeCoefficient: [Int] = [], derivativeValue: [Double] = []
-        for t in monomials.indices {
-            for i in 0 ..< (jacobian ? C : 0) where dm[i * monomials.count + t] != 0 {
+        for t in 0 ..< T {
+            let derivatives = (0 ..< (jacobian ? C : 0)).filter { dm[$0 * T + t] != 0 }
+            guard values[t] != 0 || !derivatives.isEmpty else { continue }
+            activeTerms.append(t)
+            m.append(values[t])
+            for i in derivatives {
                 derivativeCoefficient.append(i)
-                derivativeValue.append(dm[i * monomials.count + t])
+                derivativeValue.append(dm[i * T + t])
             }
             derivativeStart.append(derivativeCoefficient.count)
         }
@@ -344,6 +362,7 @@ public struct SmoothedReweightingKernel: Sendable {
             let context = _SmoothingContext(
                 locator: _locator, edges: edges.baseAddress!, width: smoothingWidth, binCount: B, fold: binning.flow == .foldIntoEdgeBins)
             (_kept ?? []).withUnsafeBufferPointer { kept in
+              activeTerms.withUnsafeBufferPointer { activeTerms in
                 m.withUnsafeBufferPointer { m in
                     derivativeStart.withUnsafeBufferPointer { dStart in
                         derivativeCoefficient.withUnsafeBufferPointer { dCoefficient in
@@ -354,7 +373,8 @@ public struct SmoothedReweightingKernel: Sendable {
                                             partials.withUnsafeMutableBufferPointer { out in
                                                 let pass = _SmoothedPass(
                                                     source: _source, kept: _kept == nil ? nil : kept.baseAddress, transforms: transforms.baseAddress,
-                                                    terms: monomials.count, coefficients: C, systematics: K, m: m.baseAddress!,
+                                                    columnTerms: T, terms: activeTerms.count, termColumn: activeTerms.baseAddress,
+                                                    coefficients: C, systematics: K, m: m.baseAddress,
                                                     derivativeStart: dStart.baseAddress!, derivativeCoefficient: dCoefficient.baseAddress,
                                                     derivativeValue: dValue.baseAddress, alpha: alpha.baseAddress, isShift: isShift.baseAddress,
                                                     jacobian: jacobian, context: context, out: out.baseAddress!, stride: stride)
@@ -373,6 +393,7 @@ public struct SmoothedReweightingKernel: Sendable {
                         }
                     }
                 }
+              }
             }
         }
         if let error = errors.first { throw error }
@@ -381,11 +402,13 @@ public struct SmoothedReweightingKernel: Sendable {
             for i in 0 ..< stride { total[i] += partials[chunk * stride + i] }
         }
         let n = normalisation, n2 = n * n
-        return Evaluation(
+        let evaluation = Evaluation(
             yields: total[0 ..< B].map { $0 * n },
             variances: total[B ..< 2 * B].map { $0 * n2 },
             yieldJacobian: total[2 * B ..< 2 * B + Q * B].map { $0 * n },
             varianceJacobian: total[2 * B + Q * B ..< stride].map { $0 * n2 })
+        _memo.insert(evaluation, coefficients: coefficients, nuisance: nuisance, jacobian: jacobian)
+        return evaluation
     }
 
     private func _reportOnce(_ error: EventDatabaseError) {
@@ -405,6 +428,38 @@ private final class _ReportedErrors: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         return seen.insert(message).inserted
+    }
+}
+
+/// The last few evaluations of a kernel by point `(c, θ)`: a likelihood evaluated where only
+/// parameters outside the kernel moved (a minimiser's coordinate-wise curvature estimates, Hessian
+/// columns of other parameters) gets the kernel's result without a pass over the events.
+///
+/// A hit returns exactly what a pass would: the pass is a deterministic function of `(c, θ)` (fixed
+/// chunks and order of additions), and its values do not depend on whether Jacobians are computed
+/// (the Jacobian-free result of an evaluation with Jacobians is its values with the Jacobians
+/// dropped). Points are compared with `==` (so −0 and +0 are one point: they give equal values).
+internal final class _EvaluationMemo: @unchecked Sendable {
+    // Sound: `entries` is only accessed under `lock`.
+    private let lock = NSLock()
+    private var entries: [(c: [Double], theta: [Double], jacobian: Bool, evaluation: SmoothedReweightingKernel.Evaluation)] = []
+    /// Points kept: enough for the concurrent fits of one task (one per core) to keep theirs.
+    static let capacity = 4
+
+    func evaluation(coefficients: [Double], nuisance: [Double], jacobian: Bool) -> SmoothedReweightingKernel.Evaluation? {
+        lock.lock()
+        defer { lock.unlock() }
+        guard let entry = entries.first(where: { ($0.jacobian || !jacobian) && $0.c == coefficients && $0.theta == nuisance }) else { return nil }
+        let e = entry.evaluation
+        return jacobian == entry.jacobian ? e : .init(yields: e.yields, variances: e.variances, yieldJacobian: [], varianceJacobian: [])
+    }
+
+    func insert(_ evaluation: SmoothedReweightingKernel.Evaluation, coefficients: [Double], nuisance: [Double], jacobian: Bool) {
+        lock.lock()
+        defer { lock.unlock() }
+        entries.removeAll { $0.c == coefficients && $0.theta == nuisance }
+        entries.insert((coefficients, nuisance, jacobian, evaluation), at: 0)
+        if entries.count > Self.capacity { entries.removeLast() }
     }
 }
 
@@ -428,10 +483,14 @@ private struct _SmoothedPass: @unchecked Sendable {
     let source: _ColumnSource
     let kept: UnsafePointer<Int>?
     let transforms: UnsafePointer<_ColumnTransform>?
-    let terms: Int, coefficients: Int, systematics: Int
-    let m: UnsafePointer<Double>
-    /// Term t's non-zero `∂m_t/∂c_i` are `derivativeValue[j]` for `i = derivativeCoefficient[j]`,
-    /// `j` in `derivativeStart[t] ..< derivativeStart[t + 1]`.
+    /// The source's coefficient columns (`T`), and the terms the pass reads: `terms` of them,
+    /// column `termColumn[k]` with monomial value `m[k]`.
+    let columnTerms: Int, terms: Int
+    let termColumn: UnsafePointer<Int>?
+    let coefficients: Int, systematics: Int
+    let m: UnsafePointer<Double>?
+    /// Read term k's non-zero `∂m/∂c_i` are `derivativeValue[j]` for `i = derivativeCoefficient[j]`,
+    /// `j` in `derivativeStart[k] ..< derivativeStart[k + 1]`.
     let derivativeStart: UnsafePointer<Int>
     let derivativeCoefficient: UnsafePointer<Int>?
     let derivativeValue: UnsafePointer<Double>?
@@ -467,6 +526,10 @@ private struct _SmoothedPass: @unchecked Sendable {
         // Then the gathered block: T coefficient rows, the observable, 2K systematic rows (of L).
         let scratchCount = (3 + rows) * L + Q * L + R * B + 3 * B + 2 * (B + 1) + (T + 1 + 2 * K) * L
         var failure: EventDatabaseError? = nil
+        // The coefficient rows of the block being processed: gathered into `ab`, or (every event
+        // kept, the block inside one piece) the piece's own columns, read without a copy.
+        withUnsafeTemporaryAllocation(of: UnsafePointer<Double>.self, capacity: max(T, 1)) { rowBuffer in
+        let termRows = rowBuffer.baseAddress!
         withUnsafeTemporaryAllocation(of: Double.self, capacity: scratchCount) { scratch in
             let w = scratch.baseAddress!, f = w + L, shifted = f + L, dw = shifted + L, slopes = dw + C * L
             let dW = shifted + L + rows * L, records = dW + Q * L
@@ -481,14 +544,27 @@ private struct _SmoothedPass: @unchecked Sendable {
             var slotParameter: [Int] = []
             for q in 0 ..< Q where q < C || !isShift![q - C] { slotParameter.append(q) }
             for q in 0 ..< Q where q >= C && isShift![q - C] { slotParameter.append(q) }
-            /// One block of `n` kept events, gathered into `ab` (term t at `ab + t·n`), `xb` and `sb`.
+            /// One block of `n` kept events: term t at `termRows[t]`, the observable and systematics
+            /// gathered into `xb` and `sb`.
             func process(_ n: Int) {
-                // w_e = Σ_t a_et m_t and ∂w_e/∂c_i = Σ_t a_et ∂m_t/∂c_i.
+                // w_e = Σ_t a_et m_t, added in the order t = 0, 1, … (four terms per sweep: a quarter
+                // of the loads and stores of w, the same roundings), and ∂w_e/∂c_i = Σ_t a_et ∂m_t/∂c_i.
                 w.update(repeating: 0, count: n)
+                var t = 0
+                while t + 4 <= T {
+                    let a1 = termRows[t], a2 = termRows[t + 1], a3 = termRows[t + 2], a4 = termRows[t + 3]
+                    let m1 = m![t], m2 = m![t + 1], m3 = m![t + 2], m4 = m![t + 3]
+                    for i in 0 ..< n { w[i] = w[i] + a1[i] * m1 + a2[i] * m2 + a3[i] * m3 + a4[i] * m4 }
+                    t += 4
+                }
+                while t < T {
+                    let at = termRows[t], mt = m![t]
+                    for i in 0 ..< n { w[i] += at[i] * mt }
+                    t += 1
+                }
                 if jacobian { dw.update(repeating: 0, count: C * L) }
                 for t in 0 ..< T {
-                    let at = ab + t * n, mt = m[t]
-                    for i in 0 ..< n { w[i] += at[i] * mt }
+                    let at = termRows[t]
                     for j in derivativeStart[t] ..< derivativeStart[t + 1] {
                         let row = dw + derivativeCoefficient![j] * L, d = derivativeValue![j]
                         for i in 0 ..< n { row[i] += at[i] * d }
@@ -546,11 +622,15 @@ private struct _SmoothedPass: @unchecked Sendable {
             do throws(EventDatabaseError) {
                 // Sound: `column[j]` holds events `pieceStart ..< pieceStart + count` of column j; a kept
                 // event `e` is gathered only while `e < pieceStart + count`, and is ≥ pieceStart because
-                // pieces and kept events both go in increasing order; block slots stay below `n ≤ L`.
+                // pieces and kept events both go in increasing order; block slots stay below `n ≤ L`;
+                // rows read in place (`direct`) hold the block's `n` events of this piece and are
+                // read only by the `process(n)` of the same call.
                 try source.forEachPiece(of: rawStart ..< rawEnd) { pieceStart, count, column throws(EventDatabaseError) in
                     let pieceEnd = pieceStart + count
                     while next < range.upperBound {
                         let room = n - filled
+                        // A whole block of consecutive events in this piece: its coefficient rows are read in place.
+                        let direct = kept == nil && filled == 0 && pieceEnd - next >= n
                         var taken = 0
                         if let kept {
                             while taken < room && kept[next + taken] < pieceEnd { taken += 1 }
@@ -558,9 +638,14 @@ private struct _SmoothedPass: @unchecked Sendable {
                             taken = min(room, pieceEnd - next)
                         }
                         guard taken > 0 else { break }
-                        for j in 0 ..< T + 1 + 2 * K {
+                        if direct {
+                            for t in 0 ..< T { termRows[t] = column[termColumn![t]] + (next - pieceStart) }
+                        } else if filled + taken == n {
+                            for t in 0 ..< T { termRows[t] = UnsafePointer(ab + t * n) }
+                        }
+                        for j in (direct ? T : 0) ..< T + 1 + 2 * K {
                             let target = j < T ? ab + j * n + filled : j == T ? xb + filled : sb + (j - T - 1) * L + filled
-                            let from = column[j]
+                            let from = column[j < T ? termColumn![j] : columnTerms + j - T]
                             let transform = j > T ? transforms![j - T - 1] : .identity
                             if let kept {
                                 let events = kept + next
@@ -603,6 +688,7 @@ private struct _SmoothedPass: @unchecked Sendable {
                     out[2 * B + Q * B + q * B + b] = record[2 + Q + r]
                 }
             }
+        }
         }
         if let failure { throw failure }
     }
