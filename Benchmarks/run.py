@@ -22,6 +22,9 @@ Rows and their checks (the run stops with status 1 at the first disagreement, na
   limit     observed 95 % CLs upper limit    equal to 1e-3 relative
   eft       efthf fit --ops on the VH examples (2 and 6 coefficients; event databases): converged, and
             ln L at the reported minimum equal to −½·2NLL (efthf eval); ROOT's 2NLL equal to 1e-2 absolute
+  scan      (only when asked for) efthf scan of the VH morphing example, cHW × cHq3 on 41 × 41 points, on
+            all cores and on one (taskset): the same report bytes; no failed point next to the 95 % region
+            unless outside the model's domain; CPU on all cores / CPU on one core (the fits' own cost)
 ROOT (`--peers …,root`; Benchmarks/root_peer.py): RooFit/Minuit2/RooStats 6.40 on `efthf export --hs3`,
 its NLL related to efthf's ln L by the constant at efthf's inits (Specs/hs3.md §2); eval times the NLL
 value alone (ROOT's gradient is numerical), hypotest/limit use RooStats' AsymptoticCalculator (one-sided
@@ -67,6 +70,7 @@ EFT_ROWS = [
     ("VH event database, 2 coefficients", VH / "workspace_events.json", "cHW,cHq3"),
     ("VH event database + per-event systematics, 2 coefficients", VH / "workspace_events_syst.json", "cHW,cHq3"),
 ]
+SCAN_ROW = ("VH morphing, 41 × 41 scan", VH / "workspace_morphing.json", ["--par", "cHW=-1:1:41", "--par", "cHq3=-0.3:0.3:41"])
 PEERS = ("pyhf-numpy", "pyhf-jax", "root")
 # eft_twice_nll_abs: ROOT minimises the HS3 model, whose MC-statistics widths are static (Specs/hs3.md §2.1),
 # and migrad stops at its default EDM (1e-3) along the 6-coefficient fit's flat directions.
@@ -301,6 +305,33 @@ def check_eft(efthf, workspace, ops, report):
     return twice_nll
 
 
+def scan_timed(efthf, workspace, axes):
+    """The 2D scan on all cores and on one core (taskset), each's CPU time; fails unless both give the
+    same report and no failed point borders the 95 % region (Δ2NLL ≤ 5.99) outside the model's domain."""
+    outputs, cpus = [], []
+    for prefix in ([], ["taskset", "-c", str(min(os.sched_getaffinity(0)))]):
+        t0 = children_cpu()
+        run = subprocess.run(prefix + [str(efthf), "scan", str(workspace), *axes, "--json"], capture_output=True, text=True)
+        cpus.append(children_cpu() - t0)
+        if run.returncode != 0:
+            sys.exit(f"FAIL: efthf scan {workspace.name} {' '.join(axes)}: exit {run.returncode}\n{run.stderr}")
+        outputs.append(run.stdout)
+    if outputs[0] != outputs[1]:
+        sys.exit(f"FAIL: efthf scan {workspace.name}: the report on {len(os.sched_getaffinity(0))} cores differs from the one on 1 core")
+    report = json.loads(outputs[0])
+    grid, low = report["twice_nll"], report["twice_nll_min"]
+    index = {(x, y): (i, j) for i, x in enumerate(report["x_values"]) for j, y in enumerate(report["y_values"])}
+    inside = []
+    for f in report.get("failures") or []:
+        i, j = index[tuple(f["point"])]
+        near = [grid[a][b] for a, b in ((i - 1, j), (i + 1, j), (i, j - 1), (i, j + 1)) if 0 <= a < len(grid) and 0 <= b < len(grid[0])]
+        if any(v is not None and v - low <= 5.991464547107979 for v in near) and "outside the model's domain" not in f["reason"]:
+            inside.append(f)
+    if inside:
+        sys.exit(f"FAIL: efthf scan {workspace.name}: {len(inside)} failed fits border the 95 % region, e.g. {inside[0]}")
+    return {"cpu": cpus[0], "cpu_one_core": cpus[1], "failures": len(report.get("failures") or [])}
+
+
 # ---------------------------------------------------------------- the per-event pass's ceiling --
 
 STREAM_MIB, STREAM_PASSES = 256, 8  # 8× this machine's 32 MiB L3
@@ -391,7 +422,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--cases", default=",".join(CASES), help="reference workspaces (default all: 01,…,08)")
-    parser.add_argument("--tasks", default="eval,fit,hypotest,limit,eft")
+    parser.add_argument("--tasks", default="eval,fit,hypotest,limit,eft", help="of eval,fit,hypotest,limit,eft,scan")
     parser.add_argument("--peers", default="pyhf-numpy,pyhf-jax", help="of " + ",".join(PEERS))
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--build", default=str(REPOSITORY / ".build" / "release"), help="the release build folder")
@@ -429,11 +460,13 @@ def main():
 
     rows = []
     for key in cases:
-        for task in [t for t in tasks if t != "eft"]:
+        for task in [t for t in tasks if t not in ("eft", "scan")]:
             rows.append({"case": key, "task": task, "times": {p: [] for p in ["efthf", *peers]}, "results": {}})
     for label, workspace, ops in EFT_ROWS if "eft" in tasks else []:
         rows.append({"case": label, "task": "eft", "workspace": workspace, "ops": ops,
                      "times": {"efthf": [], **({"root": []} if "root" in peers else {})}, "results": {}})
+    if "scan" in tasks:
+        rows.append({"case": SCAN_ROW[0], "task": "scan", "times": {"efthf": []}, "results": {"cpu_one_core": []}})
     out_dir = Path(args.output)
     out_dir.mkdir(parents=True, exist_ok=True)
     events_workspace = VH / "workspace_events_syst.json"
@@ -460,6 +493,10 @@ def main():
                     if "error" in out:
                         print(f"  {peer} cannot do {row['case']}: {out['error']}", file=sys.stderr)
                         continue
+                elif row["task"] == "scan":
+                    out = scan_timed(binaries["efthf"], SCAN_ROW[1], SCAN_ROW[2])
+                    row["results"]["cpu_one_core"].append(out["cpu_one_core"])
+                    row["results"]["failures"] = out["failures"]
                 elif row["task"] == "eft":
                     out = eft_fit(binaries["efthf"], row["workspace"], row["ops"])
                     if r == 0:
@@ -485,6 +522,8 @@ def main():
             print(f"  round {r + 1}/{args.rounds}: {row['case']} {row['task']} done", file=sys.stderr)
         if r == 0:  # checks once every peer has answered
             for row in rows:
+                if row["task"] == "scan":
+                    continue  # checked in every round (scan_timed)
                 if row["task"] == "eft":
                     if "root" in row["results"] and "error" not in row["results"]["root"]:
                         at_inits = json.loads(subprocess.run([str(binaries["efthf"]), "eval", str(row["workspace"])], check=True,
@@ -553,6 +592,13 @@ def main():
             if "root" in med:
                 checked += "; ROOT's 2NLL (with the §2.1 width term) 1e-2"
             task = f"fit --ops {row['ops']}"
+        elif row["task"] == "scan":
+            one = statistics.median(row["results"]["cpu_one_core"])
+            cells = cells + ["" for _ in peers]
+            ratios = ["" for _ in peers]
+            checked = (f"CPU on all cores / on one core {med['efthf'] / one:.2f} (one core {fmt_time(one)}); same report bytes; "
+                       f"{row['results']['failures']} failed points, none bordering the 95 % region inside the model's domain")
+            task = "scan " + " ".join(SCAN_ROW[2][1::2])
         else:
             ratios = [f"{med[p] / med['efthf']:.0f}×" if p in med else "" for p in peers]
             checked = {"eval": "ln L 1e-9" + (", JAX gradient 1e-6" if "pyhf-jax" in med else ""), "fit": "2NLL 1e-3", "hypotest": "CLs 1e-4", "limit": "limit 1e-3"}[row["task"]]
