@@ -98,7 +98,7 @@ import Testing
         return (model, try model.observedData(from: workspace))
     }
 
-    @Test("the model knows which parameters its yields are linear in; a factor repeated on one sample is not")
+    @Test("the model knows which parameters its yields are linear in")
     func linearityFromTheModifiers() throws {
         let (model, _) = try Self.workspace("""
             {"name": "signal", "data": [5.0, 6.0], "modifiers": [{"name": "mu", "type": "normfactor", "data": null}]},
@@ -110,14 +110,6 @@ import Testing
         // mu scales both samples once each: ν_b = mu (s_b + b_b …), affine.
         #expect(try linear("mu") && linear("unc[0]") && linear("unc[1]"))
         #expect(try !linear("norm"))
-        // k multiplies one sample twice (normfactor × shapefactor): ν = 5 k², not affine.
-        let (repeated, _) = try Self.workspace("""
-            {"name": "signal", "data": [5.0], "modifiers": [{"name": "mu", "type": "normfactor", "data": null},
-                                                            {"name": "k", "type": "normfactor", "data": null},
-                                                            {"name": "k", "type": "shapefactor", "data": null}]}
-            """, data: [6])
-        #expect(try !repeated.expectedMainDataIsLinear(in: repeated.parameterIndex(named: "k")))
-        #expect(try repeated.expectedMainDataIsLinear(in: repeated.parameterIndex(named: "mu")))
         // And numerically: the second difference of ν in each parameter called linear vanishes.
         var theta = model.suggestedInits
         for i in 0..<model.parameterCount where model.expectedMainDataIsLinear(in: i) {
