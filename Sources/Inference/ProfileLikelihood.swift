@@ -429,7 +429,7 @@ extension DifferentiableLikelihood {
     /// minimum rarely does. The converged fit with the lower 2NLL wins (``FitProblem/better(_:_:)``),
     /// evaluations of both counted.
     func scanFit(_ problem: FitProblem, at fixedValues: [Int: Double], from: FitResult, best: FitResult, clock: CPUClock) -> FitResult {
-        clock.measure {
+        clock.measure { () -> FitResult in
             let conditional = problem.fixing(fixedValues)
             let fit = conditional.run(from: from.values, warmStart: from.warmStart)
             guard !fit.status.isConverged, from.values != best.values else { return fit }
