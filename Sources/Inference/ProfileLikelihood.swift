@@ -302,15 +302,17 @@ extension DifferentiableLikelihood {
     /// by the tree, not by which thread ran first, so the fits do not depend on the thread count;
     /// a piece recomputes the column points between i₀ and its rows (at most nx extra fits).
     ///
+    /// - Parameter threads: at most this many threads (default: one per core).
     /// - Returns: the unconditional fit; per row in `rows` the fits at (x_i, y_j), j = 0..<ny; the
     ///   CPU time the conditional fits took (threads' CPU clocks, summed; a measurement, not part
     ///   of the result).
     /// - Complexity: ny·rows.count conditional fits plus those of the column between i₀ and the rows.
     public func conditionalFitRows(
         _ x: String, values xValues: [Double], _ y: String, values yValues: [Double], rows: Range<Int>, data: ModelData,
-        options: FitOptions = FitOptions(), threads: Int = inferenceConcurrency,
+        options: FitOptions = FitOptions(), threads: Int? = nil,
         progress: (@Sendable (_ done: Int, _ total: Int) -> Void)? = nil
     ) throws(InferenceError) -> (bestFit: FitResult, rows: [[FitResult]], fitCPUSeconds: Double) {
+        let threads = threads ?? inferenceConcurrency
         guard !xValues.isEmpty, !yValues.isEmpty, rows.lowerBound >= 0, rows.upperBound <= xValues.count, !rows.isEmpty else {
             throw InferenceError(.invalidOptions, "the rows \(rows) are not within the grid's \(xValues.count) × \(yValues.count) points")
         }
