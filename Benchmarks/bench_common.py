@@ -27,8 +27,10 @@ EFT_ROWS = [
     ("VH event database, 2 coefficients", VH / "workspace_events.json", "cHW,cHq3"),
     ("VH event database + per-event systematics, 2 coefficients", VH / "workspace_events_syst.json", "cHW,cHq3"),
 ]
+SCAN_ROW = ("VH morphing, 41 × 41 scan", VH / "workspace_morphing.json", ["--par", "cHW=-1:1:41", "--par", "cHq3=-0.3:0.3:41"])
 PEERS = ("pyhf-numpy", "pyhf-jax", "root")
-TASKS = ("eval", "fit", "hypotest", "limit", "eft")
+TASKS = ("eval", "fit", "hypotest", "limit", "eft", "scan")
+DEFAULT_TASKS = ("eval", "fit", "hypotest", "limit", "eft")
 # eft_twice_nll_abs: ROOT minimises the HS3 model, whose MC-statistics widths are static (Specs/hs3.md §2.1),
 # and migrad stops at its default EDM (1e-3) along the 6-coefficient fit's flat directions.
 TOLERANCE = {"logpdf_rel": 1e-9, "grad_rel": 1e-6, "twice_nll_abs": 1e-3, "cls_abs": 1e-4, "limit_rel": 1e-3, "eft_twice_nll_abs": 1e-2}

@@ -3,7 +3,8 @@ JSON gives the same table as the run printed):
 
     python3 Benchmarks/bench_report.py DIR/benchmarks.json > benchmarks.md
 """
-from __future__ import annotations
+from __future__ import statistics
+import annotations
 
 import json
 import sys
@@ -82,6 +83,16 @@ def row_line(row, peers, budget):
         if "root" in med:
             checked += "; ROOT's 2NLL (with the §2.1 width term) 1e-2"
         task = f"fit --ops {row['ops']}"
+    elif row["task"] == "scan":
+        cells = [cells[0]] + ["" for _ in peers]
+        ratios = ["" for _ in peers]
+        one = res.get("cpu_one_core")
+        checked = ""
+        if one and "efthf" in med:
+            one = statistics.median(one)
+            checked = (f"CPU on all cores / on one core {med['efthf'] / one:.2f} (one core {fmt_time(one)}); same report bytes; "
+                       f"{res['failures']} failed points, none bordering the 95 % region inside the model's domain")
+        task = "scan cHW=-1:1:41 × cHq3=-0.3:0.3:41"
     else:
         ratios = [fmt_ratio(med[p] / med["efthf"]) if p in med and "efthf" in med else "" for p in peers]
         checked = CHECK_LABEL[row["task"]] if any(p in med for p in peers) else "unchecked: no peer answered"

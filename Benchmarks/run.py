@@ -24,6 +24,9 @@ Rows and their checks, made once every peer has answered a row in the first roun
   limit     observed 95 % CLs upper limit    equal to 1e-3 relative
   eft       efthf fit --ops on the VH examples (2 and 6 coefficients; event databases): converged, and
             ln L at the reported minimum equal to −½·2NLL (efthf eval); ROOT's 2NLL equal to 1e-2 absolute
+  scan      (only when asked for) efthf scan of the VH morphing example, cHW × cHq3 on 41 × 41 points, on
+            all cores and on one (taskset): the same report bytes; no failed point next to the 95 % region
+            unless outside the model's domain; CPU on all cores / CPU on one core (the fits' own cost)
 A disagreement (or an efthf error) prints "FAIL: …" at once, marks the row FAILED in the table and the
 run goes on; at the end the FAIL lines are repeated and the exit status is 1. After every row the
 JSON document is written (atomically) and the Markdown table made from it (Benchmarks/bench_report.py),
@@ -57,7 +60,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bench_common import CASES, EFT_ROWS, PEERS, REPOSITORY, TASKS, TOLERANCE, VH, load_json, reference_dir
+from bench_common import CASES, DEFAULT_TASKS, EFT_ROWS, PEERS, REPOSITORY, SCAN_ROW, TASKS, TOLERANCE, VH, load_json, reference_dir
 from bench_report import markdown
 from bench_worker import Worker
 
@@ -94,6 +97,33 @@ def eft_fit(efthf, workspace, ops):
     if run.returncode != 0:
         raise RowFailure(f"efthf fit {workspace.name} --ops {ops}: exit {run.returncode}: {run.stderr.strip()[-300:]}")
     return {"cpu": cpu, "report": json.loads(run.stdout)}
+
+
+def scan_timed(efthf, workspace, axes):
+    """The 2D scan on all cores and on one core (taskset), each's CPU time; fails unless both give the
+    same report and no failed point borders the 95 % region (Δ2NLL ≤ 5.99) outside the model's domain."""
+    outputs, cpus = [], []
+    for prefix in ([], ["taskset", "-c", str(min(os.sched_getaffinity(0)))]):
+        t0 = children_cpu()
+        run = subprocess.run(prefix + [str(efthf), "scan", str(workspace), *axes, "--json"], capture_output=True, text=True)
+        cpus.append(children_cpu() - t0)
+        if run.returncode != 0:
+            raise RowFailure(f"efthf scan {workspace.name} {' '.join(axes)}: exit {run.returncode}: {run.stderr.strip()[-300:]}")
+        outputs.append(run.stdout)
+    if outputs[0] != outputs[1]:
+        raise RowFailure(f"efthf scan {workspace.name}: the report on {len(os.sched_getaffinity(0))} cores differs from the one on 1 core")
+    report = json.loads(outputs[0])
+    grid, low = report["twice_nll"], report["twice_nll_min"]
+    index = {(x, y): (i, j) for i, x in enumerate(report["x_values"]) for j, y in enumerate(report["y_values"])}
+    inside = []
+    for f in report.get("failures") or []:
+        i, j = index[tuple(f["point"])]
+        near = [grid[a][b] for a, b in ((i - 1, j), (i + 1, j), (i, j - 1), (i, j + 1)) if 0 <= a < len(grid) and 0 <= b < len(grid[0])]
+        if any(v is not None and v - low <= 5.991464547107979 for v in near) and "outside the model's domain" not in f["reason"]:
+            inside.append(f)
+    if inside:
+        raise RowFailure(f"efthf scan {workspace.name}: {len(inside)} failed fits border the 95 % region, e.g. {inside[0]}")
+    return {"cpu": cpus[0], "cpu_one_core": cpus[1], "failures": len(report.get("failures") or [])}
 
 
 def efthf_logpdf(efthf, workspace, pars=None):
@@ -212,9 +242,10 @@ class Run:
         env.pop("OPENBLAS_CORETYPE", None)  # a pinned OpenBLAS kernel slows numpy (see the machine notes); both together
         env.pop("OPENBLAS_L2_SIZE", None)
         self.workers = {p: Worker(p, env, None if p == "efthf" else args.budget) for p in ["efthf", *peers]}
-        self.rows = [{"case": key, "task": task, "peers": ["efthf", *peers]} for key in cases for task in tasks if task != "eft"]
+        self.rows = [{"case": key, "task": task, "peers": ["efthf", *peers]} for key in cases for task in tasks if task not in ("eft", "scan")]
         self.rows += [{"case": label, "task": "eft", "workspace": workspace, "ops": ops, "peers": ["efthf", *[p for p in peers if p == "root"]]}
                       for label, workspace, ops in (EFT_ROWS if "eft" in tasks else [])]
+        self.rows += [{"case": SCAN_ROW[0], "task": "scan", "peers": ["efthf"]}] if "scan" in tasks else []
         for row in self.rows:
             row.update(times={p: [] for p in row["peers"]}, results={}, status="pending", failures=[], over_budget=[], stopped=False)
         self.events_workspace = VH / "workspace_events_syst.json"
@@ -239,6 +270,11 @@ class Run:
             if first:
                 twice_nll, evaluations = check_eft(self.binaries["efthf"], row["workspace"], row["ops"], out["report"])
                 row["results"].update(twice_nll=twice_nll, evaluations=evaluations)
+            return out["cpu"]
+        if row["task"] == "scan":
+            out = scan_timed(self.binaries["efthf"], SCAN_ROW[1], SCAN_ROW[2])
+            row["results"].setdefault("cpu_one_core", []).append(out["cpu_one_core"])
+            row["results"]["failures"] = out["failures"]
             return out["cpu"]
         if row["task"] == "eval" and peer == "efthf":
             out = core_eval(self.binaries["HistFactoryBenchmark"], row["case"])
@@ -268,7 +304,9 @@ class Run:
     def check(self, row):
         """The row's checks, once every peer has answered it in the first round."""
         results = row["results"]
-        if row["task"] == "eft":
+        if row["task"] == "scan":
+            problems = []  # checked in every round by scan_timed
+        elif row["task"] == "eft":
             problems = []
             if row["times"].get("root"):
                 ours = {"twice_nll": results["twice_nll"], "logpdf_at_inits": efthf_logpdf(self.binaries["efthf"], row["workspace"])}
@@ -374,13 +412,13 @@ class Run:
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", default=",".join(CASES), help="reference workspaces (default all: 01,…,08)")
-    parser.add_argument("--tasks", default=",".join(TASKS), help="of " + ",".join(TASKS))
+    parser.add_argument("--tasks", default=",".join(DEFAULT_TASKS), help="of " + ",".join(TASKS))
     parser.add_argument("--peers", default="pyhf-numpy,pyhf-jax", help="of " + ",".join(PEERS))
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--budget", type=float, default=120.0, help="CPU-seconds a peer may spend on one row in one round (1 to 3600)")
     parser.add_argument("--root-strategy", type=int, choices=[0, 1, 2], default=0, help="Minuit2 strategy of ROOT's fits")
     parser.add_argument("--build", default=str(REPOSITORY / ".build" / "release"), help="the release build folder")
-    parser.add_argument("--perturb", choices=list(TASKS),
+    parser.add_argument("--perturb", choices=list(DEFAULT_TASKS),
                         help="shift efthf's result of this task by 10× its tolerance before the check (the run must then fail)")
     parser.add_argument("-o", "--output", default=str(REPOSITORY / ".build" / "benchmarks"))
     args = parser.parse_args()

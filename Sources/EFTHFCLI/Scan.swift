@@ -150,6 +150,9 @@ extension EFTHFCommand {
                         print("  (every failed point and its reason: the report's \"failures\", efthf scan --json or --output)")
                     }
                 }
+                if let seconds = scan.fitCPUSeconds {
+                    print("  \(scan.xValues.count * scan.yValues.count) conditional fits: \(formatted(seconds, 3)) s CPU in the fits")
+                }
             }
         }
 

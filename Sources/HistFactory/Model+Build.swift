@@ -355,6 +355,7 @@ extension HistFactoryModel {
         self.measurementName = measurement.name
         self.interpolation = interpolation
         self.auxiliaryData = auxiliary
+        self.linearYieldParameters = Self.linearYieldParameters(compiled, parameterCount: nextOffset)
         var flat = FlatModel(compiled)
         for d in dynamic { for part in d.contributions { flat.needsVariance[part.morph] = true } }
         self.flat = flat

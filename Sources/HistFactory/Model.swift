@@ -31,6 +31,8 @@ public struct HistFactoryModel: Sendable {
     public let auxiliaryData: [Double]
 
     var flat: FlatModel
+    /// Per parameter: whether every expected main count is affine in it (``expectedMainDataIsLinear(in:)``).
+    let linearYieldParameters: [Bool]
     let normalConstraints: [NormalConstraint]
     let dynamicStaterrors: [DynamicStaterror]
     let poissonConstraints: [PoissonConstraint]
@@ -48,6 +50,31 @@ public struct HistFactoryModel: Sendable {
     public var suggestedFixed: [Bool] { parameterSets.flatMap(\.fixed) }
 
     public var poiName: String? { poiIndex.map { parameterNames[$0] } }
+
+    /// Whether every expected main count ν_b(θ) is affine in θ_i (the others held), known from the
+    /// modifiers alone: θ_i enters each sample as at most one factor per bin of a normfactor, lumi,
+    /// shapesys, staterror or shapefactor, and in no normsys, histosys or parameter-dependent
+    /// modifier. A factor repeated on one sample makes the yield a product (θ_i²): not affine.
+    ///
+    /// - Complexity: O(1).
+    public func expectedMainDataIsLinear(in i: Int) -> Bool { linearYieldParameters[i] }
+
+    /// ``linearYieldParameters`` of compiled samples.
+    static func linearYieldParameters(_ samples: [CompiledSample], parameterCount: Int) -> [Bool] {
+        var linear = [Bool](repeating: true, count: parameterCount)
+        for sample in samples {
+            for term in sample.scalars where term.interpolation != nil { linear[term.parameter] = false }
+            for term in sample.histos { linear[term.parameter] = false }
+            for p in sample.dependent?.sample.parameters ?? [] { linear[p] = false }
+            // Factors per bin: the sample's yield in bin b is ∏ of them, affine in θ_i only if θ_i occurs once.
+            let plain = sample.scalars.filter { $0.interpolation == nil }.map(\.parameter)
+            for b in 0..<sample.binCount {
+                var seen = Set<Int>()
+                for p in plain + sample.binTerms.map({ $0.parameters[b] }) where !seen.insert(p).inserted { linear[p] = false }
+            }
+        }
+        return linear
+    }
 
     /// The parameter set called `name`.
     public func parameterSet(named name: String) -> ParameterSet? {

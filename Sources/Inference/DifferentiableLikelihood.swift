@@ -34,10 +34,15 @@ public protocol DifferentiableLikelihood: Sendable {
     /// Why θ lies outside the likelihood's domain in its own terms (e.g. negative morphed yields),
     /// or nil; fit failures quote it.
     func domainProblem(_ parameters: [Double]) -> String?
+    /// Whether every expected main count is affine in parameter `i` with the others held, known
+    /// from the likelihood's structure; false when not known. The global-minimum search does not
+    /// screen such parameters (their profile has one minimum).
+    func expectedMainDataIsLinear(in i: Int) -> Bool
 }
 
 extension DifferentiableLikelihood {
     public func domainProblem(_ parameters: [Double]) -> String? { nil }
+    public func expectedMainDataIsLinear(in i: Int) -> Bool { false }
 }
 
 extension HistFactoryModel: DifferentiableLikelihood {

@@ -41,6 +41,9 @@ struct FitProblem: Sendable {
     let fixed: [Bool]
     /// Model indices of the parameters the minimiser sees.
     let freeIndices: [Int]
+    /// The nuisance-parameter screen of `.auto` on these data, shared by the problems derived
+    /// with ``fixing(_:searching:)`` (same model, same data) and new for ``with(data:)``.
+    let screen: NuisanceScreen
 
     init(model: any DifferentiableLikelihood, data: ModelData, options: FitOptions) throws(InferenceError) {
         let n = model.parameterCount
@@ -73,6 +76,7 @@ struct FitProblem: Sendable {
         self.upper = bounds.map(\.upperBound)
         self.fixed = fixed
         self.freeIndices = (0..<n).filter { !fixed[$0] }
+        self.screen = NuisanceScreen()
     }
 
     /// Most free parameters of one fit: its dense n × n inverse Hessian (and the Hessian of the
@@ -92,15 +96,16 @@ struct FitProblem: Sendable {
         var options = self.options
         options.computeUncertainties = false
         if !searching { options.multiStart = nil }
-        return FitProblem(model: model, data: data, options: options, start: start, lower: lower, upper: upper, fixed: fixed)
+        return FitProblem(model: model, data: data, options: options, start: start, lower: lower, upper: upper, fixed: fixed, screen: screen)
     }
 
-    /// The same problem on other data.
+    /// The same problem on other data (with a screen of its own: the screen depends on the data).
     func with(data: ModelData) -> FitProblem {
-        FitProblem(model: model, data: data, options: options, start: start, lower: lower, upper: upper, fixed: fixed)
+        FitProblem(model: model, data: data, options: options, start: start, lower: lower, upper: upper, fixed: fixed, screen: NuisanceScreen())
     }
 
-    private init(model: any DifferentiableLikelihood, data: ModelData, options: FitOptions, start: [Double], lower: [Double], upper: [Double], fixed: [Bool]) {
+    private init(model: any DifferentiableLikelihood, data: ModelData, options: FitOptions, start: [Double], lower: [Double], upper: [Double], fixed: [Bool],
+                 screen: NuisanceScreen) {
         self.model = model
         self.data = data
         self.options = options
@@ -109,6 +114,7 @@ struct FitProblem: Sendable {
         self.upper = upper
         self.fixed = fixed
         self.freeIndices = (0..<start.count).filter { !fixed[$0] }
+        self.screen = screen
     }
 
     /// 2NLL and its gradient over the free parameters, the others taken from `full`.

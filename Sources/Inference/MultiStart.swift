@@ -92,8 +92,11 @@ extension FitProblem {
                 // The nuisance parameters are probed around each new lowest minimum only: a start
                 // near a higher one leads lower only through that one's own basin.
                 if minimum.twiceNLL < lowest {
+                    // The first minimum of this fit reuses the screen of the first fit on these
+                    // data; a new lowest minimum (another basin) is screened afresh.
+                    let reusing = lowest == .infinity
                     lowest = minimum.twiceNLL
-                    let probe = nuisanceStarts(around: minimum, excluding: indices, tolerance: multiStart.degeneracyTolerance)
+                    let probe = nuisanceStarts(around: minimum, excluding: indices, tolerance: multiStart.degeneracyTolerance, reusingScreen: reusing)
                     evaluations.multiStart += probe.evaluations
                     unprobed = probe.unprobed
                     for candidate in probe.starts {
@@ -292,15 +295,28 @@ extension FitProblem {
     ///
     /// - Complexity: 4 evaluations of the expected data per free parameter outside `searched`,
     ///   then ≤ 13 evaluations of 2NLL with its gradient and O(n²) work per probed parameter.
-    func nuisanceStarts(around minimum: FitResult, excluding searched: [Int], tolerance: Double) -> (starts: [SearchStart], evaluations: Int, unprobed: Int) {
+    ///
+    /// - Parameter reusingScreen: take the screen's verdicts from ``screen`` when the first fit on
+    ///   these data has made them (and store them there when this is that fit); false: screen here.
+    func nuisanceStarts(
+        around minimum: FitResult, excluding searched: [Int], tolerance: Double, reusingScreen: Bool = false
+    ) -> (starts: [SearchStart], evaluations: Int, unprobed: Int) {
         let theta = minimum.values
         let inits = model.suggestedInits
-        var evaluations = 1
-        let nu0 = model.expectedMainData(theta)
-        guard nu0.allSatisfy(\.isFinite) else { return ([], evaluations, 0) }
-        let w = nu0.map { 1 / max($0, 1) }
+        var evaluations = 0
+        // Parameters the yields are linear in (known from the model) need no screen.
+        let candidates = freeIndices.filter { i in !searched.contains(i) && (upper[i] - lower[i]).isFinite && !model.expectedMainDataIsLinear(in: i) }
+        let cached = reusingScreen ? screen.verdicts : nil
+        let unscreened = candidates.filter { cached?[$0] == nil }
+        var nu0: [Double] = [], w: [Double] = []
         var residual = 0.0
-        for b in 0..<min(nu0.count, data.main.count) { residual += w[b] * (data.main[b] - nu0[b]) * (data.main[b] - nu0[b]) }
+        if !unscreened.isEmpty {
+            evaluations += 1
+            nu0 = model.expectedMainData(theta)
+            guard nu0.allSatisfy(\.isFinite) else { return ([], evaluations, 0) }
+            w = nu0.map { 1 / max($0, 1) }
+            for b in 0..<min(nu0.count, data.main.count) { residual += w[b] * (data.main[b] - nu0[b]) * (data.main[b] - nu0[b]) }
+        }
         // Σ = H⁻¹ of 2NLL over the free parameters, from the fit's curvature estimate.
         let free = freeIndices
         let position = Dictionary(uniqueKeysWithValues: free.enumerated().map { ($1, $0) })
@@ -326,9 +342,14 @@ extension FitProblem {
         // κ = Σ_b 2|ν_b''| max|1 − n_b/ν_b| (over those points), is below half the profile's
         // curvature 1/Σ_jj at the minimum: then the profile does not turn over.
         var nonlinear: [(index: Int, centre: Double, scale: Double, ratio: Double)] = []
-        for i in freeIndices where !searched.contains(i) && (upper[i] - lower[i]).isFinite {
+        var verdicts: [Int: NuisanceScreen.Verdict] = [:]
+        for i in candidates {
             let scale = min(1, 0.25 * (upper[i] - lower[i]))
             let centre = min(max(inits[i], lower[i] + scale), upper[i] - scale)
+            if let verdict = cached?[i] {
+                if case .probe(let ratio) = verdict { nonlinear.append((i, centre, scale, ratio)) }
+                continue
+            }
             func yields(_ v: Double) -> [Double] {
                 var x = theta
                 x[i] = v
@@ -355,12 +376,21 @@ extension FitProblem {
                 departure = max(departure, r2.isFinite ? r2 : .infinity)
             }
             let effect = departure + 2 * (departure * residual).squareRoot()
-            guard !(effect <= tolerance) else { continue }
+            guard !(effect <= tolerance) else {
+                verdicts[i] = .linear
+                continue
+            }
             let a = position[i]!
             let curvature = sigma.map { $0[a * n + a] > 0 ? 1 / $0[a * n + a] : 0 } ?? 0
             let ratio = curvature > 0 ? kappa / curvature : .infinity
-            if !(ratio < 0.5) { nonlinear.append((i, centre, scale, ratio)) }
+            if !(ratio < 0.5) {
+                nonlinear.append((i, centre, scale, ratio))
+                verdicts[i] = .probe(ratio: ratio)
+            } else {
+                verdicts[i] = .linear
+            }
         }
+        if reusingScreen { screen.store(verdicts) }
         nonlinear.sort { $0.ratio > $1.ratio }
         let unprobed = max(0, nonlinear.count - MultiStart.maximumProbedParameters)
         var starts: [SearchStart] = []
@@ -430,5 +460,38 @@ extension FitProblem {
             }
         }
         return (starts, evaluations, unprobed)
+    }
+}
+
+/// The verdicts of `.auto`'s nuisance-parameter screen (``MultiStart``) for one model and one
+/// data set, made by the first fit on them and reused by the later fits of a hypotest, a limit
+/// or a toy: around their first minimum they probe the parameters it flagged and skip the others.
+/// The screen depends on the data (the pulls n_b/ν_b and χ²_r), so Asimov data get their own.
+/// The fits that share a screen run their first fit before any other (the test statistics'
+/// unconditional fit), so the verdicts do not depend on thread timing.
+final class NuisanceScreen: @unchecked Sendable {
+    enum Verdict: Sendable {
+        /// The profile along the parameter has one minimum: no probes.
+        case linear
+        /// Probe the profile; `ratio` (κ over the profile's curvature) orders the probes.
+        case probe(ratio: Double)
+    }
+
+    private let lock = NSLock()
+    // Guarded by `lock`; written once.
+    private var stored: [Int: Verdict]? = nil
+
+    /// The verdicts by parameter index, once the first fit has screened.
+    var verdicts: [Int: Verdict]? {
+        lock.lock()
+        defer { lock.unlock() }
+        return stored
+    }
+
+    /// Keeps the first fit's verdicts; later calls change nothing.
+    func store(_ verdicts: [Int: Verdict]) {
+        lock.lock()
+        defer { lock.unlock() }
+        if stored == nil { stored = verdicts }
     }
 }

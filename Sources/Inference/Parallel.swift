@@ -4,12 +4,13 @@ import Foundation
 /// The number of worker threads the parallel helpers use: the active processor count.
 var inferenceConcurrency: Int { max(1, ProcessInfo.processInfo.activeProcessorCount) }
 
-/// `(0..<count).map(body)` with the calls spread over the cores.
+/// `(0..<count).map(body)` with the calls spread over the cores (on the calling thread alone when
+/// `threads` is 1).
 ///
 /// Results are stored by index, so the output (and anything seeded per index) does not depend on
 /// how many threads ran or in which order.
-func parallelMap<T: Sendable>(_ count: Int, _ body: @Sendable (Int) -> T) -> [T] {
-    guard count > 1, inferenceConcurrency > 1 else { return (0..<count).map(body) }
+func parallelMap<T: Sendable>(_ count: Int, threads: Int = inferenceConcurrency, _ body: @Sendable (Int) -> T) -> [T] {
+    guard count > 1, threads > 1, inferenceConcurrency > 1 else { return (0..<count).map(body) }
     let storage = UnsafeMutablePointer<T?>.allocate(capacity: count)
     storage.initialize(repeating: nil, count: count)
     defer {

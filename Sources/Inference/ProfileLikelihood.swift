@@ -95,6 +95,9 @@ public struct ProfileScan2D: Sendable {
     public let bestFit: FitResult
     /// The points whose conditional fit failed (2NLL NaN there), with the minimiser's reason.
     public let failures: [Failure]
+    /// The CPU time of the conditional fits, summed over threads (each fit timed by its thread's
+    /// CPU clock); nil when not measured. A measurement for benchmarks, not part of the result.
+    public var fitCPUSeconds: Double? = nil
 
     /// A failed conditional fit of a 2D scan: grid indices `[x][y]` and why it failed.
     public struct Failure: Sendable, Equatable {
@@ -253,32 +256,110 @@ extension DifferentiableLikelihood {
         return ProfileScan(parameter: name, values: values, twiceNLL: fits.map(\.twiceNLL), statuses: fits.map(\.status), bestFit: best)
     }
 
-    /// The profile likelihood on the grid `xValues × yValues` of two parameters: one run of
-    /// conditional fits per row (x fixed, y increasing), warm-started from the unconditional fit,
-    /// rows in parallel. Rows do not depend on each other, so the result does not depend on the
-    /// number of cores.
+    /// The profile likelihood on the grid `xValues × yValues` of two parameters, every conditional
+    /// fit started from a neighbour's minimum (``conditionalFitRows(_:values:_:values:rows:data:options:threads:progress:)``).
+    /// The order is fixed by the grid and the unconditional fit alone, so the result does not
+    /// depend on the number of cores or on which thread ran a fit: the same bytes on any machine.
     ///
     /// - Parameter progress: called from the worker threads after each conditional fit with the
     ///   number of fits done and `xValues.count × yValues.count`; calls are serialised.
+    /// - Complexity: one conditional fit per grid point (a second one where the first fails),
+    ///   about (nx·ny)/cores fits of wall time.
     public func profileScan(
         _ x: String, values xValues: [Double], _ y: String, values yValues: [Double], data: ModelData,
         options: FitOptions = FitOptions(), progress: (@Sendable (_ done: Int, _ total: Int) -> Void)? = nil
     ) throws(InferenceError) -> ProfileScan2D {
-        let problem = try FitProblem(model: self, data: data, options: options)
-        let px = try index(of: x, in: problem), py = try index(of: y, in: problem)
-        let best = try converged(problem.runSearch(), "the unconditional fit")
-        let counter = ProgressCounter(total: xValues.count * yValues.count, progress)
-        let rows = parallelMap(xValues.count) { i in
-            fitRun(problem, best: best, points: yValues.map { [px: xValues[i], py: $0] }, counter: counter).map { (twiceNLL: $0.twiceNLL, status: $0.status) }
-        }
-        return ProfileScan2D(parameters: [x, y], xValues: xValues, yValues: yValues, fits: rows, bestFit: best)
+        try profileScan(x, values: xValues, y, values: yValues, data: data, options: options, threads: inferenceConcurrency, progress: progress)
     }
 
-    /// The pieces a scan is made of, for a scan run piecewise (one shard of a plan on a batch
+    /// ``profileScan(_:values:_:values:data:options:progress:)`` on at most `threads` threads.
+    func profileScan(
+        _ x: String, values xValues: [Double], _ y: String, values yValues: [Double], data: ModelData,
+        options: FitOptions, threads: Int, progress: (@Sendable (_ done: Int, _ total: Int) -> Void)? = nil
+    ) throws(InferenceError) -> ProfileScan2D {
+        let scan = try conditionalFitRows(x, values: xValues, y, values: yValues, rows: 0..<xValues.count, data: data, options: options,
+                                          threads: threads, progress: progress)
+        var result = ProfileScan2D(parameters: [x, y], xValues: xValues, yValues: yValues,
+                                   fits: scan.rows.map { $0.map { (twiceNLL: $0.twiceNLL, status: $0.status) } }, bestFit: scan.bestFit)
+        result.fitCPUSeconds = scan.fitCPUSeconds
+        return result
+    }
+
+    /// The conditional fits of the rows `rows` (values of x) of a 2D scan on `xValues × yValues`,
+    /// as the whole scan makes them, for a scan run piecewise (a shard of a plan holds whole rows).
+    ///
+    /// The fits form a tree rooted at the seed, the grid point (i₀, j₀) nearest the unconditional
+    /// fit (x̂, ŷ), which starts from that fit:
+    /// ```
+    /// (i, j₀) ← (i ∓ 1, j₀)   the seed's column, outward from i₀ along x
+    /// (i, j)  ← (i, j ∓ 1)    every row, outward from the column along y
+    /// ```
+    /// Each fit starts from the minimum of the nearest converged point back along its branch (its
+    /// neighbour unless that one failed); a fit that fails from there is redone from the
+    /// unconditional fit, and the lower converged minimum is kept. A branch is a run of
+    /// neighbouring points, so each fit starts a grid step away from a minimum: the column's two
+    /// halves in parallel, then the 2·nx half-rows spread over the threads. Every start is fixed
+    /// by the tree, not by which thread ran first, so the fits do not depend on the thread count;
+    /// a piece recomputes the column points between i₀ and its rows (at most nx extra fits).
+    ///
+    /// - Parameter threads: at most this many threads (default: one per core).
+    /// - Returns: the unconditional fit; per row in `rows` the fits at (x_i, y_j), j = 0..<ny; the
+    ///   CPU time the conditional fits took (threads' CPU clocks, summed; a measurement, not part
+    ///   of the result).
+    /// - Complexity: ny·rows.count conditional fits plus those of the column between i₀ and the rows.
+    public func conditionalFitRows(
+        _ x: String, values xValues: [Double], _ y: String, values yValues: [Double], rows: Range<Int>, data: ModelData,
+        options: FitOptions = FitOptions(), threads: Int? = nil,
+        progress: (@Sendable (_ done: Int, _ total: Int) -> Void)? = nil
+    ) throws(InferenceError) -> (bestFit: FitResult, rows: [[FitResult]], fitCPUSeconds: Double) {
+        let threads = threads ?? inferenceConcurrency
+        guard !xValues.isEmpty, !yValues.isEmpty, rows.lowerBound >= 0, rows.upperBound <= xValues.count, !rows.isEmpty else {
+            throw InferenceError(.invalidOptions, "the rows \(rows) are not within the grid's \(xValues.count) × \(yValues.count) points")
+        }
+        let problem = try FitProblem(model: self, data: data, options: options)
+        let px = try index(of: x, in: problem), py = try index(of: y, in: problem)
+        guard px != py else { throw InferenceError(.invalidOptions, "a scanned parameter is named twice: \(x)") }
+        let best = try converged(problem.runSearch(), "the unconditional fit")
+        func nearest(_ values: [Double], _ v: Double) -> Int { values.indices.min { abs(values[$0] - v) < abs(values[$1] - v) }! }
+        let i0 = nearest(xValues, best.values[px]), j0 = nearest(yValues, best.values[py])
+        let columnRange = min(rows.lowerBound, i0)...max(rows.upperBound - 1, i0)
+        let ny = yValues.count
+        let counter = ProgressCounter(total: columnRange.count + rows.count * (ny - 1), progress)
+        let clock = CPUClock()
+        @Sendable func point(_ i: Int, _ j: Int) -> [Int: Double] { [px: xValues[i], py: yValues[j]] }
+        let seed = scanFit(problem, at: point(i0, j0), from: best, best: best, clock: clock)
+        counter.step()
+        // The column, in two branches outward from the seed.
+        let branches = [Array(stride(from: i0 + 1, through: columnRange.upperBound, by: 1)), Array(stride(from: i0 - 1, through: columnRange.lowerBound, by: -1))]
+        let columnFits = parallelMap(2, threads: threads) { b in
+            scanBranch(problem, points: branches[b].map { point($0, j0) }, from: seed, best: best, clock: clock, counter: counter)
+        }
+        var fitsOfColumn: [Int: FitResult] = [i0: seed]
+        for (b, branch) in branches.enumerated() { for (i, fit) in zip(branch, columnFits[b]) { fitsOfColumn[i] = fit } }
+        let column = fitsOfColumn
+        // The start of each half-row: the column's point, or its nearest converged one back towards the seed.
+        @Sendable func start(_ i: Int) -> FitResult {
+            var k = i
+            while !column[k]!.status.isConverged && k != i0 { k += k > i0 ? -1 : 1 }
+            return column[k]!.status.isConverged ? column[k]! : best
+        }
+        let halves = Array(rows).flatMap { i in [(i, Array((j0 + 1)..<ny)), (i, Array(stride(from: j0 - 1, through: 0, by: -1)))] }
+        let rowFits = parallelMap(halves.count, threads: threads) { h in
+            let (i, js) = halves[h]
+            return scanBranch(problem, points: js.map { point(i, $0) }, from: start(i), best: best, clock: clock, counter: counter)
+        }
+        var result = rows.map { i in [FitResult?](repeating: nil, count: ny).with(j0, column[i]!) }
+        for ((i, js), fits) in zip(halves, rowFits) {
+            for (j, fit) in zip(js, fits) { result[i - rows.lowerBound][j] = fit }
+        }
+        return (best, result.map { $0.map { $0! } }, clock.seconds)
+    }
+
+    /// The pieces a 1D scan is made of, for a scan run piecewise (one shard of a plan on a batch
     /// system): the unconditional fit, and for each run of points (values of `parameters`, one
     /// array per point) the conditional fits, the first warm-started from the unconditional fit
     /// and each later one from the last converged fit of its run, as ``profileScan(_:values:data:options:runs:progress:)``
-    /// does for a run of a 1D scan and the 2D scan for a row. Runs in parallel.
+    /// does for a run. Runs in parallel.
     ///
     /// - Complexity: one fit plus one conditional fit per point.
     public func conditionalFitRuns(
@@ -328,6 +409,85 @@ extension DifferentiableLikelihood {
             counter?.step()
             return fit
         }
+    }
+}
+
+extension DifferentiableLikelihood {
+    /// Conditional fits at `points` in order, each from the last converged one (the first from
+    /// `from`, or `best` if `from` failed), through ``scanFit(_:at:from:best:clock:)``.
+    func scanBranch(_ problem: FitProblem, points: [[Int: Double]], from: FitResult, best: FitResult, clock: CPUClock, counter: ProgressCounter) -> [FitResult] {
+        var previous = from.status.isConverged ? from : best
+        return points.map { fixedValues in
+            let fit = scanFit(problem, at: fixedValues, from: previous, best: best, clock: clock)
+            if fit.status.isConverged { previous = fit }
+            counter.step()
+            return fit
+        }
+    }
+
+    /// The conditional fit at `fixedValues` of a scan, from `from`'s minimum; when that fails and
+    /// `from` is not the unconditional fit `best`, again from `best`: a neighbour's minimum can sit
+    /// where the yields at this point are negative or the minimiser is led astray, the global
+    /// minimum rarely does. The converged fit with the lower 2NLL wins (``FitProblem/better(_:_:)``),
+    /// evaluations of both counted.
+    func scanFit(_ problem: FitProblem, at fixedValues: [Int: Double], from: FitResult, best: FitResult, clock: CPUClock) -> FitResult {
+        clock.measure { () -> FitResult in
+            let conditional = problem.fixing(fixedValues)
+            let fit = conditional.run(from: from.values, warmStart: from.warmStart)
+            guard !fit.status.isConverged, from.values != best.values else { return fit }
+            let retry = conditional.run(from: best.values, warmStart: best.warmStart)
+            var kept = FitProblem.better(fit, retry) ? fit : retry
+            kept.functionCalls = fit.functionCalls + retry.functionCalls
+            kept.evaluations = FitEvaluations(localFit: fit.evaluations.total + retry.evaluations.total)
+            return kept
+        }
+    }
+}
+
+extension FitProblem {
+    /// Whether `a` is the better of two fits of one problem: converged beats failed, then the lower 2NLL.
+    static func better(_ a: FitResult, _ b: FitResult) -> Bool {
+        a.status.isConverged != b.status.isConverged ? a.status.isConverged : !(b.twiceNLL < a.twiceNLL)
+    }
+}
+
+/// The CPU time of work on several threads, each piece timed by its thread's CPU clock
+/// (`CLOCK_THREAD_CPUTIME_ID`) and summed: the cost of the work itself, without the time threads
+/// spend waiting or spinning around it.
+final class CPUClock: @unchecked Sendable {
+    private let lock = NSLock()
+    // Guarded by `lock`.
+    private var total = 0.0
+
+    /// `body`'s result; its thread's CPU time is added to ``seconds``.
+    func measure<T>(_ body: () -> T) -> T {
+        let start = Self.threadSeconds()
+        let result = body()
+        let spent = Self.threadSeconds() - start
+        lock.lock()
+        total += spent
+        lock.unlock()
+        return result
+    }
+
+    var seconds: Double {
+        lock.lock()
+        defer { lock.unlock() }
+        return total
+    }
+
+    static func threadSeconds() -> Double {
+        var t = timespec()
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t)
+        return Double(t.tv_sec) + 1e-9 * Double(t.tv_nsec)
+    }
+}
+
+private extension Array {
+    func with(_ index: Int, _ element: Element) -> Array {
+        var copy = self
+        copy[index] = element
+        return copy
     }
 }
 

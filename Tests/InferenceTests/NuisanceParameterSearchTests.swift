@@ -82,4 +82,70 @@ import Testing
             #expect(fit.evaluations.multiStart == 8, "\(code): \(fit.evaluations)")
         }
     }
+
+    /// A one-channel workspace from its samples' JSON.
+    static func workspace(_ samples: String, data: [Double]) throws -> (model: HistFactoryModel, data: ModelData) {
+        let json = """
+        {"channels": [{"name": "c", "samples": [\(samples)]}],
+         "observations": [{"name": "c", "data": \(data)}],
+         "measurements": [{"name": "m", "config": {"poi": "mu", "parameters": []}}], "version": "1.0.0"}
+        """
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("efthf-linear-\(UUID().uuidString).json")
+        try json.write(to: url, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: url) }
+        let workspace = try Workspace(contentsOf: url.path)
+        let model = try HistFactoryModel(workspace: workspace)
+        return (model, try model.observedData(from: workspace))
+    }
+
+    @Test("the model knows which parameters its yields are linear in")
+    func linearityFromTheModifiers() throws {
+        let (model, _) = try Self.workspace("""
+            {"name": "signal", "data": [5.0, 6.0], "modifiers": [{"name": "mu", "type": "normfactor", "data": null}]},
+            {"name": "bkg", "data": [50.0, 60.0], "modifiers": [{"name": "unc", "type": "shapesys", "data": [5.0, 6.0]},
+                                                                {"name": "norm", "type": "normsys", "data": {"hi": 1.1, "lo": 0.9}},
+                                                                {"name": "mu", "type": "normfactor", "data": null}]}
+            """, data: [60, 70])
+        func linear(_ name: String) throws -> Bool { model.expectedMainDataIsLinear(in: try model.parameterIndex(named: name)) }
+        // mu scales both samples once each: ν_b = mu (s_b + b_b …), affine.
+        #expect(try linear("mu") && linear("unc[0]") && linear("unc[1]"))
+        #expect(try !linear("norm"))
+        // And numerically: the second difference of ν in each parameter called linear vanishes.
+        var theta = model.suggestedInits
+        for i in 0..<model.parameterCount where model.expectedMainDataIsLinear(in: i) {
+            func nu(_ v: Double) -> [Double] { theta[i] = v; defer { theta[i] = model.suggestedInits[i] }; return model.expectedMainData(theta) }
+            let (a, b, c) = (nu(0.5), nu(1.0), nu(1.5))
+            for bin in a.indices { #expect(abs(a[bin] - 2 * b[bin] + c[bin]) < 1e-9, "\(model.parameterNames[i]) bin \(bin)") }
+        }
+    }
+
+    @Test("nuisance parameters with linear yields cost the search no evaluations")
+    func linearParametersAreNotScreened() throws {
+        let (model, data) = try Self.workspace("""
+            {"name": "signal", "data": [12.0, 11.0], "modifiers": [{"name": "mu", "type": "normfactor", "data": null}]},
+            {"name": "background", "data": [50.0, 52.0], "modifiers": [{"name": "uncorr_bkguncrt", "type": "shapesys", "data": [3.0, 7.0]}]}
+            """, data: [51, 48])
+        let fit = try model.fit(data, options: FitOptions(multiStart: .auto()))
+        #expect(fit.search?.fits == 1)
+        // The reflection probe of mu only (the expected data there and at 2 points of mu).
+        #expect(fit.evaluations.multiStart == 3, "\(fit.evaluations)")
+    }
+
+    @Test("the fits of a test statistic share the first fit's screen and still reach the global minimum", arguments: globalMinima.indices)
+    func conditionalFitsReuseTheScreen(_ k: Int) throws {
+        let (code, _, atOne, _) = Self.globalMinima[k]
+        let (model, data) = try Self.coupledHistosys(code)
+        let mu = try model.parameterIndex(named: "mu")
+        let problem = try FitProblem(model: model, data: data, options: FitOptions(multiStart: .auto()))
+        let free = try problem.runSearch()
+        let shared = try problem.fixing([mu: 1], searching: true).runSearch(from: free.values, warmStart: free.warmStart)
+        let fresh = try FitProblem(model: model, data: data, options: FitOptions(multiStart: .auto()))
+            .fixing([mu: 1], searching: true).runSearch(from: free.values, warmStart: free.warmStart)
+        #expect(abs(shared.twiceNLL - atOne) < 1e-7, "\(code): 2NLL \(shared.twiceNLL), global \(atOne)")
+        #expect(abs(fresh.twiceNLL - atOne) < 1e-7)
+        #expect(shared.evaluations.multiStart < fresh.evaluations.multiStart, "\(code): shared \(shared.evaluations), fresh \(fresh.evaluations)")
+        // Other data (the Asimov data of the test statistics) get a screen of their own.
+        #expect(problem.with(data: data).screen !== problem.screen)
+        #expect(problem.fixing([mu: 1], searching: true).screen === problem.screen)
+    }
 }

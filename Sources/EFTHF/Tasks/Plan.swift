@@ -244,16 +244,17 @@ public struct Plan: Sendable, Equatable {
             let loaded = try loadModel()
             var options = FitOptions()
             try t.fix.fix(in: &options, model: loaded.model)
-            let names = t.axes.map(\.name)
-            let runs: [[[Double]]]
+            let fits: (bestFit: FitResult, runs: [[FitResult]])
             if t.axes.count == 1 {
                 let values = t.axes[0].values
-                runs = [range.map { [values[$0]] }]
+                fits = try loaded.model.conditionalFitRuns([t.axes[0].name], runs: [range.map { [values[$0]] }], data: loaded.data, options: options,
+                                                           progress: progress)
             } else {
-                let x = t.axes[0].values, y = t.axes[1].values
-                runs = range.map { i in y.map { [x[i], $0] } }
+                // Whole rows, fitted as the single-machine scan fits them (ProfileScan2D's tree of starts).
+                let rows = try loaded.model.conditionalFitRows(t.axes[0].name, values: t.axes[0].values, t.axes[1].name, values: t.axes[1].values,
+                                                               rows: range, data: loaded.data, options: options, progress: progress)
+                fits = (rows.bestFit, rows.rows)
             }
-            let fits = try loaded.model.conditionalFitRuns(names, runs: runs, data: loaded.data, options: options, progress: progress)
             result = .object(JSONObject([
                 ("best_fit", ShardCoding.fit(fits.bestFit)),
                 ("runs", .array(fits.runs.map { run in
