@@ -3,10 +3,10 @@ JSON gives the same table as the run printed):
 
     python3 Benchmarks/bench_report.py DIR/benchmarks.json > benchmarks.md
 """
-from __future__ import statistics
-import annotations
+from __future__ import annotations
 
 import json
+import statistics
 import sys
 
 TASK_LABEL = {"eval": "ln L + gradient (off the inits)", "fit": "fit", "hypotest": "q̃μ hypotest, μ = 1", "limit": "upper limit (obs.)"}
