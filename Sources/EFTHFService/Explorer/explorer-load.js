@@ -15,15 +15,7 @@ async function postArchive(query) {
   if (archive.url) return api("POST", "/v1/fetch", { url: archive.url, ...(query || {}) });
   const response = await fetch(`/v1/archives${query ? "?" + new URLSearchParams(query) : ""}`,
     { method: "POST", body: archive.file, headers: { ...authHeaders(), "Content-Type": "application/octet-stream" } });
-  const text = await response.text();
-  let json = null;
-  try { json = text ? JSON.parse(text) : null; } catch (e) { json = null; }
-  if (!response.ok) {
-    const message = json && json.error ? json.error : `${response.status} ${text}`;
-    if (response.status === 401) askForToken(message);
-    throw new Error(message);
-  }
-  return json;
+  return answerOf(response);
 }
 
 /// A patch's label values, e.g. "m1=700, m2=150".

@@ -64,7 +64,12 @@ async function api(method, path, body, raw) {
     init.body = raw ? body : JSON.stringify(body);
     init.headers["Content-Type"] = "application/json";
   }
-  const response = await fetch(path, init);
+  return answerOf(await fetch(path, init));
+}
+
+/// A response's JSON document; an error status throws the service's message (asking for a token
+/// after a 401).
+async function answerOf(response) {
   const text = await response.text();
   let json = null;
   try { json = text ? JSON.parse(text) : null; } catch (e) { json = null; }
