@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "Tests" / "Referenc
 import check_hs3  # noqa: E402
 
 BACKEND = "cpu"  # RooFit's vectorised CPU evaluation backend (RooFit::Evaluator)
-STRATEGY = int(os.environ.get("EFTHF_ROOT_STRATEGY", "0"))  # Minuit2 strategy of every ROOT fit (run.py --root-strategy)
+STRATEGY = int(os.environ.get("EFTHF_ROOT_STRATEGY", "1"))  # Minuit2 strategy of every ROOT fit (run.py --root-strategy)
 
 
 def shifted(inits):
