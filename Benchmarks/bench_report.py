@@ -90,7 +90,10 @@ def row_line(row, peers, budget):
         checked = ""
         if one and "efthf" in med:
             one = statistics.median(one)
-            checked = (f"CPU on all cores / on one core {med['efthf'] / one:.2f} (one core {fmt_time(one)}); same report bytes; "
+            ratio = (f"process CPU / CPU in its fits {statistics.median(res['process_over_fits']):.2f}; "
+                     if res.get("process_over_fits") else "")
+            checked = (f"{ratio}CPU on all cores / on one core {med['efthf'] / one:.2f} "
+                       f"(one core {fmt_time(one)}); same report bytes; "
                        f"{res['failures']} failed points, none bordering the 95 % region inside the model's domain")
         task = "scan cHW=-1:1:41 × cHq3=-0.3:0.3:41"
     else:
@@ -112,7 +115,7 @@ def row_line(row, peers, budget):
         checked = "**FAILED**: " + "; ".join(row["failures"]) + (f" ({checked})" if checked else "")
     elif row["status"] == "pending":
         checked = "not checked yet" + (f" ({checked})" if checked else "")
-    return f"| {row['case']} | {task} | " + " | ".join(cells) + " | " + " | ".join(ratios) + f" | {checked} |"
+    return "| " + " | ".join([row["case"], task, *cells, *ratios, checked]) + " |"
 
 
 def per_event(document):
@@ -142,8 +145,8 @@ def markdown(document):
     peers = document["peers"]
     budget = document["budget_cpu_seconds"]
     lines = header(document)
-    lines += ["", "| workspace | task | efthf | " + " | ".join(peers) + " | " + " | ".join(f"{p} / efthf" for p in peers) + " | check |",
-              "|" + "---|" * (4 + 2 * len(peers))]
+    columns = ["workspace", "task", "efthf", *peers, *(f"{p} / efthf" for p in peers), "check"]
+    lines += ["", "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     lines += [row_line(row, peers, budget) for row in document["rows"]]
     cannot = [f"- {p}, {row['case']} {row['task']}: {res['error']}" for row in document["rows"]
               for p, res in row["results"].items() if isinstance(res, dict) and "error" in res]
