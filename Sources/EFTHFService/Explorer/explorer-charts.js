@@ -286,28 +286,14 @@ async function runScan2D() {
                        Math.round(Number($(`scan2d-${a}-count`).value))];
   const [xName, ...xRange] = axis("x"), [yName, ...yRange] = axis("y");
   if (xName === yName) { setStatus($("scan2d-status"), "Choose two different parameters.", true); return; }
-  const progress = $("scan2d-progress");
-  $("scan2d-button").disabled = true;
-  progress.hidden = false;
-  progress.value = 0;
-  try {
-    const job = await api("POST", `/v1/workspaces/${state.id}/jobs`, { kind: "scan", axes: { [xName]: xRange, [yName]: yRange } });
-    await waitForJob(job, (s) => {
-      if (s.progress) { progress.max = s.progress.total; progress.value = s.progress.done; }
-      setStatus($("scan2d-status"), s.progress ? `${s.state}: ${s.progress.done} of ${s.progress.total} fits` : `${s.state}…`);
-    });
-    const scan = await api("GET", `/v1/jobs/${job.id}/files/scan.json`);
-    progress.value = progress.max;
-    const failed = (scan.failures || []).length;
-    setStatus($("scan2d-status"), `best fit ${scan.parameters[0]} = ${format(scan.best_fit[0])}, ${scan.parameters[1]} = ${format(scan.best_fit[1])}`
-      + (failed ? `; ${failed} conditional fit(s) failed (marked ×)` : ""), failed > 0);
-    drawScan2D(scan);
-    $("scan2d-chart").querySelector("figure").dataset.job = job.id;
-  } catch (error) {
-    setStatus($("scan2d-status"), `2-D scan failed: ${error.message}`, true);
-  } finally {
-    $("scan2d-button").disabled = false;
-  }
+  const ran = await runJobWithProgress("scan2d", "2-D scan", { kind: "scan", axes: { [xName]: xRange, [yName]: yRange } }, "scan.json");
+  if (!ran) return;
+  const scan = ran.result;
+  const failed = (scan.failures || []).length;
+  setStatus($("scan2d-status"), `best fit ${scan.parameters[0]} = ${format(scan.best_fit[0])}, ${scan.parameters[1]} = ${format(scan.best_fit[1])}`
+    + (failed ? `; ${failed} conditional fit(s) failed (marked ×)` : ""), failed > 0);
+  drawScan2D(scan);
+  $("scan2d-chart").querySelector("figure").dataset.job = ran.job.id;
 }
 
 /// Δ2NLL from white (0) through blue to dark (≥ 9).
@@ -398,29 +384,15 @@ function renderRankingControls() {
 
 async function runRanking() {
   const poi = $("ranking-poi").value;
-  const progress = $("ranking-progress");
-  $("ranking-button").disabled = true;
-  progress.hidden = false;
-  progress.value = 0;
-  try {
-    // A Wilson coefficient is ranked with it floating (the others at the SM, as `efthf ranking --ops`).
-    const request = { kind: "ranking", poi };
-    if (state.summary.wilson_coefficients.includes(poi)) request.ops = [poi];
-    const job = await api("POST", `/v1/workspaces/${state.id}/jobs`, request);
-    const done = await waitForJob(job, (s) => {
-      if (s.progress) { progress.max = s.progress.total; progress.value = s.progress.done; }
-      setStatus($("ranking-status"), s.progress ? `${s.state}: ${s.progress.done} of ${s.progress.total} fits` : `${s.state}…`);
-    });
-    const ranking = await api("GET", `/v1/jobs/${job.id}/files/ranking.json`);
-    progress.value = progress.max;
-    setStatus($("ranking-status"), `${ranking.poi} = ${format(ranking.best_fit)} ± ${format(ranking.uncertainty)}; ${ranking.parameters.length} parameters ranked in ${done.seconds.toFixed(1)} s`);
-    charts.ranking = ranking;
-    drawRanking(ranking);
-  } catch (error) {
-    setStatus($("ranking-status"), `Ranking failed: ${error.message}`, true);
-  } finally {
-    $("ranking-button").disabled = false;
-  }
+  // A Wilson coefficient is ranked with it floating (the others at the SM, as `efthf ranking --ops`).
+  const request = { kind: "ranking", poi };
+  if (state.summary.wilson_coefficients.includes(poi)) request.ops = [poi];
+  const ran = await runJobWithProgress("ranking", "Ranking", request, "ranking.json");
+  if (!ran) return;
+  const ranking = ran.result;
+  setStatus($("ranking-status"), `${ranking.poi} = ${format(ranking.best_fit)} ± ${format(ranking.uncertainty)}; ${ranking.parameters.length} parameters ranked in ${ran.done.seconds.toFixed(1)} s`);
+  charts.ranking = ranking;
+  drawRanking(ranking);
 }
 
 /// The top N parameters: impacts Δμ (post-fit filled, pre-fit outlined; top axis) and pulls

@@ -185,22 +185,8 @@ async function restoreJob(id) {
   if (job.state !== "done") throw new Error(`job ${id} is ${job.state}${job.error ? `: ${job.error.error}` : ""}`);
   linkJob(job.id);
   if (job.kind === "fit") {
-    state.fit = await api("GET", `/v1/jobs/${job.id}/files/fit.json`);
-    state.fitJob = state.fit.correlations ? job.id : null;
-    state.edits.clear();
-    state.wilson.clear();
-    for (const name of state.summary.wilson_coefficients) {
-      const p = state.fit.parameters[name];
-      const input = $(`wc-${name}`);
-      if (p && !p.fixed && input) { input.value = p.value; input.nextElementSibling.textContent = Number(p.value).toPrecision(3); }
-    }
-    setStatus($("fit-status"), `Fit of job ${job.id} (${state.fit.converged ? "converged" : "did NOT converge"}): 2NLL = ${format(state.fit.twice_nll)}.`, !state.fit.converged);
-    renderPulls();
-    renderCorrelations();
-    renderFreeParameters();
-    renderScanControls();
-    $("reset-pulls").disabled = false;
-    await refreshYields();
+    const fit = await api("GET", `/v1/jobs/${job.id}/files/fit.json`);
+    await showFit(fit, job.id, `Fit of job ${job.id} (${fit.converged ? "converged" : "did NOT converge"}): 2NLL = ${format(fit.twice_nll)}.`);
     return;
   }
   if (job.kind === "scan") {

@@ -625,31 +625,38 @@ async function runFit() {
     const request = ops.length ? { kind: "fit", ops } : { kind: "fit" };
     const job = await api("POST", `/v1/workspaces/${state.id}/jobs`, request);
     const done = await waitForJob(job, (s) => setStatus($("fit-status"), `Fit ${s.state}…`));
-    state.fit = await api("GET", `/v1/jobs/${job.id}/files/fit.json`);
-    state.fitJob = state.fit.correlations ? job.id : null;
-    state.edits.clear();
-    // The sliders show the best fit; they count as moved only when the user moves them again.
-    state.wilson.clear();
-    for (const name of ops) {
-      const value = state.fit.parameters[name] ? state.fit.parameters[name].value : 0;
-      const input = $(`wc-${name}`);
-      if (input) { input.value = value; input.nextElementSibling.textContent = Number(value).toPrecision(3); }
-    }
-    const outcome = state.fit.converged ? "converged" : `did NOT converge (${state.fit.status})`;
+    const fit = await api("GET", `/v1/jobs/${job.id}/files/fit.json`);
+    const outcome = fit.converged ? "converged" : `did NOT converge (${fit.status})`;
     const floated = ops.length ? `, floating ${ops.join(", ")}` : "";
-    setStatus($("fit-status"), `Fit ${outcome}${floated}: 2NLL = ${format(state.fit.twice_nll)}, ${done.seconds.toFixed(2)} s.`, !state.fit.converged);
-    renderPulls();
-    renderCorrelations();
-    renderFreeParameters();
-    renderScanControls();
-    $("reset-pulls").disabled = false;
-    await refreshYields();
-    document.dispatchEvent(new CustomEvent("efthf:fit"));
+    await showFit(fit, job.id, `Fit ${outcome}${floated}: 2NLL = ${format(fit.twice_nll)}, ${done.seconds.toFixed(2)} s.`);
   } catch (error) {
     setStatus($("fit-status"), `Fit failed: ${error.message}`, true);
   } finally {
     button.disabled = false;
   }
+}
+
+/// Shows a fit's result (the document of `efthf fit --json`): the sliders of its free Wilson
+/// coefficients at their best fit (counted as moved only when the user moves them again), pulls,
+/// correlations, free parameters and the post-fit yields.
+async function showFit(fit, jobId, statusText) {
+  state.fit = fit;
+  state.fitJob = fit.correlations ? jobId : null;
+  state.edits.clear();
+  state.wilson.clear();
+  for (const name of state.summary.wilson_coefficients) {
+    const p = fit.parameters[name];
+    const input = $(`wc-${name}`);
+    if (p && !p.fixed && input) { input.value = p.value; input.nextElementSibling.textContent = Number(p.value).toPrecision(3); }
+  }
+  setStatus($("fit-status"), statusText, !fit.converged);
+  renderPulls();
+  renderCorrelations();
+  renderFreeParameters();
+  renderScanControls();
+  $("reset-pulls").disabled = false;
+  await refreshYields();
+  document.dispatchEvent(new CustomEvent("efthf:fit"));
 }
 
 /// Constrained free parameters: pull (θ − θ₀)/σ₀ and constraint σ̂/σ₀ with the centre and width
@@ -797,29 +804,40 @@ function setScanRange() {
   $("scan-upper").value = Number(hi.toPrecision(3));
 }
 
-async function runScan() {
-  const name = $("scan-parameter").value;
-  const lo = Number($("scan-lower").value), hi = Number($("scan-upper").value), count = Math.round(Number($("scan-count").value));
-  const progress = $("scan-progress");
-  $("scan-button").disabled = true;
+/// Runs a job whose status reports `progress` (conditional fits done of total): the controls
+/// `PREFIX-button`, `PREFIX-progress` and `PREFIX-status` show it; returns the finished job's
+/// status and its result file, or null after saying "LABEL failed: …".
+async function runJobWithProgress(prefix, label, request, file) {
+  const button = $(`${prefix}-button`), progress = $(`${prefix}-progress`), status = $(`${prefix}-status`);
+  button.disabled = true;
   progress.hidden = false;
   progress.value = 0;
   try {
-    const job = await api("POST", `/v1/workspaces/${state.id}/jobs`, { kind: "scan", axes: { [name]: [lo, hi, count] } });
-    await waitForJob(job, (s) => {
+    const job = await api("POST", `/v1/workspaces/${state.id}/jobs`, request);
+    const done = await waitForJob(job, (s) => {
       if (s.progress) { progress.max = s.progress.total; progress.value = s.progress.done; }
-      setStatus($("scan-status"), s.progress ? `${s.state}: ${s.progress.done} of ${s.progress.total} fits` : `${s.state}…`);
+      setStatus(status, s.progress ? `${s.state}: ${s.progress.done} of ${s.progress.total} fits` : `${s.state}…`);
     });
-    const scan = await api("GET", `/v1/jobs/${job.id}/files/scan.json`);
+    const result = await api("GET", `/v1/jobs/${job.id}/files/${file}`);
     progress.value = progress.max;
-    const i68 = (scan.intervals["68"] || []).map((r) => `[${format(r[0])}, ${format(r[1])}]`).join(" ∪ ");
-    setStatus($("scan-status"), `best fit ${name} = ${format(scan.best_fit)}; 68% CL ${i68 || "—"}`);
-    drawScan(scan);
+    return { job, done, result };
   } catch (error) {
-    setStatus($("scan-status"), `Scan failed: ${error.message}`, true);
+    setStatus(status, `${label} failed: ${error.message}`, true);
+    return null;
   } finally {
-    $("scan-button").disabled = false;
+    button.disabled = false;
   }
+}
+
+async function runScan() {
+  const name = $("scan-parameter").value;
+  const lo = Number($("scan-lower").value), hi = Number($("scan-upper").value), count = Math.round(Number($("scan-count").value));
+  const ran = await runJobWithProgress("scan", "Scan", { kind: "scan", axes: { [name]: [lo, hi, count] } }, "scan.json");
+  if (!ran) return;
+  const scan = ran.result;
+  const i68 = (scan.intervals["68"] || []).map((r) => `[${format(r[0])}, ${format(r[1])}]`).join(" ∪ ");
+  setStatus($("scan-status"), `best fit ${name} = ${format(scan.best_fit)}; 68% CL ${i68 || "—"}`);
+  drawScan(scan);
 }
 
 function drawScan(scan) {
