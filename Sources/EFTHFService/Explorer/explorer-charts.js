@@ -268,17 +268,7 @@ function renderScan2DControls() {
 }
 
 function setScan2DRange(axis) {
-  const name = $(`scan2d-${axis}`).value;
-  const info = state.parameters.get(name);
-  if (!info) return;
-  let [lo, hi] = info.bounds;
-  const fitted = state.fit && state.fit.parameters[name];
-  if (fitted && fitted.uncertainty > 0) {
-    lo = Math.max(lo, fitted.value - 3 * fitted.uncertainty);
-    hi = Math.min(hi, fitted.value + 3 * fitted.uncertainty);
-  }
-  $(`scan2d-${axis}-lower`).value = Number(lo.toPrecision(3));
-  $(`scan2d-${axis}-upper`).value = Number(hi.toPrecision(3));
+  setScanRangeInputs($(`scan2d-${axis}`).value, `scan2d-${axis}`);
 }
 
 async function runScan2D() {

@@ -790,8 +790,9 @@ function renderScanControls() {
   setScanRange();
 }
 
-function setScanRange() {
-  const name = $("scan-parameter").value;
+/// Fills the inputs `PREFIX-lower` and `PREFIX-upper` with a scan range for `name`: its bounds,
+/// narrowed to θ̂ ± 3σ̂ after a fit that measured it.
+function setScanRangeInputs(name, prefix) {
   const info = state.parameters.get(name);
   if (!info) return;
   let [lo, hi] = info.bounds;
@@ -800,8 +801,12 @@ function setScanRange() {
     lo = Math.max(lo, fitted.value - 3 * fitted.uncertainty);
     hi = Math.min(hi, fitted.value + 3 * fitted.uncertainty);
   }
-  $("scan-lower").value = Number(lo.toPrecision(3));
-  $("scan-upper").value = Number(hi.toPrecision(3));
+  $(`${prefix}-lower`).value = Number(lo.toPrecision(3));
+  $(`${prefix}-upper`).value = Number(hi.toPrecision(3));
+}
+
+function setScanRange() {
+  setScanRangeInputs($("scan-parameter").value, "scan");
 }
 
 /// Runs a job whose status reports `progress` (conditional fits done of total): the controls
