@@ -110,8 +110,10 @@ import Testing
     @Test func fullQueueRefusesWith503() async throws {
         try await withServer(workers: 1, queueLimit: 1) { client, _ in
             let workspace = try await client.uploadWorkspace(Example.morphing)
-            // A fit with multi-start and profile intervals takes far longer than three requests.
-            let running = try await client.submit(workspace, ["kind": "fit", "ops": ["cHW", "cHq3"]])
+            // A 120 × 120 scan (14 400 conditional fits: about 20 s in a debug build on a fast idle
+            // machine) outlasts the requests below even while the load test runs beside it; a
+            // fit or a 40 × 40 scan (2 s) did not.
+            let running = try await client.submit(workspace, ["kind": "scan", "axes": ["cHW": [-0.5, 0.5, 120], "cHq3": [-0.05, 0.05, 120]]])
             let queued = try await client.submit(workspace, ["kind": "export", "at": ["cHW": 0.1], "poi": "lumi"])
             let refused = try await client.send(.post, "/v1/workspaces/\(workspace)/jobs", json: ["kind": "export", "at": ["cHW": 0.2], "poi": "lumi"])
             #expect(refused.status == .serviceUnavailable)
@@ -126,7 +128,7 @@ import Testing
             #expect(try await client.send(.get, "/v1/jobs/\(queued)").json["state"]?.stringValue == "cancelled")
             // Room again: the refused request goes through now.
             let retried = try await client.submit(workspace, ["kind": "export", "at": ["cHW": 0.2], "poi": "lumi"])
-            #expect(try await client.wait(running)["state"]?.stringValue == "done")
+            #expect(try await client.wait(running, timeout: .seconds(900))["state"]?.stringValue == "done")
             #expect(try await client.wait(retried)["state"]?.stringValue == "done")
             // A finished job can be deleted, and is gone.
             #expect(try await client.send(.delete, "/v1/jobs/\(retried)").status == .noContent)

@@ -112,12 +112,13 @@ final class ServeProcess: @unchecked Sendable {
         let server = try #require(first)
         let created = try await server.json(.post, "/v1/workspaces", try String(contentsOfFile: Example.morphing, encoding: .utf8))
         let workspace = try #require(created["id"]?.stringValue, "\(created.serialized()) \(server.output)")
-        // A finished job, a long job that is running at the kill, and one queued behind it (one worker).
+        // A finished job, a long job that is running at the kill (250 000 conditional fits: minutes on
+        // any machine; a 40 × 40 scan could end first), and one queued behind it (one worker).
         let done = try #require(try await server.json(.post, "/v1/workspaces/\(workspace)/jobs", #"{"kind": "export", "at": {"cHW": 0.15}, "poi": "lumi"}"#)["id"]?.stringValue)
         #expect(try await server.waitFor(done, states: ["done"]) == "done")
         let result = try #require(try await server.send(.get, "/v1/jobs/\(done)/files/workspace.json").body)
         let long = try #require(try await server.json(.post, "/v1/workspaces/\(workspace)/jobs",
-                                                        #"{"kind": "scan", "axes": {"cHW": [-0.5, 0.5, 40], "cHq3": [-0.05, 0.05, 40]}}"#)["id"]?.stringValue)
+                                                        #"{"kind": "scan", "axes": {"cHW": [-0.5, 0.5, 500], "cHq3": [-0.05, 0.05, 500]}}"#)["id"]?.stringValue)
         let queued = try #require(try await server.json(.post, "/v1/workspaces/\(workspace)/jobs", #"{"kind": "export", "at": {"cHW": -0.15}, "poi": "lumi"}"#)["id"]?.stringValue)
         #expect(try await server.waitFor(long, states: ["running"]) == "running")
         #expect(try await server.json(.get, "/v1/jobs/\(queued)")["state"]?.stringValue == "queued")
