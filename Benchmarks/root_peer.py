@@ -13,6 +13,7 @@ runner relates the two there. Tasks (one JSON request per line, one answer per l
   hypotest  RooStats AsymptoticCalculator, one-sided q̃μ (SetOneSided, SetQTilde) at μ = 1: CLs
   limit     RooStats HypoTestInverter on that calculator, CLs, 95 %, its automatic scan: upper limit
   eft       Minuit2 migrad + hesse (STRATEGY) with the named coefficients free, the others at 0
+fit, hypotest, limit and eft run with positiveDefinite off as well, so that ROOT computes pyhf's model.
 Every NLL uses RooFit's vectorised CPU backend, EvalBackend("cpu") (once called BatchMode); RooStats'
 fits use Minuit2 with the same strategy and no NLL offsetting (with RooStats::UseNLLOffset(true)
 HypoTestInverter's automatic scan fails on reference 02 at μ = −10 and returns 10).
@@ -91,7 +92,8 @@ class Peer:
         unclamped = imported.pdf.createNLL(imported.data, *imported.backend_options())
         for f in interpolations:
             f.setPositiveDefinite(True)
-        entry = {"imported": imported, "hs3": hs3, "nll_unclamped": unclamped, "par_names": config.par_names, "inits": config.suggested_init(),
+        entry = {"imported": imported, "hs3": hs3, "nll_unclamped": unclamped, "interpolations": interpolations,
+                 "par_names": config.par_names, "inits": config.suggested_init(),
                  "fixed": config.suggested_fixed(), "root_names": [names[n] for n in config.par_names]}
         # Global observables: the constant means of the constraint terms, so that the Asimov data of
         # the asymptotic formulae carries the fitted nuisance parameters, as pyhf's and efthf's do.
@@ -153,6 +155,20 @@ class Peer:
                 n *= 4
             result["cpu"] = cpu / n
             return result
+        # Fits, hypotests and limits use pyhf's histosys (positiveDefinite off, Specs/hs3.md §2.3), so
+        # that their 2NLL, CLs and limits are checked against the model pyhf and efthf compute; the
+        # clamp's own effect is stated by the eval row. The evaluation cost is the same either way.
+        for f in entry["interpolations"]:
+            f.setPositiveDefinite(False)
+        try:
+            return self.inference(task, request, entry, result)
+        finally:
+            for f in entry["interpolations"]:
+                f.setPositiveDefinite(True)
+
+    def inference(self, task, request, entry, result):
+        ROOT = self.ROOT
+        m = entry["imported"]
         if task in ("fit", "eft"):
             m.reset()
             if task == "eft":
