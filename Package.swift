@@ -39,7 +39,7 @@ let package = Package(
         .systemLibrary(name: "CNLopt", pkgConfig: "nlopt", providers: [.apt(["libnlopt-dev"])]),
         // Fits, uncertainties, profile scans, test statistics, CLs, toys.
         .target(name: "Inference", dependencies: ["HistFactory", "CNLopt"]),
-        .target(name: "EFTHF", dependencies: ["EFTJSON", "EventDatabase", "HistFactory", "Morphing", "EFTModifiers", "Inference", "CZlib"]),
+        .target(name: "EFTHF", dependencies: ["EFTJSON", "EventDatabase", "HistFactory", "Morphing", "EFTModifiers", "Inference", "_Inflate"]),
         // The C interface over the task layer: opaque handles, arrays, JSON strings (include/efthf.h).
         .target(name: "EFTHFC", dependencies: ["EFTHF"]),
         .executableTarget(
@@ -68,7 +68,7 @@ let package = Package(
         .testTarget(name: "InferenceTests", dependencies: ["Inference", "HistFactory", "EFTModifiers", "Morphing", "EFTJSON"]),
         .executableTarget(name: "InferenceBenchmark", dependencies: ["Inference", "HistFactory"], path: "Benchmarks/inference", exclude: ["bench_pyhf.py"]),
         .systemLibrary(name: "CHDF5", pkgConfig: "hdf5", providers: [.apt(["libhdf5-dev"])]),
-        .target(name: "EventDatabase", dependencies: ["CHDF5", "CZlib", "Morphing", "EFTJSON"]),
+        .target(name: "EventDatabase", dependencies: ["CHDF5", "_Inflate", "Morphing", "EFTJSON"]),
         .testTarget(name: "EventDatabaseTests", dependencies: ["EventDatabase", "Morphing", "_SeededRandom"]),
         .executableTarget(name: "EventDatabaseBenchmark", dependencies: ["EventDatabase", "_SeededRandom"], path: "Benchmarks/EventDatabase"),
         .target(name: "Plots", dependencies: ["HistFactory", "Inference"]),
@@ -78,6 +78,7 @@ let package = Package(
         .executableTarget(name: "MakeExampleData", dependencies: ["EventDatabase", "Morphing", "_SeededRandom"], path: "Data/generator"),
         // A reproducible random stream shared by the tests, the benchmarks and the example-data generator.
         .target(name: "_SeededRandom"),
+        .target(name: "_Inflate", dependencies: ["CZlib"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,5 +1,5 @@
-// zlib (Debian zlib1g-dev): the EventDatabase module's gzip reader (LHE import) and the EFTHF
-// module's archive reader (.tar.gz, .zip).
+// zlib (Debian zlib1g-dev), called only by the _Inflate module (its Inflater and crc32), which the
+// LHE importer (EventDatabase) and the archive reader (EFTHF) use.
 //
 // `inflateInit2` is a macro that passes ZLIB_VERSION and sizeof(z_stream) to `inflateInit2_`;
 // Swift cannot import function-like macros, so the inline functions below wrap it.

@@ -1,5 +1,5 @@
-import CZlib
 import Foundation
+import _Inflate
 
 /// Limits on what reading an archive may unpack. A `.tar.gz` or `.zip` of a few kB can inflate to
 /// terabytes (a "zip bomb"); every count and size below stops the reading with an
@@ -137,21 +137,6 @@ public enum ArchiveReader {
 
 // MARK: Byte sources
 
-/// A zlib stream at a fixed address (zlib keeps a pointer back to it, `strm->state->strm`),
-/// ended when released.
-final class _ZStream {
-    let z: UnsafeMutablePointer<z_stream>
-    var open = false
-    init() {
-        z = .allocate(capacity: 1)
-        z.initialize(to: z_stream())
-    }
-    deinit {
-        if open { inflateEnd(z) }
-        z.deallocate()
-    }
-}
-
 /// The bytes of a tar stream, plain or inflated.
 protocol _ByteSource {
     /// Up to `count` bytes; fewer only at the end of the stream.
@@ -175,7 +160,7 @@ struct _MemorySource: _ByteSource {
 /// A gzip stream inflated on demand by zlib, one 64 KiB buffer at a time, with the total and
 /// ratio limits checked as it grows. Concatenated gzip members are one stream (RFC 1952 2.2).
 struct _GzipSource: _ByteSource {
-    let stream = _ZStream()
+    var inflater: Inflater?
     let input: Data
     let limits: ArchiveLimits
     var consumed = 0
@@ -207,40 +192,30 @@ struct _GzipSource: _ByteSource {
 
     /// Inflates the next chunk into `buffer`.
     private mutating func refill() throws(ArchiveError) {
-        if !stream.open {
-            guard czlib_inflate_init_auto(stream.z) == Z_OK else { throw ArchiveError(.corrupt, "zlib could not start inflating") }
-            stream.open = true
+        if inflater == nil {
+            guard let started = Inflater(.gzipOrZlib) else { throw ArchiveError(.corrupt, "zlib could not start inflating") }
+            inflater = started
         }
-        let chunk = 1 << 16
-        var output = [UInt8](repeating: 0, count: chunk)
-        let input = self.input, offset = consumed, z = stream
-        let status: Int32 = input.withUnsafeBytes { (raw: UnsafeRawBufferPointer) -> Int32 in
-            // zlib reads through `next_in` but never writes; its C signature lacks the const.
-            let base = raw.bindMemory(to: Bytef.self).baseAddress!
-            z.z.pointee.next_in = UnsafeMutablePointer(mutating: base + offset)
-            z.z.pointee.avail_in = uInt(raw.count - offset)
-            return output.withUnsafeMutableBufferPointer { out in
-                z.z.pointee.next_out = out.baseAddress
-                z.z.pointee.avail_out = uInt(chunk)
-                return inflate(z.z, Z_NO_FLUSH)
-            }
-        }
+        let inflater = self.inflater!
+        var output = [UInt8](repeating: 0, count: 1 << 16)
+        let offset = consumed
+        let step = input.withUnsafeBytes { raw in output.withUnsafeMutableBytes { inflater.inflate(raw, from: offset, into: $0) } }
         let total = input.count
-        consumed = total - Int(z.z.pointee.avail_in)
-        let made = chunk - Int(z.z.pointee.avail_out)
-        output.removeLast(chunk - made)
+        consumed += step.consumed
+        output.removeLast(output.count - step.produced)
         buffer = output
         start = 0
-        produced += made
-        switch status {
-        case Z_OK: break
-        case Z_STREAM_END:
+        produced += step.produced
+        switch step.status {
+        case .progress: break
+        case .streamEnd:
             // Another gzip member may follow; trailing zero padding is tolerated, as gzip(1) does.
-            if input[(input.startIndex + consumed)...].allSatisfy({ $0 == 0 }) { finished = true } else { inflateReset(stream.z) }
-        case Z_BUF_ERROR where consumed == total:
+            if input[(input.startIndex + consumed)...].allSatisfy({ $0 == 0 }) { finished = true } else { inflater.reset() }
+        case .bufferError where consumed == total:
             throw ArchiveError(.truncated, "the gzip stream ends early (after \(total) compressed bytes, \(produced) unpacked)")
-        default:
-            let reason = stream.z.pointee.msg.map { String(cString: $0) } ?? "zlib status \(status)"
+        case .bufferError:
+            throw ArchiveError(.corrupt, "the gzip data is corrupt (zlib status -5) after \(produced) unpacked bytes")
+        case .failed(let reason):
             throw ArchiveError(.corrupt, "the gzip data is corrupt (\(reason)) after \(produced) unpacked bytes")
         }
         if produced > limits.maximumTotalBytes {
@@ -492,7 +467,7 @@ struct _ZipReader {
             guard content.count == uncompressed else {
                 throw ArchiveError(.corrupt, "\(content.count) bytes where the directory announces \(uncompressed)", member: name)
             }
-            let actual = content.withUnsafeBytes { UInt32(crc32(0, $0.bindMemory(to: Bytef.self).baseAddress, uInt($0.count))) }
+            let actual = content.withUnsafeBytes { crc32($0) }
             guard actual == crc else {
                 throw ArchiveError(.corrupt, "CRC-32 \(String(actual, radix: 16)) where the directory announces \(String(crc, radix: 16))", member: name)
             }
@@ -504,26 +479,20 @@ struct _ZipReader {
     /// A raw deflate stream (RFC 1951) that must inflate to exactly `expected` bytes: more is a
     /// corrupt (or hostile) member and stops at once.
     private func inflateRaw(_ body: Data, expected: Int, member: String) throws(ArchiveError) -> Data {
-        let stream = _ZStream()
-        guard czlib_inflate_init_raw(stream.z) == Z_OK else { throw ArchiveError(.corrupt, "zlib could not start inflating", member: member) }
-        stream.open = true
+        guard let inflater = Inflater(.raw) else { throw ArchiveError(.corrupt, "zlib could not start inflating", member: member) }
         var output = [UInt8](repeating: 0, count: expected + 1)
-        let status: Int32 = body.withUnsafeBytes { (raw: UnsafeRawBufferPointer) -> Int32 in
-            stream.z.pointee.next_in = UnsafeMutablePointer(mutating: raw.bindMemory(to: Bytef.self).baseAddress)
-            stream.z.pointee.avail_in = uInt(raw.count)
-            return output.withUnsafeMutableBufferPointer { out in
-                stream.z.pointee.next_out = out.baseAddress
-                stream.z.pointee.avail_out = uInt(out.count)
-                return inflate(stream.z, Z_FINISH)
-            }
-        }
-        let made = expected + 1 - Int(stream.z.pointee.avail_out)
-        guard status == Z_STREAM_END else {
-            if made > expected { throw ArchiveError(.corrupt, "it inflates to more than the \(expected) bytes the directory announces", member: member) }
-            if status == Z_BUF_ERROR { throw ArchiveError(.truncated, "its deflate stream ends early (\(made) of \(expected) bytes)", member: member) }
-            let reason = stream.z.pointee.msg.map { String(cString: $0) } ?? "zlib status \(status)"
+        let step = body.withUnsafeBytes { raw in output.withUnsafeMutableBytes { inflater.inflate(raw, from: 0, into: $0, finish: true) } }
+        let made = step.produced
+        switch step.status {
+        case .streamEnd: return Data(output[0..<made])
+        case _ where made > expected:
+            throw ArchiveError(.corrupt, "it inflates to more than the \(expected) bytes the directory announces", member: member)
+        case .bufferError:
+            throw ArchiveError(.truncated, "its deflate stream ends early (\(made) of \(expected) bytes)", member: member)
+        case .failed(let reason):
             throw ArchiveError(.corrupt, "its deflate data is corrupt (\(reason))", member: member)
+        case .progress:
+            throw ArchiveError(.corrupt, "its deflate data is corrupt (zlib status 0)", member: member)
         }
-        return Data(output[0..<made])
     }
 }

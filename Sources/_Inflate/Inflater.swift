@@ -1,0 +1,87 @@
+import CZlib
+
+/// zlib's inflate (RFC 1950 zlib, RFC 1951 raw deflate, RFC 1952 gzip) behind one Swift type: this
+/// module is the only one that calls zlib. Used by the LHE importer (`events.lhe.gz`) and the
+/// archive reader (`.tar.gz`, ZIP members).
+///
+/// The `z_stream` lives at a fixed address (zlib keeps a pointer back to it, `strm->state->strm`)
+/// and is ended when the inflater is released.
+public final class Inflater {
+    /// The stream's framing.
+    public enum Format: Sendable {
+        /// gzip or zlib, detected from the header (window bits 15 + 32).
+        case gzipOrZlib
+        /// Raw deflate without header or trailer (window bits −15), as a ZIP member's data is
+        /// stored (APPNOTE.TXT 4.4.5, method 8).
+        case raw
+    }
+
+    /// What one call of ``inflate(_:from:into:finish:)`` ended with.
+    public enum Status: Equatable, Sendable {
+        /// Progress was made; more output may follow.
+        case progress
+        /// The end of the (gzip member's, zlib's or raw) stream was reached.
+        case streamEnd
+        /// No progress was possible: the input is used up, or the output is full (`Z_BUF_ERROR`).
+        case bufferError
+        /// The data are corrupt; zlib's message, or its status code.
+        case failed(String)
+    }
+
+    /// One call's counts and status.
+    public struct Step: Sendable {
+        /// Input bytes read.
+        public var consumed: Int
+        /// Output bytes written.
+        public var produced: Int
+        public var status: Status
+    }
+
+    private let stream: UnsafeMutablePointer<z_stream>
+    private var open = false
+
+    /// A new inflater, or nil when zlib cannot start one (out of memory).
+    public init?(_ format: Format) {
+        stream = .allocate(capacity: 1)
+        stream.initialize(to: z_stream())
+        let status = switch format {
+        case .gzipOrZlib: czlib_inflate_init_auto(stream)
+        case .raw: czlib_inflate_init_raw(stream)
+        }
+        guard status == Z_OK else { return nil }  // deinit releases `stream`
+        open = true
+    }
+
+    deinit {
+        if open { inflateEnd(stream) }
+        stream.deallocate()
+    }
+
+    /// Inflates `input[offset...]` into `output` (`Z_FINISH` when `finish`, else `Z_NO_FLUSH`).
+    public func inflate(_ input: UnsafeRawBufferPointer, from offset: Int, into output: UnsafeMutableRawBufferPointer,
+                        finish: Bool = false) -> Step {
+        let available = input.count - offset
+        // zlib reads through `next_in` but never writes; its C signature lacks the const.
+        stream.pointee.next_in = input.baseAddress.map { UnsafeMutablePointer(mutating: $0.assumingMemoryBound(to: Bytef.self) + offset) }
+        stream.pointee.avail_in = uInt(available)
+        stream.pointee.next_out = output.baseAddress?.assumingMemoryBound(to: Bytef.self)
+        stream.pointee.avail_out = uInt(output.count)
+        let code = CZlib.inflate(stream, finish ? Z_FINISH : Z_NO_FLUSH)
+        let status: Status = switch code {
+        case Z_OK: .progress
+        case Z_STREAM_END: .streamEnd
+        case Z_BUF_ERROR: .bufferError
+        default: .failed(stream.pointee.msg.map { String(cString: $0) } ?? "zlib status \(code)")
+        }
+        return Step(consumed: available - Int(stream.pointee.avail_in), produced: output.count - Int(stream.pointee.avail_out), status: status)
+    }
+
+    /// Starts the next stream with the same framing (the next member of a concatenated gzip file,
+    /// RFC 1952 2.2).
+    public func reset() { inflateReset(stream) }
+}
+
+/// The CRC-32 of `bytes` (ISO 3309, as gzip and ZIP use it).
+public func crc32(_ bytes: UnsafeRawBufferPointer) -> UInt32 {
+    UInt32(CZlib.crc32(0, bytes.baseAddress?.assumingMemoryBound(to: Bytef.self), uInt(bytes.count)))
+}
