@@ -15,7 +15,8 @@ public enum DeltaTwiceNLL {
 }
 
 /// A MINOS-like profile-likelihood interval of one parameter: where
-/// `2NLL(θ_p, θ̂̂) − 2NLL(θ̂) = level`, found by root finding on the profile.
+/// `2NLL(θ_p, θ̂̂) − 2NLL(θ̂) = level`, found by root finding on the profile
+/// (``DifferentiableLikelihood/profileIntervals(_:data:levels:options:bestFit:)``).
 public struct ProfileInterval: Sendable, Equatable {
     public let parameter: String
     public let bestFit: Double
@@ -30,7 +31,8 @@ public struct ProfileInterval: Sendable, Equatable {
     public var lowerFailure: String? = nil
     /// Why the upper end could not be found.
     public var upperFailure: String? = nil
-    /// Likelihood evaluations of the conditional fits.
+    /// Likelihood evaluations of the conditional fits its search made (with several levels, the
+    /// fits of a lower level's search that a higher one reuses count for the lower one).
     public var evaluations = 0
     /// A conditional fit below the best fit's 2NLL (by more than 10⁻⁶): the best fit was not the
     /// global minimum, and this point (all parameters) is a start that leads lower.
