@@ -46,9 +46,8 @@ extension HistFactoryModel {
         options.multiStart = nil
         var intervals: [CoefficientInterval] = []
         for op in operators {
-            intervals.append(CoefficientInterval(
-                oneSigma: try profileInterval(op, data: data, level: DeltaTwiceNLL.oneSigma1D, options: options, bestFit: bestFit),
-                cl95: try profileInterval(op, data: data, level: DeltaTwiceNLL.cl95In1D, options: options, bestFit: bestFit)))
+            let both = try profileIntervals(op, data: data, levels: [DeltaTwiceNLL.oneSigma1D, DeltaTwiceNLL.cl95In1D], options: options, bestFit: bestFit)
+            intervals.append(CoefficientInterval(oneSigma: both[0], cl95: both[1]))
         }
         return intervals
     }

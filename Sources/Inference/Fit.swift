@@ -117,20 +117,25 @@ struct FitProblem: Sendable {
         self.screen = screen
     }
 
-    /// 2NLL and its gradient over the free parameters, the others taken from `full`.
-    func withObjective<R>(_ body: (_ objective: ([Double], inout [Double]) -> Double, _ evaluations: () -> Int) -> R) -> R {
+    /// 2NLL and its gradient over the free parameters, the others taken from `full`; `lowest`
+    /// is the evaluated point with the lowest finite 2NLL so far (the free parameters) and ∇2NLL
+    /// over all parameters there.
+    func withObjective<R>(_ body: (_ objective: ([Double], inout [Double]) -> Double, _ lowest: () -> (x: [Double], gradient: [Double])?) -> R) -> R {
         var full = start
         var gradient = [Double](repeating: 0, count: model.parameterCount)
-        var count = 0
+        var lowest: (value: Double, x: [Double], gradient: [Double])? = nil
         let free = freeIndices
         let model = model, data = data
         return body({ x, g in
-            count += 1
             for (k, i) in free.enumerated() { full[i] = x[k] }
             let logL = model.logLikelihoodAndGradient(full, data: data, gradient: &gradient)
             for (k, i) in free.enumerated() { g[k] = -2 * gradient[i] }
-            return -2 * logL
-        }, { count })
+            let f = -2 * logL
+            if f.isFinite, f <= lowest?.value ?? .infinity, gradient.allSatisfy(\.isFinite) {
+                lowest = (f, x, gradient.map { -2 * $0 })
+            }
+            return f
+        }, { lowest.map { ($0.x, $0.gradient) } })
     }
 
     func twiceNLL(_ full: [Double]) -> Double { -2 * model.logLikelihood(full, data: data) }
@@ -183,7 +188,11 @@ struct FitProblem: Sendable {
             // A converged outcome beats a failed one; otherwise the lower 2NLL wins.
             if ok != currentOK ? ok : outcome.value < current.value { best = outcome }
         }
-        withObjective { objective, _ in
+        var fullGradient: [Double] = []
+        withObjective { objective, lowest in
+            defer {
+                if let lowest = lowest(), let outcome = best, lowest.x == outcome.x { fullGradient = lowest.gradient }
+            }
             let x0 = free.map { startFull[$0] }
             consider(minimizer.minimize(start: x0, lower: lo, upper: hi, inverseHessian: inverseHessian, objective: objective), "BFGS")
             if best!.failure == nil { return }
@@ -227,7 +236,7 @@ struct FitProblem: Sendable {
         return FitResult(
             parameterNames: names, values: values, twiceNLL: outcome.value, status: status, edm: outcome.edm, fixed: fixed,
             functionCalls: calls, covarianceStorage: nil, minuitUncertainties: nil, localMinima: [], degeneracyTolerance: 0,
-            warmStart: warm, gradient: outcome.gradient, evaluations: FitEvaluations(localFit: calls))
+            warmStart: warm, gradient: outcome.gradient, fullGradient: fullGradient, evaluations: FitEvaluations(localFit: calls))
     }
 
     /// `fit` with the covariance from the Hessian at its minimum (2 gradient evaluations per free

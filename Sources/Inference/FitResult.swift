@@ -106,6 +106,10 @@ public struct FitResult: Sendable {
     let warmStart: WarmStart?
     /// ∇2NLL over the free parameters at the minimum, as the minimiser ended.
     var gradient: [Double] = []
+    /// ∇2NLL over all parameters (fixed ones included) at ``values`` when the minimiser evaluated
+    /// it there, else empty: along a fixed parameter it is the slope of the profile likelihood
+    /// (envelope theorem, used by ``DifferentiableLikelihood/profileIntervals(_:data:levels:options:bestFit:)``).
+    var fullGradient: [Double] = []
     /// Likelihood evaluations by stage; their total is ``functionCalls``.
     public internal(set) var evaluations = FitEvaluations()
     /// How the global minimum was looked for (nil for a single local fit).
