@@ -216,28 +216,40 @@ extension HistFactoryModel {
     /// ∂/∂θ (normal) = (a − θ)/σ², ∂/∂γ (Poisson) = a/γ − τ.
     private func evaluate(_ parameters: [Double], data: ModelData, gradient: inout [Double], wantGradient: Bool) -> Double {
         precondition(parameters.count == parameterCount, "expected \(parameterCount) parameters, got \(parameters.count)")
-        // The closures below reach the model and the data through pointers: closures that captured
-        // `self` would copy the struct, a retain and a release of each of its stored references per
-        // call (7 % of an evaluation of reference workspace 05).
+        // The closures below reach the model and the data through pointers, and call the model's
+        // methods only for parameter-dependent samples: closures that captured `self`, or a method
+        // called on `pointee`, would copy the struct, a retain and a release of each of its stored
+        // references per call (7 % of an evaluation of reference workspace 05).
+        let shape = EvaluationShape(mainBins: mainBinCount, parameterCount: parameterCount, kernel: flat.kernel, vectorised: flat.vectorised,
+                                    dependent: !flat.morphs.isEmpty || !dynamicStaterrors.isEmpty)
         return withUnsafePointer(to: self) { model in
             withUnsafePointer(to: data) { data in
-                Self.evaluate(model, parameters, data: data, gradient: &gradient, wantGradient: wantGradient)
+                Self.evaluate(model, shape, parameters, data: data, gradient: &gradient, wantGradient: wantGradient)
             }
         }
     }
 
+    /// What `evaluate` needs of the model besides its constraint arrays.
+    private struct EvaluationShape {
+        let mainBins: Int
+        let parameterCount: Int
+        let kernel: LikelihoodKernel
+        let vectorised: Bool
+        /// Whether the model has parameter-dependent samples or staterror widths that follow them.
+        let dependent: Bool
+    }
+
     /// `evaluate` on the model at `model` (valid for the whole call).
-    private static func evaluate(_ model: UnsafePointer<HistFactoryModel>, _ parameters: [Double], data: UnsafePointer<ModelData>,
-                                 gradient: inout [Double], wantGradient: Bool) -> Double {
-        let bins = model.pointee.mainBinCount, parameterCount = model.pointee.parameterCount
-        let kernel = model.pointee.flat.kernel, vectorised = model.pointee.flat.vectorised
+    private static func evaluate(_ model: UnsafePointer<HistFactoryModel>, _ shape: EvaluationShape, _ parameters: [Double],
+                                 data: UnsafePointer<ModelData>, gradient: inout [Double], wantGradient: Bool) -> Double {
+        let bins = shape.mainBins, parameterCount = shape.parameterCount, kernel = shape.kernel, vectorised = shape.vectorised
         return withScratch(kernel, bins) { s in
             parameters.withUnsafeBufferPointer { parsBuffer in
                 // Sound: `parsBuffer` holds parameterCount values, and every parameter index in the kernel is below that.
                 let pars = parsBuffer.baseAddress!
-                let (morphOK, values) = model.pointee.prepareMorphing(pars, s, derivatives: wantGradient)
+                let (morphOK, values) = shape.dependent ? model.pointee.prepareMorphing(pars, s, derivatives: wantGradient) : (ok: true, values: [])
                 kernel.forward(pars, s, mainBins: bins, wantGradient: wantGradient, vectorised: vectorised)
-                if !model.pointee.flat.morphs.isEmpty {
+                if shape.dependent && !model.pointee.flat.morphs.isEmpty {
                     // Outside the domain (Specs §9): a negative morphed yield under "error", or a
                     // negative total yield. log L = −∞ rather than NaN; `evaluationProblem` explains.
                     var outside = !morphOK
@@ -271,7 +283,7 @@ extension HistFactoryModel {
                         return sum
                     }
                 }
-                let dynamic = model.pointee.dynamicStaterrorTerms(pars, s, data.pointee, values, derivatives: wantGradient)
+                let dynamic = shape.dependent ? model.pointee.dynamicStaterrorTerms(pars, s, data.pointee, values, derivatives: wantGradient) : (logL: 0, gradient: [])
                 logL += dynamic.logL
                 for c in model.pointee.poissonConstraints {
                     let a = data.pointee.auxiliary[c.auxIndex]
@@ -302,7 +314,7 @@ extension HistFactoryModel {
                     }
                     // Sound: `grad` holds parameterCount values (just sized above).
                     kernel.backward(pars, s, grad, vectorised: vectorised)
-                    model.pointee.morphingGradient(s, values, grad)
+                    if shape.dependent { model.pointee.morphingGradient(s, values, grad) }
                 }
                 return logL
             }
