@@ -103,6 +103,8 @@ def row_line(row, peers, budget):
         if row["task"] == "eval":
             if "pyhf-jax" in med:
                 checked += f", JAX gradient 1e-6; JAX compile {jax['first_call_cpu']:.2f} s CPU"
+            if "efthf-before" in med:
+                checked += "; efthf-before ln L 1e-12"
             if "python_cpu" in res.get("efthf", {}):
                 checked += f"; via Python {fmt_time(res['efthf']['python_cpu'])}"
             if "root" in med:

@@ -6,7 +6,7 @@ efthf's EFT fits, in CPU time, rounds interleaved, every row checked against its
     pip install pyhf==0.7.6 "jax[cpu]"
     pip install root   # for --peers …,root (ROOT 6.40)
     python3 Benchmarks/run.py [--cases 01,02,...] [--tasks eval,fit,hypotest,limit,eft] [--peers pyhf-numpy,pyhf-jax,root]
-                              [--rounds 3] [--budget 120] [--root-strategy 1] [--build .build/release] [-o DIR]
+                              [--rounds 3] [--budget 120] [--root-strategy 1] [--build .build/release] [--before DIR] [-o DIR]
 
 Each peer runs in a worker process of its own that stays up for the whole run (Benchmarks/bench_worker.py);
 the runner sends every worker the same task in turn, round after round, who goes first rotating, so
@@ -43,7 +43,9 @@ example has no HS3 form). A row a peer cannot do is said once below the table.
 Per-event pass: in every round, Benchmarks/stream.c (compiled with cc -O2) reads 256 MiB 8 times with
 1 and 2 threads, and efthf's ln L of Data/vh/workspace_events_syst.json (reweighted, varied and binned
 per event at each evaluation) is timed; both as bytes per CPU-second, the kernel's as a fraction.
-JAX's compile (first call) is timed apart. Figures: medians of the rounds with their range; ratios
+JAX's compile (first call) is timed apart. --before DIR (another release build folder, e.g. main's) adds the
+column efthf-before to the eval rows: that build's HistFactoryBenchmark, timed in the same rotation, its ln L
+equal to this build's to 1e-12 relative (a change of the kernel's evaluation order moves it by ulps only). Figures: medians of the rounds with their range; ratios
 are peer / efthf of the medians. Writes DIR/benchmarks.json and DIR/benchmarks.md.
 """
 from __future__ import annotations
@@ -65,6 +67,9 @@ from pathlib import Path
 from bench_common import CASES, DEFAULT_TASKS, EFT_ROWS, PEERS, REPOSITORY, SCAN_ROW, TASKS, TOLERANCE, VH, load_json, reference_dir
 from bench_report import markdown
 from bench_worker import Worker
+
+
+BEFORE = "efthf-before"  # the pseudo-peer of --before
 
 
 class RowFailure(Exception):
@@ -251,8 +256,9 @@ class Run:
                    EFTHF_ROOT_STRATEGY=str(args.root_strategy))
         env.pop("OPENBLAS_CORETYPE", None)  # a pinned OpenBLAS kernel slows numpy (see the machine notes); both together
         env.pop("OPENBLAS_L2_SIZE", None)
-        self.workers = {p: Worker(p, env, None if p == "efthf" else args.budget) for p in ["efthf", *peers]}
-        self.rows = [{"case": key, "task": task, "peers": ["efthf", *peers]} for key in cases for task in tasks if task not in ("eft", "scan")]
+        self.workers = {p: Worker(p, env, None if p == "efthf" else args.budget) for p in ["efthf", *peers] if p != BEFORE}
+        self.rows = [{"case": key, "task": task, "peers": ["efthf", *[p for p in peers if p != BEFORE or task == "eval"]]}
+                     for key in cases for task in tasks if task not in ("eft", "scan")]
         self.rows += [{"case": label, "task": "eft", "workspace": workspace, "ops": ops, "peers": ["efthf", *[p for p in peers if p == "root"]]}
                       for label, workspace, ops in (EFT_ROWS if "eft" in tasks else [])]
         self.rows += [{"case": SCAN_ROW[0], "task": "scan", "peers": ["efthf"]}] if "scan" in tasks else []
@@ -286,6 +292,11 @@ class Run:
             row["results"].setdefault("cpu_one_core", []).append(out["cpu_one_core"])
             row["results"]["failures"] = out["failures"]
             row["results"].setdefault("process_over_fits", []).append(out["process_over_fits"])
+            return out["cpu"]
+        if peer == BEFORE:
+            out = core_eval(Path(self.args.before) / "HistFactoryBenchmark", row["case"])
+            if first:
+                row["results"][BEFORE] = out
             return out["cpu"]
         if row["task"] == "eval" and peer == "efthf":
             out = core_eval(self.binaries["HistFactoryBenchmark"], row["case"])
@@ -328,8 +339,12 @@ class Run:
             ours = results["efthf"]
             if row["task"] == self.args.perturb:
                 ours = perturbed(row["task"], ours)
-            answered = [p for p in self.peers if row["times"].get(p)]
+            answered = [p for p in self.peers if row["times"].get(p) and p != BEFORE]
             problems = [disagreement(row["task"], p, ours, results[p]) for p in answered]
+            if row["times"].get(BEFORE):
+                a, b = ours["logpdf"], results[BEFORE]["logpdf"]
+                if not abs(a - b) <= 1e-12 * abs(a):
+                    problems.append(f"{BEFORE} ln L {b!r} against this build's {a!r} (tolerance relative 1e-12)")
             if row["task"] == "eval" and "root" in answered:
                 clamped = root_equivalent(ours, results["root"])["logpdf_clamped"]
                 results["root"]["clamp_delta_logpdf"] = clamped - root_equivalent(ours, results["root"])["logpdf"]
@@ -429,6 +444,8 @@ def main():
     parser.add_argument("--budget", type=float, default=120.0, help="CPU-seconds a peer may spend on one row in one round (1 to 3600)")
     parser.add_argument("--root-strategy", type=int, choices=[0, 1, 2], default=1, help="Minuit2 strategy of ROOT's fits (1, Minuit's default: strategy 0 stops 0.19 in 2NLL above the minimum of the 6-coefficient VH fit)")
     parser.add_argument("--build", default=str(REPOSITORY / ".build" / "release"), help="the release build folder")
+    parser.add_argument("--before", help="another release build folder (e.g. main's): its HistFactoryBenchmark is timed in the eval rows, "
+                        "interleaved, as the column efthf-before")
     parser.add_argument("--perturb", choices=list(DEFAULT_TASKS),
                         help="shift efthf's result of this task by 10× its tolerance before the check (the run must then fail)")
     parser.add_argument("-o", "--output", default=str(REPOSITORY / ".build" / "benchmarks"))
@@ -452,6 +469,10 @@ def main():
     unknown = [p for p in peers if p not in PEERS]
     if unknown:
         sys.exit(f"--peers: unknown {', '.join(unknown)}; choose from {', '.join(PEERS)}")
+    if args.before:
+        if not (Path(args.before) / "HistFactoryBenchmark").exists():
+            sys.exit(f"--before {args.before}: no HistFactoryBenchmark in it")
+        peers.append(BEFORE)
     if not 1 <= args.rounds <= 100:
         sys.exit(f"--rounds {args.rounds}: between 1 and 100")
     if not 1 <= args.budget <= 3600:

@@ -15,12 +15,13 @@ import _CKernels
 // terms of one run share α: the interpolation branch is taken once per run and the polynomial's
 // powers of α are computed once per run. Scalar results are then scattered into the entries.
 //
-// Histosys runs store their (term, bin) pairs as segments of consecutive entry bins where they
-// chain (a parameter usually shifts every sample of a multi-bin channel, whose bins are adjacent in
-// the entry-bin order), with Δ₊ and Δ₋ contiguous along the segment: the forward update of B and
-// the backward dot products with w P G then stream through memory two bins at a time, with no
-// per-pair bin index. Gaps of up to `histoGap` bins inside a chain are bridged with zero pairs
-// (Δ₊ = Δ₋ = 0; see `hasPadding`). Pairs that chain with nothing stay single, with their bin.
+// Histosys runs store their (term, bin) pairs in quads: the aligned groups of four entry bins
+// 4m ..< 4m + 4 that the parameter reaches, with Δ₊ and Δ₋ of the four bins side by side (zero for
+// the bins it does not reach; see `hasPadding`). The forward update of B and the backward dot
+// products with w P G then take one aligned vector per quad, with no per-pair bin index, no tails
+// and no loop whose length depends on how the pairs chain (on reference workspaces 05, 06 and 08 a
+// quarter faster than segments of consecutive bins with single pairs beside them, whose loops of
+// a few iterations each the branch predictor could not follow).
 //
 // A run whose parameter sits at its nominal value α = 0 (every nuisance parameter at the usual
 // starting point of a fit) is exactly neutral when its coefficients are finite: the forward pass
@@ -38,9 +39,9 @@ extension TermRun {
     var parameterIndex: Int { Int(parameter) }
 }
 
-/// The histosys pairs of one parameter and code (0 code0, 2 code2, 4 code4p): segments
-/// `segmentStart..<segmentEnd` (see `LikelihoodKernel.segmentBin`) and single pairs
-/// `singleStart..<singleEnd`; the C struct, so that the AVX loops read the same runs.
+/// The histosys pairs of one parameter and code (0 code0, 2 code2, 4 code4p): the quads
+/// `quadStart..<quadEnd` (see `LikelihoodKernel.quadBin`); the C struct, so that the AVX loops read
+/// the same runs.
 typealias HistoRun = efthf_histo_run
 
 /// Pointers into one evaluation's scratch memory (a single temporary allocation).
@@ -51,7 +52,8 @@ struct KernelScratch {
     let weightedSum: UnsafeMutablePointer<Double>
     /// P_e · Σ_l w G B, per entry (gradient only).
     let entryScale: UnsafeMutablePointer<Double>
-    /// B_l, G_l and w_b P_e G_l, per entry bin.
+    /// B_l, G_l and w_b P_e G_l, per entry bin; B and w P G 32-byte aligned with `paddedBinCount`
+    /// doubles (the quads' loads and stores), zero past the last entry bin.
     let base, binFactor, binScale: UnsafeMutablePointer<Double>
     /// f_t'/f_t, per scalar term.
     let logDerivative: UnsafeMutablePointer<Double>
@@ -63,27 +65,30 @@ struct KernelScratch {
     /// run, and the parameters followed by 1 (the per-bin factor of bins without one).
     let binGradient, histoWeight, factorSource: UnsafeMutablePointer<Double>
     /// Morphed models only (else empty), per entry bin: the nominal ν̃⁰_l (the fixed nominal for
-    /// samples without morphing), the histosys scale r_l = ν̃⁰_l/ν⁰_l(0), and D_l = Σ_h Δ_hl.
+    /// samples without morphing), the histosys scale r_l = ν̃⁰_l/ν⁰_l(0), and D_l = Σ_h Δ_hl (32-byte
+    /// aligned, `paddedBinCount` doubles).
     let morphNominal, morphRatio, morphDelta: UnsafeMutablePointer<Double>
 
     static func count(_ k: LikelihoodKernel, mainBins: Int) -> Int {
-        3 * k.entryCount + 2 + (k.hasMorph ? 7 : 4) * k.localBinCount + k.scalarCount + 2 * mainBins + 3 * k.maxScalarsPerEntry + 1
-            + 4 * k.histoRunCount + k.factorParameterBound + 1
+        3 + (k.hasMorph ? 3 : 2) * k.paddedBinCount + 3 * k.entryCount + 2 + (k.hasMorph ? 4 : 2) * k.localBinCount + k.scalarCount
+            + 2 * mainBins + 3 * k.maxScalarsPerEntry + 1 + 4 * k.histoRunCount + k.factorParameterBound + 1
     }
 
     /// Carves `memory` (at least `count(k, mainBins:)` doubles) into the arrays above.
     init(_ memory: UnsafeMutablePointer<Double>, _ k: LikelihoodKernel, mainBins: Int) {
-        var p = memory
+        // The quads' arrays first, from the first 32-byte boundary (at most three doubles in).
+        var p = memory + (4 - Int(bitPattern: memory) / 8 % 4) % 4
         func take(_ n: Int) -> UnsafeMutablePointer<Double> {
             defer { p += n }
             return p
         }
+        base = take(k.paddedBinCount)
+        binScale = take(k.paddedBinCount)
+        morphDelta = take(k.hasMorph ? k.paddedBinCount : 0)
         product = take(k.entryCount + 1)
         weightedSum = take(k.entryCount)
         entryScale = take(k.entryCount + 1)
-        base = take(k.localBinCount)
         binFactor = take(k.localBinCount)
-        binScale = take(k.localBinCount)
         logDerivative = take(k.scalarCount)
         nu = take(mainBins)
         weight = take(mainBins)
@@ -96,7 +101,6 @@ struct KernelScratch {
         let morphBins = k.hasMorph ? k.localBinCount : 0
         morphNominal = take(morphBins)
         morphRatio = take(morphBins)
-        morphDelta = take(morphBins)
     }
 }
 
@@ -114,13 +118,13 @@ final class LikelihoodKernel: @unchecked Sendable {
     let hasMorph: Bool
     let scalarCount: Int
     let histoCount: Int
-    /// Whether some histosys segment bridges a gap with zero pairs. These add u·0 + l·0 = 0 to B and
-    /// c·0 = 0 to the gradient sums only while u, l and the backward scales c are finite; else both
-    /// passes take `exactHistosysForward`/`exactHistosysBackward`, which skip the zero pairs.
+    /// Whether some histosys quad has zero pairs (bins its parameter does not reach). These add
+    /// u·0 + l·0 = 0 to B and c·0 = 0 to the gradient sums only while u, l and the backward scales c
+    /// are finite; else both passes take `exactHistosysForward`/`exactHistosysBackward`, which skip
+    /// the zero pairs.
     let hasPadding: Bool
-    /// The widest gap (in entry bins) a histosys segment bridges with zero pairs: measured on the
-    /// reference workspaces 05–08 (gaps of 4 against 0, 8 and 16), the fastest overall.
-    static let histoGap = 4
+    /// `localBinCount` rounded up to a multiple of four: the bins the quads cover.
+    let paddedBinCount: Int
     let maxScalarsPerEntry: Int
 
     /// Whether this CPU and operating system run AVX and FMA code, checked once per process: the
@@ -183,20 +187,16 @@ final class LikelihoodKernel: @unchecked Sendable {
 
     /// The histosys arrays for the AVX loops.
     var histoTerms: efthf_histo_terms {
-        efthf_histo_terms(runs: histoRuns, runCount: histoRunCount, segmentBin: segmentBin, segmentPair: segmentPair,
-                          segmentLength: segmentLength, pairBin: pairBin, up: histoUp, down: histoDown)
+        efthf_histo_terms(runs: histoRuns, runCount: histoRunCount, quadBin: quadBin, up: histoUp, down: histoDown)
     }
 
-    // Histosys (term, bin) pairs k with Δ₊ and Δ₋ in `histoUp` and `histoDown`, grouped into
-    // `histoRuns`. Segment g covers the entry bins `segmentBin[g] ..< segmentBin[g] + segmentLength[g]`,
-    // whose pairs are `segmentPair[g] ..< segmentPair[g] + segmentLength[g]`; a single pair k is
-    // at entry bin `pairBin[k]`.
+    // Histosys quads q, grouped into `histoRuns`: quad q covers the entry bins `quadBin[q] ..<
+    // quadBin[q] + 4` (a multiple of four), with Δ₊ and Δ₋ of bin `quadBin[q] + j` at `histoUp[4q + j]`
+    // and `histoDown[4q + j]` (32-byte aligned; zero where the parameter does not reach the bin).
     let histoRuns: UnsafeMutablePointer<HistoRun>
     let histoRunCount: Int
-    let segmentBin: UnsafeMutablePointer<Int32>
-    let segmentPair: UnsafeMutablePointer<Int32>
-    let segmentLength: UnsafeMutablePointer<Int32>
-    let pairBin: UnsafeMutablePointer<Int32>
+    let quadBin: UnsafeMutablePointer<Int32>
+    let quadCount: Int
     let histoUp: UnsafeMutablePointer<Double>
     let histoDown: UnsafeMutablePointer<Double>
 
@@ -307,64 +307,37 @@ final class LikelihoodKernel: @unchecked Sendable {
                                  start: Int32(start), end: Int32(slotEntry.count)))
         }
         // Histosys: a group's pairs come in entry-bin order (entries in order, bins in order within
-        // each) and a bin appears at most once per group, so chains of nearby bins are found in one
-        // sweep; chains of two or more become segments, the rest single pairs after them. A chain
-        // bridges gaps of up to `histoGap` bins with zero pairs (Δ₊ = Δ₋ = 0, adding exactly 0 to B
-        // and to the gradient sums while the weights and the backward scales are finite; see
-        // `hasPadding`): a few more pairs in the vector loops cost less than another segment or a
-        // scattered single pair.
+        // each), so its quads are found in one sweep; a bin that comes again (two modifiers of one
+        // parameter on one sample) starts a quad of its own, so that B gets its terms in run order.
         var hRuns: [HistoRun] = []
-        var segmentBin: [Int32] = [], segmentPair: [Int32] = [], segmentLength: [Int32] = []
-        var pairBin: [Int32] = [], pairUp: [Double] = [], pairDown: [Double] = []
-        var padded = false
+        var quadBin: [Int32] = [], quadUp: [Double] = [], quadDown: [Double] = []
         for group in Self.grouped(histoKeys) {
-            var chains: [[Int]] = []
+            let quadStart = quadBin.count
+            var lastBin = -1
             for i in group {
-                if let last = chains.last?.last, case let gap = histos[i].bin - histos[last].bin - 1, gap >= 0, gap <= Self.histoGap {
-                    chains[chains.count - 1].append(i)
-                } else {
-                    chains.append([i])
+                let bin = histos[i].bin
+                defer { lastBin = bin }
+                if quadBin.count == quadStart || Int(quadBin[quadBin.count - 1]) != bin & ~3 || bin <= lastBin {
+                    quadBin.append(Int32(bin & ~3))
+                    quadUp += [0, 0, 0, 0]
+                    quadDown += [0, 0, 0, 0]
                 }
+                quadUp[quadUp.count - 4 + bin & 3] = histos[i].up
+                quadDown[quadDown.count - 4 + bin & 3] = histos[i].down
             }
-            func append(_ i: Int) {
-                pairBin.append(Int32(histos[i].bin))
-                pairUp.append(histos[i].up)
-                pairDown.append(histos[i].down)
-            }
-            let segmentStart = segmentBin.count
-            for chain in chains where chain.count > 1 {
-                let first = histos[chain[0]].bin, last = histos[chain[chain.count - 1]].bin
-                segmentBin.append(Int32(first))
-                segmentPair.append(Int32(pairUp.count))
-                segmentLength.append(Int32(last - first + 1))
-                var next = first
-                for i in chain {
-                    while next < histos[i].bin {
-                        pairBin.append(Int32(next))
-                        pairUp.append(0)
-                        pairDown.append(0)
-                        next += 1
-                        padded = true
-                    }
-                    append(i)
-                    next += 1
-                }
-            }
-            let singleStart = pairUp.count
-            for chain in chains where chain.count == 1 { append(chain[0]) }
             let finite = group.allSatisfy { histos[$0].up.isFinite && histos[$0].down.isFinite }
-            precondition(pairUp.count < Int(Int32.max), "more than 2³¹ histosys pairs")
+            precondition(quadUp.count < Int(Int32.max), "more than 2³¹ histosys quads")
             hRuns.append(HistoRun(parameter: Int32(histoKeys[group[0]].parameter), kind: histoKeys[group[0]].kind, isFinite: finite ? 1 : 0,
-                                  segmentStart: Int32(segmentStart), segmentEnd: Int32(segmentBin.count),
-                                  singleStart: Int32(singleStart), singleEnd: Int32(pairUp.count)))
+                                  quadStart: Int32(quadStart), quadEnd: Int32(quadBin.count)))
         }
 
         entryCount = entries.count
         localBinCount = nominal.count
         hasMorph = entries.contains { $0.dependent != nil }
         scalarCount = slotEntry.count
-        histoCount = pairUp.count
-        hasPadding = padded
+        histoCount = histos.count
+        hasPadding = 4 * quadBin.count > histos.count
+        paddedBinCount = (nominal.count + 3) & ~3
         maxScalarsPerEntry = maxScalars
         self.binEntry = Self.buffer(binEntry)
         self.binGlobal = Self.buffer(binGlobal)
@@ -403,12 +376,10 @@ final class LikelihoodKernel: @unchecked Sendable {
         termParameter = Self.buffer(slotParameter)
         histoRuns = Self.buffer(hRuns)
         histoRunCount = hRuns.count
-        self.segmentBin = Self.buffer(segmentBin)
-        self.segmentPair = Self.buffer(segmentPair)
-        self.segmentLength = Self.buffer(segmentLength)
-        self.pairBin = Self.buffer(pairBin)
-        histoUp = Self.buffer(pairUp)
-        histoDown = Self.buffer(pairDown)
+        self.quadBin = Self.buffer(quadBin)
+        quadCount = quadBin.count
+        histoUp = Self.alignedBuffer(quadUp)
+        histoDown = Self.alignedBuffer(quadDown)
     }
 
     deinit {
@@ -419,7 +390,7 @@ final class LikelihoodKernel: @unchecked Sendable {
         mainBinStart.deallocate(); mainBinLocals.deallocate()
         scalarRuns.deallocate(); scalarEntry.deallocate(); UnsafeMutableRawPointer(poly).deallocate(); firstCoefficient.deallocate(); logUp.deallocate(); logDown.deallocate()
         entryTermStart.deallocate(); entryTerms.deallocate(); termKind.deallocate(); termParameter.deallocate()
-        histoRuns.deallocate(); segmentBin.deallocate(); segmentPair.deallocate(); segmentLength.deallocate(); pairBin.deallocate(); histoUp.deallocate(); histoDown.deallocate()
+        histoRuns.deallocate(); quadBin.deallocate(); UnsafeMutableRawPointer(histoUp).deallocate(); UnsafeMutableRawPointer(histoDown).deallocate()
     }
 
     // MARK: Interpolation, per run
@@ -500,11 +471,12 @@ final class LikelihoodKernel: @unchecked Sendable {
         let B = s.base
         if hasMorph {
             let D = s.morphDelta
-            D.update(repeating: 0, count: localBinCount)
+            D.update(repeating: 0, count: paddedBinCount)
             addHistosysDeltas(pars, D, s.histoWeight, vectorised: vectorised)
             for l in 0..<localBinCount { B[l] = s.morphNominal[l] + s.morphRatio[l] * D[l] }
         } else {
             B.update(from: nominal, count: localBinCount)
+            (B + localBinCount).update(repeating: 0, count: paddedBinCount - localBinCount)
             addHistosysDeltas(pars, B, s.histoWeight, vectorised: vectorised)
         }
 
@@ -546,9 +518,8 @@ final class LikelihoodKernel: @unchecked Sendable {
             } else if Self.isNeutral(run, x) {
                 continue
             } else if run.kind == 1 && x > -1 && x < 1 {
-                // Two terms at a time, with the powers of α computed once per run and the sums taken as
-                // trees (short dependency chains) with fused multiply-adds:
-                // f = 1 + Σₖ aₖ xᵏ, f' = Σₖ k aₖ xᵏ⁻¹.
+                // Two terms at a time, with the powers of α (and their multiples) computed once per run
+                // and one chain of fused multiply-adds each: f = 1 + Σₖ aₖ xᵏ, f' = Σₖ k aₖ xᵏ⁻¹.
                 let x2 = x * x, x3 = x2 * x, x4 = x2 * x2, x5 = x4 * x, x6 = x3 * x3
                 let X1 = SIMD2(repeating: x), X2 = SIMD2(repeating: x2), X3 = SIMD2(repeating: x3)
                 let X4 = SIMD2(repeating: x4), X5 = SIMD2(repeating: x5), X6 = SIMD2(repeating: x6), one = SIMD2<Double>(repeating: 1)
@@ -559,10 +530,10 @@ final class LikelihoodKernel: @unchecked Sendable {
                     let a = UnsafePointer(poly + 24 * (t / 4) + t % 4)
                     let c1 = loadAligned2(a), c2 = loadAligned2(a + 4), c3 = loadAligned2(a + 8)
                     let c4 = loadAligned2(a + 12), c5 = loadAligned2(a + 16), c6 = loadAligned2(a + 20)
-                    let f = ((c1 * X1).addingProduct(c2, X2) + (c3 * X3).addingProduct(c4, X4))
-                        + one.addingProduct(c5, X5).addingProduct(c6, X6)
+                    let f = one.addingProduct(c1, X1).addingProduct(c2, X2).addingProduct(c3, X3).addingProduct(c4, X4)
+                        .addingProduct(c5, X5).addingProduct(c6, X6)
                     if wantGradient {
-                        let d = (c1.addingProduct(c2, Q2) + (c3 * Q3).addingProduct(c4, Q4)) + (c5 * Q5).addingProduct(c6, Q6)
+                        let d = c1.addingProduct(c2, Q2).addingProduct(c3, Q3).addingProduct(c4, Q4).addingProduct(c5, Q5).addingProduct(c6, Q6)
                         store2(d / f, r + t)
                     }
                     P[Int(scalarEntry[t])] *= f[0]
@@ -585,8 +556,8 @@ final class LikelihoodKernel: @unchecked Sendable {
         }
     }
 
-    /// `target[l] += u Δ₊ + l Δ₋` for every histosys pair, run by run, two bins at a time along
-    /// each segment. Each bin gets its terms in run order, as the per-pair loop would add them.
+    /// `target[l] += u Δ₊ + l Δ₋` for every histosys pair, run by run, a quad at a time (two SIMD2).
+    /// Each bin gets its terms in run order, as the per-pair loop would add them.
     /// The weights (u, l, u', l') of run i go to `weights[4i ..< 4i + 4]`, for the backward pass.
     /// `vectorised` (only when `avxAvailable`) runs the pairs through the AVX loop, the same doubles.
     @inline(__always)
@@ -610,37 +581,30 @@ final class LikelihoodKernel: @unchecked Sendable {
             efthf_histo_forward_avx(histoTerms, weights, target)
             return
         }
-        let up = histoUp, down = histoDown, bins = pairBin
+        let up = histoUp, down = histoDown, quads = quadBin
         for i in 0..<histoRunCount {
             let run = runs[i]
             let wu = weights[4 * i], wl = weights[4 * i + 1]
             // u = l = 0 (α = 0 for every code): Δ = 0 and B + 0 = B.
             if wu == 0 && wl == 0 && run.isFinite != 0 { continue }
             let u = SIMD2(repeating: wu), d = SIMD2(repeating: wl)
-            for g in Int(run.segmentStart)..<Int(run.segmentEnd) {
-                let b = target + Int(segmentBin[g])
-                let k = Int(segmentPair[g]), n = Int(segmentLength[g])
-                var j = 0
-                while j &+ 2 <= n {
-                    store2(load2(b + j) + (u * load2(up + k + j) + d * load2(down + k + j)), b + j)
-                    j &+= 2
-                }
-                if j < n { b[j] += wu * up[k + j] + wl * down[k + j] }
+            for q in Int(run.quadStart)..<Int(run.quadEnd) {
+                let b = target + Int(quads[q]), k = 4 * q
+                store2(load2(b) + (u * load2(up + k) + d * load2(down + k)), b)
+                store2(load2(b + 2) + (u * load2(up + k + 2) + d * load2(down + k + 2)), b + 2)
             }
-            for k in Int(run.singleStart)..<Int(run.singleEnd) { target[Int(bins[k])] += wu * up[k] + wl * down[k] }
         }
     }
 
     /// `target[l] += u Δ₊ + l Δ₋` pair by pair, leaving out the zero pairs of bridged gaps: the
     /// forward pass when some weight is not finite (u·0 would be NaN where no term is).
     private func exactHistosysForward(_ weights: UnsafePointer<Double>, _ target: UnsafeMutablePointer<Double>) {
-        // Sound: as in `addHistosysDeltas`; `pairBin` holds the entry bin of every pair, segments' included.
+        // Sound: as in `addHistosysDeltas`; pair k of quad k/4 sits at entry bin quadBin[k/4] + k % 4.
         for i in 0..<histoRunCount {
             let run = histoRuns[i]
             let u = weights[4 * i], l = weights[4 * i + 1]
-            let first = run.segmentStart < run.segmentEnd ? Int(segmentPair[Int(run.segmentStart)]) : Int(run.singleStart)
-            for k in first..<Int(run.singleEnd) where histoUp[k] != 0 || histoDown[k] != 0 {
-                target[Int(pairBin[k])] += u * histoUp[k] + l * histoDown[k]
+            for k in 4 * Int(run.quadStart)..<4 * Int(run.quadEnd) where histoUp[k] != 0 || histoDown[k] != 0 {
+                target[Int(quadBin[k / 4]) + k % 4] += u * histoUp[k] + l * histoDown[k]
             }
         }
     }
@@ -652,9 +616,8 @@ final class LikelihoodKernel: @unchecked Sendable {
         for i in 0..<histoRunCount {
             let run = histoRuns[i]
             var sumUp = 0.0, sumDown = 0.0
-            let first = run.segmentStart < run.segmentEnd ? Int(segmentPair[Int(run.segmentStart)]) : Int(run.singleStart)
-            for k in first..<Int(run.singleEnd) where histoUp[k] != 0 || histoDown[k] != 0 {
-                let c = scale[Int(pairBin[k])]
+            for k in 4 * Int(run.quadStart)..<4 * Int(run.quadEnd) where histoUp[k] != 0 || histoDown[k] != 0 {
+                let c = scale[Int(quadBin[k / 4]) + k % 4]
                 sumUp += c * histoUp[k]
                 sumDown += c * histoDown[k]
             }
@@ -705,7 +668,8 @@ final class LikelihoodKernel: @unchecked Sendable {
                 binGrad[l] = wp * b
             }
         }
-        // Σ c_l·0 is 0 exactly when every scale is finite (the zero pairs of bridged gaps need it).
+        (scale + localBinCount).update(repeating: 0, count: paddedBinCount - localBinCount)
+        // Σ c_l·0 is 0 exactly when every scale is finite (the zero pairs of the quads need it).
         var zero = 0.0
         if hasPadding { for l in 0..<localBinCount { zero += scale[l] * 0 } }
         // The buffers in locals, so that stores to `grad` cannot be taken to change them.
@@ -775,54 +739,22 @@ final class LikelihoodKernel: @unchecked Sendable {
     }
 
     /// The histosys gradient sums (see `backward`), in Swift: the portable loop, and the reference for
-    /// `efthf_histo_backward_avx`, which gives the same doubles. Four lanes (as two SIMD2), pairs
-    /// four at a time, then two, then one into the low lanes; each sum is (s₀ + s₂) + (s₁ + s₃).
+    /// `efthf_histo_backward_avx`, which gives the same doubles. Four lanes (as two SIMD2), a quad at a
+    /// time; each sum is (s₀ + s₂) + (s₁ + s₃).
     private func backwardHistosys(_ weights: UnsafePointer<Double>, _ scale: UnsafePointer<Double>, _ grad: UnsafeMutablePointer<Double>) {
-        // Sound: as in `backward`.
-        let up = histoUp, down = histoDown, bins = pairBin
+        // Sound: as in `backward`; `scale` has `paddedBinCount` doubles.
+        let up = histoUp, down = histoDown, quads = quadBin
         for i in 0..<histoRunCount {
             let run = histoRuns[i]
             var up01 = SIMD2<Double>(), up23 = SIMD2<Double>(), down01 = SIMD2<Double>(), down23 = SIMD2<Double>()
-            /// The last n < 4 pairs, with c of pair j `cAt(j)` and Δ± at `u[j]`, `d[j]`.
-            func addLow(_ n: Int, _ cAt: (Int) -> Double, _ u: UnsafePointer<Double>, _ d: UnsafePointer<Double>) {
-                var o = 0
-                if n >= 2 {
-                    let c = SIMD2(cAt(0), cAt(1))
-                    up01 += c * load2(u)
-                    down01 += c * load2(d)
-                    o = 2
-                }
-                if n - o == 1 {
-                    let c = cAt(o)
-                    up01[0] += c * u[o]
-                    down01[0] += c * d[o]
-                }
-            }
-            for g in Int(run.segmentStart)..<Int(run.segmentEnd) {
-                let c = scale + Int(segmentBin[g])
-                let k = Int(segmentPair[g]), n = Int(segmentLength[g])
-                var j = 0
-                while j &+ 4 <= n {
-                    let c01 = load2(c + j), c23 = load2(c + j + 2)
-                    up01 += c01 * load2(up + k + j)
-                    up23 += c23 * load2(up + k + j + 2)
-                    down01 += c01 * load2(down + k + j)
-                    down23 += c23 * load2(down + k + j + 2)
-                    j &+= 4
-                }
-                addLow(n - j, { c[j + $0] }, up + k + j, down + k + j)
-            }
-            var k = Int(run.singleStart)
-            let end = Int(run.singleEnd)
-            while k &+ 4 <= end {
-                let c01 = SIMD2(scale[Int(bins[k])], scale[Int(bins[k + 1])]), c23 = SIMD2(scale[Int(bins[k + 2])], scale[Int(bins[k + 3])])
+            for q in Int(run.quadStart)..<Int(run.quadEnd) {
+                let c = scale + Int(quads[q]), k = 4 * q
+                let c01 = load2(c), c23 = load2(c + 2)
                 up01 += c01 * load2(up + k)
                 up23 += c23 * load2(up + k + 2)
                 down01 += c01 * load2(down + k)
                 down23 += c23 * load2(down + k + 2)
-                k &+= 4
             }
-            addLow(end - k, { scale[Int(bins[k + $0])] }, up + k, down + k)
             grad[Int(run.parameter)] += weights[4 * i + 2] * (up01 + up23).sum() + weights[4 * i + 3] * (down01 + down23).sum()
         }
     }

@@ -23,10 +23,11 @@ int efthf_avx_fma_available(void) {
 
 #define AVX __attribute__((target("avx,fma")))
 
-/// One code4 run with |α| < 1 (lo and hi multiples of four), as the Swift loop:
+/// One code4 run with |α| < 1 (lo and hi multiples of four), as the Swift loop: one chain of fused
+/// multiply-adds each, with the powers of x (and their multiples) computed once per run,
 ///
-///     f  = (fma(a₂, x², a₁x) + fma(a₄, x⁴, a₃x³)) + fma(a₆, x⁶, fma(a₅, x⁵, 1)),
-///     f' = (fma(a₂, 2x, a₁) + fma(a₄, 4x³, a₃·3x²)) + fma(a₆, 6x⁵, a₅·5x⁴).
+///     f  = fma(a₆, x⁶, fma(a₅, x⁵, fma(a₄, x⁴, fma(a₃, x³, fma(a₂, x², fma(a₁, x, 1)))))),
+///     f' = fma(a₆, 6x⁵, fma(a₅, 5x⁴, fma(a₄, 4x³, fma(a₃, 3x², fma(a₂, 2x, a₁))))).
 static inline __attribute__((always_inline)) AVX void code4_run(double x, const double *poly, ptrdiff_t lo, ptrdiff_t hi,
                                                                 const int32_t *entry, double *product, double *logDerivative,
                                                                 const int wantGradient) {
@@ -39,13 +40,11 @@ static inline __attribute__((always_inline)) AVX void code4_run(double x, const 
     for (ptrdiff_t t = lo; t < hi; t += 4, block += 24) {
         const __m256d c1 = _mm256_load_pd(block), c2 = _mm256_load_pd(block + 4), c3 = _mm256_load_pd(block + 8);
         const __m256d c4 = _mm256_load_pd(block + 12), c5 = _mm256_load_pd(block + 16), c6 = _mm256_load_pd(block + 20);
-        const __m256d f = _mm256_add_pd(
-            _mm256_add_pd(_mm256_fmadd_pd(c2, X2, _mm256_mul_pd(c1, X1)), _mm256_fmadd_pd(c4, X4, _mm256_mul_pd(c3, X3))),
-            _mm256_fmadd_pd(c6, X6, _mm256_fmadd_pd(c5, X5, one)));
+        const __m256d f = _mm256_fmadd_pd(
+            c6, X6, _mm256_fmadd_pd(c5, X5, _mm256_fmadd_pd(c4, X4, _mm256_fmadd_pd(c3, X3, _mm256_fmadd_pd(c2, X2, _mm256_fmadd_pd(c1, X1, one))))));
         if (wantGradient) {
-            const __m256d df = _mm256_add_pd(
-                _mm256_add_pd(_mm256_fmadd_pd(c2, Q2, c1), _mm256_fmadd_pd(c4, Q4, _mm256_mul_pd(c3, Q3))),
-                _mm256_fmadd_pd(c6, Q6, _mm256_mul_pd(c5, Q5)));
+            const __m256d df =
+                _mm256_fmadd_pd(c6, Q6, _mm256_fmadd_pd(c5, Q5, _mm256_fmadd_pd(c4, Q4, _mm256_fmadd_pd(c3, Q3, _mm256_fmadd_pd(c2, Q2, c1)))));
             _mm256_storeu_pd(logDerivative + t, _mm256_div_pd(df, f));
         }
         const __m128d f01 = _mm256_castpd256_pd128(f), f23 = _mm256_extractf128_pd(f, 1);
@@ -117,42 +116,18 @@ AVX void efthf_scalar_backward_avx(efthf_scalar_terms terms, const double *pars,
 
 AVX void efthf_histo_forward_avx(efthf_histo_terms terms, const double *weights, double *target) {
     const double *up = terms.up, *down = terms.down;
+    const int32_t *quadBin = terms.quadBin;
     for (ptrdiff_t i = 0; i < terms.runCount; i++) {
         const efthf_histo_run run = terms.runs[i];
         const double u = weights[4 * i], l = weights[4 * i + 1];
         if (u == 0 && l == 0 && run.isFinite) continue;  // Δ = 0 and B + 0 = B
         const __m256d U = _mm256_set1_pd(u), L = _mm256_set1_pd(l);
-        for (ptrdiff_t g = run.segmentStart; g < run.segmentEnd; g++) {
-            double *b = target + terms.segmentBin[g];
-            const ptrdiff_t k = terms.segmentPair[g], n = terms.segmentLength[g];
-            ptrdiff_t j = 0;
-            for (; j + 4 <= n; j += 4)
-                _mm256_storeu_pd(b + j, _mm256_add_pd(_mm256_loadu_pd(b + j), _mm256_add_pd(_mm256_mul_pd(U, _mm256_loadu_pd(up + k + j)),
-                                                                                             _mm256_mul_pd(L, _mm256_loadu_pd(down + k + j)))));
-            for (; j < n; j++) b[j] += u * up[k + j] + l * down[k + j];
+        for (ptrdiff_t q = run.quadStart; q < run.quadEnd; q++) {
+            double *b = target + quadBin[q];
+            _mm256_store_pd(b, _mm256_add_pd(_mm256_load_pd(b), _mm256_add_pd(_mm256_mul_pd(U, _mm256_load_pd(up + 4 * q)),
+                                                                               _mm256_mul_pd(L, _mm256_load_pd(down + 4 * q)))));
         }
-        ptrdiff_t k = run.singleStart;
-        for (; k + 4 <= run.singleEnd; k += 4) {
-            const __m256d v = _mm256_add_pd(_mm256_mul_pd(U, _mm256_loadu_pd(up + k)), _mm256_mul_pd(L, _mm256_loadu_pd(down + k)));
-            const __m128d v01 = _mm256_castpd256_pd128(v), v23 = _mm256_extractf128_pd(v, 1);
-            target[terms.pairBin[k]] += _mm_cvtsd_f64(v01);
-            target[terms.pairBin[k + 1]] += _mm_cvtsd_f64(_mm_unpackhi_pd(v01, v01));
-            target[terms.pairBin[k + 2]] += _mm_cvtsd_f64(v23);
-            target[terms.pairBin[k + 3]] += _mm_cvtsd_f64(_mm_unpackhi_pd(v23, v23));
-        }
-        for (; k < run.singleEnd; k++) target[terms.pairBin[k]] += u * up[k] + l * down[k];
     }
-}
-
-/// Adds c·Δ for the next `n` < 4 pairs to the low lanes of `acc` (two, then one), as the Swift loop.
-static inline __attribute__((always_inline)) AVX __m256d add_low(__m256d acc, const double *c, const double *delta, ptrdiff_t n) {
-    __m128d low = _mm256_castpd256_pd128(acc);
-    if (n >= 2) {
-        low = _mm_add_pd(low, _mm_mul_pd(_mm_loadu_pd(c), _mm_loadu_pd(delta)));
-        c += 2, delta += 2, n -= 2;
-    }
-    if (n == 1) low = _mm_move_sd(low, _mm_set_sd(_mm_cvtsd_f64(low) + c[0] * delta[0]));
-    return _mm256_insertf128_pd(acc, low, 0);
 }
 
 /// (a₀ + a₂) + (a₁ + a₃).
@@ -163,33 +138,14 @@ static inline __attribute__((always_inline)) AVX double lane_sum(__m256d a) {
 
 AVX void efthf_histo_backward_avx(efthf_histo_terms terms, const double *weights, const double *scale, double *grad) {
     const double *up = terms.up, *down = terms.down;
+    const int32_t *quadBin = terms.quadBin;
     for (ptrdiff_t i = 0; i < terms.runCount; i++) {
         const efthf_histo_run run = terms.runs[i];
         __m256d sumUp = _mm256_setzero_pd(), sumDown = _mm256_setzero_pd();
-        for (ptrdiff_t g = run.segmentStart; g < run.segmentEnd; g++) {
-            const double *c = scale + terms.segmentBin[g];
-            const ptrdiff_t k = terms.segmentPair[g], n = terms.segmentLength[g];
-            ptrdiff_t j = 0;
-            for (; j + 4 <= n; j += 4) {
-                const __m256d cj = _mm256_loadu_pd(c + j);
-                sumUp = _mm256_add_pd(sumUp, _mm256_mul_pd(cj, _mm256_loadu_pd(up + k + j)));
-                sumDown = _mm256_add_pd(sumDown, _mm256_mul_pd(cj, _mm256_loadu_pd(down + k + j)));
-            }
-            sumUp = add_low(sumUp, c + j, up + k + j, n - j);
-            sumDown = add_low(sumDown, c + j, down + k + j, n - j);
-        }
-        ptrdiff_t k = run.singleStart;
-        const int32_t *bin = terms.pairBin;
-        for (; k + 4 <= run.singleEnd; k += 4) {
-            const __m256d c = _mm256_set_pd(scale[bin[k + 3]], scale[bin[k + 2]], scale[bin[k + 1]], scale[bin[k]]);
-            sumUp = _mm256_add_pd(sumUp, _mm256_mul_pd(c, _mm256_loadu_pd(up + k)));
-            sumDown = _mm256_add_pd(sumDown, _mm256_mul_pd(c, _mm256_loadu_pd(down + k)));
-        }
-        if (k < run.singleEnd) {
-            double c[3];
-            for (ptrdiff_t j = 0; j < run.singleEnd - k; j++) c[j] = scale[bin[k + j]];
-            sumUp = add_low(sumUp, c, up + k, run.singleEnd - k);
-            sumDown = add_low(sumDown, c, down + k, run.singleEnd - k);
+        for (ptrdiff_t q = run.quadStart; q < run.quadEnd; q++) {
+            const __m256d c = _mm256_load_pd(scale + quadBin[q]);
+            sumUp = _mm256_add_pd(sumUp, _mm256_mul_pd(c, _mm256_load_pd(up + 4 * q)));
+            sumDown = _mm256_add_pd(sumDown, _mm256_mul_pd(c, _mm256_load_pd(down + 4 * q)));
         }
         grad[run.parameter] += weights[4 * i + 2] * lane_sum(sumUp) + weights[4 * i + 3] * lane_sum(sumDown);
     }

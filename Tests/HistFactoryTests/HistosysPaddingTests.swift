@@ -2,11 +2,11 @@ import Foundation
 @testable import HistFactory
 import Testing
 
-/// Histosys segments bridge short gaps with zero pairs (`LikelihoodKernel.histoGap`). These must
+/// Histosys quads hold zero pairs for the bins their parameter does not reach. These must
 /// change nothing: where a weight u, l is not finite, u·0 would be NaN in bins that no term of the
 /// parameter reaches; the forward pass then skips them.
 @Suite struct HistosysPaddingTests {
-    /// The reference workspaces whose kernel has bridged gaps.
+    /// The reference workspaces whose kernel has zero pairs in its quads.
     static func paddedCases() throws -> [(ReferenceCase, HistFactoryModel, Workspace)] {
         try ReferenceCase.all.compactMap { reference in
             let ws = try reference.workspace()
@@ -19,15 +19,15 @@ import Testing
     static func reach(_ kernel: LikelihoodKernel) -> [(parameter: Int, bins: Set<Int>)] {
         (0..<kernel.histoRunCount).map { i in
             let run = kernel.histoRuns[i]
-            let first = run.segmentStart < run.segmentEnd ? Int(kernel.segmentPair[Int(run.segmentStart)]) : Int(run.singleStart)
-            let bins = (first..<Int(run.singleEnd)).filter { kernel.histoUp[$0] != 0 || kernel.histoDown[$0] != 0 }.map { Int(kernel.pairBin[$0]) }
+            let pairs = 4 * Int(run.quadStart)..<4 * Int(run.quadEnd)
+            let bins = pairs.filter { kernel.histoUp[$0] != 0 || kernel.histoDown[$0] != 0 }.map { Int(kernel.quadBin[$0 / 4]) + $0 % 4 }
             return (Int(run.parameter), Set(bins))
         }
     }
 
     @Test func anInfiniteParameterLeavesTheBinsItDoesNotReachAlone() throws {
         let cases = try Self.paddedCases()
-        #expect(cases.count >= 3, "workspaces 05, 06 and 08 bridge gaps")
+        #expect(cases.count >= 3, "workspaces 05, 06 and 08 have zero pairs in their quads")
         for (reference, model, _) in cases {
             let inits = model.suggestedInits
             let nominal = model.expectedSampleData(inits)

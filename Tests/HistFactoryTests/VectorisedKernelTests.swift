@@ -8,8 +8,7 @@ import Testing
 /// `addingProduct`, sums in the same lanes), so that results do not depend on the CPU. Checked bit
 /// for bit on every reference workspace at points where each code4 factor and histosys takes its
 /// polynomial branch (|α| < 1, α ≠ 0) and where some take the exponential and linear branches
-/// (|α| > 1). Together the workspaces have histosys runs and segments of every length modulo four
-/// (the AVX loops' tails; checked below).
+/// (|α| > 1).
 @Suite(.enabled(if: LikelihoodKernel.avxAvailable, "this CPU has no AVX and FMA: only the Swift loops exist here"))
 struct VectorisedKernelTests {
     @Test(arguments: ReferenceCase.all)
@@ -35,17 +34,19 @@ struct VectorisedKernelTests {
         }
     }
 
-    @Test func referenceWorkspacesExerciseEveryTail() throws {
-        var singleTails = Set<Int>(), segmentTails = Set<Int>()
-        for reference in ReferenceCase.all {
-            let kernel = try HistFactoryModel(workspace: reference.workspace()).flat.kernel
-            for i in 0..<kernel.histoRunCount {
-                let run = kernel.histoRuns[i]
-                singleTails.insert(Int(run.singleEnd - run.singleStart) % 4)
-                for g in Int(run.segmentStart)..<Int(run.segmentEnd) { segmentTails.insert(Int(kernel.segmentLength[g]) % 4) }
-            }
+    /// The quads the AVX loops read with aligned loads: each starts at a multiple of four within the
+    /// padded bins, and together they hold every histosys pair once.
+    @Test(arguments: ReferenceCase.all)
+    func histosysQuadsAreAlignedAndHoldEveryPair(_ reference: ReferenceCase) throws {
+        let kernel = try HistFactoryModel(workspace: reference.workspace()).flat.kernel
+        #expect(Int(bitPattern: kernel.histoUp) % 32 == 0 && Int(bitPattern: kernel.histoDown) % 32 == 0)
+        var pairs = 0
+        for i in 0..<kernel.histoRunCount {
+            let run = kernel.histoRuns[i]
+            let quads = (Int(run.quadStart)..<Int(run.quadEnd)).map { Int(kernel.quadBin[$0]) }
+            #expect(quads.allSatisfy { $0 % 4 == 0 && $0 + 4 <= kernel.paddedBinCount })
+            pairs += (4 * Int(run.quadStart)..<4 * Int(run.quadEnd)).filter { kernel.histoUp[$0] != 0 || kernel.histoDown[$0] != 0 }.count
         }
-        #expect(singleTails == [0, 1, 2, 3])
-        #expect(segmentTails == [0, 1, 2, 3])
+        #expect(pairs == kernel.histoCount)
     }
 }

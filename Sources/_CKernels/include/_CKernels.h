@@ -44,7 +44,7 @@ int efthf_avx_fma_available(void);
 ///     kind 0:              product[e] *= α (skipped when α = 1);
 ///     code4 at α = 0:      skipped when the run is finite (f = 1; the backward pass reads a₁);
 ///     code4, |α| < 1:      f = 1 + Σₖ aₖ αᵏ,  product[e] *= f,  logDerivative[t] = f'/f
-///                          (sums and fused products in the tree of the Swift loop);
+///                          (one chain of fused multiply-adds each, as the Swift loop);
 ///     else (code1, code4): f = exp(|α| ln δ±), product[e] *= f,  logDerivative[t] = ±ln δ±,
 ///
 /// logDerivative only when `wantGradient`. The same doubles as `LikelihoodKernel.forward`'s Swift
@@ -63,39 +63,36 @@ void efthf_scalar_forward_avx(efthf_scalar_terms terms, const double *pars, doub
 void efthf_scalar_backward_avx(efthf_scalar_terms terms, const double *pars, const double *entryScale,
                                const double *logDerivative, double *grad);
 
-/// The histosys pairs of one parameter and code (0 code0, 2 code2, 4 code4p): segments
-/// `segmentStart..<segmentEnd` and single pairs `singleStart..<singleEnd`.
+/// The histosys pairs of one parameter and code (0 code0, 2 code2, 4 code4p): the quads
+/// `quadStart..<quadEnd`.
 typedef struct efthf_histo_run {
     int32_t parameter;
     uint8_t kind;
     /// Every Δ± of the run is finite, so that at α = 0 (u = l = 0) it adds exactly 0.
     uint8_t isFinite;
-    int32_t segmentStart, segmentEnd;
-    int32_t singleStart, singleEnd;
+    int32_t quadStart, quadEnd;
 } efthf_histo_run;
 
-/// The model's histosys pairs: segment g covers the entry bins `segmentBin[g] ..< segmentBin[g] +
-/// segmentLength[g]` with the pairs `segmentPair[g] ...`; single pair k sits at entry bin
-/// `pairBin[k]`; Δ₊ and Δ₋ of pair k are `up[k]` and `down[k]`.
+/// The model's histosys pairs in quads: quad q covers the four entry bins `quadBin[q] ..< quadBin[q] + 4`
+/// (`quadBin[q]` a multiple of four), with Δ₊ and Δ₋ of its bin `quadBin[q] + j` at `up[4q + j]` and
+/// `down[4q + j]` (zero where the parameter does not reach the bin); `up` and `down` are 32-byte aligned.
 typedef struct efthf_histo_terms {
     const efthf_histo_run *runs;
     ptrdiff_t runCount;
-    const int32_t *segmentBin;
-    const int32_t *segmentPair;
-    const int32_t *segmentLength;
-    const int32_t *pairBin;
+    const int32_t *quadBin;
     const double *up;
     const double *down;
 } efthf_histo_terms;
 
-/// `target[l] += u Δ₊ + l Δ₋` for every histosys pair, run by run, with run i's (u, l, u', l') at
-/// `weights[4i ..< 4i + 4]`; runs with u = l = 0 and finite Δ± are skipped. The same doubles as
+/// `target[l] += u Δ₊ + l Δ₋` for every histosys pair, run by run, a quad at a time (`target` 32-byte
+/// aligned, with room for every quad's bins), with run i's (u, l, u', l') at `weights[4i ..< 4i + 4]`;
+/// runs with u = l = 0 and finite Δ± are skipped. The same doubles as
 /// `LikelihoodKernel.addHistosysDeltas`' Swift loop. Only call when `efthf_avx_fma_available()`
 /// returned 1.
 void efthf_histo_forward_avx(efthf_histo_terms terms, const double *weights, double *target);
 
 /// `grad[α] += u' Σ_l c_l Δ₊ + l' Σ_l c_l Δ₋` for every histosys run, with c = `scale` per entry bin
-/// and the sums in the lane order of `LikelihoodKernel.backward`'s Swift loop. Only call when
+/// (32-byte aligned, with room for every quad's bins) and the sums in the lane order of `LikelihoodKernel.backward`'s Swift loop. Only call when
 /// `efthf_avx_fma_available()` returned 1.
 void efthf_histo_backward_avx(efthf_histo_terms terms, const double *weights, const double *scale, double *grad);
 
