@@ -363,7 +363,7 @@ public struct SmoothedReweightingKernel: Sendable {
         // that outlives the synchronous `concurrentPerform`; the chunks partition the kept events
         // `0..<N`, and each reads only its own events' pieces (``_ColumnSource/forEachPiece``); each
         // chunk writes only its own `stride` doubles of `partials`; edges read are `0...B` and bins
-        // touched come from `_SmoothingContext.bins`, inside `0..<B`.
+        // touched come from `_SmoothingContext.logistics` and `sharpBin`, inside `0..<B`; ratios read are `0..<2B`.
         _locator.edges.withUnsafeBufferPointer { edges in
           _edgeRatios.withUnsafeBufferPointer { ratios in
             let context = _SmoothingContext(
