@@ -140,7 +140,8 @@ def per_event(document):
             f"{100 * kernel['bytes'] / grad / s1['median']:.0f} % / {100 * kernel['bytes'] / grad / s2['median']:.0f} % |",
             "", f"The example's {kernel['bytes'] / 2**20:.1f} MiB of columns fit in this machine's 32 MiB L3, so its reads "
             "need not come from memory; the read reference is memory-bound (8× the L3). The smoothed kernel also "
-            "evaluates a logistic per edge near each event, so it is not bound by reading alone."]
+            "evaluates the logistic of the edges near each event (one exp per event, a division per edge), so it "
+            "is not bound by reading alone."]
 
 
 def markdown(document):

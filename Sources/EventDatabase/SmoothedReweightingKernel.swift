@@ -45,9 +45,12 @@ public struct EventSystematic: Sendable, Hashable {
 /// requires h > 0 when it declares a shift). Flow: with ``Binning/Flow/foldIntoEdgeBins``,
 /// `G_0 = 0` and `G_B = 1` for every event, however far outside the edges, so `Σ_b p_eb = 1`; with
 /// ``Binning/Flow/drop`` the tails beyond the outer edges are lost. Truncation: `G_k` is set to
-/// exactly 0 for `z < −40` and 1 for `z > 40` (the logistic differs from these by less than
-/// `e^{−40} ≈ 4.2·10⁻¹⁸`), so only edges within `40h` of an event are evaluated, and an event with
-/// none is binned as by the sharp kernel, with no `exp` (``_SmoothingContext/cutoff``).
+/// exactly 0 for `e_k < x − 40h` and 1 for `e_k > x + 40h` (the logistic differs from these by less
+/// than `e^{−40} ≈ 4.2·10⁻¹⁸`), so only edges within `40h` of an event are evaluated, and an event
+/// with none is binned as by the sharp kernel, with no `exp` (``_SmoothingContext/cutoff``). The
+/// evaluated edges of an event take one `exp`, at the edge nearest it, and precomputed ratios of
+/// neighbouring edges' `e^{−z}` (``_SmoothingContext/logistics(a:c:r:nearestTerm:densities:edgeG:edgeDensity:)``;
+/// each `G_k` within `(63 + s)u` of the logistic, `s` edges from the nearest, Specs/event-database.md).
 ///
 /// Derivatives, per event and touched bin (`W = w f`, `g(z) = F(z)(1 − F(z))`):
 ///
@@ -102,6 +105,8 @@ public struct SmoothedReweightingKernel: Sendable {
     /// columns' then the down columns'.
     internal let _transforms: [_ColumnTransform]
     internal let _locator: _BinLocator
+    /// The ratios of neighbouring edges' logistic terms (``_SmoothingContext/ratios(edges:width:)``).
+    internal let _edgeRatios: [Double]
     /// The latest evaluations, shared by the kernel's copies (``_EvaluationMemo``).
     internal let _memo = _EvaluationMemo()
 
@@ -200,6 +205,7 @@ public struct SmoothedReweightingKernel: Sendable {
         _kept = kept
         _transforms = transforms
         _locator = _BinLocator(binning)
+        _edgeRatios = _SmoothingContext.ratios(edges: binning.edges, width: smoothingWidth)
     }
 
     /// Whether evaluations read (some of) the columns from the file.
@@ -300,8 +306,8 @@ public struct SmoothedReweightingKernel: Sendable {
     ///   ``bytesPerEvent`` bytes per event at most (terms with `m_t = 0` and, with Jacobians,
     ///   `∇m_t = 0` are skipped, though a streamed kernel still reads and checks their columns;
     ///   nothing at a point kept from a recent evaluation).
-    ///   An event costs one `exp` per edge within `40h` of it and
-    ///   touches the bins next to those edges; with none (h ≪ bin width) it costs a bin search only.
+    ///   An event with edges within `40h` costs one `exp` and a division per such edge, and
+    ///   touches the bins next to those edges; with none (h ≪ bin width) it costs bin searches only.
     public func evaluate(coefficients: [Double], nuisance: [Double], jacobian: Bool) -> Evaluation {
         do throws(EventDatabaseError) {
             return try checkedEvaluation(coefficients: coefficients, nuisance: nuisance, jacobian: jacobian)
@@ -357,10 +363,12 @@ public struct SmoothedReweightingKernel: Sendable {
         // that outlives the synchronous `concurrentPerform`; the chunks partition the kept events
         // `0..<N`, and each reads only its own events' pieces (``_ColumnSource/forEachPiece``); each
         // chunk writes only its own `stride` doubles of `partials`; edges read are `0...B` and bins
-        // touched come from `_SmoothingContext.bins`, inside `0..<B`.
+        // touched come from `_SmoothingContext.logistics` and `sharpBin`, inside `0..<B`; ratios read are `0..<2B`.
         _locator.edges.withUnsafeBufferPointer { edges in
+          _edgeRatios.withUnsafeBufferPointer { ratios in
             let context = _SmoothingContext(
-                locator: _locator, edges: edges.baseAddress!, width: smoothingWidth, binCount: B, fold: binning.flow == .foldIntoEdgeBins)
+                locator: _locator, edges: edges.baseAddress!, ratios: smoothingWidth > 0 ? ratios.baseAddress : nil, width: smoothingWidth,
+                binCount: B, fold: binning.flow == .foldIntoEdgeBins)
             (_kept ?? []).withUnsafeBufferPointer { kept in
               activeTerms.withUnsafeBufferPointer { activeTerms in
                 m.withUnsafeBufferPointer { m in
@@ -395,6 +403,7 @@ public struct SmoothedReweightingKernel: Sendable {
                 }
               }
             }
+          }
         }
         if let error = errors.first { throw error }
         var total = [Double](repeating: 0, count: stride)
@@ -524,7 +533,8 @@ private struct _SmoothedPass: @unchecked Sendable {
         // records; the bin assignment of one event (bins, p, ∂p/∂x) and its edges' (G, g).
         let rows = jacobian ? C + K : 0
         // Then the gathered block: T coefficient rows, the observable, 2K systematic rows (of L).
-        let scratchCount = (3 + rows) * L + Q * L + R * B + 3 * B + 2 * (B + 1) + (T + 1 + 2 * K) * L
+        // Last, per event of the block its window (a, c, r) and t_r (``_SmoothingContext``).
+        let scratchCount = (3 + rows) * L + Q * L + R * B + 3 * B + 2 * (B + 1) + (T + 1 + 2 * K) * L + 4 * L
         var failure: EventDatabaseError? = nil
         // The coefficient rows of the block being processed: gathered into `ab`, or (every event
         // kept, the block inside one piece) the piece's own columns, read without a copy.
@@ -536,7 +546,9 @@ private struct _SmoothedPass: @unchecked Sendable {
             let binsAsDoubles = records + R * B, p = binsAsDoubles + B, dp = p + B, edgeG = dp + B, edgeDensity = edgeG + (B + 1)
             // Sound: B doubles reused as B Ints (same size and alignment), only ever accessed as Int.
             let bins = UnsafeMutableRawPointer(binsAsDoubles).bindMemory(to: Int.self, capacity: B)
-            let ab = edgeDensity + (B + 1), xb = ab + T * L, sb = xb + L
+            let ab = edgeDensity + (B + 1), xb = ab + T * L, sb = xb + L, nearestTerm = sb + 2 * K * L
+            // Sound: 3L doubles reused as 3L Ints, as `bins`.
+            let windows = UnsafeMutableRawPointer(nearestTerm + L).bindMemory(to: Int.self, capacity: 3 * L)
             records.update(repeating: 0, count: R * B)
             // Record order of the derivatives: coefficients, weight systematics, then shifts
             // (`slotParameter[r]` is the q of record slot r).
@@ -592,15 +604,72 @@ private struct _SmoothedPass: @unchecked Sendable {
                 for (r, q) in slotParameter.enumerated() {
                     if q < C {
                         let row = dw + q * L
-                        for i in 0 ..< n { dW[i * Q + r] = row[i] * f[i] }
+                        for i in 0 ..< n { dW[i &* Q &+ r] = row[i] * f[i] }
                     } else {
                         let row = slopes + (q - C) * L
-                        for i in 0 ..< n { dW[i * Q + r] = row[i] }
+                        for i in 0 ..< n { dW[i &* Q &+ r] = row[i] }
                     }
+                }
+                // The bin assignment: each event's evaluated edges and nearest edge, then the block's
+                // one `exp` per event in one sweep (independent calls that overlap), then per event
+                // the shares and the accumulation (Specs/event-database.md, evaluation of the logistic).
+                let smooth = context.width > 0
+                if smooth {
+                    for i in 0 ..< n {
+                        let x = shifted[i], (a, c, r) = context.window(of: x)
+                        windows[3 * i] = a
+                        windows[3 * i + 1] = c
+                        windows[3 * i + 2] = r
+                        nearestTerm[i] = a < c ? (x - context.edges[r]) / context.width : 0
+                    }
+                    for i in 0 ..< n { nearestTerm[i] = Foundation.exp(nearestTerm[i]) }
+                }
+                if smooth && !jacobian {
+                    // Values alone: the shares go straight into the records (ν, Σw² per bin); a zero
+                    // share is skipped as in the loop below (it would add ±0).
+                    for i in 0 ..< n {
+                        let W = w[i] * f[i]
+                        let (first, last) = context.logistics(
+                            a: windows[3 * i], c: windows[3 * i + 1], r: windows[3 * i + 2], nearestTerm: nearestTerm[i], densities: false,
+                            edgeG: edgeG, edgeDensity: edgeDensity)
+                        guard first <= last else { continue }
+                        var lower = edgeG[first]
+                        for b in first ... last {
+                            let upper = edgeG[b + 1], share = upper - lower
+                            lower = upper
+                            guard share != 0 else { continue }
+                            let Wp = W * share
+                            records[2 * b] += Wp
+                            records[2 * b + 1] += Wp * Wp
+                        }
+                    }
+                    return
                 }
                 for i in 0 ..< n {
                     let W = w[i] * f[i], dWi = dW + i * Q
-                    let count = context.bins(of: shifted[i], bins: bins, p: p, dp: dp, edgeG: edgeG, edgeDensity: edgeDensity)
+                    var count = 0
+                    if smooth {
+                        let (first, last) = context.logistics(
+                            a: windows[3 * i], c: windows[3 * i + 1], r: windows[3 * i + 2], nearestTerm: nearestTerm[i], densities: true,
+                            edgeG: edgeG, edgeDensity: edgeDensity)
+                        if first <= last {
+                            // ∂p/∂x = (g_b − g_{b+1}) · fl(1/h) (Specs/event-database.md): a product, not a division per bin.
+                            let inverseWidth = 1 / context.width
+                            var lowerG = edgeG[first], lowerg = edgeDensity[first]
+                            for b in first ... last {
+                                let upperG = edgeG[b + 1], upperg = edgeDensity[b + 1]
+                                let share = upperG - lowerG, slope = (lowerg - upperg) * inverseWidth
+                                (lowerG, lowerg) = (upperG, upperg)
+                                guard share != 0 || slope != 0 else { continue }
+                                bins[count] = b
+                                p[count] = share
+                                dp[count] = slope
+                                count += 1
+                            }
+                        }
+                    } else {
+                        count = context.sharpBin(of: shifted[i], bins: bins, p: p, dp: dp)
+                    }
                     for j in 0 ..< count {
                         let record = records + bins[j] * R
                         let pb = p[j], Wp = W * pb, Wdp = W * dp[j], twiceWp = 2 * Wp
@@ -718,15 +787,19 @@ private struct _SmoothedPass: @unchecked Sendable {
 
 /// The differentiable bin assignment of ``SmoothedReweightingKernel`` for one value.
 ///
-/// `edges` points to the `B + 1` edges of `locator` while an evaluation runs (`evaluate` holds them).
+/// `edges` points to the `B + 1` edges of `locator` and `ratios` to ``ratios(edges:width:)`` while
+/// an evaluation runs (`evaluate` holds them).
 internal struct _SmoothingContext: @unchecked Sendable {
     let locator: _BinLocator
     let edges: UnsafePointer<Double>
+    /// `q_k = e^{(e_k − e_{k+1})/h}` at `[k]` and `1/q_k = e^{(e_{k+1} − e_k)/h}` at `[B + k]`, `k < B`;
+    /// nil when `h = 0`.
+    let ratios: UnsafePointer<Double>?
     let width: Double
     let binCount: Int
     let fold: Bool
 
-    /// The truncation of the logistic, `|z| > 40`, in units of `h` (Specs/event-database.md).
+    /// The truncation of the logistic, `|e_k − x| > 40h` (Specs/event-database.md).
     ///
     /// Beyond it `G` is taken as exactly 0 or 1: `F(z) < e^{−40} ≈ 4.2·10⁻¹⁸` for `z < −40`, and
     /// `1 − F(z) < e^{−40}` for `z > 40`, where `1/(1 + e^{−z})` already rounds to exactly 1 (it
@@ -735,100 +808,121 @@ internal struct _SmoothingContext: @unchecked Sendable {
     /// sharp histogram, and costs no `exp`.
     static let cutoff: Double = 40
 
-    /// Writes the bins with a non-zero share `p_b` of a value `x`, with `∂p_b/∂x`; returns their number.
+    /// The ratios of neighbouring edges' `e^{−z_k}`, `q_k = e^{(e_k − e_{k+1})/h}` then `1/q_k`
+    /// (each an `exp` of its own, not a division), for `h > 0`; empty for `h = 0`.
     ///
-    /// `bins`, `p` and `dp` hold `B` values, `edgeG` and `edgeDensity` `B + 1` (scratch for
-    /// `G_k = F(z_k)` and `g_k = F(1 − F)` of the edges within the truncation, `z_k = (e_k − x)/h`).
-    /// The edges at or above `x` are visited upwards and those below downwards, each walk ending at
-    /// the first edge beyond `40h`: as `z_k` is monotone in `k`, the edges passed are exactly those
-    /// with `|z_k| ≤ 40`, and all others have `G_k` 0 (below) or 1 (above). With flow folding
-    /// `G_0 = 0` and `G_B = 1` whatever `x` (also far outside the edges); those edges cost no `exp`.
+    /// Only ratios of two edges inside one event's window are used, whose gap is at most
+    /// `fl(x + 40h) − fl(x − 40h) ≤ 240h` (when two distinct edges fit, the rounding of `x ± 40h` is
+    /// below `80h`), so the factors used lie in `[e^{−240}, e^{240}]`; the others may be 0 or ∞.
+    static func ratios(edges: [Double], width h: Double) -> [Double] {
+        guard h > 0 else { return [] }
+        let B = edges.count - 1
+        return (0 ..< B).map { Foundation.exp((edges[$0] - edges[$0 + 1]) / h) } + (0 ..< B).map { Foundation.exp((edges[$0 + 1] - edges[$0]) / h) }
+    }
+
+    /// The evaluated edges `[a, c)` of a value `x`, those in `[fl(x − 40h), fl(x + 40h)]` but never
+    /// `e_0` and `e_B` when folding (two branch-free searches), and `r`, the one nearest `x` (the
+    /// lower on a tie; `r = a` when there is none). Requires `h > 0`.
     @inline(__always)
-    func bins(
-        of x: Double, bins: UnsafeMutablePointer<Int>, p: UnsafeMutablePointer<Double>, dp: UnsafeMutablePointer<Double>,
-        edgeG: UnsafeMutablePointer<Double>, edgeDensity: UnsafeMutablePointer<Double>
-    ) -> Int {
-        let B = binCount, h = width
-        guard h > 0 else {
-            let b = locator.bin(x, edges)
-            guard b >= 0 else { return 0 }
-            bins[0] = b
-            p[0] = 1
-            dp[0] = 0
-            return 1
-        }
-        // j = the number of edges ≤ x: x lies in bin j − 1 (j = 0: below e_0, j = B + 1: at or above e_B).
+    func window(of x: Double) -> (a: Int, c: Int, r: Int) {
+        let B = binCount, reach = Self.cutoff * width
+        let lo = fold ? 1 : 0, hi = fold ? B : B + 1
+        let a = min(max(Self.count(edges, B + 1, below: x - reach, inclusive: false), lo), hi)
+        let c = min(max(Self.count(edges, B + 1, below: x + reach, inclusive: true), lo), hi)
+        // Only the edges on either side of x can be the nearest.
         let j = Self.count(edges, B + 1, below: x, inclusive: true)
-        // Edges in [a, c) have their (G, g) in the scratch; below a, G = 0; from c on, G = 1.
-        var c = j
-        while c <= B {
-            if !(fold && (c == 0 || c == B)) {
-                let z = (edges[c] - x) / h
-                guard z <= Self.cutoff else { break }
-                (edgeG[c], edgeDensity[c]) = Self.logistic(z)
-            }
-            c += 1
-        }
-        var a = j
-        while a > 0 {
-            if !(fold && (a - 1 == 0 || a - 1 == B)) {
-                let z = (edges[a - 1] - x) / h
-                guard z >= -Self.cutoff else { break }
-                (edgeG[a - 1], edgeDensity[a - 1]) = Self.logistic(z)
-            }
-            a -= 1
-        }
-        var first = max(0, a - 1), last = min(B - 1, c - 1)
-        if fold {
-            first = min(first, B - 1)
-            last = max(last, 0)
-        }
-        guard first <= last else { return 0 }
-        /// (G_k, g_k), with flow folding G_0 = 0 and G_B = 1.
-        @inline(__always)
-        func edge(_ k: Int) -> (Double, Double) {
-            if fold && k == 0 { return (0, 0) }
-            if fold && k == B { return (1, 0) }
-            if k < a { return (0, 0) }
-            if k >= c { return (1, 0) }
-            return (edgeG[k], edgeDensity[k])
-        }
-        var n = 0
-        var (lowerG, lowerg) = edge(first)
-        for b in first ... last {
-            let (upperG, upperg) = edge(b + 1)
-            let share = upperG - lowerG
-            let slope = -(upperg - lowerg) / h
-            (lowerG, lowerg) = (upperG, upperg)
-            guard share != 0 || slope != 0 else { continue }
-            bins[n] = b
-            p[n] = share
-            dp[n] = slope
-            n += 1
-        }
-        return n
+        var r = min(max(j, a), max(c - 1, a))
+        if r > a && x - edges[r - 1] <= edges[r] - x { r -= 1 }
+        return (a, c, r)
     }
 
-    /// The logistic CDF `F(z) = 1/(1 + e^{−z})` and density `F(z)(1 − F(z)) = e^{−z} F²`, for `|z| ≤ 40`.
+    /// Writes `G_k = F(z_k)` (and `g_k = F(1 − F)` when `densities`) of the edges `first ... last + 1`
+    /// into `edgeG` (`edgeDensity`), `z_k = (e_k − x)/h`, for a value `x` with evaluated edges
+    /// `[a, c)` (``window(of:)``) and `t_r = exp((x − e_r)/h)`; returns the bins `[first, last]` that
+    /// can hold a share (empty when `first > last`). Requires `h > 0`; `edgeG` and `edgeDensity` hold
+    /// `B + 1` values.
+    ///
+    /// Below `a`, `G = 0`, from `c` on, `G = 1`; in between, with `t_k = e^{−z_k}`
+    /// (Specs/event-database.md, evaluation of the logistic),
+    ///
+    /// ```
+    /// t_{k+1} = t_k q_k  (k ≥ r),   t_{k−1} = t_k q'_{k−1}  (k ≤ r),   G_k = 1/(1 + t_k),   g_k = t_k G_k²
+    /// ```
+    ///
+    /// as `e^{(x − e_{k+1})/h} = e^{(x − e_k)/h} e^{(e_k − e_{k+1})/h}`, with `q`, `q'` from
+    /// ``ratios(edges:width:)``. All `t_k` are finite and non-zero, so no `∞ · 0` arises. The shares
+    /// are then `p_b = G_{b+1} − G_b` and `∂p_b/∂x = (g_b − g_{b+1}) · fl(1/h)`.
     @inline(__always)
-    static func logistic(_ z: Double) -> (Double, Double) {
-        let e = Foundation.exp(-z)
-        let F = 1 / (1 + e)
-        return (F, e * F * F)
+    func logistics(
+        a: Int, c: Int, r: Int, nearestTerm tr: Double, densities: Bool, edgeG: UnsafeMutablePointer<Double>,
+        edgeDensity: UnsafeMutablePointer<Double>
+    ) -> (first: Int, last: Int) {
+        let B = binCount, ratios = ratios!
+        // Bins [first, last] can hold a share: from the one below e_a to the one below e_c.
+        let first = max(a - 1, 0), last = min(c, B) - 1
+        guard first <= last else { return (first, last) }
+        if a >= 1 {
+            edgeG[a - 1] = 0
+            edgeDensity[a - 1] = 0
+        }
+        if c <= B {
+            edgeG[c] = 1
+            edgeDensity[c] = 0
+        }
+        if a < c {
+            @inline(__always)
+            func store(_ k: Int, _ t: Double) {
+                let G = 1 / (1 + t)
+                edgeG[k] = G
+                if densities { edgeDensity[k] = t * G * G }
+            }
+            store(r, tr)
+            var t = tr, k = r &+ 1
+            while k < c {
+                t *= ratios[k &- 1]
+                store(k, t)
+                k &+= 1
+            }
+            t = tr
+            k = r &- 1
+            while k >= a {
+                t *= ratios[B &+ k]
+                store(k, t)
+                k &-= 1
+            }
+        }
+        return (first, last)
     }
 
-    /// The number of the `count` sorted `edges` that are `< value` (or `≤ value` when `inclusive`):
-    /// a binary search whose steps are selects, not branches (the outcome is unpredictable).
+    /// The sharp bin of `x` (`h = 0`): `p = 1`, `∂p/∂x = 0`; returns 0 when it is dropped, else 1.
+    @inline(__always)
+    func sharpBin(of x: Double, bins: UnsafeMutablePointer<Int>, p: UnsafeMutablePointer<Double>, dp: UnsafeMutablePointer<Double>) -> Int {
+        let b = locator.bin(x, edges)
+        guard b >= 0 else { return 0 }
+        bins[0] = b
+        p[0] = 1
+        dp[0] = 0
+        return 1
+    }
+
+    /// The number of the `count ≥ 1` sorted `edges` that are `< value` (or `≤ value` when
+    /// `inclusive`): a binary search whose trip count depends on `count` alone and whose steps are
+    /// data dependences, not branches (the outcome is unpredictable, a mispredicted branch costs
+    /// more than the step).
     @inline(__always)
     static func count(_ edges: UnsafePointer<Double>, _ count: Int, below value: Double, inclusive: Bool) -> Int {
-        var first = 0, length = count
-        while length > 0 {
-            let half = length >> 1
-            let e = edges[first + half]
-            let below = inclusive ? e <= value : e < value
-            first = below ? first + half + 1 : first
-            length = below ? length - half - 1 : half
+        // Invariant: the answer lies in [base, base + length].
+        var base = 0, length = count
+        @inline(__always)
+        func isBelow(_ e: Double) -> Int {
+            // Sound: a Bool is one byte holding 0 or 1.
+            Int(truncatingIfNeeded: unsafeBitCast(inclusive ? e <= value : e < value, to: UInt8.self))
         }
-        return first
+        while length > 1 {
+            let half = length &>> 1
+            base &+= half & (0 &- isBelow(edges[base &+ half]))
+            length &-= half
+        }
+        return base &+ isBelow(edges[base])
     }
 }
