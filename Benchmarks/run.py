@@ -2,7 +2,7 @@
 """One benchmark table: efthf against pyhf-numpy, pyhf-JAX and ROOT on the reference workspaces, and
 efthf's EFT fits, in CPU time, rounds interleaved, every row checked against its peer.
 
-    swift build -c release --product efthf --product HistFactoryBenchmark --product EFTHFC
+    swift build -c release
     pip install pyhf==0.7.6 "jax[cpu]"
     pip install root   # for --peers …,root (ROOT 6.40)
     python3 Benchmarks/run.py [--cases 01,02,...] [--tasks eval,fit,hypotest,limit,eft] [--peers pyhf-numpy,pyhf-jax,root]
@@ -455,7 +455,7 @@ def main():
     binaries = {name: build / name for name in ("efthf", "HistFactoryBenchmark", "libEFTHFC.so")}
     missing = [str(p) for p in binaries.values() if not p.exists()]
     if missing:
-        sys.exit("build first: swift build -c release --product efthf --product HistFactoryBenchmark --product EFTHFC "
+        sys.exit("build first: swift build -c release "
                  f"(missing {', '.join(missing)})")
     cases = [c for c in args.cases.split(",") if c]
     unknown = [c for c in cases if c not in CASES]
