@@ -62,6 +62,7 @@ import signal
 import statistics
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from bench_common import CASES, DEFAULT_TASKS, EFT_ROWS, PEERS, REPOSITORY, SCAN_ROW, TASKS, TOLERANCE, VH, load_json, reference_dir
@@ -446,6 +447,8 @@ def main():
     parser.add_argument("--build", default=str(REPOSITORY / ".build" / "release"), help="the release build folder")
     parser.add_argument("--before", help="another release build folder (e.g. main's): its HistFactoryBenchmark is timed in the eval rows, "
                         "interleaved, as the column efthf-before")
+    parser.add_argument("--allow-stale-build", action="store_true",
+                        help="measure a --build older than the newest file under Sources/ (e.g. another revision's build)")
     parser.add_argument("--perturb", choices=list(DEFAULT_TASKS),
                         help="shift efthf's result of this task by 10× its tolerance before the check (the run must then fail)")
     parser.add_argument("-o", "--output", default=str(REPOSITORY / ".build" / "benchmarks"))
@@ -457,6 +460,14 @@ def main():
     if missing:
         sys.exit("build first: swift build -c release "
                  f"(missing {', '.join(missing)})")
+    sources = [p for p in (REPOSITORY / "Sources").rglob("*") if p.suffix in (".swift", ".c", ".h")] + [REPOSITORY / "Package.swift"]
+    newest = max(sources, key=lambda p: p.stat().st_mtime)
+    stale = [f"{p.name} ({time.strftime('%H:%M:%S', time.localtime(p.stat().st_mtime))})" for p in binaries.values()
+             if p.stat().st_mtime < newest.stat().st_mtime]
+    if stale and not args.allow_stale_build:
+        sys.exit(f"the build in {build} is older than {newest.relative_to(REPOSITORY)} (modified "
+                 f"{time.strftime('%H:%M:%S', time.localtime(newest.stat().st_mtime))}): {', '.join(stale)}; "
+                 "rebuild with swift build -c release, or give --allow-stale-build to measure it anyway")
     cases = [c for c in args.cases.split(",") if c]
     unknown = [c for c in cases if c not in CASES]
     if unknown:
