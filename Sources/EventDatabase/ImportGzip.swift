@@ -4,8 +4,8 @@ import _Inflate
 /// gzip decompression for imported text files (`events.lhe.gz`), through zlib.
 ///
 /// Foundation on Linux has no gunzip, so zlib's `inflate` is called (``Inflater``), with automatic
-/// header detection (gzip or zlib). MadGraph writes a single gzip member, but `cat a.gz b.gz` is a
-/// valid gzip file too, so inflation restarts after each member until the input is used up.
+/// header detection (gzip or zlib). MadGraph writes a single gzip member; the inflater also reads
+/// `cat a.gz b.gz`, member after member.
 internal enum _Gzip {
     /// Whether `data` starts with the gzip magic bytes `1f 8b`.
     static func isCompressed(_ data: Data) -> Bool {
@@ -23,21 +23,16 @@ internal enum _Gzip {
         data.withUnsafeBytes { (input: UnsafeRawBufferPointer) in
             var offset = 0
             var buffer = [UInt8](repeating: 0, count: 1 << 18)
-            while offset < input.count {
-                var step: Inflater.Step
-                repeat {
-                    step = buffer.withUnsafeMutableBytes { inflater.inflate(input, from: offset, into: $0) }
-                    offset += step.consumed
-                    output.append(contentsOf: buffer[0 ..< step.produced])
-                } while step.status == .progress
-                switch step.status {
-                case .streamEnd: break
-                case .failed(let reason): failure = "corrupt gzip stream (\(reason))"; return
-                default: failure = "truncated gzip stream"; return
-                }
-                // Trailing zero padding after the last member is tolerated, as gzip(1) does.
-                if input[offset...].allSatisfy({ $0 == 0 }) { break }
-                inflater.reset()
+            var step: Inflater.Step
+            repeat {
+                step = buffer.withUnsafeMutableBytes { inflater.inflate(input, from: offset, into: $0) }
+                offset += step.consumed
+                output.append(contentsOf: buffer[0 ..< step.produced])
+            } while step.status == .progress
+            switch step.status {
+            case .streamEnd: break
+            case .failed(let reason): failure = "corrupt gzip stream (\(reason))"
+            default: failure = "truncated gzip stream"
             }
         }
         if let failure { throw EventDatabaseError(.format, failure, file: file) }

@@ -20,7 +20,7 @@ public final class Inflater {
     public enum Status: Equatable, Sendable {
         /// Progress was made; more output may follow.
         case progress
-        /// The end of the (gzip member's, zlib's or raw) stream was reached.
+        /// The end of the data: of the raw stream, or of the last gzip or zlib member.
         case streamEnd
         /// No progress was possible: the input is used up, or the output is full (`Z_BUF_ERROR`).
         case bufferError
@@ -38,10 +38,12 @@ public final class Inflater {
     }
 
     private let stream: UnsafeMutablePointer<z_stream>
+    private let format: Format
     private var open = false
 
     /// A new inflater, or nil when zlib cannot start one (out of memory).
     public init?(_ format: Format) {
+        self.format = format
         stream = .allocate(capacity: 1)
         stream.initialize(to: z_stream())
         let status = switch format {
@@ -58,6 +60,10 @@ public final class Inflater {
     }
 
     /// Inflates `input[offset...]` into `output` (`Z_FINISH` when `finish`, else `Z_NO_FLUSH`).
+    ///
+    /// gzip and zlib input may be several streams one after another (`cat a.gz b.gz` is a valid
+    /// gzip file, RFC 1952 2.2): at the end of one, the next starts, and ``Status/streamEnd`` means
+    /// that the input is used up or only zero bytes follow (padding, tolerated as gzip(1) does).
     public func inflate(_ input: UnsafeRawBufferPointer, from offset: Int, into output: UnsafeMutableRawBufferPointer,
                         finish: Bool = false) -> Step {
         let available = input.count - offset
@@ -67,18 +73,19 @@ public final class Inflater {
         stream.pointee.next_out = output.baseAddress?.assumingMemoryBound(to: Bytef.self)
         stream.pointee.avail_out = uInt(output.count)
         let code = CZlib.inflate(stream, finish ? Z_FINISH : Z_NO_FLUSH)
-        let status: Status = switch code {
-        case Z_OK: .progress
-        case Z_STREAM_END: .streamEnd
-        case Z_BUF_ERROR: .bufferError
-        default: .failed(stream.pointee.msg.map { String(cString: $0) } ?? "zlib status \(code)")
+        let consumed = available - Int(stream.pointee.avail_in)
+        let status: Status
+        switch code {
+        case Z_OK: status = .progress
+        case Z_STREAM_END where format == .gzipOrZlib && !input[(offset + consumed)...].allSatisfy({ $0 == 0 }):
+            inflateReset(stream)  // the next member
+            status = .progress
+        case Z_STREAM_END: status = .streamEnd
+        case Z_BUF_ERROR: status = .bufferError
+        default: status = .failed(stream.pointee.msg.map { String(cString: $0) } ?? "zlib status \(code)")
         }
-        return Step(consumed: available - Int(stream.pointee.avail_in), produced: output.count - Int(stream.pointee.avail_out), status: status)
+        return Step(consumed: consumed, produced: output.count - Int(stream.pointee.avail_out), status: status)
     }
-
-    /// Starts the next stream with the same framing (the next member of a concatenated gzip file,
-    /// RFC 1952 2.2).
-    public func reset() { inflateReset(stream) }
 }
 
 /// The CRC-32 of `bytes` (ISO 3309, as gzip and ZIP use it).

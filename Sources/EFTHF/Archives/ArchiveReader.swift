@@ -208,9 +208,7 @@ struct _GzipSource: _ByteSource {
         produced += step.produced
         switch step.status {
         case .progress: break
-        case .streamEnd:
-            // Another gzip member may follow; trailing zero padding is tolerated, as gzip(1) does.
-            if input[(input.startIndex + consumed)...].allSatisfy({ $0 == 0 }) { finished = true } else { inflater.reset() }
+        case .streamEnd: finished = true  // after the last member (the inflater reads them all)
         case .bufferError where consumed == total:
             throw ArchiveError(.truncated, "the gzip stream ends early (after \(total) compressed bytes, \(produced) unpacked)")
         case .bufferError:
