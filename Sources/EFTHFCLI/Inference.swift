@@ -53,6 +53,9 @@ extension EFTHFCommand {
         @Option(help: ArgumentHelp("Wilson coefficients to float (EFT workspaces); all others are fixed at the Standard Model, 0.", valueName: "op,..."))
         var ops: String?
 
+        @Option(help: ArgumentHelp("Remove modifiers and their parameters before the fit (as pyhf prune), e.g. alpha_JES,staterror_SR; repeatable.", valueName: "modifier,..."))
+        var exclude: [String] = []
+
         @Flag(help: "Print the result as JSON.")
         var json = false
 
@@ -73,16 +76,17 @@ extension EFTHFCommand {
 
         func run() throws {
             try reportingErrors {
-                let loaded = try LoadedModel(model, interpolation)
                 let task = FitTask(ops: ops.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } },
                                    fix: try fix.map { text throws(HistFactoryError) in try ParameterValues(parsing: text) } ?? ParameterValues(),
-                                   multistart: search.multistart, maxStarts: search.maxStarts)
+                                   multistart: search.multistart, maxStarts: search.maxStarts,
+                                   exclude: exclude.flatMap { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } })
+                let loaded = try LoadedModel(model, interpolation)
                 let stages = task.ops == nil ? 1 : 2
                 let report = try Progress.run(task.ops == nil ? "fit" : "fit and profile intervals", total: stages, quiet: json) { progress in
                     try task.run(on: loaded, progress: progress.callback)
                 }
                 let result = report.fit!
-                if let plots { try FitPlots.write(result, loaded: loaded, logY: logY, to: plots) }
+                if let plots { try FitPlots.write(result, loaded: try task.model(for: loaded), logY: logY, to: plots) }
                 let document = report.jsonValue.serialized(.pretty)
                 if let output { try writeAtomically(document, to: output) }
                 if json {

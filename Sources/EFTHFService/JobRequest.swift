@@ -6,7 +6,7 @@ import Foundation
 /// ```
 /// {"kind": "export",   "at": {"cHW": 0.5}, "poi"?: "lumi"}
 /// {"kind": "patchset", "grid": {"cHW": [-1, 1, 21], "cHq3": [-0.5, 0.5, 11]}, "poi"?, "skip_invalid"?: false}
-/// {"kind": "fit",      "ops"?: ["cHW", "cHq3"], "fix"?: {"lumi": 1, "gamma_stat": [1, 1.02]}, "measurement"?: "name"}
+/// {"kind": "fit",      "ops"?: ["cHW", "cHq3"], "fix"?: {"lumi": 1, "gamma_stat": [1, 1.02]}, "exclude"?: ["alpha_JES"], "measurement"?: "name"}
 /// {"kind": "scan",     "axes": {"cHW": [-1, 1, 21]}, "fix"?: {…}, "measurement"?: "name"}
 /// {"kind": "limit",    "level"?: 0.05, "scan"?: [0, 5, 21], "test_statistic"?: "qtilde", "measurement"?: "name"}
 /// {"kind": "popxf",    "scale": 125, "observables"?: "samples", "wcxf"?: "SMEFT:Warsaw"}
@@ -21,7 +21,7 @@ import Foundation
 public enum JobRequest: Sendable, Equatable {
     case export(point: [String: Double], poi: String?)
     case patchSet(grid: [GridAxis], poi: String?, skipInvalid: Bool)
-    case fit(ops: [String]?, fix: ParameterValues, measurement: String?)
+    case fit(ops: [String]?, fix: ParameterValues, exclude: [String], measurement: String?)
     case scan(axes: [GridAxis], fix: ParameterValues, measurement: String?)
     case limit(level: Double, scan: GridAxis?, testStatistic: String, measurement: String?)
     case popxf(scale: Double, observables: POPxfOptions.Observables, wcxf: String?)
@@ -61,7 +61,7 @@ public enum JobRequest: Sendable, Equatable {
         let kinds = "\"export\", \"patchset\", \"fit\", \"scan\", \"limit\", \"popxf\" or \"ranking\""
         guard let kind = o["kind"]?.stringValue else { throw Self.bad("/kind", "\"kind\" must be \(kinds)") }
         let allowed: [String: Set<String>] = [
-            "export": ["kind", "at", "poi"], "patchset": ["kind", "grid", "poi", "skip_invalid"], "fit": ["kind", "ops", "fix", "measurement"],
+            "export": ["kind", "at", "poi"], "patchset": ["kind", "grid", "poi", "skip_invalid"], "fit": ["kind", "ops", "fix", "exclude", "measurement"],
             "scan": ["kind", "axes", "fix", "measurement"], "limit": ["kind", "level", "scan", "test_statistic", "measurement"],
             "popxf": ["kind", "scale", "observables", "wcxf"],
             "ranking": ["kind", "poi", "ops", "fix", "measurement"],
@@ -123,7 +123,7 @@ public enum JobRequest: Sendable, Equatable {
             self = .ranking(poi: poi, ops: try Self.ops(o["ops"]), fix: try Self.fix(o["fix"]),
                             measurement: try Self.optionalString(o["measurement"], "/measurement"))
         default:
-            self = .fit(ops: try Self.ops(o["ops"]), fix: try Self.fix(o["fix"]),
+            self = .fit(ops: try Self.ops(o["ops"]), fix: try Self.fix(o["fix"]), exclude: try Self.names(o["exclude"], "/exclude"),
                         measurement: try Self.optionalString(o["measurement"], "/measurement"))
         }
     }
@@ -132,7 +132,7 @@ public enum JobRequest: Sendable, Equatable {
     var measurement: String? {
         switch self {
         case .export, .patchSet, .popxf: nil
-        case .fit(_, _, let m), .scan(_, _, let m), .limit(_, _, _, let m), .ranking(_, _, _, let m): m
+        case .fit(_, _, _, let m), .scan(_, _, let m), .limit(_, _, _, let m), .ranking(_, _, _, let m): m
         }
     }
 
@@ -188,10 +188,14 @@ public enum JobRequest: Sendable, Equatable {
         case .patchSet(let grid, let poi, _):
             try known(grid.map(\.name), "grid")
             try checkPOI(poi)
-        case .fit(let ops, let fix, _):
+        case .fit(let ops, let fix, let exclude, _):
             if let ops { try known(ops, "ops") }
+            let task = FitTask(ops: ops, fix: fix, exclude: exclude)
+            do { model = try task.model(for: model) } catch {
+                throw ServiceError(.unprocessableContent, error.message, code: error.code.name, path: "/exclude")
+            }
             try checkFix(fix)
-            do { _ = try FitTask(ops: ops, fix: fix).options(for: model.model) } catch {
+            do { _ = try task.options(for: model.model) } catch {
                 throw ServiceError(.unprocessableContent, error.message, code: error.code.name, path: "/")
             }
         case .scan(let axes, let fix, _):
@@ -250,8 +254,8 @@ public enum JobRequest: Sendable, Equatable {
             let export = try PatchSetTask(grid: grid, poi: poi, skipInvalid: skipInvalid).run(on: workspace, progress: progress)
             let summary: JSON = .object(JSONObject([("patches", .integer(Int64(export.patchSet.patches.count))), ("skipped", .array(export.skipped.map { .numbers($0) }))]))
             return ([("patchset.json", file(export.patchSet.json)), ("BkgOnly.json", file(export.backgroundOnly.json))], summary)
-        case .fit(let ops, let fix, let measurement):
-            let report = try FitTask(ops: ops, fix: fix).run(on: LoadedModel(workspace: workspace, measurement: measurement), progress: progress)
+        case .fit(let ops, let fix, let exclude, let measurement):
+            let report = try FitTask(ops: ops, fix: fix, exclude: exclude).run(on: LoadedModel(workspace: workspace, measurement: measurement), progress: progress)
             return ([("fit.json", file(report.jsonValue))], nil)
         case .scan(let axes, let fix, let measurement):
             let report = try ScanTask(axes: axes, fix: fix).run(on: LoadedModel(workspace: workspace, measurement: measurement), progress: progress)
@@ -305,6 +309,21 @@ public enum JobRequest: Sendable, Equatable {
             throw bad("/ops", "\"ops\" must be a non-empty array of coefficient names")
         }
         return a.compactMap(\.stringValue)
+    }
+
+    /// A list of distinct non-empty names, at most ``Limits/excludedModifiers``.
+    private static func names(_ value: JSON?, _ path: String) throws(ServiceError) -> [String] {
+        guard let value else { return [] }
+        guard case .array(let a) = value, a.allSatisfy({ $0.stringValue?.isEmpty == false }) else {
+            throw bad(path, "must be an array of modifier names, found \(value.kindDescription)")
+        }
+        guard a.count <= Limits.excludedModifiers else { throw bad(path, "names \(a.count) modifiers; the limit is \(Limits.excludedModifiers)") }
+        let names = a.compactMap(\.stringValue)
+        var seen = Set<String>()
+        for (i, name) in names.enumerated() where !seen.insert(name).inserted {
+            throw bad("\(path)/\(i)", "\"\(name)\" given twice")
+        }
+        return names
     }
 
     private static func fix(_ value: JSON?) throws(ServiceError) -> ParameterValues {

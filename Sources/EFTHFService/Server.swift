@@ -406,8 +406,15 @@ public struct EFTHFServer: Sendable {
             throw ServiceError(.badRequest, "the request is not valid JSON: \(error)", code: "syntax")
         }
         guard case .object(let o) = parsed else { throw ServiceError(.badRequest, "the request must be a JSON object {\"at\": {…}}", code: "request", path: "/") }
-        for key in o.keys where key != "at" && key != "band" {
-            throw ServiceError(.badRequest, "unknown member \"\(key)\"; allowed: at, band", code: "request", path: "/\(key)")
+        for key in o.keys where !["at", "band", "exclude"].contains(key) {
+            throw ServiceError(.badRequest, "unknown member \"\(key)\"; allowed: at, band, exclude", code: "request", path: "/\(key)")
+        }
+        var exclude: [String] = []
+        if let value = o["exclude"] {
+            guard case .array(let names) = value, names.count <= Limits.excludedModifiers, names.allSatisfy({ $0.stringValue?.isEmpty == false }) else {
+                throw ServiceError(.badRequest, "\"exclude\" must be an array of at most \(Limits.excludedModifiers) modifier names", code: "request", path: "/exclude")
+            }
+            exclude = names.compactMap(\.stringValue)
         }
         var at = ParameterValues()
         if let value = o["at"] {
@@ -424,7 +431,7 @@ public struct EFTHFServer: Sendable {
         default:
             throw ServiceError(.badRequest, "\"band\" must be \"constraints\" or {\"fit_job\": ID}", code: "request", path: "/band")
         }
-        let task = YieldsTask(at: at, band: band)
+        let task = YieldsTask(at: at, band: band, exclude: exclude)
         let result: Result<JSON, ServiceError> = await onDedicatedThread {
             do { return .success(try task.run(on: loaded).jsonValue) } catch let error as HistFactoryError {
                 return .failure(ServiceError(error))

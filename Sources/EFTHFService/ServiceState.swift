@@ -103,6 +103,7 @@ struct JobRecord: Sendable {
             ("id", .string(id.uuidString.lowercased())),
             ("workspace", .string(workspaceID.uuidString.lowercased())),
             ("kind", .string(request.kind)),
+            ("request", requestJSON),
             ("state", .string(state.rawValue)),
             ("files", .array(state == .done ? request.resultFiles.map { .string($0) } : [])),
             ("submitted", .string(submitted.formatted(.iso8601))),

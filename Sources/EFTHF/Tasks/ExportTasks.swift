@@ -99,6 +99,9 @@ public struct YieldsTask: Sendable, Codable, Equatable {
     /// Which parameter uncertainties make the band of the totals (nil: no band). Not part of the
     /// task's JSON options (`TaskRunner`), only of the Swift API and the service's yields request.
     public var band: Band?
+    /// Modifiers removed first, as a fit with ``FitTask/exclude`` removes them: the yields of the
+    /// model that fit used.
+    public var exclude: [String]
 
     /// The covariance C of the parameters that the band propagates.
     public enum Band: Sendable, Equatable {
@@ -110,12 +113,14 @@ public struct YieldsTask: Sendable, Codable, Equatable {
         case covariance(parameters: [String], matrix: [[Double]])
     }
 
-    public init(at: ParameterValues = ParameterValues(), band: Band? = nil) {
+    public init(at: ParameterValues = ParameterValues(), band: Band? = nil, exclude: [String] = []) {
         self.at = at
         self.band = band
+        self.exclude = exclude
     }
 
-    public func run(on loaded: LoadedModel) throws(HistFactoryError) -> YieldsReport {
+    public func run(on given: LoadedModel) throws(HistFactoryError) -> YieldsReport {
+        let loaded = try FitTask(exclude: exclude).model(for: given)
         var point = loaded.model.suggestedInits
         try at.apply(to: &point, model: loaded.model)
         let sigma = try band.map { b throws(HistFactoryError) in try Self.totalUncertainty(b, model: loaded.model, at: point) }

@@ -83,6 +83,8 @@ public enum Limits {
     public static let secondsPerJob = 365 * 86400
     /// HTCondor reruns of a failed job (`--retries`).
     public static let retries = 100
+    /// Modifiers one fit may exclude (`efthf fit --exclude`, a fit job's `exclude`).
+    public static let excludedModifiers = 10_000
 }
 
 extension GridAxis {

@@ -24,18 +24,31 @@ public struct FitTask: Sendable, Codable, Equatable {
     /// The search's budget (``MultiStart/maxStarts``, 0 … ``MultiStart/maximumStarts``); nil: the
     /// strategy's default.
     public var maxStarts: Int?
+    /// Modifiers removed before the fit, with their parameters (pyhf's `Workspace.prune`):
+    /// ``LoadedModel/excluding(modifiers:)``.
+    public var exclude: [String]
 
     /// Restarts from a profile-interval fit that went below the best fit (each redoes the intervals).
     static let intervalRestarts = 2
 
     public init(ops: [String]? = nil, fix: ParameterValues = ParameterValues(), uncertainties: Bool = true,
-                overrides: ParameterOverrides = ParameterOverrides(), multistart: MultiStart.Strategy = .auto, maxStarts: Int? = nil) {
+                overrides: ParameterOverrides = ParameterOverrides(), multistart: MultiStart.Strategy = .auto, maxStarts: Int? = nil,
+                exclude: [String] = []) {
         self.ops = ops
         self.fix = fix
         self.uncertainties = uncertainties
         self.overrides = overrides
         self.multistart = multistart
         self.maxStarts = maxStarts
+        self.exclude = exclude
+    }
+
+    /// The model the task fits: `loaded` without the modifiers of ``exclude``.
+    public func model(for loaded: LoadedModel) throws(HistFactoryError) -> LoadedModel {
+        guard exclude.count <= Limits.excludedModifiers else {
+            throw HistFactoryError(.operation, "exclude names \(exclude.count) modifiers; the limit is \(Limits.excludedModifiers)", path: JSONPointer(tokens: ["exclude"]))
+        }
+        return try loaded.excluding(modifiers: exclude)
     }
 
     /// The fit options the task uses on `model`.
@@ -55,7 +68,8 @@ public struct FitTask: Sendable, Codable, Equatable {
     /// (at most twice) and the intervals with it. Failed interval ends are reported, the rest kept.
     /// The fit; `progress` is called with (stages done, stages) after the fit and after the
     /// profile-likelihood intervals (a restart adds two stages).
-    public func run(on loaded: LoadedModel, progress: ProgressHandler? = nil) throws -> FitReport {
+    public func run(on given: LoadedModel, progress: ProgressHandler? = nil) throws -> FitReport {
+        let loaded = try model(for: given)
         var options = try options(for: loaded.model)
         var stages = ops == nil ? 1 : 2
         var result = try loaded.model.fit(loaded.data, options: options)

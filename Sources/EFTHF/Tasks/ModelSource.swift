@@ -78,4 +78,31 @@ public struct LoadedModel: Sendable {
     public func replacingData(_ data: ModelData) -> LoadedModel {
         LoadedModel(workspace: workspace, model: model, data: data)
     }
+
+    /// The model without the modifiers named `modifiers` and their parameters (pyhf's
+    /// `Workspace.prune(modifiers=…)`), with the same measurement, interpolation codes and data:
+    /// the main data as they are, the auxiliary data of the parameters kept. The parameter of
+    /// interest cannot be removed; an unknown name is an error naming it.
+    ///
+    /// - Complexity: pruning the workspace JSON and building the model again.
+    public func excluding(modifiers: [String]) throws(HistFactoryError) -> LoadedModel {
+        guard !modifiers.isEmpty else { return self }
+        if let poi = model.poiName, modifiers.contains(poi) {
+            throw HistFactoryError(.operation, "cannot exclude \"\(poi)\": it is the parameter of interest of measurement \"\(model.measurementName)\"", path: JSONPointer(tokens: ["exclude"]))
+        }
+        let pruned: Workspace
+        do { pruned = try workspace.pruned(modifiers: modifiers) } catch {
+            throw HistFactoryError(error.code, "exclude: \(error.message)", path: JSONPointer(tokens: ["exclude"]))
+        }
+        let reduced = try HistFactoryModel(workspace: pruned, measurement: model.measurementName, interpolation: model.interpolation)
+        // Auxiliary data by parameter set: the offsets of the constrained sets in both models.
+        var auxiliaryOf: [String: ArraySlice<Double>] = [:]
+        var at = 0
+        for set in model.parameterSets where set.isConstrained {
+            auxiliaryOf[set.name] = data.auxiliary[at..<(at + set.count)]
+            at += set.count
+        }
+        let auxiliary = reduced.parameterSets.filter(\.isConstrained).flatMap { auxiliaryOf[$0.name].map(Array.init) ?? $0.auxdata }
+        return LoadedModel(workspace: pruned, model: reduced, data: try reduced.data(main: data.main, auxiliary: auxiliary))
+    }
 }

@@ -171,14 +171,15 @@ extension GridAxis {
 }
 
 extension FitTask {
-    enum CodingKeys: String, CodingKey, CaseIterable { case ops, fix, uncertainties, overrides, multistart, maxStarts = "max_starts" }
+    enum CodingKeys: String, CodingKey, CaseIterable { case ops, fix, uncertainties, overrides, multistart, maxStarts = "max_starts", exclude }
 
     public init(from decoder: any Decoder) throws {
         try TaskCoding.rejectUnknown(decoder, CodingKeys.self)
         let c = try decoder.container(keyedBy: CodingKeys.self)
         self.init(ops: try c.decodeIfPresent([String].self, forKey: .ops), fix: try c.value(.fix, default: ParameterValues()),
                   uncertainties: try c.value(.uncertainties, default: true), overrides: try c.value(.overrides, default: ParameterOverrides()),
-                  multistart: try TaskCoding.strategy(c, .multistart), maxStarts: try TaskCoding.budget(c, .maxStarts))
+                  multistart: try TaskCoding.strategy(c, .multistart), maxStarts: try TaskCoding.budget(c, .maxStarts),
+                  exclude: try c.value(.exclude, default: []))
     }
 }
 
@@ -256,12 +257,12 @@ extension ScanTask {
 }
 
 extension YieldsTask {
-    enum CodingKeys: String, CodingKey, CaseIterable { case at }
+    enum CodingKeys: String, CodingKey, CaseIterable { case at, exclude }
 
     public init(from decoder: any Decoder) throws {
         try TaskCoding.rejectUnknown(decoder, CodingKeys.self)
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        self.init(at: try c.value(.at, default: ParameterValues()))
+        self.init(at: try c.value(.at, default: ParameterValues()), exclude: try c.value(.exclude, default: []))
     }
 }
 

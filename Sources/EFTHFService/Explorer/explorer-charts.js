@@ -278,12 +278,16 @@ async function runScan2D() {
   if (xName === yName) { setStatus($("scan2d-status"), "Choose two different parameters.", true); return; }
   const ran = await runJobWithProgress("scan2d", "2-D scan", { kind: "scan", axes: { [xName]: xRange, [yName]: yRange } }, "scan.json");
   if (!ran) return;
-  const scan = ran.result;
+  showScan2D(ran.result, ran.job.id, "");
+}
+
+/// A 2-D scan's contour chart and status line (after the job ran, or from its permalink).
+function showScan2D(scan, jobId, origin) {
   const failed = (scan.failures || []).length;
-  setStatus($("scan2d-status"), `best fit ${scan.parameters[0]} = ${format(scan.best_fit[0])}, ${scan.parameters[1]} = ${format(scan.best_fit[1])}`
+  setStatus($("scan2d-status"), `${origin}best fit ${scan.parameters[0]} = ${format(scan.best_fit[0])}, ${scan.parameters[1]} = ${format(scan.best_fit[1])}`
     + (failed ? `; ${failed} conditional fit(s) failed (marked ×)` : ""), failed > 0);
   drawScan2D(scan);
-  $("scan2d-chart").querySelector("figure").dataset.job = ran.job.id;
+  $("scan2d-chart").querySelector("figure").dataset.job = jobId;
 }
 
 /// Δ2NLL from white (0) through blue to dark (≥ 9).

@@ -178,7 +178,7 @@ function linkJob(id) {
 }
 
 /// Shows a finished job's result as the page showed it when the job ran: a fit's pulls,
-/// correlations and post-fit yields, a 1-D scan's curve, an export's files to download.
+/// correlations and post-fit yields (of the model it fitted), a 1-D scan's curve, a 2-D scan's contours, an export's files.
 async function restoreJob(id) {
   const job = await api("GET", `/v1/jobs/${encodeURIComponent(id)}`);
   if (job.workspace !== state.id) throw new Error(`job ${id} belongs to another workspace`);
@@ -186,7 +186,8 @@ async function restoreJob(id) {
   linkJob(job.id);
   if (job.kind === "fit") {
     const fit = await api("GET", `/v1/jobs/${job.id}/files/fit.json`);
-    await showFit(fit, job.id, `Fit of job ${job.id} (${fit.converged ? "converged" : "did NOT converge"}): 2NLL = ${format(fit.twice_nll)}.`);
+    const exclude = (job.request && job.request.exclude) || [];
+    await showFit(fit, job.id, `Fit of job ${job.id} (${fit.converged ? "converged" : "did NOT converge"})${exclude.length ? `, without ${exclude.join(", ")}` : ""}: 2NLL = ${format(fit.twice_nll)}.`, exclude);
     return;
   }
   if (job.kind === "scan") {
@@ -194,6 +195,10 @@ async function restoreJob(id) {
     if (scan.parameter !== undefined) {
       drawScan(scan);
       setStatus($("scan-status"), `Scan of ${scan.parameter} (job ${job.id}): best fit ${format(scan.best_fit)}`);
+      return;
+    }
+    if (Array.isArray(scan.parameters) && scan.parameters.length === 2) {
+      showScan2D(scan, job.id, `Scan of ${scan.parameters.join(" and ")} (job ${job.id}): `);
       return;
     }
   }

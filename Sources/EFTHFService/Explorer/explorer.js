@@ -17,6 +17,7 @@ const state = {
   sampleColours: new Map(),
   fit: null,           // fit.json
   fitJob: null,        // the id of the fit job, whose covariance makes the post-fit band
+  fitExclude: [],      // the modifiers that fit removed: the post-fit charts show its model
   edits: new Map(),    // parameter name → value set by dragging a pull
   wilson: new Map(),   // coefficient → slider value
   patchSet: null,
@@ -186,6 +187,7 @@ async function openWorkspace(id) {
   state.id = id;
   state.fit = null;
   state.fitJob = null;
+  state.fitExclude = [];
   state.edits.clear();
   state.wilson.clear();
   setStatus($("status"), "Reading the summary…");
@@ -205,6 +207,7 @@ async function openWorkspace(id) {
   renderComposition();
   renderModifierChart();
   renderScanControls();
+  renderFitSettings();
   clearFitCharts();
   await refreshYields();
   const ws = summary.inspection;
@@ -297,6 +300,7 @@ async function refreshYields() {
       // The ±1σ band of the totals, propagated by the server: the constraint widths before a fit,
       // the fit's covariance after it.
       if ($("band-toggle").checked) request.band = state.fitJob ? { fit_job: state.fitJob } : "constraints";
+      if (state.fit && state.fitExclude.length) request.exclude = state.fitExclude;
       const report = await api("POST", `/v1/workspaces/${state.id}/yields`, request);
       if (sequence === state.yieldsRequest) {
         renderStacks(report);
@@ -616,19 +620,91 @@ function clearFitCharts() {
   $("reset-pulls").disabled = true;
 }
 
+/// The parameter sets of the model (Wilson coefficients aside) with their modifier types, size and
+/// init, each with "fix at" and "exclude" controls that the next fit job sends as `fix` and `exclude`.
+function renderFitSettings() {
+  const sets = new Map();
+  for (const p of state.summary.parameters) {
+    if (state.summary.wilson_coefficients.includes(p.set)) continue;
+    if (!sets.has(p.set)) sets.set(p.set, { name: p.set, types: p.modifier_types, inits: [], fixed: p.fixed });
+    sets.get(p.set).inits.push(p.init);
+  }
+  const poi = state.summary.inspection.poi;
+  const body = $("fit-settings-table").tBodies[0];
+  body.replaceChildren();
+  for (const set of sets.values()) {
+    const row = body.insertRow();
+    row.dataset.set = set.name;
+    const cell = (content, className) => { const td = row.insertCell(); td.append(content); if (className) td.className = className; return td; };
+    cell(set.name + (set.name === poi ? " (POI)" : ""), "text");
+    cell(set.types.join(", "), "text");
+    cell(String(set.inits.length));
+    cell(set.inits.length === 1 ? format(set.inits[0]) : `${format(Math.min(...set.inits))} … ${format(Math.max(...set.inits))}`);
+    const fix = Object.assign(document.createElement("input"), { type: "checkbox", checked: false, title: `fix ${set.name}` });
+    fix.dataset.role = "fix";
+    fix.setAttribute("aria-label", `fix ${set.name}`);
+    const value = Object.assign(document.createElement("input"), { type: "number", step: "any", value: set.inits[0], size: 7 });
+    value.dataset.role = "fix-value";
+    value.setAttribute("aria-label", `value of ${set.name}`);
+    value.style.width = "7em";
+    const fixCell = cell(fix);
+    fixCell.append(" ", value);
+    const exclude = Object.assign(document.createElement("input"), { type: "checkbox", disabled: set.name === poi, title: `exclude ${set.name}` });
+    exclude.dataset.role = "exclude";
+    exclude.setAttribute("aria-label", `exclude ${set.name}`);
+    cell(exclude);
+    for (const input of [fix, exclude]) input.addEventListener("change", countFitSettings);
+  }
+  $("fit-settings-filter").value = "";
+  countFitSettings();
+}
+
+/// The `fix` and `exclude` members of the next fit job: a vector set is fixed with one value for
+/// every component.
+function fitSettings() {
+  const fix = {}, exclude = [];
+  for (const row of $("fit-settings-table").tBodies[0].rows) {
+    const set = row.dataset.set;
+    if (row.querySelector('[data-role="exclude"]').checked) { exclude.push(set); continue; }
+    if (!row.querySelector('[data-role="fix"]').checked) continue;
+    const value = Number(row.querySelector('[data-role="fix-value"]').value);
+    const count = Number(row.cells[2].textContent);
+    fix[set] = count === 1 ? value : new Array(count).fill(value);
+  }
+  return { fix, exclude };
+}
+
+function countFitSettings() {
+  const { fix, exclude } = fitSettings();
+  const parts = [];
+  if (Object.keys(fix).length) parts.push(`${Object.keys(fix).length} fixed`);
+  if (exclude.length) parts.push(`${exclude.length} excluded`);
+  $("fit-settings-count").textContent = parts.length ? `(${parts.join(", ")})` : "";
+}
+
+function filterFitSettings() {
+  const text = $("fit-settings-filter").value.trim().toLowerCase();
+  for (const row of $("fit-settings-table").tBodies[0].rows) row.hidden = text !== "" && !row.dataset.set.toLowerCase().includes(text);
+}
+
 async function runFit() {
   const button = $("fit-button");
   button.disabled = true;
   setStatus($("fit-status"), "Fit submitted…");
   try {
     const ops = state.summary.wilson_coefficients.filter((name) => $(`float-${name}`).checked);
-    const request = ops.length ? { kind: "fit", ops } : { kind: "fit" };
+    const { fix, exclude } = fitSettings();
+    const request = { kind: "fit" };
+    if (ops.length) request.ops = ops;
+    if (Object.keys(fix).length) request.fix = fix;
+    if (exclude.length) request.exclude = exclude;
     const job = await api("POST", `/v1/workspaces/${state.id}/jobs`, request);
     const done = await waitForJob(job, (s) => setStatus($("fit-status"), `Fit ${s.state}…`));
     const fit = await api("GET", `/v1/jobs/${job.id}/files/fit.json`);
     const outcome = fit.converged ? "converged" : `did NOT converge (${fit.status})`;
-    const floated = ops.length ? `, floating ${ops.join(", ")}` : "";
-    await showFit(fit, job.id, `Fit ${outcome}${floated}: 2NLL = ${format(fit.twice_nll)}, ${done.seconds.toFixed(2)} s.`);
+    const settings = [ops.length ? `floating ${ops.join(", ")}` : "", Object.keys(fix).length ? `${Object.keys(fix).join(", ")} fixed` : "",
+                      exclude.length ? `without ${exclude.join(", ")}` : ""].filter((t) => t);
+    await showFit(fit, job.id, `Fit ${outcome}${settings.length ? ", " + settings.join("; ") : ""}: 2NLL = ${format(fit.twice_nll)}, ${done.seconds.toFixed(2)} s.`, exclude);
   } catch (error) {
     setStatus($("fit-status"), `Fit failed: ${error.message}`, true);
   } finally {
@@ -638,10 +714,12 @@ async function runFit() {
 
 /// Shows a fit's result (the document of `efthf fit --json`): the sliders of its free Wilson
 /// coefficients at their best fit (counted as moved only when the user moves them again), pulls,
-/// correlations, free parameters and the post-fit yields.
-async function showFit(fit, jobId, statusText) {
+/// correlations, free parameters and the post-fit yields of the model it fitted (without the
+/// modifiers in `exclude`).
+async function showFit(fit, jobId, statusText, exclude) {
   state.fit = fit;
   state.fitJob = fit.correlations ? jobId : null;
+  state.fitExclude = exclude || [];
   state.edits.clear();
   state.wilson.clear();
   for (const name of state.summary.wilson_coefficients) {
@@ -881,6 +959,7 @@ function start() {
     try { await accept(await api("POST", `/v1/examples/${encodeURIComponent(name)}`)); } catch (error) { setStatus($("status"), `${name}: ${error.message}`, true); }
   });
   $("fit-button").addEventListener("click", runFit);
+  $("fit-settings-filter").addEventListener("input", filterFitSettings);
   $("reset-pulls").addEventListener("click", () => { state.edits.clear(); renderPulls(); refreshYields(); });
   $("rho-threshold").addEventListener("input", () => { $("rho-value").textContent = Number($("rho-threshold").value).toFixed(2); renderCorrelations(); });
   $("scan-parameter").addEventListener("change", setScanRange);
