@@ -245,8 +245,11 @@ public enum JobRequest: Sendable, Equatable {
     ///   point (patch set), or a multi-start fit with profile intervals (fit).
     /// `progress` receives (done, total): conditional fits of a scan, grid points of a patch set,
     /// stages of a fit (the task layer's progress).
-    func run(on workspace: Workspace, progress: ProgressHandler? = nil) throws -> (files: [(String, Data)], summary: JSON?) {
+    /// `cancellation` stops a fit, scan, limit or ranking (``InferenceError/Code/cancelled``); the
+    /// exports are checked for it only before they start.
+    func run(on workspace: Workspace, progress: ProgressHandler? = nil, cancellation: Cancellation? = nil) throws -> (files: [(String, Data)], summary: JSON?) {
         func file(_ json: JSON) -> Data { Data((json.serialized(.pretty) + "\n").utf8) }
+        try cancellation?.check()
         switch self {
         case .export(let point, let poi):
             return ([("workspace.json", file(try ExportTask(point: point, poi: poi).run(on: workspace).json))], nil)
@@ -255,13 +258,13 @@ public enum JobRequest: Sendable, Equatable {
             let summary: JSON = .object(JSONObject([("patches", .integer(Int64(export.patchSet.patches.count))), ("skipped", .array(export.skipped.map { .numbers($0) }))]))
             return ([("patchset.json", file(export.patchSet.json)), ("BkgOnly.json", file(export.backgroundOnly.json))], summary)
         case .fit(let ops, let fix, let exclude, let measurement):
-            let report = try FitTask(ops: ops, fix: fix, exclude: exclude).run(on: LoadedModel(workspace: workspace, measurement: measurement), progress: progress)
+            let report = try FitTask(ops: ops, fix: fix, exclude: exclude).run(on: LoadedModel(workspace: workspace, measurement: measurement), progress: progress, cancellation: cancellation)
             return ([("fit.json", file(report.jsonValue))], nil)
         case .scan(let axes, let fix, let measurement):
-            let report = try ScanTask(axes: axes, fix: fix).run(on: LoadedModel(workspace: workspace, measurement: measurement), progress: progress)
+            let report = try ScanTask(axes: axes, fix: fix).run(on: LoadedModel(workspace: workspace, measurement: measurement), progress: progress, cancellation: cancellation)
             return ([("scan.json", file(report.jsonValue))], nil)
         case .limit(_, _, _, let measurement):
-            let report = try limitTask.run(on: LoadedModel(workspace: workspace, measurement: measurement))
+            let report = try limitTask.run(on: LoadedModel(workspace: workspace, measurement: measurement), cancellation: cancellation)
             return ([("limit.json", file(report.jsonValue))], nil)
         case .popxf(let scale, let observables, let wcxf):
             let options = POPxfOptions(observables: observables, scale: scale, basis: wcxf.map { text in let parts = text.split(separator: ":").map(String.init); return .wcxf(eft: parts[0], basis: parts[1]) },
@@ -271,7 +274,7 @@ public enum JobRequest: Sendable, Equatable {
             let named = try Workspace(json: workspace.json, file: Storage.workspaceFileName, baseDirectory: directory, modifiers: .efthf)
             return ([("popxf.json", file(try named.popxf(options)))], nil)
         case .ranking(let poi, let ops, let fix, let measurement):
-            let report = try RankingTask(poi: poi, ops: ops, fix: fix).run(on: LoadedModel(workspace: workspace, measurement: measurement), progress: progress)
+            let report = try RankingTask(poi: poi, ops: ops, fix: fix).run(on: LoadedModel(workspace: workspace, measurement: measurement), progress: progress, cancellation: cancellation)
             return ([("ranking.json", file(report.jsonValue))], nil)
         }
     }

@@ -146,7 +146,8 @@ public struct EFTHFServer: Sendable {
             return json(.accepted, job.json, location: "/v1/jobs/\(job.id.uuidString.lowercased())")
         }
         v1.delete("jobs/:id") { _, context in
-            try await state.delete(try uuid(context), owner: context.owner)
+            // A running job is asked to stop: 202 with its status ("cancelling": true).
+            if let running = try await state.delete(try uuid(context), owner: context.owner) { return json(.accepted, running.json) }
             return Response(status: .noContent)
         }
         return router
@@ -614,7 +615,8 @@ extension EFTHFServer {
         let workspacesDirectory = self.workspacesDirectory
         let result: Result<(summary: JSON?, bytes: Int), ServiceError> = await onDedicatedThread {
             do {
-                let (files, summary) = try job.request.run(on: workspace, progress: { done, total in job.progress.set(done, total) })
+                let (files, summary) = try job.request.run(on: workspace, progress: { done, total in job.progress.set(done, total) },
+                                                           cancellation: job.cancellation)
                 for (name, data) in files { try Storage.writeAtomically(data, to: directory + "/" + name) }
                 return .success((summary, files.reduce(0) { $0 + $1.1.count }))
             } catch let error as HistFactoryError {

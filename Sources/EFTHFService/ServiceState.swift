@@ -86,6 +86,10 @@ struct JobRecord: Sendable {
     var expires: Date?
     /// Conditional fits done of a scan's total, written by the worker while the job runs.
     let progress = JobProgress()
+    /// Stops the running computation (DELETE of a running job).
+    let cancellation = Cancellation()
+    /// DELETE asked a running job to stop; it becomes `cancelled` when its worker returns.
+    var cancelRequested = false
 
     init(id: UUID = UUID(), owner: String, workspaceID: UUID, request: JobRequest, requestJSON: JSON, submitted: Date = Date()) {
         self.id = id
@@ -117,6 +121,7 @@ struct JobRecord: Sendable {
             o["progress"] = .object(JSONObject([("done", .integer(Int64(done))), ("total", .integer(Int64(total)))]))
         }
         if let error { o["error"] = error.json }
+        if cancelRequested && state == .running { o["cancelling"] = .bool(true) }
         return .object(o)
     }
 }
@@ -406,6 +411,8 @@ actor ServiceState {
             job.state = .done
             job.summary = outcome.summary
             job.bytes = outcome.bytes
+        case .failure where job.cancellation.isCancelled:
+            job.state = .cancelled
         case .failure(let error):
             job.state = .failed
             job.error = error
@@ -420,13 +427,18 @@ actor ServiceState {
         return job
     }
 
-    /// Cancels a queued job, or forgets a finished one and removes its files; a running job cannot
-    /// be stopped, since the library's computations are not interruptible.
-    func delete(_ id: UUID, owner: String) throws(ServiceError) {
+    /// Cancels a queued job, asks a running one to stop (it becomes `cancelled` when its worker
+    /// returns, within one likelihood evaluation of each fit left; returned, for a 202), or forgets
+    /// a finished one and removes its files.
+    @discardableResult
+    func delete(_ id: UUID, owner: String) throws(ServiceError) -> JobRecord? {
         var job = try self.job(id, owner: owner)
         switch job.state {
         case .running:
-            throw ServiceError(.conflict, "the job is running and cannot be cancelled; delete it once it has finished")
+            job.cancellation.cancel()
+            job.cancelRequested = true
+            jobs[id] = job
+            return job
         case .queued:
             queue.removeAll { $0.0 == id }
             job.state = .cancelled
@@ -438,6 +450,7 @@ actor ServiceState {
             jobs[id] = nil
             persistence.remove(job: job)
         }
+        return nil
     }
 
     var queuedCount: Int { queue.count }

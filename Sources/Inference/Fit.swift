@@ -17,8 +17,11 @@ extension DifferentiableLikelihood {
     /// - Throws: ``InferenceError`` with code `.invalidOptions` for options that do not fit the model.
     /// - Complexity: O(iterations × (gradient cost + n²)); uncertainties add 2n gradient evaluations.
     public func fit(_ data: ModelData, options: FitOptions = FitOptions()) throws(InferenceError) -> FitResult {
+        try options.cancellation?.check()
         let problem = try FitProblem(model: self, data: data, options: options)
-        return try problem.runSearch()
+        let result = try problem.runSearch()
+        try options.cancellation?.check()
+        return result
     }
 
     /// The fit with `name` held at `value` (pyhf's `fixed_poi_fit` when `name` is the POI).
@@ -125,8 +128,10 @@ struct FitProblem: Sendable {
         var gradient = [Double](repeating: 0, count: model.parameterCount)
         var lowest: (value: Double, x: [Double], gradient: [Double])? = nil
         let free = freeIndices
-        let model = model, data = data
+        let model = model, data = data, cancellation = options.cancellation
         return body({ x, g in
+            // Cancelled: no evaluation, and a value the minimiser stops on.
+            if cancellation?.isCancelled == true { return .nan }
             for (k, i) in free.enumerated() { full[i] = x[k] }
             let logL = model.logLikelihoodAndGradient(full, data: data, gradient: &gradient)
             for (k, i) in free.enumerated() { g[k] = -2 * gradient[i] }
@@ -147,6 +152,16 @@ struct FitProblem: Sendable {
         return options.computeUncertainties ? addingUncertainties(fit) : fit
     }
 
+    /// Whether the options' ``Cancellation`` is cancelled: fits not yet started are skipped.
+    var isCancelled: Bool { options.cancellation?.isCancelled == true }
+
+    /// The result of a fit skipped because the computation was cancelled.
+    func cancelled(at values: [Double]) -> FitResult {
+        FitResult(parameterNames: model.parameterNames, values: values, twiceNLL: .nan, status: .failed(reason: "cancelled"),
+                  edm: .infinity, fixed: fixed, functionCalls: 0, covarianceStorage: nil, minuitUncertainties: nil,
+                  localMinima: [], degeneracyTolerance: 0, warmStart: nil, evaluations: FitEvaluations())
+    }
+
     /// One local fit from `initial` (no uncertainties), with retries. A start outside the domain
     /// (2NLL not finite) is first moved into it (``domainStart(near:)``); when that fails the
     /// status says why.
@@ -154,6 +169,7 @@ struct FitProblem: Sendable {
         let free = freeIndices
         var startFull = initial
         for i in 0..<start.count where fixed[i] { startFull[i] = start[i] }
+        if isCancelled { return cancelled(at: startFull) }
         var inverseHessian: [Double]? = nil
         if let warm = warmStart, let conditioned = warm.conditioned(on: startFull, freeIndices: free) {
             startFull = conditioned.start

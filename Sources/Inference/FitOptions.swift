@@ -21,11 +21,13 @@ public struct FitOptions: Sendable {
     public var computeUncertainties: Bool
     /// Look for the global minimum from several starts (see ``MultiStart``); nil: one local fit.
     public var multiStart: MultiStart?
+    /// Stops the fit when cancelled (``Cancellation``); nil: runs to the end.
+    public var cancellation: Cancellation?
 
     public init(
         initialValues: [Double]? = nil, bounds: [ClosedRange<Double>]? = nil, fixed: [Bool]? = nil,
         fixedValues: [String: Double] = [:], edmTolerance: Double = 1e-12, maxIterations: Int = 20_000,
-        computeUncertainties: Bool = false, multiStart: MultiStart? = nil
+        computeUncertainties: Bool = false, multiStart: MultiStart? = nil, cancellation: Cancellation? = nil
     ) {
         self.initialValues = initialValues
         self.bounds = bounds
@@ -35,6 +37,7 @@ public struct FitOptions: Sendable {
         self.maxIterations = maxIterations
         self.computeUncertainties = computeUncertainties
         self.multiStart = multiStart
+        self.cancellation = cancellation
     }
 }
 

@@ -14,6 +14,8 @@ public struct InferenceError: Error, Sendable, CustomStringConvertible {
         public static let failedMinimization = Code(name: "failed minimization")
         /// A root (upper limit, interval end) that is not inside the parameter's bounds.
         public static let noRoot = Code(name: "no root")
+        /// The caller cancelled the computation (``Cancellation``).
+        public static let cancelled = Code(name: "cancelled")
     }
 
     public let code: Code

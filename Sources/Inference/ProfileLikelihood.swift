@@ -483,7 +483,8 @@ extension DifferentiableLikelihood {
     func fitRun(_ problem: FitProblem, best: FitResult, points: [[Int: Double]], counter: ProgressCounter? = nil) -> [FitResult] {
         var previous = best
         return points.map { fixedValues in
-            let fit = problem.fixing(fixedValues).run(from: previous.values, warmStart: previous.warmStart)
+            let fit = problem.isCancelled ? problem.cancelled(at: previous.values)
+                : problem.fixing(fixedValues).run(from: previous.values, warmStart: previous.warmStart)
             if fit.status.isConverged { previous = fit }
             counter?.step()
             return fit
@@ -510,7 +511,8 @@ extension DifferentiableLikelihood {
     /// minimum rarely does. The converged fit with the lower 2NLL wins (``FitProblem/better(_:_:)``),
     /// evaluations of both counted.
     func scanFit(_ problem: FitProblem, at fixedValues: [Int: Double], from: FitResult, best: FitResult, clock: CPUClock) -> FitResult {
-        clock.measure { () -> FitResult in
+        if problem.isCancelled { return problem.cancelled(at: from.values) }
+        return clock.measure { () -> FitResult in
             let conditional = problem.fixing(fixedValues)
             let fit = conditional.run(from: from.values, warmStart: from.warmStart)
             guard !fit.status.isConverged, from.values != best.values else { return fit }

@@ -206,3 +206,26 @@ def test_event_database_resolved_from_another_directory(tmp_path, loaded):
         assert other.logpdf(pars, ws.data(other))[0] == model.logpdf(pars, data)[0]
     finally:
         os.chdir(here)
+
+
+def test_fit_with_excluded_modifiers_is_pyhfs_fit_of_the_pruned_workspace():
+    """efthf.eft.fit(exclude=…) against stock pyhf: Workspace.prune(modifiers=…), then mle.fit
+    (scipy, tolerance 1e-12): 2NLL to 1e-6, best-fit values to 1e-4."""
+    import json
+    spec = json.loads((REPOSITORY / "Data" / "example" / "workspace.json").read_text())
+    exclude = ["jes", "staterror_SR_pTV"]
+    report = efthf.eft.fit(efthf.Workspace(spec), exclude=exclude, uncertainties=False)
+    pruned = pyhf.Workspace(spec).prune(modifiers=exclude)
+    model = pruned.model()
+    pyhf.set_backend("numpy", pyhf.optimize.scipy_optimizer(tolerance=1e-12))
+    try:
+        best, twice_nll = pyhf.infer.mle.fit(pruned.data(model), model, return_fitted_val=True)
+    finally:
+        pyhf.set_backend("numpy", pyhf.optimize.scipy_optimizer())
+    assert report["twice_nll"] == pytest.approx(float(twice_nll), abs=1e-6)
+    assert list(report["parameters"]) == model.config.par_names
+    for name, value in zip(model.config.par_names, best):
+        assert report["parameters"][name]["value"] == pytest.approx(float(value), abs=1e-4), name
+    # Not the full model's fit.
+    full = efthf.eft.fit(efthf.Workspace(spec), uncertainties=False)
+    assert abs(full["twice_nll"] - report["twice_nll"]) > 1

@@ -109,10 +109,12 @@ public struct RankingTask: Sendable, Codable, Equatable {
         self.fix = fix
     }
 
-    public func run(on loaded: LoadedModel, progress: ProgressHandler? = nil) throws -> RankingReport {
+    /// The ranking; `cancellation` stops it (``InferenceError/Code/cancelled``).
+    public func run(on loaded: LoadedModel, progress: ProgressHandler? = nil, cancellation: Cancellation? = nil) throws -> RankingReport {
         let model = loaded.model
         let fitTask = FitTask(ops: ops, fix: fix, multistart: .auto)
         var options = try fitTask.options(for: model)
+        options.cancellation = cancellation
         guard let poiName = poi ?? model.poiName else {
             throw InferenceError(.invalidOptions, "measurement \"\(model.measurementName)\" has no POI; name the parameter to rank impacts on (--poi)")
         }
@@ -166,6 +168,7 @@ public struct RankingTask: Sendable, Codable, Equatable {
                 progress?(count, total)
             }
         }
+        try cancellation?.check()
         let shifts = results.value.map { $0.map { $0 - best.values[p] } }
         let labels = ["post-fit +σ̂", "post-fit −σ̂", "pre-fit +σ₀", "pre-fit −σ₀"]
         var entries = ranked.enumerated().map { n, i in

@@ -67,10 +67,12 @@ public struct FitTask: Sendable, Codable, Equatable {
     /// that ends below the best fit's 2NLL is a start that leads lower: the fit is redone from it
     /// (at most twice) and the intervals with it. Failed interval ends are reported, the rest kept.
     /// The fit; `progress` is called with (stages done, stages) after the fit and after the
-    /// profile-likelihood intervals (a restart adds two stages).
-    public func run(on given: LoadedModel, progress: ProgressHandler? = nil) throws -> FitReport {
+    /// profile-likelihood intervals (a restart adds two stages). `cancellation` stops it
+    /// (``InferenceError/Code/cancelled``).
+    public func run(on given: LoadedModel, progress: ProgressHandler? = nil, cancellation: Cancellation? = nil) throws -> FitReport {
         let loaded = try model(for: given)
         var options = try options(for: loaded.model)
+        options.cancellation = cancellation
         var stages = ops == nil ? 1 : 2
         var result = try loaded.model.fit(loaded.data, options: options)
         progress?(1, stages)
@@ -99,6 +101,7 @@ public struct FitTask: Sendable, Codable, Equatable {
             guard again.status.isConverged, again.twiceNLL < result.twiceNLL else { break }
             result = again
         }
+        try cancellation?.check()
         var report = FitReport(result, intervals: intervals, evaluations: evaluations)
         report.profileIntervalsError = intervalError
         report.goodnessOfFit = GoodnessOfFit(fit: result, loaded: loaded)
@@ -394,9 +397,11 @@ public struct LimitTask: Sendable, Codable, Equatable {
         _ = try MultiStart.options(multistart, maxStarts: maxStarts, overrides: overrides, model: loaded.model)
     }
 
-    public func run(on loaded: LoadedModel) throws -> LimitReport {
+    /// The limit; `cancellation` stops it (``InferenceError/Code/cancelled``).
+    public func run(on loaded: LoadedModel, cancellation: Cancellation? = nil) throws -> LimitReport {
         try validate(on: loaded)
-        let options = try MultiStart.options(multistart, maxStarts: maxStarts, overrides: overrides, model: loaded.model)
+        var options = try MultiStart.options(multistart, maxStarts: maxStarts, overrides: overrides, model: loaded.model)
+        options.cancellation = cancellation
         let statistic = try HypotestTask.statistic(testStatistic)
         let poi = loaded.model.poiName ?? ""
         if let bandPoints, scan != nil || !(2...Self.maximumScanPoints).contains(bandPoints) {

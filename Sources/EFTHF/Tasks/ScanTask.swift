@@ -60,23 +60,27 @@ public struct ScanTask: Sendable, Codable, Equatable {
         }
     }
 
-    public func run(on loaded: LoadedModel, progress: ProgressHandler? = nil) throws -> ScanReport {
+    /// The scan; `cancellation` stops it (``InferenceError/Code/cancelled``): each conditional fit
+    /// left ends at its first evaluation.
+    public func run(on loaded: LoadedModel, progress: ProgressHandler? = nil, cancellation: Cancellation? = nil) throws -> ScanReport {
         try validate()
-        var options = FitOptions()
+        var options = FitOptions(cancellation: cancellation)
         try fix.fix(in: &options, model: loaded.model)
         for axis in axes { _ = try loaded.model.parameterIndex(named: axis.name) }
+        let report: ScanReport
         if adaptive {
             let axis = axes[0]
-            let scan = try loaded.model.profileScanAdaptive(
+            report = ScanReport(try loaded.model.profileScanAdaptive(
                 parameter: axis.name, range: axis.lower...axis.upper, data: loaded.data, options: options, tolerance: tolerance,
-                initialPoints: axis.count, maxPoints: maxPoints, progress: progress)
-            return ScanReport(scan)
+                initialPoints: axis.count, maxPoints: maxPoints, progress: progress))
+        } else if axes.count == 1 {
+            report = ScanReport(try loaded.model.profileScan(axes[0].name, values: axes[0].values, data: loaded.data, options: options, runs: runs, progress: progress))
+        } else {
+            report = ScanReport(try loaded.model.profileScan(axes[0].name, values: axes[0].values, axes[1].name, values: axes[1].values,
+                                                             data: loaded.data, options: options, progress: progress))
         }
-        if axes.count == 1 {
-            return ScanReport(try loaded.model.profileScan(axes[0].name, values: axes[0].values, data: loaded.data, options: options, runs: runs, progress: progress))
-        }
-        return ScanReport(try loaded.model.profileScan(axes[0].name, values: axes[0].values, axes[1].name, values: axes[1].values,
-                                                       data: loaded.data, options: options, progress: progress))
+        try cancellation?.check()
+        return report
     }
 }
 

@@ -41,12 +41,16 @@ def wilson_coefficients(target: Union[Workspace, Model], measurement_name: Optio
 
 def fit(target: Union[Workspace, Model], ops: Optional[Sequence[str]] = None, fix: Optional[Mapping[str, Any]] = None,
         measurement_name: Optional[str] = None, data: Any = None, uncertainties: bool = True,
-        multistart: str = "auto", max_starts: Optional[int] = None) -> Dict[str, Any]:
+        multistart: str = "auto", max_starts: Optional[int] = None, exclude: Optional[Sequence[str]] = None) -> Dict[str, Any]:
     """A fit floating the Wilson coefficients ``ops`` (the others at the Standard Model, 0) with
     every nuisance parameter, with each coefficient's ±1σ and 95 % CL profile-likelihood interval
     (``efthf fit --ops … --json``). ``multistart`` ("auto", "none" or "grid") and ``max_starts``
-    choose the search for the global minimum and its budget (``--multistart``, ``--max-starts``)."""
+    choose the search for the global minimum and its budget (``--multistart``, ``--max-starts``);
+    ``exclude`` names modifiers removed before the fit, as ``Workspace.prune(modifiers=…)``
+    (``--exclude``)."""
     options: Dict[str, Any] = {"uncertainties": uncertainties, "multistart": multistart}
+    if exclude:
+        options["exclude"] = list(exclude)
     if max_starts is not None:
         options["max_starts"] = int(max_starts)
     if ops is not None:
