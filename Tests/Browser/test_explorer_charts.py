@@ -215,6 +215,78 @@ def test_two_dimensional_scan_draws_the_reports_contours(server, browser, downlo
     driver.find_element(By.CSS_SELECTOR, 'button[data-download-png="scan2d"]').click()
     assert downloaded(driver, downloads, "scan2d.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     shoot(driver, "12-scan2d.png", "scan2d")
+    # The job's permalink, opened afresh, draws the same contours.
+    link = driver.current_url
+    assert "job=" + figure.get_attribute("data-job") in link
+    driver.get("about:blank")
+    driver.get(link)
+    wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#scan2d-chart path.contour") and "job" in d.find_element(By.ID, "scan2d-status").text,
+         timeout=60, message="the 2-D scan was not restored from its permalink")
+    for level, segments in report["contours"].items():
+        d = driver.find_element(By.CSS_SELECTOR, f'#scan2d-chart path.contour[data-level="{level}"]').get_attribute("d")
+        assert d.count("M") == len(segments), level
+    assert len(driver.find_elements(By.CSS_SELECTOR, "#scan2d-chart rect.cell.failed")) == len(failures)
+    assert severe_console_entries(driver) == []
+
+
+def test_fit_with_fixed_and_excluded_parameters_against_pyhf(server, browser):  # noqa: F811
+    """The fit panel's "fix at" and "exclude" controls: the fit job is pyhf's fit of the pruned
+    workspace with the parameter fixed (2NLL to 1e-6, values to 1e-4), its pulls leave the excluded
+    parameter out, and the post-fit yields the page asks for are pyhf's expected data of that model
+    at the best fit (1e-9 relative)."""
+    driver = browser
+    driver.get(server + "/#token=" + TOKEN)
+    example = ROOT / "Data/example/workspace.json"
+    driver.find_element(By.ID, "file-workspace").send_keys(str(example))
+    wait_for_charts(driver, server)
+    driver.find_element(By.CSS_SELECTOR, "#fit-settings summary").click()
+    rows = {r.get_attribute("data-set"): r for r in driver.find_elements(By.CSS_SELECTOR, "#fit-settings-table tbody tr")}
+    assert {"jes", "lumi", "mu", "ttbar_norm", "staterror_SR_pTV"} <= set(rows)
+    assert rows["mu"].find_element(By.CSS_SELECTOR, '[data-role="exclude"]').get_attribute("disabled") is not None  # the POI
+    # The filter narrows the table.
+    driver.find_element(By.ID, "fit-settings-filter").send_keys("ttbar")
+    assert [r.get_attribute("data-set") for r in driver.find_elements(By.CSS_SELECTOR, "#fit-settings-table tbody tr") if r.is_displayed()] == ["ttbar_norm"]
+    driver.find_element(By.ID, "fit-settings-filter").clear()
+    driver.execute_script("document.getElementById('fit-settings-filter').dispatchEvent(new Event('input'))")
+    rows["jes"].find_element(By.CSS_SELECTOR, '[data-role="exclude"]').click()
+    rows["ttbar_norm"].find_element(By.CSS_SELECTOR, '[data-role="fix"]').click()
+    value = rows["ttbar_norm"].find_element(By.CSS_SELECTOR, '[data-role="fix-value"]')
+    value.clear()
+    value.send_keys("1.1")
+    assert "1 fixed, 1 excluded" in driver.find_element(By.ID, "fit-settings-count").text
+    driver.find_element(By.ID, "fit-button").click()
+    wait(driver, lambda d: "2NLL" in d.find_element(By.ID, "fit-status").text, timeout=180, message="the fit did not finish")
+    assert "without jes" in driver.find_element(By.ID, "fit-status").text
+    fit = driver.execute_script("return state.fit")
+
+    spec = json.loads(example.read_text())
+    pruned = pyhf.Workspace(spec).prune(modifiers=["jes"])
+    model = pruned.model()
+    data = pruned.data(model)
+    init, fixed = model.config.suggested_init(), model.config.suggested_fixed()
+    k = model.config.par_slice("ttbar_norm").start
+    init[k], fixed[k] = 1.1, True
+    pyhf.set_backend("numpy", pyhf.optimize.scipy_optimizer(tolerance=1e-12))
+    try:
+        best, twice_nll = pyhf.infer.mle.fit(data, model, init_pars=init, fixed_params=fixed, return_fitted_val=True)
+    finally:
+        pyhf.set_backend("numpy", pyhf.optimize.scipy_optimizer())
+    assert abs(fit["twice_nll"] - float(twice_nll)) < 1e-6
+    assert set(fit["parameters"]) == set(model.config.par_names)
+    for name, v in zip(model.config.par_names, best):
+        assert abs(fit["parameters"][name]["value"] - float(v)) < 1e-4, name
+    assert fit["parameters"]["ttbar_norm"]["fixed"] and fit["parameters"]["ttbar_norm"]["value"] == 1.1
+    handles = driver.execute_script("return [...document.querySelectorAll('#pulls .pull-handle')].map(h => h.dataset.parameter || h.getAttribute('aria-label'))")
+    assert handles and not any("jes" in (h or "") for h in handles)
+    # The post-fit yields the page requests: its point and its exclusion, answered by the service.
+    channels = driver.execute_async_script(
+        "const done = arguments[0];"
+        "api('POST', `/v1/workspaces/${state.id}/yields`, {at: currentPoint(), exclude: state.fitExclude}).then(r => done(r.channels));")
+    point = np.array([fit["parameters"][n]["value"] for n in model.config.par_names])
+    expected = model.expected_actualdata(point)
+    ours = np.concatenate([c["total"] for c in sorted(channels, key=lambda c: model.config.channels.index(c["name"]))])
+    assert np.allclose(ours, expected, rtol=1e-9, atol=0)
+    shoot(driver, "14-fit-fixed-excluded.png", "fit")
     assert severe_console_entries(driver) == []
 
 
@@ -264,3 +336,27 @@ def test_every_control_of_the_new_sections_is_reached_by_tab(server, browser):  
     order = [i for i in seen if i in expected]
     assert order == expected, seen
     assert "effect" in seen, "the table's sort buttons are not reachable"
+
+
+def test_a_running_scan_is_cancelled_from_the_page(server, browser):  # noqa: F811
+    """The Cancel button beside a running job's progress bar: the job ends `cancelled` (the
+    service's status), the page says so, and the button goes away."""
+    driver = browser
+    load_example(driver, server, "workspace_morphing.json")
+    Select(driver.find_element(By.ID, "scan2d-x")).select_by_value("cHW")
+    Select(driver.find_element(By.ID, "scan2d-y")).select_by_value("cHq3")
+    for field, value in [("scan2d-x-count", "400"), ("scan2d-y-count", "400")]:
+        element = driver.find_element(By.ID, field)
+        element.clear()
+        element.send_keys(value)
+    driver.find_element(By.ID, "scan2d-button").click()
+    wait(driver, lambda d: d.find_elements(By.ID, "scan2d-cancel") and "fits" in d.find_element(By.ID, "scan2d-status").text,
+         timeout=120, message="the scan did not start reporting progress")
+    job = driver.find_element(By.ID, "scan2d-cancel").get_attribute("data-job")
+    driver.find_element(By.ID, "scan2d-cancel").click()
+    wait(driver, lambda d: "cancelled" in d.find_element(By.ID, "scan2d-status").text, timeout=120, message="the page did not report the cancellation")
+    assert not driver.find_elements(By.ID, "scan2d-cancel")
+    assert driver.find_element(By.ID, "scan2d-button").is_enabled()
+    status = api_get(server, f"/v1/jobs/{job}")
+    assert status["state"] == "cancelled" and status["files"] == [] and "error" not in status, status
+    assert severe_console_entries(driver) == []

@@ -890,24 +890,37 @@ function setScanRange() {
 /// Runs a job whose status reports `progress` (conditional fits done of total): the controls
 /// `PREFIX-button`, `PREFIX-progress` and `PREFIX-status` show it; returns the finished job's
 /// status and its result file, or null after saying "LABEL failed: …".
+/// While the job runs, a Cancel button beside the progress bar asks the service to stop it
+/// (DELETE of a running job).
 async function runJobWithProgress(prefix, label, request, file) {
   const button = $(`${prefix}-button`), progress = $(`${prefix}-progress`), status = $(`${prefix}-status`);
   button.disabled = true;
   progress.hidden = false;
   progress.value = 0;
+  const cancel = Object.assign(document.createElement("button"), { type: "button", id: `${prefix}-cancel`, textContent: "Cancel" });
+  let cancelled = false;
   try {
     const job = await api("POST", `/v1/workspaces/${state.id}/jobs`, request);
+    cancel.dataset.job = job.id;
+    cancel.addEventListener("click", async () => {
+      cancel.disabled = true;
+      cancelled = true;
+      try { await api("DELETE", `/v1/jobs/${job.id}`); } catch (error) { setStatus(status, `Cancel: ${error.message}`, true); }
+    });
+    progress.after(cancel);
     const done = await waitForJob(job, (s) => {
       if (s.progress) { progress.max = s.progress.total; progress.value = s.progress.done; }
-      setStatus(status, s.progress ? `${s.state}: ${s.progress.done} of ${s.progress.total} fits` : `${s.state}…`);
+      const what = s.cancelling ? "cancelling" : s.state;
+      setStatus(status, s.progress ? `${what}: ${s.progress.done} of ${s.progress.total} fits` : `${what}…`);
     });
     const result = await api("GET", `/v1/jobs/${job.id}/files/${file}`);
     progress.value = progress.max;
     return { job, done, result };
   } catch (error) {
-    setStatus(status, `${label} failed: ${error.message}`, true);
+    setStatus(status, cancelled ? `${label} cancelled.` : `${label} failed: ${error.message}`, !cancelled);
     return null;
   } finally {
+    cancel.remove();
     button.disabled = false;
   }
 }
