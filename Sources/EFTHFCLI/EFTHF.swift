@@ -36,7 +36,7 @@ let efthfVersion = EFTHFVersion.current
 
 /// Options that pick a workspace, a patch and a measurement.
 struct ModelOptions: ParsableArguments {
-    @Argument(help: ArgumentHelp("A pyhf JSON workspace (schema 1.0.0, or 1.0.0+efthf.1 with EFT morphing). Default: the bundled VH example, Data/vh/workspace_morphing.json.", valueName: "workspace"))
+    @Argument(help: ArgumentHelp("A pyhf JSON workspace (schema 1.0.0, or 1.0.0+efthf.1 with EFT morphing), an HS3 file, or a HEPData likelihood archive (.tar.gz, .tgz, .tar, .zip; --patch then names a patch of it: NAME, MEMBER:NAME or MEMBER). Default: the bundled VH example, Data/vh/workspace_morphing.json.", valueName: "workspace"))
     var workspaceArgument: String?
 
     /// The workspace file: the argument, or the bundled example found from the working directory

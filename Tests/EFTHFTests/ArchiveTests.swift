@@ -202,6 +202,51 @@ import Testing
         #expect(none.code == .content && none.message.contains("no pyhf workspace") && none.message.contains("lh/notes.json"), "\(none)")
     }
 
+    @Test("a model read straight from an archive (efthf fit ARCHIVE --patch NAME) has pyhf's logpdf of the patched workspace, to 1e-12")
+    func modelFromAnArchive() throws {
+        let example = Self.repository.appendingPathComponent("Data/example/workspace.json").path
+        // pyhf makes the background-only workspace, a patch set of two signal strengths and the
+        // reference logpdf at the suggested inits of each patched model.
+        let d = try Self.make("""
+            import json, pyhf
+            full = json.load(open('\(example)'))
+            signal = full['channels'][0]['samples'][0]
+            bkg = json.loads(json.dumps(full)); del bkg['channels'][0]['samples'][0]
+            patches = []
+            for name, scale in (('sig_1', 1.0), ('sig_2', 2.0)):
+                s = json.loads(json.dumps(signal)); s['data'] = [scale * x for x in s['data']]
+                patches.append({'metadata': {'name': name, 'values': [scale]}, 'patch': [{'op': 'add', 'path': '/channels/0/samples/0', 'value': s}]})
+            ps = {'metadata': {'description': 'signal strengths', 'digests': {'sha256': pyhf.utils.digest(bkg)}, 'labels': ['scale'], 'references': {'hepdata': 'ins0000000'}},
+                  'patches': patches, 'version': '1.0.0'}
+            expected = {}
+            for name in ('sig_1', 'sig_2'):
+                ws = pyhf.PatchSet(ps).apply(pyhf.Workspace(bkg), name)
+                m = ws.model()
+                expected[name] = float(m.logpdf(m.config.suggested_init(), ws.data(m))[0])
+            with tarfile.open('likelihood.tar.gz', 'w:gz') as t:
+                for n, doc in (('lh/BkgOnly.json', bkg), ('lh/patchset.json', ps)):
+                    b = json.dumps(doc).encode(); i = tarfile.TarInfo(n); i.size = len(b); t.addfile(i, io.BytesIO(b))
+            json.dump(expected, open('expected.json', 'w'))
+            """)
+        let archive = d.appendingPathComponent("likelihood.tar.gz").path
+        let expected = try JSONParser.parse(Data(contentsOf: d.appendingPathComponent("expected.json")))
+        for (patch, name) in [("sig_1", "sig_1"), ("lh/patchset.json:sig_2", "sig_2")] {
+            let loaded = try ModelSource(workspace: archive, patch: patch).load()
+            let ours = loaded.model.logLikelihood(loaded.model.suggestedInits, data: loaded.data)
+            let theirs = try #require(expected[name]?.doubleValue)
+            #expect(abs(ours - theirs) <= 1e-12 * abs(theirs), "\(patch): \(ours) vs pyhf \(theirs)")
+        }
+        // The two patches differ, so the comparison can fail.
+        #expect(expected["sig_1"] != expected["sig_2"])
+        // An unknown patch: one error naming the archive, the member and the patch.
+        do {
+            _ = try ModelSource(workspace: archive, patch: "sig_3").load()
+            Issue.record("an unknown patch was accepted")
+        } catch {
+            #expect(error.message.contains(archive) && error.message.contains("lh/patchset.json") && error.message.contains("sig_3"), "\(error.message)")
+        }
+    }
+
     /// The error `body` throws, or nil.
     static func failure(_ body: () throws(ArchiveError) -> Void) -> ArchiveError? {
         do { try body(); return nil } catch { return error }

@@ -157,7 +157,9 @@ public struct HEPDataArchive: Sendable {
             case nil: return base
             case .set(let s)?:
                 guard let patch else {
-                    throw ArchiveError(.content, "name one of the \(s.patchSet.patches.count) patches of the patch set", member: s.member)
+                    let names = s.patchSet.patches.map(\.name)
+                    throw ArchiveError(.content, "name one of the \(names.count) patches of the patch set (\(names.prefix(10).joined(separator: ", "))\(names.count > 10 ? ", …" : ""))",
+                                       member: s.member)
                 }
                 do { return try s.patchSet.apply(try s.patchSet.patch(named: patch), to: base) } catch {
                     throw ArchiveError(.content, error.message, member: s.member, underlying: error)

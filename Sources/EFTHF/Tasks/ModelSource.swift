@@ -28,8 +28,19 @@ public struct ModelSource: Sendable, Codable, Equatable {
         self.eventMemory = eventMemory
     }
 
-    /// The workspace with the patch applied.
+    /// Whether `path` names a likelihood archive as HEPData publishes them (`.tar.gz`, `.tgz`,
+    /// `.tar`, `.zip`), read with ``HEPDataArchive``.
+    public static func isArchive(_ path: String) -> Bool {
+        let name = path.lowercased()
+        return [".tar.gz", ".tgz", ".tar", ".zip"].contains { name.hasSuffix($0) }
+    }
+
+    /// The workspace with the patch applied. From an archive (``isArchive(_:)``), `patch` is
+    /// `NAME` (a patch of the archive's only patch set), `MEMBER:NAME` (a patch of the patch-set
+    /// member), or `MEMBER` (a plain JSON Patch member); the workspace is the one the patch set
+    /// was made for, or the archive's only one.
     public func loadWorkspace() throws(HistFactoryError) -> Workspace {
+        if Self.isArchive(workspace) { return try loadFromArchive() }
         // An HS3 file (Specs/hs3.md) is read as the workspace it describes.
         let json = try loadJSON(workspace)
         var ws = json["distributions"] != nil && json["channels"] == nil
@@ -45,6 +56,24 @@ public struct ModelSource: Sendable, Codable, Equatable {
             ws = try ws.applying(patchFile: file, name: name)
         }
         return ws
+    }
+
+    private func loadFromArchive() throws(HistFactoryError) -> Workspace {
+        do {
+            let archive = try HEPDataArchive(path: workspace)
+            let members = Set(archive.patchSets.map(\.member) + archive.patches.map(\.member))
+            var set: String? = nil, name: String? = patch
+            if let patch {
+                if members.contains(patch) {
+                    (set, name) = (patch, nil)
+                } else if let colon = patch.lastIndex(of: ":"), members.contains(String(patch[..<colon])) {
+                    (set, name) = (String(patch[..<colon]), String(patch[patch.index(after: colon)...]))
+                }
+            }
+            return try archive.workspace(patchSet: set, patch: name)
+        } catch {
+            throw HistFactoryError(error.code == .content ? .patch : .io, "\(workspace): \(error.description)")
+        }
     }
 
     /// The workspace, its model and its observed data; `interpolation`: the interpolation codes
