@@ -54,23 +54,35 @@ struct BoundedQuasiNewton: Sendable {
 
     /// Minimises `objective` (value, gradient written into its second argument) over the box.
     ///
-    /// - Parameter inverseHessian: a starting estimate (row-major n×n); nil estimates its diagonal
-    ///   by forward differences of the gradient (n gradient evaluations).
+    /// - Parameters:
+    ///   - inverseHessian: a starting estimate (row-major n×n); nil estimates its diagonal
+    ///     by forward differences of the gradient (n gradient evaluations).
+    ///   - startEvaluation: `objective` at `start` (value, gradient) when the caller has it, used
+    ///     only if `start` is inside the box; it counts as the first evaluation, as if made here.
     /// - Complexity: O(n²) per iteration plus one gradient evaluation per line-search trial.
     func minimize(
         start: [Double], lower: [Double], upper: [Double], inverseHessian: [Double]? = nil,
+        startEvaluation: (value: Double, gradient: [Double])? = nil,
         objective: ([Double], inout [Double]) -> Double
     ) -> Outcome {
         let n = start.count
         var evaluations = 0
+        func finite(_ f: Double, _ g: [Double]) -> Double { f.isFinite && g.allSatisfy(\.isFinite) ? f : .infinity }
         func evaluate(_ x: [Double], _ g: inout [Double]) -> Double {
             evaluations += 1
             let f = objective(x, &g)
-            return f.isFinite && g.allSatisfy(\.isFinite) ? f : .infinity
+            return finite(f, g)
         }
         var x = (0..<n).map { min(max(start[$0], lower[$0]), upper[$0]) }
         var g = [Double](repeating: 0, count: n)
-        var f = evaluate(x, &g)
+        var f: Double
+        if let known = startEvaluation, x == start, known.gradient.count == n {
+            evaluations += 1
+            g = known.gradient
+            f = finite(known.value, g)
+        } else {
+            f = evaluate(x, &g)
+        }
         guard f.isFinite else {
             return Outcome(
                 x: x, value: f, gradient: g, inverseHessian: [], edm: .infinity, iterations: 0,

@@ -161,19 +161,6 @@ struct FitProblem: Sendable {
             inverseHessian = conditioned.inverseHessian
         }
         var calls = 0
-        if !twiceNLL(startFull).isFinite {
-            calls += 1
-            let moved = domainStart(near: startFull)
-            calls += moved.evaluations
-            guard let point = moved.start else {
-                return FitResult(
-                    parameterNames: model.parameterNames, values: startFull, twiceNLL: .nan, status: .failed(reason: moved.reason),
-                    edm: .infinity, fixed: fixed, functionCalls: calls, covarianceStorage: nil, minuitUncertainties: nil,
-                    localMinima: [], degeneracyTolerance: 0, warmStart: nil, evaluations: FitEvaluations(localFit: calls))
-            }
-            startFull = point
-            inverseHessian = nil
-        }
         let lo = free.map { lower[$0] }, hi = free.map { upper[$0] }
         var minimizer = BoundedQuasiNewton()
         minimizer.edmTolerance = options.edmTolerance
@@ -189,12 +176,38 @@ struct FitProblem: Sendable {
             if ok != currentOK ? ok : outcome.value < current.value { best = outcome }
         }
         var fullGradient: [Double] = []
+        var outsideDomain: String? = nil
         withObjective { objective, lowest in
             defer {
                 if let lowest = lowest(), let outcome = best, lowest.x == outcome.x { fullGradient = lowest.gradient }
             }
-            let x0 = free.map { startFull[$0] }
-            consider(minimizer.minimize(start: x0, lower: lo, upper: hi, inverseHessian: inverseHessian, objective: objective), "BFGS")
+            var x0 = free.map { startFull[$0] }
+            // The domain check of the start is the minimiser's first evaluation, with the gradient
+            // (for a start inside the box, where the minimiser does not move it): one evaluation
+            // rather than a value-only one and then one with the gradient at the same point.
+            var known: (value: Double, gradient: [Double])? = nil
+            let startValue: Double
+            if (0..<free.count).allSatisfy({ lo[$0] <= x0[$0] && x0[$0] <= hi[$0] }) {
+                var g0 = [Double](repeating: 0, count: free.count)
+                startValue = objective(x0, &g0)
+                known = (startValue, g0)
+            } else {
+                startValue = twiceNLL(startFull)
+            }
+            if !startValue.isFinite {
+                calls += 1
+                let moved = domainStart(near: startFull)
+                calls += moved.evaluations
+                guard let point = moved.start else {
+                    outsideDomain = moved.reason
+                    return
+                }
+                startFull = point
+                inverseHessian = nil
+                x0 = free.map { startFull[$0] }
+                known = nil
+            }
+            consider(minimizer.minimize(start: x0, lower: lo, upper: hi, inverseHessian: inverseHessian, startEvaluation: known, objective: objective), "BFGS")
             if best!.failure == nil { return }
             // Retry 1: a fresh diagonal curvature estimate from the best point, a stricter line search.
             var strict = minimizer
@@ -217,6 +230,12 @@ struct FitProblem: Sendable {
             if x1 != x0 {
                 consider(strict.minimize(start: x1, lower: lo, upper: hi, objective: objective), "BFGS from the suggested inits")
             }
+        }
+        if let reason = outsideDomain {
+            return FitResult(
+                parameterNames: model.parameterNames, values: startFull, twiceNLL: .nan, status: .failed(reason: reason),
+                edm: .infinity, fixed: fixed, functionCalls: calls, covarianceStorage: nil, minuitUncertainties: nil,
+                localMinima: [], degeneracyTolerance: 0, warmStart: nil, evaluations: FitEvaluations(localFit: calls))
         }
         let outcome = best!
         var values = startFull
