@@ -59,10 +59,16 @@ struct BoundedQuasiNewton: Sendable {
     ///     by forward differences of the gradient (n gradient evaluations).
     ///   - startEvaluation: `objective` at `start` (value, gradient) when the caller has it, used
     ///     only if `start` is inside the box; it counts as the first evaluation, as if made here.
-    /// - Complexity: O(n²) per iteration plus one gradient evaluation per line-search trial.
+    ///   - value: the objective's value alone, when cheaper than with the gradient and equal to
+    ///     `objective`'s value to the bit. A line search's trials after its first (α < 1: the first
+    ///     was rejected) then evaluate the value only, and the accepted one its gradient after.
+    ///     Each call of either counts as an evaluation.
+    /// - Complexity: O(n²) per iteration plus one gradient evaluation per line-search trial
+    ///   (with `value`: per first trial and accepted one, one value evaluation per other trial).
     func minimize(
         start: [Double], lower: [Double], upper: [Double], inverseHessian: [Double]? = nil,
         startEvaluation: (value: Double, gradient: [Double])? = nil,
+        value: (([Double]) -> Double)? = nil,
         objective: ([Double], inout [Double]) -> Double
     ) -> Outcome {
         let n = start.count
@@ -72,6 +78,13 @@ struct BoundedQuasiNewton: Sendable {
             evaluations += 1
             let f = objective(x, &g)
             return finite(f, g)
+        }
+        /// `value` at a backtracking trial (`.infinity` where not finite); nil without `value`.
+        func evaluateValue(_ x: [Double]) -> Double? {
+            guard let value else { return nil }
+            evaluations += 1
+            let f = value(x)
+            return f.isFinite ? f : .infinity
         }
         var x = (0..<n).map { min(max(start[$0], lower[$0]), upper[$0]) }
         var g = [Double](repeating: 0, count: n)
@@ -150,7 +163,15 @@ struct BoundedQuasiNewton: Sendable {
                     trial[i] = min(max(x[i] + alpha * d[i], lower[i]), upper[i])
                     decrease += g[i] * (trial[i] - x[i])
                 }
-                fTrial = evaluate(trial, &gTrial)
+                // Backtracking trials mostly fail (near the minimum, on rounding), so their gradient
+                // is computed only for the one accepted; an accepted value whose gradient turns out
+                // not finite is a failed trial, as when both come at once.
+                if alpha < 1, let valueOnly = evaluateValue(trial) {
+                    fTrial = valueOnly
+                    if fTrial.isFinite && fTrial <= f + armijo * decrease { fTrial = evaluate(trial, &gTrial) }
+                } else {
+                    fTrial = evaluate(trial, &gTrial)
+                }
                 if fTrial.isFinite && fTrial <= f + armijo * decrease {
                     accepted = true
                     break

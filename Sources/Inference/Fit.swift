@@ -117,10 +117,13 @@ struct FitProblem: Sendable {
         self.screen = screen
     }
 
-    /// 2NLL and its gradient over the free parameters, the others taken from `full`; `lowest`
-    /// is the evaluated point with the lowest finite 2NLL so far (the free parameters) and ∇2NLL
-    /// over all parameters there.
-    func withObjective<R>(_ body: (_ objective: ([Double], inout [Double]) -> Double, _ lowest: () -> (x: [Double], gradient: [Double])?) -> R) -> R {
+    /// 2NLL and its gradient over the free parameters, the others taken from `full`; 2NLL alone
+    /// (the same doubles, ``DifferentiableLikelihood/logLikelihood(_:data:)``); `lowest` is the
+    /// point evaluated with its gradient with the lowest finite 2NLL so far (the free parameters)
+    /// and ∇2NLL over all parameters there.
+    func withObjective<R>(
+        _ body: (_ objective: ([Double], inout [Double]) -> Double, _ value: @escaping ([Double]) -> Double, _ lowest: () -> (x: [Double], gradient: [Double])?) -> R
+    ) -> R {
         var full = start
         var gradient = [Double](repeating: 0, count: model.parameterCount)
         var lowest: (value: Double, x: [Double], gradient: [Double])? = nil
@@ -135,6 +138,9 @@ struct FitProblem: Sendable {
                 lowest = (f, x, gradient.map { -2 * $0 })
             }
             return f
+        }, { x in
+            for (k, i) in free.enumerated() { full[i] = x[k] }
+            return -2 * model.logLikelihood(full, data: data)
         }, { lowest.map { ($0.x, $0.gradient) } })
     }
 
@@ -177,7 +183,7 @@ struct FitProblem: Sendable {
         }
         var fullGradient: [Double] = []
         var outsideDomain: String? = nil
-        withObjective { objective, lowest in
+        withObjective { objective, value, lowest in
             defer {
                 if let lowest = lowest(), let outcome = best, lowest.x == outcome.x { fullGradient = lowest.gradient }
             }
@@ -207,28 +213,28 @@ struct FitProblem: Sendable {
                 x0 = free.map { startFull[$0] }
                 known = nil
             }
-            consider(minimizer.minimize(start: x0, lower: lo, upper: hi, inverseHessian: inverseHessian, startEvaluation: known, objective: objective), "BFGS")
+            consider(minimizer.minimize(start: x0, lower: lo, upper: hi, inverseHessian: inverseHessian, startEvaluation: known, value: value, objective: objective), "BFGS")
             if best!.failure == nil { return }
             // Retry 1: a fresh diagonal curvature estimate from the best point, a stricter line search.
             var strict = minimizer
             strict.armijo = 1e-6
             strict.maxIterations = 4 * minimizer.maxIterations
             let from = best!.value.isFinite ? best!.x : x0
-            consider(strict.minimize(start: from, lower: lo, upper: hi, objective: objective), "BFGS restarted")
+            consider(strict.minimize(start: from, lower: lo, upper: hi, value: value, objective: objective), "BFGS restarted")
             if best!.failure == nil { return }
             // Retry 2: an independent algorithm, NLopt LD_LBFGS, checked by BFGS from its answer.
             let nlopt = minimizeWithNLopt(start: best!.value.isFinite ? best!.x : x0, lower: lo, upper: hi, maxEvaluations: 100 * minimizer.maxIterations, objective: objective)
             calls += nlopt.evaluations
             if let error = nlopt.error { reasons.append("NLopt LD_LBFGS: \(error)") }
             if nlopt.value.isFinite {
-                consider(strict.minimize(start: nlopt.x, lower: lo, upper: hi, objective: objective), "BFGS after NLopt")
+                consider(strict.minimize(start: nlopt.x, lower: lo, upper: hi, value: value, objective: objective), "BFGS after NLopt")
                 if best!.failure == nil { return }
             }
             // Retry 3: the suggested inits.
             let inits = model.suggestedInits
             let x1 = free.map { min(max(inits[$0], lower[$0]), upper[$0]) }
             if x1 != x0 {
-                consider(strict.minimize(start: x1, lower: lo, upper: hi, objective: objective), "BFGS from the suggested inits")
+                consider(strict.minimize(start: x1, lower: lo, upper: hi, value: value, objective: objective), "BFGS from the suggested inits")
             }
         }
         if let reason = outsideDomain {

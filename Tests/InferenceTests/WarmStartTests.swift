@@ -1,3 +1,6 @@
+import EFTModifiers
+import Foundation
+import HistFactory
 import Testing
 @testable import Inference
 
@@ -69,5 +72,42 @@ struct WarmStartTests {
     func notASubset() {
         let warm = WarmStart(indices: [0, 1], inverseHessian: [1, 0, 0, 1], values: [0, 0, 0])
         #expect(warm.conditioned(on: [0, 0, 0], freeIndices: [1, 2]) == nil)
+    }
+}
+
+/// The minimiser's backtracking trials evaluate log L alone and the accepted one with its gradient
+/// (``BoundedQuasiNewton/minimize(start:lower:upper:inverseHessian:startEvaluation:value:objective:)``),
+/// which keeps its iterates only if both give the same doubles.
+@Suite struct ValueOnlyEvaluationTests {
+    @Test("log L alone equals log L with the gradient to the bit", arguments: [
+        "workspace_morphing.json", "workspace_events.json", "workspace_events_syst.json",
+    ])
+    func valueEqualsValueWithGradient(file: String) throws {
+        let ws = try Workspace(contentsOf: ReferenceFiles.repository.appendingPathComponent("Data/vh/" + file).path, modifiers: .efthf)
+        let model = try HistFactoryModel(workspace: ws)
+        let data = try model.observedData(from: ws)
+        var state: UInt64 = 7
+        func uniform() -> Double {
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return Double(state >> 11) / Double(1 << 53)
+        }
+        let bounds = model.suggestedBounds
+        var gradient: [Double] = []
+        for _ in 0..<20 {
+            // Within the middle tenth of each range around the inits: every yield stays positive.
+            let point = model.suggestedInits.enumerated().map { i, v in
+                min(max(v + 0.05 * (2 * uniform() - 1) * min(bounds[i].upperBound - bounds[i].lowerBound, 2), bounds[i].lowerBound), bounds[i].upperBound)
+            }
+            let withGradient = model.logLikelihoodAndGradient(point, data: data, gradient: &gradient)
+            // Value after gradient: an event kernel's memo answers from the pass with Jacobians.
+            #expect(model.logLikelihood(point, data: data).bitPattern == withGradient.bitPattern)
+            #expect(withGradient.isFinite)
+        }
+        for _ in 0..<5 {
+            // Gradient after value: the memo's value-only entry cannot answer, a fresh pass with Jacobians.
+            let point = model.suggestedInits.map { $0 + 0.01 * uniform() }
+            let value = model.logLikelihood(point, data: data)
+            #expect(model.logLikelihoodAndGradient(point, data: data, gradient: &gradient).bitPattern == value.bitPattern)
+        }
     }
 }
