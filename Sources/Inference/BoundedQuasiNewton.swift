@@ -21,7 +21,9 @@ import Foundation
 /// A variable on a bound whose component of d points out of the box joins A for that step, so the
 /// projection never cuts a short step and gᵀ(x(α) − x) = α gᵀd < 0. α starts at 1 and backtracks
 /// (safeguarded quadratic interpolation) until the Armijo condition f(x(α)) ≤ f(x) + 10⁻⁴ gᵀ(x(α) − x)
-/// holds; a non-finite f counts as a failed step and shrinks α tenfold. H gets the BFGS update
+/// holds; a non-finite f counts as a failed step and shrinks α tenfold. Given f alone (cheaper,
+/// the same doubles), the trials after the first evaluate f only and the accepted one ∇f after:
+/// a quarter of the trials of an EFT fit backtrack, mostly on rounding near the minimum. H gets the BFGS update
 /// `H⁺ = (I − ρ s yᵀ) H (I − ρ y sᵀ) + ρ s sᵀ`, ρ = 1/(yᵀs), skipped when yᵀs ≤ 10⁻¹²|s||y|.
 ///
 /// Convergence: EDM < `edmTolerance`. For f = 2NLL (errordef 1) EDM is the expected decrease of
