@@ -189,7 +189,9 @@ struct WarmStart: Sendable {
             let delta = target[p] - x[p]
             x[p] = target[p]
             guard hpp > 0 else { continue }
-            for (kj, j) in indices.enumerated() where keep.contains(j) {
+            // Every parameter still free moves, the ones fixed next included: their conditional
+            // mean is where the next conditioning starts from (those done have H_jp = 0 by now).
+            for (kj, j) in indices.enumerated() where j != p {
                 x[j] += H[kj * m + kp] / hpp * delta
             }
             // Row p as it was: the update sets it to zero, and every row needs the old one.
