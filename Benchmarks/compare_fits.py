@@ -2,7 +2,7 @@
 """Two efthf binaries on the same fits, interleaved: CPU time (median), likelihood evaluations by
 stage, and the largest differences of 2NLL and of the profile-interval ends.
 
-    python3 Benchmarks/compare_fits.py BEFORE AFTER [--repeat 5]
+    python3 Benchmarks/compare_fits.py BEFORE AFTER [--repeat 5] [--output results.json]
 
 The fits: `fit --ops cHW,cHq3` on the VH morphing, event-database and per-event-systematics
 workspaces, and `fit` on reference workspace 05 (with its patch; ../shared/reference).
@@ -49,7 +49,9 @@ def main():
     parser.add_argument("before")
     parser.add_argument("after")
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--output", type=Path, help="also write every measurement as JSON")
     args = parser.parse_args()
+    rows = []
     print("| fit | before CPU s | after CPU s | before evaluations (intervals) | after evaluations (intervals) | max abs Δ end | Δ 2NLL |")
     print("|---|---|---|---|---|---|---|")
     for label, fit_args in cases():
@@ -68,6 +70,10 @@ def main():
         evaluations = [f"{r['evaluations']['total']} ({r['evaluations']['profile_intervals']})" for r in (b, a)]
         print(f"| {label} | {statistics.median(cpu['before']):.3f} | {statistics.median(cpu['after']):.3f} | {evaluations[0]} | {evaluations[1]} "
               f"| {worst:.1e} | {abs(a['twice_nll'] - b['twice_nll']):.1e} |", flush=True)
+        rows.append({"fit": label, "cpu_seconds": cpu, "evaluations": {"before": b["evaluations"], "after": a["evaluations"]},
+                     "max_abs_end_difference": worst, "twice_nll_difference": abs(a["twice_nll"] - b["twice_nll"])})
+    if args.output:
+        args.output.write_text(json.dumps({"before": args.before, "after": args.after, "repeat": args.repeat, "fits": rows}, indent=1) + "\n")
 
 
 if __name__ == "__main__":

@@ -120,10 +120,13 @@ struct FitProblem: Sendable {
         self.screen = screen
     }
 
-    /// 2NLL and its gradient over the free parameters, the others taken from `full`; `lowest`
-    /// is the evaluated point with the lowest finite 2NLL so far (the free parameters) and ∇2NLL
-    /// over all parameters there.
-    func withObjective<R>(_ body: (_ objective: ([Double], inout [Double]) -> Double, _ lowest: () -> (x: [Double], gradient: [Double])?) -> R) -> R {
+    /// 2NLL and its gradient over the free parameters, the others taken from `full`; 2NLL alone
+    /// (the same doubles, ``DifferentiableLikelihood/logLikelihood(_:data:)``); `lowest` is the
+    /// point evaluated with its gradient with the lowest finite 2NLL so far (the free parameters)
+    /// and ∇2NLL over all parameters there.
+    func withObjective<R>(
+        _ body: (_ objective: ([Double], inout [Double]) -> Double, _ value: @escaping ([Double]) -> Double, _ lowest: () -> (x: [Double], gradient: [Double])?) -> R
+    ) -> R {
         var full = start
         var gradient = [Double](repeating: 0, count: model.parameterCount)
         var lowest: (value: Double, x: [Double], gradient: [Double])? = nil
@@ -140,6 +143,9 @@ struct FitProblem: Sendable {
                 lowest = (f, x, gradient.map { -2 * $0 })
             }
             return f
+        }, { x in
+            for (k, i) in free.enumerated() { full[i] = x[k] }
+            return -2 * model.logLikelihood(full, data: data)
         }, { lowest.map { ($0.x, $0.gradient) } })
     }
 
@@ -177,19 +183,6 @@ struct FitProblem: Sendable {
             inverseHessian = conditioned.inverseHessian
         }
         var calls = 0
-        if !twiceNLL(startFull).isFinite {
-            calls += 1
-            let moved = domainStart(near: startFull)
-            calls += moved.evaluations
-            guard let point = moved.start else {
-                return FitResult(
-                    parameterNames: model.parameterNames, values: startFull, twiceNLL: .nan, status: .failed(reason: moved.reason),
-                    edm: .infinity, fixed: fixed, functionCalls: calls, covarianceStorage: nil, minuitUncertainties: nil,
-                    localMinima: [], degeneracyTolerance: 0, warmStart: nil, evaluations: FitEvaluations(localFit: calls))
-            }
-            startFull = point
-            inverseHessian = nil
-        }
         let lo = free.map { lower[$0] }, hi = free.map { upper[$0] }
         var minimizer = BoundedQuasiNewton()
         minimizer.edmTolerance = options.edmTolerance
@@ -205,34 +198,66 @@ struct FitProblem: Sendable {
             if ok != currentOK ? ok : outcome.value < current.value { best = outcome }
         }
         var fullGradient: [Double] = []
-        withObjective { objective, lowest in
+        var outsideDomain: String? = nil
+        withObjective { objective, value, lowest in
             defer {
                 if let lowest = lowest(), let outcome = best, lowest.x == outcome.x { fullGradient = lowest.gradient }
             }
-            let x0 = free.map { startFull[$0] }
-            consider(minimizer.minimize(start: x0, lower: lo, upper: hi, inverseHessian: inverseHessian, objective: objective), "BFGS")
+            var x0 = free.map { startFull[$0] }
+            // The domain check of the start is the minimiser's first evaluation, with the gradient
+            // (for a start inside the box, where the minimiser does not move it): one evaluation
+            // rather than a value-only one and then one with the gradient at the same point.
+            var known: (value: Double, gradient: [Double])? = nil
+            let startValue: Double
+            if (0..<free.count).allSatisfy({ lo[$0] <= x0[$0] && x0[$0] <= hi[$0] }) {
+                var g0 = [Double](repeating: 0, count: free.count)
+                startValue = objective(x0, &g0)
+                known = (startValue, g0)
+            } else {
+                startValue = twiceNLL(startFull)
+            }
+            if !startValue.isFinite {
+                calls += 1
+                let moved = domainStart(near: startFull)
+                calls += moved.evaluations
+                guard let point = moved.start else {
+                    outsideDomain = moved.reason
+                    return
+                }
+                startFull = point
+                inverseHessian = nil
+                x0 = free.map { startFull[$0] }
+                known = nil
+            }
+            consider(minimizer.minimize(start: x0, lower: lo, upper: hi, inverseHessian: inverseHessian, startEvaluation: known, value: value, objective: objective), "BFGS")
             if best!.failure == nil { return }
             // Retry 1: a fresh diagonal curvature estimate from the best point, a stricter line search.
             var strict = minimizer
             strict.armijo = 1e-6
             strict.maxIterations = 4 * minimizer.maxIterations
             let from = best!.value.isFinite ? best!.x : x0
-            consider(strict.minimize(start: from, lower: lo, upper: hi, objective: objective), "BFGS restarted")
+            consider(strict.minimize(start: from, lower: lo, upper: hi, value: value, objective: objective), "BFGS restarted")
             if best!.failure == nil { return }
             // Retry 2: an independent algorithm, NLopt LD_LBFGS, checked by BFGS from its answer.
             let nlopt = minimizeWithNLopt(start: best!.value.isFinite ? best!.x : x0, lower: lo, upper: hi, maxEvaluations: 100 * minimizer.maxIterations, objective: objective)
             calls += nlopt.evaluations
             if let error = nlopt.error { reasons.append("NLopt LD_LBFGS: \(error)") }
             if nlopt.value.isFinite {
-                consider(strict.minimize(start: nlopt.x, lower: lo, upper: hi, objective: objective), "BFGS after NLopt")
+                consider(strict.minimize(start: nlopt.x, lower: lo, upper: hi, value: value, objective: objective), "BFGS after NLopt")
                 if best!.failure == nil { return }
             }
             // Retry 3: the suggested inits.
             let inits = model.suggestedInits
             let x1 = free.map { min(max(inits[$0], lower[$0]), upper[$0]) }
             if x1 != x0 {
-                consider(strict.minimize(start: x1, lower: lo, upper: hi, objective: objective), "BFGS from the suggested inits")
+                consider(strict.minimize(start: x1, lower: lo, upper: hi, value: value, objective: objective), "BFGS from the suggested inits")
             }
+        }
+        if let reason = outsideDomain {
+            return FitResult(
+                parameterNames: model.parameterNames, values: startFull, twiceNLL: .nan, status: .failed(reason: reason),
+                edm: .infinity, fixed: fixed, functionCalls: calls, covarianceStorage: nil, minuitUncertainties: nil,
+                localMinima: [], degeneracyTolerance: 0, warmStart: nil, evaluations: FitEvaluations(localFit: calls))
         }
         let outcome = best!
         var values = startFull

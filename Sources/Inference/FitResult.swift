@@ -171,7 +171,11 @@ struct WarmStart: Sendable {
     /// ```
     /// x_j ← x_j + H_jp / H_pp · (v_p − x_p),   H_jk ← H_jk − H_jp H_pk / H_pp
     /// ```
-    /// nil when the new free set is not a subset of this one.
+    /// With H the inverse Hessian of 2NLL at the minimum, x is the linear prediction of the
+    /// conditional minimum (the minimum of the quadratic model of 2NLL at fixed θ_p) and H the
+    /// quadratic model's inverse Hessian over the remaining parameters (the Schur complement),
+    /// symmetric and positive definite when H is. nil when the new free set is not a subset of
+    /// this one.
     func conditioned(on target: [Double], freeIndices newIndices: [Int]) -> (start: [Double], inverseHessian: [Double])? {
         var position = [Int: Int]()
         for (k, i) in indices.enumerated() { position[i] = k }
@@ -185,13 +189,17 @@ struct WarmStart: Sendable {
             let delta = target[p] - x[p]
             x[p] = target[p]
             guard hpp > 0 else { continue }
-            for (kj, j) in indices.enumerated() where keep.contains(j) {
+            // Every parameter still free moves, the ones fixed next included: their conditional
+            // mean is where the next conditioning starts from (those done have H_jp = 0 by now).
+            for (kj, j) in indices.enumerated() where j != p {
                 x[j] += H[kj * m + kp] / hpp * delta
             }
+            // Row p as it was: the update sets it to zero, and every row needs the old one.
+            let pivotRow = Array(H[kp * m ..< (kp + 1) * m])
             for kj in 0..<m {
                 let hjp = H[kj * m + kp]
                 guard hjp != 0 else { continue }
-                for kk in 0..<m { H[kj * m + kk] -= hjp * H[kp * m + kk] / hpp }
+                for kk in 0..<m { H[kj * m + kk] -= hjp * pivotRow[kk] / hpp }
             }
         }
         let k = newIndices.count
