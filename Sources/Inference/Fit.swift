@@ -144,6 +144,7 @@ struct FitProblem: Sendable {
             }
             return f
         }, { x in
+            if cancellation?.isCancelled == true { return .nan }
             for (k, i) in free.enumerated() { full[i] = x[k] }
             return -2 * model.logLikelihood(full, data: data)
         }, { lowest.map { ($0.x, $0.gradient) } })
