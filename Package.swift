@@ -68,7 +68,7 @@ let package = Package(
         .testTarget(name: "InferenceTests", dependencies: ["Inference", "HistFactory", "EFTModifiers", "Morphing", "EFTJSON"]),
         .executableTarget(name: "InferenceBenchmark", dependencies: ["Inference", "HistFactory"], path: "Benchmarks/inference", exclude: ["bench_pyhf.py"]),
         .systemLibrary(name: "CHDF5", pkgConfig: "hdf5", providers: [.apt(["libhdf5-dev"])]),
-        .target(name: "EventDatabase", dependencies: ["CHDF5", "_Inflate", "Morphing", "EFTJSON"]),
+        .target(name: "EventDatabase", dependencies: ["CHDF5", "_Inflate", "Morphing", "EFTJSON", "_CKernels"]),
         .testTarget(name: "EventDatabaseTests", dependencies: ["EventDatabase", "Morphing", "_SeededRandom"]),
         .executableTarget(name: "EventDatabaseBenchmark", dependencies: ["EventDatabase", "_SeededRandom"], path: "Benchmarks/EventDatabase"),
         .target(name: "Plots", dependencies: ["HistFactory", "Inference"]),
