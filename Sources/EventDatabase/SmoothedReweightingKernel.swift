@@ -366,6 +366,9 @@ public struct SmoothedReweightingKernel: Sendable {
             return [a, b, da, db]
         }
         let isShift = systematics.map { $0.kind == .shift }
+        // Record order of the derivatives: coefficients, weight systematics, then shifts
+        // (`slotParameter[r]` is the q of record slot r).
+        let slotParameter = (0 ..< Q).filter { $0 < C || !isShift[$0 - C] } + (0 ..< Q).filter { $0 >= C && isShift[$0 - C] }
         let errors = _ChunkErrors()
 
         // Soundness of the unsafe pointers: every buffer is an immutable array (of `self` or a local)
@@ -391,6 +394,7 @@ public struct SmoothedReweightingKernel: Sendable {
                             derivativeValue.withUnsafeBufferPointer { dValue in
                                 alpha.withUnsafeBufferPointer { alpha in
                                     isShift.withUnsafeBufferPointer { isShift in
+                                     slotParameter.withUnsafeBufferPointer { slotParameter in
                                         _transforms.withUnsafeBufferPointer { transforms in
                                             partials.withUnsafeMutableBufferPointer { out in
                                                 let pass = _SmoothedPass(
@@ -399,7 +403,8 @@ public struct SmoothedReweightingKernel: Sendable {
                                                     coefficients: C, systematics: K, m: m.baseAddress,
                                                     derivativeStart: dStart.baseAddress!, derivativeCoefficient: dCoefficient.baseAddress,
                                                     derivativeValue: dValue.baseAddress, alpha: alpha.baseAddress, isShift: isShift.baseAddress,
-                                                    jacobian: jacobian, context: context, out: out.baseAddress!, stride: stride)
+                                                    slotParameter: slotParameter.baseAddress, jacobian: jacobian, context: context,
+                                                    out: out.baseAddress!, stride: stride)
                                                 DispatchQueue.concurrentPerform(iterations: chunkCount) { chunk in
                                                     do throws(EventDatabaseError) {
                                                         try pass.run(range: chunk * N / chunkCount ..< (chunk + 1) * N / chunkCount, out: pass.out + chunk * stride)
@@ -409,6 +414,7 @@ public struct SmoothedReweightingKernel: Sendable {
                                                 }
                                             }
                                         }
+                                     }
                                     }
                                 }
                             }
@@ -520,6 +526,8 @@ private struct _SmoothedPass: @unchecked Sendable {
     /// `(α₊, α₋, α₊′, α₋′)` of code4p per systematic.
     let alpha: UnsafePointer<Double>?
     let isShift: UnsafePointer<Bool>?
+    /// The parameter q of each record slot: coefficients, weight systematics, then shifts.
+    let slotParameter: UnsafePointer<Int>?
     let jacobian: Bool
     let context: Binning
     let out: UnsafeMutablePointer<Double>
@@ -567,71 +575,22 @@ private struct _SmoothedPass: @unchecked Sendable {
         withUnsafeTemporaryAllocation(of: UnsafePointer<Double>.self, capacity: max(T, 1)) { rowBuffer in
         let termRows = rowBuffer.baseAddress!
         withUnsafeTemporaryAllocation(of: Double.self, capacity: scratchCount) { scratch in
-            let w = scratch.baseAddress!, f = w + L, shifted = f + L, W = shifted + L, dw = W + L, slopes = dw + C * L
-            let dW = W + L + rows * L, ab = dW + Qp * L, xb = ab + T * L, sb = xb + L
+            // w, f, ∂w/∂c, ∂I/∂θ: the scratch of `efthf_event_sums`.
+            let w = scratch.baseAddress!, shifted = w + (2 + rows) * L, W = shifted + L
+            let dW = W + L, ab = dW + Qp * L, xb = ab + T * L, sb = xb + L
             let binSums = sb + 2 * K * L, binDerivatives = binSums + 2 * (B + 2)
             scratch.update(repeating: 0)
-            // Record order of the derivatives: coefficients, weight systematics, then shifts
-            // (`slotParameter[r]` is the q of record slot r).
             let shiftCount = jacobian ? (0 ..< K).filter { isShift![$0] }.count : 0, P = Q - shiftCount
-            var slotParameter: [Int] = []
-            for q in 0 ..< Q where q < C || !isShift![q - C] { slotParameter.append(q) }
-            for q in 0 ..< Q where q >= C && isShift![q - C] { slotParameter.append(q) }
+            var terms = efthf_event_terms(
+                terms: T, m: m, derivativeStart: derivativeStart, derivativeCoefficient: derivativeCoefficient, derivativeValue: derivativeValue,
+                coefficients: C, systematics: K, alpha: alpha, isShift: isShift, slotParameter: slotParameter, slots: Q, paddedSlots: Qp)
+            // Sound: `termRows` holds T pointers; a pointer to a non-optional pointer is read as one to an optional.
+            let rowTable = UnsafeRawPointer(termRows).assumingMemoryBound(to: UnsafePointer<Double>?.self)
             /// One block of `n` kept events: term t at `termRows[t]`, the observable and systematics
             /// gathered into `xb` and `sb`.
             func process(_ n: Int) {
-                // w_e = Σ_t a_et m_t, added in the order t = 0, 1, … (four terms per sweep: a quarter
-                // of the loads and stores of w, the same roundings), and ∂w_e/∂c_i = Σ_t a_et ∂m_t/∂c_i.
-                w.update(repeating: 0, count: n)
-                var t = 0
-                while t + 4 <= T {
-                    let a1 = termRows[t], a2 = termRows[t + 1], a3 = termRows[t + 2], a4 = termRows[t + 3]
-                    let m1 = m![t], m2 = m![t + 1], m3 = m![t + 2], m4 = m![t + 3]
-                    for i in 0 ..< n { w[i] = w[i] + a1[i] * m1 + a2[i] * m2 + a3[i] * m3 + a4[i] * m4 }
-                    t += 4
-                }
-                while t < T {
-                    let at = termRows[t], mt = m![t]
-                    for i in 0 ..< n { w[i] += at[i] * mt }
-                    t += 1
-                }
-                if jacobian { dw.update(repeating: 0, count: C * L) }
-                for t in 0 ..< T {
-                    let at = termRows[t]
-                    for j in derivativeStart[t] ..< derivativeStart[t + 1] {
-                        let row = dw + derivativeCoefficient![j] * L, d = derivativeValue![j]
-                        for i in 0 ..< n { row[i] += at[i] * d }
-                    }
-                }
-                // f_e = 1 + Σ_{weight} I_ek and x_e(θ) = x_e + Σ_{shift} I_ek, I = α₊δ₊ + α₋δ₋.
-                f.update(repeating: 1, count: n)
-                shifted.update(from: xb, count: n)
-                for k in 0 ..< K {
-                    let up = sb + k * L, down = sb + (K + k) * L
-                    let target = isShift![k] ? shifted : f
-                    let ap = alpha![4 * k], am = alpha![4 * k + 1]
-                    for i in 0 ..< n { target[i] += ap * up[i] + am * down[i] }
-                    if jacobian {
-                        // Weight: ∂W/∂θ_k = w ∂I/∂θ_k; shift: ∂x/∂θ_k = ∂I/∂θ_k (times W ∂p/∂x per bin).
-                        let row = slopes + k * L, dp = alpha![4 * k + 2], dm = alpha![4 * k + 3]
-                        if isShift![k] {
-                            for i in 0 ..< n { row[i] = dp * up[i] + dm * down[i] }
-                        } else {
-                            for i in 0 ..< n { row[i] = w[i] * (dp * up[i] + dm * down[i]) }
-                        }
-                    }
-                }
-                for i in 0 ..< n { W[i] = w[i] * f[i] }
-                // ∂W/∂q per event, in record-slot order: ∂w/∂c_i · f, or the slope row of θ_k.
-                for (r, q) in slotParameter.enumerated() {
-                    if q < C {
-                        let row = dw + q * L
-                        for i in 0 ..< n { dW[i &* Qp &+ r] = row[i] * f[i] }
-                    } else {
-                        let row = slopes + (q - C) * L
-                        for i in 0 ..< n { dW[i &* Qp &+ r] = row[i] }
-                    }
-                }
+                // The per-event sums (weights, factors, shifted observables, ∂W/∂q), in C.
+                efthf_event_sums(&terms, n, rowTable, xb, sb, w, W, shifted, dW, jacobian ? 1 : 0, context.avx2 ? 1 : 0)
                 guard context.width > 0 else {
                     // h = 0: the sharp bin, p = 1 and ∂p/∂x = 0 (only weight systematics and
                     // coefficients have derivatives).
@@ -726,7 +685,8 @@ private struct _SmoothedPass: @unchecked Sendable {
                 out[b] = binSums[2 * (b + 1)]
                 out[B + b] = binSums[2 * (b + 1) + 1]
                 let record = binDerivatives + (b + 1) * 2 * Qp
-                for (r, q) in slotParameter.enumerated() {
+                for r in 0 ..< Q {
+                    let q = slotParameter![r]
                     out[2 * B + q * B + b] = record[r]
                     out[2 * B + Q * B + q * B + b] = record[Qp + r]
                 }

@@ -80,6 +80,7 @@ INLINE void smoothed_block(const efthf_smoothing *restrict s, ptrdiff_t n, const
     for (ptrdiff_t i = 0; i < n; i++) t[i] = first[i] < end[i] ? exp(t[i]) : 1;
 
     const v4d one = splat4(1), zero = splat4(0), inverseWidth = splat4(s->inverseWidth);
+    const v4i lastShareSlot = {P, P, P, P};
     const double *restrict ratios = s->ratios, *restrict windowEdges = s->windowEdges;
     for (ptrdiff_t i = 0; i < n; i++) {
         const ptrdiff_t a = first[i], c = end[i], bins = c - a + 1;
@@ -132,8 +133,9 @@ INLINE void smoothed_block(const efthf_smoothing *restrict s, ptrdiff_t n, const
             if (jacobian) {
                 const v4d twiceWp = splat4(2 * Wp), byP = splat4(share), Wdp = splat4(w * dpdx);
                 double *restrict r0 = record + j * 2 * Q;
-                for (ptrdiff_t r = 0; r < Q; r += 4) {
-                    const v4i scaledByShare = (v4i)((v4d){(double)r, (double)(r + 1), (double)(r + 2), (double)(r + 3)} < splat4((double)P));
+                v4i slot = {0, 1, 2, 3};
+                for (ptrdiff_t r = 0; r < Q; r += 4, slot += 4) {
+                    const v4i scaledByShare = (v4i)(slot < lastShareSlot);
                     const v4d dd = load4(d + r) * select4(scaledByShare, byP, Wdp);
                     store4(r0 + r, load4(r0 + r) + dd);
                     store4(r0 + Q + r, load4(r0 + Q + r) + twiceWp * dd);
@@ -141,6 +143,78 @@ INLINE void smoothed_block(const efthf_smoothing *restrict s, ptrdiff_t n, const
             }
         }
     }
+}
+
+/// The per-event sums of one block (see the header), in the order of the formulae: terms t = 0, 1, …
+/// (four per sweep, added one after the other), systematics k = 0, 1, ….
+INLINE void event_sums(const efthf_event_terms *restrict p, ptrdiff_t n, const double *const *rows, const double *restrict x,
+                       const double *restrict systematicRows, double *restrict scratch, double *restrict W, double *restrict shifted,
+                       double *restrict dW, const int jacobian) {
+    const ptrdiff_t T = p->terms, C = p->coefficients, K = p->systematics, L = EFTHF_SMOOTHED_BLOCK;
+    const double *restrict m = p->m;
+    double *restrict w = scratch, *restrict f = w + L, *restrict dw = f + L, *restrict slopes = dw + C * L;
+    for (ptrdiff_t i = 0; i < n; i++) w[i] = 0;
+    ptrdiff_t t = 0;
+    for (; t + 4 <= T; t += 4) {
+        const double *restrict a1 = rows[t], *restrict a2 = rows[t + 1], *restrict a3 = rows[t + 2], *restrict a4 = rows[t + 3];
+        const double m1 = m[t], m2 = m[t + 1], m3 = m[t + 2], m4 = m[t + 3];
+        for (ptrdiff_t i = 0; i < n; i++) w[i] = w[i] + a1[i] * m1 + a2[i] * m2 + a3[i] * m3 + a4[i] * m4;
+    }
+    for (; t < T; t++) {
+        const double *restrict a = rows[t];
+        const double mt = m[t];
+        for (ptrdiff_t i = 0; i < n; i++) w[i] = w[i] + a[i] * mt;
+    }
+    if (jacobian) {
+        for (ptrdiff_t i = 0; i < C * L; i++) dw[i] = 0;
+        for (t = 0; t < T; t++) {
+            const double *restrict a = rows[t];
+            for (ptrdiff_t j = p->derivativeStart[t]; j < p->derivativeStart[t + 1]; j++) {
+                double *restrict row = dw + p->derivativeCoefficient[j] * L;
+                const double d = p->derivativeValue[j];
+                for (ptrdiff_t i = 0; i < n; i++) row[i] = row[i] + a[i] * d;
+            }
+        }
+    }
+    for (ptrdiff_t i = 0; i < n; i++) {
+        f[i] = 1;
+        shifted[i] = x[i];
+    }
+    for (ptrdiff_t k = 0; k < K; k++) {
+        const double *restrict up = systematicRows + k * L, *restrict down = systematicRows + (K + k) * L;
+        double *restrict target = p->isShift[k] ? shifted : f;
+        const double ap = p->alpha[4 * k], am = p->alpha[4 * k + 1];
+        for (ptrdiff_t i = 0; i < n; i++) target[i] = target[i] + (ap * up[i] + am * down[i]);
+        if (jacobian) {
+            // Weight: ∂W/∂θ_k = w ∂I/∂θ_k; shift: ∂x/∂θ_k = ∂I/∂θ_k (times W ∂p/∂x per bin).
+            double *restrict row = slopes + k * L;
+            const double dp = p->alpha[4 * k + 2], dm = p->alpha[4 * k + 3];
+            if (p->isShift[k])
+                for (ptrdiff_t i = 0; i < n; i++) row[i] = dp * up[i] + dm * down[i];
+            else
+                for (ptrdiff_t i = 0; i < n; i++) row[i] = w[i] * (dp * up[i] + dm * down[i]);
+        }
+    }
+    for (ptrdiff_t i = 0; i < n; i++) W[i] = w[i] * f[i];
+    if (!jacobian) return;
+    // ∂W/∂q per event in record-slot order: ∂w/∂c_i · f, or the slope row of θ_k.
+    const ptrdiff_t Q = p->slots, stride = p->paddedSlots;
+    for (ptrdiff_t r = 0; r < Q; r++) {
+        const ptrdiff_t q = p->slotParameter[r];
+        if (q < C) {
+            const double *restrict row = dw + q * L;
+            for (ptrdiff_t i = 0; i < n; i++) dW[i * stride + r] = row[i] * f[i];
+        } else {
+            const double *restrict row = slopes + (q - C) * L;
+            for (ptrdiff_t i = 0; i < n; i++) dW[i * stride + r] = row[i];
+        }
+    }
+}
+
+static void sums_portable(const efthf_event_terms *p, ptrdiff_t n, const double *const *rows, const double *x, const double *sys,
+                          double *scratch, double *W, double *shifted, double *dW, int jacobian) {
+    if (jacobian) event_sums(p, n, rows, x, sys, scratch, W, shifted, dW, 1);
+    else event_sums(p, n, rows, x, sys, scratch, W, shifted, dW, 0);
 }
 
 static void block_values_portable(const efthf_smoothing *s, ptrdiff_t n, const double *W, const double *x, double *values) {
@@ -175,9 +249,28 @@ __attribute__((target("avx2"))) static void block_jacobian_avx2(const efthf_smoo
                                                                  double *values, double *derivatives) {
     smoothed_block(s, n, W, x, dW, Q, P, values, derivatives, 1);
 }
+__attribute__((target("avx2"))) static void sums_avx2(const efthf_event_terms *p, ptrdiff_t n, const double *const *rows, const double *x,
+                                                       const double *sys, double *scratch, double *W, double *shifted, double *dW,
+                                                       int jacobian) {
+    if (jacobian) event_sums(p, n, rows, x, sys, scratch, W, shifted, dW, 1);
+    else event_sums(p, n, rows, x, sys, scratch, W, shifted, dW, 0);
+}
 #else
 int efthf_avx2_available(void) { return 0; }
 #endif
+
+void efthf_event_sums(const efthf_event_terms *terms, ptrdiff_t n, const double *const *termRows, const double *x,
+                      const double *systematicRows, double *scratch, double *W, double *shifted, double *dW, int jacobian,
+                      int useAVX2) {
+#if defined(__x86_64__)
+    if (useAVX2) {
+        sums_avx2(terms, n, termRows, x, systematicRows, scratch, W, shifted, dW, jacobian);
+        return;
+    }
+#endif
+    (void)useAVX2;
+    sums_portable(terms, n, termRows, x, systematicRows, scratch, W, shifted, dW, jacobian);
+}
 
 void efthf_smoothed_block(const efthf_smoothing *s, ptrdiff_t n, const double *W, const double *x, int jacobian, const double *dW,
                           ptrdiff_t Q, ptrdiff_t P, double *values, double *derivatives, int useAVX2) {

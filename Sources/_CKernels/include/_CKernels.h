@@ -122,6 +122,37 @@ typedef struct efthf_smoothing {
     int fold;
 } efthf_smoothing;
 
+/// The terms and systematics of one evaluation for `efthf_event_sums`.
+typedef struct efthf_event_terms {
+    /// The T terms read: m_t; term t's non-zero ∂m_t/∂c_i are `derivativeValue[j]` for
+    /// i = `derivativeCoefficient[j]`, j in `derivativeStart[t] ..< derivativeStart[t + 1]`.
+    ptrdiff_t terms;
+    const double *m;
+    const ptrdiff_t *derivativeStart;
+    const ptrdiff_t *derivativeCoefficient;
+    const double *derivativeValue;
+    /// C and K; (α₊, α₋, α₊′, α₋′) of code4p per systematic, and whether it is a shift.
+    ptrdiff_t coefficients, systematics;
+    const double *alpha;
+    const _Bool *isShift;
+    /// The parameter q of each of the Q record slots; Q and its multiple of four.
+    const ptrdiff_t *slotParameter;
+    ptrdiff_t slots, paddedSlots;
+} efthf_event_terms;
+
+/// The per-event sums of `n ≤ EFTHF_SMOOTHED_BLOCK` events, with term t's coefficients at
+/// `termRows[t][i]`, the observable at `x[i]` and the K up then K down rows (δ±) at
+/// `systematicRows[(k or K + k)·EFTHF_SMOOTHED_BLOCK + i]`:
+///
+///     w = Σ_t a_t m_t,   f = 1 + Σ_{weight} (α₊δ₊ + α₋δ₋),   shifted = x + Σ_{shift} (α₊δ₊ + α₋δ₋),   W = w f
+///
+/// in the order t = 0, 1, …, k = 0, 1, …; with `jacobian`, `dW[i·paddedSlots + r]` = ∂(w f)/∂c_q = f Σ_t a_t ∂m_t/∂c_q,
+/// w (α₊′δ₊ + α₋′δ₋) for a weight θ_q, or ∂x/∂θ_q = α₊′δ₊ + α₋′δ₋ for a shift (q = slotParameter[r]).
+/// `scratch` holds (2 + C + K)·EFTHF_SMOOTHED_BLOCK doubles. The AVX2 instantiation (`useAVX2`) gives the same doubles.
+void efthf_event_sums(const efthf_event_terms *terms, ptrdiff_t n, const double *const *termRows, const double *x,
+                      const double *systematicRows, double *scratch, double *W, double *shifted, double *dW, int jacobian,
+                      int useAVX2);
+
 /// 1 when the CPU and the operating system support AVX2, else 0; always 0 on other architectures.
 int efthf_avx2_available(void);
 
