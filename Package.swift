@@ -30,7 +30,8 @@ let package = Package(
         // `morphing` and `event_database` modifier types, registered through `ModifierSet.efthf`,
         // and what reads or writes them (exports to pyhf, POPxf, reinterpretation).
         .target(name: "EFTModifiers", dependencies: ["HistFactory", "Morphing", "EventDatabase", "EFTJSON"]),
-        // The likelihood kernel's AVX inner loops, in C (runtime dispatch, no compiler flags).
+        // The AVX inner loops of the likelihood kernel and of the smoothed per-event kernel, in C
+        // (runtime dispatch, no compiler flags).
         .target(name: "_CKernels"),
         // Polynomial morphing in Wilson coefficients: term sets, evaluation with gradient,
         // benchmark-point inversion, STXS parametrisations. Pure maths, no HistFactory dependency.
@@ -68,7 +69,7 @@ let package = Package(
         .testTarget(name: "InferenceTests", dependencies: ["Inference", "HistFactory", "EFTModifiers", "Morphing", "EFTJSON"]),
         .executableTarget(name: "InferenceBenchmark", dependencies: ["Inference", "HistFactory"], path: "Benchmarks/inference", exclude: ["bench_pyhf.py"]),
         .systemLibrary(name: "CHDF5", pkgConfig: "hdf5", providers: [.apt(["libhdf5-dev"])]),
-        .target(name: "EventDatabase", dependencies: ["CHDF5", "_Inflate", "Morphing", "EFTJSON"]),
+        .target(name: "EventDatabase", dependencies: ["CHDF5", "_Inflate", "Morphing", "EFTJSON", "_CKernels"]),
         .testTarget(name: "EventDatabaseTests", dependencies: ["EventDatabase", "Morphing", "_SeededRandom"]),
         .executableTarget(name: "EventDatabaseBenchmark", dependencies: ["EventDatabase", "_SeededRandom"], path: "Benchmarks/EventDatabase"),
         .target(name: "Plots", dependencies: ["HistFactory", "Inference"]),

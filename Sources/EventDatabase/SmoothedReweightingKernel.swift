@@ -1,6 +1,7 @@
 import Dispatch
 import Foundation
 import Morphing
+import _CKernels
 
 /// A per-event systematic of an event database used as a nuisance parameter `θ` of a template
 /// (Specs/event-database.md, "Systematics as nuisance parameters").
@@ -47,10 +48,10 @@ public struct EventSystematic: Sendable, Hashable {
 /// ``Binning/Flow/drop`` the tails beyond the outer edges are lost. Truncation: `G_k` is set to
 /// exactly 0 for `e_k < x − 40h` and 1 for `e_k > x + 40h` (the logistic differs from these by less
 /// than `e^{−40} ≈ 4.2·10⁻¹⁸`), so only edges within `40h` of an event are evaluated, and an event
-/// with none is binned as by the sharp kernel, with no `exp` (``_SmoothingContext/cutoff``). The
-/// evaluated edges of an event take one `exp`, at the edge nearest it, and precomputed ratios of
-/// neighbouring edges' `e^{−z}` (``_SmoothingContext/logistics(a:c:r:nearestTerm:densities:edgeG:edgeDensity:)``;
-/// each `G_k` within `(63 + s)u` of the logistic, `s` edges from the nearest, Specs/event-database.md).
+/// with none is binned as by the sharp kernel, with no `exp` (``_SmoothingTables/cutoff``). The
+/// evaluated edges of an event take one `exp`, at the first of them, and precomputed factors
+/// `e^{(e_a − e_{a+j})/h}` for the next seven (each `G_k` within `64u` of the logistic,
+/// Specs/event-database.md); the bin assignment is C (`efthf_smoothed_block`, AVX2 where available).
 ///
 /// Derivatives, per event and touched bin (`W = w f`, `g(z) = F(z)(1 − F(z))`):
 ///
@@ -105,8 +106,8 @@ public struct SmoothedReweightingKernel: Sendable {
     /// columns' then the down columns'.
     internal let _transforms: [_ColumnTransform]
     internal let _locator: _BinLocator
-    /// The ratios of neighbouring edges' logistic terms (``_SmoothingContext/ratios(edges:width:)``).
-    internal let _edgeRatios: [Double]
+    /// The binning's tables for the logistic (``_SmoothingTables``).
+    internal let _tables: _SmoothingTables
     /// The latest evaluations, shared by the kernel's copies (``_EvaluationMemo``).
     internal let _memo = _EvaluationMemo()
 
@@ -205,7 +206,7 @@ public struct SmoothedReweightingKernel: Sendable {
         _kept = kept
         _transforms = transforms
         _locator = _BinLocator(binning)
-        _edgeRatios = _SmoothingContext.ratios(edges: binning.edges, width: smoothingWidth)
+        _tables = _SmoothingTables(edges: binning.edges, width: smoothingWidth, fold: binning.flow == .foldIntoEdgeBins)
     }
 
     /// Whether evaluations read (some of) the columns from the file.
@@ -326,6 +327,14 @@ public struct SmoothedReweightingKernel: Sendable {
         precondition(coefficients.count == coefficientNames.count, "\(coefficients.count) coefficients, expected \(coefficientNames.count)")
         precondition(nuisance.count == systematics.count, "\(nuisance.count) nuisance parameters, expected \(systematics.count)")
         if let known = _memo.evaluation(coefficients: coefficients, nuisance: nuisance, jacobian: jacobian) { return known }
+        let evaluation = try _pass(coefficients: coefficients, nuisance: nuisance, jacobian: jacobian, avx2: _SmoothingTables.avx2)
+        _memo.insert(evaluation, coefficients: coefficients, nuisance: nuisance, jacobian: jacobian)
+        return evaluation
+    }
+
+    /// One pass over the events, with the AVX2 or the portable instantiation of the bin assignment
+    /// (`avx2` only where it is available; both give the same doubles).
+    internal func _pass(coefficients: [Double], nuisance: [Double], jacobian: Bool, avx2: Bool) throws(EventDatabaseError) -> Evaluation {
         let B = binning.binCount, C = coefficientNames.count, K = systematics.count, N = eventCount
         let Q = jacobian ? C + K : 0
         let stride = 2 * B + 2 * Q * B
@@ -357,18 +366,26 @@ public struct SmoothedReweightingKernel: Sendable {
             return [a, b, da, db]
         }
         let isShift = systematics.map { $0.kind == .shift }
+        // Record order of the derivatives: coefficients, weight systematics, then shifts
+        // (`slotParameter[r]` is the q of record slot r).
+        let slotParameter = (0 ..< Q).filter { $0 < C || !isShift[$0 - C] } + (0 ..< Q).filter { $0 >= C && isShift[$0 - C] }
         let errors = _ChunkErrors()
 
         // Soundness of the unsafe pointers: every buffer is an immutable array (of `self` or a local)
         // that outlives the synchronous `concurrentPerform`; the chunks partition the kept events
         // `0..<N`, and each reads only its own events' pieces (``_ColumnSource/forEachPiece``); each
         // chunk writes only its own `stride` doubles of `partials`; edges read are `0...B` and bins
-        // touched come from `_SmoothingContext.logistics` and `sharpBin`, inside `0..<B`; ratios read are `0..<2B`.
+        // touched are −1 … B, inside the chunk's padded records (`efthf_smoothed_block`); the tables
+        // hold B + 9 window edges and 8(B + 2) factors, as it reads (``_SmoothingTables``).
         _locator.edges.withUnsafeBufferPointer { edges in
-          _edgeRatios.withUnsafeBufferPointer { ratios in
-            let context = _SmoothingContext(
-                locator: _locator, edges: edges.baseAddress!, ratios: smoothingWidth > 0 ? ratios.baseAddress : nil, width: smoothingWidth,
-                binCount: B, fold: binning.flow == .foldIntoEdgeBins)
+          _tables.ratios.withUnsafeBufferPointer { ratios in
+           _tables.windowEdges.withUnsafeBufferPointer { windowEdges in
+            let context = _SmoothedPass.Binning(
+                locator: _locator, edges: edges.baseAddress!, avx2: avx2,
+                smoothing: efthf_smoothing(
+                    binCount: B, edges: edges.baseAddress, windowEdges: windowEdges.baseAddress, ratios: ratios.baseAddress,
+                    width: smoothingWidth, inverseWidth: smoothingWidth > 0 ? 1 / smoothingWidth : 0,
+                    reach: _SmoothingTables.cutoff * smoothingWidth, fold: binning.flow == .foldIntoEdgeBins ? 1 : 0))
             (_kept ?? []).withUnsafeBufferPointer { kept in
               activeTerms.withUnsafeBufferPointer { activeTerms in
                 m.withUnsafeBufferPointer { m in
@@ -377,6 +394,7 @@ public struct SmoothedReweightingKernel: Sendable {
                             derivativeValue.withUnsafeBufferPointer { dValue in
                                 alpha.withUnsafeBufferPointer { alpha in
                                     isShift.withUnsafeBufferPointer { isShift in
+                                     slotParameter.withUnsafeBufferPointer { slotParameter in
                                         _transforms.withUnsafeBufferPointer { transforms in
                                             partials.withUnsafeMutableBufferPointer { out in
                                                 let pass = _SmoothedPass(
@@ -385,7 +403,8 @@ public struct SmoothedReweightingKernel: Sendable {
                                                     coefficients: C, systematics: K, m: m.baseAddress,
                                                     derivativeStart: dStart.baseAddress!, derivativeCoefficient: dCoefficient.baseAddress,
                                                     derivativeValue: dValue.baseAddress, alpha: alpha.baseAddress, isShift: isShift.baseAddress,
-                                                    jacobian: jacobian, context: context, out: out.baseAddress!, stride: stride)
+                                                    slotParameter: slotParameter.baseAddress, jacobian: jacobian, context: context,
+                                                    out: out.baseAddress!, stride: stride)
                                                 DispatchQueue.concurrentPerform(iterations: chunkCount) { chunk in
                                                     do throws(EventDatabaseError) {
                                                         try pass.run(range: chunk * N / chunkCount ..< (chunk + 1) * N / chunkCount, out: pass.out + chunk * stride)
@@ -395,6 +414,7 @@ public struct SmoothedReweightingKernel: Sendable {
                                                 }
                                             }
                                         }
+                                     }
                                     }
                                 }
                             }
@@ -403,6 +423,7 @@ public struct SmoothedReweightingKernel: Sendable {
                 }
               }
             }
+           }
           }
         }
         if let error = errors.first { throw error }
@@ -416,7 +437,6 @@ public struct SmoothedReweightingKernel: Sendable {
             variances: total[B ..< 2 * B].map { $0 * n2 },
             yieldJacobian: total[2 * B ..< 2 * B + Q * B].map { $0 * n },
             varianceJacobian: total[2 * B + Q * B ..< stride].map { $0 * n2 })
-        _memo.insert(evaluation, coefficients: coefficients, nuisance: nuisance, jacobian: jacobian)
         return evaluation
     }
 
@@ -506,179 +526,92 @@ private struct _SmoothedPass: @unchecked Sendable {
     /// `(α₊, α₋, α₊′, α₋′)` of code4p per systematic.
     let alpha: UnsafePointer<Double>?
     let isShift: UnsafePointer<Bool>?
+    /// The parameter q of each record slot: coefficients, weight systematics, then shifts.
+    let slotParameter: UnsafePointer<Int>?
     let jacobian: Bool
-    let context: _SmoothingContext
+    let context: Binning
     let out: UnsafeMutablePointer<Double>
     let stride: Int
 
     /// Events per block: the per-event quantities of a block (weight, factor, shifted observable,
     /// weight derivatives) stay in L1 while the columns stream through once.
-    static let blockSize = 128
+    static let blockSize = Int(EFTHF_SMOOTHED_BLOCK)
+
+    /// The binning and its tables for the bin assignment; the pointers are valid while `run` executes.
+    struct Binning {
+        let locator: _BinLocator
+        let edges: UnsafePointer<Double>
+        /// Whether to call the AVX2 instantiation of `efthf_smoothed_block`.
+        let avx2: Bool
+        var smoothing: efthf_smoothing
+        var binCount: Int { smoothing.binCount }
+        var width: Double { smoothing.width }
+    }
 
     /// One chunk of events into `out` (layout ν (B), Σw² (B), ∂ν (Q·B), ∂Σw² (Q·B)).
     ///
     /// Per block, the per-event sums run as sweeps over contiguous column segments (they
     /// vectorise), each event's terms added in the order t = 0, 1, …, T − 1 and systematics in
     /// the order k = 0, 1, …, K − 1, and the derivatives `∂W/∂q` of the block are laid out event
-    /// by event; then the bin assignment and the accumulation go event by event, into one record
-    /// per bin `(ν, Σw², ∂ν/∂q…, ∂Σw²/∂q…)` so that the Q derivatives of a touched bin are
-    /// contiguous (the update vectorises). Every sum receives the same terms in the same order as
-    /// the event-by-event formula, so the result does not depend on the blocking.
+    /// by event; then the bin assignment (`efthf_smoothed_block`) goes event by event, into
+    /// `(ν, Σw²)` per bin and one record per bin `(∂ν/∂q…, ∂Σw²/∂q…)` so that the Q derivatives of
+    /// a touched bin are contiguous (the update vectorises). Every sum receives the same terms in
+    /// the same order as the event-by-event formula, so the result does not depend on the blocking.
     func run(range: Range<Int>, out: UnsafeMutablePointer<Double>) throws(EventDatabaseError) {
         guard !range.isEmpty else { return }
         let T = terms, C = coefficients, K = systematics, B = context.binCount
-        let Q = jacobian ? C + K : 0, L = Self.blockSize, R = 2 + 2 * Q
-        // Scratch: w, f, x(θ) per event of the block, ∂w/∂c_i (C rows) and ∂I/∂θ_k (K rows) per
-        // event; ∂W/∂q of the block event-major (Q per event, in record-slot order); the bin
-        // records; the bin assignment of one event (bins, p, ∂p/∂x) and its edges' (G, g).
+        let Q = jacobian ? C + K : 0, L = Self.blockSize
         let rows = jacobian ? C + K : 0
-        // Then the gathered block: T coefficient rows, the observable, 2K systematic rows (of L).
-        // Last, per event of the block its window (a, c, r) and t_r (``_SmoothingContext``).
-        let scratchCount = (3 + rows) * L + Q * L + R * B + 3 * B + 2 * (B + 1) + (T + 1 + 2 * K) * L + 4 * L
+        // ∂W/∂q per event, Qp slots (Q rounded up to a multiple of four; the padding slots stay 0).
+        let Qp = (Q + 3) & ~3
+        // Scratch: w, f, x(θ), W per event of the block, ∂w/∂c_i (C rows) and ∂I/∂θ_k (K rows) per
+        // event; ∂W/∂q of the block event-major (Qp per event, in record-slot order); then the
+        // gathered block: T coefficient rows, the observable, 2K systematic rows (of L). Last, per
+        // bin −1 … B (−1 and B padding) its (ν, Σw²) and, with Jacobians, its ∂ν/∂q (Qp) and ∂Σw²/∂q (Qp).
+        let scratchCount = (4 + rows) * L + Qp * L + (T + 1 + 2 * K) * L + 2 * (B + 2) + 2 * Qp * (B + 2)
         var failure: EventDatabaseError? = nil
         // The coefficient rows of the block being processed: gathered into `ab`, or (every event
         // kept, the block inside one piece) the piece's own columns, read without a copy.
         withUnsafeTemporaryAllocation(of: UnsafePointer<Double>.self, capacity: max(T, 1)) { rowBuffer in
         let termRows = rowBuffer.baseAddress!
         withUnsafeTemporaryAllocation(of: Double.self, capacity: scratchCount) { scratch in
-            let w = scratch.baseAddress!, f = w + L, shifted = f + L, dw = shifted + L, slopes = dw + C * L
-            let dW = shifted + L + rows * L, records = dW + Q * L
-            let binsAsDoubles = records + R * B, p = binsAsDoubles + B, dp = p + B, edgeG = dp + B, edgeDensity = edgeG + (B + 1)
-            // Sound: B doubles reused as B Ints (same size and alignment), only ever accessed as Int.
-            let bins = UnsafeMutableRawPointer(binsAsDoubles).bindMemory(to: Int.self, capacity: B)
-            let ab = edgeDensity + (B + 1), xb = ab + T * L, sb = xb + L, nearestTerm = sb + 2 * K * L
-            // Sound: 3L doubles reused as 3L Ints, as `bins`.
-            let windows = UnsafeMutableRawPointer(nearestTerm + L).bindMemory(to: Int.self, capacity: 3 * L)
-            records.update(repeating: 0, count: R * B)
-            // Record order of the derivatives: coefficients, weight systematics, then shifts
-            // (`slotParameter[r]` is the q of record slot r).
+            // w, f, ∂w/∂c, ∂I/∂θ: the scratch of `efthf_event_sums`.
+            let w = scratch.baseAddress!, shifted = w + (2 + rows) * L, W = shifted + L
+            let dW = W + L, ab = dW + Qp * L, xb = ab + T * L, sb = xb + L
+            let binSums = sb + 2 * K * L, binDerivatives = binSums + 2 * (B + 2)
+            scratch.update(repeating: 0)
             let shiftCount = jacobian ? (0 ..< K).filter { isShift![$0] }.count : 0, P = Q - shiftCount
-            var slotParameter: [Int] = []
-            for q in 0 ..< Q where q < C || !isShift![q - C] { slotParameter.append(q) }
-            for q in 0 ..< Q where q >= C && isShift![q - C] { slotParameter.append(q) }
+            var terms = efthf_event_terms(
+                terms: T, m: m, derivativeStart: derivativeStart, derivativeCoefficient: derivativeCoefficient, derivativeValue: derivativeValue,
+                coefficients: C, systematics: K, alpha: alpha, isShift: isShift, slotParameter: slotParameter, slots: Q, paddedSlots: Qp)
+            // Sound: `termRows` holds T pointers; a pointer to a non-optional pointer is read as one to an optional.
+            let rowTable = UnsafeRawPointer(termRows).assumingMemoryBound(to: UnsafePointer<Double>?.self)
             /// One block of `n` kept events: term t at `termRows[t]`, the observable and systematics
             /// gathered into `xb` and `sb`.
             func process(_ n: Int) {
-                // w_e = Σ_t a_et m_t, added in the order t = 0, 1, … (four terms per sweep: a quarter
-                // of the loads and stores of w, the same roundings), and ∂w_e/∂c_i = Σ_t a_et ∂m_t/∂c_i.
-                w.update(repeating: 0, count: n)
-                var t = 0
-                while t + 4 <= T {
-                    let a1 = termRows[t], a2 = termRows[t + 1], a3 = termRows[t + 2], a4 = termRows[t + 3]
-                    let m1 = m![t], m2 = m![t + 1], m3 = m![t + 2], m4 = m![t + 3]
-                    for i in 0 ..< n { w[i] = w[i] + a1[i] * m1 + a2[i] * m2 + a3[i] * m3 + a4[i] * m4 }
-                    t += 4
-                }
-                while t < T {
-                    let at = termRows[t], mt = m![t]
-                    for i in 0 ..< n { w[i] += at[i] * mt }
-                    t += 1
-                }
-                if jacobian { dw.update(repeating: 0, count: C * L) }
-                for t in 0 ..< T {
-                    let at = termRows[t]
-                    for j in derivativeStart[t] ..< derivativeStart[t + 1] {
-                        let row = dw + derivativeCoefficient![j] * L, d = derivativeValue![j]
-                        for i in 0 ..< n { row[i] += at[i] * d }
-                    }
-                }
-                // f_e = 1 + Σ_{weight} I_ek and x_e(θ) = x_e + Σ_{shift} I_ek, I = α₊δ₊ + α₋δ₋.
-                f.update(repeating: 1, count: n)
-                shifted.update(from: xb, count: n)
-                for k in 0 ..< K {
-                    let up = sb + k * L, down = sb + (K + k) * L
-                    let target = isShift![k] ? shifted : f
-                    let ap = alpha![4 * k], am = alpha![4 * k + 1]
-                    for i in 0 ..< n { target[i] += ap * up[i] + am * down[i] }
-                    if jacobian {
-                        // Weight: ∂W/∂θ_k = w ∂I/∂θ_k; shift: ∂x/∂θ_k = ∂I/∂θ_k (times W ∂p/∂x per bin).
-                        let row = slopes + k * L, dp = alpha![4 * k + 2], dm = alpha![4 * k + 3]
-                        if isShift![k] {
-                            for i in 0 ..< n { row[i] = dp * up[i] + dm * down[i] }
-                        } else {
-                            for i in 0 ..< n { row[i] = w[i] * (dp * up[i] + dm * down[i]) }
-                        }
-                    }
-                }
-                // ∂W/∂q per event, in record-slot order: ∂w/∂c_i · f, or the slope row of θ_k.
-                for (r, q) in slotParameter.enumerated() {
-                    if q < C {
-                        let row = dw + q * L
-                        for i in 0 ..< n { dW[i &* Q &+ r] = row[i] * f[i] }
-                    } else {
-                        let row = slopes + (q - C) * L
-                        for i in 0 ..< n { dW[i &* Q &+ r] = row[i] }
-                    }
-                }
-                // The bin assignment: each event's evaluated edges and nearest edge, then the block's
-                // one `exp` per event in one sweep (independent calls that overlap), then per event
-                // the shares and the accumulation (Specs/event-database.md, evaluation of the logistic).
-                let smooth = context.width > 0
-                if smooth {
+                // The per-event sums (weights, factors, shifted observables, ∂W/∂q), in C.
+                efthf_event_sums(&terms, n, rowTable, xb, sb, w, W, shifted, dW, jacobian ? 1 : 0, context.avx2 ? 1 : 0)
+                guard context.width > 0 else {
+                    // h = 0: the sharp bin, p = 1 and ∂p/∂x = 0 (only weight systematics and
+                    // coefficients have derivatives).
                     for i in 0 ..< n {
-                        let x = shifted[i], (a, c, r) = context.window(of: x)
-                        windows[3 * i] = a
-                        windows[3 * i + 1] = c
-                        windows[3 * i + 2] = r
-                        nearestTerm[i] = a < c ? (x - context.edges[r]) / context.width : 0
-                    }
-                    for i in 0 ..< n { nearestTerm[i] = Foundation.exp(nearestTerm[i]) }
-                }
-                if smooth && !jacobian {
-                    // Values alone: the shares go straight into the records (ν, Σw² per bin); a zero
-                    // share is skipped as in the loop below (it would add ±0).
-                    for i in 0 ..< n {
-                        let W = w[i] * f[i]
-                        let (first, last) = context.logistics(
-                            a: windows[3 * i], c: windows[3 * i + 1], r: windows[3 * i + 2], nearestTerm: nearestTerm[i], densities: false,
-                            edgeG: edgeG, edgeDensity: edgeDensity)
-                        guard first <= last else { continue }
-                        var lower = edgeG[first]
-                        for b in first ... last {
-                            let upper = edgeG[b + 1], share = upper - lower
-                            lower = upper
-                            guard share != 0 else { continue }
-                            let Wp = W * share
-                            records[2 * b] += Wp
-                            records[2 * b + 1] += Wp * Wp
+                        let b = context.locator.bin(shifted[i], context.edges)
+                        guard b >= 0 else { continue }
+                        let Wp = W[i], record = binDerivatives + (b + 1) * 2 * Qp, dWi = dW + i * Qp
+                        binSums[2 * (b + 1)] += Wp
+                        binSums[2 * (b + 1) + 1] += Wp * Wp
+                        guard jacobian else { continue }
+                        for r in 0 ..< Q {
+                            let d = r < P ? dWi[r] : 0
+                            record[r] += d
+                            record[Qp + r] += 2 * Wp * d
                         }
                     }
                     return
                 }
-                for i in 0 ..< n {
-                    let W = w[i] * f[i], dWi = dW + i * Q
-                    var count = 0
-                    if smooth {
-                        let (first, last) = context.logistics(
-                            a: windows[3 * i], c: windows[3 * i + 1], r: windows[3 * i + 2], nearestTerm: nearestTerm[i], densities: true,
-                            edgeG: edgeG, edgeDensity: edgeDensity)
-                        if first <= last {
-                            // ∂p/∂x = (g_b − g_{b+1}) · fl(1/h) (Specs/event-database.md): a product, not a division per bin.
-                            let inverseWidth = 1 / context.width
-                            var lowerG = edgeG[first], lowerg = edgeDensity[first]
-                            for b in first ... last {
-                                let upperG = edgeG[b + 1], upperg = edgeDensity[b + 1]
-                                let share = upperG - lowerG, slope = (lowerg - upperg) * inverseWidth
-                                (lowerG, lowerg) = (upperG, upperg)
-                                guard share != 0 || slope != 0 else { continue }
-                                bins[count] = b
-                                p[count] = share
-                                dp[count] = slope
-                                count += 1
-                            }
-                        }
-                    } else {
-                        count = context.sharpBin(of: shifted[i], bins: bins, p: p, dp: dp)
-                    }
-                    for j in 0 ..< count {
-                        let record = records + bins[j] * R
-                        let pb = p[j], Wp = W * pb, Wdp = W * dp[j], twiceWp = 2 * Wp
-                        record[0] += Wp
-                        record[1] += Wp * Wp
-                        // d = ∂(W p)/∂q: ∂W/∂q · p, or for a shift W ∂p/∂x · ∂x/∂θ.
-                        Self.accumulate(record + 2, record + 2 + Q, dWi, count: P, scale: pb, twiceWp: twiceWp)
-                        Self.accumulate(record + 2 + P, record + 2 + Q + P, dWi + P, count: Q - P, scale: Wdp, twiceWp: twiceWp)
-                    }
+                // The bin assignment (Specs/event-database.md, evaluation of the logistic), in C.
+                withUnsafePointer(to: context.smoothing) { smoothing in
+                    efthf_smoothed_block(smoothing, n, W, shifted, jacobian ? 1 : 0, dW, Qp, P, binSums, binDerivatives, context.avx2 ? 1 : 0)
                 }
             }
 
@@ -749,55 +682,29 @@ private struct _SmoothedPass: @unchecked Sendable {
                 return
             }
             for b in 0 ..< B {
-                let record = records + b * R
-                out[b] = record[0]
-                out[B + b] = record[1]
-                for (r, q) in slotParameter.enumerated() {
-                    out[2 * B + q * B + b] = record[2 + r]
-                    out[2 * B + Q * B + q * B + b] = record[2 + Q + r]
+                out[b] = binSums[2 * (b + 1)]
+                out[B + b] = binSums[2 * (b + 1) + 1]
+                let record = binDerivatives + (b + 1) * 2 * Qp
+                for r in 0 ..< Q {
+                    let q = slotParameter![r]
+                    out[2 * B + q * B + b] = record[r]
+                    out[2 * B + Q * B + q * B + b] = record[Qp + r]
                 }
             }
         }
         }
         if let failure { throw failure }
     }
-
-    /// `sums[r] += d_r` and `squares[r] += 2Wp · d_r` with `d_r = dW[r] · scale`, two at a time.
-    @inline(__always)
-    static func accumulate(
-        _ sums: UnsafeMutablePointer<Double>, _ squares: UnsafeMutablePointer<Double>, _ dW: UnsafePointer<Double>,
-        count: Int, scale: Double, twiceWp: Double
-    ) {
-        // Sound: r + 2 ≤ count, and each pointer addresses `count` doubles (unaligned SIMD access).
-        let s = UnsafeMutableRawPointer(sums), s2 = UnsafeMutableRawPointer(squares), w = UnsafeRawPointer(dW)
-        var r = 0
-        while r + 2 <= count {
-            let d = w.loadUnaligned(fromByteOffset: 8 * r, as: SIMD2<Double>.self) * scale
-            s.storeBytes(of: s.loadUnaligned(fromByteOffset: 8 * r, as: SIMD2<Double>.self) + d, toByteOffset: 8 * r, as: SIMD2<Double>.self)
-            s2.storeBytes(of: s2.loadUnaligned(fromByteOffset: 8 * r, as: SIMD2<Double>.self) + twiceWp * d, toByteOffset: 8 * r, as: SIMD2<Double>.self)
-            r += 2
-        }
-        if r < count {
-            let d = dW[r] * scale
-            sums[r] += d
-            squares[r] += twiceWp * d
-        }
-    }
 }
 
-/// The differentiable bin assignment of ``SmoothedReweightingKernel`` for one value.
-///
-/// `edges` points to the `B + 1` edges of `locator` and `ratios` to ``ratios(edges:width:)`` while
-/// an evaluation runs (`evaluate` holds them).
-internal struct _SmoothingContext: @unchecked Sendable {
-    let locator: _BinLocator
-    let edges: UnsafePointer<Double>
-    /// `q_k = e^{(e_k − e_{k+1})/h}` at `[k]` and `1/q_k = e^{(e_{k+1} − e_k)/h}` at `[B + k]`, `k < B`;
-    /// nil when `h = 0`.
-    let ratios: UnsafePointer<Double>?
-    let width: Double
-    let binCount: Int
-    let fold: Bool
+/// The differentiable bin assignment of ``SmoothedReweightingKernel``: the binning's tables for
+/// `efthf_smoothed_block` (Sources/_CKernels/event_kernels.c), prepared once per kernel.
+internal struct _SmoothingTables: Sendable {
+    /// `e_k` for the edges that can be evaluated (all, or `1 ≤ k < B` when folding), `+∞` for the
+    /// others and for `B < k < B + 9` (`efthf_smoothing.windowEdges`).
+    let windowEdges: [Double]
+    /// `D_{a,j} = e^{(e_a − e_{a+j})/h}` at `[8a + j]`, `a ≤ B + 1`, `j < 8` (1 where `a + j > B`).
+    let ratios: [Double]
 
     /// The truncation of the logistic, `|e_k − x| > 40h` (Specs/event-database.md).
     ///
@@ -808,121 +715,20 @@ internal struct _SmoothingContext: @unchecked Sendable {
     /// sharp histogram, and costs no `exp`.
     static let cutoff: Double = 40
 
-    /// The ratios of neighbouring edges' `e^{−z_k}`, `q_k = e^{(e_k − e_{k+1})/h}` then `1/q_k`
-    /// (each an `exp` of its own, not a division), for `h > 0`; empty for `h = 0`.
-    ///
-    /// Only ratios of two edges inside one event's window are used, whose gap is at most
-    /// `fl(x + 40h) − fl(x − 40h) ≤ 240h` (when two distinct edges fit, the rounding of `x ± 40h` is
-    /// below `80h`), so the factors used lie in `[e^{−240}, e^{240}]`; the others may be 0 or ∞.
-    static func ratios(edges: [Double], width h: Double) -> [Double] {
-        guard h > 0 else { return [] }
-        let B = edges.count - 1
-        return (0 ..< B).map { Foundation.exp((edges[$0] - edges[$0 + 1]) / h) } + (0 ..< B).map { Foundation.exp((edges[$0 + 1] - edges[$0]) / h) }
-    }
+    /// Whether the AVX2 instantiation of `efthf_smoothed_block` runs (it gives the same doubles).
+    static let avx2 = efthf_avx2_available() == 1
 
-    /// The evaluated edges `[a, c)` of a value `x`, those in `[fl(x − 40h), fl(x + 40h)]` but never
-    /// `e_0` and `e_B` when folding (two branch-free searches), and `r`, the one nearest `x` (the
-    /// lower on a tie; `r = a` when there is none). Requires `h > 0`.
-    @inline(__always)
-    func window(of x: Double) -> (a: Int, c: Int, r: Int) {
-        let B = binCount, reach = Self.cutoff * width
-        let lo = fold ? 1 : 0, hi = fold ? B : B + 1
-        let a = min(max(Self.count(edges, B + 1, below: x - reach, inclusive: false), lo), hi)
-        let c = min(max(Self.count(edges, B + 1, below: x + reach, inclusive: true), lo), hi)
-        // Only the edges on either side of x can be the nearest.
-        let j = Self.count(edges, B + 1, below: x, inclusive: true)
-        var r = min(max(j, a), max(c - 1, a))
-        if r > a && x - edges[r - 1] <= edges[r] - x { r -= 1 }
-        return (a, c, r)
-    }
-
-    /// Writes `G_k = F(z_k)` (and `g_k = F(1 − F)` when `densities`) of the edges `first ... last + 1`
-    /// into `edgeG` (`edgeDensity`), `z_k = (e_k − x)/h`, for a value `x` with evaluated edges
-    /// `[a, c)` (``window(of:)``) and `t_r = exp((x − e_r)/h)`; returns the bins `[first, last]` that
-    /// can hold a share (empty when `first > last`). Requires `h > 0`; `edgeG` and `edgeDensity` hold
-    /// `B + 1` values.
-    ///
-    /// Below `a`, `G = 0`, from `c` on, `G = 1`; in between, with `t_k = e^{−z_k}`
-    /// (Specs/event-database.md, evaluation of the logistic),
-    ///
-    /// ```
-    /// t_{k+1} = t_k q_k  (k ≥ r),   t_{k−1} = t_k q'_{k−1}  (k ≤ r),   G_k = 1/(1 + t_k),   g_k = t_k G_k²
-    /// ```
-    ///
-    /// as `e^{(x − e_{k+1})/h} = e^{(x − e_k)/h} e^{(e_k − e_{k+1})/h}`, with `q`, `q'` from
-    /// ``ratios(edges:width:)``. All `t_k` are finite and non-zero, so no `∞ · 0` arises. The shares
-    /// are then `p_b = G_{b+1} − G_b` and `∂p_b/∂x = (g_b − g_{b+1}) · fl(1/h)`.
-    @inline(__always)
-    func logistics(
-        a: Int, c: Int, r: Int, nearestTerm tr: Double, densities: Bool, edgeG: UnsafeMutablePointer<Double>,
-        edgeDensity: UnsafeMutablePointer<Double>
-    ) -> (first: Int, last: Int) {
-        let B = binCount, ratios = ratios!
-        // Bins [first, last] can hold a share: from the one below e_a to the one below e_c.
-        let first = max(a - 1, 0), last = min(c, B) - 1
-        guard first <= last else { return (first, last) }
-        if a >= 1 {
-            edgeG[a - 1] = 0
-            edgeDensity[a - 1] = 0
+    /// Empty tables for `h = 0`.
+    init(edges: [Double], width h: Double, fold: Bool) {
+        guard h > 0 else {
+            windowEdges = []
+            ratios = []
+            return
         }
-        if c <= B {
-            edgeG[c] = 1
-            edgeDensity[c] = 0
-        }
-        if a < c {
-            @inline(__always)
-            func store(_ k: Int, _ t: Double) {
-                let G = 1 / (1 + t)
-                edgeG[k] = G
-                if densities { edgeDensity[k] = t * G * G }
-            }
-            store(r, tr)
-            var t = tr, k = r &+ 1
-            while k < c {
-                t *= ratios[k &- 1]
-                store(k, t)
-                k &+= 1
-            }
-            t = tr
-            k = r &- 1
-            while k >= a {
-                t *= ratios[B &+ k]
-                store(k, t)
-                k &-= 1
-            }
-        }
-        return (first, last)
-    }
-
-    /// The sharp bin of `x` (`h = 0`): `p = 1`, `∂p/∂x = 0`; returns 0 when it is dropped, else 1.
-    @inline(__always)
-    func sharpBin(of x: Double, bins: UnsafeMutablePointer<Int>, p: UnsafeMutablePointer<Double>, dp: UnsafeMutablePointer<Double>) -> Int {
-        let b = locator.bin(x, edges)
-        guard b >= 0 else { return 0 }
-        bins[0] = b
-        p[0] = 1
-        dp[0] = 0
-        return 1
-    }
-
-    /// The number of the `count ≥ 1` sorted `edges` that are `< value` (or `≤ value` when
-    /// `inclusive`): a binary search whose trip count depends on `count` alone and whose steps are
-    /// data dependences, not branches (the outcome is unpredictable, a mispredicted branch costs
-    /// more than the step).
-    @inline(__always)
-    static func count(_ edges: UnsafePointer<Double>, _ count: Int, below value: Double, inclusive: Bool) -> Int {
-        // Invariant: the answer lies in [base, base + length].
-        var base = 0, length = count
-        @inline(__always)
-        func isBelow(_ e: Double) -> Int {
-            // Sound: a Bool is one byte holding 0 or 1.
-            Int(truncatingIfNeeded: unsafeBitCast(inclusive ? e <= value : e < value, to: UInt8.self))
-        }
-        while length > 1 {
-            let half = length &>> 1
-            base &+= half & (0 &- isBelow(edges[base &+ half]))
-            length &-= half
-        }
-        return base &+ isBelow(edges[base])
+        let B = edges.count - 1, lo = fold ? 1 : 0, hi = fold ? B : B + 1
+        windowEdges = (0 ..< B + 9).map { $0 >= lo && $0 < hi ? edges[$0] : .infinity }
+        // Only the factors of edges inside one event's window are used (a + j < c): those lie in
+        // [e^{−80}, 1] up to rounding; the others may underflow to 0.
+        ratios = (0 ... B + 1).flatMap { a in (0 ..< 8).map { j in a + j <= B ? Foundation.exp((edges[a] - edges[a + j]) / h) : 1 } }
     }
 }

@@ -202,6 +202,61 @@ import _SeededRandom
         }
     }
 
+    /// Many narrow bins against a wide logistic (61 edges, bins 6 wide, h = 3: up to 41 edges within
+    /// 40h of an event): the binary searches for the window (more than 32 edges) and the edges beyond
+    /// the eighth of a window (each with its own exp). ν and Σw² equal the brute-force loop to 1e-10
+    /// of Σ_e |w_e f_e p_eb|, with and without Jacobians, and ∂ν/∂θ of a shift its central differences.
+    @Test(arguments: [Binning.Flow.drop, .foldIntoEdgeBins])
+    func longWindowsEqualTheBruteForcePerEventLoop(_ flow: Binning.Flow) throws {
+        let binning = try Binning(observable: "pTV", edges: (0 ... 60).map { 30 + 6 * Double($0) }, flow: flow)
+        let kernel = try SmoothedReweightingKernel(
+            database: Self.database, binning: binning, systematics: Self.systematics, smoothingWidth: 3, normalisation: 1.3)
+        let c = [0.4, -0.3, 0.6], theta = [0.5, -0.8, 1.3, 0.2]
+        let reference = try Self.bruteForce(
+            Self.database, binning: binning, selection: .all, systematics: Self.systematics, h: 3, n: 1.3, c: c, theta: theta)
+        let B = binning.binCount
+        for jacobian in [false, true] {
+            let result = try kernel._pass(coefficients: c, nuisance: theta, jacobian: jacobian, avx2: _SmoothingTables.avx2)
+            for b in 0 ..< B {
+                #expect(abs(result.yields[b] - reference.nu[b]) <= 1e-10 * reference.scale[b], "ν bin \(b), jacobian \(jacobian)")
+                #expect(abs(result.variances[b] - reference.variance[b]) <= 1e-10 * reference.variance[b], "Σw² bin \(b)")
+            }
+        }
+        // θ_JES, the second systematic: q = C + 1.
+        let result = kernel.evaluate(coefficients: c, nuisance: theta, jacobian: true), j = kernel.coefficientNames.count + 1, step = 1e-4
+        var up = theta, down = theta
+        up[1] += step
+        down[1] -= step
+        let plus = kernel.evaluate(coefficients: c, nuisance: up, jacobian: false), minus = kernel.evaluate(coefficients: c, nuisance: down, jacobian: false)
+        for b in 0 ..< B {
+            let dNu = (plus.yields[b] - minus.yields[b]) / (2 * step)
+            #expect(abs(result.yieldJacobian[j * B + b] - dNu) <= 1e-6 * max(1, abs(result.yields[b])), "∂ν_\(b)/∂θ_JES: \(result.yieldJacobian[j * B + b]) vs \(dNu)")
+        }
+    }
+
+    /// The AVX2 and the portable instantiations of the bin assignment (Sources/_CKernels/event_kernels.c)
+    /// give the same doubles, bit for bit: few and many edges, both flows, with and without Jacobians.
+    @Test(.enabled(if: _SmoothingTables.avx2), arguments: [Binning.Flow.drop, .foldIntoEdgeBins])
+    func theAVX2AndPortableBinAssignmentsAgreeBitForBit(_ flow: Binning.Flow) throws {
+        let binnings = [
+            try Binning(observable: "pTV", edges: [30, 60, 80, 100, 140, 200, 300, 400], flow: flow),
+            try Binning(observable: "pTV", edges: (0 ... 60).map { 30 + 6 * Double($0) }, flow: flow),
+        ]
+        for binning in binnings {
+            let kernel = try SmoothedReweightingKernel(
+                database: Self.database, binning: binning, systematics: Self.systematics, smoothingWidth: 3.5, normalisation: 1.1)
+            for jacobian in [false, true] {
+                let c = [0.2, 0.7, -0.5], theta = [-0.3, 1.4, 0.6, -0.9]
+                let vector = try kernel._pass(coefficients: c, nuisance: theta, jacobian: jacobian, avx2: true)
+                let portable = try kernel._pass(coefficients: c, nuisance: theta, jacobian: jacobian, avx2: false)
+                #expect(vector.yields.map(\.bitPattern) == portable.yields.map(\.bitPattern), "ν, \(binning.binCount) bins, jacobian \(jacobian)")
+                #expect(vector.variances.map(\.bitPattern) == portable.variances.map(\.bitPattern), "Σw²")
+                #expect(vector.yieldJacobian.map(\.bitPattern) == portable.yieldJacobian.map(\.bitPattern), "∂ν")
+                #expect(vector.varianceJacobian.map(\.bitPattern) == portable.varianceJacobian.map(\.bitPattern), "∂Σw²")
+            }
+        }
+    }
+
     /// ∂ν/∂(c, θ) and ∂Σw²/∂(c, θ) against five-point central differences of the kernel itself.
     @Test(arguments: [Binning.Flow.drop, .foldIntoEdgeBins])
     func jacobiansMatchFiniteDifferences(_ flow: Binning.Flow) throws {

@@ -97,3 +97,74 @@ void efthf_histo_forward_avx(efthf_histo_terms terms, const double *weights, dou
 void efthf_histo_backward_avx(efthf_histo_terms terms, const double *weights, const double *scale, double *grad);
 
 #endif
+
+// The bin assignment of the smoothed per-event kernel (Sources/_CKernels/event_kernels.c,
+// Specs/event-database.md "Evaluation of the logistic"), for the EventDatabase module.
+#ifndef EFTHF_EVENT_KERNELS_H
+#define EFTHF_EVENT_KERNELS_H
+
+/// Events per call of `efthf_smoothed_block` at most.
+#define EFTHF_SMOOTHED_BLOCK 128
+
+/// A binning with smoothing width h > 0, prepared once per kernel.
+typedef struct efthf_smoothing {
+    /// B.
+    ptrdiff_t binCount;
+    /// e_0 … e_B.
+    const double *edges;
+    /// B + 9 values: e_k for the edges that can be evaluated (1 ≤ k < B when folding, else all),
+    /// +∞ for the others and beyond e_B.
+    const double *windowEdges;
+    /// D_{a,j} = exp((e_a − e_{a+j})/h) at [8a + j] for a + j ≤ B, else 1; a = 0 … B + 1, j < 8.
+    const double *ratios;
+    /// h, fl(1/h), fl(40h).
+    double width, inverseWidth, reach;
+    int fold;
+} efthf_smoothing;
+
+/// The terms and systematics of one evaluation for `efthf_event_sums`.
+typedef struct efthf_event_terms {
+    /// The T terms read: m_t; term t's non-zero ∂m_t/∂c_i are `derivativeValue[j]` for
+    /// i = `derivativeCoefficient[j]`, j in `derivativeStart[t] ..< derivativeStart[t + 1]`.
+    ptrdiff_t terms;
+    const double *m;
+    const ptrdiff_t *derivativeStart;
+    const ptrdiff_t *derivativeCoefficient;
+    const double *derivativeValue;
+    /// C and K; (α₊, α₋, α₊′, α₋′) of code4p per systematic, and whether it is a shift.
+    ptrdiff_t coefficients, systematics;
+    const double *alpha;
+    const _Bool *isShift;
+    /// The parameter q of each of the Q record slots; Q and its multiple of four.
+    const ptrdiff_t *slotParameter;
+    ptrdiff_t slots, paddedSlots;
+} efthf_event_terms;
+
+/// The per-event sums of `n ≤ EFTHF_SMOOTHED_BLOCK` events, with term t's coefficients at
+/// `termRows[t][i]`, the observable at `x[i]` and the K up then K down rows (δ±) at
+/// `systematicRows[(k or K + k)·EFTHF_SMOOTHED_BLOCK + i]`:
+///
+///     w = Σ_t a_t m_t,   f = 1 + Σ_{weight} (α₊δ₊ + α₋δ₋),   shifted = x + Σ_{shift} (α₊δ₊ + α₋δ₋),   W = w f
+///
+/// in the order t = 0, 1, …, k = 0, 1, …; with `jacobian`, `dW[i·paddedSlots + r]` = ∂(w f)/∂c_q = f Σ_t a_t ∂m_t/∂c_q,
+/// w (α₊′δ₊ + α₋′δ₋) for a weight θ_q, or ∂x/∂θ_q = α₊′δ₊ + α₋′δ₋ for a shift (q = slotParameter[r]).
+/// `scratch` holds (2 + C + K)·EFTHF_SMOOTHED_BLOCK doubles. The AVX2 instantiation (`useAVX2`) gives the same doubles.
+void efthf_event_sums(const efthf_event_terms *terms, ptrdiff_t n, const double *const *termRows, const double *x,
+                      const double *systematicRows, double *scratch, double *W, double *shifted, double *dW, int jacobian,
+                      int useAVX2);
+
+/// 1 when the CPU and the operating system support AVX2, else 0; always 0 on other architectures.
+int efthf_avx2_available(void);
+
+/// Adds the shares of `n ≤ EFTHF_SMOOTHED_BLOCK` events with weights `W[i]` and observables `x[i]`:
+///
+///     values[2(b + 1)] += W p_b,   values[2(b + 1) + 1] += (W p_b)²                       (b = −1 … B)
+///
+/// and with `jacobian`, per touched bin, `d_r = dW[iQ + r] · (r < P ? p_b : W ∂p_b/∂x)` for r < Q
+/// (Q a multiple of four): `derivatives[2Q(b + 1) + r] += d_r`, `derivatives[2Q(b + 1) + Q + r] += 2 W p_b d_r`;
+/// every bin receives the events in order. Bins −1 and B are padding. The AVX2 instantiation
+/// (`useAVX2`, only when `efthf_avx2_available()` returned 1) gives the same doubles as the other.
+void efthf_smoothed_block(const efthf_smoothing *s, ptrdiff_t n, const double *W, const double *x, int jacobian, const double *dW,
+                          ptrdiff_t Q, ptrdiff_t P, double *values, double *derivatives, int useAVX2);
+
+#endif

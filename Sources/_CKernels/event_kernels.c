@@ -1,0 +1,287 @@
+// The bin assignment of the smoothed per-event kernel (Sources/EventDatabase/SmoothedReweightingKernel.swift,
+// Specs/event-database.md "Evaluation of the logistic"). One implementation, written with generic
+// vector types and compiled twice: for AVX2 (chosen at run time) and for the baseline x86-64 / other
+// architectures. Both give the same doubles: every operation is an IEEE operation in the same order
+// (no contraction into fused multiply-adds), only the width of the instructions differs.
+#include "_CKernels.h"
+
+#include <math.h>
+
+#pragma clang fp contract(off)
+
+typedef double v4d __attribute__((vector_size(32)));
+typedef double v4d_unaligned __attribute__((vector_size(32), aligned(8)));
+typedef int64_t v4i __attribute__((vector_size(32)));
+
+#define INLINE static inline __attribute__((always_inline))
+
+// Macros, not functions: a 32-byte vector passed by value changes the ABI without AVX (-Wpsabi).
+#define load4(p) (*(const v4d_unaligned *)(p))
+#define store4(p, v) (*(v4d_unaligned *)(p) = (v))
+#define splat4(x) ((v4d){(x), (x), (x), (x)})
+/// `mask ? a : b` per lane (mask lanes all ones or all zeros).
+#define select4(mask, a, b) ((v4d)((((v4i)(a)) & (mask)) | (((v4i)(b)) & ~(mask))))
+
+/// The number of the `count` sorted `edges` that are `< value` (`≤ value` when `inclusive`),
+/// branch free (the outcome of each step is unpredictable).
+INLINE ptrdiff_t count_below(const double *edges, ptrdiff_t count, double value, int inclusive) {
+    ptrdiff_t base = 0, length = count;
+    while (length > 1) {
+        const ptrdiff_t half = length >> 1;
+        const double e = edges[base + half];
+        base += half & -(ptrdiff_t)(inclusive ? e <= value : e < value);
+        length -= half;
+    }
+    const double e = edges[base];
+    return base + (inclusive ? e <= value : e < value);
+}
+
+INLINE ptrdiff_t clamp(ptrdiff_t v, ptrdiff_t lo, ptrdiff_t hi) { return v < lo ? lo : v > hi ? hi : v; }
+
+/// One block (see the header). `jacobian` is a compile-time constant in each instantiation.
+INLINE void smoothed_block(const efthf_smoothing *restrict s, ptrdiff_t n, const double *restrict W, const double *restrict x,
+                           const double *restrict dW, ptrdiff_t Q, ptrdiff_t P, double *restrict values,
+                           double *restrict derivatives, const int jacobian) {
+    const ptrdiff_t B = s->binCount, lo = s->fold ? 1 : 0, hi = s->fold ? B : B + 1;
+    const double *restrict edges = s->edges;
+    const double reach = s->reach, h = s->width;
+    double low[EFTHF_SMOOTHED_BLOCK], high[EFTHF_SMOOTHED_BLOCK], t[EFTHF_SMOOTHED_BLOCK];
+    int64_t first[EFTHF_SMOOTHED_BLOCK], end[EFTHF_SMOOTHED_BLOCK];
+
+    // The evaluated edges [a, c) of each event: a = #{e_k < fl(x − 40h)}, c = #{e_k ≤ fl(x + 40h)},
+    // clamped to [lo, hi]. Few edges: counted edge by edge over the block (vector compares);
+    // many: two binary searches per event.
+    for (ptrdiff_t i = 0; i < n; i++) {
+        low[i] = x[i] - reach;
+        high[i] = x[i] + reach;
+    }
+    if (B + 1 <= 32) {
+        for (ptrdiff_t i = 0; i < n; i++) first[i] = end[i] = 0;
+        for (ptrdiff_t k = 0; k <= B; k++) {
+            const double e = edges[k];
+            for (ptrdiff_t i = 0; i < n; i++) {
+                first[i] += e < low[i];
+                end[i] += e <= high[i];
+            }
+        }
+    } else {
+        for (ptrdiff_t i = 0; i < n; i++) {
+            first[i] = count_below(edges, B + 1, low[i], 0);
+            end[i] = count_below(edges, B + 1, high[i], 1);
+        }
+    }
+    // t_a = exp((x − e_a)/h), one exp per event with an evaluated edge.
+    for (ptrdiff_t i = 0; i < n; i++) {
+        const ptrdiff_t a = clamp(first[i], lo, hi), c = clamp(end[i], lo, hi);
+        first[i] = a;
+        end[i] = c;
+        t[i] = a < c ? (x[i] - edges[a]) / h : 0;
+    }
+    for (ptrdiff_t i = 0; i < n; i++) t[i] = first[i] < end[i] ? exp(t[i]) : 1;
+
+    const v4d one = splat4(1), zero = splat4(0), inverseWidth = splat4(s->inverseWidth);
+    const v4i lastShareSlot = {P, P, P, P};
+    const double *restrict ratios = s->ratios, *restrict windowEdges = s->windowEdges;
+    for (ptrdiff_t i = 0; i < n; i++) {
+        const ptrdiff_t a = first[i], c = end[i], bins = c - a + 1;
+        const double w = W[i];
+        // Lane j holds edge a + j: G = 1/(1 + t_a D_{a,j}) inside [a, c), 1 from c on; the edge
+        // below a (G = 0, g = 0) is the carry into lane 0. Shares p_j of bin a − 1 + j.
+        double p[8], slope[8] = {0};
+        const v4d ta = splat4(t[i]), limit = splat4(high[i]);
+        v4d carryG = zero, carryg = zero;
+        for (ptrdiff_t v = 0; v < 8; v += 4) {
+            const v4d tk = ta * load4(ratios + 8 * a + v);
+            const v4i inside = (v4i)(load4(windowEdges + a + v) <= limit);
+            const v4d logistic = one / (one + tk);
+            const v4d G = select4(inside, logistic, one);
+            store4(p + v, G - __builtin_shufflevector(carryG, G, 3, 4, 5, 6));
+            carryG = G;
+            if (jacobian) {
+                const v4d g = select4(inside, tk * logistic * logistic, zero);
+                store4(slope + v, (__builtin_shufflevector(carryg, g, 3, 4, 5, 6) - g) * inverseWidth);
+                carryg = g;
+            }
+        }
+        // Bins a − 1 … c − 1, at [b + 1] (bin −1 and bin B are padding): lanes 0…7 from above, and for
+        // windows of more than 7 edges (rare: only when more than 7 edges lie within 80h) each further
+        // edge with its own exp.
+        double *restrict nu = values + 2 * a, *restrict record = jacobian ? derivatives + a * 2 * Q : 0;
+        const double *restrict d = jacobian ? dW + i * Q : 0;
+        double G = carryG[3], g = carryg[3];
+        for (ptrdiff_t j = 0; j < bins; j++) {
+            double share, dpdx = 0;
+            if (j < 8) {
+                share = p[j];
+                if (jacobian) dpdx = slope[j];
+            } else {
+                const ptrdiff_t k = a + j;
+                double Gk = 1, gk = 0;
+                if (k < c) {
+                    const double tk = exp((x[i] - edges[k]) / h), logistic = 1 / (1 + tk);
+                    Gk = logistic;
+                    gk = tk * logistic * logistic;
+                }
+                share = Gk - G;
+                if (jacobian) dpdx = (g - gk) * s->inverseWidth;
+                G = Gk;
+                g = gk;
+            }
+            const double Wp = w * share;
+            nu[2 * j] += Wp;
+            nu[2 * j + 1] += Wp * Wp;
+            if (jacobian) {
+                const v4d twiceWp = splat4(2 * Wp), byP = splat4(share), Wdp = splat4(w * dpdx);
+                double *restrict r0 = record + j * 2 * Q;
+                v4i slot = {0, 1, 2, 3};
+                for (ptrdiff_t r = 0; r < Q; r += 4, slot += 4) {
+                    const v4i scaledByShare = (v4i)(slot < lastShareSlot);
+                    const v4d dd = load4(d + r) * select4(scaledByShare, byP, Wdp);
+                    store4(r0 + r, load4(r0 + r) + dd);
+                    store4(r0 + Q + r, load4(r0 + Q + r) + twiceWp * dd);
+                }
+            }
+        }
+    }
+}
+
+/// The per-event sums of one block (see the header), in the order of the formulae: terms t = 0, 1, …
+/// (four per sweep, added one after the other), systematics k = 0, 1, ….
+INLINE void event_sums(const efthf_event_terms *restrict p, ptrdiff_t n, const double *const *rows, const double *restrict x,
+                       const double *restrict systematicRows, double *restrict scratch, double *restrict W, double *restrict shifted,
+                       double *restrict dW, const int jacobian) {
+    const ptrdiff_t T = p->terms, C = p->coefficients, K = p->systematics, L = EFTHF_SMOOTHED_BLOCK;
+    const double *restrict m = p->m;
+    double *restrict w = scratch, *restrict f = w + L, *restrict dw = f + L, *restrict slopes = dw + C * L;
+    for (ptrdiff_t i = 0; i < n; i++) w[i] = 0;
+    ptrdiff_t t = 0;
+    for (; t + 4 <= T; t += 4) {
+        const double *restrict a1 = rows[t], *restrict a2 = rows[t + 1], *restrict a3 = rows[t + 2], *restrict a4 = rows[t + 3];
+        const double m1 = m[t], m2 = m[t + 1], m3 = m[t + 2], m4 = m[t + 3];
+        for (ptrdiff_t i = 0; i < n; i++) w[i] = w[i] + a1[i] * m1 + a2[i] * m2 + a3[i] * m3 + a4[i] * m4;
+    }
+    for (; t < T; t++) {
+        const double *restrict a = rows[t];
+        const double mt = m[t];
+        for (ptrdiff_t i = 0; i < n; i++) w[i] = w[i] + a[i] * mt;
+    }
+    if (jacobian) {
+        for (ptrdiff_t i = 0; i < C * L; i++) dw[i] = 0;
+        for (t = 0; t < T; t++) {
+            const double *restrict a = rows[t];
+            for (ptrdiff_t j = p->derivativeStart[t]; j < p->derivativeStart[t + 1]; j++) {
+                double *restrict row = dw + p->derivativeCoefficient[j] * L;
+                const double d = p->derivativeValue[j];
+                for (ptrdiff_t i = 0; i < n; i++) row[i] = row[i] + a[i] * d;
+            }
+        }
+    }
+    for (ptrdiff_t i = 0; i < n; i++) {
+        f[i] = 1;
+        shifted[i] = x[i];
+    }
+    for (ptrdiff_t k = 0; k < K; k++) {
+        const double *restrict up = systematicRows + k * L, *restrict down = systematicRows + (K + k) * L;
+        double *restrict target = p->isShift[k] ? shifted : f;
+        const double ap = p->alpha[4 * k], am = p->alpha[4 * k + 1];
+        for (ptrdiff_t i = 0; i < n; i++) target[i] = target[i] + (ap * up[i] + am * down[i]);
+        if (jacobian) {
+            // Weight: ∂W/∂θ_k = w ∂I/∂θ_k; shift: ∂x/∂θ_k = ∂I/∂θ_k (times W ∂p/∂x per bin).
+            double *restrict row = slopes + k * L;
+            const double dp = p->alpha[4 * k + 2], dm = p->alpha[4 * k + 3];
+            if (p->isShift[k])
+                for (ptrdiff_t i = 0; i < n; i++) row[i] = dp * up[i] + dm * down[i];
+            else
+                for (ptrdiff_t i = 0; i < n; i++) row[i] = w[i] * (dp * up[i] + dm * down[i]);
+        }
+    }
+    for (ptrdiff_t i = 0; i < n; i++) W[i] = w[i] * f[i];
+    if (!jacobian) return;
+    // ∂W/∂q per event in record-slot order: ∂w/∂c_i · f, or the slope row of θ_k.
+    const ptrdiff_t Q = p->slots, stride = p->paddedSlots;
+    for (ptrdiff_t r = 0; r < Q; r++) {
+        const ptrdiff_t q = p->slotParameter[r];
+        if (q < C) {
+            const double *restrict row = dw + q * L;
+            for (ptrdiff_t i = 0; i < n; i++) dW[i * stride + r] = row[i] * f[i];
+        } else {
+            const double *restrict row = slopes + (q - C) * L;
+            for (ptrdiff_t i = 0; i < n; i++) dW[i * stride + r] = row[i];
+        }
+    }
+}
+
+static void sums_portable(const efthf_event_terms *p, ptrdiff_t n, const double *const *rows, const double *x, const double *sys,
+                          double *scratch, double *W, double *shifted, double *dW, int jacobian) {
+    if (jacobian) event_sums(p, n, rows, x, sys, scratch, W, shifted, dW, 1);
+    else event_sums(p, n, rows, x, sys, scratch, W, shifted, dW, 0);
+}
+
+static void block_values_portable(const efthf_smoothing *s, ptrdiff_t n, const double *W, const double *x, double *values) {
+    smoothed_block(s, n, W, x, 0, 0, 0, values, 0, 0);
+}
+
+static void block_jacobian_portable(const efthf_smoothing *s, ptrdiff_t n, const double *W, const double *x, const double *dW,
+                                    ptrdiff_t Q, ptrdiff_t P, double *values, double *derivatives) {
+    smoothed_block(s, n, W, x, dW, Q, P, values, derivatives, 1);
+}
+
+#if defined(__x86_64__)
+#include <cpuid.h>
+
+int efthf_avx2_available(void) {
+    unsigned a, b, c, d;
+    if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & bit_OSXSAVE) || !(c & bit_AVX)) return 0;
+    unsigned lo, hi;
+    __asm__("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    if ((lo & 6) != 6) return 0;  // XMM and YMM state saved by the OS
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return 0;
+    return (b & bit_AVX2) != 0;
+}
+
+__attribute__((target("avx2"))) static void block_values_avx2(const efthf_smoothing *s, ptrdiff_t n, const double *W,
+                                                               const double *x, double *values) {
+    smoothed_block(s, n, W, x, 0, 0, 0, values, 0, 0);
+}
+
+__attribute__((target("avx2"))) static void block_jacobian_avx2(const efthf_smoothing *s, ptrdiff_t n, const double *W,
+                                                                 const double *x, const double *dW, ptrdiff_t Q, ptrdiff_t P,
+                                                                 double *values, double *derivatives) {
+    smoothed_block(s, n, W, x, dW, Q, P, values, derivatives, 1);
+}
+__attribute__((target("avx2"))) static void sums_avx2(const efthf_event_terms *p, ptrdiff_t n, const double *const *rows, const double *x,
+                                                       const double *sys, double *scratch, double *W, double *shifted, double *dW,
+                                                       int jacobian) {
+    if (jacobian) event_sums(p, n, rows, x, sys, scratch, W, shifted, dW, 1);
+    else event_sums(p, n, rows, x, sys, scratch, W, shifted, dW, 0);
+}
+#else
+int efthf_avx2_available(void) { return 0; }
+#endif
+
+void efthf_event_sums(const efthf_event_terms *terms, ptrdiff_t n, const double *const *termRows, const double *x,
+                      const double *systematicRows, double *scratch, double *W, double *shifted, double *dW, int jacobian,
+                      int useAVX2) {
+#if defined(__x86_64__)
+    if (useAVX2) {
+        sums_avx2(terms, n, termRows, x, systematicRows, scratch, W, shifted, dW, jacobian);
+        return;
+    }
+#endif
+    (void)useAVX2;
+    sums_portable(terms, n, termRows, x, systematicRows, scratch, W, shifted, dW, jacobian);
+}
+
+void efthf_smoothed_block(const efthf_smoothing *s, ptrdiff_t n, const double *W, const double *x, int jacobian, const double *dW,
+                          ptrdiff_t Q, ptrdiff_t P, double *values, double *derivatives, int useAVX2) {
+#if defined(__x86_64__)
+    if (useAVX2) {
+        if (jacobian) block_jacobian_avx2(s, n, W, x, dW, Q, P, values, derivatives);
+        else block_values_avx2(s, n, W, x, values);
+        return;
+    }
+#endif
+    (void)useAVX2;
+    if (jacobian) block_jacobian_portable(s, n, W, x, dW, Q, P, values, derivatives);
+    else block_values_portable(s, n, W, x, values);
+}
