@@ -21,7 +21,12 @@ import _CKernels
 // products with w P G then take one aligned vector per quad, with no per-pair bin index, no tails
 // and no loop whose length depends on how the pairs chain (on reference workspaces 05, 06 and 08 a
 // quarter faster than segments of consecutive bins with single pairs beside them, whose loops of
-// a few iterations each the branch predictor could not follow).
+// a few iterations each the branch predictor could not follow). The entries' bins are laid out
+// channel by channel or sample by sample, whichever gives fewer quads (`entryStarts`).
+//
+// The backward dot products (histosys and scalar runs) add their products in two interleaved sums
+// per lane, of the even and the odd quads or blocks of four terms, so that two dependency chains of
+// additions run side by side.
 //
 // A run whose parameter sits at its nominal value α = 0 (every nuisance parameter at the usual
 // starting point of a fit) is exactly neutral when its coefficients are finite: the forward pass
