@@ -233,6 +233,7 @@ extension HistFactoryModel {
             if case .normal(let sigmas) = set.constraint {
                 for i in 0..<set.count {
                     normal.append(NormalConstraint(parameter: set.offset + i, auxIndex: auxiliary.count + i, sigma: sigmas[i],
+                                                   inverseSigma: 1 / sigmas[i], inverseVariance: 1 / (sigmas[i] * sigmas[i]),
                                                    logNormalization: -Foundation.log(sigmas[i]) - 0.5 * Foundation.log(2 * Double.pi), dynamicIndex: -1))
                 }
             } else if case .poisson(let factors) = set.constraint {

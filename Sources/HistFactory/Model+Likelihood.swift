@@ -23,23 +23,16 @@ struct FlatModel: Sendable {
     }
 
     init(_ entries: [CompiledSample]) {
-        kernel = LikelihoodKernel(entries)
-        var layout: [EntryLayout] = []
-        var offset = 0
-        for entry in entries {
-            layout.append(EntryLayout(channel: entry.channel, sample: entry.sample, localStart: offset, binCount: entry.binCount))
-            offset += entry.binCount
+        let kernel = LikelihoodKernel(entries)
+        self.kernel = kernel
+        self.entries = entries.enumerated().map { e, entry in
+            EntryLayout(channel: entry.channel, sample: entry.sample, localStart: kernel.entryLocalStart[e], binCount: entry.binCount)
         }
-        self.entries = layout
-        var morphs: [DependentEntry] = []
-        var local = 0
-        for (e, entry) in entries.enumerated() {
-            if let dependent = entry.dependent {
-                morphs.append(DependentEntry(entry: e, localStart: local, binStart: entry.binStart, dependent: dependent, nominal: entry.nominal))
+        morphs = entries.enumerated().compactMap { e, entry in
+            entry.dependent.map {
+                DependentEntry(entry: e, localStart: kernel.entryLocalStart[e], binStart: entry.binStart, dependent: $0, nominal: entry.nominal)
             }
-            local += entry.binCount
         }
-        self.morphs = morphs
         needsVariance = Array(repeating: false, count: morphs.count)
     }
 }
@@ -277,7 +270,7 @@ extension HistFactoryModel {
                     data.pointee.auxiliary.withUnsafeBufferPointer { aux in
                         var sum = 0.0
                         for c in normals where c.dynamicIndex < 0 {
-                            let r = (aux[c.auxIndex] - pars[c.parameter]) / c.sigma
+                            let r = (aux[c.auxIndex] - pars[c.parameter]) * c.inverseSigma
                             sum += c.logNormalization - 0.5 * r * r
                         }
                         return sum
@@ -303,7 +296,7 @@ extension HistFactoryModel {
                     model.pointee.normalConstraints.withUnsafeBufferPointer { normals in
                         data.pointee.auxiliary.withUnsafeBufferPointer { aux in
                             for c in normals where c.dynamicIndex < 0 {
-                                grad[c.parameter] += (aux[c.auxIndex] - pars[c.parameter]) / (c.sigma * c.sigma)
+                                grad[c.parameter] += (aux[c.auxIndex] - pars[c.parameter]) * c.inverseVariance
                             }
                         }
                     }

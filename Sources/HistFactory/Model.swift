@@ -204,6 +204,8 @@ struct NormalConstraint: Sendable {
     let parameter: Int
     let auxIndex: Int
     let sigma: Double
+    /// 1/σ and 1/σ², so that an evaluation multiplies instead of dividing.
+    let inverseSigma: Double, inverseVariance: Double
     /// −ln(σ√(2π)).
     let logNormalization: Double
     /// Index into `dynamicStaterrors` when σ follows the parameter-dependent samples, else −1.

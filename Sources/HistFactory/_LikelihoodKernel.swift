@@ -21,7 +21,12 @@ import _CKernels
 // products with w P G then take one aligned vector per quad, with no per-pair bin index, no tails
 // and no loop whose length depends on how the pairs chain (on reference workspaces 05, 06 and 08 a
 // quarter faster than segments of consecutive bins with single pairs beside them, whose loops of
-// a few iterations each the branch predictor could not follow).
+// a few iterations each the branch predictor could not follow). The entries' bins are laid out
+// channel by channel or sample by sample, whichever gives fewer quads (`entryStarts`).
+//
+// The backward dot products (histosys and scalar runs) add their products in two interleaved sums
+// per lane, of the even and the odd quads or blocks of four terms, so that two dependency chains of
+// additions run side by side.
 //
 // A run whose parameter sits at its nominal value α = 0 (every nuisance parameter at the usual
 // starting point of a fit) is exactly neutral when its coefficients are finite: the forward pass
@@ -114,6 +119,8 @@ struct KernelScratch {
 final class LikelihoodKernel: @unchecked Sendable {
     let entryCount: Int
     let localBinCount: Int
+    /// The first entry bin of each entry (see `entryStarts`); an entry's bins are consecutive.
+    let entryLocalStart: [Int]
     /// Whether some sample has a morphing modifier (its nominal then changes with c).
     let hasMorph: Bool
     let scalarCount: Int
@@ -243,23 +250,52 @@ final class LikelihoodKernel: @unchecked Sendable {
         return groups
     }
 
+    /// The first entry bin of each entry: entries laid out one after the other either in model order
+    /// (channel by channel) or sample by sample (stable in model order), whichever needs fewer
+    /// histosys quads. A nuisance parameter often shifts one sample in many channels of one bin
+    /// each (reference workspace 08: 2549 quads in model order, 1566 sample by sample), or every
+    /// sample of a few channels (05: 457 and 523).
+    ///
+    /// - Parameter pairs: per histosys group (see `grouped`), its pairs as (entry, bin of the entry).
+    private static func entryStarts(_ entries: [CompiledSample], histosysPairs pairs: [[(entry: Int, bin: Int)]]) -> [Int] {
+        func starts(_ order: [Int]) -> [Int] {
+            var starts = [Int](repeating: 0, count: entries.count), next = 0
+            for e in order {
+                starts[e] = next
+                next += entries[e].binCount
+            }
+            return starts
+        }
+        let modelOrder = Array(entries.indices)
+        let bySample = modelOrder.sorted { (entries[$0].sample, $0) < (entries[$1].sample, $1) }
+        return [starts(modelOrder), starts(bySample)].min { a, b in
+            pairs.reduce(0) { $0 + quads($1.map { a[$0.entry] + $0.bin }.sorted()).bases.count }
+                < pairs.reduce(0) { $0 + quads($1.map { b[$0.entry] + $0.bin }.sorted()).bases.count }
+        }!
+    }
+
+    /// The quads of one histosys group whose pairs sit at the entry bins `sortedBins` (ascending):
+    /// the quads' first bins, and the quad of each pair. A bin that comes again (two modifiers of one
+    /// parameter on one sample) starts a quad of its own, so that B gets its terms in run order.
+    private static func quads(_ sortedBins: [Int]) -> (bases: [Int], quadOf: [Int]) {
+        var bases: [Int] = [], quadOf: [Int] = [], last = -1
+        for bin in sortedBins {
+            if bases.last != bin & ~3 || bin == last { bases.append(bin & ~3) }
+            quadOf.append(bases.count - 1)
+            last = bin
+        }
+        return (bases, quadOf)
+    }
+
     init(_ entries: [CompiledSample]) {
         var binEntry: [Int32] = [], binGlobal: [Int32] = [], nominal: [Double] = []
         var binTermStart: [Int32] = [0], binTermParameter: [Int32] = []
         var scalars: [(entry: Int, term: ScalarTerm)] = []
-        var histos: [(bin: Int, up: Double, down: Double)] = []
+        var histos: [(entry: Int, bin: Int, up: Double, down: Double)] = []
         var scalarKeys: [(parameter: Int, kind: UInt8)] = [], histoKeys: [(parameter: Int, kind: UInt8)] = []
         var entryTermStart: [Int32] = [0]
         var maxScalars = 0
         for (e, entry) in entries.enumerated() {
-            let local = nominal.count
-            for j in 0..<entry.binCount {
-                binEntry.append(Int32(e))
-                binGlobal.append(Int32(entry.binStart + j))
-                nominal.append(entry.nominal[j])
-                for g in entry.binTerms { binTermParameter.append(Int32(g.parameters[j])) }
-                binTermStart.append(Int32(binTermParameter.count))
-            }
             // Terms that change nothing are left out: a normsys with δ₊ = δ₋ = 1 (f = 1 in every
             // branch, f' = 0) and histosys pairs with Δ₊ = Δ₋ = 0 (Δ = 0). Published workspaces keep
             // many of them (996 of the 1098 histosys of workspace 07); the results are the same doubles.
@@ -273,11 +309,25 @@ final class LikelihoodKernel: @unchecked Sendable {
             for h in entry.histos {
                 let kind: UInt8 = h.code == .code0 ? 0 : h.code == .code2 ? 2 : 4
                 for j in 0..<entry.binCount where h.up[j] != 0 || h.down[j] != 0 {
-                    histos.append((local + j, h.up[j], h.down[j]))
+                    histos.append((e, j, h.up[j], h.down[j]))
                     histoKeys.append((h.parameter, kind))
                 }
             }
         }
+        let histoGroups = Self.grouped(histoKeys)
+        let entryStart = Self.entryStarts(entries, histosysPairs: histoGroups.map { $0.map { (histos[$0].entry, histos[$0].bin) } })
+        // Per entry bin, in layout order.
+        for e in entries.indices.sorted(by: { entryStart[$0] < entryStart[$1] }) {
+            let entry = entries[e]
+            for j in 0..<entry.binCount {
+                binEntry.append(Int32(e))
+                binGlobal.append(Int32(entry.binStart + j))
+                nominal.append(entry.nominal[j])
+                for g in entry.binTerms { binTermParameter.append(Int32(g.parameters[j])) }
+                binTermStart.append(Int32(binTermParameter.count))
+            }
+        }
+        entryLocalStart = entryStart
 
         // Scalar runs, each padded to a multiple of four terms (the AVX loops' width; every run then
         // starts a block of `poly`) with neutral terms: f = 1, f' = 0, attached to the extra entry
@@ -306,24 +356,22 @@ final class LikelihoodKernel: @unchecked Sendable {
             sRuns.append(TermRun(parameter: Int32(key.parameter), kind: key.kind, isFinite: finite ? 1 : 0,
                                  start: Int32(start), end: Int32(slotEntry.count)))
         }
-        // Histosys: a group's pairs come in entry-bin order (entries in order, bins in order within
-        // each), so its quads are found in one sweep; a bin that comes again (two modifiers of one
-        // parameter on one sample) starts a quad of its own, so that B gets its terms in run order.
+        // Histosys: a group's pairs sorted by entry bin (stable, so that a bin's pairs keep their
+        // order), in the quads of `quads`.
         var hRuns: [HistoRun] = []
         var quadBin: [Int32] = [], quadUp: [Double] = [], quadDown: [Double] = []
-        for group in Self.grouped(histoKeys) {
+        for group in histoGroups {
             let quadStart = quadBin.count
-            var lastBin = -1
-            for i in group {
-                let bin = histos[i].bin
-                defer { lastBin = bin }
-                if quadBin.count == quadStart || Int(quadBin[quadBin.count - 1]) != bin & ~3 || bin <= lastBin {
-                    quadBin.append(Int32(bin & ~3))
-                    quadUp += [0, 0, 0, 0]
-                    quadDown += [0, 0, 0, 0]
-                }
-                quadUp[quadUp.count - 4 + bin & 3] = histos[i].up
-                quadDown[quadDown.count - 4 + bin & 3] = histos[i].down
+            let local = { (i: Int) in entryStart[histos[i].entry] + histos[i].bin }
+            let pairs = group.sorted { (local($0), $0) < (local($1), $1) }
+            let (bases, quadOf) = Self.quads(pairs.map(local))
+            quadBin += bases.map { Int32($0) }
+            quadUp += [Double](repeating: 0, count: 4 * bases.count)
+            quadDown += [Double](repeating: 0, count: 4 * bases.count)
+            for (k, i) in pairs.enumerated() {
+                let slot = 4 * (quadStart + quadOf[k]) + local(i) & 3
+                quadUp[slot] = histos[i].up
+                quadDown[slot] = histos[i].down
             }
             let finite = group.allSatisfy { histos[$0].up.isFinite && histos[$0].down.isFinite }
             precondition(quadUp.count < Int(Int32.max), "more than 2³¹ histosys quads")
@@ -746,16 +794,23 @@ final class LikelihoodKernel: @unchecked Sendable {
         let up = histoUp, down = histoDown, quads = quadBin
         for i in 0..<histoRunCount {
             let run = histoRuns[i]
-            var up01 = SIMD2<Double>(), up23 = SIMD2<Double>(), down01 = SIMD2<Double>(), down23 = SIMD2<Double>()
-            for q in Int(run.quadStart)..<Int(run.quadEnd) {
-                let c = scale + Int(quads[q]), k = 4 * q
-                let c01 = load2(c), c23 = load2(c + 2)
-                up01 += c01 * load2(up + k)
-                up23 += c23 * load2(up + k + 2)
-                down01 += c01 * load2(down + k)
-                down23 += c23 * load2(down + k + 2)
+            // Two sums each, of the run's even and odd quads (two dependency chains).
+            var upEven = Quad(), downEven = Quad(), upOdd = Quad(), downOdd = Quad()
+            var q = Int(run.quadStart)
+            while q + 2 <= Int(run.quadEnd) {
+                let c = Quad(scale + Int(quads[q])), d = Quad(scale + Int(quads[q + 1]))
+                upEven.add(c, times: Quad(up + 4 * q))
+                downEven.add(c, times: Quad(down + 4 * q))
+                upOdd.add(d, times: Quad(up + 4 * q + 4))
+                downOdd.add(d, times: Quad(down + 4 * q + 4))
+                q += 2
             }
-            grad[Int(run.parameter)] += weights[4 * i + 2] * (up01 + up23).sum() + weights[4 * i + 3] * (down01 + down23).sum()
+            if q < Int(run.quadEnd) {
+                let c = Quad(scale + Int(quads[q]))
+                upEven.add(c, times: Quad(up + 4 * q))
+                downEven.add(c, times: Quad(down + 4 * q))
+            }
+            grad[Int(run.parameter)] += weights[4 * i + 2] * (upEven + upOdd).laneSum + weights[4 * i + 3] * (downEven + downOdd).laneSum
         }
     }
 
@@ -766,9 +821,9 @@ final class LikelihoodKernel: @unchecked Sendable {
         // Sound: as in `backward`.
         for i in 0..<scalarRunCount {
             let run = scalarRuns[i]
-            var sum = SIMD2<Double>()
             if run.kind == 0 {
                 // f'/f = 1/α for every term; α = 0 makes every entry of the run take the exact route.
+                var sum = SIMD2<Double>()
                 var t = run.lo
                 while t < run.hi {
                     sum += SIMD2(K[Int(scalarEntry[t])], K[Int(scalarEntry[t + 1])])
@@ -780,15 +835,17 @@ final class LikelihoodKernel: @unchecked Sendable {
             }
             // f'/f from the forward pass, or a₁ (the first polynomial plane) where it skipped the run.
             let ratio = Self.isNeutral(run, pars[run.parameterIndex]) ? UnsafePointer(firstCoefficient) : UnsafePointer(r)
-            // Four terms per step in two independent sums (runs have a multiple of four terms).
-            var sum2 = SIMD2<Double>()
+            // Lanes t mod 4 (runs have a multiple of four terms) in two sums, of the even and the odd
+            // blocks of four (two dependency chains): lanes 0, 1 and 2, 3 of each as two SIMD2.
+            var even = Quad(), odd = Quad()
             var t = run.lo
-            while t < run.hi {
-                sum += SIMD2(K[Int(scalarEntry[t])], K[Int(scalarEntry[t + 1])]) * load2(ratio + t)
-                sum2 += SIMD2(K[Int(scalarEntry[t + 2])], K[Int(scalarEntry[t + 3])]) * load2(ratio + t + 2)
-                t &+= 4
+            while t + 8 <= run.hi {
+                even.add(Quad(K, scalarEntry, t), times: Quad(ratio + t))
+                odd.add(Quad(K, scalarEntry, t + 4), times: Quad(ratio + t + 4))
+                t &+= 8
             }
-            grad[run.parameterIndex] += (sum + sum2).sum()
+            if t < run.hi { even.add(Quad(K, scalarEntry, t), times: Quad(ratio + t)) }
+            grad[run.parameterIndex] += (even + odd).laneSum
         }
     }
 
@@ -799,6 +856,43 @@ final class LikelihoodKernel: @unchecked Sendable {
         let a = abs(p)
         return !(a >= 1e-200 && a <= .greatestFiniteMagnitude)  // NaN fails both comparisons
     }
+}
+
+/// Four lanes as two SIMD2 (lanes 0, 1 and 2, 3): the AVX loops' 256-bit vector, in portable Swift.
+private struct Quad {
+    var low = SIMD2<Double>(), high = SIMD2<Double>()
+
+    init() {}
+
+    /// The four doubles at `p` (any alignment; sound when p ..< p + 4 are readable).
+    @inline(__always)
+    init(_ p: UnsafePointer<Double>) {
+        (low, high) = (load2(p), load2(p + 2))
+    }
+
+    /// `K[entry[t + j]]` for j = 0…3 (sound when t ..< t + 4 are entries of `entry`, each an index of K).
+    @inline(__always)
+    init(_ K: UnsafePointer<Double>, _ entry: UnsafePointer<Int32>, _ t: Int) {
+        (low, high) = (SIMD2(K[Int(entry[t])], K[Int(entry[t + 1])]), SIMD2(K[Int(entry[t + 2])], K[Int(entry[t + 3])]))
+    }
+
+    @inline(__always)
+    init(_ low: SIMD2<Double>, _ high: SIMD2<Double>) {
+        (self.low, self.high) = (low, high)
+    }
+
+    /// self += a·b, lane by lane (rounded product, then rounded sum).
+    @inline(__always)
+    mutating func add(_ a: Quad, times b: Quad) {
+        low += a.low * b.low
+        high += a.high * b.high
+    }
+
+    @inline(__always)
+    static func + (a: Quad, b: Quad) -> Quad { Quad(a.low + b.low, a.high + b.high) }
+
+    /// (s₀ + s₂) + (s₁ + s₃), as `lane_sum` in _CKernels.
+    var laneSum: Double { (low + high).sum() }
 }
 
 /// Two consecutive doubles at `p` (any alignment).

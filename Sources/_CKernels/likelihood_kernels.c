@@ -81,6 +81,12 @@ AVX void efthf_scalar_forward_avx(efthf_scalar_terms terms, const double *pars, 
     }
 }
 
+/// (a₀ + a₂) + (a₁ + a₃).
+static inline __attribute__((always_inline)) AVX double lane_sum(__m256d a) {
+    const __m128d pair = _mm_add_pd(_mm256_castpd256_pd128(a), _mm256_extractf128_pd(a, 1));
+    return _mm_cvtsd_f64(pair) + _mm_cvtsd_f64(_mm_unpackhi_pd(pair, pair));
+}
+
 /// K_e for the four terms t…t+3.
 static inline AVX __m256d gather4(const double *K, const int32_t *entry, ptrdiff_t t) {
     return _mm256_set_pd(K[entry[t + 3]], K[entry[t + 2]], K[entry[t + 1]], K[entry[t]]);
@@ -105,12 +111,16 @@ AVX void efthf_scalar_backward_avx(efthf_scalar_terms terms, const double *pars,
             continue;
         }
         const double *ratio = run.kind == 1 && x == 0 && run.isFinite ? terms.firstCoefficient : logDerivative;
-        // Lanes t mod 4 (runs have a multiple of four terms), then (s₀ + s₂) + (s₁ + s₃): the Swift
-        // loop's `sum` and `sum2`.
-        __m256d acc = _mm256_setzero_pd();
-        for (ptrdiff_t t = lo; t < hi; t += 4) acc = _mm256_add_pd(acc, _mm256_mul_pd(gather4(K, entry, t), _mm256_loadu_pd(ratio + t)));
-        const __m128d pair = _mm_add_pd(_mm256_castpd256_pd128(acc), _mm256_extractf128_pd(acc, 1));
-        grad[run.parameter] += _mm_cvtsd_f64(pair) + _mm_cvtsd_f64(_mm_unpackhi_pd(pair, pair));
+        // Lanes t mod 4 (runs have a multiple of four terms) in two sums, of the even and the odd
+        // blocks of four (two dependency chains), then (s₀ + s₂) + (s₁ + s₃) of their sum: the Swift loop's.
+        __m256d even = _mm256_setzero_pd(), odd = _mm256_setzero_pd();
+        ptrdiff_t t = lo;
+        for (; t + 8 <= hi; t += 8) {
+            even = _mm256_add_pd(even, _mm256_mul_pd(gather4(K, entry, t), _mm256_loadu_pd(ratio + t)));
+            odd = _mm256_add_pd(odd, _mm256_mul_pd(gather4(K, entry, t + 4), _mm256_loadu_pd(ratio + t + 4)));
+        }
+        if (t < hi) even = _mm256_add_pd(even, _mm256_mul_pd(gather4(K, entry, t), _mm256_loadu_pd(ratio + t)));
+        grad[run.parameter] += lane_sum(_mm256_add_pd(even, odd));
     }
 }
 
@@ -130,24 +140,27 @@ AVX void efthf_histo_forward_avx(efthf_histo_terms terms, const double *weights,
     }
 }
 
-/// (a₀ + a₂) + (a₁ + a₃).
-static inline __attribute__((always_inline)) AVX double lane_sum(__m256d a) {
-    const __m128d pair = _mm_add_pd(_mm256_castpd256_pd128(a), _mm256_extractf128_pd(a, 1));
-    return _mm_cvtsd_f64(pair) + _mm_cvtsd_f64(_mm_unpackhi_pd(pair, pair));
-}
-
 AVX void efthf_histo_backward_avx(efthf_histo_terms terms, const double *weights, const double *scale, double *grad) {
     const double *up = terms.up, *down = terms.down;
     const int32_t *quadBin = terms.quadBin;
     for (ptrdiff_t i = 0; i < terms.runCount; i++) {
         const efthf_histo_run run = terms.runs[i];
-        __m256d sumUp = _mm256_setzero_pd(), sumDown = _mm256_setzero_pd();
-        for (ptrdiff_t q = run.quadStart; q < run.quadEnd; q++) {
-            const __m256d c = _mm256_load_pd(scale + quadBin[q]);
-            sumUp = _mm256_add_pd(sumUp, _mm256_mul_pd(c, _mm256_load_pd(up + 4 * q)));
-            sumDown = _mm256_add_pd(sumDown, _mm256_mul_pd(c, _mm256_load_pd(down + 4 * q)));
+        // Two sums each, of the run's even and odd quads (two dependency chains), as the Swift loop.
+        __m256d upEven = _mm256_setzero_pd(), downEven = _mm256_setzero_pd(), upOdd = _mm256_setzero_pd(), downOdd = _mm256_setzero_pd();
+        ptrdiff_t q = run.quadStart;
+        for (; q + 2 <= run.quadEnd; q += 2) {
+            const __m256d c = _mm256_load_pd(scale + quadBin[q]), d = _mm256_load_pd(scale + quadBin[q + 1]);
+            upEven = _mm256_add_pd(upEven, _mm256_mul_pd(c, _mm256_load_pd(up + 4 * q)));
+            downEven = _mm256_add_pd(downEven, _mm256_mul_pd(c, _mm256_load_pd(down + 4 * q)));
+            upOdd = _mm256_add_pd(upOdd, _mm256_mul_pd(d, _mm256_load_pd(up + 4 * q + 4)));
+            downOdd = _mm256_add_pd(downOdd, _mm256_mul_pd(d, _mm256_load_pd(down + 4 * q + 4)));
         }
-        grad[run.parameter] += weights[4 * i + 2] * lane_sum(sumUp) + weights[4 * i + 3] * lane_sum(sumDown);
+        if (q < run.quadEnd) {
+            const __m256d c = _mm256_load_pd(scale + quadBin[q]);
+            upEven = _mm256_add_pd(upEven, _mm256_mul_pd(c, _mm256_load_pd(up + 4 * q)));
+            downEven = _mm256_add_pd(downEven, _mm256_mul_pd(c, _mm256_load_pd(down + 4 * q)));
+        }
+        grad[run.parameter] += weights[4 * i + 2] * lane_sum(_mm256_add_pd(upEven, upOdd)) + weights[4 * i + 3] * lane_sum(_mm256_add_pd(downEven, downOdd));
     }
 }
 
