@@ -123,7 +123,7 @@ public enum JobRequest: Sendable, Equatable {
             self = .ranking(poi: poi, ops: try Self.ops(o["ops"]), fix: try Self.fix(o["fix"]),
                             measurement: try Self.optionalString(o["measurement"], "/measurement"))
         default:
-            self = .fit(ops: try Self.ops(o["ops"]), fix: try Self.fix(o["fix"]), exclude: try Self.names(o["exclude"], "/exclude"),
+            self = .fit(ops: try Self.ops(o["ops"]), fix: try Self.fix(o["fix"]), exclude: try Self.modifierNames(o["exclude"], "/exclude"),
                         measurement: try Self.optionalString(o["measurement"], "/measurement"))
         }
     }
@@ -141,8 +141,8 @@ public enum JobRequest: Sendable, Equatable {
     /// now rather than a failed job later. `loaded` is the workspace's default model; a request
     /// naming another measurement is checked on that measurement's model.
     ///
-    /// - Complexity: building the model when another measurement is named; otherwise a few
-    ///   look-ups (the limit's monotonicity check reads the morphing terms).
+    /// - Complexity: building the model when another measurement is named or a fit excludes
+    ///   modifiers; otherwise a few look-ups (the limit's monotonicity check reads the morphing terms).
     func check(on loaded: LoadedModel) throws(ServiceError) {
         let workspace = loaded.workspace
         let coefficients = workspace.wilsonCoefficients
@@ -314,8 +314,9 @@ public enum JobRequest: Sendable, Equatable {
         return a.compactMap(\.stringValue)
     }
 
-    /// A list of distinct non-empty names, at most ``Limits/excludedModifiers``.
-    private static func names(_ value: JSON?, _ path: String) throws(ServiceError) -> [String] {
+    /// A list of distinct non-empty modifier names, at most ``Limits/excludedModifiers``: the
+    /// `exclude` of a fit job and of a yields request.
+    static func modifierNames(_ value: JSON?, _ path: String) throws(ServiceError) -> [String] {
         guard let value else { return [] }
         guard case .array(let a) = value, a.allSatisfy({ $0.stringValue?.isEmpty == false }) else {
             throw bad(path, "must be an array of modifier names, found \(value.kindDescription)")

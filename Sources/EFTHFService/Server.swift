@@ -410,13 +410,7 @@ public struct EFTHFServer: Sendable {
         for key in o.keys where !["at", "band", "exclude"].contains(key) {
             throw ServiceError(.badRequest, "unknown member \"\(key)\"; allowed: at, band, exclude", code: "request", path: "/\(key)")
         }
-        var exclude: [String] = []
-        if let value = o["exclude"] {
-            guard case .array(let names) = value, names.count <= Limits.excludedModifiers, names.allSatisfy({ $0.stringValue?.isEmpty == false }) else {
-                throw ServiceError(.badRequest, "\"exclude\" must be an array of at most \(Limits.excludedModifiers) modifier names", code: "request", path: "/exclude")
-            }
-            exclude = names.compactMap(\.stringValue)
-        }
+        let exclude = try JobRequest.modifierNames(o["exclude"], "/exclude")
         var at = ParameterValues()
         if let value = o["at"] {
             do { at = try ParameterValues(json: value, at: JSONPointer(tokens: ["at"])) } catch {

@@ -86,10 +86,9 @@ struct JobRecord: Sendable {
     var expires: Date?
     /// Conditional fits done of a scan's total, written by the worker while the job runs.
     let progress = JobProgress()
-    /// Stops the running computation (DELETE of a running job).
+    /// Stops the running computation (DELETE of a running job); a running job whose cancellation
+    /// is set becomes `cancelled` when its worker returns.
     let cancellation = Cancellation()
-    /// DELETE asked a running job to stop; it becomes `cancelled` when its worker returns.
-    var cancelRequested = false
 
     init(id: UUID = UUID(), owner: String, workspaceID: UUID, request: JobRequest, requestJSON: JSON, submitted: Date = Date()) {
         self.id = id
@@ -121,7 +120,7 @@ struct JobRecord: Sendable {
             o["progress"] = .object(JSONObject([("done", .integer(Int64(done))), ("total", .integer(Int64(total)))]))
         }
         if let error { o["error"] = error.json }
-        if cancelRequested && state == .running { o["cancelling"] = .bool(true) }
+        if state == .running && cancellation.isCancelled { o["cancelling"] = .bool(true) }
         return .object(o)
     }
 }
@@ -436,8 +435,6 @@ actor ServiceState {
         switch job.state {
         case .running:
             job.cancellation.cancel()
-            job.cancelRequested = true
-            jobs[id] = job
             return job
         case .queued:
             queue.removeAll { $0.0 == id }

@@ -120,7 +120,7 @@ public struct YieldsTask: Sendable, Codable, Equatable {
     }
 
     public func run(on given: LoadedModel) throws(HistFactoryError) -> YieldsReport {
-        let loaded = try FitTask(exclude: exclude).model(for: given)
+        let loaded = try given.excluding(modifiers: exclude)
         var point = loaded.model.suggestedInits
         try at.apply(to: &point, model: loaded.model)
         let sigma = try band.map { b throws(HistFactoryError) in try Self.totalUncertainty(b, model: loaded.model, at: point) }

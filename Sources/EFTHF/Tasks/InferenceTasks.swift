@@ -45,10 +45,7 @@ public struct FitTask: Sendable, Codable, Equatable {
 
     /// The model the task fits: `loaded` without the modifiers of ``exclude``.
     public func model(for loaded: LoadedModel) throws(HistFactoryError) -> LoadedModel {
-        guard exclude.count <= Limits.excludedModifiers else {
-            throw HistFactoryError(.operation, "exclude names \(exclude.count) modifiers; the limit is \(Limits.excludedModifiers)", path: JSONPointer(tokens: ["exclude"]))
-        }
-        return try loaded.excluding(modifiers: exclude)
+        try loaded.excluding(modifiers: exclude)
     }
 
     /// The fit options the task uses on `model`.

@@ -111,10 +111,14 @@ public struct LoadedModel: Sendable {
     /// The model without the modifiers named `modifiers` and their parameters (pyhf's
     /// `Workspace.prune(modifiers=…)`), with the same measurement, interpolation codes and data:
     /// the main data as they are, the auxiliary data of the parameters kept. The parameter of
-    /// interest cannot be removed; an unknown name is an error naming it.
+    /// interest cannot be removed; an unknown name is an error naming it; at most
+    /// ``Limits/excludedModifiers`` names.
     ///
     /// - Complexity: pruning the workspace JSON and building the model again.
     public func excluding(modifiers: [String]) throws(HistFactoryError) -> LoadedModel {
+        guard modifiers.count <= Limits.excludedModifiers else {
+            throw HistFactoryError(.operation, "exclude names \(modifiers.count) modifiers; the limit is \(Limits.excludedModifiers)", path: JSONPointer(tokens: ["exclude"]))
+        }
         guard !modifiers.isEmpty else { return self }
         if let poi = model.poiName, modifiers.contains(poi) {
             throw HistFactoryError(.operation, "cannot exclude \"\(poi)\": it is the parameter of interest of measurement \"\(model.measurementName)\"", path: JSONPointer(tokens: ["exclude"]))

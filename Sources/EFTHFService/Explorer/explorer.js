@@ -626,7 +626,7 @@ function renderFitSettings() {
   const sets = new Map();
   for (const p of state.summary.parameters) {
     if (state.summary.wilson_coefficients.includes(p.set)) continue;
-    if (!sets.has(p.set)) sets.set(p.set, { name: p.set, types: p.modifier_types, inits: [], fixed: p.fixed });
+    if (!sets.has(p.set)) sets.set(p.set, { name: p.set, types: p.modifier_types, inits: [] });
     sets.get(p.set).inits.push(p.init);
   }
   const poi = state.summary.inspection.poi;
@@ -635,6 +635,7 @@ function renderFitSettings() {
   for (const set of sets.values()) {
     const row = body.insertRow();
     row.dataset.set = set.name;
+    row.dataset.count = set.inits.length;
     const cell = (content, className) => { const td = row.insertCell(); td.append(content); if (className) td.className = className; return td; };
     cell(set.name + (set.name === poi ? " (POI)" : ""), "text");
     cell(set.types.join(", "), "text");
@@ -668,7 +669,7 @@ function fitSettings() {
     if (row.querySelector('[data-role="exclude"]').checked) { exclude.push(set); continue; }
     if (!row.querySelector('[data-role="fix"]').checked) continue;
     const value = Number(row.querySelector('[data-role="fix-value"]').value);
-    const count = Number(row.cells[2].textContent);
+    const count = Number(row.dataset.count);
     fix[set] = count === 1 ? value : new Array(count).fill(value);
   }
   return { fix, exclude };
