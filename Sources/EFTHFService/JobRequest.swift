@@ -245,8 +245,9 @@ public enum JobRequest: Sendable, Equatable {
     ///   point (patch set), or a multi-start fit with profile intervals (fit).
     /// `progress` receives (done, total): conditional fits of a scan, grid points of a patch set,
     /// stages of a fit (the task layer's progress).
-    /// `cancellation` stops a fit, scan, limit or ranking (``InferenceError/Code/cancelled``); the
-    /// exports are checked for it only before they start.
+    /// `cancellation` stops a fit, scan, limit, ranking or patch set (``InferenceError/Code/cancelled``;
+    /// a patch set between parts of about a hundredth of its grid); the single-point exports are
+    /// checked for it only before they start.
     func run(on workspace: Workspace, progress: ProgressHandler? = nil, cancellation: Cancellation? = nil) throws -> (files: [(String, Data)], summary: JSON?) {
         func file(_ json: JSON) -> Data { Data((json.serialized(.pretty) + "\n").utf8) }
         try cancellation?.check()
@@ -254,7 +255,8 @@ public enum JobRequest: Sendable, Equatable {
         case .export(let point, let poi):
             return ([("workspace.json", file(try ExportTask(point: point, poi: poi).run(on: workspace).json))], nil)
         case .patchSet(let grid, let poi, let skipInvalid):
-            let export = try PatchSetTask(grid: grid, poi: poi, skipInvalid: skipInvalid).run(on: workspace, progress: progress)
+            let task = PatchSetTask(grid: grid, poi: poi, skipInvalid: skipInvalid)
+            let export = try cancellation.map { try task.run(on: workspace, progress: progress, cancellation: $0) } ?? task.run(on: workspace, progress: progress)
             let summary: JSON = .object(JSONObject([("patches", .integer(Int64(export.patchSet.patches.count))), ("skipped", .array(export.skipped.map { .numbers($0) }))]))
             return ([("patchset.json", file(export.patchSet.json)), ("BkgOnly.json", file(export.backgroundOnly.json))], summary)
         case .fit(let ops, let fix, let exclude, let measurement):

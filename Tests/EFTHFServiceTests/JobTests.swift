@@ -41,6 +41,30 @@ import Testing
         }
     }
 
+    /// A running patch-set job stops between parts of its grid when cancelled: 202, then
+    /// `cancelled` without files, long before its 10 000 points would be done.
+    @Test func runningPatchSetJobCanBeCancelled() async throws {
+        try await withServer { client, _ in
+            let workspace = try await client.uploadWorkspace(Example.morphing)
+            let job = try await client.submit(workspace, ["kind": "patchset", "grid": ["cHW": [-1, 1, 100], "cHq3": [-0.2, 0.2, 100]], "poi": "lumi", "skip_invalid": true])
+            let clock = ContinuousClock()
+            let deadline = clock.now + .seconds(60)
+            var status = try await client.send(.get, "/v1/jobs/\(job)").json
+            while status["state"]?.stringValue == "queued" || (status["progress"]?["done"]?.doubleValue ?? 0) < 1, clock.now < deadline {
+                try await Task.sleep(for: .milliseconds(20))
+                status = try await client.send(.get, "/v1/jobs/\(job)").json
+            }
+            #expect(status["state"]?.stringValue == "running", "\(status)")
+            let cancelling = try await client.send(.delete, "/v1/jobs/\(job)")
+            #expect(cancelling.status == .accepted, "\(cancelling.text)")
+            let ended = try await client.wait(job, timeout: .seconds(60))
+            #expect(ended["state"]?.stringValue == "cancelled" && ended["files"] == .array([]), "\(ended)")
+            let done = ended["progress"]?["done"]?.doubleValue ?? 10_000
+            #expect(done <= 200, "cancelled at \(status["progress"] ?? .null), it ran on to \(ended["progress"] ?? .null): more than a part of 100 points")
+            #expect(try await client.send(.get, "/v1/jobs/\(job)/files/patchset.json").status == .conflict)
+        }
+    }
+
     @Test func fitJobOnTheMorphingExampleGivesTheCLIReport() async throws {
         let direct = try FitTask(ops: ["cHW", "cHq3"]).run(on: LoadedModel(workspace: Workspace(contentsOf: Example.morphing, modifiers: .efthf))).jsonValue
         try await withServer { client, _ in

@@ -1,6 +1,7 @@
 import EFTJSON
 import EFTModifiers
 import HistFactory
+import Inference
 
 /// An extended workspace as plain pyhf 1.0.0 at one point of the Wilson coefficients
 /// (`efthf export --at`, the service's export job; Specs/eft-extension.md §16).
@@ -87,6 +88,29 @@ public struct PatchSetTask: Sendable, Codable, Equatable {
     public func run(on workspace: Workspace, progress: ProgressHandler? = nil) throws(HistFactoryError) -> PatchSetExport {
         let grid = try GridAxis.checked(grid, maximumPoints: Limits.patchSetPoints, what: "the patch set (--grid)")
         return try workspace.patchSet(grid: grid.map(\.gridValues), poi: poi, measurement: measurement, skippingInvalidPoints: skipInvalid, progress: progress)
+    }
+
+    /// The grid points between two looks at a cancellation: about a hundredth of the grid, so that
+    /// the background-only workspace each part evaluates again adds about 1 % of the points' work.
+    public static func pointsPerPart(_ count: Int) -> Int { max(1, (count + 99) / 100) }
+
+    /// The same patch set, stopping with ``InferenceError/Code/cancelled`` once `cancellation` is set:
+    /// it is computed in parts of consecutive grid points (``pointsPerPart(_:)``) and checked between
+    /// them. The merged parts are exactly ``run(on:progress:)``'s patch set
+    /// (``PatchSetPart/merged(_:)``).
+    public func run(on workspace: Workspace, progress: ProgressHandler? = nil, cancellation: Cancellation) throws -> PatchSetExport {
+        let grid = try GridAxis.checked(grid, maximumPoints: Limits.patchSetPoints, what: "the patch set (--grid)").map(\.gridValues)
+        let count = grid.reduce(1) { $0 * $1.values.count }
+        let step = Self.pointsPerPart(count)
+        var parts: [PatchSetPart] = []
+        for start in stride(from: 0, to: count, by: step) {
+            try cancellation.check()
+            var partProgress: ProgressHandler?
+            if let progress { partProgress = { done, _ in progress(start + done, count) } }
+            parts.append(try workspace.patchSetPart(grid: grid, points: start..<min(start + step, count), poi: poi, measurement: measurement,
+                                                    skippingInvalidPoints: skipInvalid, progress: partProgress))
+        }
+        return try PatchSetPart.merged(parts)
     }
 }
 
