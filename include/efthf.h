@@ -90,15 +90,22 @@ int efthf_model_logpdf(const efthf_model *model, const double *pars, ptrdiff_t n
 
 /* Runs a task on the model with data (NULL: the observed data) and returns its report as JSON.
  * task: "fit", "hypotest", "limit", "significance", "toys", "scan", "ranking", "yields", "inspect", "export",
- * "patchset"; options: the task's JSON (NULL or "" for its defaults), e.g. for "fit"
+ * "patchset", "hs3_export", "combine_scaling_export"; options: the task's JSON (NULL or "" for its defaults), e.g. for "fit"
  * {"ops": ["cHW"], "fix": {"lumi": 1}, "uncertainties": true,
  *  "overrides": {"inits": [...], "bounds": [[lo, hi], ...], "fixed": [...]}}.
  * Specs/bindings.md lists every task's options and report. */
 int efthf_model_run(const efthf_model *model, const efthf_data *data, const char *task, const char *options,
                     char **out, char **error);
 
+/* Runs a task that changes the workspace without building its model and returns the new
+ * workspace's JSON: "combine_scaling_import" (CMS Combine scaling data) or "eft2obs_import"
+ * (an EFT2Obs STXS table), as morphing modifiers (Specs/combine.md). */
+int efthf_workspace_run(const efthf_workspace *workspace, const char *task, const char *options,
+                        char **out, char **error);
+
 /* Runs a task that needs no model and returns its report as JSON: "import_lhe" or
- * "import_madminer" (event databases from generator output; Specs/bindings.md). */
+ * "import_madminer" (event databases from generator output), "hs3_import" (an HS3 file read as a
+ * workspace; Specs/bindings.md). */
 int efthf_run(const char *task, const char *options, char **out, char **error);
 
 #ifdef __cplusplus

@@ -308,8 +308,8 @@ func parameters(_ pars: UnsafePointer<Double>?, _ npars: Int, _ model: HistFacto
 // MARK: - Tasks
 
 /// Runs a task of the task layer on the model, with `data` (NULL: the observed data), and returns
-/// its report as JSON. `task` is one of fit, hypotest, limit, significance, toys, scan, yields,
-/// inspect, export, patchset; `options` is the task's JSON (NULL or "" for its defaults).
+/// its report as JSON. `task` is one of fit, hypotest, limit, significance, toys, scan, ranking,
+/// yields, inspect, export, patchset, hs3_export, combine_scaling_export; `options` is the task's JSON (NULL or "" for its defaults).
 @c public func efthf_model_run(
     _ model: OpaquePointer?, _ data: OpaquePointer?, _ task: UnsafePointer<CChar>?, _ options: UnsafePointer<CChar>?,
     _ out: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?, _ error: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?
@@ -321,7 +321,19 @@ func parameters(_ pars: UnsafePointer<Double>?, _ npars: Int, _ model: HistFacto
     }
 }
 
-/// Runs a task that needs no model (import_lhe, import_madminer) and returns its report as JSON.
+/// Runs a task that changes the workspace without building its model (combine_scaling_import,
+/// eft2obs_import) and returns the new workspace's JSON.
+@c public func efthf_workspace_run(
+    _ workspace: OpaquePointer?, _ task: UnsafePointer<CChar>?, _ options: UnsafePointer<CChar>?,
+    _ out: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?, _ error: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?
+) -> Int32 {
+    returning(out, error) {
+        let ws = try borrow(workspace, WorkspaceBox.self, "workspace").workspace
+        return try TaskRunner.run(try string(task, "task"), options: options.map { String(cString: $0) } ?? "", on: ws).serialized()
+    }
+}
+
+/// Runs a task that needs no model (import_lhe, import_madminer, hs3_import) and returns its report as JSON.
 @c public func efthf_run(
     _ task: UnsafePointer<CChar>?, _ options: UnsafePointer<CChar>?,
     _ out: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?, _ error: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?

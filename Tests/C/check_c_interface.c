@@ -2,7 +2,8 @@
  *   check_c_interface WORKSPACE PATCHSET PATCH LOGPDF_REFERENCE
  * builds the patched model, compares ln L at the suggested inits with pyhf's value (1e-9
  * relative), checks the gradient against central differences, evaluates from 4 threads at once,
- * runs a fit and checks that bad calls return the documented error codes with a message. */
+ * runs a fit and an HS3 export, and checks that bad calls (a workspace task's missing file, an
+ * unknown task) return the documented error codes with a message. */
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -90,6 +91,14 @@ int main(int argc, char **argv) {
     efthf_string_free(error);
     CHECK(efthf_workspace_from_file("/nonexistent/ws.json", &patched, &error) == EFTHF_ERROR_INVALID_INPUT && strstr(error, "/nonexistent/ws.json"), "file");
     efthf_string_free(error);
+    CHECK(efthf_workspace_run(ws, "combine_scaling_import", "{\"scaling\": \"/nonexistent/scaling.json\"}", &json, &error) == EFTHF_ERROR_INVALID_INPUT
+          && strstr(error, "/nonexistent/scaling.json"), "workspace task: %s", error);
+    efthf_string_free(error);
+    CHECK(efthf_workspace_run(ws, "fit", NULL, &json, &error) == EFTHF_ERROR_INVALID_INPUT && strstr(error, "eft2obs_import"), "unknown workspace task: %s", error);
+    efthf_string_free(error);
+    /* the HS3 export (ROOT reads it: python/tests/test_interop.py) */
+    CHECK(efthf_model_run(model, NULL, "hs3_export", NULL, &json, &error) == EFTHF_OK && strstr(json, "\"histfactory_dist\""), "hs3_export: %s", error);
+    efthf_string_free(json);
 
     efthf_data_free(data); efthf_model_free(model); efthf_workspace_free(ws); free(patchset); free(obs); free(grad); free(pars);
     if (failures) { fprintf(stderr, "%d check(s) failed\n", failures); return 1; }

@@ -287,3 +287,55 @@ extension PatchSetTask {
                   measurement: try c.decodeIfPresent(String.self, forKey: .measurement), skipInvalid: try c.value(.skipInvalid, default: false))
     }
 }
+
+extension HS3ExportTask {
+    enum CodingKeys: String, CodingKey, CaseIterable { case measurement }
+
+    public init(from decoder: any Decoder) throws {
+        try TaskCoding.rejectUnknown(decoder, CodingKeys.self)
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(measurement: try c.decodeIfPresent(String.self, forKey: .measurement))
+    }
+}
+
+extension HS3ImportTask {
+    enum CodingKeys: String, CodingKey, CaseIterable { case path }
+
+    public init(from decoder: any Decoder) throws {
+        try TaskCoding.rejectUnknown(decoder, CodingKeys.self)
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(path: try c.decode(String.self, forKey: .path))
+    }
+}
+
+extension CombineScalingExportTask {
+    enum CodingKeys: String, CodingKey, CaseIterable { case measurement }
+
+    public init(from decoder: any Decoder) throws {
+        try TaskCoding.rejectUnknown(decoder, CodingKeys.self)
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(measurement: try c.decodeIfPresent(String.self, forKey: .measurement))
+    }
+}
+
+extension CombineScalingImportTask {
+    enum CodingKeys: String, CodingKey, CaseIterable { case scaling, modifier }
+
+    public init(from decoder: any Decoder) throws {
+        try TaskCoding.rejectUnknown(decoder, CodingKeys.self)
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(scaling: try c.decode(String.self, forKey: .scaling), modifier: try c.value(.modifier, default: "combine_scaling"))
+    }
+}
+
+extension EFT2ObsImportTask {
+    enum CodingKeys: String, CodingKey, CaseIterable { case table, assignments, coefficients, modifier, uncertainties }
+
+    public init(from decoder: any Decoder) throws {
+        try TaskCoding.rejectUnknown(decoder, CodingKeys.self)
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(table: try c.decode(String.self, forKey: .table), assignments: try c.decode([STXSAssignment].self, forKey: .assignments),
+                  coefficients: try c.decodeIfPresent([String].self, forKey: .coefficients), modifier: try c.value(.modifier, default: "stxs_scaling"),
+                  uncertainties: try c.value(.uncertainties, default: true))
+    }
+}

@@ -194,7 +194,8 @@ public struct ModelConfiguration: Sendable, Codable {
 /// ``TaskCoding`` and returns its report as JSON.
 public enum TaskRunner {
     /// The task names, in the order the documentation lists them.
-    public static let names = ["fit", "hypotest", "limit", "significance", "toys", "scan", "ranking", "yields", "inspect", "export", "patchset"]
+    public static let names = ["fit", "hypotest", "limit", "significance", "toys", "scan", "ranking", "yields", "inspect", "export", "patchset",
+                               "hs3_export", "combine_scaling_export"]
 
     /// Runs the task `name` with `options` (its JSON; empty for the defaults) on `loaded`.
     public static func run(_ name: String, options: String, on loaded: LoadedModel, progress: ProgressHandler? = nil) throws -> JSON {
@@ -219,6 +220,11 @@ public enum TaskRunner {
                 ("background_only", export.backgroundOnly.json), ("patchset", export.patchSet.json),
                 ("skipped", .array(export.skipped.map { .array($0.map { JSON.number($0) }) })),
             ]))
+        case "hs3_export":
+            return try TaskCoding.decode(HS3ExportTask.self, from: options, what: what).run(on: loaded.workspace)
+        case "combine_scaling_export":
+            let export = try TaskCoding.decode(CombineScalingExportTask.self, from: options, what: what).run(on: loaded.workspace)
+            return .object(JSONObject([("scaling", export.scaling), ("workspace", export.templates.json)]))
         default:
             throw HistFactoryError(.parameter, "unknown task \"\(name)\"; the tasks are: \(names.joined(separator: ", "))")
         }
@@ -226,8 +232,25 @@ public enum TaskRunner {
 }
 
 extension TaskRunner {
-    /// The tasks that need no model: imports of generator output into event databases.
-    public static let standaloneNames = ["import_lhe", "import_madminer"]
+    /// The tasks that change a workspace without building its model (the model may need what they
+    /// add, e.g. a POI that is a Wilson coefficient): imports of CMS Combine scaling data and of
+    /// EFT2Obs tables as morphing modifiers. Each returns the new workspace's JSON.
+    public static let workspaceNames = ["combine_scaling_import", "eft2obs_import"]
+
+    /// Runs the workspace task `name` with `options` (its JSON) on `workspace`.
+    public static func run(_ name: String, options: String, on workspace: Workspace) throws -> JSON {
+        let what = "\(name) options"
+        switch name {
+        case "combine_scaling_import": return try TaskCoding.decode(CombineScalingImportTask.self, from: options, what: what).run(on: workspace).json
+        case "eft2obs_import": return try TaskCoding.decode(EFT2ObsImportTask.self, from: options, what: what).run(on: workspace).json
+        default:
+            throw HistFactoryError(.parameter, "unknown workspace task \"\(name)\"; these are: \(workspaceNames.joined(separator: ", "))")
+        }
+    }
+
+    /// The tasks that need no model: imports of generator output into event databases, and an HS3
+    /// file read as a workspace.
+    public static let standaloneNames = ["import_lhe", "import_madminer", "hs3_import"]
 
     /// Runs the model-less task `name` with `options` (its JSON).
     public static func run(_ name: String, options: String) throws -> JSON {
@@ -235,6 +258,7 @@ extension TaskRunner {
         switch name {
         case "import_lhe": return try TaskCoding.decode(LHEImportTask.self, from: options, what: what).run().jsonValue
         case "import_madminer": return try TaskCoding.decode(MadMinerImportTask.self, from: options, what: what).run().jsonValue
+        case "hs3_import": return try TaskCoding.decode(HS3ImportTask.self, from: options, what: what).run().json
         default:
             throw HistFactoryError(.parameter, "unknown task \"\(name)\" without a model; these are: \(standaloneNames.joined(separator: ", "))")
         }

@@ -61,6 +61,7 @@ def _load() -> ctypes.CDLL:
         "efthf_model_logpdf": (
             [ctypes.c_void_p, _c_double_p, ssize, ctypes.c_void_p, _c_double_p, _c_double_p, _c_char_pp], ctypes.c_int),
         "efthf_run": ([ctypes.c_char_p, ctypes.c_char_p, _c_char_pp, _c_char_pp], ctypes.c_int),
+        "efthf_workspace_run": ([ctypes.c_void_p, ctypes.c_char_p, ctypes.c_char_p, _c_char_pp, _c_char_pp], ctypes.c_int),
         "efthf_model_run": (
             [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_char_p, ctypes.c_char_p, _c_char_pp, _c_char_pp], ctypes.c_int),
     }

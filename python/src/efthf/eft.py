@@ -140,3 +140,57 @@ def import_madminer(file: Union[str, os.PathLike], output: Union[str, os.PathLik
     options = {"file": os.fspath(file), "units": dict(units or {}), "least_squares": bool(least_squares),
                "provenance": _provenance(generator, basis, normalisation, weight_unit, lambda_gev), "output": os.fspath(output)}
     return _native.call_json("efthf_run", b"import_madminer", json.dumps(options).encode("utf-8"))
+
+
+def _workspace_run(workspace: Workspace, task: str, options: Dict[str, Any]) -> Dict[str, Any]:
+    return _native.call_json("efthf_workspace_run", workspace._handle.value, _native.encode(task), json.dumps(options, allow_nan=False).encode("utf-8"))
+
+
+def _options(**members: Any) -> Dict[str, Any]:
+    return {k: v for k, v in members.items() if v is not None}
+
+
+def to_hs3(workspace: Workspace, measurement_name: Optional[str] = None) -> Dict[str, Any]:
+    """The whole likelihood as an HS3 document that ROOT 6.40's ``RooJSONFactoryWSTool`` reads, the
+    Wilson coefficients free (``efthf export --hs3``; Specs/hs3.md)."""
+    return workspace.model(measurement_name=measurement_name).run("hs3_export", _options(measurement=measurement_name))
+
+
+def from_hs3(path: Union[str, os.PathLike]) -> Dict[str, Any]:
+    """An HS3 file (efthf's or ROOT's HistFactory export) read back as a workspace spec
+    (``efthf import hs3``): a dict for ``efthf.Workspace`` or stock ``pyhf.Workspace``."""
+    return _native.call_json("efthf_run", b"hs3_import", json.dumps({"path": os.fspath(path)}).encode("utf-8"))
+
+
+def combine_scaling(workspace: Workspace, measurement_name: Optional[str] = None) -> Tuple[list, Dict[str, Any]]:
+    """Every morphed sample as CMS Combine InterferenceModel scaling data, with the plain pyhf
+    workspace of the SM templates (``efthf export --combine-scaling``; Specs/combine.md §2)."""
+    r = workspace.model(measurement_name=measurement_name).run("combine_scaling_export", _options(measurement=measurement_name))
+    return r["scaling"], r["workspace"]
+
+
+def add_combine_scaling(workspace: Workspace, scaling: Union[str, os.PathLike], modifier: str = "combine_scaling") -> Dict[str, Any]:
+    """The workspace with Combine InterferenceModel scaling data (the file of ``--PO scalingData=``)
+    applied as relative-form morphing modifiers (``efthf import combine-scaling``; Specs/combine.md §1).
+    Returns the new workspace's spec."""
+    return _workspace_run(workspace, "combine_scaling_import", {"scaling": os.fspath(scaling), "modifier": modifier})
+
+
+def add_stxs_scaling(workspace: Workspace, table: Union[str, os.PathLike], assignments: Mapping[str, Sequence[str]],
+                     coefficients: Optional[Sequence[str]] = None, modifier: str = "stxs_scaling", uncertainties: bool = True) -> Dict[str, Any]:
+    """The workspace with an EFT2Obs STXS→SMEFT table (``prod.json``) applied to samples as
+    relative-form morphing modifiers (``efthf import eft2obs``; Specs/combine.md §3).
+    ``assignments`` maps ``"CHANNEL/SAMPLE"`` to the table entries that scale it. Returns the new
+    workspace's spec."""
+    items = []
+    for key, entries in assignments.items():
+        channel, slash, sample = key.partition("/")
+        if not slash or not channel or not sample:
+            raise InvalidArgument(f"assignments: expected keys \"CHANNEL/SAMPLE\", found {key!r}")
+        if isinstance(entries, str):
+            entries = [entries]
+        items.append({"channel": channel, "sample": sample, "entries": [str(e) for e in entries]})
+    options: Dict[str, Any] = {"table": os.fspath(table), "assignments": items, "modifier": modifier, "uncertainties": bool(uncertainties)}
+    if coefficients is not None:
+        options["coefficients"] = list(coefficients)
+    return _workspace_run(workspace, "eft2obs_import", options)
