@@ -10,7 +10,8 @@ extension EFTHFCommand {
                 --at c1=v1,c2=v2 writes the workspace with every morphing and event-database sample evaluated at \
                 that point (coefficients not named are 0; the MC-statistical uncertainty at the point is carried as \
                 staterror). --patchset --grid c1=lo:hi:n,... writes DIR/BkgOnly.json and DIR/patchset.json, one \
-                patch per grid point. --popxf --scale GEV writes the per-bin polynomials in the Wilson coefficients \
+                patch per grid point, or, when -o ends in .tar.gz or .tgz, one archive holding both, as HEPData \
+                publishes likelihoods (efthf fit ARCHIVE --patch NAME reads it). --popxf --scale GEV writes the per-bin polynomials in the Wilson coefficients \
                 as a POPxf 1.0 file (arXiv:2511.17348), per morphed sample or per channel (--observables), with \
                 the MC statistics. --hs3 writes the whole likelihood in HS3 as ROOT 6.40 reads it, the Wilson \
                 coefficients free (Specs/hs3.md; efthf reads such files back wherever it takes a workspace). \
@@ -56,7 +57,7 @@ extension EFTHFCommand {
         @Option(help: "A POI for the exported measurements (needed when the POI is a Wilson coefficient).")
         var poi: String?
 
-        @Option(name: [.short, .customLong("output")], help: ArgumentHelp("Output file (--at) or directory (--patchset).", valueName: "path"))
+        @Option(name: [.short, .customLong("output")], help: ArgumentHelp("Output file (--at), or directory or .tar.gz archive (--patchset).", valueName: "path"))
         var output: String
 
         func validate() throws {
@@ -114,13 +115,18 @@ extension EFTHFCommand {
                     let task = PatchSetTask(grid: try PatchSetTask.grid(parsing: grid!), poi: poi, measurement: model.measurement, skipInvalid: skipInvalid)
                     let points = task.grid.reduce(1) { $0 * $1.count }
                     let export = try Progress.run("patch set (\(points) grid points)", total: points) { progress in try task.run(on: ws, progress: progress.callback) }
-                    let background = export.backgroundOnly, set = export.patchSet, skipped = export.skipped
-                    // Both files or neither: a PatchSet's digest names its background-only workspace.
-                    try writeAtomically([
-                        (output + "/BkgOnly.json", background.json.serialized(.pretty)),
-                        (output + "/patchset.json", set.json.serialized(.pretty)),
-                    ])
-                    print("wrote \(output)/BkgOnly.json and \(output)/patchset.json (\(set.patches.count) patches\(skipped.isEmpty ? "" : ", \(skipped.count) grid points skipped (negative morphed yields)"))")
+                    let set = export.patchSet, skipped = export.skipped
+                    let what = "\(set.patches.count) patches\(skipped.isEmpty ? "" : ", \(skipped.count) grid points skipped (negative morphed yields)")"
+                    if PatchSetTask.isArchivePath(output) {
+                        let bytes: Data
+                        do { bytes = try PatchSetTask.archive(export) } catch { throw HistFactoryError(.io, "\(error)", file: output) }
+                        try AtomicFiles.write([OutputFile(path: output, contents: bytes)])
+                        print("wrote \(output) (BkgOnly.json and patchset.json, \(what), \(bytes.count) bytes)")
+                    } else {
+                        // Both files or neither: a PatchSet's digest names its background-only workspace.
+                        try writeAtomically(PatchSetTask.files(export).map { (path: output + "/" + $0.name, text: $0.text) })
+                        print("wrote \(output)/BkgOnly.json and \(output)/patchset.json (\(what))")
+                    }
                 } else {
                     let evaluated = try ExportTask(point: try ExportTask.point(parsing: at!), poi: poi, measurement: model.measurement).run(on: ws)
                     try writeAtomically(evaluated.json.serialized(.pretty), to: output)

@@ -1,8 +1,8 @@
 import CZlib
 
 /// zlib's inflate (RFC 1950 zlib, RFC 1951 raw deflate, RFC 1952 gzip) behind one Swift type: this
-/// module is the only one that calls zlib. Used by the LHE importer (`events.lhe.gz`) and the
-/// archive reader (`.tar.gz`, ZIP members).
+/// module is the only one that calls zlib (also ``gzipCompressed(_:level:)``). Used by the LHE
+/// importer (`events.lhe.gz`) and the archive reader (`.tar.gz`, ZIP members).
 ///
 /// The `z_stream` lives at a fixed address (zlib keeps a pointer back to it, `strm->state->strm`)
 /// and is ended when the inflater is released.
@@ -91,4 +91,30 @@ public final class Inflater {
 /// The CRC-32 of `bytes` (ISO 3309, as gzip and ZIP use it).
 public func crc32(_ bytes: UnsafeRawBufferPointer) -> UInt32 {
     UInt32(CZlib.crc32(0, bytes.baseAddress?.assumingMemoryBound(to: Bytef.self), uInt(bytes.count)))
+}
+
+/// `bytes` as one gzip member (RFC 1952, deflate at `level` 0–9), or nil when zlib cannot start
+/// (out of memory). The header has no file name and modification time 0, so equal input gives
+/// equal output.
+public func gzipCompressed(_ bytes: [UInt8], level: Int32 = 6) -> [UInt8]? {
+    let stream = UnsafeMutablePointer<z_stream>.allocate(capacity: 1)
+    stream.initialize(to: z_stream())
+    defer { stream.deallocate() }
+    guard czlib_deflate_init_gzip(stream, level) == Z_OK else { return nil }
+    defer { deflateEnd(stream) }
+    var output = [UInt8](repeating: 0, count: Int(deflateBound(stream, uLong(bytes.count))) + 32)
+    let status = bytes.withUnsafeBufferPointer { input in
+        output.withUnsafeMutableBufferPointer { out in
+            // zlib reads through `next_in` but never writes; its C signature lacks the const.
+            stream.pointee.next_in = input.baseAddress.map { UnsafeMutablePointer(mutating: $0) }
+            stream.pointee.avail_in = uInt(input.count)
+            stream.pointee.next_out = out.baseAddress
+            stream.pointee.avail_out = uInt(out.count)
+            return deflate(stream, Z_FINISH)
+        }
+    }
+    // deflateBound is enough for one Z_FINISH call (zlib.h), so anything else is an internal error.
+    guard status == Z_STREAM_END else { return nil }
+    output.removeLast(Int(stream.pointee.avail_out))
+    return output
 }

@@ -1,3 +1,4 @@
+import Foundation
 import EFTJSON
 import EFTModifiers
 import HistFactory
@@ -88,6 +89,24 @@ public struct PatchSetTask: Sendable, Codable, Equatable {
     public func run(on workspace: Workspace, progress: ProgressHandler? = nil) throws(HistFactoryError) -> PatchSetExport {
         let grid = try GridAxis.checked(grid, maximumPoints: Limits.patchSetPoints, what: "the patch set (--grid)")
         return try workspace.patchSet(grid: grid.map(\.gridValues), poi: poi, measurement: measurement, skippingInvalidPoints: skipInvalid, progress: progress)
+    }
+
+    /// The member names and texts of a patch-set export, as the directory and the archive hold them:
+    /// `BkgOnly.json` and `patchset.json`, pretty-printed with a final newline.
+    public static func files(_ export: PatchSetExport) -> [(name: String, text: String)] {
+        [("BkgOnly.json", export.backgroundOnly.json.serialized(.pretty) + "\n"), ("patchset.json", export.patchSet.json.serialized(.pretty) + "\n")]
+    }
+
+    /// Whether `path` names an archive (`.tar.gz` or `.tgz`) rather than a directory.
+    public static func isArchivePath(_ path: String) -> Bool {
+        let lower = path.lowercased()
+        return lower.hasSuffix(".tar.gz") || lower.hasSuffix(".tgz")
+    }
+
+    /// The export as a HEPData-style `.tar.gz` with the two members of ``files(_:)``
+    /// (``ArchiveWriter``), which `efthf fit ARCHIVE --patch NAME`, `tar` and Python's `tarfile` read.
+    public static func archive(_ export: PatchSetExport, modified: Date = Date()) throws(ArchiveError) -> Data {
+        try ArchiveWriter.tarGz(files(export).map { (name: $0.name, data: Data($0.text.utf8)) }, modified: modified)
     }
 
     /// The grid points between two looks at a cancellation: about a hundredth of the grid, so that
