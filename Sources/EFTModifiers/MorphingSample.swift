@@ -57,13 +57,20 @@ public struct MorphingSample: ParameterDependentSample {
     public var label: String { "morphing \"\(modifier)\"" }
 
     public func evaluate(_ values: [Double], derivatives: Bool, variance: Bool) -> DependentSampleValue {
+        evaluate(values, derivativesFor: [Bool](repeating: derivatives, count: parameters.count), variance: variance)
+    }
+
+    /// The per-event kernel computes the wanted Jacobian rows only (the others are 0); the
+    /// polynomial computes them all.
+    public func evaluate(_ values: [Double], derivativesFor wanted: [Bool], variance: Bool) -> DependentSampleValue {
         let bins = data.count
+        let derivatives = wanted.contains(true)
         let c = Array(values[..<coefficientParameters.count])
         var poly: [Double], polyJacobian: [Double] = []
         var varPoly: [Double] = [], varJacobian: [Double] = []
         let wantVariance = variance && hasVariance
         if let kernel {
-            let e = kernel.evaluate(coefficients: c, nuisance: Array(values[coefficientParameters.count...]), jacobian: derivatives)
+            let e = kernel.evaluate(coefficients: c, nuisance: Array(values[coefficientParameters.count...]), jacobianFor: wanted)
             poly = e.yields
             polyJacobian = e.yieldJacobian
             if wantVariance { varPoly = e.variances; varJacobian = e.varianceJacobian }

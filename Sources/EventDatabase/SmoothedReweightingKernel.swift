@@ -70,6 +70,9 @@ public struct EventSystematic: Sendable, Hashable {
 /// order as the formulae above evaluated event by event. A pass reads only the terms with
 /// `m_t ≠ 0` or (with Jacobians) a non-zero `∂m_t/∂c_i` (any other adds exactly ±0), and the last
 /// few results are kept by point `(c, θ)` (``_EvaluationMemo``): neither changes a bit of a result.
+/// Jacobian rows can be requested for some of the parameters only (a fit's free ones): then only
+/// the terms with `m_t ≠ 0` or a non-zero `∂m_t/∂c_i` of a wanted `c_i` are read, and only the
+/// wanted derivatives accumulated (``evaluate(coefficients:nuisance:jacobianFor:)``).
 public struct SmoothedReweightingKernel: Sendable {
     /// The template, its variance and, when requested, their Jacobians at one point.
     public struct Evaluation: Sendable {
@@ -310,11 +313,23 @@ public struct SmoothedReweightingKernel: Sendable {
     ///   An event with edges within `40h` costs one `exp` and a division per such edge, and
     ///   touches the bins next to those edges; with none (h ≪ bin width) it costs bin searches only.
     public func evaluate(coefficients: [Double], nuisance: [Double], jacobian: Bool) -> Evaluation {
+        evaluate(coefficients: coefficients, nuisance: nuisance, jacobianFor: allOrNone(jacobian))
+    }
+
+    /// The template and its variance at `(c, θ)`, with the Jacobians' rows of the parameters `q_j`
+    /// (`q = (c_1…c_C, θ_1…θ_K)`) where `wanted[j]`; the rows of the others are 0, not computed.
+    /// A pass then reads only the terms with `m_t ≠ 0` or a non-zero `∂m_t/∂c_i` of a wanted `c_i`,
+    /// and accumulates only the wanted derivatives: the wanted rows are the same doubles as those of
+    /// ``evaluate(coefficients:nuisance:jacobian:)`` with `jacobian` true. No row wanted: no Jacobians.
+    ///
+    /// - Complexity: as ``evaluate(coefficients:nuisance:jacobian:)`` with `C + K` replaced by the
+    ///   number of wanted rows, and `T` by the terms read.
+    public func evaluate(coefficients: [Double], nuisance: [Double], jacobianFor wanted: [Bool]) -> Evaluation {
         do throws(EventDatabaseError) {
-            return try checkedEvaluation(coefficients: coefficients, nuisance: nuisance, jacobian: jacobian)
+            return try checkedEvaluation(coefficients: coefficients, nuisance: nuisance, jacobianFor: wanted)
         } catch {
             _reportOnce(error)
-            let B = binning.binCount, Q = jacobian ? coefficientNames.count + systematics.count : 0
+            let B = binning.binCount, Q = wanted.contains(true) ? coefficientNames.count + systematics.count : 0
             let nan = [Double](repeating: .nan, count: B)
             return Evaluation(yields: nan, variances: nan, yieldJacobian: .init(repeating: .nan, count: Q * B), varianceJacobian: .init(repeating: .nan, count: Q * B))
         }
@@ -324,33 +339,52 @@ public struct SmoothedReweightingKernel: Sendable {
     /// or hold a NaN or an infinity (in memory, columns are checked once when read; a point kept
     /// from a recent evaluation is not read again).
     public func checkedEvaluation(coefficients: [Double], nuisance: [Double], jacobian: Bool) throws(EventDatabaseError) -> Evaluation {
+        try checkedEvaluation(coefficients: coefficients, nuisance: nuisance, jacobianFor: allOrNone(jacobian))
+    }
+
+    /// ``evaluate(coefficients:nuisance:jacobianFor:)``, throwing as ``checkedEvaluation(coefficients:nuisance:jacobian:)``.
+    public func checkedEvaluation(coefficients: [Double], nuisance: [Double], jacobianFor wanted: [Bool]) throws(EventDatabaseError) -> Evaluation {
         precondition(coefficients.count == coefficientNames.count, "\(coefficients.count) coefficients, expected \(coefficientNames.count)")
         precondition(nuisance.count == systematics.count, "\(nuisance.count) nuisance parameters, expected \(systematics.count)")
-        if let known = _memo.evaluation(coefficients: coefficients, nuisance: nuisance, jacobian: jacobian) { return known }
-        let evaluation = try _pass(coefficients: coefficients, nuisance: nuisance, jacobian: jacobian, avx2: _SmoothingTables.avx2)
-        _memo.insert(evaluation, coefficients: coefficients, nuisance: nuisance, jacobian: jacobian)
+        precondition(wanted.count == coefficientNames.count + systematics.count, "\(wanted.count) Jacobian rows, expected \(coefficientNames.count + systematics.count)")
+        if let known = _memo.evaluation(coefficients: coefficients, nuisance: nuisance, wanted: wanted) { return known }
+        let evaluation = try _pass(coefficients: coefficients, nuisance: nuisance, jacobianFor: wanted, avx2: _SmoothingTables.avx2)
+        _memo.insert(evaluation, coefficients: coefficients, nuisance: nuisance, wanted: wanted)
         return evaluation
+    }
+
+    /// Every Jacobian row wanted, or none.
+    private func allOrNone(_ jacobian: Bool) -> [Bool] {
+        [Bool](repeating: jacobian, count: coefficientNames.count + systematics.count)
     }
 
     /// One pass over the events, with the AVX2 or the portable instantiation of the bin assignment
     /// (`avx2` only where it is available; both give the same doubles).
     internal func _pass(coefficients: [Double], nuisance: [Double], jacobian: Bool, avx2: Bool) throws(EventDatabaseError) -> Evaluation {
+        try _pass(coefficients: coefficients, nuisance: nuisance, jacobianFor: allOrNone(jacobian), avx2: avx2)
+    }
+
+    /// ``_pass(coefficients:nuisance:jacobian:avx2:)`` with the Jacobian rows of `wanted` only.
+    internal func _pass(coefficients: [Double], nuisance: [Double], jacobianFor wanted: [Bool], avx2: Bool) throws(EventDatabaseError) -> Evaluation {
         let B = binning.binCount, C = coefficientNames.count, K = systematics.count, N = eventCount
-        let Q = jacobian ? C + K : 0
-        let stride = 2 * B + 2 * Q * B
+        let jacobian = wanted.contains(true)
+        // R Jacobian rows in the result (0 without Jacobians), Q of them computed (the record slots).
+        let R = jacobian ? C + K : 0, Q = wanted.lazy.filter { $0 }.count
+        let stride = 2 * B + 2 * R * B
         let chunkCount = Self.chunkCount(N)
         var partials = [Double](repeating: 0, count: chunkCount * stride)
         let T = monomials.count
         let values = monomials.map { $0.value(at: coefficients) }
         let dm = jacobian ? Self.monomialGradients(monomials, at: coefficients) : []
-        // The terms the pass reads: those with m_t ≠ 0 or, with the Jacobian, a non-zero ∂m_t/∂c_i.
-        // Every other term adds a_et·0 = ±0 (the columns are finite) to w_e and nothing to ∂w_e/∂c,
-        // so leaving it out changes no sum (Specs/event-database.md, "Formulae", evaluation).
+        // The terms the pass reads: those with m_t ≠ 0 or, with the Jacobian, a non-zero ∂m_t/∂c_i
+        // of a wanted c_i. Every other term adds a_et·0 = ±0 (the columns are finite) to w_e and
+        // nothing to a wanted ∂w_e/∂c_i, so leaving it out changes no sum (Specs/event-database.md,
+        // "Formulae", evaluation).
         var activeTerms: [Int] = [], m: [Double] = []
         // Per active term, its non-zero ∂m_t/∂c_i as (i, value), in increasing i.
         var derivativeStart = [0], derivativeCoefficient: [Int] = [], derivativeValue: [Double] = []
         for t in 0 ..< T {
-            let derivatives = (0 ..< (jacobian ? C : 0)).filter { dm[$0 * T + t] != 0 }
+            let derivatives = (0 ..< (jacobian ? C : 0)).filter { wanted[$0] && dm[$0 * T + t] != 0 }
             guard values[t] != 0 || !derivatives.isEmpty else { continue }
             activeTerms.append(t)
             m.append(values[t])
@@ -366,9 +400,9 @@ public struct SmoothedReweightingKernel: Sendable {
             return [a, b, da, db]
         }
         let isShift = systematics.map { $0.kind == .shift }
-        // Record order of the derivatives: coefficients, weight systematics, then shifts
+        // Record order of the wanted derivatives: coefficients, weight systematics, then shifts
         // (`slotParameter[r]` is the q of record slot r).
-        let slotParameter = (0 ..< Q).filter { $0 < C || !isShift[$0 - C] } + (0 ..< Q).filter { $0 >= C && isShift[$0 - C] }
+        let slotParameter = (0 ..< R).filter { wanted[$0] && ($0 < C || !isShift[$0 - C]) } + (0 ..< R).filter { wanted[$0] && $0 >= C && isShift[$0 - C] }
         let errors = _ChunkErrors()
 
         // Soundness of the unsafe pointers: every buffer is an immutable array (of `self` or a local)
@@ -403,7 +437,7 @@ public struct SmoothedReweightingKernel: Sendable {
                                                     coefficients: C, systematics: K, m: m.baseAddress,
                                                     derivativeStart: dStart.baseAddress!, derivativeCoefficient: dCoefficient.baseAddress,
                                                     derivativeValue: dValue.baseAddress, alpha: alpha.baseAddress, isShift: isShift.baseAddress,
-                                                    slotParameter: slotParameter.baseAddress, jacobian: jacobian, context: context,
+                                                    slotParameter: slotParameter.baseAddress, slots: Q, rows: R, jacobian: jacobian, context: context,
                                                     out: out.baseAddress!, stride: stride)
                                                 DispatchQueue.concurrentPerform(iterations: chunkCount) { chunk in
                                                     do throws(EventDatabaseError) {
@@ -435,8 +469,8 @@ public struct SmoothedReweightingKernel: Sendable {
         let evaluation = Evaluation(
             yields: total[0 ..< B].map { $0 * n },
             variances: total[B ..< 2 * B].map { $0 * n2 },
-            yieldJacobian: total[2 * B ..< 2 * B + Q * B].map { $0 * n },
-            varianceJacobian: total[2 * B + Q * B ..< stride].map { $0 * n2 })
+            yieldJacobian: total[2 * B ..< 2 * B + R * B].map { $0 * n },
+            varianceJacobian: total[2 * B + R * B ..< stride].map { $0 * n2 })
         return evaluation
     }
 
@@ -465,29 +499,40 @@ private final class _ReportedErrors: @unchecked Sendable {
 /// columns of other parameters) gets the kernel's result without a pass over the events.
 ///
 /// A hit returns exactly what a pass would: the pass is a deterministic function of `(c, θ)` (fixed
-/// chunks and order of additions), and its values do not depend on whether Jacobians are computed
-/// (the Jacobian-free result of an evaluation with Jacobians is its values with the Jacobians
-/// dropped). Points are compared with `==` (so −0 and +0 are one point: they give equal values).
+/// chunks and order of additions), its values do not depend on which Jacobian rows are computed,
+/// and each computed row does not depend on which others are (an entry with more rows serves a
+/// request for fewer: the others are set to 0, or all dropped when none is wanted). Points are
+/// compared with `==` (so −0 and +0 are one point: they give equal values).
 internal final class _EvaluationMemo: @unchecked Sendable {
     // Sound: `entries` is only accessed under `lock`.
     private let lock = NSLock()
-    private var entries: [(c: [Double], theta: [Double], jacobian: Bool, evaluation: SmoothedReweightingKernel.Evaluation)] = []
+    private var entries: [(c: [Double], theta: [Double], wanted: [Bool], evaluation: SmoothedReweightingKernel.Evaluation)] = []
     /// Points kept: enough for the concurrent fits of one task (one per core) to keep theirs.
     static let capacity = 4
 
-    func evaluation(coefficients: [Double], nuisance: [Double], jacobian: Bool) -> SmoothedReweightingKernel.Evaluation? {
+    func evaluation(coefficients: [Double], nuisance: [Double], wanted: [Bool]) -> SmoothedReweightingKernel.Evaluation? {
         lock.lock()
         defer { lock.unlock() }
-        guard let entry = entries.first(where: { ($0.jacobian || !jacobian) && $0.c == coefficients && $0.theta == nuisance }) else { return nil }
+        guard let entry = entries.first(where: {
+            $0.c == coefficients && $0.theta == nuisance && zip($0.wanted, wanted).allSatisfy { has, wants in has || !wants }
+        }) else { return nil }
         let e = entry.evaluation
-        return jacobian == entry.jacobian ? e : .init(yields: e.yields, variances: e.variances, yieldJacobian: [], varianceJacobian: [])
+        if entry.wanted == wanted { return e }
+        guard wanted.contains(true) else { return .init(yields: e.yields, variances: e.variances, yieldJacobian: [], varianceJacobian: []) }
+        let B = e.yields.count
+        func masked(_ jacobian: [Double]) -> [Double] {
+            var out = jacobian
+            for (j, w) in wanted.enumerated() where !w { for b in 0 ..< B { out[j * B + b] = 0 } }
+            return out
+        }
+        return .init(yields: e.yields, variances: e.variances, yieldJacobian: masked(e.yieldJacobian), varianceJacobian: masked(e.varianceJacobian))
     }
 
-    func insert(_ evaluation: SmoothedReweightingKernel.Evaluation, coefficients: [Double], nuisance: [Double], jacobian: Bool) {
+    func insert(_ evaluation: SmoothedReweightingKernel.Evaluation, coefficients: [Double], nuisance: [Double], wanted: [Bool]) {
         lock.lock()
         defer { lock.unlock() }
         entries.removeAll { $0.c == coefficients && $0.theta == nuisance }
-        entries.insert((coefficients, nuisance, jacobian, evaluation), at: 0)
+        entries.insert((coefficients, nuisance, wanted, evaluation), at: 0)
         if entries.count > Self.capacity { entries.removeLast() }
     }
 }
@@ -526,8 +571,10 @@ private struct _SmoothedPass: @unchecked Sendable {
     /// `(α₊, α₋, α₊′, α₋′)` of code4p per systematic.
     let alpha: UnsafePointer<Double>?
     let isShift: UnsafePointer<Bool>?
-    /// The parameter q of each record slot: coefficients, weight systematics, then shifts.
+    /// The parameter q of each record slot (the wanted ones): coefficients, weight systematics, then shifts.
     let slotParameter: UnsafePointer<Int>?
+    /// The number of record slots, and of Jacobian rows in `out` (`C + K`; those of no slot stay 0).
+    let slots: Int, rows: Int
     let jacobian: Bool
     let context: Binning
     let out: UnsafeMutablePointer<Double>
@@ -560,7 +607,7 @@ private struct _SmoothedPass: @unchecked Sendable {
     func run(range: Range<Int>, out: UnsafeMutablePointer<Double>) throws(EventDatabaseError) {
         guard !range.isEmpty else { return }
         let T = terms, C = coefficients, K = systematics, B = context.binCount
-        let Q = jacobian ? C + K : 0, L = Self.blockSize
+        let Q = slots, R = self.rows, L = Self.blockSize
         let rows = jacobian ? C + K : 0
         // ∂W/∂q per event, Qp slots (Q rounded up to a multiple of four; the padding slots stay 0).
         let Qp = (Q + 3) & ~3
@@ -580,7 +627,7 @@ private struct _SmoothedPass: @unchecked Sendable {
             let dW = W + L, ab = dW + Qp * L, xb = ab + T * L, sb = xb + L
             let binSums = sb + 2 * K * L, binDerivatives = binSums + 2 * (B + 2)
             scratch.update(repeating: 0)
-            let shiftCount = jacobian ? (0 ..< K).filter { isShift![$0] }.count : 0, P = Q - shiftCount
+            let shiftCount = (0 ..< Q).filter { slotParameter![$0] >= C && isShift![slotParameter![$0] - C] }.count, P = Q - shiftCount
             var terms = efthf_event_terms(
                 terms: T, m: m, derivativeStart: derivativeStart, derivativeCoefficient: derivativeCoefficient, derivativeValue: derivativeValue,
                 coefficients: C, systematics: K, alpha: alpha, isShift: isShift, slotParameter: slotParameter, slots: Q, paddedSlots: Qp)
@@ -688,7 +735,7 @@ private struct _SmoothedPass: @unchecked Sendable {
                 for r in 0 ..< Q {
                     let q = slotParameter![r]
                     out[2 * B + q * B + b] = record[r]
-                    out[2 * B + Q * B + q * B + b] = record[Qp + r]
+                    out[2 * B + R * B + q * B + b] = record[Qp + r]
                 }
             }
         }

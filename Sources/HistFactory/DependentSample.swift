@@ -135,6 +135,18 @@ public protocol ParameterDependentSample: Sendable {
     /// Evaluates at `values` (the values of ``parameters``), with Jacobians when `derivatives` and the
     /// variance terms when `variance`.
     func evaluate(_ values: [Double], derivatives: Bool, variance: Bool) -> DependentSampleValue
+    /// Evaluates as ``evaluate(_:derivatives:variance:)``, with Jacobians whose rows j with
+    /// `wanted[j]` (one entry per ``parameters``) are those of the full Jacobians, the same doubles;
+    /// the other rows are unspecified (0, or computed anyway) and the likelihood does not read them.
+    /// No row wanted: as `derivatives` false. The default computes every row; a sample whose rows
+    /// are costly (per-event kernels) computes the wanted ones only.
+    func evaluate(_ values: [Double], derivativesFor wanted: [Bool], variance: Bool) -> DependentSampleValue
+}
+
+extension ParameterDependentSample {
+    public func evaluate(_ values: [Double], derivativesFor wanted: [Bool], variance: Bool) -> DependentSampleValue {
+        evaluate(values, derivatives: wanted.contains(true), variance: variance)
+    }
 }
 
 /// A ``ParameterDependentSample`` at one point. Jacobians are parameter-major: entry `j·bins + b` is

@@ -53,6 +53,13 @@ struct DependentEntry: Sendable {
     func evaluate(_ pars: UnsafePointer<Double>, derivatives: Bool, variance: Bool) -> DependentSampleValue {
         sample.evaluate(sample.parameters.map { pars[$0] }, derivatives: derivatives, variance: variance)
     }
+
+    /// The sample at the model point `pars`, with the Jacobian rows of the model parameters where
+    /// `wanted` (one entry per model parameter) only.
+    func evaluate(_ pars: UnsafePointer<Double>, wanted: [Bool], variance: Bool) -> DependentSampleValue {
+        let parameters = sample.parameters
+        return sample.evaluate(parameters.map { pars[$0] }, derivativesFor: parameters.map { wanted[$0] }, variance: variance)
+    }
 }
 
 /// One sample's expected yields in one channel.
@@ -187,6 +194,19 @@ extension HistFactoryModel {
         evaluate(parameters, data: data, gradient: &gradient, wantGradient: true)
     }
 
+    /// log L(θ) and ∂ log L/∂θ_i for the parameters with `wanted[i]` (one entry per parameter; a
+    /// fit wants its free parameters): those entries are the same doubles as the full gradient's
+    /// (``logLikelihoodAndGradient(_:data:gradient:)``); the others are 0, not computed. The
+    /// parameter-dependent samples compute only the Jacobian rows of wanted parameters
+    /// (``ParameterDependentSample/evaluate(_:derivativesFor:variance:)``), which is where the saving is.
+    ///
+    /// - Complexity: as ``logLikelihoodAndGradient(_:data:gradient:)``, less the Jacobian rows of
+    ///   the dependent samples' parameters that are not wanted.
+    public func logLikelihoodAndGradient(_ parameters: [Double], data: ModelData, gradient: inout [Double], wanted: [Bool]) -> Double {
+        precondition(wanted.count == parameterCount, "expected \(parameterCount) flags of wanted derivatives, got \(wanted.count)")
+        return evaluate(parameters, data: data, gradient: &gradient, wantGradient: true, wanted: wanted)
+    }
+
     /// Runs `body` with one evaluation's scratch space: a single temporary allocation per call,
     /// so that concurrent evaluations of one model share nothing mutable.
     private func withScratch<R>(_ mainBins: Int, _ body: (KernelScratch) -> R) -> R {
@@ -207,14 +227,15 @@ extension HistFactoryModel {
     /// With w_b = n_b/ν_b − 1 = ∂ log L/∂ν_b (see `LikelihoodKernel.backward` for the model terms):
     /// log L = Σ_b (n_b ln ν_b − ν_b − ln Γ(n_b+1)) + Σ_normal (ln N − ½ r²) + Σ_poisson (a ln(γτ) − γτ − ln Γ(a+1)),
     /// ∂/∂θ (normal) = (a − θ)/σ², ∂/∂γ (Poisson) = a/γ − τ.
-    private func evaluate(_ parameters: [Double], data: ModelData, gradient: inout [Double], wantGradient: Bool) -> Double {
+    /// `wanted`: the parameters whose derivatives are computed (nil: all); the others' entries are 0.
+    private func evaluate(_ parameters: [Double], data: ModelData, gradient: inout [Double], wantGradient: Bool, wanted: [Bool]? = nil) -> Double {
         precondition(parameters.count == parameterCount, "expected \(parameterCount) parameters, got \(parameters.count)")
         // The closures below reach the model and the data through pointers, and call the model's
         // methods only for parameter-dependent samples: closures that captured `self`, or a method
         // called on `pointee`, would copy the struct, a retain and a release of each of its stored
         // references per call (7 % of an evaluation of reference workspace 05).
         let shape = EvaluationShape(mainBins: mainBinCount, parameterCount: parameterCount, kernel: flat.kernel, vectorised: flat.vectorised,
-                                    dependent: !flat.morphs.isEmpty || !dynamicStaterrors.isEmpty)
+                                    dependent: !flat.morphs.isEmpty || !dynamicStaterrors.isEmpty, wanted: wantGradient ? wanted : nil)
         return withUnsafePointer(to: self) { model in
             withUnsafePointer(to: data) { data in
                 Self.evaluate(model, shape, parameters, data: data, gradient: &gradient, wantGradient: wantGradient)
@@ -230,6 +251,8 @@ extension HistFactoryModel {
         let vectorised: Bool
         /// Whether the model has parameter-dependent samples or staterror widths that follow them.
         let dependent: Bool
+        /// The parameters whose derivatives are computed (nil: all).
+        let wanted: [Bool]?
     }
 
     /// `evaluate` on the model at `model` (valid for the whole call).
@@ -240,7 +263,7 @@ extension HistFactoryModel {
             parameters.withUnsafeBufferPointer { parsBuffer in
                 // Sound: `parsBuffer` holds parameterCount values, and every parameter index in the kernel is below that.
                 let pars = parsBuffer.baseAddress!
-                let (morphOK, values) = shape.dependent ? model.pointee.prepareMorphing(pars, s, derivatives: wantGradient) : (ok: true, values: [])
+                let (morphOK, values) = shape.dependent ? model.pointee.prepareMorphing(pars, s, derivatives: wantGradient, wanted: shape.wanted) : (ok: true, values: [])
                 kernel.forward(pars, s, mainBins: bins, wantGradient: wantGradient, vectorised: vectorised)
                 if shape.dependent && !model.pointee.flat.morphs.isEmpty {
                     // Outside the domain (Specs §9): a negative morphed yield under "error", or a
@@ -276,7 +299,8 @@ extension HistFactoryModel {
                         return sum
                     }
                 }
-                let dynamic = shape.dependent ? model.pointee.dynamicStaterrorTerms(pars, s, data.pointee, values, derivatives: wantGradient) : (logL: 0, gradient: [])
+                let dynamic = shape.dependent
+                    ? model.pointee.dynamicStaterrorTerms(pars, s, data.pointee, values, derivatives: wantGradient, wanted: shape.wanted) : (logL: 0, gradient: [])
                 logL += dynamic.logL
                 for c in model.pointee.poissonConstraints {
                     let a = data.pointee.auxiliary[c.auxIndex]
@@ -307,7 +331,8 @@ extension HistFactoryModel {
                     }
                     // Sound: `grad` holds parameterCount values (just sized above).
                     kernel.backward(pars, s, grad, vectorised: vectorised)
-                    if shape.dependent { model.pointee.morphingGradient(s, values, grad) }
+                    if shape.dependent { model.pointee.morphingGradient(s, values, grad, wanted: shape.wanted) }
+                    if let wanted = shape.wanted { for i in 0..<parameterCount where !wanted[i] { grad[i] = 0 } }
                 }
                 return logL
             }
@@ -324,8 +349,10 @@ extension HistFactoryModel {
     /// ```
     ///
     /// Returns `ok` false when a sample refuses the point, and the samples' values (with their
-    /// Jacobians when `derivatives`; with the variance terms where a staterror width follows them).
-    fileprivate func prepareMorphing(_ pars: UnsafePointer<Double>, _ s: KernelScratch, derivatives: Bool) -> (ok: Bool, values: [DependentSampleValue]) {
+    /// Jacobians when `derivatives`, the rows of the `wanted` parameters only when given; with the
+    /// variance terms where a staterror width follows them).
+    fileprivate func prepareMorphing(_ pars: UnsafePointer<Double>, _ s: KernelScratch, derivatives: Bool, wanted: [Bool]? = nil)
+        -> (ok: Bool, values: [DependentSampleValue]) {
         guard !flat.morphs.isEmpty else { return (true, []) }
         let kernel = flat.kernel
         // Sound: morphNominal and morphRatio have localBinCount doubles when the kernel has dependent samples.
@@ -335,7 +362,8 @@ extension HistFactoryModel {
         var values: [DependentSampleValue] = []
         values.reserveCapacity(flat.morphs.count)
         for (k, m) in flat.morphs.enumerated() {
-            let value = m.evaluate(pars, derivatives: derivatives, variance: flat.needsVariance[k])
+            let value = if derivatives, let wanted { m.evaluate(pars, wanted: wanted, variance: flat.needsVariance[k]) }
+                else { m.evaluate(pars, derivatives: derivatives, variance: flat.needsVariance[k]) }
             if !value.rejectedBins.isEmpty { ok = false }
             for b in 0..<m.binCount {
                 s.morphNominal[m.localStart + b] = value.nominal[b]
@@ -348,8 +376,9 @@ extension HistFactoryModel {
 
     /// Adds ∂ log L/∂p_j of every parameter-dependent sample:
     /// Σ_b w_b P G_b (1 + D_b/n_b) ∂ν̃⁰_b/∂p_j, with D_b = Σ_h Δ_hb (the histosys part scales with
-    /// ν̃⁰/n_b, so it contributes D_b/n_b; not where n_b = 0, where r = 1).
-    fileprivate func morphingGradient(_ s: KernelScratch, _ values: [DependentSampleValue], _ grad: UnsafeMutablePointer<Double>) {
+    /// ν̃⁰/n_b, so it contributes D_b/n_b; not where n_b = 0, where r = 1). Only for the `wanted`
+    /// parameters when given (the samples computed no other Jacobian rows).
+    fileprivate func morphingGradient(_ s: KernelScratch, _ values: [DependentSampleValue], _ grad: UnsafeMutablePointer<Double>, wanted: [Bool]? = nil) {
         for (k, m) in flat.morphs.enumerated() {
             let p = s.product[m.entry]
             let bins = m.binCount
@@ -361,7 +390,7 @@ extension HistFactoryModel {
                 cotangent[b] = s.weight[m.binStart + b] * p * s.binFactor[l] * histoFactor
             }
             let jacobian = values[k].nominalJacobian
-            for (j, parameter) in m.sample.parameters.enumerated() {
+            for (j, parameter) in m.sample.parameters.enumerated() where wanted?[parameter] ?? true {
                 var sum = 0.0
                 for b in 0..<bins { sum += cotangent[b] * jacobian[j * bins + b] }
                 grad[parameter] += sum
@@ -405,8 +434,10 @@ extension HistFactoryModel {
     /// The normalisation keeps the SM-point width σ(0): with −ln σ(p) the constraint alone would
     /// carry information on the Wilson coefficients (it would favour points of small relative MC
     /// uncertainty) and bias fits, Asimov fits included.
+    ///
+    /// With `wanted`, the derivatives in the samples' parameters are those of the wanted ones only.
     fileprivate func dynamicStaterrorTerms(_ pars: UnsafePointer<Double>, _ s: KernelScratch, _ data: ModelData,
-                                           _ values: [DependentSampleValue], derivatives: Bool) -> (logL: Double, gradient: [(Int, Double)]) {
+                                           _ values: [DependentSampleValue], derivatives: Bool, wanted: [Bool]?) -> (logL: Double, gradient: [(Int, Double)]) {
         guard !dynamicStaterrors.isEmpty else { return (0, []) }
         var logL = 0.0
         var gradient: [(Int, Double)] = []
@@ -430,7 +461,7 @@ extension HistFactoryModel {
                 let v = values[part.morph]
                 let b = part.bin, bins = m.binCount
                 let delta2 = part.delta * part.delta
-                for (j, parameter) in m.sample.parameters.enumerated() {
+                for (j, parameter) in m.sample.parameters.enumerated() where wanted?[parameter] ?? true {
                     let i = j * bins + b
                     let dVariance = delta2 * v.staterrorScaleJacobian[i] + v.varianceJacobian[i]
                     let dS = dVariance / (2 * variance.squareRoot() * nominal) - sigma * v.nominalJacobian[i] / nominal

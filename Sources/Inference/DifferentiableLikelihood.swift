@@ -23,6 +23,12 @@ public protocol DifferentiableLikelihood: Sendable {
     func logLikelihood(_ parameters: [Double], data: ModelData) -> Double
     /// log L and ∂ log L/∂θ_i for every parameter (fixed ones included) into `gradient`.
     func logLikelihoodAndGradient(_ parameters: [Double], data: ModelData, gradient: inout [Double]) -> Double
+    /// log L and ∂ log L/∂θ_i for the parameters with `wanted[i]` (one entry per parameter) into
+    /// `gradient`: those entries are the doubles of the full gradient, the others are 0 (not
+    /// computed). A fit wants its free parameters (and keeps wanting them in its sub-fits, whose
+    /// slope along a parameter they fix is read by the profile intervals). The default computes
+    /// the full gradient; a likelihood where some derivatives are costly computes the wanted ones only.
+    func logLikelihoodAndGradient(_ parameters: [Double], data: ModelData, gradient: inout [Double], wanted: [Bool]) -> Double
     /// The expected main-bin counts ν_b(θ).
     func expectedMainData(_ parameters: [Double]) -> [Double]
     /// The expected auxiliary data at θ (θ for Gaussian constraints, γτ for Poisson ones).
@@ -41,6 +47,12 @@ public protocol DifferentiableLikelihood: Sendable {
 }
 
 extension DifferentiableLikelihood {
+    public func logLikelihoodAndGradient(_ parameters: [Double], data: ModelData, gradient: inout [Double], wanted: [Bool]) -> Double {
+        let logL = logLikelihoodAndGradient(parameters, data: data, gradient: &gradient)
+        for i in gradient.indices where !wanted[i] { gradient[i] = 0 }
+        return logL
+    }
+
     public func domainProblem(_ parameters: [Double]) -> String? { nil }
     public func expectedMainDataIsLinear(in i: Int) -> Bool { false }
 }

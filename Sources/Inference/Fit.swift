@@ -44,6 +44,10 @@ struct FitProblem: Sendable {
     let fixed: [Bool]
     /// Model indices of the parameters the minimiser sees.
     let freeIndices: [Int]
+    /// The parameters whose derivatives the fit's gradient evaluations compute: the free ones of
+    /// the problem as first set up, kept by ``fixing(_:searching:)`` (a profile interval reads the
+    /// slope along the parameter its sub-fits fix, ``FitResult/fullGradient``).
+    let wanted: [Bool]
     /// The nuisance-parameter screen of `.auto` on these data, shared by the problems derived
     /// with ``fixing(_:searching:)`` (same model, same data) and new for ``with(data:)``.
     let screen: NuisanceScreen
@@ -79,6 +83,7 @@ struct FitProblem: Sendable {
         self.upper = bounds.map(\.upperBound)
         self.fixed = fixed
         self.freeIndices = (0..<n).filter { !fixed[$0] }
+        self.wanted = fixed.map { !$0 }
         self.screen = NuisanceScreen()
     }
 
@@ -99,16 +104,16 @@ struct FitProblem: Sendable {
         var options = self.options
         options.computeUncertainties = false
         if !searching { options.multiStart = nil }
-        return FitProblem(model: model, data: data, options: options, start: start, lower: lower, upper: upper, fixed: fixed, screen: screen)
+        return FitProblem(model: model, data: data, options: options, start: start, lower: lower, upper: upper, fixed: fixed, wanted: wanted, screen: screen)
     }
 
     /// The same problem on other data (with a screen of its own: the screen depends on the data).
     func with(data: ModelData) -> FitProblem {
-        FitProblem(model: model, data: data, options: options, start: start, lower: lower, upper: upper, fixed: fixed, screen: NuisanceScreen())
+        FitProblem(model: model, data: data, options: options, start: start, lower: lower, upper: upper, fixed: fixed, wanted: wanted, screen: NuisanceScreen())
     }
 
     private init(model: any DifferentiableLikelihood, data: ModelData, options: FitOptions, start: [Double], lower: [Double], upper: [Double], fixed: [Bool],
-                 screen: NuisanceScreen) {
+                 wanted: [Bool], screen: NuisanceScreen) {
         self.model = model
         self.data = data
         self.options = options
@@ -117,13 +122,14 @@ struct FitProblem: Sendable {
         self.upper = upper
         self.fixed = fixed
         self.freeIndices = (0..<start.count).filter { !fixed[$0] }
+        self.wanted = wanted
         self.screen = screen
     }
 
     /// 2NLL and its gradient over the free parameters, the others taken from `full`; 2NLL alone
     /// (the same doubles, ``DifferentiableLikelihood/logLikelihood(_:data:)``); `lowest` is the
     /// point evaluated with its gradient with the lowest finite 2NLL so far (the free parameters)
-    /// and ∇2NLL over all parameters there.
+    /// and ∇2NLL there over all parameters (0 for those not ``wanted``).
     func withObjective<R>(
         _ body: (_ objective: ([Double], inout [Double]) -> Double, _ value: @escaping ([Double]) -> Double, _ lowest: () -> (x: [Double], gradient: [Double])?) -> R
     ) -> R {
@@ -131,12 +137,12 @@ struct FitProblem: Sendable {
         var gradient = [Double](repeating: 0, count: model.parameterCount)
         var lowest: (value: Double, x: [Double], gradient: [Double])? = nil
         let free = freeIndices
-        let model = model, data = data, cancellation = options.cancellation
+        let model = model, data = data, cancellation = options.cancellation, wanted = wanted
         return body({ x, g in
             // Cancelled: no evaluation, and a value the minimiser stops on.
             if cancellation?.isCancelled == true { return .nan }
             for (k, i) in free.enumerated() { full[i] = x[k] }
-            let logL = model.logLikelihoodAndGradient(full, data: data, gradient: &gradient)
+            let logL = model.logLikelihoodAndGradient(full, data: data, gradient: &gradient, wanted: wanted)
             for (k, i) in free.enumerated() { g[k] = -2 * gradient[i] }
             let f = -2 * logL
             if f.isFinite, f <= lowest?.value ?? .infinity, gradient.allSatisfy(\.isFinite) {

@@ -106,8 +106,9 @@ public struct FitResult: Sendable {
     let warmStart: WarmStart?
     /// ∇2NLL over the free parameters at the minimum, as the minimiser ended.
     var gradient: [Double] = []
-    /// ∇2NLL over all parameters (fixed ones included) at ``values`` when the minimiser evaluated
-    /// it there, else empty: along a fixed parameter it is the slope of the profile likelihood
+    /// ∇2NLL over all parameters at ``values`` when the minimiser evaluated it there, else empty;
+    /// computed for the fit problem's ``FitProblem/wanted`` parameters (its free ones and those
+    /// its sub-fits fixed), 0 for the others. Along a fixed parameter it is the slope of the profile likelihood
     /// (envelope theorem, used by ``DifferentiableLikelihood/profileIntervals(_:data:levels:options:bestFit:)``).
     var fullGradient: [Double] = []
     /// Likelihood evaluations by stage; their total is ``functionCalls``.

@@ -26,9 +26,9 @@ extension FitProblem {
             let up = values[i] + h <= upper[i] ? h : 0
             let down = values[i] - h >= lower[i] ? h : 0
             x[i] = values[i] + up
-            _ = model.logLikelihoodAndGradient(x, data: data, gradient: &gPlus)
+            _ = model.logLikelihoodAndGradient(x, data: data, gradient: &gPlus, wanted: wanted)
             x[i] = values[i] - down
-            _ = model.logLikelihoodAndGradient(x, data: data, gradient: &gMinus)
+            _ = model.logLikelihoodAndGradient(x, data: data, gradient: &gMinus, wanted: wanted)
             let width = up + down
             return free.map { j in width > 0 ? -2 * (gPlus[j] - gMinus[j]) / width : 0 }
         }

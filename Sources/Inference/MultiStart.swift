@@ -418,7 +418,7 @@ extension FitProblem {
                     }
                 }
                 evaluations += 1
-                let f = -2 * model.logLikelihoodAndGradient(y, data: data, gradient: &gradient)
+                let f = -2 * model.logLikelihoodAndGradient(y, data: data, gradient: &gradient, wanted: wanted)
                 guard f.isFinite else { continue }
                 let g = free.map { -2 * gradient[$0] }
                 var p = f, d = g[a]
