@@ -109,31 +109,40 @@ INLINE void smoothed_block(const efthf_smoothing *restrict s, ptrdiff_t n, const
         exp4(t + i, t + i);
     }
 
+    // The shares p_j (and ∂p_j/∂x) of bins a − 1 + j, j < 8, of every event of the block first (the
+    // events are independent: their divisions overlap), then the sums, event by event.
     const v4d one = splat4(1), zero = splat4(0), inverseWidth = splat4(s->inverseWidth);
     const v4i lastShareSlot = {P, P, P, P}, lane = {0, 1, 2, 3};
     const double *restrict ratios = s->ratios, *restrict windowEdges = s->windowEdges;
+    double share[EFTHF_SMOOTHED_BLOCK][8], slope[jacobian ? EFTHF_SMOOTHED_BLOCK : 1][8];
+    // G and g of lane 7, the carry into edges beyond the eighth (windows of more than 8 edges).
+    double lastG[EFTHF_SMOOTHED_BLOCK], lastg[EFTHF_SMOOTHED_BLOCK];
     for (ptrdiff_t i = 0; i < n; i++) {
-        const ptrdiff_t a = first[i], c = end[i], bins = c - a + 1;
-        const double w = W[i];
+        const ptrdiff_t a = first[i], c = end[i];
         // Lane j holds edge a + j: G = 1/(1 + t_a D_{a,j}) inside [a, c), 1 from c on; the edge
-        // below a (G = 0, g = 0) is the carry into lane 0. Shares p_j of bin a − 1 + j.
-        double p[8], slope[8] = {0};
+        // below a (G = 0, g = 0) is the carry into lane 0. Lanes 4…7 are needed only for windows of
+        // four or more edges (p_j for j ≤ c − a).
         const v4d ta = splat4(t[i]), limit = splat4(high[i]);
         v4d carryG = zero, carryg = zero;
-        // Lanes 4…7 are needed only for windows of four or more edges (p_j for j ≤ c − a).
         for (ptrdiff_t v = 0; v < (c - a >= 4 ? 8 : 4); v += 4) {
             const v4d tk = ta * load4(ratios + 8 * a + v);
             const v4i inside = (v4i)(load4(windowEdges + a + v) <= limit);
             const v4d logistic = one / (one + tk);
             const v4d G = select4(inside, logistic, one);
-            store4(p + v, G - __builtin_shufflevector(carryG, G, 3, 4, 5, 6));
+            store4(share[i] + v, G - __builtin_shufflevector(carryG, G, 3, 4, 5, 6));
             carryG = G;
             if (jacobian) {
                 const v4d g = select4(inside, tk * logistic * logistic, zero);
-                store4(slope + v, (__builtin_shufflevector(carryg, g, 3, 4, 5, 6) - g) * inverseWidth);
+                store4(slope[i] + v, (__builtin_shufflevector(carryg, g, 3, 4, 5, 6) - g) * inverseWidth);
                 carryg = g;
             }
         }
+        lastG[i] = carryG[3];
+        lastg[i] = carryg[3];
+    }
+    for (ptrdiff_t i = 0; i < n; i++) {
+        const ptrdiff_t a = first[i], c = end[i], bins = c - a + 1;
+        const double w = W[i];
         // Bins a − 1 … c − 1, at [b + 1] (bin −1 and bin B are padding): lanes 0…7 from above, and for
         // windows of more than 7 edges (rare: only when more than 7 edges lie within 80h) each further
         // edge with its own exp.
@@ -143,19 +152,19 @@ INLINE void smoothed_block(const efthf_smoothing *restrict s, ptrdiff_t n, const
         // (the sums start at +0, so they never hold −0). (W p, (W p)²) pairs of bins: even, odd.
         {
             const v4i touched = lane < (v4i){bins, bins, bins, bins};
-            const v4d Wp = select4(touched, splat4(w) * load4(p), zero), Wp2 = Wp * Wp;
+            const v4d Wp = select4(touched, splat4(w) * load4(share[i]), zero), Wp2 = Wp * Wp;
             const v4d even = __builtin_shufflevector(Wp, Wp2, 0, 4, 2, 6), odd = __builtin_shufflevector(Wp, Wp2, 1, 5, 3, 7);
             *(v2d_unaligned *)nu += __builtin_shufflevector(even, even, 0, 1);
             *(v2d_unaligned *)(nu + 2) += __builtin_shufflevector(odd, odd, 0, 1);
             *(v2d_unaligned *)(nu + 4) += __builtin_shufflevector(even, even, 2, 3);
             *(v2d_unaligned *)(nu + 6) += __builtin_shufflevector(odd, odd, 2, 3);
         }
-        double G = carryG[3], g = carryg[3];
+        double G = lastG[i], g = lastg[i];
         for (ptrdiff_t j = jacobian ? 0 : 4; j < bins; j++) {
-            double share, dpdx = 0;
+            double p, dpdx = 0;
             if (j < 8) {
-                share = p[j];
-                if (jacobian) dpdx = slope[j];
+                p = share[i][j];
+                if (jacobian) dpdx = slope[i][j];
             } else {
                 const ptrdiff_t k = a + j;
                 double Gk = 1, gk = 0;
@@ -166,18 +175,18 @@ INLINE void smoothed_block(const efthf_smoothing *restrict s, ptrdiff_t n, const
                     Gk = logistic;
                     gk = tk[0] * logistic * logistic;
                 }
-                share = Gk - G;
+                p = Gk - G;
                 if (jacobian) dpdx = (g - gk) * s->inverseWidth;
                 G = Gk;
                 g = gk;
             }
-            const double Wp = w * share;
+            const double Wp = w * p;
             if (j >= 4) {
                 nu[2 * j] += Wp;
                 nu[2 * j + 1] += Wp * Wp;
             }
             if (jacobian) {
-                const v4d twiceWp = splat4(2 * Wp), byP = splat4(share), Wdp = splat4(w * dpdx);
+                const v4d twiceWp = splat4(2 * Wp), byP = splat4(p), Wdp = splat4(w * dpdx);
                 double *restrict r0 = record + j * 2 * Q;
                 v4i slot = {0, 1, 2, 3};
                 for (ptrdiff_t r = 0; r < Q; r += 4, slot += 4) {
@@ -267,9 +276,19 @@ static void block_values_portable(const efthf_smoothing *s, ptrdiff_t n, const d
     smoothed_block(s, n, W, x, 0, 0, 0, values, 0, 0);
 }
 
+/// The bin assignment with Jacobians, with the record loop unrolled for Q = 4, 8, 12, 16.
+#define JACOBIAN_BLOCK                                                           \
+    switch (Q) {                                                                 \
+    case 4: smoothed_block(s, n, W, x, dW, 4, P, values, derivatives, 1); break;   \
+    case 8: smoothed_block(s, n, W, x, dW, 8, P, values, derivatives, 1); break;   \
+    case 12: smoothed_block(s, n, W, x, dW, 12, P, values, derivatives, 1); break; \
+    case 16: smoothed_block(s, n, W, x, dW, 16, P, values, derivatives, 1); break; \
+    default: smoothed_block(s, n, W, x, dW, Q, P, values, derivatives, 1);         \
+    }
+
 static void block_jacobian_portable(const efthf_smoothing *s, ptrdiff_t n, const double *W, const double *x, const double *dW,
                                     ptrdiff_t Q, ptrdiff_t P, double *values, double *derivatives) {
-    smoothed_block(s, n, W, x, dW, Q, P, values, derivatives, 1);
+    JACOBIAN_BLOCK
 }
 
 #if defined(__x86_64__)
@@ -293,7 +312,7 @@ __attribute__((target("avx2"))) static void block_values_avx2(const efthf_smooth
 __attribute__((target("avx2"))) static void block_jacobian_avx2(const efthf_smoothing *s, ptrdiff_t n, const double *W,
                                                                  const double *x, const double *dW, ptrdiff_t Q, ptrdiff_t P,
                                                                  double *values, double *derivatives) {
-    smoothed_block(s, n, W, x, dW, Q, P, values, derivatives, 1);
+    JACOBIAN_BLOCK
 }
 __attribute__((target("avx2"))) static void sums_avx2(const efthf_event_terms *p, ptrdiff_t n, const double *const *rows, const double *x,
                                                        const double *sys, double *scratch, double *W, double *shifted, double *dW,
