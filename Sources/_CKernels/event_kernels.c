@@ -337,6 +337,27 @@ void efthf_event_sums(const efthf_event_terms *terms, ptrdiff_t n, const double 
     sums_portable(terms, n, termRows, x, systematicRows, scratch, W, shifted, dW, jacobian);
 }
 
+static void exp_portable(const double *in, ptrdiff_t n, double *out) {
+    for (ptrdiff_t i = 0; i < n; i += 4) exp4(in + i, out + i);
+}
+
+#if defined(__x86_64__)
+__attribute__((target("avx2"))) static void exp_avx2(const double *in, ptrdiff_t n, double *out) {
+    for (ptrdiff_t i = 0; i < n; i += 4) exp4(in + i, out + i);
+}
+#endif
+
+void efthf_smoothing_exp(const double *in, ptrdiff_t n, double *out, int useAVX2) {
+#if defined(__x86_64__)
+    if (useAVX2) {
+        exp_avx2(in, n, out);
+        return;
+    }
+#endif
+    (void)useAVX2;
+    exp_portable(in, n, out);
+}
+
 void efthf_smoothed_block(const efthf_smoothing *s, ptrdiff_t n, const double *W, const double *x, int jacobian, const double *dW,
                           ptrdiff_t Q, ptrdiff_t P, double *values, double *derivatives, int useAVX2) {
 #if defined(__x86_64__)

@@ -169,4 +169,9 @@ int efthf_avx2_available(void);
 void efthf_smoothed_block(const efthf_smoothing *s, ptrdiff_t n, const double *W, const double *x, int jacobian, const double *dW,
                           ptrdiff_t Q, ptrdiff_t P, double *values, double *derivatives, int useAVX2);
 
+/// `out[i] = e^{in[i]}` for `i < n` (n a multiple of four, |in[i]| ≤ 700) as `efthf_smoothed_block`
+/// evaluates it (Specs/event-database.md, "Evaluation of the logistic"), for its accuracy test; the
+/// AVX2 instantiation (`useAVX2`) gives the same doubles.
+void efthf_smoothing_exp(const double *in, ptrdiff_t n, double *out, int useAVX2);
+
 #endif
