@@ -35,8 +35,6 @@ INLINE ptrdiff_t count_below(const double *edges, ptrdiff_t count, double value,
     return base + (inclusive ? e <= value : e < value);
 }
 
-INLINE ptrdiff_t clamp(ptrdiff_t v, ptrdiff_t lo, ptrdiff_t hi) { return v < lo ? lo : v > hi ? hi : v; }
-
 /// `out[j] = e^{in[j]}` for four values with |in[j]| ≤ 700 (Specs/event-database.md, "Evaluation of the
 /// logistic"): k = nearest integer to x log₂e, r = (x − k ln2_hi) − k ln2_lo (ln2_hi has 32 significant
 /// bits, so k ln2_hi and the subtraction are exact), e^r = 1 + (r + r² P(r)) with P of degree 9 near
@@ -74,15 +72,16 @@ INLINE void smoothed_block(const efthf_smoothing *restrict s, ptrdiff_t n, const
     int64_t first[EFTHF_SMOOTHED_BLOCK], end[EFTHF_SMOOTHED_BLOCK];
 
     // The evaluated edges [a, c) of each event: a = #{e_k < fl(x − 40h)}, c = #{e_k ≤ fl(x + 40h)},
-    // clamped to [lo, hi]. Few edges: counted edge by edge over the block (vector compares);
-    // many: two binary searches per event.
+    // clamped to [lo, hi], that is lo + the count among e_lo … e_{hi−1} (the edges are sorted).
+    // Few edges: counted edge by edge over the block (vector compares); many: two binary searches
+    // per event.
     for (ptrdiff_t i = 0; i < n; i++) {
         low[i] = x[i] - reach;
         high[i] = x[i] + reach;
     }
-    if (B + 1 <= 32) {
-        for (ptrdiff_t i = 0; i < n; i++) first[i] = end[i] = 0;
-        for (ptrdiff_t k = 0; k <= B; k++) {
+    if (hi - lo <= 32) {
+        for (ptrdiff_t i = 0; i < n; i++) first[i] = end[i] = lo;
+        for (ptrdiff_t k = lo; k < hi; k++) {
             const double e = edges[k];
             for (ptrdiff_t i = 0; i < n; i++) {
                 first[i] += e < low[i];
@@ -91,18 +90,13 @@ INLINE void smoothed_block(const efthf_smoothing *restrict s, ptrdiff_t n, const
         }
     } else {
         for (ptrdiff_t i = 0; i < n; i++) {
-            first[i] = count_below(edges, B + 1, low[i], 0);
-            end[i] = count_below(edges, B + 1, high[i], 1);
+            first[i] = lo + count_below(edges + lo, hi - lo, low[i], 0);
+            end[i] = lo + count_below(edges + lo, hi - lo, high[i], 1);
         }
     }
     // t_a = exp((x − e_a)/h), one exp per event with an evaluated edge; the others (and the padding
     // to four) take e^{0/h} = 1 exactly.
-    for (ptrdiff_t i = 0; i < n; i++) {
-        const ptrdiff_t a = clamp(first[i], lo, hi), c = clamp(end[i], lo, hi);
-        first[i] = a;
-        end[i] = c;
-        t[i] = a < c ? x[i] - edges[a] : 0;
-    }
+    for (ptrdiff_t i = 0; i < n; i++) t[i] = first[i] < end[i] ? x[i] - edges[first[i]] : 0;
     for (ptrdiff_t i = n; i < ((n + 3) & ~(ptrdiff_t)3); i++) t[i] = 0;
     for (ptrdiff_t i = 0; i < n; i += 4) {
         store4(t + i, load4(t + i) / splat4(h));
