@@ -61,6 +61,22 @@ INLINE void exp4(const double *in, double *out) {
     store4(out, (splat4(1) + (r + (r * r) * P)) * (v4d)scale);
 }
 
+/// One bin's record of an event: `r0[r] += d_r`, `r0[Q + r] += 2 W p d_r` with
+/// `d_r = dW_r · (r < P ? p : W ∂p/∂x)`, r < Q (a macro: 32-byte vectors are not passed by value).
+#define add_records(r0_, d_, Q_, lastShareSlot_, w_, p_, dpdx_)                                       \
+    do {                                                                                            \
+        double *restrict r0 = (r0_);                                                                \
+        const double Wp_ = (w_) * (p_);                                                             \
+        const v4d twiceWp = splat4(2 * Wp_), byP = splat4(p_), Wdp = splat4((w_) * (dpdx_));        \
+        v4i slot = {0, 1, 2, 3};                                                                    \
+        for (ptrdiff_t r = 0; r < (Q_); r += 4, slot += 4) {                                        \
+            const v4i scaledByShare = (v4i)(slot < (lastShareSlot_));                               \
+            const v4d dd = load4((d_) + r) * select4(scaledByShare, byP, Wdp);                      \
+            store4(r0 + r, load4(r0 + r) + dd);                                                     \
+            store4(r0 + (Q_) + r, load4(r0 + (Q_) + r) + twiceWp * dd);                             \
+        }                                                                                           \
+    } while (0)
+
 /// One block (see the header). `jacobian` is a compile-time constant in each instantiation.
 INLINE void smoothed_block(const efthf_smoothing *restrict s, ptrdiff_t n, const double *restrict W, const double *restrict x,
                            const double *restrict dW, ptrdiff_t Q, ptrdiff_t P, double *restrict values,
@@ -153,8 +169,12 @@ INLINE void smoothed_block(const efthf_smoothing *restrict s, ptrdiff_t n, const
             *(v2d_unaligned *)(nu + 4) += __builtin_shufflevector(even, even, 2, 3);
             *(v2d_unaligned *)(nu + 6) += __builtin_shufflevector(odd, odd, 2, 3);
         }
+        // The records of bins a − 1 … a + 2 without a branch (lanes j ≥ bins have p_j = ∂p_j/∂x = +0
+        // and add exactly ±0), then those of bins a + 3 … c − 1.
+        if (jacobian)
+            for (ptrdiff_t j = 0; j < 4; j++) add_records(record + j * 2 * Q, d, Q, lastShareSlot, w, share[i][j], slope[i][j]);
         double G = lastG[i], g = lastg[i];
-        for (ptrdiff_t j = jacobian ? 0 : 4; j < bins; j++) {
+        for (ptrdiff_t j = 4; j < bins; j++) {
             double p, dpdx = 0;
             if (j < 8) {
                 p = share[i][j];
@@ -175,21 +195,9 @@ INLINE void smoothed_block(const efthf_smoothing *restrict s, ptrdiff_t n, const
                 g = gk;
             }
             const double Wp = w * p;
-            if (j >= 4) {
-                nu[2 * j] += Wp;
-                nu[2 * j + 1] += Wp * Wp;
-            }
-            if (jacobian) {
-                const v4d twiceWp = splat4(2 * Wp), byP = splat4(p), Wdp = splat4(w * dpdx);
-                double *restrict r0 = record + j * 2 * Q;
-                v4i slot = {0, 1, 2, 3};
-                for (ptrdiff_t r = 0; r < Q; r += 4, slot += 4) {
-                    const v4i scaledByShare = (v4i)(slot < lastShareSlot);
-                    const v4d dd = load4(d + r) * select4(scaledByShare, byP, Wdp);
-                    store4(r0 + r, load4(r0 + r) + dd);
-                    store4(r0 + Q + r, load4(r0 + Q + r) + twiceWp * dd);
-                }
-            }
+            nu[2 * j] += Wp;
+            nu[2 * j + 1] += Wp * Wp;
+            if (jacobian) add_records(record + j * 2 * Q, d, Q, lastShareSlot, w, p, dpdx);
         }
     }
 }
