@@ -40,8 +40,8 @@ INLINE ptrdiff_t count_below(const double *edges, ptrdiff_t count, double value,
 /// bits, so k ln2_hi and the subtraction are exact), e^r = 1 + (r + r² P(r)) with P of degree 9 near
 /// the minimax approximation of (e^r − 1 − r)/r² on |r| ≤ ln2/2 (relative error 1.6·10⁻¹⁷ in exact
 /// arithmetic), times 2^k built from its bits. IEEE operations only, so lane j gives the same double
-/// in every build and at every vector width; within 1 ulp of e^x (tested over [−745, 709] ∩ the
-/// domain).
+/// in every build and at every vector width; below 1.35 ulp and 2⁻⁵² relative of e^x (tested against
+/// `expl` on [−41, 41] and [−700, 700]).
 INLINE void exp4(const double *in, double *out) {
     const v4d x = load4(in), shifter = splat4(0x1.8p52);
     const v4d y = x * splat4(0x1.71547652b82fep0) + shifter;
