@@ -409,7 +409,7 @@ public struct SmoothedReweightingKernel: Sendable {
         // that outlives the synchronous `concurrentPerform`; the chunks partition the kept events
         // `0..<N`, and each reads only its own events' pieces (``_ColumnSource/forEachPiece``); each
         // chunk writes only its own `stride` doubles of `partials`; edges read are `0...B` and bins
-        // touched are −1 … B, inside the chunk's padded records (`efthf_smoothed_block`); the tables
+        // touched are −1 … B (and up to B + 3 with exactly +0), inside the chunk's padded records (`efthf_smoothed_block`); the tables
         // hold B + 9 window edges and 8(B + 2) factors, as it reads (``_SmoothingTables``).
         _locator.edges.withUnsafeBufferPointer { edges in
           _tables.ratios.withUnsafeBufferPointer { ratios in
@@ -614,8 +614,9 @@ private struct _SmoothedPass: @unchecked Sendable {
         // Scratch: w, f, x(θ), W per event of the block, ∂w/∂c_i (C rows) and ∂I/∂θ_k (K rows) per
         // event; ∂W/∂q of the block event-major (Qp per event, in record-slot order); then the
         // gathered block: T coefficient rows, the observable, 2K systematic rows (of L). Last, per
-        // bin −1 … B (−1 and B padding) its (ν, Σw²) and, with Jacobians, its ∂ν/∂q (Qp) and ∂Σw²/∂q (Qp).
-        let scratchCount = (4 + rows) * L + Qp * L + (T + 1 + 2 * K) * L + 2 * (B + 2) + 2 * Qp * (B + 2)
+        // bin −1 … B + 3 (−1 and B … B + 3 padding) its (ν, Σw²) and, with Jacobians, its ∂ν/∂q (Qp)
+        // and ∂Σw²/∂q (Qp).
+        let scratchCount = (4 + rows) * L + Qp * L + (T + 1 + 2 * K) * L + 2 * (B + 5) + 2 * Qp * (B + 5)
         var failure: EventDatabaseError? = nil
         // The coefficient rows of the block being processed: gathered into `ab`, or (every event
         // kept, the block inside one piece) the piece's own columns, read without a copy.
@@ -625,7 +626,7 @@ private struct _SmoothedPass: @unchecked Sendable {
             // w, f, ∂w/∂c, ∂I/∂θ: the scratch of `efthf_event_sums`.
             let w = scratch.baseAddress!, shifted = w + (2 + rows) * L, W = shifted + L
             let dW = W + L, ab = dW + Qp * L, xb = ab + T * L, sb = xb + L
-            let binSums = sb + 2 * K * L, binDerivatives = binSums + 2 * (B + 2)
+            let binSums = sb + 2 * K * L, binDerivatives = binSums + 2 * (B + 5)
             scratch.update(repeating: 0)
             let shiftCount = (0 ..< Q).filter { slotParameter![$0] >= C && isShift![slotParameter![$0] - C] }.count, P = Q - shiftCount
             var terms = efthf_event_terms(

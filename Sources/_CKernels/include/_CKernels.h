@@ -162,9 +162,16 @@ int efthf_avx2_available(void);
 ///
 /// and with `jacobian`, per touched bin, `d_r = dW[iQ + r] · (r < P ? p_b : W ∂p_b/∂x)` for r < Q
 /// (Q a multiple of four): `derivatives[2Q(b + 1) + r] += d_r`, `derivatives[2Q(b + 1) + Q + r] += 2 W p_b d_r`;
-/// every bin receives the events in order. Bins −1 and B are padding. The AVX2 instantiation
-/// (`useAVX2`, only when `efthf_avx2_available()` returned 1) gives the same doubles as the other.
+/// every bin receives the events in order. Bins −1 and B are padding; `values` and `derivatives` have
+/// room for bins up to B + 3 (bins −1 … B + 3 may receive exactly ±0 from an event that does not touch
+/// them, which changes no sum: they start at +0). The AVX2 instantiation (`useAVX2`, only when `efthf_avx2_available()`
+/// returned 1) gives the same doubles as the other.
 void efthf_smoothed_block(const efthf_smoothing *s, ptrdiff_t n, const double *W, const double *x, int jacobian, const double *dW,
                           ptrdiff_t Q, ptrdiff_t P, double *values, double *derivatives, int useAVX2);
+
+/// `out[i] = e^{in[i]}` for `i < n` (n a multiple of four, |in[i]| ≤ 700) as `efthf_smoothed_block`
+/// evaluates it (Specs/event-database.md, "Evaluation of the logistic"), for its accuracy test; the
+/// AVX2 instantiation (`useAVX2`) gives the same doubles.
+void efthf_smoothing_exp(const double *in, ptrdiff_t n, double *out, int useAVX2);
 
 #endif
