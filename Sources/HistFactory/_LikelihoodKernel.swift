@@ -14,6 +14,8 @@ import _CKernels
 // Scalar factors and histosys deltas are stored grouped by parameter ("runs"), so that all the
 // terms of one run share α: the interpolation branch is taken once per run and the polynomial's
 // powers of α are computed once per run. Scalar results are then scattered into the entries.
+// Code4 runs of fewer than four terms (a normsys parameter on one to three samples) share blocks of
+// four instead, each term with its own α (packed runs), so that no block is mostly padding.
 //
 // Histosys runs store their (term, bin) pairs in quads: the aligned groups of four entry bins
 // 4m ..< 4m + 4 that the parameter reaches, with Δ₊ and Δ₋ of the four bins side by side (zero for
@@ -215,7 +217,6 @@ final class LikelihoodKernel: @unchecked Sendable {
     let histoUp: UnsafeMutablePointer<Double>
     let histoDown: UnsafeMutablePointer<Double>
 
-
     /// A copy of `a` in a new buffer of at least one element (so that every base address exists).
     private static func buffer<T>(_ a: [T]) -> UnsafeMutablePointer<T> {
         let p = UnsafeMutablePointer<T>.allocate(capacity: max(1, a.count))
@@ -343,7 +344,7 @@ final class LikelihoodKernel: @unchecked Sendable {
         // `entries.count`, which no bin reads.
         //
         // Consecutive code4 runs of fewer than four terms (one normsys of a parameter on one to three
-        // samples: 39 of the 39 code4 runs of reference workspace 05, 32 of 101 of 07) go into one packed
+        // samples: all 39 code4 runs of reference workspace 05, 27 of 101 of 07) go into one packed
         // run (kind 3) without padding between them, each term with its own parameter; `packedGroups`
         // keeps the runs it holds, for the backward pass.
         var sRuns: [TermRun] = [], packed: [TermRun] = []
