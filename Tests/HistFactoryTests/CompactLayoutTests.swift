@@ -1,5 +1,6 @@
 import EFTJSON
 import Foundation
+import Synchronization
 @testable import HistFactory
 import Testing
 
@@ -41,6 +42,33 @@ struct CompactLayoutTests {
                 #expect(differing.isEmpty, "\(reference.name), point \(k), AVX \(vectorised): gradient differs at \(differing.prefix(5).map { compact.parameterNames[$0] })")
                 #expect(a.logLikelihood(point, data: data).bitPattern == l1.bitPattern)
             }
+        }
+    }
+
+    /// Each thread evaluates in its own scratch buffer, kept between its evaluations
+    /// (`efthf_scratch_acquire`): evaluations of one model on many threads at once, at different
+    /// points, give the doubles of the same evaluations one after the other.
+    @Test func concurrentEvaluationsGiveTheSerialDoubles() throws {
+        guard let reference = ReferenceCase.all.first(where: { $0.name.hasPrefix("05_") }) else { return }
+        let workspace = try reference.workspace()
+        let model = try HistFactoryModel(workspace: workspace)
+        let data = try model.observedData(from: workspace)
+        let inits = model.suggestedInits
+        let points = (0..<64).map { k in inits.indices.map { inits[$0] + 0.02 * Double(k % 16) * sin(Double($0 + k)) } }
+        let serial = points.map { point in
+            var g: [Double] = []
+            let l = model.logLikelihoodAndGradient(point, data: data, gradient: &g)
+            return [l] + g
+        }
+        let results = Mutex([[Double]](repeating: [], count: points.count))
+        DispatchQueue.concurrentPerform(iterations: points.count) { k in
+            var g: [Double] = []
+            let l = model.logLikelihoodAndGradient(points[k], data: data, gradient: &g)
+            results.withLock { $0[k] = [l] + g }
+        }
+        let concurrent = results.withLock { $0 }
+        for k in points.indices {
+            #expect(concurrent[k].map(\.bitPattern) == serial[k].map(\.bitPattern), "point \(k)")
         }
     }
 }
