@@ -1,5 +1,6 @@
 import EFTJSON
 import Foundation
+import _CKernels
 
 /// The model's terms, laid out for evaluation (see `LikelihoodKernel`): built once from the
 /// `CompiledSample`s and shared, read-only, by every evaluation (and thread).
@@ -213,9 +214,18 @@ extension HistFactoryModel {
         Self.withScratch(flat.kernel, mainBins, body)
     }
 
-    /// `withScratch` for `kernel`.
+    /// `withScratch` for `kernel`: the thread's scratch buffer, kept from one evaluation to the next
+    /// (`efthf_scratch_acquire`; a heap allocation and its release per call cost 1–2 % of an
+    /// evaluation of reference workspaces 05–08), or a temporary allocation when that is in use or cannot grow.
     private static func withScratch<R>(_ kernel: LikelihoodKernel, _ mainBins: Int, _ body: (KernelScratch) -> R) -> R {
-        withUnsafeTemporaryAllocation(of: Double.self, capacity: KernelScratch.count(kernel, mainBins: mainBins)) { memory in
+        let count = KernelScratch.count(kernel, mainBins: mainBins)
+        if let memory = efthf_scratch_acquire(count) {
+            defer { efthf_scratch_release(memory) }
+            // Sound: the thread's buffer has at least `count` doubles and is this call's alone until
+            // the release above; KernelScratch only carves it into disjoint parts.
+            return body(KernelScratch(memory, kernel, mainBins: mainBins))
+        }
+        return withUnsafeTemporaryAllocation(of: Double.self, capacity: count) { memory in
             // Sound: the allocation has KernelScratch.count doubles (at least one, so the base address
             // exists) and lives for the whole of `body`; KernelScratch only carves it into disjoint parts.
             body(KernelScratch(memory.baseAddress!, kernel, mainBins: mainBins))

@@ -14,6 +14,8 @@ import _CKernels
 // Scalar factors and histosys deltas are stored grouped by parameter ("runs"), so that all the
 // terms of one run share α: the interpolation branch is taken once per run and the polynomial's
 // powers of α are computed once per run. Scalar results are then scattered into the entries.
+// Code4 runs of fewer than four terms (a normsys parameter on one to three samples) share blocks of
+// four instead, each term with its own α (packed runs), so that no block is mostly padding.
 //
 // Histosys runs store their (term, bin) pairs in quads: the aligned groups of four entry bins
 // 4m ..< 4m + 4 that the parameter reaches, with Δ₊ and Δ₋ of the four bins side by side (zero for
@@ -139,6 +141,10 @@ final class LikelihoodKernel: @unchecked Sendable {
     /// instruction).
     static let avxAvailable = efthf_avx_fma_available() != 0
 
+    /// Whether kernels built now pack the small code4 runs (kind 3; the default). Tests build models
+    /// under `false` as well, the layout without packed runs, to check that both give the same doubles.
+    @TaskLocal static var compactLayout = true
+
     // Per entry bin l.
     let binEntry: UnsafeMutablePointer<Int32>
     let binGlobal: UnsafeMutablePointer<Int32>
@@ -171,6 +177,10 @@ final class LikelihoodKernel: @unchecked Sendable {
     // Scalar terms t, grouped into `scalarRuns`.
     let scalarRuns: UnsafeMutablePointer<TermRun>
     let scalarRunCount: Int
+    /// The code4 runs inside packed runs (kind 3), in order: packed run `r` holds
+    /// `packedGroups[Int(r.parameter)...]` up to its end (see `efthf_scalar_terms`).
+    let packedGroups: UnsafeMutablePointer<TermRun>
+    let packedGroupCount: Int
     let scalarEntry: UnsafeMutablePointer<Int32>
     /// code4's a₁…a₆ in blocks of four terms: aₖ of term t at `poly[24·(t/4) + 4(k − 1) + t % 4]`
     /// (runs start at multiples of four, so that a run's block is one aligned load per coefficient).
@@ -189,7 +199,7 @@ final class LikelihoodKernel: @unchecked Sendable {
     /// The scalar-term arrays for the AVX loops.
     var scalarTerms: efthf_scalar_terms {
         efthf_scalar_terms(runs: scalarRuns, runCount: scalarRunCount, entry: scalarEntry, poly: poly, firstCoefficient: firstCoefficient,
-                           logUp: logUp, logDown: logDown)
+                           logUp: logUp, logDown: logDown, parameter: termParameter, groups: packedGroups, groupCount: packedGroupCount)
     }
 
     /// The histosys arrays for the AVX loops.
@@ -332,28 +342,56 @@ final class LikelihoodKernel: @unchecked Sendable {
         // Scalar runs, each padded to a multiple of four terms (the AVX loops' width; every run then
         // starts a block of `poly`) with neutral terms: f = 1, f' = 0, attached to the extra entry
         // `entries.count`, which no bin reads.
-        var sRuns: [TermRun] = []
+        //
+        // Consecutive code4 runs of fewer than four terms (one normsys of a parameter on one to three
+        // samples: all 39 code4 runs of reference workspace 05, 27 of 101 of 07) go into one packed
+        // run (kind 3) without padding between them, each term with its own parameter; `packedGroups`
+        // keeps the runs it holds, for the backward pass.
+        var sRuns: [TermRun] = [], packed: [TermRun] = []
         var slotOf = [Int](repeating: 0, count: scalars.count)
         var slotEntry: [Int32] = [], slotKind: [UInt8] = [], slotParameter: [Int32] = []
         var planes: [[Double]] = Array(repeating: [], count: 6)
         var slotLogUp: [Double] = [], slotLogDown: [Double] = []
-        for group in Self.grouped(scalarKeys) {
-            let key = scalarKeys[group[0]]
+        /// Appends scalar term i (or a padding term, i = −1) as the next slot.
+        func appendSlot(_ i: Int, kind: UInt8, parameter: Int) {
+            let f = i >= 0 ? scalars[i].term.interpolation : nil
+            if i >= 0 { slotOf[i] = slotEntry.count }
+            slotEntry.append(Int32(i >= 0 ? scalars[i].entry : entries.count))
+            slotKind.append(kind)
+            slotParameter.append(Int32(parameter))
+            let a = f?.a ?? (0, 0, 0, 0, 0, 0)
+            for (k, ak) in [a.0, a.1, a.2, a.3, a.4, a.5].enumerated() { planes[k].append(ak) }
+            slotLogUp.append(f?.logUp ?? 0)
+            slotLogDown.append(f?.logDown ?? 0)
+        }
+        let scalarGroups = Self.grouped(scalarKeys)
+        let compact = Self.compactLayout
+        let isSmall = { (group: [Int]) in compact && scalarKeys[group[0]].kind == 1 && group.count < 4 }
+        var g = 0
+        while g < scalarGroups.count {
+            let key = scalarKeys[scalarGroups[g][0]]
             let start = slotEntry.count
-            for i in group + [Int](repeating: -1, count: (4 - group.count % 4) % 4) {
-                let f = i >= 0 ? scalars[i].term.interpolation : nil
-                if i >= 0 { slotOf[i] = slotEntry.count }
-                slotEntry.append(Int32(i >= 0 ? scalars[i].entry : entries.count))
-                slotKind.append(key.kind)
-                slotParameter.append(Int32(key.parameter))
-                let a = f?.a ?? (0, 0, 0, 0, 0, 0)
-                for (k, ak) in [a.0, a.1, a.2, a.3, a.4, a.5].enumerated() { planes[k].append(ak) }
-                slotLogUp.append(f?.logUp ?? 0)
-                slotLogDown.append(f?.logDown ?? 0)
+            var kind = key.kind, parameter = key.parameter
+            if isSmall(scalarGroups[g]) {
+                (kind, parameter) = (3, packed.count)
+                var last = key.parameter
+                while g < scalarGroups.count && isSmall(scalarGroups[g]) {
+                    last = scalarKeys[scalarGroups[g][0]].parameter
+                    packed.append(TermRun(parameter: Int32(last), kind: 1, isFinite: 1, start: Int32(slotEntry.count),
+                                          end: Int32(slotEntry.count + scalarGroups[g].count)))
+                    for i in scalarGroups[g] { appendSlot(i, kind: 1, parameter: last) }
+                    g += 1
+                }
+                // Padding terms take the last run's parameter (f = 1 in every branch).
+                while slotEntry.count % 4 != 0 { appendSlot(-1, kind: 1, parameter: last) }
+            } else {
+                let group = scalarGroups[g]
+                for i in group + [Int](repeating: -1, count: (4 - group.count % 4) % 4) { appendSlot(i, kind: key.kind, parameter: key.parameter) }
+                g += 1
             }
             let finite = (start..<slotEntry.count).allSatisfy { t in planes.allSatisfy { $0[t].isFinite } }
             precondition(slotEntry.count < Int(Int32.max), "more than 2³¹ scalar terms")
-            sRuns.append(TermRun(parameter: Int32(key.parameter), kind: key.kind, isFinite: finite ? 1 : 0,
+            sRuns.append(TermRun(parameter: Int32(parameter), kind: kind, isFinite: finite ? 1 : 0,
                                  start: Int32(start), end: Int32(slotEntry.count)))
         }
         // Histosys: a group's pairs sorted by entry bin (stable, so that a bin's pairs keep their
@@ -413,6 +451,8 @@ final class LikelihoodKernel: @unchecked Sendable {
         mainBinSpan = span
         scalarRuns = Self.buffer(sRuns)
         scalarRunCount = sRuns.count
+        packedGroups = Self.buffer(packed)
+        packedGroupCount = packed.count
         scalarEntry = Self.buffer(slotEntry)
         poly = Self.alignedBuffer((0..<6 * slotEntry.count).map { i in planes[i % 24 / 4][4 * (i / 24) + i % 4] })
         firstCoefficient = Self.buffer(planes[0])
@@ -436,7 +476,7 @@ final class LikelihoodKernel: @unchecked Sendable {
         binFirstFactor.deallocate(); multiFactorBins.deallocate()
         singleFactorParameter.deallocate(); singleFactorStart.deallocate(); singleFactorBins.deallocate()
         mainBinStart.deallocate(); mainBinLocals.deallocate()
-        scalarRuns.deallocate(); scalarEntry.deallocate(); UnsafeMutableRawPointer(poly).deallocate(); firstCoefficient.deallocate(); logUp.deallocate(); logDown.deallocate()
+        scalarRuns.deallocate(); packedGroups.deallocate(); scalarEntry.deallocate(); UnsafeMutableRawPointer(poly).deallocate(); firstCoefficient.deallocate(); logUp.deallocate(); logDown.deallocate()
         entryTermStart.deallocate(); entryTerms.deallocate(); termKind.deallocate(); termParameter.deallocate()
         histoRuns.deallocate(); quadBin.deallocate(); UnsafeMutableRawPointer(histoUp).deallocate(); UnsafeMutableRawPointer(histoDown).deallocate()
     }
@@ -503,6 +543,7 @@ final class LikelihoodKernel: @unchecked Sendable {
     /// - code4, |α| < 1: f = 1 + Σₖ aₖ αᵏ, f' = Σₖ k aₖ αᵏ⁻¹ (powers of α once per run; two terms per
     ///   SSE2 vector);
     /// - code1, and code4 for |α| ≥ 1: f = exp(|α| ln δ), f'/f = ±ln δ with δ = δ₊ (α > 0) or δ₋.
+    /// - packed code4 runs: each term as code4 with its own α (see `packedTerm`).
     func forward(_ pars: UnsafePointer<Double>, _ s: KernelScratch, mainBins: Int, wantGradient: Bool, vectorised: Bool) {
         // Sound: every index below was built in init within its buffer's size; `pars` has every
         // parameter index the model uses, and `s` was carved from `KernelScratch.count` doubles.
@@ -563,6 +604,8 @@ final class LikelihoodKernel: @unchecked Sendable {
             if run.kind == 0 {
                 // f = α; the backward pass uses f'/f = 1/α directly. P·1 = P exactly.
                 if x != 1 { for t in lo..<hi { P[Int(scalarEntry[t])] *= x } }
+            } else if run.kind == 3 {
+                for t in lo..<hi { packedTerm(t, pars[Int(termParameter[t])], P, r, wantGradient: wantGradient) }
             } else if Self.isNeutral(run, x) {
                 continue
             } else if run.kind == 1 && x > -1 && x < 1 {
@@ -604,6 +647,30 @@ final class LikelihoodKernel: @unchecked Sendable {
         }
     }
 
+    /// Term t of a packed run at its own x (`packed_term` in _CKernels): the polynomial for |x| < 1 (at
+    /// x = 0 exactly f = 1 and f'/f = a₁ for finite coefficients, what an unpacked run skips to), else
+    /// the exponential; the roundings of the unpacked run's loop, lane by lane.
+    @inline(__always)
+    private func packedTerm(_ t: Int, _ x: Double, _ P: UnsafeMutablePointer<Double>, _ r: UnsafeMutablePointer<Double>, wantGradient: Bool) {
+        // Sound: as in `forwardScalars`.
+        let e = Int(scalarEntry[t])
+        if x > -1 && x < 1 {
+            let a = UnsafePointer(poly + 24 * (t / 4) + t % 4)
+            let x2 = x * x, x3 = x2 * x, x4 = x2 * x2, x5 = x4 * x, x6 = x3 * x3
+            let f = (1.0).addingProduct(a[0], x).addingProduct(a[4], x2).addingProduct(a[8], x3).addingProduct(a[12], x4)
+                .addingProduct(a[16], x5).addingProduct(a[20], x6)
+            if wantGradient {
+                r[t] = a[0].addingProduct(a[4], 2 * x).addingProduct(a[8], 3 * x2).addingProduct(a[12], 4 * x3).addingProduct(a[16], 5 * x4)
+                    .addingProduct(a[20], 6 * x5) / f
+            }
+            P[e] *= f
+        } else {
+            let up = x > 0
+            P[e] *= Foundation.exp((up ? x : -x) * (up ? logUp[t] : logDown[t]))
+            if wantGradient { r[t] = up ? logUp[t] : -logDown[t] }
+        }
+    }
+
     /// `target[l] += u Δ₊ + l Δ₋` for every histosys pair, run by run, a quad at a time (two SIMD2).
     /// Each bin gets its terms in run order, as the per-pair loop would add them.
     /// The weights (u, l, u', l') of run i go to `weights[4i ..< 4i + 4]`, for the backward pass.
@@ -614,14 +681,15 @@ final class LikelihoodKernel: @unchecked Sendable {
         // Sound: as in `forward`. The buffers in locals, so that stores to `target` cannot be taken
         // to change them.
         let runs = histoRuns
-        // Σ (u + l)·0 is 0 exactly when every u and l is finite.
-        var zero = 0.0
+        // (u + l)·0 is 0 exactly when u + l is finite; checked with a flag, not with a sum of such
+        // products (a chain of dependent additions as long as the runs).
+        var allFinite = true
         for i in 0..<histoRunCount {
             let w = Self.histoWeights(runs[i].kind, pars[Int(runs[i].parameter)])
             (weights[4 * i], weights[4 * i + 1], weights[4 * i + 2], weights[4 * i + 3]) = (w.u, w.l, w.du, w.dl)
-            zero += (w.u + w.l) * 0
+            allFinite = allFinite && (w.u + w.l).isFinite
         }
-        if hasPadding && zero != 0 {
+        if hasPadding && !allFinite {
             exactHistosysForward(weights, target)
             return
         }
@@ -717,9 +785,10 @@ final class LikelihoodKernel: @unchecked Sendable {
             }
         }
         (scale + localBinCount).update(repeating: 0, count: paddedBinCount - localBinCount)
-        // Σ c_l·0 is 0 exactly when every scale is finite (the zero pairs of the quads need it).
-        var zero = 0.0
-        if hasPadding { for l in 0..<localBinCount { zero += scale[l] * 0 } }
+        // c_l·0 is 0 exactly when c_l is finite (the zero pairs of the quads need it); a flag, not a
+        // chain of dependent additions as long as the bins.
+        var allFinite = true
+        if hasPadding { for l in 0..<localBinCount { allFinite = allFinite && scale[l].isFinite } }
         // The buffers in locals, so that stores to `grad` cannot be taken to change them.
         let groupStart = singleFactorStart, groupBins = singleFactorBins, groupParameter = singleFactorParameter
         for i in 0..<singleFactorGroupCount {
@@ -740,7 +809,7 @@ final class LikelihoodKernel: @unchecked Sendable {
             }
         }
 
-        if zero != 0 {
+        if !allFinite {
             exactHistosysBackward(s.histoWeight, scale, grad)
         } else if vectorised {
             efthf_histo_backward_avx(histoTerms, s.histoWeight, scale, grad)
@@ -831,6 +900,18 @@ final class LikelihoodKernel: @unchecked Sendable {
                 }
                 let x = pars[run.parameterIndex]
                 if x != 0 { grad[run.parameterIndex] += sum.sum() / x }
+                continue
+            }
+            if run.kind == 3 {
+                // Each code4 run inside, summed as one block of an unpacked run: lanes (0 + v) + 0,
+                // padding lanes +0, then (s₀ + s₂) + (s₁ + s₃) (`packed_group_sum` in _CKernels).
+                var g = run.parameterIndex
+                while g < packedGroupCount && packedGroups[g].lo < run.hi {
+                    let group = packedGroups[g]
+                    let v = { (j: Int) in j < group.hi - group.lo ? (0 + K[Int(self.scalarEntry[group.lo + j])] * r[group.lo + j]) + 0 : 0 }
+                    grad[group.parameterIndex] += (v(0) + v(2)) + (v(1) + v(3))
+                    g += 1
+                }
                 continue
             }
             // f'/f from the forward pass, or a₁ (the first polynomial plane) where it skipped the run.

@@ -3,6 +3,57 @@
 #include "_CKernels.h"
 
 #include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+
+// One scratch buffer per thread (see the header), reached through a pthread key whose destructor
+// frees it when the thread ends.
+typedef struct scratch_slot {
+    double *memory;
+    size_t capacity;
+    int inUse;
+} scratch_slot;
+
+static pthread_key_t scratch_key;
+static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
+
+static void scratch_free(void *p) {
+    scratch_slot *slot = p;
+    free(slot->memory);
+    free(slot);
+}
+
+static void scratch_key_create(void) { pthread_key_create(&scratch_key, scratch_free); }
+
+double *efthf_scratch_acquire(size_t count) {
+    pthread_once(&scratch_once, scratch_key_create);
+    scratch_slot *slot = pthread_getspecific(scratch_key);
+    if (!slot) {
+        slot = calloc(1, sizeof *slot);
+        if (!slot) return NULL;
+        if (pthread_setspecific(scratch_key, slot) != 0) {
+            free(slot);
+            return NULL;
+        }
+    }
+    if (slot->inUse) return NULL;
+    if (slot->capacity < count) {
+        const size_t capacity = count < 512 ? 512 : count;
+        if (capacity > (SIZE_MAX - 63) / sizeof(double)) return NULL;
+        double *memory = aligned_alloc(64, (capacity * sizeof(double) + 63) & ~(size_t)63);
+        if (!memory) return NULL;
+        free(slot->memory);
+        slot->memory = memory;
+        slot->capacity = capacity;
+    }
+    slot->inUse = 1;
+    return slot->memory;
+}
+
+void efthf_scratch_release(double *scratch) {
+    scratch_slot *slot = pthread_getspecific(scratch_key);
+    if (slot && slot->memory == scratch) slot->inUse = 0;
+}
 
 // The Swift loops round every product and sum except where they call `addingProduct`; so must these
 // (no contraction into FMA other than the explicit `_mm256_fmadd_pd`).
@@ -55,6 +106,69 @@ static inline __attribute__((always_inline)) AVX void code4_run(double x, const 
     }
 }
 
+/// One code4 term t of a packed run at its own x: the unpacked run's branches (the polynomial for
+/// |x| < 1, α = 0 included, else the exponential), in scalar arithmetic with the same roundings.
+static inline AVX void packed_term(efthf_scalar_terms terms, ptrdiff_t t, double x, double *product, double *logDerivative,
+                                   const int wantGradient) {
+    if (x > -1 && x < 1) {
+        const double *a = terms.poly + 24 * (t / 4) + t % 4;
+        const double x2 = x * x, x3 = x2 * x, x4 = x2 * x2, x5 = x4 * x, x6 = x3 * x3;
+        const double f = fma(a[20], x6, fma(a[16], x5, fma(a[12], x4, fma(a[8], x3, fma(a[4], x2, fma(a[0], x, 1))))));
+        if (wantGradient)
+            logDerivative[t] = fma(a[20], 6 * x5, fma(a[16], 5 * x4, fma(a[12], 4 * x3, fma(a[8], 3 * x2, fma(a[4], 2 * x, a[0]))))) / f;
+        product[terms.entry[t]] *= f;
+    } else {
+        const int up = x > 0;
+        product[terms.entry[t]] *= exp((up ? x : -x) * (up ? terms.logUp[t] : terms.logDown[t]));
+        if (wantGradient) logDerivative[t] = up ? terms.logUp[t] : -terms.logDown[t];
+    }
+}
+
+/// A packed run: four terms at a time, as `code4_run` but with the powers of each lane's own x, where
+/// all four x lie in (−1, 1); else term by term.
+static inline __attribute__((always_inline)) AVX void packed_run(efthf_scalar_terms terms, const double *pars, ptrdiff_t lo, ptrdiff_t hi,
+                                                                 double *product, double *logDerivative, const int wantGradient) {
+    const int32_t *entry = terms.entry, *parameter = terms.parameter;
+    const __m256d one = _mm256_set1_pd(1), minusOne = _mm256_set1_pd(-1);
+    for (ptrdiff_t t = lo; t < hi; t += 4) {
+        const __m256d X = _mm256_set_pd(pars[parameter[t + 3]], pars[parameter[t + 2]], pars[parameter[t + 1]], pars[parameter[t]]);
+        const __m256d inside = _mm256_and_pd(_mm256_cmp_pd(X, minusOne, _CMP_GT_OQ), _mm256_cmp_pd(X, one, _CMP_LT_OQ));
+        if (_mm256_movemask_pd(inside) != 15) {
+            for (int j = 0; j < 4; j++) packed_term(terms, t + j, pars[parameter[t + j]], product, logDerivative, wantGradient);
+            continue;
+        }
+        const __m256d X2 = _mm256_mul_pd(X, X), X3 = _mm256_mul_pd(X2, X), X4 = _mm256_mul_pd(X2, X2);
+        const __m256d X5 = _mm256_mul_pd(X4, X), X6 = _mm256_mul_pd(X3, X3);
+        const double *block = terms.poly + 6 * t;
+        const __m256d c1 = _mm256_load_pd(block), c2 = _mm256_load_pd(block + 4), c3 = _mm256_load_pd(block + 8);
+        const __m256d c4 = _mm256_load_pd(block + 12), c5 = _mm256_load_pd(block + 16), c6 = _mm256_load_pd(block + 20);
+        const __m256d f = _mm256_fmadd_pd(
+            c6, X6, _mm256_fmadd_pd(c5, X5, _mm256_fmadd_pd(c4, X4, _mm256_fmadd_pd(c3, X3, _mm256_fmadd_pd(c2, X2, _mm256_fmadd_pd(c1, X, one))))));
+        if (wantGradient) {
+            const __m256d Q2 = _mm256_mul_pd(_mm256_set1_pd(2), X), Q3 = _mm256_mul_pd(_mm256_set1_pd(3), X2);
+            const __m256d Q4 = _mm256_mul_pd(_mm256_set1_pd(4), X3), Q5 = _mm256_mul_pd(_mm256_set1_pd(5), X4);
+            const __m256d Q6 = _mm256_mul_pd(_mm256_set1_pd(6), X5);
+            const __m256d df =
+                _mm256_fmadd_pd(c6, Q6, _mm256_fmadd_pd(c5, Q5, _mm256_fmadd_pd(c4, Q4, _mm256_fmadd_pd(c3, Q3, _mm256_fmadd_pd(c2, Q2, c1)))));
+            _mm256_storeu_pd(logDerivative + t, _mm256_div_pd(df, f));
+        }
+        const __m128d f01 = _mm256_castpd256_pd128(f), f23 = _mm256_extractf128_pd(f, 1);
+        product[entry[t]] *= _mm_cvtsd_f64(f01);
+        product[entry[t + 1]] *= _mm_cvtsd_f64(_mm_unpackhi_pd(f01, f01));
+        product[entry[t + 2]] *= _mm_cvtsd_f64(f23);
+        product[entry[t + 3]] *= _mm_cvtsd_f64(_mm_unpackhi_pd(f23, f23));
+    }
+}
+
+/// The sum of a code4 run of n ≤ 3 terms from t, as the unpacked loop adds it: one block of four lanes
+/// (0 + v_j) + 0 with v_j = K_e(t+j) · f'/f (padding lanes +0), then (s₀ + s₂) + (s₁ + s₃).
+static inline double packed_group_sum(const double *K, const int32_t *entry, const double *ratio, ptrdiff_t t, ptrdiff_t n) {
+    const double s0 = (0 + K[entry[t]] * ratio[t]) + 0;
+    const double s1 = n > 1 ? (0 + K[entry[t + 1]] * ratio[t + 1]) + 0 : 0;
+    const double s2 = n > 2 ? (0 + K[entry[t + 2]] * ratio[t + 2]) + 0 : 0;
+    return (s0 + s2) + (s1 + 0);
+}
+
 AVX void efthf_scalar_forward_avx(efthf_scalar_terms terms, const double *pars, double *product, double *logDerivative,
                                   int wantGradient) {
     const int32_t *entry = terms.entry;
@@ -65,6 +179,9 @@ AVX void efthf_scalar_forward_avx(efthf_scalar_terms terms, const double *pars, 
         if (run.kind == 0) {
             if (x != 1)
                 for (ptrdiff_t t = lo; t < hi; t++) product[entry[t]] *= x;
+        } else if (run.kind == 3) {
+            if (wantGradient) packed_run(terms, pars, lo, hi, product, logDerivative, 1);
+            else packed_run(terms, pars, lo, hi, product, logDerivative, 0);
         } else if (run.kind == 1 && x == 0 && run.isFinite) {
             continue;  // neutral: f = 1
         } else if (run.kind == 1 && x > -1 && x < 1) {
@@ -108,6 +225,13 @@ AVX void efthf_scalar_backward_avx(efthf_scalar_terms terms, const double *pars,
                 s1 += K[entry[t + 1]];
             }
             if (x != 0) grad[run.parameter] += (s0 + s1) / x;
+            continue;
+        }
+        if (run.kind == 3) {
+            for (ptrdiff_t g = run.parameter; g < terms.groupCount && terms.groups[g].start < hi; g++) {
+                const efthf_term_run group = terms.groups[g];
+                grad[group.parameter] += packed_group_sum(K, entry, logDerivative, group.start, group.end - group.start);
+            }
             continue;
         }
         const double *ratio = run.kind == 1 && x == 0 && run.isFinite ? terms.firstCoefficient : logDerivative;

@@ -11,7 +11,9 @@
 #include <stdint.h>
 
 /// A run of scalar terms `start..<end` (length a multiple of four, starting at one) that all belong to
-/// one parameter and one kind: 0 the parameter itself (f = α), 1 code4, 2 code1.
+/// one parameter and one kind: 0 the parameter itself (f = α), 1 code4, 2 code1; or 3, packed: code4
+/// runs of fewer than four terms one after the other, each term with its own parameter, `parameter`
+/// then the index of the first of them in `efthf_scalar_terms.groups`.
 typedef struct efthf_term_run {
     int32_t parameter;
     uint8_t kind;
@@ -33,6 +35,11 @@ typedef struct efthf_scalar_terms {
     const double *firstCoefficient;
     const double *logUp;
     const double *logDown;
+    /// The parameter of each term.
+    const int32_t *parameter;
+    /// The code4 runs inside packed runs, in order (kind 1, `start..<end` within their packed run).
+    const efthf_term_run *groups;
+    ptrdiff_t groupCount;
 } efthf_scalar_terms;
 
 /// 1 when the CPU and the operating system support AVX and FMA (CPUID.1:ECX.AVX, FMA and OSXSAVE,
@@ -46,6 +53,8 @@ int efthf_avx_fma_available(void);
 ///     code4, |α| < 1:      f = 1 + Σₖ aₖ αᵏ,  product[e] *= f,  logDerivative[t] = f'/f
 ///                          (one chain of fused multiply-adds each, as the Swift loop);
 ///     else (code1, code4): f = exp(|α| ln δ±), product[e] *= f,  logDerivative[t] = ±ln δ±,
+///     packed:              each term as code4 with its own α, the general branch at α = 0 too
+///                          (f = 1 and f'/f = a₁ exactly for finite coefficients),
 ///
 /// logDerivative only when `wantGradient`. The same doubles as `LikelihoodKernel.forward`'s Swift
 /// loop. Only call when `efthf_avx_fma_available()` returned 1.
@@ -56,6 +65,7 @@ void efthf_scalar_forward_avx(efthf_scalar_terms terms, const double *pars, doub
 /// that take the exact route; the padding entry included):
 ///
 ///     kind 0:  grad[p] += (Σ_t K_e(t)) / α  (unless α = 0);
+///     packed:  per code4 run inside it, the sum of its (at most three) terms as an unpacked run's;
 ///     else:    grad[p] += Σ_t K_e(t) · f_t'/f_t,  f'/f from logDerivative, or a₁ for a neutral run;
 ///
 /// with the sums in the lane order of `LikelihoodKernel.backward`'s Swift loop. Only call when
@@ -90,6 +100,15 @@ typedef struct efthf_histo_terms {
 /// `LikelihoodKernel.addHistosysDeltas`' Swift loop. Only call when `efthf_avx_fma_available()`
 /// returned 1.
 void efthf_histo_forward_avx(efthf_histo_terms terms, const double *weights, double *target);
+
+/// A thread's scratch memory for one likelihood evaluation: at least `count` doubles, 64-byte
+/// aligned, kept for the thread's next evaluations (freed when the thread ends), or NULL when the
+/// thread's scratch is in use already (an evaluation inside an evaluation) or memory is short.
+/// Hand it back with `efthf_scratch_release`.
+double *efthf_scratch_acquire(size_t count);
+
+/// Marks the thread's scratch as free again (`scratch` from `efthf_scratch_acquire`).
+void efthf_scratch_release(double *scratch);
 
 /// `grad[α] += u' Σ_l c_l Δ₊ + l' Σ_l c_l Δ₋` for every histosys run, with c = `scale` per entry bin
 /// (32-byte aligned, with room for every quad's bins) and the sums in the lane order of `LikelihoodKernel.backward`'s Swift loop. Only call when
