@@ -74,6 +74,30 @@ int efthf_avx_fma_available(void) {
 
 #define AVX __attribute__((target("avx,fma")))
 
+/// One block of four code4 terms t…t+3 (coefficients a₁…a₆ at `block`, four of each) at the powers
+/// X1…X6 of their x and Q_k = k·x^(k−1): f by one chain of fused multiply-adds (below), f'/f into
+/// logDerivative[t…t+3] when `wantGradient`, and each f multiplied into its entry's product.
+static inline __attribute__((always_inline)) AVX void code4_block(const double *block, ptrdiff_t t, const int32_t *entry, double *product,
+                                                                  double *logDerivative, const int wantGradient,
+                                                                  __m256d X1, __m256d X2, __m256d X3, __m256d X4, __m256d X5, __m256d X6,
+                                                                  __m256d Q2, __m256d Q3, __m256d Q4, __m256d Q5, __m256d Q6) {
+    const __m256d one = _mm256_set1_pd(1);
+    const __m256d c1 = _mm256_load_pd(block), c2 = _mm256_load_pd(block + 4), c3 = _mm256_load_pd(block + 8);
+    const __m256d c4 = _mm256_load_pd(block + 12), c5 = _mm256_load_pd(block + 16), c6 = _mm256_load_pd(block + 20);
+    const __m256d f = _mm256_fmadd_pd(
+        c6, X6, _mm256_fmadd_pd(c5, X5, _mm256_fmadd_pd(c4, X4, _mm256_fmadd_pd(c3, X3, _mm256_fmadd_pd(c2, X2, _mm256_fmadd_pd(c1, X1, one))))));
+    if (wantGradient) {
+        const __m256d df =
+            _mm256_fmadd_pd(c6, Q6, _mm256_fmadd_pd(c5, Q5, _mm256_fmadd_pd(c4, Q4, _mm256_fmadd_pd(c3, Q3, _mm256_fmadd_pd(c2, Q2, c1)))));
+        _mm256_storeu_pd(logDerivative + t, _mm256_div_pd(df, f));
+    }
+    const __m128d f01 = _mm256_castpd256_pd128(f), f23 = _mm256_extractf128_pd(f, 1);
+    product[entry[t]] *= _mm_cvtsd_f64(f01);
+    product[entry[t + 1]] *= _mm_cvtsd_f64(_mm_unpackhi_pd(f01, f01));
+    product[entry[t + 2]] *= _mm_cvtsd_f64(f23);
+    product[entry[t + 3]] *= _mm_cvtsd_f64(_mm_unpackhi_pd(f23, f23));
+}
+
 /// One code4 run with |α| < 1 (lo and hi multiples of four), as the Swift loop: one chain of fused
 /// multiply-adds each, with the powers of x (and their multiples) computed once per run,
 ///
@@ -84,26 +108,12 @@ static inline __attribute__((always_inline)) AVX void code4_run(double x, const 
                                                                 const int wantGradient) {
     const double x2 = x * x, x3 = x2 * x, x4 = x2 * x2, x5 = x4 * x, x6 = x3 * x3;
     const __m256d X1 = _mm256_set1_pd(x), X2 = _mm256_set1_pd(x2), X3 = _mm256_set1_pd(x3);
-    const __m256d X4 = _mm256_set1_pd(x4), X5 = _mm256_set1_pd(x5), X6 = _mm256_set1_pd(x6), one = _mm256_set1_pd(1);
+    const __m256d X4 = _mm256_set1_pd(x4), X5 = _mm256_set1_pd(x5), X6 = _mm256_set1_pd(x6);
     const __m256d Q2 = _mm256_set1_pd(2 * x), Q3 = _mm256_set1_pd(3 * x2), Q4 = _mm256_set1_pd(4 * x3);
     const __m256d Q5 = _mm256_set1_pd(5 * x4), Q6 = _mm256_set1_pd(6 * x5);
     const double *block = poly + 6 * lo;
-    for (ptrdiff_t t = lo; t < hi; t += 4, block += 24) {
-        const __m256d c1 = _mm256_load_pd(block), c2 = _mm256_load_pd(block + 4), c3 = _mm256_load_pd(block + 8);
-        const __m256d c4 = _mm256_load_pd(block + 12), c5 = _mm256_load_pd(block + 16), c6 = _mm256_load_pd(block + 20);
-        const __m256d f = _mm256_fmadd_pd(
-            c6, X6, _mm256_fmadd_pd(c5, X5, _mm256_fmadd_pd(c4, X4, _mm256_fmadd_pd(c3, X3, _mm256_fmadd_pd(c2, X2, _mm256_fmadd_pd(c1, X1, one))))));
-        if (wantGradient) {
-            const __m256d df =
-                _mm256_fmadd_pd(c6, Q6, _mm256_fmadd_pd(c5, Q5, _mm256_fmadd_pd(c4, Q4, _mm256_fmadd_pd(c3, Q3, _mm256_fmadd_pd(c2, Q2, c1)))));
-            _mm256_storeu_pd(logDerivative + t, _mm256_div_pd(df, f));
-        }
-        const __m128d f01 = _mm256_castpd256_pd128(f), f23 = _mm256_extractf128_pd(f, 1);
-        product[entry[t]] *= _mm_cvtsd_f64(f01);
-        product[entry[t + 1]] *= _mm_cvtsd_f64(_mm_unpackhi_pd(f01, f01));
-        product[entry[t + 2]] *= _mm_cvtsd_f64(f23);
-        product[entry[t + 3]] *= _mm_cvtsd_f64(_mm_unpackhi_pd(f23, f23));
-    }
+    for (ptrdiff_t t = lo; t < hi; t += 4, block += 24)
+        code4_block(block, t, entry, product, logDerivative, wantGradient, X1, X2, X3, X4, X5, X6, Q2, Q3, Q4, Q5, Q6);
 }
 
 /// One code4 term t of a packed run at its own x: the unpacked run's branches (the polynomial for
@@ -139,24 +149,11 @@ static inline __attribute__((always_inline)) AVX void packed_run(efthf_scalar_te
         }
         const __m256d X2 = _mm256_mul_pd(X, X), X3 = _mm256_mul_pd(X2, X), X4 = _mm256_mul_pd(X2, X2);
         const __m256d X5 = _mm256_mul_pd(X4, X), X6 = _mm256_mul_pd(X3, X3);
-        const double *block = terms.poly + 6 * t;
-        const __m256d c1 = _mm256_load_pd(block), c2 = _mm256_load_pd(block + 4), c3 = _mm256_load_pd(block + 8);
-        const __m256d c4 = _mm256_load_pd(block + 12), c5 = _mm256_load_pd(block + 16), c6 = _mm256_load_pd(block + 20);
-        const __m256d f = _mm256_fmadd_pd(
-            c6, X6, _mm256_fmadd_pd(c5, X5, _mm256_fmadd_pd(c4, X4, _mm256_fmadd_pd(c3, X3, _mm256_fmadd_pd(c2, X2, _mm256_fmadd_pd(c1, X, one))))));
-        if (wantGradient) {
-            const __m256d Q2 = _mm256_mul_pd(_mm256_set1_pd(2), X), Q3 = _mm256_mul_pd(_mm256_set1_pd(3), X2);
-            const __m256d Q4 = _mm256_mul_pd(_mm256_set1_pd(4), X3), Q5 = _mm256_mul_pd(_mm256_set1_pd(5), X4);
-            const __m256d Q6 = _mm256_mul_pd(_mm256_set1_pd(6), X5);
-            const __m256d df =
-                _mm256_fmadd_pd(c6, Q6, _mm256_fmadd_pd(c5, Q5, _mm256_fmadd_pd(c4, Q4, _mm256_fmadd_pd(c3, Q3, _mm256_fmadd_pd(c2, Q2, c1)))));
-            _mm256_storeu_pd(logDerivative + t, _mm256_div_pd(df, f));
-        }
-        const __m128d f01 = _mm256_castpd256_pd128(f), f23 = _mm256_extractf128_pd(f, 1);
-        product[entry[t]] *= _mm_cvtsd_f64(f01);
-        product[entry[t + 1]] *= _mm_cvtsd_f64(_mm_unpackhi_pd(f01, f01));
-        product[entry[t + 2]] *= _mm_cvtsd_f64(f23);
-        product[entry[t + 3]] *= _mm_cvtsd_f64(_mm_unpackhi_pd(f23, f23));
+        // k·x^(k−1) for f' (unused, and left out by the compiler, without the gradient).
+        const __m256d Q2 = _mm256_mul_pd(_mm256_set1_pd(2), X), Q3 = _mm256_mul_pd(_mm256_set1_pd(3), X2);
+        const __m256d Q4 = _mm256_mul_pd(_mm256_set1_pd(4), X3), Q5 = _mm256_mul_pd(_mm256_set1_pd(5), X4);
+        const __m256d Q6 = _mm256_mul_pd(_mm256_set1_pd(6), X5);
+        code4_block(terms.poly + 6 * t, t, entry, product, logDerivative, wantGradient, X, X2, X3, X4, X5, X6, Q2, Q3, Q4, Q5, Q6);
     }
 }
 
