@@ -33,14 +33,7 @@ struct CompactLayoutTests {
             a.flat.vectorised = vectorised
             b.flat.vectorised = vectorised
             for (k, point) in points.enumerated() {
-                var g1: [Double] = [], g2: [Double] = []
-                let l1 = a.logLikelihoodAndGradient(point, data: data, gradient: &g1)
-                let l2 = b.logLikelihoodAndGradient(point, data: data, gradient: &g2)
-                #expect(l1.isFinite)
-                #expect(l1.bitPattern == l2.bitPattern, "\(reference.name), point \(k), AVX \(vectorised): log L \(l1) vs \(l2)")
-                let differing = g1.indices.filter { g1[$0].bitPattern != g2[$0].bitPattern }
-                #expect(differing.isEmpty, "\(reference.name), point \(k), AVX \(vectorised): gradient differs at \(differing.prefix(5).map { compact.parameterNames[$0] })")
-                #expect(a.logLikelihood(point, data: data).bitPattern == l1.bitPattern)
+                expectSameDoubles(a, b, at: point, data: data, "\(reference.name), point \(k), AVX \(vectorised)")
             }
         }
     }
@@ -71,4 +64,18 @@ struct CompactLayoutTests {
             #expect(concurrent[k].map(\.bitPattern) == serial[k].map(\.bitPattern), "point \(k)")
         }
     }
+}
+
+/// `a` and `b` give the same doubles at `point`: ln L (finite), every gradient entry, and `a`'s ln L
+/// without the gradient.
+func expectSameDoubles(_ a: HistFactoryModel, _ b: HistFactoryModel, at point: [Double], data: ModelData, _ label: String,
+                       sourceLocation: SourceLocation = #_sourceLocation) {
+    var g1: [Double] = [], g2: [Double] = []
+    let l1 = a.logLikelihoodAndGradient(point, data: data, gradient: &g1)
+    let l2 = b.logLikelihoodAndGradient(point, data: data, gradient: &g2)
+    #expect(l1.isFinite, sourceLocation: sourceLocation)
+    #expect(l1.bitPattern == l2.bitPattern, "\(label): log L \(l1) vs \(l2)", sourceLocation: sourceLocation)
+    let differing = g1.indices.filter { g1[$0].bitPattern != g2[$0].bitPattern }
+    #expect(differing.isEmpty, "\(label): gradient differs at \(differing.prefix(5).map { a.parameterNames[$0] })", sourceLocation: sourceLocation)
+    #expect(a.logLikelihood(point, data: data).bitPattern == l1.bitPattern, sourceLocation: sourceLocation)
 }

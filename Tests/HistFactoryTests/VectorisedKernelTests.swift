@@ -23,14 +23,7 @@ struct VectorisedKernelTests {
         for scale in [0.05, 0.3, 0.9, 1.3] {
             // Nuisance parameters (init 0) by the full scale; the positive ones (γ, μ) by at most 0.3.
             let point = inits.indices.map { inits[$0] + (inits[$0] == 0 ? scale : min(scale, 0.3)) * sin(Double(3 * $0 + 1)) }
-            var g1: [Double] = [], g2: [Double] = []
-            let l1 = vectorised.logLikelihoodAndGradient(point, data: data, gradient: &g1)
-            let l2 = portable.logLikelihoodAndGradient(point, data: data, gradient: &g2)
-            #expect(l1.isFinite)
-            #expect(l1.bitPattern == l2.bitPattern, "\(reference.name) at scale \(scale): log L \(l1) vs \(l2)")
-            let differing = g1.indices.filter { g1[$0].bitPattern != g2[$0].bitPattern }
-            #expect(differing.isEmpty, "\(reference.name) at scale \(scale): gradient differs at \(differing.prefix(5).map { vectorised.parameterNames[$0] })")
-            #expect(vectorised.logLikelihood(point, data: data).bitPattern == l1.bitPattern)
+            expectSameDoubles(vectorised, portable, at: point, data: data, "\(reference.name) at scale \(scale)")
         }
     }
 
