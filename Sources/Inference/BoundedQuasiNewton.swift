@@ -32,7 +32,8 @@ import Foundation
 /// with 10⁻¹⁰, q_A of pyhf's simple model is 10⁻⁶ off; with 10⁻¹² it is 10⁻⁷ off, for a few
 /// more (superlinearly convergent) iterations. Where the rounding of 2NLL is larger than that
 /// (large counts), the fit also ends, converged, once EDM < 10³ × tolerance and a step gains less
-/// than a tenth of its predicted EDM, or after ten steps in that range. A hundred steps that
+/// than a tenth of its predicted EDM or needs its line search to backtrack, or after ten steps in
+/// that range. A hundred steps that
 /// together gain less than the current EDM end the minimisation as stalled (converged only if
 /// EDM < 10³ × tolerance), so that the caller's retries take over.
 struct BoundedQuasiNewton: Sendable {
@@ -159,6 +160,7 @@ struct BoundedQuasiNewton: Sendable {
             var alpha = 1.0
             var fTrial = Double.infinity
             var accepted = false
+            var backtracked = false
             while alpha > 1e-20 {
                 var decrease = 0.0
                 for i in 0..<n {
@@ -178,6 +180,7 @@ struct BoundedQuasiNewton: Sendable {
                     accepted = true
                     break
                 }
+                backtracked = true
                 if fTrial.isFinite {
                     // Minimum of the quadratic through f, the slope and fTrial, kept in [0.1α, 0.5α].
                     let denominator = 2 * (fTrial - f - alpha * slope)
@@ -212,17 +215,19 @@ struct BoundedQuasiNewton: Sendable {
             swap(&g, &gTrial)
             f = fTrial
             // Within 10³ of the tolerance, a step that gains less than a tenth of the EDM it was
-            // predicted to gain is rounding at work: with thousands of events per bin 2NLL is a
-            // sum of terms of 10⁵, whose rounding (~10⁻¹¹) is above the default tolerance 10⁻¹².
-            // Iterating on would accept steps on noise until maxIterations (issue 13: 20 000
-            // evaluations per fit). Ten such polishing steps at most.
+            // predicted to gain, or whose full quasi-Newton step failed the Armijo test, is rounding
+            // at work: with thousands of events per bin 2NLL is a sum of terms of 10⁵, whose
+            // rounding (~10⁻¹¹) is above the default tolerance 10⁻¹², so the line search's tests
+            // compare noise (a per-event-systematics fit spent 70 evaluations in ten such steps).
+            // Iterating on would accept steps on noise until maxIterations (20 000 evaluations per
+            // fit were seen). Ten such polishing steps at most.
             if edm < 1e3 * edmTolerance {
                 polishing += 1
-                if previous - f < 0.1 * edm || polishing > 10 { break }
+                if previous - f < 0.1 * edm || backtracked || polishing > 10 { break }
             }
             // A hundred steps that together gained less than one step's predicted EDM have stalled
             // (seen on a bound, where rounding keeps the line search accepting tiny steps: 20 000
-            // iterations of 13 evaluations in a grid start of issue 13's regression workspace).
+            // iterations of 13 evaluations in a grid start of a regression workspace).
             // Stop; the caller's retries start afresh.
             if iteration % 100 == 0 {
                 if checkpoint - f < edm { break }
