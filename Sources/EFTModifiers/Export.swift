@@ -63,7 +63,7 @@ public struct PatchSetPart: Sendable {
     }
 }
 
-/// Export of extended workspaces to plain pyhf 1.0.0 (issue 7): the workspace evaluated at one
+/// Export of extended workspaces to plain pyhf 1.0.0 (Specs/eft-extension.md §16): the workspace evaluated at one
 /// point of the Wilson coefficients, and a background-only workspace with a pyhf PatchSet that adds
 /// the evaluated signal samples back, one patch per grid point (the form of HEPData likelihood records).
 extension Workspace {

@@ -4,7 +4,7 @@ import Foundation
 import HistFactory
 import Morphing
 
-/// Reinterpretation of an extended workspace for another operator set (issue 7): the analysis —
+/// Reinterpretation of an extended workspace for another operator set: the analysis —
 /// channels, binning, backgrounds, systematics, data — is kept; only the Wilson-coefficient
 /// dependence of the morphing and event-database samples changes (Specs/eft-extension.md §15).
 public enum Reinterpretation: Sendable {

@@ -1,6 +1,6 @@
 import Morphing
 
-/// Reinterpretation of an event database for another operator set (issue 7): the same events with
+/// Reinterpretation of an event database for another operator set (Specs/eft-extension.md §15): the same events with
 /// their per-event coefficients transformed or extended. Observables and systematics are kept.
 extension EventDatabase {
     /// The events in the new coefficients of `substitution` (`c_old = M c_new`, whose old names
