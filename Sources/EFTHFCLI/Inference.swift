@@ -80,13 +80,14 @@ extension EFTHFCommand {
                                    fix: try fix.map { text throws(HistFactoryError) in try ParameterValues(parsing: text) } ?? ParameterValues(),
                                    multistart: search.multistart, maxStarts: search.maxStarts,
                                    exclude: exclude.flatMap { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } })
-                let loaded = try LoadedModel(model, interpolation)
+                // The model without the excluded modifiers, built once for the fit and its plots.
+                let fitted = try task.model(for: try LoadedModel(model, interpolation))
                 let stages = task.ops == nil ? 1 : 2
                 let report = try Progress.run(task.ops == nil ? "fit" : "fit and profile intervals", total: stages, quiet: json) { progress in
-                    try task.run(on: loaded, progress: progress.callback)
+                    try task.run(onExcluded: fitted, progress: progress.callback)
                 }
                 let result = report.fit!
-                if let plots { try FitPlots.write(result, loaded: try task.model(for: loaded), logY: logY, to: plots) }
+                if let plots { try FitPlots.write(result, loaded: fitted, logY: logY, to: plots) }
                 let document = report.jsonValue.serialized(.pretty)
                 if let output { try writeAtomically(document, to: output) }
                 if json {

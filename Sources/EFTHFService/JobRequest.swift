@@ -255,10 +255,11 @@ public enum JobRequest: Sendable, Equatable {
         case .export(let point, let poi):
             return ([("workspace.json", file(try ExportTask(point: point, poi: poi).run(on: workspace).json))], nil)
         case .patchSet(let grid, let poi, let skipInvalid):
-            let task = PatchSetTask(grid: grid, poi: poi, skipInvalid: skipInvalid)
-            let export = try cancellation.map { try task.run(on: workspace, progress: progress, cancellation: $0) } ?? task.run(on: workspace, progress: progress)
+            let export = try PatchSetTask(grid: grid, poi: poi, skipInvalid: skipInvalid).run(on: workspace, progress: progress, cancellation: cancellation)
             let summary: JSON = .object(JSONObject([("patches", .integer(Int64(export.patchSet.patches.count))), ("skipped", .array(export.skipped.map { .numbers($0) }))]))
-            return ([("patchset.json", file(export.patchSet.json)), ("BkgOnly.json", file(export.backgroundOnly.json))], summary)
+            // The texts of `efthf export --patchset`, in ``resultFiles`` order.
+            let texts = Dictionary(uniqueKeysWithValues: PatchSetTask.files(export).map { ($0.name, $0.text) })
+            return (resultFiles.map { ($0, Data(texts[$0]!.utf8)) }, summary)
         case .fit(let ops, let fix, let exclude, let measurement):
             let report = try FitTask(ops: ops, fix: fix, exclude: exclude).run(on: LoadedModel(workspace: workspace, measurement: measurement), progress: progress, cancellation: cancellation)
             return ([("fit.json", file(report.jsonValue))], nil)

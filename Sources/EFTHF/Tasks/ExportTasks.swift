@@ -85,10 +85,14 @@ public struct PatchSetTask: Sendable, Codable, Equatable {
                              maximumPoints: Limits.patchSetPoints, what: "the patch set (--grid)")
     }
 
+    /// The grid, checked against ``Limits/patchSetPoints``.
+    private func checkedGrid() throws(HistFactoryError) -> [GridValues] {
+        try GridAxis.checked(grid, maximumPoints: Limits.patchSetPoints, what: "the patch set (--grid)").map(\.gridValues)
+    }
+
     /// The patch set; `progress` is called after each grid point with (done, total).
     public func run(on workspace: Workspace, progress: ProgressHandler? = nil) throws(HistFactoryError) -> PatchSetExport {
-        let grid = try GridAxis.checked(grid, maximumPoints: Limits.patchSetPoints, what: "the patch set (--grid)")
-        return try workspace.patchSet(grid: grid.map(\.gridValues), poi: poi, measurement: measurement, skippingInvalidPoints: skipInvalid, progress: progress)
+        try workspace.patchSet(grid: try checkedGrid(), poi: poi, measurement: measurement, skippingInvalidPoints: skipInvalid, progress: progress)
     }
 
     /// The member names and texts of a patch-set export, as the directory and the archive hold them:
@@ -115,15 +119,15 @@ public struct PatchSetTask: Sendable, Codable, Equatable {
 
     /// The same patch set, stopping with ``InferenceError/Code/cancelled`` once `cancellation` is set:
     /// it is computed in parts of consecutive grid points (``pointsPerPart(_:)``) and checked between
-    /// them. The merged parts are exactly ``run(on:progress:)``'s patch set
-    /// (``PatchSetPart/merged(_:)``).
-    public func run(on workspace: Workspace, progress: ProgressHandler? = nil, cancellation: Cancellation) throws -> PatchSetExport {
-        let grid = try GridAxis.checked(grid, maximumPoints: Limits.patchSetPoints, what: "the patch set (--grid)").map(\.gridValues)
+    /// them (without a cancellation, in one part). The merged parts are exactly
+    /// ``run(on:progress:)``'s patch set (``PatchSetPart/merged(_:)``).
+    public func run(on workspace: Workspace, progress: ProgressHandler? = nil, cancellation: Cancellation?) throws -> PatchSetExport {
+        let grid = try checkedGrid()
         let count = grid.reduce(1) { $0 * $1.values.count }
-        let step = Self.pointsPerPart(count)
+        let step = cancellation == nil ? max(count, 1) : Self.pointsPerPart(count)
         var parts: [PatchSetPart] = []
         for start in stride(from: 0, to: count, by: step) {
-            try cancellation.check()
+            try cancellation?.check()
             var partProgress: ProgressHandler?
             if let progress { partProgress = { done, _ in progress(start + done, count) } }
             parts.append(try workspace.patchSetPart(grid: grid, points: start..<min(start + step, count), poi: poi, measurement: measurement,

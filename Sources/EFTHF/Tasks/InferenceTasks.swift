@@ -67,7 +67,12 @@ public struct FitTask: Sendable, Codable, Equatable {
     /// profile-likelihood intervals (a restart adds two stages). `cancellation` stops it
     /// (``InferenceError/Code/cancelled``).
     public func run(on given: LoadedModel, progress: ProgressHandler? = nil, cancellation: Cancellation? = nil) throws -> FitReport {
-        let loaded = try model(for: given)
+        try run(onExcluded: try model(for: given), progress: progress, cancellation: cancellation)
+    }
+
+    /// ``run(on:progress:cancellation:)`` on `loaded`, a model that ``model(for:)`` already made
+    /// (for a caller that also draws it: the pruning and model build are not repeated).
+    public func run(onExcluded loaded: LoadedModel, progress: ProgressHandler? = nil, cancellation: Cancellation? = nil) throws -> FitReport {
         var options = try options(for: loaded.model)
         options.cancellation = cancellation
         var stages = ops == nil ? 1 : 2
