@@ -46,7 +46,7 @@ public enum JobRequest: Sendable, Equatable {
     public var resultFiles: [String] {
         switch self {
         case .export: ["workspace.json"]
-        case .patchSet: ["patchset.json", "BkgOnly.json"]
+        case .patchSet: ["patchset.json", "BkgOnly.json", "likelihood.tar.gz"]
         case .fit: ["fit.json"]
         case .scan: ["scan.json"]
         case .limit: ["limit.json"]
@@ -257,9 +257,10 @@ public enum JobRequest: Sendable, Equatable {
         case .patchSet(let grid, let poi, let skipInvalid):
             let export = try PatchSetTask(grid: grid, poi: poi, skipInvalid: skipInvalid).run(on: workspace, progress: progress, cancellation: cancellation)
             let summary: JSON = .object(JSONObject([("patches", .integer(Int64(export.patchSet.patches.count))), ("skipped", .array(export.skipped.map { .numbers($0) }))]))
-            // The texts of `efthf export --patchset`, in ``resultFiles`` order.
-            let texts = Dictionary(uniqueKeysWithValues: PatchSetTask.files(export).map { ($0.name, $0.text) })
-            return (resultFiles.map { ($0, Data(texts[$0]!.utf8)) }, summary)
+            // The files of `efthf export --patchset -o DIR` and of `-o likelihood.tar.gz`, in ``resultFiles`` order.
+            var files = Dictionary(uniqueKeysWithValues: PatchSetTask.files(export).map { ($0.name, Data($0.text.utf8)) })
+            files["likelihood.tar.gz"] = try PatchSetTask.archive(export)
+            return (resultFiles.map { ($0, files[$0]!) }, summary)
         case .fit(let ops, let fix, let exclude, let measurement):
             let report = try FitTask(ops: ops, fix: fix, exclude: exclude).run(on: LoadedModel(workspace: workspace, measurement: measurement), progress: progress, cancellation: cancellation)
             return ([("fit.json", file(report.jsonValue))], nil)

@@ -331,8 +331,13 @@ public struct EFTHFServer: Sendable {
             throw ServiceError(.notFound, "a \(job.request.kind) job has no file \"\(name)\"; it has: \(job.request.resultFiles.joined(separator: ", "))")
         }
         let path = persistence.directory(ofJob: job.id) + "/" + name
+        guard FileManager.default.fileExists(atPath: path) else {
+            // A job finished by an earlier revision of the service, which did not write this file.
+            throw ServiceError(.notFound, "the job has no file \"\(name)\" on this server (it finished before the service offered it); submit the job again")
+        }
         let body = try await FileIO().loadFile(path: path, context: context)
-        return Response(status: .ok, headers: [.contentType: "application/json"], body: body)
+        let type = name.hasSuffix(".tar.gz") ? "application/gzip" : "application/json"
+        return Response(status: .ok, headers: [.contentType: type], body: body)
     }
 
     /// GET /v1/workspaces/{id}/summary: `InspectTask`'s report (structure and validator

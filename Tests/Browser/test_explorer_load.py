@@ -220,11 +220,13 @@ def test_export_buttons_workspace_at_point_patch_set_and_popxf(server, browser, 
     grid.clear()
     grid.send_keys("cHW=-1:1:3" + (", " + others if others else ""))
     driver.find_element(By.ID, "export-patchset").click()
-    patchset_path = wait_for_download(downloads, "patchset.json")
-    background_path = wait_for_download(downloads, "BkgOnly.json")
+    archive_path = wait_for_download(downloads, "likelihood.tar.gz")
     wait(driver, lambda d: "3 patches" in d.find_element(By.ID, "export-status").text)
-    patchset = pyhf.PatchSet(json.loads(patchset_path.read_text()))
-    background = pyhf.Workspace(json.loads(background_path.read_text()))
+    # One HEPData-style archive, as Python's tarfile reads it: the patch set and its background.
+    with tarfile.open(archive_path, "r:gz") as archive:
+        assert sorted(archive.getnames()) == ["BkgOnly.json", "patchset.json"]
+        patchset = pyhf.PatchSet(json.load(archive.extractfile("patchset.json")))
+        background = pyhf.Workspace(json.load(archive.extractfile("BkgOnly.json")))
     assert [p.values[patchset.labels.index("cHW")] for p in patchset.patches] == [-1.0, 0.0, 1.0]
     theirs = [pyhf_logpdf(patchset.apply(background, p.name)) for p in patchset.patches]
     grid_points = [{c: (v if c == "cHW" else 0.0) for c in coefficients} for v in (-1.0, 0.0, 1.0)]

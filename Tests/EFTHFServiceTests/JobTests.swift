@@ -34,8 +34,26 @@ import Testing
             let final = try await client.wait(job)
             #expect(final["state"]?.stringValue == "done", "\(final.serialized())")
             #expect(final["summary"]?["patches"] == .integer(6))
+            #expect(final["files"] == ["patchset.json", "BkgOnly.json", "likelihood.tar.gz"])
             #expect(try await client.download(job, "patchset.json") == fileText(set.json))
             #expect(try await client.download(job, "BkgOnly.json") == fileText(background.json))
+            // The archive, unpacked by GNU tar: exactly the two files, byte for byte.
+            let archive = try await client.send(.get, "/v1/jobs/\(job)/files/likelihood.tar.gz")
+            #expect(archive.status == .ok && archive.headers[.contentType] == "application/gzip")
+            let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("efthf-job-archive-\(UUID().uuidString)")
+            try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(at: scratch) }
+            try Data(archive.body.readableBytesView).write(to: scratch.appendingPathComponent("likelihood.tar.gz"))
+            let tar = Process()
+            tar.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            tar.arguments = ["tar", "-xzf", "likelihood.tar.gz"]
+            tar.currentDirectoryURL = scratch
+            try tar.run()
+            tar.waitUntilExit()
+            #expect(tar.terminationStatus == 0)
+            #expect(try FileManager.default.contentsOfDirectory(atPath: scratch.path).sorted() == ["BkgOnly.json", "likelihood.tar.gz", "patchset.json"])
+            #expect(try String(contentsOf: scratch.appendingPathComponent("patchset.json"), encoding: .utf8) == fileText(set.json))
+            #expect(try String(contentsOf: scratch.appendingPathComponent("BkgOnly.json"), encoding: .utf8) == fileText(background.json))
             let missing = try await client.send(.get, "/v1/jobs/\(job)/files/workspace.json")
             #expect(missing.status == .notFound)
         }

@@ -23,6 +23,18 @@ public struct OutputFile: Sendable {
     }
 }
 
+/// Why a file operation failed, in the operating system's words: the POSIX error inside a Foundation
+/// error (e.g. "Permission denied", "No such file or directory"), else the error's own description
+/// (an HDF5 writer's error names its dataset).
+func fileErrorReason(_ error: any Error) -> String {
+    let ns = error as NSError
+    if ns.domain == NSPOSIXErrorDomain { return String(cString: strerror(Int32(ns.code))) }
+    if let underlying = ns.userInfo[NSUnderlyingErrorKey] as? any Error, (underlying as NSError).domain == NSPOSIXErrorDomain {
+        return String(cString: strerror(Int32((underlying as NSError).code)))
+    }
+    return ns.domain == NSCocoaErrorDomain ? ns.localizedDescription : "\(error)"
+}
+
 /// Every file efthf writes goes through here, so that no destination is ever half-written.
 public enum AtomicFiles {
     /// Writes the files as one: each to a temporary file beside its destination (directories made
@@ -42,14 +54,14 @@ public enum AtomicFiles {
                 try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
             } catch {
                 removeTemporaries()
-                throw HistFactoryError(.io, "cannot create the directory: \(error.localizedDescription)", file: directory.path)
+                throw HistFactoryError(.io, "cannot create the directory: \(fileErrorReason(error))", file: directory.path)
             }
             temporaries.append(temporary)
             do {
                 try file.write(temporary)
             } catch {
                 removeTemporaries()
-                throw HistFactoryError(.io, "cannot write \(file.path): \(error)")
+                throw HistFactoryError(.io, "cannot write \(file.path): \(fileErrorReason(error))")
             }
         }
         for (k, file) in files.enumerated() where rename(temporaries[k].path, file.path) != 0 {

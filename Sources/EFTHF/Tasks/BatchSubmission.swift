@@ -193,7 +193,7 @@ public struct BatchSubmission: Sendable, Equatable {
         do {
             try FileManager.default.createDirectory(atPath: resultsDirectory + "/logs", withIntermediateDirectories: true)
         } catch {
-            throw HistFactoryError(.io, "cannot create the results directory: \(error.localizedDescription)", file: resultsDirectory)
+            throw HistFactoryError(.io, "cannot create the results directory: \(fileErrorReason(error))", file: resultsDirectory)
         }
     }
 
@@ -219,7 +219,7 @@ public struct BatchSubmission: Sendable, Equatable {
         do {
             try process.run()
         } catch {
-            throw HistFactoryError(.io, "cannot run \(command[0]): \(error.localizedDescription)")
+            throw HistFactoryError(.io, "cannot run \(command[0]): \(fileErrorReason(error))")
         }
         // Small outputs (a job id, a few lines): read to the end, then wait.
         let output = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)

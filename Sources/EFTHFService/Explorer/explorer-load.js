@@ -231,7 +231,7 @@ function startLoadAndExport() {
   $("export-patchset").addEventListener("click", () => {
     let grid;
     try { grid = parseGrid($("export-grid").value); } catch (error) { setStatus($("export-status"), `Patch set: ${error.message}`, true); return; }
-    exportJob({ kind: "patchset", grid, poi: $("export-poi").value }, { "patchset.json": "patchset.json", "BkgOnly.json": "BkgOnly.json" }, "Patch set");
+    exportJob({ kind: "patchset", grid, poi: $("export-poi").value }, { "likelihood.tar.gz": "likelihood.tar.gz" }, "Patch set");
   });
   $("export-popxf").addEventListener("click", () => {
     exportJob({ kind: "popxf", scale: Number($("popxf-scale").value), observables: $("popxf-observables").value }, { "popxf.json": "popxf.json" }, "POPxf");
