@@ -112,7 +112,7 @@ extension EFTHFCommand {
 
         @OptionGroup var interpolation: InterpolationOptions
 
-        @Option(help: "The POI value to test.")
+        @Option(parsing: .unconditional, help: "The POI value to test (may be negative: --poi-value -0.5).")
         var poiValue: Double = 1
 
         @Option(help: ArgumentHelp("Test statistic: qtilde or q.", valueName: "qtilde|q"))
@@ -152,7 +152,7 @@ extension EFTHFCommand {
         @Option(help: "CLs level (0.05 for 95% CL).")
         var level: Double = 0.05
 
-        @Option(help: ArgumentHelp("Test n POI values from lo to hi and interpolate the limits between them (pyhf's linear grid scan) instead of finding the roots.", valueName: "lo:hi:n"))
+        @Option(parsing: .unconditional, help: ArgumentHelp("Test n POI values from lo to hi and interpolate the limits between them (pyhf's linear grid scan) instead of finding the roots.", valueName: "lo:hi:n"))
         var scan: String?
 
         @Option(help: ArgumentHelp("Draw the CLs scan as SVG (Brazil plot: observed CLs, expected ±1σ and ±2σ bands, the level, the limits). Without --scan, 41 POI values from 0 to 1.25 × the largest limit are tested after the roots are found.", valueName: "file.svg"))
@@ -255,7 +255,7 @@ struct LimitGridOptions: ParsableArguments {
     @Option(help: ArgumentHelp("With --patchset: only these patches, in this order.", valueName: "name,..."))
     var patches: String?
 
-    @Option(help: ArgumentHelp("With --patchset: the POI value of each patch's hypotest.", valueName: "value"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("With --patchset: the POI value of each patch's hypotest.", valueName: "value"))
     var poiValue: Double = 1
 
     func validate() throws {

@@ -56,7 +56,7 @@ extension EFTHFCommand {
 
 /// The toy test's options, shared by `efthf toys` and `efthf plan toys`.
 struct ToyOptions: ParsableArguments {
-    @Option(help: "The POI value to test.")
+    @Option(parsing: .unconditional, help: "The POI value to test (may be negative: --poi-value -0.5).")
     var poiValue: Double = 1
 
     @Option(help: "Toys per hypothesis (signal plus background, and background only).")

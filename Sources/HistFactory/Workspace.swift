@@ -188,7 +188,10 @@ public struct ParameterConfig: Sendable, Equatable {
 /// Reads a JSON file, turning read and syntax failures into errors that name the file.
 public func loadJSON(_ path: String) throws(HistFactoryError) -> JSON {
     guard let data = FileManager.default.contents(atPath: path) else {
-        throw HistFactoryError(.io, FileManager.default.fileExists(atPath: path) ? "cannot read the file" : "no such file", file: path)
+        var isDirectory: ObjCBool = false
+        let exists = FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
+        let reason = !exists ? "no such file" : isDirectory.boolValue ? "is a directory, not a JSON file" : access(path, R_OK) != 0 ? "cannot read the file: \(String(cString: strerror(errno)))" : "cannot read the file"
+        throw HistFactoryError(.io, reason, file: path)
     }
     do {
         return try JSONParser.parse(data)

@@ -461,6 +461,7 @@ func checkSVGFile(_ path: String, sourceLocation: SourceLocation = #_sourceLocat
     /// Non-zero exit, nothing on stdout, and a first stderr line that says what is wrong.
     @Test(arguments: [
         (["inspect", "/nonexistent/workspace.json"], "no such file"),
+        (["fit", "Data"], "Data: is a directory, not a JSON file"),
         (["scan", "Data/example/workspace.json"], "--par"),
         (["scan", "Data/example/workspace.json", "--par", "mu=3:0:5"], "name=lo:hi:n"),
         (["scan", "Data/example/workspace.json", "--par", "nosuch=0:1:3"], "nosuch"),

@@ -255,6 +255,18 @@ enum Pyhf {
         }
     }
 
+    /// `--poi-value -0.5` is a value, not an option. pyhf 0.7.6 on this workspace,
+    /// `pyhf.infer.hypotest(-0.5, data, model, test_stat="qtilde", return_expected_set=True)`, gives
+    /// CLs 1 observed and 1 in every expected quantile (μ̂ = 1.35 > −0.5, so q̃ = 0).
+    @Test func negativePOIValueIsAValue() throws {
+        let r = try CLI.run(["hypotest", "Data/example/workspace.json", "--poi-value", "-0.5", "--json"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let json = try JSONParser.parse(Data(r.stdout.utf8))
+        #expect(json["poi_value"]?.doubleValue == -0.5)
+        #expect(abs((json["cls_obs"]?.doubleValue ?? .nan) - 1) < 1e-12)
+        #expect(json["cls_exp"]?.arrayValue?.allSatisfy { abs(($0.doubleValue ?? .nan) - 1) < 1e-12 } == true)
+    }
+
     @Test("bad --interpcode values: one line naming the value", arguments: [
         ("normsys=code0", "code0"), ("histosys=code4", "code4"), ("shapesys=code1", "shapesys"),
         ("normsys", "TYPE=CODE"), ("normsys=code1,normsys=code4", "twice"),
