@@ -188,10 +188,10 @@ extension EFTHFCommand {
         @Argument(help: ArgumentHelp("The plan (efthf plan).", valueName: "plan.json"))
         var plan: String
 
-        @Argument(help: ArgumentHelp("The shards' result files (efthf run), in any order.", valueName: "result.json"))
+        @Argument(help: ArgumentHelp("The shards' result files (efthf run), in any order; a directory stands for its shard-<i>.json files. Default: the results directory of efthf submit (PLAN without .json, plus -results).", valueName: "result.json|dir"))
         var results: [String] = []
 
-        @Option(name: [.short, .customLong("output")], help: ArgumentHelp("The merged result: a JSON file, or a directory for a patch set.", valueName: "path"))
+        @Option(name: [.short, .customLong("output")], help: ArgumentHelp("The merged result: a JSON file; for a patch set a directory, or a .tar.gz (.tgz) archive as efthf export --patchset writes.", valueName: "path"))
         var output: String
 
         @Option(help: ArgumentHelp("A scan or toys: write the plot of efthf scan --plot (1D profile, 2D contours) or efthf toys --plot (the toy distributions).", valueName: "file.svg"))
@@ -201,7 +201,15 @@ extension EFTHFCommand {
             do {
                 let plan = try Plan(contentsOf: self.plan)
                 if plot != nil && ![.scan, .toys].contains(plan.kind) { throw HistFactoryError(.parameter, "--plot is for scans and toys; this plan is a \(plan.kind.rawValue)") }
-                switch try plan.merge(files: results) {
+                // Directories (the results directory of efthf submit, or a shell glob over it that also
+                // names its logs/) stand for their shard files.
+                let given = results.isEmpty ? [BatchSubmission.defaultResultsDirectory(plan: self.plan)] : results
+                let files = given.flatMap { path -> [String] in
+                    var isDirectory: ObjCBool = false
+                    return FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) && isDirectory.boolValue
+                        ? BatchSubmission.resultFiles(in: path) : [path]
+                }
+                switch try plan.merge(files: files) {
                 case .scan(let report):
                     if let scan = report.scan1D { Scan.printTable(scan, adaptive: nil) } else if let scan = report.scan2D { Scan.printTable(scan) }
                     if let plot {
@@ -218,11 +226,7 @@ extension EFTHFCommand {
                     try writeAtomically(report.jsonValue.serialized(.pretty), to: output)
                     print("wrote \(output): CLs observed \(formatted(report.clsObserved)) from \(report.ntoys) toys per hypothesis")
                 case .patchSet(let export):
-                    try writeAtomically([
-                        (output + "/BkgOnly.json", export.backgroundOnly.json.serialized(.pretty)),
-                        (output + "/patchset.json", export.patchSet.json.serialized(.pretty)),
-                    ])
-                    print("wrote \(output)/BkgOnly.json and \(output)/patchset.json (\(export.patchSet.patches.count) patches\(export.skipped.isEmpty ? "" : ", \(export.skipped.count) grid points skipped (negative morphed yields)"))")
+                    try writePatchSet(export, to: output)
                 case .limitGrid(let report):
                     Limit.printTable(report)
                     try writeAtomically(report.jsonValue.serialized(.pretty), to: output)
@@ -306,8 +310,8 @@ extension EFTHFCommand {
                 let engine = BatchSubmission.Engine(rawValue: self.engine)!
                 let plan = try Plan(contentsOf: self.plan)
                 let base = self.plan.hasSuffix(".json") ? String(self.plan.dropLast(5)) : self.plan
-                var submission = BatchSubmission(plan: self.plan, shardCount: plan.shards.count, kind: plan.kind,
-                                                 executable: efthf ?? Self.currentExecutable, resultsDirectory: results ?? base + "-results")
+                var submission = BatchSubmission(plan: self.plan, shardCount: plan.shards.count, kind: plan.kind, executable: efthf ?? Self.currentExecutable,
+                                                 resultsDirectory: results ?? BatchSubmission.defaultResultsDirectory(plan: self.plan))
                 submission.cpus = cpus
                 submission.memoryMiB = try BatchSubmission.mebibytes(parsing: mem)
                 submission.timeLimitSeconds = try BatchSubmission.seconds(parsing: time)

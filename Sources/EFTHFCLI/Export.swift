@@ -115,18 +115,7 @@ extension EFTHFCommand {
                     let task = PatchSetTask(grid: try PatchSetTask.grid(parsing: grid!), poi: poi, measurement: model.measurement, skipInvalid: skipInvalid)
                     let points = task.grid.reduce(1) { $0 * $1.count }
                     let export = try Progress.run("patch set (\(points) grid points)", total: points) { progress in try task.run(on: ws, progress: progress.callback) }
-                    let set = export.patchSet, skipped = export.skipped
-                    let what = "\(set.patches.count) patches\(skipped.isEmpty ? "" : ", \(skipped.count) grid points skipped (negative morphed yields)")"
-                    if PatchSetTask.isArchivePath(output) {
-                        let bytes: Data
-                        do { bytes = try PatchSetTask.archive(export) } catch { throw HistFactoryError(.io, "\(error)", file: output) }
-                        try AtomicFiles.write([OutputFile(path: output, contents: bytes)])
-                        print("wrote \(output) (BkgOnly.json and patchset.json, \(what), \(bytes.count) bytes)")
-                    } else {
-                        // Both files or neither: a PatchSet's digest names its background-only workspace.
-                        try writeAtomically(PatchSetTask.files(export).map { (path: output + "/" + $0.name, text: $0.text) })
-                        print("wrote \(output)/BkgOnly.json and \(output)/patchset.json (\(what))")
-                    }
+                    try writePatchSet(export, to: output)
                 } else {
                     let evaluated = try ExportTask(point: try ExportTask.point(parsing: at!), poi: poi, measurement: model.measurement).run(on: ws)
                     try writeAtomically(evaluated.json.serialized(.pretty), to: output)
@@ -145,4 +134,21 @@ func writeAtomically(_ text: String, to path: String) throws(HistFactoryError) {
 /// Text files written as one (each with a final newline).
 func writeAtomically(_ files: [(path: String, text: String)]) throws(HistFactoryError) {
     try AtomicFiles.write(files.map { OutputFile(path: $0.path, text: $0.text) })
+}
+
+/// Writes a patch-set export as `efthf export --patchset -o OUTPUT` does and says what it wrote: one
+/// `.tar.gz` (`.tgz`) archive, or a directory with both files (both or neither: a PatchSet's digest
+/// names its background-only workspace).
+func writePatchSet(_ export: PatchSetExport, to output: String) throws {
+    let set = export.patchSet, skipped = export.skipped
+    let what = "\(set.patches.count) patches\(skipped.isEmpty ? "" : ", \(skipped.count) grid points skipped (negative morphed yields)")"
+    if PatchSetTask.isArchivePath(output) {
+        let bytes: Data
+        do { bytes = try PatchSetTask.archive(export) } catch { throw HistFactoryError(.io, "\(error)", file: output) }
+        try AtomicFiles.write([OutputFile(path: output, contents: bytes)])
+        print("wrote \(output) (BkgOnly.json and patchset.json, \(what), \(bytes.count) bytes)")
+    } else {
+        try writeAtomically(PatchSetTask.files(export).map { (path: output + "/" + $0.name, text: $0.text) })
+        print("wrote \(output)/BkgOnly.json and \(output)/patchset.json (\(what))")
+    }
 }

@@ -69,6 +69,29 @@ import Testing
         try Self.ok(["export", "workspace.json", "--patchset", "--grid", grid, "--poi", "lumi", "-o", "single"], in: dir)
         #expect(try Self.bytes(dir, "merged/patchset.json") == Self.bytes(dir, "single/patchset.json"))
         #expect(try Self.bytes(dir, "merged/BkgOnly.json") == Self.bytes(dir, "single/BkgOnly.json"))
+
+        // The results directory instead of its files: given, named by a shell glob that also names
+        // its logs/, or left out (efthf submit's default); and the merge as one archive, unpacked by
+        // GNU tar to the same two files.
+        let results = dir.appendingPathComponent("plan-results").path
+        let glob = try FileManager.default.contentsOfDirectory(atPath: results).map { "plan-results/" + $0 }
+        #expect(glob.contains("plan-results/logs"))
+        for (arguments, output) in [(["plan-results"], "by-directory"), (glob, "by-glob"), ([], "by-default")] {
+            try Self.ok(["merge", "plan.json"] + arguments + ["-o", output], in: dir)
+            #expect(try Self.bytes(dir, output + "/patchset.json") == Self.bytes(dir, "single/patchset.json"), "\(output)")
+            #expect(try Self.bytes(dir, output + "/BkgOnly.json") == Self.bytes(dir, "single/BkgOnly.json"), "\(output)")
+        }
+        try Self.ok(["merge", "plan.json", "-o", "merged.tar.gz"], in: dir)
+        try FileManager.default.createDirectory(at: dir.appendingPathComponent("unpacked"), withIntermediateDirectories: true)
+        let tar = try CLI.runProcess("/usr/bin/env", ["tar", "-xzf", "../merged.tar.gz"], workingDirectory: dir.appendingPathComponent("unpacked"))
+        #expect(tar.status == 0, "\(tar.stderr)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.appendingPathComponent("unpacked").path).sorted() == ["BkgOnly.json", "patchset.json"])
+        #expect(try Self.bytes(dir, "unpacked/patchset.json") == Self.bytes(dir, "single/patchset.json"))
+        #expect(try Self.bytes(dir, "unpacked/BkgOnly.json") == Self.bytes(dir, "single/BkgOnly.json"))
+        // A directory without shard files adds none: the merge lists every shard as missing.
+        try FileManager.default.createDirectory(at: dir.appendingPathComponent("empty"), withIntermediateDirectories: true)
+        let none = try CLI.run(["merge", "plan.json", "empty", "-o", "never"], workingDirectory: dir)
+        #expect(none.status != 0 && none.stderr.contains("missing 4 of 4 shards"), "\(none.stderr)")
     }
 
     @Test func aShardRunTwiceGivesTheSameBytes() throws {

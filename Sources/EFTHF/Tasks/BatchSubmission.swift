@@ -48,6 +48,21 @@ public struct BatchSubmission: Sendable, Equatable {
     /// Where shard `i`'s result goes.
     public func resultPath(_ shard: Int) -> String { "\(resultsDirectory)/shard-\(shard).json" }
 
+    /// The results directory of a plan file when none is given: its path without `.json`, plus `-results`.
+    public static func defaultResultsDirectory(plan: String) -> String {
+        (plan.hasSuffix(".json") ? String(plan.dropLast(5)) : plan) + "-results"
+    }
+
+    /// The result files in a results directory: its `shard-<i>.json`, by shard number.
+    public static func resultFiles(in directory: String) -> [String] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        let shards = names.compactMap { name -> Int? in
+            guard name.hasPrefix("shard-"), name.hasSuffix(".json") else { return nil }
+            return Int(name.dropFirst(6).dropLast(5))
+        }
+        return shards.sorted().map { "\(directory)/shard-\($0).json" }
+    }
+
     /// Checks the resources and the shard list; refuses paths a Slurm directive or an HTCondor
     /// submit file cannot hold (white space, `%`, quotes, `$`).
     public func validate() throws(HistFactoryError) {
