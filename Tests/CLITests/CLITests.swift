@@ -80,6 +80,16 @@ func checkSVGFile(_ path: String, sourceLocation: SourceLocation = #_sourceLocat
         }
     }
 
+    /// An event database with per-event systematics and smoothing says so, with the names and
+    /// parameters the workspace gives (Data/vh/workspace_events_syst.json, run from another directory).
+    @Test func eventDatabaseWithPerEventSystematics() throws {
+        let path = CLI.repository.appendingPathComponent("Data/vh/workspace_events_syst.json").path
+        let result = try CLI.run(["inspect", path], workingDirectory: FileManager.default.temporaryDirectory)
+        #expect(result.status == 0, "\(result.stderr)")
+        let expected = "    evaluated per event in every fit step: systematics pTV_scale (shifts pTV; alpha_pTV_scale), btag (reweights; alpha_btag); bin edges smoothed over 2 (in pTV)"
+        #expect(result.stdout.split(separator: "\n").contains { $0 == expected }, "\(result.stdout)")
+    }
+
     @Test func jsonOutputIsValid() throws {
         let result = try CLI.run(["inspect", CLI.example, "--json"])
         #expect(result.status == 0)

@@ -321,6 +321,16 @@ public struct WorkspaceInspection: Sendable {
                     let observable = entry.morphing.source["observable"]?.stringValue ?? "?"
                     let edges = entry.morphing.source["edges"]?.arrayValue?.compactMap(\.doubleValue) ?? []
                     out.append("  \(entry.channel)/\(entry.sample): event database \"\(entry.modifier.name)\" \(file), \(observable) in \(max(edges.count - 1, 0)) bins [\(edges.first.map { formatted($0) } ?? "?"), \(edges.last.map { formatted($0) } ?? "?")], \(poly.termCount) coefficient sums, degree \(poly.maximumDegree), exact per-point MC variance")
+                    // Per-event systematics and smoothing: the sample is reweighted and binned in each
+                    // evaluation (Specs/event-database.md), not read through these sums.
+                    let systematics = (entry.morphing.source["systematics"]?.arrayValue ?? []).map { s in
+                        "\(s["name"]?.stringValue ?? "?") (\(s["type"]?.stringValue == "shift" ? "shifts \(observable)" : "reweights"); \(s["parameter"]?.stringValue ?? "?"))"
+                    }
+                    let width = entry.morphing.source["smoothing_width"]?.doubleValue ?? 0
+                    if !systematics.isEmpty || width > 0 {
+                        out.append("    evaluated per event in every fit step: " + (systematics.isEmpty ? "" : "systematics " + systematics.joined(separator: ", ") + (width > 0 ? "; " : ""))
+                            + (width > 0 ? "bin edges smoothed over \(formatted(width)) (in \(observable))" : ""))
+                    }
                 } else {
                     out.append("  \(entry.channel)/\(entry.sample): morphing \"\(entry.modifier.name)\" (\(entry.morphing.form.rawValue), \(poly.termCount) terms, degree \(poly.maximumDegree)): " + terms.joined(separator: ", "))
                 }
