@@ -84,7 +84,8 @@ int efthf_data_create(const efthf_model *model, const double *values, ptrdiff_t 
 void efthf_data_free(efthf_data *data);
 
 /* ln L(pars | data), pyhf's Model.logpdf; with a non-NULL gradient (npars doubles) also its exact
- * gradient. A point outside the model's domain gives NaN or -inf, as in pyhf. */
+ * gradient. A point outside the model's domain gives NaN or -inf, as in pyhf; an event database whose
+ * streamed columns can no longer be read is EFTHF_ERROR_INVALID_INPUT naming the file and dataset. */
 int efthf_model_logpdf(const efthf_model *model, const double *pars, ptrdiff_t npars, const efthf_data *data,
                        double *value, double *gradient, char **error);
 

@@ -302,6 +302,8 @@ func parameters(_ pars: UnsafePointer<Double>?, _ npars: Int, _ model: HistFacto
         } else {
             value.pointee = m.logLikelihood(p, data: d)
         }
+        // A NaN for want of input (an event file that can no longer be read) is an error, not a value.
+        if let failure = m.evaluationFailure { throw failure }
     }
 }
 

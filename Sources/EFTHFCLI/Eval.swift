@@ -44,6 +44,7 @@ extension EFTHFCommand {
                 }
                 var gradient: [Double] = []
                 let logL = hf.logLikelihoodAndGradient(point, data: data, gradient: &gradient)
+                if let failure = hf.evaluationFailure { throw failure }  // an event file that can no longer be read
                 let names = hf.parameterNames
                 var out = JSONObject()
                 out["workspace"] = .string(model.workspace)

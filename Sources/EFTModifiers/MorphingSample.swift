@@ -33,6 +33,9 @@ public struct MorphingSample: ParameterDependentSample {
     /// The model parameter θ_k of each of the kernel's systematics.
     public let eventSystematicParameters: [Int]
 
+    /// The per-event kernel's first failure to read its streamed columns (``SmoothedReweightingKernel/streamFailure``).
+    public var evaluationFailure: (any Error & Sendable)? { kernel?.streamFailure }
+
     /// The coefficients' parameters, then the systematics' (the Jacobians' rows); stored, since
     /// the likelihood reads it on every evaluation.
     public let parameters: [Int]

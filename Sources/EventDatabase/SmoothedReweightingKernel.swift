@@ -300,8 +300,9 @@ public struct SmoothedReweightingKernel: Sendable {
     ///
     /// A streamed kernel whose file can no longer be read (its columns were read and checked when
     /// the kernel's model was built, so only an I/O failure of the device or a file truncated in
-    /// place can do this) reports the error once on stderr and returns NaN yields, which fail the
-    /// fit; ``checkedEvaluation(coefficients:nuisance:jacobian:)`` throws it instead.
+    /// place can do this) returns NaN yields, which fail the fit, and keeps the error as
+    /// ``streamFailure`` (the task layer throws it); ``checkedEvaluation(coefficients:nuisance:jacobian:)``
+    /// throws it instead.
     ///
     /// - Parameters:
     ///   - coefficients: `c`, in the order of ``coefficientNames``.
@@ -328,7 +329,7 @@ public struct SmoothedReweightingKernel: Sendable {
         do throws(EventDatabaseError) {
             return try checkedEvaluation(coefficients: coefficients, nuisance: nuisance, jacobianFor: wanted)
         } catch {
-            _reportOnce(error)
+            _memo.record(error)
             let B = binning.binCount, Q = wanted.contains(true) ? coefficientNames.count + systematics.count : 0
             let nan = [Double](repeating: .nan, count: B)
             return Evaluation(yields: nan, variances: nan, yieldJacobian: .init(repeating: .nan, count: Q * B), varianceJacobian: .init(repeating: .nan, count: Q * B))
@@ -474,24 +475,10 @@ public struct SmoothedReweightingKernel: Sendable {
         return evaluation
     }
 
-    private func _reportOnce(_ error: EventDatabaseError) {
-        guard _ReportedErrors.shared.insert(error.description) else { return }
-        FileHandle.standardError.write(Data("efthf: error: \(error)\n".utf8))
-    }
-}
-
-/// Errors of streamed evaluations already written to stderr (each once per process).
-private final class _ReportedErrors: @unchecked Sendable {
-    // Sound: `seen` is only accessed under `lock`.
-    static let shared = _ReportedErrors()
-    private let lock = NSLock()
-    private var seen = Set<String>()
-
-    func insert(_ message: String) -> Bool {
-        lock.lock()
-        defer { lock.unlock() }
-        return seen.insert(message).inserted
-    }
+    /// The first error of an evaluation that returned NaN yields because its streamed columns could
+    /// not be read (``evaluate(coefficients:nuisance:jacobian:)``), shared by the kernel's copies; nil
+    /// when there was none. The file is broken from then on: read the workspace again.
+    public var streamFailure: EventDatabaseError? { _memo.failure }
 }
 
 /// The last few evaluations of a kernel by point `(c, θ)`: a likelihood evaluated where only
@@ -504,9 +491,23 @@ private final class _ReportedErrors: @unchecked Sendable {
 /// request for fewer: the others are set to 0, or all dropped when none is wanted). Points are
 /// compared with `==` (so −0 and +0 are one point: they give equal values).
 internal final class _EvaluationMemo: @unchecked Sendable {
-    // Sound: `entries` is only accessed under `lock`.
+    // Sound: `entries` and `firstFailure` are only accessed under `lock`.
     private let lock = NSLock()
     private var entries: [(c: [Double], theta: [Double], wanted: [Bool], evaluation: SmoothedReweightingKernel.Evaluation)] = []
+    private var firstFailure: EventDatabaseError?
+
+    /// The first failed pass's error (``SmoothedReweightingKernel/streamFailure``).
+    var failure: EventDatabaseError? {
+        lock.lock()
+        defer { lock.unlock() }
+        return firstFailure
+    }
+
+    func record(_ error: EventDatabaseError) {
+        lock.lock()
+        defer { lock.unlock() }
+        if firstFailure == nil { firstFailure = error }
+    }
     /// Points kept: enough for the concurrent fits of one task (one per core) to keep theirs.
     static let capacity = 4
 

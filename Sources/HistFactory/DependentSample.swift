@@ -141,12 +141,17 @@ public protocol ParameterDependentSample: Sendable {
     /// No row wanted: as `derivatives` false. The default computes every row; a sample whose rows
     /// are costly (per-event kernels) computes the wanted ones only.
     func evaluate(_ values: [Double], derivativesFor wanted: [Bool], variance: Bool) -> DependentSampleValue
+    /// Why an evaluation returned NaN yields for want of its input (an event file that could no
+    /// longer be read), the first such error; nil when none did. The default: nil.
+    var evaluationFailure: (any Error & Sendable)? { get }
 }
 
 extension ParameterDependentSample {
     public func evaluate(_ values: [Double], derivativesFor wanted: [Bool], variance: Bool) -> DependentSampleValue {
         evaluate(values, derivatives: wanted.contains(true), variance: variance)
     }
+
+    public var evaluationFailure: (any Error & Sendable)? { nil }
 }
 
 /// A ``ParameterDependentSample`` at one point. Jacobians are parameter-major: entry `j·bins + b` is

@@ -408,6 +408,14 @@ extension HistFactoryModel {
         }
     }
 
+    /// Why an evaluation of a parameter-dependent sample returned NaN for want of its input (an event
+    /// file that could no longer be read; ``ParameterDependentSample/evaluationFailure``), the first
+    /// such error of the model's samples; nil when none did. A likelihood that came out NaN because of
+    /// it says nothing about the point.
+    public var evaluationFailure: (any Error & Sendable)? {
+        flat.morphs.lazy.compactMap { $0.sample.evaluationFailure }.first
+    }
+
     /// Why `parameters` lie outside the model's domain, or nil: bins that a parameter-dependent
     /// sample refuses (negative yields under the "error" policy), negative total yields (models with
     /// parameter-dependent samples only).

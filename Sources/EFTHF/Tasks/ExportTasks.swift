@@ -171,7 +171,10 @@ public struct YieldsTask: Sendable, Codable, Equatable {
         var point = loaded.model.suggestedInits
         try at.apply(to: &point, model: loaded.model)
         let sigma = try band.map { b throws(HistFactoryError) in try Self.totalUncertainty(b, model: loaded.model, at: point) }
-        return YieldsReport(model: loaded.model, data: loaded.data, at: point, totalUncertainty: sigma, binning: YieldsReport.binEdges(loaded.workspace))
+        let report = YieldsReport(model: loaded.model, data: loaded.data, at: point, totalUncertainty: sigma, binning: YieldsReport.binEdges(loaded.workspace))
+        // An event file that could no longer be read (`HistFactoryModel.evaluationFailure`) made NaN yields.
+        if let failure = loaded.model.evaluationFailure { throw HistFactoryError(.io, "\(failure)") }
+        return report
     }
 
     /// The linearised ±1σ of every bin's total expected yield ν_b:

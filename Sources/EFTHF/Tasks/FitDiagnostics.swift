@@ -111,76 +111,78 @@ public struct RankingTask: Sendable, Codable, Equatable {
 
     /// The ranking; `cancellation` stops it (``InferenceError/Code/cancelled``).
     public func run(on loaded: LoadedModel, progress: ProgressHandler? = nil, cancellation: Cancellation? = nil) throws -> RankingReport {
-        let model = loaded.model
-        let fitTask = FitTask(ops: ops, fix: fix, multistart: .auto)
-        var options = try fitTask.options(for: model)
-        options.cancellation = cancellation
-        guard let poiName = poi ?? model.poiName else {
-            throw InferenceError(.invalidOptions, "measurement \"\(model.measurementName)\" has no POI; name the parameter to rank impacts on (--poi)")
-        }
-        let p = try model.parameterIndex(named: poiName)
-        let best = try model.fit(loaded.data, options: options)
-        guard best.status.isConverged else {
-            throw InferenceError(.failedMinimization, "the best fit did not converge (\(best.status)); no ranking")
-        }
-        guard let sigmas = best.uncertainties else {
-            throw InferenceError(.failedMinimization, "the best fit has no Hessian uncertainties; the post-fit impacts need σ̂")
-        }
-        guard !best.fixed[p] else { throw InferenceError(.invalidOptions, "\(poiName) is fixed in this fit; rank impacts on a free parameter") }
-        let widths = ParameterTable(model: model).parameters.map { e in e.width.map { (centre: e.centre ?? 0, width: $0) } }
-        let ranked = (0..<model.parameterCount).filter { $0 != p && !best.fixed[$0] && widths[$0] != nil }
-        guard ranked.count <= Self.maximumParameters else {
-            throw InferenceError(.invalidOptions, "\(ranked.count) constrained parameters to rank; the limit is \(Self.maximumParameters)")
-        }
-        // Local refits from the best fit: the minimum moves little when one parameter is held.
-        options.multiStart = nil
-        options.computeUncertainties = false
-        options.initialValues = best.values
-        let fixedBase = options.fixed ?? model.suggestedFixed
-        let bounds = options.bounds ?? model.suggestedBounds
-        let refits = ranked.flatMap { i in
-            [best.values[i] + sigmas[i], best.values[i] - sigmas[i], best.values[i] + widths[i]!.width, best.values[i] - widths[i]!.width].map { (i, $0) }
-        }
-        let total = refits.count
-        let results = Locked([Double?](repeating: nil, count: total))
-        let failures = Locked([String?](repeating: nil, count: total))
-        let done = Locked(0)
-        let base = options
-        DispatchQueue.concurrentPerform(iterations: total) { k in
-            let (i, raw) = refits[k]
-            let value = min(max(raw, bounds[i].lowerBound), bounds[i].upperBound)
-            var o = base
-            var fixed = fixedBase
-            fixed[i] = true
-            o.fixed = fixed
-            var start = best.values
-            start[i] = value
-            o.initialValues = start
-            do {
-                let r = try model.fit(loaded.data, options: o)
-                if r.status.isConverged { results.update { $0[k] = r.values[p] } } else { failures.update { $0[k] = "\(r.status)" } }
-            } catch {
-                failures.update { $0[k] = "\(error)" }
+        try loaded.checkingEvaluations {
+            let model = loaded.model
+            let fitTask = FitTask(ops: ops, fix: fix, multistart: .auto)
+            var options = try fitTask.options(for: model)
+            options.cancellation = cancellation
+            guard let poiName = poi ?? model.poiName else {
+                throw InferenceError(.invalidOptions, "measurement \"\(model.measurementName)\" has no POI; name the parameter to rank impacts on (--poi)")
             }
-            // Under the lock: progress reports are serialised (``ProgressHandler``).
-            done.update { count in
-                count += 1
-                progress?(count, total)
+            let p = try model.parameterIndex(named: poiName)
+            let best = try model.fit(loaded.data, options: options)
+            guard best.status.isConverged else {
+                throw InferenceError(.failedMinimization, "the best fit did not converge (\(best.status)); no ranking")
             }
+            guard let sigmas = best.uncertainties else {
+                throw InferenceError(.failedMinimization, "the best fit has no Hessian uncertainties; the post-fit impacts need σ̂")
+            }
+            guard !best.fixed[p] else { throw InferenceError(.invalidOptions, "\(poiName) is fixed in this fit; rank impacts on a free parameter") }
+            let widths = ParameterTable(model: model).parameters.map { e in e.width.map { (centre: e.centre ?? 0, width: $0) } }
+            let ranked = (0..<model.parameterCount).filter { $0 != p && !best.fixed[$0] && widths[$0] != nil }
+            guard ranked.count <= Self.maximumParameters else {
+                throw InferenceError(.invalidOptions, "\(ranked.count) constrained parameters to rank; the limit is \(Self.maximumParameters)")
+            }
+            // Local refits from the best fit: the minimum moves little when one parameter is held.
+            options.multiStart = nil
+            options.computeUncertainties = false
+            options.initialValues = best.values
+            let fixedBase = options.fixed ?? model.suggestedFixed
+            let bounds = options.bounds ?? model.suggestedBounds
+            let refits = ranked.flatMap { i in
+                [best.values[i] + sigmas[i], best.values[i] - sigmas[i], best.values[i] + widths[i]!.width, best.values[i] - widths[i]!.width].map { (i, $0) }
+            }
+            let total = refits.count
+            let results = Locked([Double?](repeating: nil, count: total))
+            let failures = Locked([String?](repeating: nil, count: total))
+            let done = Locked(0)
+            let base = options
+            DispatchQueue.concurrentPerform(iterations: total) { k in
+                let (i, raw) = refits[k]
+                let value = min(max(raw, bounds[i].lowerBound), bounds[i].upperBound)
+                var o = base
+                var fixed = fixedBase
+                fixed[i] = true
+                o.fixed = fixed
+                var start = best.values
+                start[i] = value
+                o.initialValues = start
+                do {
+                    let r = try model.fit(loaded.data, options: o)
+                    if r.status.isConverged { results.update { $0[k] = r.values[p] } } else { failures.update { $0[k] = "\(r.status)" } }
+                } catch {
+                    failures.update { $0[k] = "\(error)" }
+                }
+                // Under the lock: progress reports are serialised (``ProgressHandler``).
+                done.update { count in
+                    count += 1
+                    progress?(count, total)
+                }
+            }
+            try cancellation?.check()
+            let shifts = results.value.map { $0.map { $0 - best.values[p] } }
+            let labels = ["post-fit +σ̂", "post-fit −σ̂", "pre-fit +σ₀", "pre-fit −σ₀"]
+            var entries = ranked.enumerated().map { n, i in
+                let w = widths[i]!
+                let s = (0..<4).map { shifts[4 * n + $0] }
+                let failed = (0..<4).compactMap { j in failures.value[4 * n + j].map { "\(labels[j]): \($0)" } }
+                return RankingReport.Entry(name: best.parameterNames[i], bestFit: best.values[i], uncertainty: sigmas[i],
+                                           pull: (best.values[i] - w.centre) / w.width, constraint: sigmas[i] / w.width,
+                                           postfitImpact: [s[0], s[1]], prefitImpact: [s[2], s[3]], failures: failed.isEmpty ? nil : failed)
+            }
+            entries.sort { $0.sortKey > $1.sortKey || ($0.sortKey == $1.sortKey && $0.name < $1.name) }
+            return RankingReport(poi: poiName, bestFit: best.values[p], uncertainty: sigmas[p], twiceNLL: best.twiceNLL, parameters: entries)
         }
-        try cancellation?.check()
-        let shifts = results.value.map { $0.map { $0 - best.values[p] } }
-        let labels = ["post-fit +σ̂", "post-fit −σ̂", "pre-fit +σ₀", "pre-fit −σ₀"]
-        var entries = ranked.enumerated().map { n, i in
-            let w = widths[i]!
-            let s = (0..<4).map { shifts[4 * n + $0] }
-            let failed = (0..<4).compactMap { j in failures.value[4 * n + j].map { "\(labels[j]): \($0)" } }
-            return RankingReport.Entry(name: best.parameterNames[i], bestFit: best.values[i], uncertainty: sigmas[i],
-                                       pull: (best.values[i] - w.centre) / w.width, constraint: sigmas[i] / w.width,
-                                       postfitImpact: [s[0], s[1]], prefitImpact: [s[2], s[3]], failures: failed.isEmpty ? nil : failed)
-        }
-        entries.sort { $0.sortKey > $1.sortKey || ($0.sortKey == $1.sortKey && $0.name < $1.name) }
-        return RankingReport(poi: poiName, bestFit: best.values[p], uncertainty: sigmas[p], twiceNLL: best.twiceNLL, parameters: entries)
     }
 }
 

@@ -73,41 +73,43 @@ public struct FitTask: Sendable, Codable, Equatable {
     /// ``run(on:progress:cancellation:)`` on `loaded`, a model that ``model(for:)`` already made
     /// (for a caller that also draws it: the pruning and model build are not repeated).
     public func run(onExcluded loaded: LoadedModel, progress: ProgressHandler? = nil, cancellation: Cancellation? = nil) throws -> FitReport {
-        var options = try options(for: loaded.model)
-        options.cancellation = cancellation
-        var stages = ops == nil ? 1 : 2
-        var result = try loaded.model.fit(loaded.data, options: options)
-        progress?(1, stages)
-        var evaluations = FitReport.Evaluations(result.evaluations)
-        var intervals: [CoefficientInterval] = []
-        var intervalError: String? = nil
-        var restarts = 0
-        while let ops, result.status.isConverged {
-            // The fit stands even when an interval's conditional fits fail: the report says why.
-            do {
-                intervals = try loaded.model.profileIntervals(ops, data: loaded.data, options: options, bestFit: result)
-                intervalError = nil
-            } catch {
-                intervals = []
-                intervalError = error.message
+        try loaded.checkingEvaluations {
+            var options = try options(for: loaded.model)
+            options.cancellation = cancellation
+            var stages = ops == nil ? 1 : 2
+            var result = try loaded.model.fit(loaded.data, options: options)
+            progress?(1, stages)
+            var evaluations = FitReport.Evaluations(result.evaluations)
+            var intervals: [CoefficientInterval] = []
+            var intervalError: String? = nil
+            var restarts = 0
+            while let ops, result.status.isConverged {
+                // The fit stands even when an interval's conditional fits fail: the report says why.
+                do {
+                    intervals = try loaded.model.profileIntervals(ops, data: loaded.data, options: options, bestFit: result)
+                    intervalError = nil
+                } catch {
+                    intervals = []
+                    intervalError = (error as? InferenceError)?.message ?? "\(error)"
+                }
+                evaluations.profileIntervals += intervals.reduce(0) { $0 + $1.evaluations }
+                progress?(stages, stages)
+                guard restarts < Self.intervalRestarts, let point = intervals.lazy.compactMap(\.lowerPoint).first else { break }
+                restarts += 1
+                stages += 2
+                options.initialValues = point
+                let again = try loaded.model.fit(loaded.data, options: options)
+                progress?(stages - 1, stages)
+                evaluations.add(again.evaluations)
+                guard again.status.isConverged, again.twiceNLL < result.twiceNLL else { break }
+                result = again
             }
-            evaluations.profileIntervals += intervals.reduce(0) { $0 + $1.evaluations }
-            progress?(stages, stages)
-            guard restarts < Self.intervalRestarts, let point = intervals.lazy.compactMap(\.lowerPoint).first else { break }
-            restarts += 1
-            stages += 2
-            options.initialValues = point
-            let again = try loaded.model.fit(loaded.data, options: options)
-            progress?(stages - 1, stages)
-            evaluations.add(again.evaluations)
-            guard again.status.isConverged, again.twiceNLL < result.twiceNLL else { break }
-            result = again
+            try cancellation?.check()
+            var report = FitReport(result, intervals: intervals, evaluations: evaluations)
+            report.profileIntervalsError = intervalError
+            report.goodnessOfFit = GoodnessOfFit(fit: result, loaded: loaded)
+            return report
         }
-        try cancellation?.check()
-        var report = FitReport(result, intervals: intervals, evaluations: evaluations)
-        report.profileIntervalsError = intervalError
-        report.goodnessOfFit = GoodnessOfFit(fit: result, loaded: loaded)
-        return report
     }
 }
 
@@ -308,10 +310,12 @@ public struct HypotestTask: Sendable, Codable, Equatable {
     }
 
     public func run(on loaded: LoadedModel) throws -> HypotestReport {
-        guard poiValue.isFinite else { throw InferenceError(.invalidOptions, "the POI value must be finite") }
-        let options = try MultiStart.options(multistart, maxStarts: maxStarts, overrides: overrides, model: loaded.model)
-        let r = try loaded.model.hypotest(poiValue: poiValue, data: loaded.data, testStatistic: try Self.statistic(testStatistic), options: options)
-        return HypotestReport(r, poi: loaded.model.poiName ?? "", testStatistic: testStatistic)
+        try loaded.checkingEvaluations {
+            guard poiValue.isFinite else { throw InferenceError(.invalidOptions, "the POI value must be finite") }
+            let options = try MultiStart.options(multistart, maxStarts: maxStarts, overrides: overrides, model: loaded.model)
+            let r = try loaded.model.hypotest(poiValue: poiValue, data: loaded.data, testStatistic: try Self.statistic(testStatistic), options: options)
+            return HypotestReport(r, poi: loaded.model.poiName ?? "", testStatistic: testStatistic)
+        }
     }
 }
 
@@ -401,30 +405,32 @@ public struct LimitTask: Sendable, Codable, Equatable {
 
     /// The limit; `cancellation` stops it (``InferenceError/Code/cancelled``).
     public func run(on loaded: LoadedModel, cancellation: Cancellation? = nil) throws -> LimitReport {
-        try validate(on: loaded)
-        var options = try MultiStart.options(multistart, maxStarts: maxStarts, overrides: overrides, model: loaded.model)
-        options.cancellation = cancellation
-        let statistic = try HypotestTask.statistic(testStatistic)
-        let poi = loaded.model.poiName ?? ""
-        if let bandPoints, scan != nil || !(2...Self.maximumScanPoints).contains(bandPoints) {
-            throw InferenceError(.invalidOptions, scan != nil ? "band_points applies without a scan (a scan already gives the CLs curves)"
-                                 : "band_points must be from 2 to \(Self.maximumScanPoints), not \(bandPoints)")
-        }
-        guard let scan else {
-            let r = try loaded.model.upperLimit(data: loaded.data, level: level, testStatistic: statistic, options: options)
-            var report = LimitReport(poi: poi, level: level, observed: r.observed, expected: r.expected)
-            if let bandPoints {
-                let top = 1.25 * ([r.observed] + r.expected).filter(\.isFinite).reduce(0, max)
-                guard top > 0 else { throw InferenceError(.noRoot, "the limits (\(r.observed), \(r.expected)) leave no positive range to scan for the CLs band") }
-                let values = Workspace.gridValues(from: 0, to: top, count: bandPoints)
-                let g = try loaded.model.upperLimit(data: loaded.data, scan: values, level: level, testStatistic: statistic, options: options)
-                report.scan = g.hypotests.map { HypotestReport($0, poi: poi, testStatistic: testStatistic) }
+        try loaded.checkingEvaluations {
+            try validate(on: loaded)
+            var options = try MultiStart.options(multistart, maxStarts: maxStarts, overrides: overrides, model: loaded.model)
+            options.cancellation = cancellation
+            let statistic = try HypotestTask.statistic(testStatistic)
+            let poi = loaded.model.poiName ?? ""
+            if let bandPoints, scan != nil || !(2...Self.maximumScanPoints).contains(bandPoints) {
+                throw InferenceError(.invalidOptions, scan != nil ? "band_points applies without a scan (a scan already gives the CLs curves)"
+                                     : "band_points must be from 2 to \(Self.maximumScanPoints), not \(bandPoints)")
             }
-            return report
+            guard let scan else {
+                let r = try loaded.model.upperLimit(data: loaded.data, level: level, testStatistic: statistic, options: options)
+                var report = LimitReport(poi: poi, level: level, observed: r.observed, expected: r.expected)
+                if let bandPoints {
+                    let top = 1.25 * ([r.observed] + r.expected).filter(\.isFinite).reduce(0, max)
+                    guard top > 0 else { throw InferenceError(.noRoot, "the limits (\(r.observed), \(r.expected)) leave no positive range to scan for the CLs band") }
+                    let values = Workspace.gridValues(from: 0, to: top, count: bandPoints)
+                    let g = try loaded.model.upperLimit(data: loaded.data, scan: values, level: level, testStatistic: statistic, options: options)
+                    report.scan = g.hypotests.map { HypotestReport($0, poi: poi, testStatistic: testStatistic) }
+                }
+                return report
+            }
+            let r = try loaded.model.upperLimit(data: loaded.data, scan: scan, level: level, testStatistic: statistic, options: options)
+            return LimitReport(poi: poi, level: level, observed: r.limit.observed, expected: r.limit.expected,
+                               scan: r.hypotests.map { HypotestReport($0, poi: poi, testStatistic: testStatistic) })
         }
-        let r = try loaded.model.upperLimit(data: loaded.data, scan: scan, level: level, testStatistic: statistic, options: options)
-        return LimitReport(poi: poi, level: level, observed: r.limit.observed, expected: r.limit.expected,
-                           scan: r.hypotests.map { HypotestReport($0, poi: poi, testStatistic: testStatistic) })
     }
 }
 
@@ -479,13 +485,15 @@ public struct SignificanceTask: Sendable, Codable, Equatable {
     }
 
     public func run(on loaded: LoadedModel) throws -> SignificanceReport {
-        guard let poi = loaded.model.poiName else {
-            throw InferenceError(.invalidOptions, "measurement \"\(loaded.model.measurementName)\" has no POI; a discovery test needs one")
+        try loaded.checkingEvaluations {
+            guard let poi = loaded.model.poiName else {
+                throw InferenceError(.invalidOptions, "measurement \"\(loaded.model.measurementName)\" has no POI; a discovery test needs one")
+            }
+            let options = try MultiStart.options(.auto, maxStarts: nil, overrides: overrides, model: loaded.model)
+            let r = try loaded.model.discoverySignificance(data: loaded.data, options: options)
+            return SignificanceReport(poi: poi, q0: r.q0, p0: r.p0, significance: r.significance, p0Expected: r.p0Expected,
+                                      expectedSignificance: r.expectedSignificance)
         }
-        let options = try MultiStart.options(.auto, maxStarts: nil, overrides: overrides, model: loaded.model)
-        let r = try loaded.model.discoverySignificance(data: loaded.data, options: options)
-        return SignificanceReport(poi: poi, q0: r.q0, p0: r.p0, significance: r.significance, p0Expected: r.p0Expected,
-                                  expectedSignificance: r.expectedSignificance)
     }
 }
 
@@ -526,18 +534,22 @@ public struct ToysTask: Sendable, Codable, Equatable {
     }
 
     public func run(on loaded: LoadedModel, progress: ProgressHandler? = nil) throws -> ToysReport {
-        try validate()
-        let r = try loaded.model.toyHypotest(poiValue: poiValue, data: loaded.data, toys: toys, seed: seed,
-                                             testStatistic: try HypotestTask.statistic(testStatistic), progress: progress)
-        return report(r, poi: loaded.model.poiName ?? "")
+        try loaded.checkingEvaluations {
+            try validate()
+            let r = try loaded.model.toyHypotest(poiValue: poiValue, data: loaded.data, toys: toys, seed: seed,
+                                                 testStatistic: try HypotestTask.statistic(testStatistic), progress: progress)
+            return report(r, poi: loaded.model.poiName ?? "")
+        }
     }
 
     /// The statistics of toys `range` (a shard of a plan; ``DifferentiableLikelihood/toyTestStatistics(poiValue:data:toys:seed:testStatistic:options:progress:)``).
     public func statistics(on loaded: LoadedModel, toys range: Range<Int>, progress: ProgressHandler? = nil) throws -> ToyTestStatistics {
-        try validate()
-        guard range.lowerBound >= 0, range.upperBound <= toys else { throw InferenceError(.invalidOptions, "toys \(range) are outside 0..<\(toys)") }
-        return try loaded.model.toyTestStatistics(poiValue: poiValue, data: loaded.data, toys: range, seed: seed,
-                                                  testStatistic: try HypotestTask.statistic(testStatistic), progress: progress)
+        try loaded.checkingEvaluations {
+            try validate()
+            guard range.lowerBound >= 0, range.upperBound <= toys else { throw InferenceError(.invalidOptions, "toys \(range) are outside 0..<\(toys)") }
+            return try loaded.model.toyTestStatistics(poiValue: poiValue, data: loaded.data, toys: range, seed: seed,
+                                                      testStatistic: try HypotestTask.statistic(testStatistic), progress: progress)
+        }
     }
 
     /// The report of a toy test made with this task.

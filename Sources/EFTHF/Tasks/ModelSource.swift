@@ -108,6 +108,21 @@ public struct LoadedModel: Sendable {
         LoadedModel(workspace: workspace, model: model, data: data)
     }
 
+    /// `body`'s result, unless an evaluation of the model returned NaN for want of its input (an
+    /// event file that could no longer be read: `HistFactoryModel.evaluationFailure`): then that
+    /// error, whatever `body` returned or threw, since fits on such NaNs say nothing about the model.
+    public func checkingEvaluations<T>(_ body: () throws -> T) throws -> T {
+        let result: T
+        do {
+            result = try body()
+        } catch {
+            if let failure = model.evaluationFailure { throw failure }
+            throw error
+        }
+        if let failure = model.evaluationFailure { throw failure }
+        return result
+    }
+
     /// The model without the modifiers named `modifiers` and their parameters (pyhf's
     /// `Workspace.prune(modifiers=…)`), with the same measurement, interpolation codes and data:
     /// the main data as they are, the auxiliary data of the parameters kept. The parameter of

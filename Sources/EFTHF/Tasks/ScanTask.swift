@@ -63,24 +63,26 @@ public struct ScanTask: Sendable, Codable, Equatable {
     /// The scan; `cancellation` stops it (``InferenceError/Code/cancelled``): each conditional fit
     /// left ends at its first evaluation.
     public func run(on loaded: LoadedModel, progress: ProgressHandler? = nil, cancellation: Cancellation? = nil) throws -> ScanReport {
-        try validate()
-        var options = FitOptions(cancellation: cancellation)
-        try fix.fix(in: &options, model: loaded.model)
-        for axis in axes { _ = try loaded.model.parameterIndex(named: axis.name) }
-        let report: ScanReport
-        if adaptive {
-            let axis = axes[0]
-            report = ScanReport(try loaded.model.profileScanAdaptive(
-                parameter: axis.name, range: axis.lower...axis.upper, data: loaded.data, options: options, tolerance: tolerance,
-                initialPoints: axis.count, maxPoints: maxPoints, progress: progress))
-        } else if axes.count == 1 {
-            report = ScanReport(try loaded.model.profileScan(axes[0].name, values: axes[0].values, data: loaded.data, options: options, runs: runs, progress: progress))
-        } else {
-            report = ScanReport(try loaded.model.profileScan(axes[0].name, values: axes[0].values, axes[1].name, values: axes[1].values,
-                                                             data: loaded.data, options: options, progress: progress))
+        try loaded.checkingEvaluations {
+            try validate()
+            var options = FitOptions(cancellation: cancellation)
+            try fix.fix(in: &options, model: loaded.model)
+            for axis in axes { _ = try loaded.model.parameterIndex(named: axis.name) }
+            let report: ScanReport
+            if adaptive {
+                let axis = axes[0]
+                report = ScanReport(try loaded.model.profileScanAdaptive(
+                    parameter: axis.name, range: axis.lower...axis.upper, data: loaded.data, options: options, tolerance: tolerance,
+                    initialPoints: axis.count, maxPoints: maxPoints, progress: progress))
+            } else if axes.count == 1 {
+                report = ScanReport(try loaded.model.profileScan(axes[0].name, values: axes[0].values, data: loaded.data, options: options, runs: runs, progress: progress))
+            } else {
+                report = ScanReport(try loaded.model.profileScan(axes[0].name, values: axes[0].values, axes[1].name, values: axes[1].values,
+                                                                 data: loaded.data, options: options, progress: progress))
+            }
+            try cancellation?.check()
+            return report
         }
-        try cancellation?.check()
-        return report
     }
 }
 
