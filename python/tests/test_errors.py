@@ -3,6 +3,9 @@ value; nothing crashes or returns a silent NaN for a wrong call."""
 from __future__ import annotations
 
 import json
+import os
+import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -112,3 +115,23 @@ def test_out_of_domain_point_is_nan_not_a_crash():
     model = ws.model()
     value = model.logpdf([-100.0, 0.0], ws.data(model))[0]
     assert np.isnan(value)
+
+
+def test_event_file_cut_short_after_loading_raises_naming_it(tmp_path, monkeypatch):
+    """An event database streamed from its file (EFTHF_EVENT_MEMORY below its columns) whose file is
+    cut short after the model was built: logpdf raises naming the file, not a NaN
+    (Specs/event-database.md, "Memory budget and streaming")."""
+    vh = Path(__file__).resolve().parents[2] / "Data" / "vh"
+    for name in ("workspace_events_syst.json", "vh_smeft_events.h5"):
+        shutil.copy(vh / name, tmp_path / name)
+    monkeypatch.setenv("EFTHF_EVENT_MEMORY", "200KiB")
+    ws = efthf.Workspace.load(tmp_path / "workspace_events_syst.json")
+    model = ws.model()
+    data = ws.data(model)
+    pars = np.array(model.config.suggested_init())
+    assert np.isfinite(model.logpdf(pars, data)[0])
+    events = tmp_path / "vh_smeft_events.h5"
+    os.truncate(events, events.stat().st_size // 10)
+    pars[model.config.par_slice("cHW")] = 0.2  # a point the kernel has not kept
+    with pytest.raises(InvalidSpecification, match="vh_smeft_events.h5"):
+        model.logpdf(pars, data)
