@@ -111,7 +111,9 @@ public struct LoadedModel: Sendable {
     /// `body`'s result, unless an evaluation of the model returned NaN for want of its input (an
     /// event file that could no longer be read: `HistFactoryModel.evaluationFailure`): then that
     /// error, whatever `body` returned or threw, since fits on such NaNs say nothing about the model.
+    /// A model that failed before is not run again.
     public func checkingEvaluations<T>(_ body: () throws -> T) throws -> T {
+        if let failure = model.evaluationFailure { throw failure }
         let result: T
         do {
             result = try body()
