@@ -60,7 +60,7 @@ let package = Package(
             name: "EFTHFServiceTests",
             dependencies: ["EFTHFService", .product(name: "HummingbirdTesting", package: "hummingbird")]
         ),
-        .executableTarget(name: "HistFactoryBenchmark", dependencies: ["HistFactory", "EFTJSON"], path: "Benchmarks/HistFactory", exclude: ["run.py", "ab_eval.sh"]),
+        .executableTarget(name: "HistFactoryBenchmark", dependencies: ["HistFactory", "EFTJSON"], path: "Benchmarks/HistFactory", exclude: ["run.py"]),
         .executableTarget(name: "MorphingBenchmark", dependencies: ["Morphing"], path: "Benchmarks/Morphing"),
         .testTarget(name: "EFTJSONTests", dependencies: ["EFTJSON"]),
         .testTarget(name: "EFTHFTests", dependencies: ["EFTHF"]),

@@ -1,9 +1,15 @@
 #!/usr/bin/env python3
-"""The HistFactory core of two builds: log L + gradient per evaluation off the inits (the headline
-case) and at the inits, on the reference workspaces 01–08, rounds interleaved, medians of the
-per-round medians; the log-likelihoods of both builds must agree to 1e-12 relative.
+"""The HistFactory core of two or more builds: log L + gradient per evaluation off the inits (the
+headline case) and at the inits, on the reference workspaces 01–08, rounds interleaved (the builds'
+order turning each round), medians of the per-round medians; every build's log-likelihood must
+agree with the first's to 1e-12 relative.
 
-    python3 Benchmarks/revisions/core.py OLD/HistFactoryBenchmark NEW/HistFactoryBenchmark [--rounds 5]
+    python3 Benchmarks/revisions/core.py BUILD BUILD... [--rounds 5] [--cases 06,07] [--unchecked]
+
+Each BUILD is a HistFactoryBenchmark executable; the ratios are to the first. `--unchecked` skips the
+agreement check and prints each build's log L instead: for builds that leave a part of the kernel
+out on purpose, to bound what that part costs (Benchmarks/results/benchmarks.md, "What limits the
+per-evaluation figures of 06 and 07").
 """
 import json
 import os
@@ -11,7 +17,7 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import arguments, median  # noqa: E402
+from _common import median  # noqa: E402
 
 REF = os.environ.get("EFTHF_REFERENCE_DIR", "/work/shared/reference")
 CASES = [
@@ -32,26 +38,59 @@ def run(binary, case):
     return json.loads(subprocess.run(args, capture_output=True, text=True, check=True).stdout)
 
 
+def options():
+    """(builds, rounds, cases, unchecked) from the command line."""
+    args = sys.argv[1:]
+    values = {}
+    for flag in ("--rounds", "--cases"):
+        if flag in args:
+            k = args.index(flag)
+            if k + 1 >= len(args):
+                sys.exit(f"{flag} needs a value")
+            values[flag] = args[k + 1]
+            del args[k:k + 2]
+    unchecked = "--unchecked" in args
+    builds = [a for a in args if a != "--unchecked"]
+    if len(builds) < 2 or any(b.startswith("--") for b in builds):
+        sys.exit(__doc__.split("\n\n")[1])
+    rounds = int(values.get("--rounds", 5))
+    if not 1 <= rounds <= 100:
+        sys.exit(f"--rounds must be from 1 to 100, not {rounds}")
+    wanted = values["--cases"].split(",") if "--cases" in values else [c[0] for c in CASES]
+    unknown = [w for w in wanted if w not in {c[0] for c in CASES}]
+    if unknown:
+        sys.exit(f"unknown cases {','.join(unknown)}; the cases are {','.join(c[0] for c in CASES)}")
+    return builds, rounds, [c for c in CASES if c[0] in wanted], unchecked
+
+
 def main():
-    old, new, rounds, _ = arguments()
+    builds, rounds, cases, unchecked = options()
     load0 = os.getloadavg()
-    print("| workspace | old µs off inits | new µs off inits | new/old | old µs at inits | new µs at inits | new/old |")
-    print("|---|---|---|---|---|---|---|")
-    for case in CASES:
-        t = {old: ([], []), new: ([], [])}
+    columns = [f"build {k + 1} µs off inits" + ("" if k == 0 else " (/ build 1)") for k in range(len(builds))]
+    print("builds: " + ", ".join(f"{k + 1} = {b}" for k, b in enumerate(builds)))
+    print("| workspace | " + " | ".join(columns) + " | at the inits, µs: " + ", ".join(str(k + 1) for k in range(len(builds))) + " |")
+    print("|---|" + "---|" * (len(builds) + 1))
+    for case in cases:
+        shifted = {b: [] for b in builds}
+        inits = {b: [] for b in builds}
+        values = {}
         for r in range(rounds):
-            docs = {}
-            for binary in ((old, new) if r % 2 == 0 else (new, old)):
+            turn = r % len(builds)
+            for binary in builds[turn:] + builds[:turn]:
                 d = run(binary, case)
-                docs[binary] = d
-                t[binary][0].append(d["logpdf_grad_shifted_seconds_median"])
-                t[binary][1].append(d["logpdf_grad_seconds_median"])
-            a, b = docs[old]["logpdf_at_shifted"], docs[new]["logpdf_at_shifted"]
-            if abs(a - b) > 1e-12 * abs(a):
-                sys.exit(f"{case[0]}: log L differs: {a} vs {b}")
-        so, sn = median(t[old][0]) * 1e6, median(t[new][0]) * 1e6
-        io, inn = median(t[old][1]) * 1e6, median(t[new][1]) * 1e6
-        print(f"| {case[0]} | {so:.2f} | {sn:.2f} | {sn / so:.2f} | {io:.2f} | {inn:.2f} | {inn / io:.2f} |")
+                shifted[binary].append(d["logpdf_grad_shifted_seconds_median"])
+                inits[binary].append(d["logpdf_grad_seconds_median"])
+                values[binary] = d["logpdf_at_shifted"]
+        first = values[builds[0]]
+        for b in builds[1:]:
+            if not unchecked and abs(values[b] - first) > 1e-12 * abs(first):
+                sys.exit(f"{case[0]}: log L of {b} differs from {builds[0]}'s: {values[b]} vs {first}")
+        s = [median(shifted[b]) * 1e6 for b in builds]
+        i = [median(inits[b]) * 1e6 for b in builds]
+        cells = [f"{s[0]:.2f}"] + [f"{v:.2f} ({v / s[0]:.2f})" for v in s[1:]]
+        print(f"| {case[0]} | " + " | ".join(cells) + " | " + ", ".join(f"{v:.2f}" for v in i) + " |")
+        if unchecked:
+            print(f"  {case[0]} log L off the inits: " + ", ".join(f"{k + 1}: {values[b]!r}" for k, b in enumerate(builds)))
     print(f"rounds: {rounds} (interleaved), load average {load0[0]:.2f} → {os.getloadavg()[0]:.2f}; CPU time per log L + gradient")
 
 
