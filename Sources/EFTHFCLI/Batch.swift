@@ -201,15 +201,7 @@ extension EFTHFCommand {
             do {
                 let plan = try Plan(contentsOf: self.plan)
                 if plot != nil && ![.scan, .toys].contains(plan.kind) { throw HistFactoryError(.parameter, "--plot is for scans and toys; this plan is a \(plan.kind.rawValue)") }
-                // Directories (the results directory of efthf submit, or a shell glob over it that also
-                // names its logs/) stand for their shard files.
-                let given = results.isEmpty ? [BatchSubmission.defaultResultsDirectory(plan: self.plan)] : results
-                let files = given.flatMap { path -> [String] in
-                    var isDirectory: ObjCBool = false
-                    return FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) && isDirectory.boolValue
-                        ? BatchSubmission.resultFiles(in: path) : [path]
-                }
-                switch try plan.merge(files: files) {
+                switch try plan.merge(files: BatchSubmission.resultFiles(results, plan: self.plan)) {
                 case .scan(let report):
                     if let scan = report.scan1D { Scan.printTable(scan, adaptive: nil) } else if let scan = report.scan2D { Scan.printTable(scan) }
                     if let plot {

@@ -53,14 +53,20 @@ public struct BatchSubmission: Sendable, Equatable {
         (plan.hasSuffix(".json") ? String(plan.dropLast(5)) : plan) + "-results"
     }
 
-    /// The result files in a results directory: its `shard-<i>.json`, by shard number.
-    public static func resultFiles(in directory: String) -> [String] {
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
-        let shards = names.compactMap { name -> Int? in
-            guard name.hasPrefix("shard-"), name.hasSuffix(".json") else { return nil }
-            return Int(name.dropFirst(6).dropLast(5))
+    /// The result files a merge of `plan` reads from `paths`: a file as it is, a directory for its
+    /// `shard-<i>.json` by shard number (the results directory, or a shell glob over it that also
+    /// names its `logs/`, which has none); no paths: the plan's ``defaultResultsDirectory(plan:)``.
+    public static func resultFiles(_ paths: [String], plan: String) -> [String] {
+        (paths.isEmpty ? [defaultResultsDirectory(plan: plan)] : paths).flatMap { path -> [String] in
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue else { return [path] }
+            let names = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
+            let shards = names.compactMap { name -> Int? in
+                guard name.hasPrefix("shard-"), name.hasSuffix(".json") else { return nil }
+                return Int(name.dropFirst(6).dropLast(5))
+            }
+            return shards.sorted().map { "\(path)/shard-\($0).json" }
         }
-        return shards.sorted().map { "\(directory)/shard-\($0).json" }
     }
 
     /// Checks the resources and the shard list; refuses paths a Slurm directive or an HTCondor
